@@ -81,6 +81,8 @@ export const createSignedTransport = (options: SignedTransportOptions): Transpor
     ...(https_ ? { httpsAgent: new https.Agent(agentOptions) } : { httpAgent: new http.Agent(agentOptions) }),
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.connectionTimeoutMs,
+    // Without this, NodeHttpHandler only logs a warning when requestTimeout passes.
+    throwOnRequestTimeout: true,
   });
   const signer = new SignatureV4({
     // defaultProvider() memoizes, and refreshes temporary credentials shortly before they expire.

@@ -1,0 +1,33 @@
+// Runs a bench script in a fresh Node process and returns the JSON it prints last, or how it died.
+import { spawn } from 'node:child_process';
+
+export interface ChildOutcome<T> {
+  ok: boolean;
+  result?: T;
+  /** True when V8 ran out of heap ("JavaScript heap out of memory"). */
+  oom: boolean;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderrTail: string;
+}
+
+export const runChild = <T>(script: string, args: string[], options: { nodeFlags?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ChildOutcome<T>> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), new URL(`../${script}`, import.meta.url).pathname, ...args], {
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 600_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const last = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+      let result: T | undefined;
+      try { result = last ? JSON.parse(last) as T : undefined; } catch { /* partial output */ }
+      const oom = /heap out of memory|Allocation failed/i.test(stderr);
+      resolve({ ok: code === 0 && result !== undefined, ...(result === undefined ? {} : { result }), oom, code, signal, stderrTail: stderr.slice(-600) });
+    });
+  });

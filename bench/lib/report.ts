@@ -1,0 +1,40 @@
+// Renders the results object as the markdown tables printed by `npm run bench` and pasted into
+// bench/README.md.
+import { mib } from './stats.ts';
+
+type Row = Record<string, unknown>;
+const table = (header: string[], rows: unknown[][]) =>
+  [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+export const renderTables = (results: Row): string => {
+  const parts: string[] = [];
+  const m = results.machine as Row;
+  parts.push(`Node ${m.node}, ${m.cpu} (${m.cores} cores), ${m.date}, mode ${results.mode}`);
+  if (Array.isArray(results.throughput)) {
+    parts.push('### Throughput\n' + table(
+      ['N', 'delay', 'contender', 'runs', 'wall ms', 'msg/s', 'CPU µs/msg', 'peak RSS MiB', 'peak heap MiB', 'sent'],
+      (results.throughput as Row[]).map((r) => [r.n, `${r.delayMs} ms`, r.contender, r.runs, r.wallMs, r.msgPerSec, r.cpuUsPerMsg, mib(r.peakRss as number), mib(r.peakHeap as number), r.sent]),
+    ));
+  }
+  if (Array.isArray(results.ratios) && results.ratios.length) {
+    parts.push('### Ratios (same run; < 1 is better for the contender)\n' + table(
+      ['N', 'delay', 'contender', 'wall / naive', 'CPU / naive', 'wall / raw', 'CPU / raw'],
+      (results.ratios as Row[]).map((r) => [r.n, `${r.delayMs} ms`, r.contender, r.wallVsNaive, r.cpuVsNaive, r.wallVsRaw, r.cpuVsRaw]),
+    ));
+  }
+  if (results.gone) parts.push('### Gone (1,000 recipients, 30 % gone, dynalite)\n```json\n' + JSON.stringify(results.gone, null, 2) + '\n```');
+  if (Array.isArray(results.memory)) {
+    parts.push('### Memory (--max-old-space-size=96, 20 ms sink)\n' + table(
+      ['N', 'contender', 'result', 'wall ms', 'peak RSS MiB', 'peak heap MiB'],
+      (results.memory as Row[]).map((r) => [r.n, r.contender, r.status, r.wallMs ?? '–', r.peakRss ? mib(r.peakRss as number) : '–', r.peakHeap ? mib(r.peakHeap as number) : '–']),
+    ));
+  }
+  const cold = results.coldstart as { source: string; functions: Row[] } | undefined;
+  if (cold) {
+    parts.push(`### Cold start (${cold.source})\n` + table(
+      ['function', 'bundle KiB', 'import ms (median)', 'import ms (min)'],
+      cold.functions.map((f) => [f.function, ((f.bytes as number) / 1024).toFixed(0), f.importMsMedian ?? f.error, f.importMsMin ?? '–']),
+    ));
+  }
+  return parts.join('\n\n') + '\n';
+};

@@ -1,0 +1,31 @@
+// Starts bench/sink.ts as a child process and talks to its control endpoints.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+export interface SinkConfig { delayMs: number; goneShare: number }
+export interface SinkStats { posts: number; deletes: number; gone: number; unsigned: number; bytes: number; peakInFlight: number }
+
+export const startSink = async () => {
+  const child = spawn(process.execPath, [new URL('../sink.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = await once(createInterface({ input: child.stdout }), 'line') as [string];
+  const { port } = JSON.parse(line) as { port: number };
+  const base = `http://127.0.0.1:${port}`;
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(base + path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    return await res.json() as T;
+  };
+  return {
+    port,
+    /** The management endpoint a contender is pointed at; "/bench" plays the stage. */
+    endpoint: `${base}/bench`,
+    configure: (config: Partial<SinkConfig>) => call<SinkConfig>('PUT', '/_config', config),
+    stats: () => call<SinkStats>('GET', '/_stats'),
+    reset: () => call<SinkStats>('POST', '/_reset'),
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+    },
+  };
+};
+export type Sink = Awaited<ReturnType<typeof startSink>>;

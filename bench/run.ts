@@ -1,0 +1,148 @@
+// npm run bench [-- --quick] : every section of bench/README.md, in one run, against one sink.
+//   throughput  N x delay x contender, each run in a fresh worker process
+//   gone        1,000 recipients, 30 % gone: DynamoDB requests used to prune (dynalite)
+//   memory      10,000 / 50,000 recipients under --max-old-space-size=96: success or OOM
+//   coldstart   per built function: bundle size and median import time (10 fresh processes)
+// --quick: N = 1,000 only, one repetition, no 20 ms sequential run; proves the harness works.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { runChild } from './lib/child.ts';
+import { machine } from './lib/machine.ts';
+import { startSink, type Sink } from './lib/sink-process.ts';
+import { median, round } from './lib/stats.ts';
+import { renderTables } from './lib/report.ts';
+import { measureColdStart } from './coldstart.ts';
+
+const { values } = parseArgs({ options: {
+  quick: { type: 'boolean', default: false },
+  only: { type: 'string' }, // comma list of sections
+  reps: { type: 'string' },
+} });
+const quick = values.quick;
+const sections = new Set((values.only ?? 'throughput,gone,memory,coldstart').split(','));
+
+const outboxReady = existsSync(new URL('../src/index.ts', import.meta.url));
+const plan = {
+  ns: quick ? [1_000] : [1_000, 10_000],
+  delays: [0, 20],
+  reps: Number(values.reps ?? (quick ? 1 : 3)),
+  contenders: ['naive', 'sequential', 'raw', 'signed-transport', ...(outboxReady ? ['outbox-sdk', 'outbox-signed'] : [])],
+  memory: { ns: quick ? [1_000] : [10_000, 50_000], contenders: ['naive', ...(outboxReady ? ['outbox-sdk', 'outbox-signed'] : [])], delayMs: 20 },
+};
+
+// Fake credentials: the sink checks that requests are signed, not by whom.
+const env = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDBENCHMARK', AWS_SECRET_ACCESS_KEY: 'bench-secret', AWS_SESSION_TOKEN: '' };
+Object.assign(process.env, env);
+delete process.env.AWS_SESSION_TOKEN;
+
+export interface WorkerResult {
+  contender: string; n: number; wallMs: number; cpuUs: number; peakRss: number; peakHeap: number;
+  sent: number; gone: number; failed: number;
+}
+
+const log = (text: string) => process.stderr.write(text + '\n');
+
+const throughput = async (sink: Sink) => {
+  const rows = [];
+  for (const n of plan.ns) {
+    for (const delayMs of plan.delays) {
+      await sink.configure({ delayMs, goneShare: 0 });
+      const runs = new Map<string, WorkerResult[]>();
+      for (let rep = 0; rep < plan.reps; rep++) {
+        // Contenders interleave within a repetition, so drift in machine load spreads over all.
+        for (const contender of plan.contenders) {
+          const slow = contender === 'sequential' && delayMs > 0;
+          if (slow && (quick || rep > 0)) continue; // ~21 ms x N; one run says enough
+          const outcome = await runChild<WorkerResult>('worker.ts', ['--contender', contender, '--n', String(n)], {
+            nodeFlags: ['--expose-gc'], env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint },
+          });
+          if (!outcome.ok || !outcome.result) { log(`! ${contender} n=${n} ${delayMs}ms failed: ${outcome.stderrTail}`); continue; }
+          const r = outcome.result;
+          if (r.sent !== n) log(`! ${contender} n=${n} ${delayMs}ms delivered ${r.sent}/${n}`);
+          log(`  ${contender.padEnd(16)} n=${n} ${delayMs}ms  ${r.wallMs.toFixed(0)} ms  ${(r.cpuUs / n).toFixed(0)} µs/msg`);
+          runs.set(contender, [...(runs.get(contender) ?? []), r]);
+        }
+      }
+      for (const [contender, rs] of runs) {
+        const wallMs = median(rs.map((r) => r.wallMs));
+        const cpuUsPerMsg = median(rs.map((r) => r.cpuUs / n));
+        rows.push({
+          n, delayMs, contender, runs: rs.length,
+          wallMs: round(wallMs, 1), msgPerSec: Math.round(n / (wallMs / 1000)), cpuUsPerMsg: round(cpuUsPerMsg, 1),
+          peakRss: Math.max(...rs.map((r) => r.peakRss)), peakHeap: Math.max(...rs.map((r) => r.peakHeap)),
+          sent: Math.min(...rs.map((r) => r.sent)), failed: Math.max(...rs.map((r) => r.failed)),
+        });
+      }
+    }
+  }
+  return rows;
+};
+
+const ratios = (rows: Awaited<ReturnType<typeof throughput>>) => {
+  const out = [];
+  for (const n of plan.ns) for (const delayMs of plan.delays) {
+    const get = (c: string) => rows.find((r) => r.n === n && r.delayMs === delayMs && r.contender === c);
+    const naive = get('naive'), raw = get('raw');
+    for (const c of ['outbox-sdk', 'outbox-signed', 'signed-transport']) {
+      const o = get(c);
+      if (!o || !naive || !raw) continue;
+      out.push({
+        n, delayMs, contender: c,
+        wallVsNaive: round(o.wallMs / naive.wallMs, 3), cpuVsNaive: round(o.cpuUsPerMsg / naive.cpuUsPerMsg, 3),
+        wallVsRaw: round(o.wallMs / raw.wallMs, 3), cpuVsRaw: round(o.cpuUsPerMsg / raw.cpuUsPerMsg, 3),
+      });
+    }
+  }
+  return out;
+};
+
+const gone = async (sink: Sink) => {
+  if (!outboxReady) return { skipped: 'src/index.ts not present yet' };
+  await sink.configure({ delayMs: 0, goneShare: 0.3 });
+  await sink.reset();
+  const outcome = await runChild<Record<string, unknown>>('gone.ts', ['--n', '1000'], { env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint } });
+  if (!outcome.ok) log(`! gone failed: ${outcome.stderrTail}`);
+  return { ...outcome.result, sinkStats: await sink.stats(), ...(outcome.ok ? {} : { error: outcome.stderrTail }) };
+};
+
+const memory = async (sink: Sink) => {
+  await sink.configure({ delayMs: plan.memory.delayMs, goneShare: 0 });
+  const rows = [];
+  for (const n of plan.memory.ns) for (const contender of plan.memory.contenders) {
+    const outcome = await runChild<WorkerResult>('worker.ts', ['--contender', contender, '--n', String(n), '--warmup', '0'], {
+      nodeFlags: ['--max-old-space-size=96'], env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint },
+    });
+    const r = outcome.result;
+    const status = outcome.ok && r?.sent === n ? 'ok' : outcome.oom ? 'OOM' : `failed (exit ${outcome.code ?? outcome.signal}, sent ${r?.sent ?? '?'})`;
+    log(`  memory ${contender.padEnd(14)} n=${n}: ${status}`);
+    rows.push({ n, contender, status, wallMs: r ? round(r.wallMs, 0) : null, peakRss: r?.peakRss ?? null, peakHeap: r?.peakHeap ?? null, ...(status === 'ok' ? {} : { stderrTail: outcome.stderrTail.slice(-300) }) });
+  }
+  return rows;
+};
+
+const started = performance.now();
+const sink = await startSink();
+const results: Record<string, unknown> = { mode: quick ? 'quick' : 'full', machine: machine(), plan };
+try {
+  if (sections.has('throughput')) {
+    log('throughput');
+    const rows = await throughput(sink);
+    results.throughput = rows;
+    results.ratios = ratios(rows);
+  }
+  if (sections.has('gone')) { log('gone'); results.gone = await gone(sink); }
+  if (sections.has('memory')) { log('memory'); results.memory = await memory(sink); }
+  if (sections.has('coldstart')) { log('coldstart'); results.coldstart = await measureColdStart({ runs: quick ? 3 : 10 }); }
+} finally {
+  await sink.stop();
+}
+results.totalSeconds = round((performance.now() - started) / 1000, 1);
+
+const dir = new URL('./results/', import.meta.url);
+mkdirSync(dir, { recursive: true });
+// Quick runs (CI) stay out of git; full runs are the record.
+const file = quick ? 'quick.tmp.json' : `full-${(results.machine as { date: string }).date.slice(0, 16).replace(/[:]/g, '')}.json`;
+writeFileSync(new URL(file, dir), JSON.stringify(results, null, 2) + '\n');
+const tables = renderTables(results);
+if (!quick) writeFileSync(new URL('latest-full.md', dir), tables);
+process.stdout.write(tables + `\nresults: bench/results/${file} (${results.totalSeconds} s)\n`);
