@@ -1,0 +1,37 @@
+import { badRequest } from '../../src/index.ts';
+
+// The chat protocol (README "Chat protocol"): what clients send, and the checks on it.
+// Every check throws a 400 whose message is sent back to the caller as {"type":"error"}.
+
+/** Letters and digits of any script, plus _ . - : no separators, quotes or markup. */
+const safeName = /^[\p{L}\p{N}_.-]{1,64}$/u;
+export const maxTextBytes = 8 * 1024;
+
+export const validRoom = (room: unknown): string => {
+  if (room === undefined) throw badRequest('missing field "room"');
+  if (typeof room !== 'string' || !safeName.test(room)) {
+    throw badRequest('"room" must be 1-64 letters, digits, "_", "." or "-"');
+  }
+  return room;
+};
+
+export const validName = (name: unknown): string | undefined => {
+  if (name === undefined || name === null) return undefined;
+  if (typeof name !== 'string' || !safeName.test(name)) {
+    throw badRequest('"name" must be 1-64 letters, digits, "_", "." or "-"');
+  }
+  return name;
+};
+
+export const validText = (text: unknown): string => {
+  if (text === undefined) throw badRequest('missing field "text"');
+  if (typeof text !== 'string') throw badRequest('"text" must be a string');
+  if (Buffer.byteLength(text) > maxTextBytes) throw badRequest(`"text" is longer than ${maxTextBytes} bytes`);
+  return text;
+};
+
+/** Message bodies must be JSON objects; anything else (a number, an array) is refused. */
+export const validObject = (body: unknown): Record<string, unknown> => {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the message must be a JSON object');
+  return body as Record<string, unknown>;
+};

@@ -1,0 +1,90 @@
+// Lambda events shaped like the ones API Gateway WebSocket APIs send: the $connect event carries
+// the upgrade request's headers and query string; MESSAGE events the frame (base64 for binary);
+// $disconnect the close code and reason.
+import type { IncomingMessage } from 'node:http';
+import { newRequestId } from './ids.ts';
+
+export interface ApiInfo {
+  apiId: string;
+  stage: string;
+  /** Host the clients connected to (what a custom domain would be). */
+  domainName: string;
+}
+
+export interface ConnectionInfo {
+  connectionId: string;
+  connectedAt: number;
+  sourceIp: string;
+  userAgent?: string;
+}
+
+const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number) => String(n).padStart(2, '0');
+// API Gateway's CLF-style requestTime: "27/Nov/2026:14:03:07 +0000".
+const requestTime = (d: Date) => `${pad(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+
+const requestContext = (api: ApiInfo, conn: ConnectionInfo, routeKey: string, eventType: string, extra: Record<string, unknown> = {}) => {
+  const now = new Date();
+  const requestId = newRequestId();
+  return {
+    routeKey,
+    eventType,
+    extendedRequestId: requestId,
+    requestTime: requestTime(now),
+    messageDirection: 'IN',
+    stage: api.stage,
+    connectedAt: conn.connectedAt,
+    requestTimeEpoch: now.getTime(),
+    identity: { sourceIp: conn.sourceIp, ...(conn.userAgent !== undefined ? { userAgent: conn.userAgent } : {}) },
+    requestId,
+    domainName: api.domainName,
+    connectionId: conn.connectionId,
+    apiId: api.apiId,
+    ...extra,
+  };
+};
+
+// API Gateway keeps the header names' original case; Node lower-cases them, rawHeaders does not.
+const headersOf = (req: IncomingMessage) => {
+  const headers: Record<string, string> = {};
+  const multi: Record<string, string[]> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!;
+    const value = req.rawHeaders[i + 1]!;
+    (multi[name] ??= []).push(value);
+    headers[name] = multi[name]!.join(',');
+  }
+  return { headers, multiValueHeaders: multi };
+};
+
+const queryOf = (req: IncomingMessage) => {
+  const params = new URL(req.url ?? '/', 'http://local').searchParams;
+  if ([...params.keys()].length === 0) return {};
+  const single: Record<string, string> = {};
+  const multi: Record<string, string[]> = {};
+  for (const [key, value] of params) {
+    (multi[key] ??= []).push(value);
+    single[key] = value; // the last value wins, as in API Gateway
+  }
+  return { queryStringParameters: single, multiValueQueryStringParameters: multi };
+};
+
+export const connectEvent = (api: ApiInfo, conn: ConnectionInfo, req: IncomingMessage) => ({
+  ...headersOf(req),
+  ...queryOf(req),
+  requestContext: requestContext(api, conn, '$connect', 'CONNECT'),
+  isBase64Encoded: false,
+});
+
+export const messageEvent = (api: ApiInfo, conn: ConnectionInfo, routeKey: string, data: Buffer, isBinary: boolean) => ({
+  requestContext: requestContext(api, conn, routeKey, 'MESSAGE', { messageId: newRequestId() }),
+  body: isBinary ? data.toString('base64') : data.toString('utf8'),
+  isBase64Encoded: isBinary,
+});
+
+export const disconnectEvent = (api: ApiInfo, conn: ConnectionInfo, statusCode: number, reason: string) => ({
+  headers: { Host: api.domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' },
+  multiValueHeaders: { Host: [api.domainName], 'x-api-key': [''], 'X-Forwarded-For': [''], 'x-restapi': [''] },
+  requestContext: requestContext(api, conn, '$disconnect', 'DISCONNECT', { disconnectStatusCode: statusCode, disconnectReason: reason }),
+  isBase64Encoded: false,
+});

@@ -1,0 +1,252 @@
+// Local Lambda instances for one function. Like Lambda: one invocation per instance at a time, a
+// new instance when all are busy (up to `maxInstances`, then invocations queue), warm instances
+// keep their module state, an instance is frozen (SIGSTOP, see runtime.ts) between invocations,
+// and an invocation that outlives the function's Timeout is killed along with its instance.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { FunctionModel } from './app-model.ts';
+import type { InvocationLedger } from './invocations.ts';
+import type { FromWorker, LambdaError, ToWorker } from './runtime.ts';
+import type { Logger } from './log.ts';
+
+const runtimePath = fileURLToPath(new URL('./runtime.ts', import.meta.url));
+
+export type InvokeOutcome =
+  | { status: 'ok'; requestId: string; result: unknown; durationMs: number; initMs?: number }
+  | { status: 'error'; requestId: string; error: LambdaError; durationMs: number; initMs?: number }
+  | { status: 'timeout'; requestId: string; durationMs: number; initMs?: number };
+
+export interface PoolOptions {
+  fn: FunctionModel;
+  /** The bundle, `<dir>/<module>.mjs`; its directory becomes LAMBDA_TASK_ROOT. */
+  codeFile: string;
+  /** Variables the gateway adds on top of the template's (endpoints, region, credentials). */
+  env: Record<string, string>;
+  ledger: InvocationLedger;
+  log: Logger;
+  maxInstances: number;
+  initTimeoutMs: number;
+  /** Cap the V8 heap at the function's MemorySize, as Lambda's memory limit does. */
+  enforceMemory: boolean;
+}
+
+const defaults = { maxInstances: 10, initTimeoutMs: 10_000, enforceMemory: true };
+
+interface Instance {
+  id: number;
+  child: ChildProcess;
+  generation: number;
+  frozen: boolean;
+  dead: boolean;
+  initMs?: number;
+  /** Reported once, on the instance's first invocation. */
+  coldStartPending: boolean;
+}
+
+const waitForReady = (child: ChildProcess, timeoutMs: number): Promise<number> => new Promise((resolve, reject) => {
+  const timer = setTimeout(() => done(new Error(`init did not finish within ${timeoutMs} ms`)), timeoutMs);
+  const onMessage = (m: FromWorker) => {
+    if (m.type === 'ready') done(undefined, m.initMs);
+    else if (m.type === 'init-error') done(Object.assign(new Error(m.error.errorMessage), { name: m.error.errorType }));
+  };
+  const onExit = (code: number | null, signal: string | null) => done(new Error(`the runtime exited during init (${signal ?? `code ${code}`})`));
+  const done = (error?: Error, initMs = 0) => {
+    clearTimeout(timer);
+    child.off('message', onMessage).off('exit', onExit);
+    if (error) reject(error);
+    else resolve(initMs);
+  };
+  child.on('message', onMessage).on('exit', onExit);
+});
+
+export class FunctionPool {
+  readonly options: PoolOptions;
+  #idle: Instance[] = [];
+  #all = new Set<Instance>();
+  #waiters: Array<(instance: Instance | Error) => void> = [];
+  #starting = 0;
+  #generation = 0;
+  #nextId = 1;
+  #stopped = false;
+
+  constructor(options: Omit<PoolOptions, keyof typeof defaults> & Partial<PoolOptions>) {
+    this.options = { ...defaults, ...options };
+  }
+
+  get name(): string {
+    return this.options.fn.functionName;
+  }
+
+  /** Instances alive now (busy or frozen). */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  #spawn(): Instance {
+    const { fn, codeFile, env, log, enforceMemory } = this.options;
+    const [, exportName] = fn.handler.split(/\.(?=[^.]+$)/);
+    const moduleName = codeFile.replace(/^.*\//, '').replace(/\.mjs$/, '');
+    const id = this.#nextId++;
+    const child = fork(runtimePath, [], {
+      // A clean environment, as on Lambda: nothing leaks from the gateway's own process (such as
+      // jest's NODE_OPTIONS) except PATH and HOME.
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/tmp',
+        LANG: 'en_US.UTF-8',
+        TZ: 'UTC',
+        ...fn.environment,
+        ...env,
+        AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.functionName}`,
+        AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]${id}`,
+        AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
+        LAMBDA_TASK_ROOT: dirname(codeFile),
+        _HANDLER: `${moduleName}.${exportName ?? 'handler'}`,
+      },
+      execArgv: enforceMemory ? [`--max-old-space-size=${Math.max(64, Math.floor(fn.memoryMb * 0.9))}`] : [],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    const prefix = `${fn.functionName}#${id}`;
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => log.fn(prefix, line));
+    }
+    const instance: Instance = { id, child, generation: this.#generation, frozen: false, dead: false, coldStartPending: true };
+    child.on('exit', () => {
+      instance.dead = true;
+      this.#all.delete(instance);
+      this.#idle = this.#idle.filter((i) => i !== instance);
+      // Its slot is free: a queued invocation can start a fresh instance.
+      if (!this.#stopped) this.#wakeWaiter();
+    });
+    this.#all.add(instance);
+    return instance;
+  }
+
+  async #acquire(): Promise<Instance> {
+    if (this.#stopped) throw new Error(`${this.name}: the gateway is stopping`);
+    // Most recently used first, as Lambda prefers the warmest environment.
+    const warm = this.#idle.pop();
+    if (warm) return warm;
+    if (this.#all.size + this.#starting < this.options.maxInstances) {
+      const instance = this.#spawn();
+      this.#starting++;
+      try {
+        instance.initMs = await waitForReady(instance.child, this.options.initTimeoutMs);
+        return instance;
+      } catch (error) {
+        instance.child.kill('SIGKILL');
+        throw error;
+      } finally {
+        this.#starting--;
+      }
+    }
+    return new Promise<Instance>((resolve, reject) => {
+      this.#waiters.push((i) => (i instanceof Error ? reject(i) : resolve(i)));
+    });
+  }
+
+  #release(instance: Instance): void {
+    // A dead or retired instance frees its slot when its process exits (see #spawn).
+    if (instance.dead) return;
+    if (this.#stopped || instance.generation !== this.#generation) {
+      instance.dead = true;
+      instance.child.kill('SIGKILL');
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter(instance);
+    else this.#idle.push(instance);
+  }
+
+  #wakeWaiter(): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) this.#acquire().then(waiter, waiter);
+  }
+
+  /** Runs one invocation on a free (or new) instance. Never throws for handler errors. */
+  async invoke(event: unknown, meta: { route?: string } = {}): Promise<InvokeOutcome> {
+    const requestId = randomUUID();
+    const started = performance.now();
+    let instance: Instance;
+    try {
+      instance = await this.#acquire();
+    } catch (error) {
+      const e = error as Error;
+      this.options.log.error(`${this.name}: ${e.name}: ${e.message}`);
+      return { status: 'error', requestId, error: { errorType: e.name || 'Runtime.InitError', errorMessage: e.message }, durationMs: performance.now() - started };
+    }
+    const initMs = instance.coldStartPending ? instance.initMs : undefined;
+    instance.coldStartPending = false;
+    const { fn, ledger } = this.options;
+    ledger.start({ requestId, logicalId: fn.logicalId, functionName: fn.functionName, route: meta.route });
+    const timeoutMs = fn.timeoutSeconds * 1000;
+    const invokedAt = performance.now();
+    const outcome = await new Promise<InvokeOutcome>((resolve) => {
+      const finish = (o: InvokeOutcome) => {
+        clearTimeout(timer);
+        instance.child.off('message', onMessage).off('exit', onExit);
+        // Synchronously with the result's arrival: any management request handled after this
+        // point and stamped with this id is a late send.
+        ledger.finish(requestId, o.status);
+        resolve(o);
+      };
+      const durationMs = () => performance.now() - invokedAt;
+      const onMessage = (m: FromWorker) => {
+        if (m.type === 'result' && m.requestId === requestId) {
+          instance.frozen = true;
+          finish({ status: 'ok', requestId, result: JSON.parse(m.result), durationMs: durationMs(), initMs });
+        } else if (m.type === 'error' && m.requestId === requestId) {
+          instance.frozen = true;
+          finish({ status: 'error', requestId, error: m.error, durationMs: durationMs(), initMs });
+        }
+      };
+      const onExit = (code: number | null, signal: string | null) => finish({
+        status: 'error', requestId, durationMs: durationMs(), initMs,
+        error: { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${requestId} Error: Runtime exited ${signal ? `with signal ${signal}` : `with error: exit status ${code}`}` },
+      });
+      const timer = setTimeout(() => {
+        this.options.log.error(`${fn.functionName}: ${requestId} Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`);
+        instance.dead = true;
+        instance.child.kill('SIGKILL');
+        finish({ status: 'timeout', requestId, durationMs: durationMs(), initMs });
+      }, timeoutMs);
+      instance.child.on('message', onMessage).on('exit', onExit);
+      if (instance.frozen) {
+        instance.frozen = false;
+        instance.child.kill('SIGCONT');
+      }
+      const message: ToWorker = { type: 'invoke', requestId, event, deadlineMs: Date.now() + timeoutMs };
+      instance.child.send(message);
+    });
+    this.#release(instance);
+    return outcome;
+  }
+
+  /** New code: warm instances are retired; busy ones finish their invocation first. */
+  reload(codeFile?: string): void {
+    if (codeFile) this.options.codeFile = codeFile;
+    this.#generation++;
+    for (const instance of this.#idle) {
+      instance.dead = true;
+      instance.child.kill('SIGKILL');
+    }
+    this.#idle = [];
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const waiter of this.#waiters.splice(0)) waiter(new Error(`${this.name}: the gateway is stopping`));
+    await Promise.all([...this.#all].map((instance) => new Promise<void>((resolve) => {
+      if (instance.dead || instance.child.exitCode !== null || instance.child.signalCode !== null) return resolve();
+      instance.child.once('exit', () => resolve());
+      instance.child.kill('SIGKILL');
+    })));
+  }
+}

@@ -1,0 +1,32 @@
+import { createSdkTransport, type TransportOptions } from './sdk-transport.ts';
+import type { Transport } from './transport.ts';
+
+export type TransportKind = 'sdk' | 'signed';
+export type TransportFactory = (options: TransportOptions) => Transport;
+
+// Module scope survives warm invocations: one client, and so one pool of keep-alive sockets,
+// per endpoint and settings, instead of a TLS handshake per invocation.
+const cache = new Map<string, Transport>();
+
+const factories: Record<TransportKind, () => Promise<TransportFactory>> = {
+  sdk: async () => createSdkTransport,
+  // Loaded on demand so that functions using the plain path do not bundle-load it.
+  signed: async () => (await import('./signed-transport.ts')).createSignedTransport,
+};
+
+export const transportFor = async (kind: TransportKind | TransportFactory, options: TransportOptions): Promise<Transport> => {
+  const key = `${typeof kind === 'string' ? kind : 'custom'}|${options.endpoint}|${options.region}|${options.requestTimeoutMs}|${options.connectionTimeoutMs}|${options.maxSockets}`;
+  let transport = cache.get(key);
+  if (transport === undefined) {
+    const factory = typeof kind === 'string' ? await factories[kind]() : kind;
+    transport = factory(options);
+    cache.set(key, transport);
+  }
+  return transport;
+};
+
+/** Closes every cached client (tests and tools; Lambda never needs it). */
+export const destroyTransports = (): void => {
+  for (const transport of cache.values()) transport.destroy();
+  cache.clear();
+};

@@ -1,0 +1,58 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { classifyError } from './classify.ts';
+import { TransportError, type Transport } from './transport.ts';
+
+export interface TransportOptions {
+  /** The @connections endpoint, stage path included: https://{apiId}.execute-api.{region}.amazonaws.com/{stage} */
+  endpoint: string;
+  region: string;
+  /** Per-request ceiling. The SDK has none by default (aws-sdk-js-v3#6896). */
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+  /** Sockets per origin; the engine never has more requests in flight than its concurrency. */
+  maxSockets: number;
+}
+
+export const keepAliveAgents = (maxSockets: number) => ({
+  httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+  httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+});
+
+/**
+ * The plain path: the SDK's own client and commands. SDK retries are off (maxAttempts 1) because
+ * the engine retries within the invocation's deadline; two layers would multiply attempts.
+ */
+export const createSdkTransport = (options: TransportOptions): Transport => {
+  const client = new ApiGatewayManagementApiClient({
+    endpoint: options.endpoint,
+    region: options.region,
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({
+      ...keepAliveAgents(options.maxSockets),
+      connectionTimeout: options.connectionTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    }),
+  });
+  const rethrow = (error: unknown, signal: AbortSignal): never => {
+    throw new TransportError(classifyError(error, signal.aborted), { cause: error });
+  };
+  return {
+    async post(connectionId, body, signal) {
+      await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: body }), { abortSignal: signal }).catch((e) => rethrow(e, signal));
+    },
+    async delete(connectionId, signal) {
+      await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }), { abortSignal: signal }).catch((e) => rethrow(e, signal));
+    },
+    destroy() {
+      client.destroy();
+    },
+  };
+};

@@ -1,0 +1,136 @@
+import { classifyError } from '../management/classify.ts';
+import { retryableKinds, TransportError, type DeliveryFailure, type Transport } from '../management/transport.ts';
+import type { FailedDelivery } from '../types.ts';
+import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import type { Task } from './recipients.ts';
+
+export interface DeliverOptions {
+  transport: Transport;
+  /** Requests in flight at once. */
+  concurrency: number;
+  /** Attempts per message, the first included. */
+  maxAttempts: number;
+  /** Upper bound for one request; a hung socket cannot take more than this. */
+  requestTimeoutMs: number;
+  /** Epoch ms after which no new attempt starts; what is left is reported as failed (`deadline`). */
+  deadline: number;
+  /** Epoch ms by which every request in flight has ended (its timeout is capped to it). */
+  hardDeadline: number;
+  backoff: BackoffOptions;
+  now?: () => number;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface DeliveryOutcome {
+  queued: number;
+  sent: number;
+  gone: string[];
+  failed: FailedDelivery[];
+  /** Connections closed by a successful DeleteConnection (the store should forget them too). */
+  closed: string[];
+  /** Rooms a gone id was reached through, so prune can remove memberships the store does not list. */
+  goneRooms: Map<string, Set<string>>;
+  /** Set when the recipients could not be read (the store failed mid-stream). */
+  error?: unknown;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Delivers every task with at most `concurrency` requests in flight. Tasks are pulled one at a
+ * time from the (lazy) source, so nothing is built for recipients that are not being sent to yet.
+ * Sends to the same connection keep their enqueue order.
+ */
+export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOptions): Promise<DeliveryOutcome> {
+  const { transport, maxAttempts, requestTimeoutMs, deadline, hardDeadline, backoff } = options;
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const sleep = options.sleep ?? defaultSleep;
+  const outcome: DeliveryOutcome = { queued: 0, sent: 0, gone: [], failed: [], closed: [], goneRooms: new Map() };
+  // Only ids with a request in flight are here, so its size is bounded by the concurrency.
+  const inFlight = new Map<string, Promise<void>>();
+
+  const fail = (id: string, failure: Pick<DeliveryFailure, 'kind' | 'status' | 'name'> | 'deadline') => {
+    outcome.failed.push(
+      failure === 'deadline'
+        ? { connectionId: id, reason: 'deadline' }
+        : { connectionId: id, reason: failure.kind, status: failure.status, error: failure.name },
+    );
+  };
+
+  const attempt = async (task: Task): Promise<void> => {
+    for (let n = 1; ; n++) {
+      const start = now();
+      if (start >= deadline) return fail(task.id, 'deadline');
+      const budget = Math.min(requestTimeoutMs, hardDeadline - start);
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), budget);
+      let failure: DeliveryFailure;
+      try {
+        if (task.op === 'post') await transport.post(task.id, task.payload, controller.signal);
+        else await transport.delete(task.id, controller.signal);
+        if (task.op === 'delete') outcome.closed.push(task.id);
+        outcome.sent++;
+        return;
+      } catch (error) {
+        failure = error instanceof TransportError ? error.failure : classifyError(error, controller.signal.aborted);
+        if (controller.signal.aborted) failure = { ...failure, kind: 'timeout', name: 'TimeoutError' };
+      } finally {
+        clearTimeout(timer);
+      }
+      if (failure.kind === 'gone') {
+        outcome.gone.push(task.id);
+        if (task.op === 'post' && task.room !== undefined) {
+          let rooms = outcome.goneRooms.get(task.id);
+          if (rooms === undefined) outcome.goneRooms.set(task.id, (rooms = new Set()));
+          rooms.add(task.room);
+        }
+        return;
+      }
+      // A request cut short by the invocation's deadline (not by its own timeout) is a deadline failure.
+      if (failure.kind === 'timeout' && budget < requestTimeoutMs) return fail(task.id, 'deadline');
+      if (!retryableKinds.has(failure.kind) || n >= maxAttempts) return fail(task.id, failure);
+      const delay = backoffDelay(n, failure.kind === 'throttled', backoff, random);
+      if (now() + delay >= deadline) return fail(task.id, 'deadline');
+      await sleep(delay);
+    }
+  };
+
+  const run = async (task: Task): Promise<void> => {
+    // Chain behind an earlier task for the same connection so its messages arrive in order.
+    const before = inFlight.get(task.id);
+    const mine = (before ?? Promise.resolve()).then(() => attempt(task));
+    inFlight.set(task.id, mine);
+    try {
+      await mine;
+    } finally {
+      if (inFlight.get(task.id) === mine) inFlight.delete(task.id);
+    }
+  };
+
+  const iterator = tasks[Symbol.asyncIterator]();
+  let sourceDone = false;
+  // Async generators queue concurrent next() calls, but a failed source must stop every worker.
+  const next = async (): Promise<Task | undefined> => {
+    if (sourceDone) return undefined;
+    try {
+      const step = await iterator.next();
+      if (step.done) sourceDone = true;
+      return step.done ? undefined : step.value;
+    } catch (error) {
+      sourceDone = true;
+      outcome.error ??= error;
+      return undefined;
+    }
+  };
+
+  const worker = async (): Promise<void> => {
+    for (let task = await next(); task !== undefined; task = await next()) {
+      outcome.queued++;
+      await run(task);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+  return outcome;
+}

@@ -1,0 +1,72 @@
+import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+type Key = Record<string, unknown>;
+type WriteRequest = { DeleteRequest: { Key: Key } } | { PutRequest: { Item: Record<string, unknown> } };
+
+export interface BatchOptions {
+  /** Attempts for the leftovers DynamoDB hands back (UnprocessedItems / UnprocessedKeys). */
+  maxAttempts: number;
+  baseDelayMs: number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export const batchDefaults: BatchOptions = {
+  maxAttempts: 8,
+  baseDelayMs: 25,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** BatchWriteItem takes at most 25 requests; BatchGetItem at most 100 keys. */
+export const maxWriteBatch = 25;
+export const maxGetBatch = 100;
+
+export function* chunks<T>(items: T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+// Full-jitter exponential backoff between retries of the leftovers, as AWS advises for batches.
+const pause = (attempt: number, options: BatchOptions) => options.sleep(Math.floor(Math.random() * options.baseDelayMs * 2 ** attempt));
+
+/** Writes requests 25 at a time, retrying whatever comes back unprocessed. Returns the calls made. */
+export const batchWrite = async (client: DynamoDBDocumentClient, table: string, requests: WriteRequest[], options = batchDefaults): Promise<number> => {
+  let calls = 0;
+  for (const chunk of chunks(requests, maxWriteBatch)) {
+    let pending: WriteRequest[] = chunk;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= options.maxAttempts) {
+        throw new Error(`BatchWriteItem left ${pending.length} items unprocessed after ${options.maxAttempts} attempts`);
+      }
+      if (attempt > 0) await pause(attempt, options);
+      calls++;
+      const out = await client.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+      pending = (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
+    }
+  }
+  return calls;
+};
+
+/** Reads keys 100 at a time, retrying unprocessed keys. Returns the items and the calls made. */
+export const batchGet = async (
+  client: DynamoDBDocumentClient,
+  table: string,
+  keys: Key[],
+  projection: { ProjectionExpression: string; ExpressionAttributeNames?: Record<string, string> },
+  options = batchDefaults,
+): Promise<{ items: Record<string, unknown>[]; calls: number }> => {
+  const items: Record<string, unknown>[] = [];
+  let calls = 0;
+  for (const chunk of chunks(keys, maxGetBatch)) {
+    let pending: Key[] = chunk;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= options.maxAttempts) {
+        throw new Error(`BatchGetItem left ${pending.length} keys unprocessed after ${options.maxAttempts} attempts`);
+      }
+      if (attempt > 0) await pause(attempt, options);
+      calls++;
+      const out = await client.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ...projection } } }));
+      items.push(...(out.Responses?.[table] ?? []));
+      pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as Key[];
+    }
+  }
+  return { items, calls };
+};

@@ -1,0 +1,74 @@
+import { maxConnectionSeconds, NotConnectedError, type ConnectionInfo, type RemoveResult, type Store } from './store.ts';
+
+/**
+ * The same contract as ConnectionStore, held in memory: for the testing helper and for app
+ * developers' unit tests. Not for production (state lives in one process).
+ */
+export class MemoryStore implements Store {
+  readonly connections = new Map<string, { name?: string; connectedAt: number; ttl: number; rooms: Set<string> }>();
+  readonly rooms = new Map<string, Set<string>>();
+  readonly #now: () => number;
+
+  constructor(options: { now?: () => number } = {}) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  #live(id: string) {
+    const c = this.connections.get(id);
+    return c !== undefined && c.ttl > Math.floor(this.#now() / 1000) ? c : undefined;
+  }
+
+  async connect(connectionId: string, details: { name?: string } = {}): Promise<void> {
+    const now = this.#now();
+    this.connections.set(connectionId, { name: details.name, connectedAt: now, ttl: Math.floor(now / 1000) + maxConnectionSeconds, rooms: new Set() });
+  }
+
+  async disconnect(connectionId: string): Promise<void> {
+    await this.remove([connectionId]);
+  }
+
+  async join(connectionId: string, room: string): Promise<void> {
+    const c = this.#live(connectionId);
+    if (c === undefined) throw new NotConnectedError(connectionId);
+    c.rooms.add(room);
+    let members = this.rooms.get(room);
+    if (members === undefined) this.rooms.set(room, (members = new Set()));
+    members.add(connectionId);
+  }
+
+  async leave(connectionId: string, room: string): Promise<boolean> {
+    this.connections.get(connectionId)?.rooms.delete(room);
+    const members = this.rooms.get(room);
+    const was = members?.delete(connectionId) ?? false;
+    if (members?.size === 0) this.rooms.delete(room);
+    return was;
+  }
+
+  async *members(room: string): AsyncGenerator<string> {
+    for (const id of [...(this.rooms.get(room) ?? [])]) if (this.#live(id)) yield id;
+  }
+
+  async *all(): AsyncGenerator<string> {
+    for (const id of [...this.connections.keys()]) if (this.#live(id)) yield id;
+  }
+
+  async roomsOf(connectionId: string): Promise<string[]> {
+    return [...(this.#live(connectionId)?.rooms ?? [])].sort();
+  }
+
+  async get(connectionId: string): Promise<ConnectionInfo | undefined> {
+    const c = this.#live(connectionId);
+    return c && { connectionId, name: c.name, connectedAt: c.connectedAt, ttl: c.ttl, rooms: [...c.rooms].sort() };
+  }
+
+  async remove(connectionIds: Iterable<string>, rooms?: ReadonlyMap<string, Iterable<string>>): Promise<RemoveResult> {
+    const result: RemoveResult = { connections: 0, items: 0, requests: { batchGet: 0, batchWrite: 0 } };
+    for (const id of new Set(connectionIds)) {
+      const memberOf = new Set([...(this.connections.get(id)?.rooms ?? []), ...(rooms?.get(id) ?? [])]);
+      for (const room of memberOf) if (await this.leave(id, room)) result.items++;
+      if (this.connections.delete(id)) result.items++;
+      result.connections++;
+    }
+    return result;
+  }
+}

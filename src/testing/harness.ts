@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { TransportError, type Transport } from '../management/transport.ts';
+import { MemoryStore } from '../store/memory-store.ts';
+import type { Store } from '../store/store.ts';
+import type { DeliveryReport, WsResult } from '../types.ts';
+import { makeWsEvent, newConnectionId, type WsEventSpec } from './events.ts';
+import { withTestingOverrides } from './overrides.ts';
+
+/** A message as a connection would receive it. */
+export interface Delivered {
+  connectionId: string;
+  /** The frame as text. */
+  data: string;
+  /** The frame parsed as JSON, when it is JSON. */
+  json: unknown;
+}
+
+export interface InvokeResult {
+  response: WsResult | undefined;
+  /** What this invocation delivered, in order. */
+  sent: Delivered[];
+  /** Connections this invocation closed with outbox.disconnect(). */
+  disconnected: string[];
+  report: DeliveryReport | undefined;
+  /** Set when the handler rejected instead of returning a response. */
+  error?: unknown;
+}
+
+export interface HarnessOptions {
+  store?: Store;
+  /** Lambda timeout the context reports, in ms. */
+  timeoutMs?: number;
+}
+
+type LambdaHandler = (event: never, context: never) => Promise<unknown>;
+
+const decoder = new TextDecoder();
+const parse = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Runs wsHandler functions as API Gateway and Lambda would, with no AWS and no mocks: an in-memory
+ * store, and an in-memory @connections API that delivers to the connections the harness has open
+ * and answers 410 Gone for the rest, just like the real one.
+ */
+export class WsTestHarness {
+  readonly store: Store;
+  /** Connections that can receive. Posting to any other id gets 410 Gone. */
+  readonly open = new Set<string>();
+  /** Everything each connection has received, across invocations. */
+  readonly inbox = new Map<string, unknown[]>();
+  readonly #timeoutMs: number;
+  #current: InvokeResult | undefined;
+
+  constructor(options: HarnessOptions = {}) {
+    this.store = options.store ?? new MemoryStore();
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /** Runs one invocation. A message route's caller counts as connected unless dropped. */
+  async invoke(handler: LambdaHandler, spec: WsEventSpec): Promise<InvokeResult> {
+    const event = makeWsEvent(spec);
+    const connectionId = event.requestContext.connectionId;
+    const result: InvokeResult = { response: undefined, sent: [], disconnected: [], report: undefined };
+    this.#current = result;
+    const started = Date.now();
+    const context = withTestingOverrides(
+      {
+        awsRequestId: randomUUID(),
+        functionName: 'test-function',
+        functionVersion: '$LATEST',
+        invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:test-function',
+        memoryLimitInMB: '128',
+        logGroupName: '/aws/lambda/test-function',
+        logStreamName: 'test',
+        callbackWaitsForEmptyEventLoop: false,
+        getRemainingTimeInMillis: () => Math.max(0, this.#timeoutMs - (Date.now() - started)),
+        done: () => undefined,
+        fail: () => undefined,
+        succeed: () => undefined,
+      } as Context,
+      { transport: this.#transport(), store: this.store, onReport: (report) => (result.report = report) },
+    );
+    try {
+      result.response = (await handler(event as never, context as never)) as WsResult | undefined;
+      if (spec.routeKey === '$connect' && (result.response?.statusCode ?? 200) < 300) this.open.add(connectionId);
+    } catch (error) {
+      result.error = error;
+    } finally {
+      this.#current = undefined;
+    }
+    if (spec.routeKey === '$disconnect') this.open.delete(connectionId);
+    return result;
+  }
+
+  /** Runs $connect for a new (or given) connection id; the socket is open if it returns 2xx. */
+  async connect(handler: LambdaHandler, options: { connectionId?: string; query?: Record<string, string> } = {}) {
+    const connectionId = options.connectionId ?? newConnectionId();
+    const result = await this.invoke(handler, { routeKey: '$connect', connectionId, queryStringParameters: options.query });
+    return { connectionId, ...result };
+  }
+
+  /** The client vanished without a close frame: its row stays, posts to it now get 410. */
+  drop(connectionId: string): void {
+    this.open.delete(connectionId);
+  }
+
+  /** What a connection has received so far (JSON parsed when possible). */
+  received(connectionId: string): unknown[] {
+    return this.inbox.get(connectionId) ?? [];
+  }
+
+  #transport(): Transport {
+    const gone = (id: string) =>
+      new TransportError({ kind: 'gone', status: 410, name: 'GoneException', message: `connection ${id} is gone` });
+    return {
+      post: async (id, body) => {
+        if (!this.open.has(id)) throw gone(id);
+        const data = decoder.decode(body);
+        const json = parse(data);
+        this.#current?.sent.push({ connectionId: id, data, json });
+        const box = this.inbox.get(id) ?? [];
+        box.push(json ?? data);
+        this.inbox.set(id, box);
+      },
+      delete: async (id) => {
+        if (!this.open.delete(id)) throw gone(id);
+        this.#current?.disconnected.push(id);
+      },
+      destroy: () => undefined,
+    };
+  }
+}

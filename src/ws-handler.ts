@@ -1,0 +1,43 @@
+import middy, { type MiddyfiedHandler } from '@middy/core';
+import httpErrorHandler from '@middy/http-error-handler';
+import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
+import { outbox, type OutboxOptions } from '../middleware/outbox.ts';
+import { wsJsonBodyParser } from '../middleware/ws-json-body-parser.ts';
+import type { WsContext, WsEvent, WsResult } from './types.ts';
+
+export interface WsHandlerOptions extends OutboxOptions {
+  /** Where handler errors are logged (http-error-handler's logger); `false` for none. */
+  errorLogger?: ((error: unknown) => void) | false;
+  /** Largest JSON body accepted, in bytes. */
+  maxBodyBytes?: number;
+}
+
+export type WsHandlerFn<TBody> = (event: WsEvent<TBody>, context: WsContext) => Promise<WsResult | void> | WsResult | void;
+
+/** The Lambda handler wsHandler returns: a Middy handler, so more middlewares can be `.use()`d. */
+export type WsLambdaHandler = MiddyfiedHandler<APIGatewayProxyWebsocketEventV2, WsResult | undefined, Error, Context>;
+
+/**
+ * A Middy handler with everything wired: JSON body parsing, the outbox, and error handling.
+ * Middy runs onError middlewares last-registered first, so http-error-handler shapes the
+ * response before the outbox turns it into the caller's `{"type":"error"}` reply.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const wsHandler = <TBody = Record<string, any>>(fn: WsHandlerFn<TBody>, options: WsHandlerOptions = {}): WsLambdaHandler => {
+  const { errorLogger, maxBodyBytes, ...outboxOptions } = options;
+  // The middlewares change the event and context types (body parsed, outbox added), which Middy's
+  // generics cannot follow through `.use()`; the public type is restored on return.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const handler = middy<any, any, Error, any>(async (event: WsEvent<TBody>, context: WsContext) => (await fn(event, context)) ?? { statusCode: 200 })
+    .use(wsJsonBodyParser({ maxBytes: maxBodyBytes }))
+    .use(outbox(outboxOptions))
+    .use(httpErrorHandler({ logger: errorLogger ?? defaultErrorLogger, fallbackMessage: 'Internal server error' }));
+  return handler as unknown as WsLambdaHandler;
+};
+
+// 4xx are the caller's mistakes, not ours: log them quietly, and 5xx with the stack.
+const defaultErrorLogger = (error: unknown): void => {
+  const e = error as { statusCode?: number; message?: string; stack?: string };
+  const level = (e?.statusCode ?? 500) < 500 ? 'info' : 'error';
+  console.error(JSON.stringify({ level, msg: 'ws-outbox handler error', statusCode: e?.statusCode ?? 500, error: e?.message, stack: level === 'error' ? e?.stack : undefined }));
+};
