@@ -94,6 +94,10 @@ export const createSignedTransport = (options: SignedTransportOptions): Transpor
 
   const request = async (method: 'POST' | 'DELETE', connectionId: string, body: Uint8Array | undefined, signal: AbortSignal) => {
     const headers: Record<string, string> = { host };
+    // X-Ray propagation, as the SDK's recursion-detection middleware does it from the environment
+    // (unsigned header). Read per request: the runtime sets it per invocation.
+    const traceId = process.env._X_AMZN_TRACE_ID;
+    if (traceId && process.env.AWS_LAMBDA_FUNCTION_NAME) headers['X-Amzn-Trace-Id'] = traceId;
     if (body !== undefined) {
       headers['content-type'] = 'application/octet-stream';
       headers['content-length'] = String(body.byteLength);
