@@ -1,5 +1,6 @@
 // The registry of contenders, by the names the harness and its table use.
 import { createNaive } from './naive.ts';
+import { createOutbox } from './outbox.ts';
 import { createRaw } from './raw.ts';
 import { createSequential } from './sequential.ts';
 import { createSignedOnly } from './signed.ts';
@@ -10,6 +11,8 @@ export const contenders = {
   sequential: createSequential,
   raw: createRaw,
   'signed-transport': createSignedOnly,
+  'outbox-sdk': createOutbox('sdk'),
+  'outbox-signed': createOutbox('signed'),
 } satisfies Record<string, (o: ContenderOptions) => Contender | Promise<Contender>>;
 
 export type ContenderName = keyof typeof contenders;

@@ -87,11 +87,13 @@ const sdkClient = (options: { stripTelemetry: boolean; sessionToken?: string }) 
     credentials: { ...credentials, ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}) },
   }));
   if (options.stripTelemetry) {
-    client.middlewareStack.addRelativeTo((next: (a: unknown) => Promise<unknown>) => async (args: unknown) => {
+    const strip = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
       const headers = (args as { request: { headers: Record<string, string> } }).request.headers;
       for (const name of Object.keys(headers)) if (sdkOnlyHeaders.includes(name.toLowerCase())) delete headers[name];
       return next(args);
-    }, { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'stripTelemetry' } as never);
+    };
+    // Runs after the retry middleware has added its headers, right before the signer.
+    client.middlewareStack.addRelativeTo(strip as never, { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'stripTelemetry' });
   }
   return client;
 };
