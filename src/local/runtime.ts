@@ -12,27 +12,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ClientRequest } from 'node:http';
-
-export const invocationHeader = 'x-local-invocation';
-
-export type ToWorker = {
-  type: 'invoke';
-  requestId: string;
-  event: unknown;
-  deadlineMs: number;
-};
-
-export type FromWorker =
-  | { type: 'ready'; initMs: number }
-  | { type: 'init-error'; error: LambdaError }
-  | { type: 'result'; requestId: string; result: string }
-  | { type: 'error'; requestId: string; error: LambdaError };
-
-export interface LambdaError {
-  errorType: string;
-  errorMessage: string;
-  trace?: string[];
-}
+import { invocationHeader, type FromWorker, type LambdaError, type ToWorker } from './worker-protocol.ts';
 
 const invocation = new AsyncLocalStorage<string>();
 

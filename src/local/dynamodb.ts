@@ -1,0 +1,59 @@
+// An embedded, in-memory DynamoDB (dynalite) on loopback, with the template's tables created from
+// their definitions. dynalite has no TimeToLive API, so TTL is not enforced locally: the
+// connection store filters expired items on read, as it must on AWS too.
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import type { TableModel } from './app-model.ts';
+
+export interface DynamoOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  tables: TableModel[];
+  region: string;
+}
+
+export interface LocalDynamo {
+  endpoint: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const defaults: DynamoOptions = { host: '127.0.0.1', port: 8000, tables: [], region: 'us-east-1' };
+
+/** Credentials dynalite accepts (it does not check them); never real ones. */
+export const localCredentials = { accessKeyId: 'ASIALOCALGATEWAY0000', secretAccessKey: 'local-gateway-not-a-secret' };
+
+export const startDynamo = async (options: Partial<DynamoOptions> = {}): Promise<LocalDynamo> => {
+  const opts = { ...defaults, ...options };
+  // Tables become ACTIVE at once, so the first invocation never meets a CREATING table.
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE'
+      ? new Error(`DynamoDB port ${opts.port} is in use: set DYNAMODB_PORT to a free port`)
+      : error));
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://${opts.host}:${port}`;
+  const client = new DynamoDBClient({ endpoint, region: opts.region, credentials: localCredentials });
+  try {
+    for (const table of opts.tables) {
+      await client.send(new CreateTableCommand(table.definition as never));
+    }
+  } catch (error) {
+    server.close();
+    throw new Error(`Cannot create the template's tables in dynalite: ${(error as Error).message}`);
+  } finally {
+    client.destroy();
+  }
+  return {
+    endpoint,
+    port,
+    stop: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections?.();
+    }),
+  };
+};

@@ -1,0 +1,202 @@
+// The local gateway: one loopback HTTP server that is the WebSocket API, the @connections
+// management API and the demo page; an embedded DynamoDB with the template's tables; and a pool of
+// local Lambda instances per function, running the bundles with the template's environment.
+import { EventEmitter } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { loadAppModel, type AppModel } from './app-model.ts';
+import { buildFunctions, type BuiltFunction } from './build-functions.ts';
+import { ConnectionRegistry } from './connections.ts';
+import { localCredentials, startDynamo, type LocalDynamo } from './dynamodb.ts';
+import { FunctionPool } from './function-pool.ts';
+import { InvocationLedger, type LateSend } from './invocations.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createManagementApi, isManagementPath } from './management-api.ts';
+import { serveDemo } from './static.ts';
+import { createWebSocketApi, type InvocationReport } from './websocket-api.ts';
+
+export interface GatewayOptions {
+  /** The SAM template to serve. */
+  template: string;
+  host: string;
+  /** WebSocket + management API + demo page. 0 picks a free port. */
+  port: number;
+  /** The embedded DynamoDB. 0 picks a free port. */
+  dynamodbPort: number;
+  stage: string;
+  region: string;
+  apiId: string;
+  /** Where the bundles go (default: a fresh temporary directory). */
+  outdir?: string;
+  idleTimeoutMs: number;
+  maxDurationMs: number;
+  maxMessageBytes: number;
+  maxFrameBytes: number;
+  /** Concurrent instances per function; more invocations queue. */
+  maxInstances: number;
+  quiet: boolean;
+  logger?: Logger;
+  /** Template parameter overrides. */
+  parameters?: Record<string, string>;
+}
+
+export const gatewayDefaults: GatewayOptions = {
+  template: 'template.yaml',
+  host: '127.0.0.1',
+  port: 3001,
+  dynamodbPort: 8000,
+  stage: 'local',
+  region: 'us-east-1',
+  apiId: 'localapi01',
+  idleTimeoutMs: 10 * 60 * 1000,
+  maxDurationMs: 2 * 60 * 60 * 1000,
+  maxMessageBytes: 128 * 1024,
+  maxFrameBytes: 32 * 1024,
+  maxInstances: 10,
+  quiet: false,
+};
+
+export interface Gateway {
+  wsUrl: string;
+  /** What handlers get as AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI (includes the stage). */
+  managementEndpoint: string;
+  dynamodbEndpoint: string;
+  /** The first table of the template (the connection table), by its local name. */
+  tableName: string | undefined;
+  port: number;
+  model: AppModel;
+  built: BuiltFunction[];
+  /** Every LATE SEND so far, oldest first. */
+  lateSends: LateSend[];
+  /** 'invocation' (InvocationReport) and 'late-send' (LateSend). */
+  events: EventEmitter;
+  /** Rebuilds the bundles; new invocations run the new code on fresh instances. */
+  rebuild(): Promise<BuiltFunction[]>;
+  stop(): Promise<void>;
+}
+
+const listen = (server: Server, port: number, host: string): Promise<number> => new Promise((resolve, reject) => {
+  server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE'
+    ? new Error(`Port ${port} is in use: set PORT to a free port`)
+    : error));
+  server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+});
+
+export const startGateway = async (options: Partial<GatewayOptions> = {}): Promise<Gateway> => {
+  const opts = { ...gatewayDefaults, ...options };
+  const log = opts.logger ?? createLogger({ quiet: opts.quiet });
+  const model = loadAppModel(opts.template, { region: opts.region, apiId: opts.apiId, parameters: opts.parameters });
+  const outdir = opts.outdir ?? mkdtempSync(join(tmpdir(), 'ws-outbox-gateway-'));
+  const events = new EventEmitter();
+  const lateSends: LateSend[] = [];
+  const ledger = new InvocationLedger();
+  const registry = new ConnectionRegistry();
+
+  const dynamo: LocalDynamo = await startDynamo({ host: opts.host, port: opts.dynamodbPort, tables: model.tables, region: opts.region });
+  const server = createServer();
+  let port: number;
+  try {
+    port = await listen(server, opts.port, opts.host);
+  } catch (error) {
+    await dynamo.stop();
+    throw error;
+  }
+  const origin = `${opts.host}:${port}`;
+  const managementEndpoint = `http://${origin}/${opts.stage}`;
+
+  let built: BuiltFunction[];
+  try {
+    built = await buildFunctions(model, { outdir });
+  } catch (error) {
+    server.close();
+    await dynamo.stop();
+    throw error;
+  }
+  const env = {
+    AWS_REGION: opts.region,
+    AWS_DEFAULT_REGION: opts.region,
+    AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+    AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: managementEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+  };
+  const pools = new Map<string, FunctionPool>();
+  for (const b of built) {
+    const fn = model.functions.get(b.logicalId)!;
+    for (const name of fn.unresolved) log.warn(`${fn.logicalId}: environment variable ${name} has no local value; it is left out`);
+    pools.set(b.logicalId, new FunctionPool({ fn, codeFile: b.outfile, env, ledger, log, maxInstances: opts.maxInstances }));
+  }
+  const routes = new Map([...model.routes].map(([key, id]) => [key, pools.get(id)!]));
+
+  const management = createManagementApi({
+    stage: opts.stage, registry, ledger, log, maxPayloadBytes: opts.maxMessageBytes,
+    onLateSend: (late) => {
+      lateSends.push(late);
+      events.emit('late-send', late);
+    },
+  });
+  const wsApi = createWebSocketApi({
+    api: { apiId: opts.apiId, stage: opts.stage, domainName: origin },
+    routeSelectionExpression: model.routeSelectionExpression,
+    routes, registry, log,
+    maxMessageBytes: opts.maxMessageBytes, maxFrameBytes: opts.maxFrameBytes,
+    idleTimeoutMs: opts.idleTimeoutMs, maxDurationMs: opts.maxDurationMs,
+    onInvocation: (report: InvocationReport) => events.emit('invocation', report),
+  });
+
+  server.on('request', (req, res) => {
+    const handle = isManagementPath(req.url) ? management(req, res) : serveDemo(req, res);
+    handle.catch((error: Error) => {
+      log.error(`${req.method} ${req.url}: ${error.stack ?? error.message}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Internal error in the local gateway' }));
+    });
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    // Clients connect to the stage URL on AWS; `/` is accepted too for convenience.
+    if (path !== '/' && path !== `/${opts.stage}` && path !== `/${opts.stage}/`) {
+      socket.end(`HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    wsApi.handleUpgrade(req, socket, head).catch((error: Error) => {
+      log.error(`upgrade: ${error.stack ?? error.message}`);
+      socket.destroy();
+    });
+  });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    wsUrl: `ws://${origin}`,
+    managementEndpoint,
+    dynamodbEndpoint: dynamo.endpoint,
+    tableName: model.tables[0]?.tableName,
+    port,
+    model,
+    get built() {
+      return built;
+    },
+    lateSends,
+    events,
+    async rebuild() {
+      built = await buildFunctions(model, { outdir });
+      for (const b of built) pools.get(b.logicalId)?.reload(b.outfile);
+      return built;
+    },
+    stop() {
+      stopped ??= (async () => {
+        // Stopping the pools ends running invocations, so closing never waits on a slow handler.
+        await Promise.all([wsApi.stop(), ...[...pools.values()].map((p) => p.stop())]);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await dynamo.stop();
+      })();
+      return stopped;
+    },
+  };
+};

@@ -1,0 +1,133 @@
+// The @connections management API, on the gateway's own port, as the real SDK client expects it:
+// `POST|GET|DELETE /@connections/{id}` and `/{stage}/@connections/{id}`, AWS error types in the
+// `x-amzn-ErrorType` header with a JSON `{"message"}` body. Signatures are accepted, not checked.
+//
+// Each request stamped by a worker with `x-local-invocation` is checked against the invocation
+// ledger: one that arrives after its invocation returned is a LATE SEND, reported loudly (on
+// Lambda it would have been frozen with the instance and sent late, or never).
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isUtf8 } from 'node:buffer';
+import type { ConnectionRegistry } from './connections.ts';
+import type { InvocationLedger, LateSend } from './invocations.ts';
+import type { Logger } from './log.ts';
+import { invocationHeader } from './worker-protocol.ts';
+
+export interface ManagementApiOptions {
+  stage: string;
+  registry: ConnectionRegistry;
+  ledger: InvocationLedger;
+  log: Logger;
+  onLateSend: (late: LateSend) => void;
+  maxPayloadBytes: number;
+  /** Over this many bytes waiting in the client's socket buffer, POST answers 429. */
+  maxBufferedBytes: number;
+}
+
+const defaults = { maxPayloadBytes: 128 * 1024, maxBufferedBytes: 8 * 1024 * 1024 };
+
+const pathPattern = /^(?:\/([^/]+))?\/@connections\/([^/?]+)\/?(?:\?.*)?$/;
+
+/** True when the request is for the management API (the caller routes it here). */
+export const isManagementPath = (url: string | undefined): boolean => pathPattern.test(url ?? '');
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const reply = (res: ServerResponse, status: number, body?: unknown, errorType?: string) => {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-RequestId': randomUUID(),
+    ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}),
+  });
+  res.end(text);
+};
+
+// Reads the body, but stops buffering past the limit: a huge payload must not cost memory.
+const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> => new Promise((resolve, reject) => {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= limit) chunks.push(chunk);
+  });
+  req.on('end', () => resolve(size > limit ? 'too-large' : Buffer.concat(chunks)));
+  req.on('error', reject);
+});
+
+export const createManagementApi = (options: Omit<ManagementApiOptions, keyof typeof defaults> & Partial<ManagementApiOptions>) => {
+  const opts = { ...defaults, ...options };
+  const { registry, ledger, log } = opts;
+
+  const checkLate = (req: IncomingMessage, connectionId: string) => {
+    const requestId = req.headers[invocationHeader];
+    if (typeof requestId !== 'string') return;
+    const record = ledger.get(requestId);
+    if (!record || record.endedAt === undefined) return;
+    const late: LateSend = {
+      requestId, functionName: record.functionName, route: record.route, method: req.method ?? '?',
+      connectionId, afterMs: Date.now() - record.endedAt, at: Date.now(),
+    };
+    opts.onLateSend(late);
+    log.loud([
+      `LATE SEND: ${late.method} @connections/${connectionId}`,
+      `from ${late.functionName} (route ${late.route ?? '-'}, request ${requestId}),`,
+      `${late.afterMs} ms after that invocation returned.`,
+      'On Lambda this request is frozen with the instance: it goes out late or never.',
+      'Await every send before returning, or enqueue it on context.outbox.',
+    ]);
+  };
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const match = pathPattern.exec(req.url ?? '')!;
+    const [, stage, rawId] = match;
+    if (stage !== undefined && decodeURIComponent(stage) !== opts.stage) {
+      req.resume();
+      return reply(res, 403, { message: `Forbidden: this gateway serves stage "${opts.stage}", not "${stage}"` }, 'ForbiddenException');
+    }
+    let connectionId: string;
+    try {
+      connectionId = decodeURIComponent(rawId!);
+    } catch {
+      req.resume();
+      return reply(res, 400, { message: 'Invalid connection id encoding' }, 'BadRequestException');
+    }
+    checkLate(req, connectionId);
+    const connection = registry.get(connectionId);
+    const gone = () => reply(res, 410, { message: `Connection ${connectionId} is gone` }, 'GoneException');
+
+    switch (req.method) {
+      case 'POST': {
+        const body = await readBody(req, opts.maxPayloadBytes);
+        if (body === 'too-large') {
+          return reply(res, 413, { message: `Request payload exceeds the ${opts.maxPayloadBytes}-byte limit` }, 'PayloadTooLargeException');
+        }
+        if (!connection || connection.ws.readyState !== connection.ws.OPEN) return gone();
+        if (connection.ws.bufferedAmount > opts.maxBufferedBytes) {
+          return reply(res, 429, { message: 'The client is not reading fast enough' }, 'LimitExceededException');
+        }
+        // API Gateway sends valid UTF-8 as a text frame; anything else can only be binary.
+        connection.ws.send(body, { binary: !isUtf8(body) });
+        return reply(res, 200);
+      }
+      case 'GET':
+        req.resume();
+        if (!connection) return gone();
+        return reply(res, 200, {
+          ConnectedAt: iso(connection.connectedAt),
+          Identity: { SourceIp: connection.sourceIp, UserAgent: connection.userAgent ?? '' },
+          LastActiveAt: iso(connection.lastActiveAt),
+        });
+      case 'DELETE':
+        req.resume();
+        if (!connection) return gone();
+        registry.close(connection, 1000, 'Connection deleted by the @connections API');
+        res.writeHead(204, { 'x-amzn-RequestId': randomUUID() }).end();
+        return;
+      default:
+        req.resume();
+        return reply(res, 405, { message: `${req.method} is not a @connections operation (POST, GET, DELETE)` }, 'MethodNotAllowedException');
+    }
+  };
+};

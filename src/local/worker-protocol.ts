@@ -1,0 +1,25 @@
+// The IPC messages between the function pool and a worker (runtime.ts), and the header that ties
+// an outgoing request to the invocation that started it.
+
+export const invocationHeader = 'x-local-invocation';
+
+export type ToWorker = {
+  type: 'invoke';
+  requestId: string;
+  event: unknown;
+  /** Epoch ms at which the function's Timeout runs out. */
+  deadlineMs: number;
+};
+
+export interface LambdaError {
+  errorType: string;
+  errorMessage: string;
+  trace?: string[];
+}
+
+export type FromWorker =
+  | { type: 'ready'; initMs: number }
+  | { type: 'init-error'; error: LambdaError }
+  /** `result` is the handler's return value as JSON, as Lambda serializes it. */
+  | { type: 'result'; requestId: string; result: string }
+  | { type: 'error'; requestId: string; error: LambdaError };
