@@ -51,6 +51,7 @@ export interface FailedDelivery {
 export interface DeliveryReport {
   queued: number;
   sent: number;
+  /** Connections that answered 410, one entry per message that could not reach them. */
   gone: string[];
   failed: FailedDelivery[];
   /** Gone (or disconnected) connections removed from the store. */

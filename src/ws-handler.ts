@@ -29,8 +29,9 @@ export const wsHandler = <TBody = Record<string, any>>(fn: WsHandlerFn<TBody>, o
   // generics cannot follow through `.use()`; the public type is restored on return.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const handler = middy<any, any, Error, any>(async (event: WsEvent<TBody>, context: WsContext) => (await fn(event, context)) ?? { statusCode: 200 })
-    .use(wsJsonBodyParser({ maxBytes: maxBodyBytes }))
+    // The outbox goes first so that a parse error still has an outbox to send its error reply.
     .use(outbox(outboxOptions))
+    .use(wsJsonBodyParser({ maxBytes: maxBodyBytes }))
     .use(httpErrorHandler({ logger: errorLogger ?? defaultErrorLogger, fallbackMessage: 'Internal server error' }));
   return handler as unknown as WsLambdaHandler;
 };

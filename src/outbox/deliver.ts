@@ -35,6 +35,9 @@ export interface DeliveryOutcome {
   error?: unknown;
 }
 
+const aborted = (signal: AbortSignal): Promise<never> =>
+  new Promise((_, reject) => signal.addEventListener('abort', () => reject(new TransportError({ kind: 'timeout', name: 'TimeoutError', message: 'request timed out' })), { once: true }));
+
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -59,7 +62,11 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
     );
   };
 
+  // 410 is final for a connection: later messages to it in this flush are gone without a request.
+  const goneIds = new Set<string>();
+
   const attempt = async (task: Task): Promise<void> => {
+    if (goneIds.has(task.id)) return void outcome.gone.push(task.id);
     for (let n = 1; ; n++) {
       const start = now();
       if (start >= deadline) return fail(task.id, 'deadline');
@@ -68,8 +75,10 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
       const timer = setTimeout(() => controller.abort(), budget);
       let failure: DeliveryFailure;
       try {
-        if (task.op === 'post') await transport.post(task.id, task.payload, controller.signal);
-        else await transport.delete(task.id, controller.signal);
+        const request = task.op === 'post' ? transport.post(task.id, task.payload, controller.signal) : transport.delete(task.id, controller.signal);
+        // The transport should honour the signal; the race makes sure a hung request cannot
+        // outlive its budget even if it does not.
+        await Promise.race([request, aborted(controller.signal)]);
         if (task.op === 'delete') outcome.closed.push(task.id);
         outcome.sent++;
         return;
@@ -81,6 +90,7 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
       }
       if (failure.kind === 'gone') {
         outcome.gone.push(task.id);
+        goneIds.add(task.id);
         if (task.op === 'post' && task.room !== undefined) {
           let rooms = outcome.goneRooms.get(task.id);
           if (rooms === undefined) outcome.goneRooms.set(task.id, (rooms = new Set()));

@@ -56,6 +56,7 @@ export class WsTestHarness {
   /** Everything each connection has received, across invocations. */
   readonly inbox = new Map<string, unknown[]>();
   readonly #timeoutMs: number;
+  readonly #dropped = new Set<string>();
   #current: InvokeResult | undefined;
 
   constructor(options: HarnessOptions = {}) {
@@ -67,6 +68,8 @@ export class WsTestHarness {
   async invoke(handler: LambdaHandler, spec: WsEventSpec): Promise<InvokeResult> {
     const event = makeWsEvent(spec);
     const connectionId = event.requestContext.connectionId;
+    // Only an open connection can send a message, so a message's caller is open (unless dropped).
+    if (event.requestContext.eventType === 'MESSAGE' && !this.#dropped.has(connectionId)) this.open.add(connectionId);
     const result: InvokeResult = { response: undefined, sent: [], disconnected: [], report: undefined };
     this.#current = result;
     const started = Date.now();
@@ -109,6 +112,7 @@ export class WsTestHarness {
   /** The client vanished without a close frame: its row stays, posts to it now get 410. */
   drop(connectionId: string): void {
     this.open.delete(connectionId);
+    this.#dropped.add(connectionId);
   }
 
   /** What a connection has received so far (JSON parsed when possible). */
