@@ -87,8 +87,6 @@ export class FunctionPool {
 
   #spawn(): Instance {
     const { fn, codeFile, env, log, enforceMemory } = this.options;
-    const [, exportName] = fn.handler.split(/\.(?=[^.]+$)/);
-    const moduleName = codeFile.replace(/^.*\//, '').replace(/\.mjs$/, '');
     const id = this.#nextId++;
     const child = fork(runtimePath, [], {
       // A clean environment, as on Lambda: nothing leaks from the gateway's own process (such as
@@ -107,7 +105,7 @@ export class FunctionPool {
         AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]${id}`,
         AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
         LAMBDA_TASK_ROOT: dirname(codeFile),
-        _HANDLER: `${moduleName}.${exportName ?? 'handler'}`,
+        _HANDLER: fn.handler,
       },
       execArgv: enforceMemory ? [`--max-old-space-size=${Math.max(64, Math.floor(fn.memoryMb * 0.9))}`] : [],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

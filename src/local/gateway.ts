@@ -4,11 +4,8 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
 import { loadAppModel, type AppModel } from './app-model.ts';
-import { buildFunctions, type BuiltFunction } from './build-functions.ts';
+import { buildBundles, type BuiltFunction } from './bundles.ts';
 import { ConnectionRegistry } from './connections.ts';
 import { localCredentials, startDynamo, type LocalDynamo } from './dynamodb.ts';
 import { FunctionPool } from './function-pool.ts';
@@ -29,7 +26,7 @@ export interface GatewayOptions {
   stage: string;
   region: string;
   apiId: string;
-  /** Where the bundles go (default: a fresh temporary directory). */
+  /** Where the bundles go: undefined → each function's CodeUri, as `npm run build`. */
   outdir?: string;
   idleTimeoutMs: number;
   maxDurationMs: number;
@@ -88,8 +85,8 @@ const listen = (server: Server, port: number, host: string): Promise<number> => 
 export const startGateway = async (options: Partial<GatewayOptions> = {}): Promise<Gateway> => {
   const opts = { ...gatewayDefaults, ...options };
   const log = opts.logger ?? createLogger({ quiet: opts.quiet });
-  const model = loadAppModel(opts.template, { region: opts.region, apiId: opts.apiId, parameters: opts.parameters });
-  const outdir = opts.outdir ?? mkdtempSync(join(tmpdir(), 'ws-outbox-gateway-'));
+  const model = loadAppModel(opts.template, { region: opts.region, apiId: opts.apiId, stage: opts.stage, parameters: opts.parameters });
+  const { outdir } = opts;
   const events = new EventEmitter();
   const lateSends: LateSend[] = [];
   const ledger = new InvocationLedger();
@@ -109,7 +106,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
 
   let built: BuiltFunction[];
   try {
-    built = await buildFunctions(model, { outdir });
+    built = await buildBundles({ template: opts.template, outdir });
   } catch (error) {
     server.close();
     await dynamo.stop();
@@ -126,7 +123,6 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
   const pools = new Map<string, FunctionPool>();
   for (const b of built) {
     const fn = model.functions.get(b.logicalId)!;
-    for (const name of fn.unresolved) log.warn(`${fn.logicalId}: environment variable ${name} has no local value; it is left out`);
     pools.set(b.logicalId, new FunctionPool({ fn, codeFile: b.outfile, env, ledger, log, maxInstances: opts.maxInstances }));
   }
   const routes = new Map([...model.routes].map(([key, id]) => [key, pools.get(id)!]));
@@ -182,7 +178,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     lateSends,
     events,
     async rebuild() {
-      built = await buildFunctions(model, { outdir });
+      built = await buildBundles({ template: opts.template, outdir });
       for (const b of built) pools.get(b.logicalId)?.reload(b.outfile);
       return built;
     },
