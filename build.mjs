@@ -71,8 +71,9 @@ const outputFolder = (fn, templateDir, outdir) =>
 
 /**
  * Builds the template's functions. Returns one entry per function:
- * `{ logicalId, entry, outfile, bytes, mapBytes, inputs }` where `inputs` is
- * `[{ name, bytes }]` (package or source file → bytes it contributes), largest first.
+ * `{ logicalId, entry, outfile, bytes, mapBytes, inputs, externals }` where `inputs` is
+ * `[{ name, bytes }]` (package or source file → bytes it contributes), largest first, and
+ * `externals` the modules the bundle imports at run time (Node built-ins only).
  */
 export async function build(options = {}) {
   const opts = { ...defaults, ...options };
@@ -120,6 +121,8 @@ export async function build(options = {}) {
       bytes: output.bytes,
       mapBytes: mapKey ? outputs[mapKey].bytes : 0,
       inputs: contributions(output.inputs),
+      // What the bundle still imports at run time: only Node built-ins, or it will not load on Lambda.
+      externals: [...new Set(output.imports.filter((i) => i.external).map((i) => i.path))].sort(),
     };
   }));
   return results;
