@@ -1,0 +1,152 @@
+// The demo chat client: plain DOM, one WebSocket, the protocol from DESIGN.md ("The example app").
+// Sends {"action":"join"|"leave"|"send", …}; shows joined / left / message / error as they arrive.
+const $ = (id) => document.getElementById(id);
+const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
+
+const state = { ws: undefined, me: undefined, rooms: new Set(), pendingJoin: undefined };
+
+const short = (id) => (id ? `${id.slice(0, 6)}…` : '?');
+const who = (id) => (id === state.me ? 'you' : short(id));
+
+const setStatus = (text, kind) => {
+  $('status').textContent = text;
+  $('status').className = `pill ${kind}`;
+};
+
+const add = (kind, parts) => {
+  const li = document.createElement('li');
+  li.className = kind;
+  if (parts.meta) {
+    const meta = document.createElement('span');
+    meta.className = 'meta';
+    meta.innerHTML = parts.meta; // built only from escaped values below
+    li.append(meta);
+  }
+  li.append(document.createTextNode(parts.text));
+  $('log').append(li);
+  li.scrollIntoView({ block: 'end' });
+};
+
+const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+const renderRooms = () => {
+  const list = $('rooms');
+  list.replaceChildren(...[...state.rooms].sort().map((room) => {
+    const li = document.createElement('li');
+    li.textContent = `# ${room}`;
+    return li;
+  }));
+  const target = $('target');
+  const chosen = target.value;
+  target.replaceChildren(new Option('Everyone', ''), ...[...state.rooms].sort().map((room) => new Option(`# ${room}`, room)));
+  target.value = state.rooms.has(chosen) ? chosen : target.value;
+};
+
+const setConnected = (connected) => {
+  $('connect').disabled = connected;
+  $('name').disabled = connected;
+  $('disconnect').disabled = !connected;
+  for (const id of ['join', 'leave', 'text', 'send']) $(id).disabled = !connected;
+};
+
+const onMessage = (raw) => {
+  let m;
+  try {
+    m = JSON.parse(raw);
+  } catch {
+    return add('system', { text: `(non-JSON message) ${raw}` });
+  }
+  switch (m.type) {
+    case 'joined':
+      if (state.me === undefined && state.pendingJoin === m.room) {
+        state.me = m.connectionId;
+        $('connection-id').textContent = m.connectionId;
+      }
+      if (m.connectionId === state.me) {
+        state.rooms.add(m.room);
+        state.pendingJoin = undefined;
+        renderRooms();
+        $('target').value = m.room;
+      }
+      return add('system', { text: `${who(m.connectionId)} joined #${m.room}` });
+    case 'left':
+      if (m.connectionId === state.me) {
+        state.rooms.delete(m.room);
+        renderRooms();
+      }
+      return add('system', { text: `${who(m.connectionId)} left #${m.room}` });
+    case 'message':
+      return add(m.from === state.me ? 'mine' : 'theirs', {
+        meta: `<b>${escapeHtml(who(m.from))}</b> ${m.room ? `in #${escapeHtml(m.room)}` : 'to everyone'}`,
+        text: m.text,
+      });
+    case 'error':
+      return add('error', { text: `Error: ${m.message}` });
+    default:
+      // API Gateway's own replies ("Internal server error", "Forbidden") have only a message.
+      return add('error', { text: `Gateway: ${m.message ?? raw}` });
+  }
+};
+
+const send = (payload) => {
+  if (state.ws?.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(payload));
+};
+
+$('connect-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const name = $('name').value.trim();
+  const url = name ? `${wsBase}/?name=${encodeURIComponent(name)}` : `${wsBase}/`;
+  setStatus('connecting…', 'off');
+  let opened = false;
+  const ws = new WebSocket(url);
+  state.ws = ws;
+  ws.addEventListener('open', () => {
+    opened = true;
+    setStatus(`connected${name ? ` as ${name}` : ''}`, 'on');
+    setConnected(true);
+    add('system', { text: `Connected to ${wsBase}` });
+  });
+  ws.addEventListener('message', (ev) => onMessage(ev.data));
+  ws.addEventListener('close', (ev) => {
+    setConnected(false);
+    state.me = undefined;
+    state.rooms.clear();
+    renderRooms();
+    $('connection-id').textContent = '–';
+    if (!opened) {
+      // The browser hides the HTTP status of a refused upgrade; $connect refuses bad names (400).
+      setStatus('rejected', 'bad');
+      return add('error', { text: 'The gateway refused the connection ($connect said no). Names are 1–64 letters, digits, spaces, _ . -' });
+    }
+    setStatus('disconnected', 'off');
+    add('system', { text: `Disconnected (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})` });
+  });
+});
+
+$('disconnect').addEventListener('click', () => state.ws?.close(1000, 'bye'));
+
+$('room-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const room = $('room').value.trim();
+  if (!room) return;
+  state.pendingJoin = room;
+  send({ action: 'join', room });
+});
+
+$('leave').addEventListener('click', () => {
+  const room = $('room').value.trim();
+  if (room) send({ action: 'leave', room });
+});
+
+$('send-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = $('text').value;
+  if (!text.trim()) return;
+  const room = $('target').value;
+  send(room ? { action: 'send', room, text } : { action: 'send', text });
+  $('text').value = '';
+  $('text').focus();
+});
+
+$('wscat').textContent = `npx wscat -c '${wsBase}?name=alice'`;
+renderRooms();
