@@ -93,6 +93,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
       connectionId: event.requestContext?.connectionId,
       connecting: routeKey === '$connect',
       maxPayloadBytes: config.maxPayloadBytes,
+      storeAvailable: storeFor(context) !== undefined,
     });
     // Resolved on first use, so handlers that never touch the store need no table.
     Object.defineProperty(context, 'store', {

@@ -14,8 +14,16 @@ const factories: Record<TransportKind, () => Promise<TransportFactory>> = {
   signed: async () => (await import('./signed-transport.ts')).createSignedTransport,
 };
 
+// A custom factory is part of the key by identity, so two factories never share a client.
+const factoryIds = new WeakMap<TransportFactory, number>();
+let nextFactoryId = 0;
+const idOf = (factory: TransportFactory): string => {
+  if (!factoryIds.has(factory)) factoryIds.set(factory, nextFactoryId++);
+  return `custom${factoryIds.get(factory)}`;
+};
+
 export const transportFor = async (kind: TransportKind | TransportFactory, options: TransportOptions): Promise<Transport> => {
-  const key = `${typeof kind === 'string' ? kind : 'custom'}|${options.endpoint}|${options.region}|${options.requestTimeoutMs}|${options.connectionTimeoutMs}|${options.maxSockets}`;
+  const key = `${typeof kind === 'string' ? kind : idOf(kind)}|${options.endpoint}|${options.region}|${options.requestTimeoutMs}|${options.connectionTimeoutMs}|${options.maxSockets}`;
   let transport = cache.get(key);
   if (transport === undefined) {
     const factory = typeof kind === 'string' ? await factories[kind]() : kind;

@@ -20,6 +20,8 @@ export interface OutboxOptions {
   /** True on $connect: the connection does not exist until the handler returns, so posting to it fails (410). */
   connecting?: boolean;
   maxPayloadBytes?: number;
+  /** False when there is no connection store: toRoom/toAll then fail where they are called. */
+  storeAvailable?: boolean;
 }
 
 const toSet = (except: Except['except']): Set<string> =>
@@ -73,6 +75,7 @@ export class Outbox {
   /** Sends a message to every member of a room; members are read from the store when the outbox flushes. */
   toRoom(room: string, message: Message, options: Except = {}): void {
     this.#assertOpen('toRoom');
+    this.#assertStore('toRoom');
     if (typeof room !== 'string' || room.length === 0) throw new TypeError('outbox.toRoom() needs a room name');
     this.#entries.push({ kind: 'room', room, payload: this.#serialize(message), except: this.#exceptWithCaller(options) });
   }
@@ -80,6 +83,7 @@ export class Outbox {
   /** Sends a message to every live connection. */
   toAll(message: Message, options: Except = {}): void {
     this.#assertOpen('toAll');
+    this.#assertStore('toAll');
     this.#entries.push({ kind: 'all', payload: this.#serialize(message), except: this.#exceptWithCaller(options) });
   }
 
@@ -150,6 +154,12 @@ export class Outbox {
 
   #assertOpen(method: string): void {
     if (this.#closed) throw new OutboxClosedError(method);
+  }
+
+  #assertStore(method: string): void {
+    if (this.#options.storeAvailable === false) {
+      throw new Error(`outbox.${method}() needs a connection store to find the recipients: set TABLE_NAME, or pass { store } to wsHandler/outbox`);
+    }
   }
 
   #assertPostable(id: string, method: string): void {

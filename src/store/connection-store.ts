@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import {
   DeleteCommand,
   DynamoDBDocumentClient,
@@ -35,7 +36,9 @@ let sharedClient: DynamoDBDocumentClient | undefined;
 export const defaultDocumentClient = (): DynamoDBDocumentClient => {
   // An empty variable (as SAM templates declare them) means "not set", not "endpoint ''".
   const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined;
-  sharedClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint }), {
+  // The SDK sets no request timeout by default; a hung socket must not eat the invocation.
+  const requestHandler = new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true });
+  sharedClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, requestHandler }), {
     marshallOptions: { removeUndefinedValues: true },
   });
   return sharedClient;

@@ -163,12 +163,21 @@ describe('context.outbox', () => {
     expect(await collect(store.members('r'))).toEqual(['a']);
   });
 
-  it('needs a store for rooms, and says how to get one', async () => {
-    const h = new WsTestHarness();
-    const handler = wsHandler(async (_e, context) => context.outbox.toRoom('r', 'hi'), { ...quiet, store: false });
+  it('needs a store for rooms, and says how to get one, where toRoom is called', async () => {
+    let thrown: unknown;
+    const handler = wsHandler(async (_e, context) => {
+      try {
+        context.outbox.toRoom('r', 'hi');
+      } catch (error) {
+        thrown = error;
+        throw error;
+      }
+    }, { ...quiet, store: false });
     const t = scriptedTransport(() => 'ok');
-    await expect(handler(makeWsEvent({ routeKey: 'send', body: {} }), withTestingOverrides(fakeContext(), { transport: t.transport }) as never)).resolves.toMatchObject({ statusCode: 500 });
-    void h;
+    const response = await handler(makeWsEvent({ routeKey: 'send', connectionId: 'me', body: {} }), withTestingOverrides(fakeContext(), { transport: t.transport }) as never);
+    expect(String(thrown)).toMatch(/toRoom\(\) needs a connection store .* set TABLE_NAME, or pass \{ store \}/);
+    expect(response).toMatchObject({ statusCode: 500 });
+    expect(t.posts.map((p) => p.id)).toEqual(['me']); // only the error reply
   });
 });
 
