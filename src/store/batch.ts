@@ -27,20 +27,30 @@ export function* chunks<T>(items: T[], size: number): Generator<T[]> {
 // Full-jitter exponential backoff between retries of the leftovers, as AWS advises for batches.
 const pause = (attempt: number, options: BatchOptions) => options.sleep(Math.floor(Math.random() * options.baseDelayMs * 2 ** attempt));
 
+/**
+ * Sends one chunk and then whatever DynamoDB hands back unprocessed, with backoff, until nothing
+ * is left. Returns the calls made.
+ */
+const untilProcessed = async <T>(chunk: T[], send: (pending: T[]) => Promise<T[]>, what: string, options: BatchOptions): Promise<number> => {
+  let pending = chunk;
+  let calls = 0;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt >= options.maxAttempts) throw new Error(`${what} left ${pending.length} unprocessed after ${options.maxAttempts} attempts`);
+    if (attempt > 0) await pause(attempt, options);
+    calls++;
+    pending = await send(pending);
+  }
+  return calls;
+};
+
 /** Writes requests 25 at a time, retrying whatever comes back unprocessed. Returns the calls made. */
 export const batchWrite = async (client: DynamoDBDocumentClient, table: string, requests: WriteRequest[], options = batchDefaults): Promise<number> => {
   let calls = 0;
   for (const chunk of chunks(requests, maxWriteBatch)) {
-    let pending: WriteRequest[] = chunk;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= options.maxAttempts) {
-        throw new Error(`BatchWriteItem left ${pending.length} items unprocessed after ${options.maxAttempts} attempts`);
-      }
-      if (attempt > 0) await pause(attempt, options);
-      calls++;
+    calls += await untilProcessed(chunk, async (pending) => {
       const out = await client.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-      pending = (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
-    }
+      return (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
+    }, 'BatchWriteItem', options);
   }
   return calls;
 };
@@ -56,17 +66,11 @@ export const batchGet = async (
   const items: Record<string, unknown>[] = [];
   let calls = 0;
   for (const chunk of chunks(keys, maxGetBatch)) {
-    let pending: Key[] = chunk;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= options.maxAttempts) {
-        throw new Error(`BatchGetItem left ${pending.length} keys unprocessed after ${options.maxAttempts} attempts`);
-      }
-      if (attempt > 0) await pause(attempt, options);
-      calls++;
+    calls += await untilProcessed(chunk, async (pending) => {
       const out = await client.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ...projection } } }));
       items.push(...(out.Responses?.[table] ?? []));
-      pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as Key[];
-    }
+      return (out.UnprocessedKeys?.[table]?.Keys ?? []) as Key[];
+    }, 'BatchGetItem', options);
   }
   return { items, calls };
 };
