@@ -44,9 +44,11 @@ export const esbuildOptions = {
   format: 'esm',
   target: 'node24',
   minify: true,
-  // External map next to the bundle: NODE_OPTIONS=--enable-source-maps reads it for stack traces.
+  // The map in its own file next to the bundle, and a sourceMappingURL comment pointing at it:
+  // esbuild's 'external' would write the file without the comment, and then
+  // NODE_OPTIONS=--enable-source-maps would never find it. 'linked' is both.
   // No sourcesContent: Node needs only the mappings, and the map stays a fraction of the size.
-  sourcemap: 'external',
+  sourcemap: 'linked',
   sourcesContent: false,
   // Prefer the ES module builds (the AWS SDK ships both): they tree-shake, the CJS builds do not.
   mainFields: ['module', 'main'],
