@@ -73,6 +73,10 @@ export class FunctionPool {
   #stopped = false;
 
   constructor(options: Omit<PoolOptions, keyof typeof defaults> & Partial<PoolOptions>) {
+    // Workers run runtime.ts directly, which needs Node's type stripping (Node 24, as Lambda's nodejs24.x).
+    if (!(process.features as { typescript?: unknown }).typescript) {
+      throw new Error(`The local gateway needs Node 24 to run its workers; this is ${process.version} (${process.execPath}). Run it through npm scripts, which use the project's Node.`);
+    }
     this.options = { ...defaults, ...options };
   }
 

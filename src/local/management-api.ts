@@ -114,10 +114,11 @@ export const createManagementApi = (options: Omit<ManagementApiOptions, keyof ty
       case 'GET':
         req.resume();
         if (!connection) return gone();
+        // The wire names are camelCase ISO-8601 dates; the SDK maps them to ConnectedAt, Identity…
         return reply(res, 200, {
-          ConnectedAt: iso(connection.connectedAt),
-          Identity: { SourceIp: connection.sourceIp, UserAgent: connection.userAgent ?? '' },
-          LastActiveAt: iso(connection.lastActiveAt),
+          connectedAt: iso(connection.connectedAt),
+          identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent ?? '' },
+          lastActiveAt: iso(connection.lastActiveAt),
         });
       case 'DELETE':
         req.resume();

@@ -8,6 +8,10 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startGateway, type Gateway } from '../../src/local/gateway.ts';
 
+// These callbacks run in the page; the project compiles without the DOM lib.
+declare const document: any;
+declare const Image: any;
+
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(process.cwd(), 'test-artifacts');
 
@@ -72,7 +76,7 @@ test('two pages join a room; one sends; both show the message', async () => {
   await alice.click('#send');
 
   for (const page of [alice, bob]) {
-    await page.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li) => li.textContent?.includes('hello from alice')));
+    await page.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li: any) => li.textContent?.includes('hello from alice')));
   }
   const bobsView = await bob.locator('#log li', { hasText: 'hello from alice' }).textContent();
   expect(bobsView).toContain('in #lobby');

@@ -1,0 +1,100 @@
+// Real `ws` clients for the gateway tests: every received frame is kept (parsed when it is JSON),
+// and tests wait for what they expect with a deadline rather than sleeping.
+import WebSocket from 'ws';
+
+export interface Received {
+  data: any;
+  isBinary: boolean;
+  raw: Buffer;
+}
+
+export class TestClient {
+  readonly ws: WebSocket;
+  readonly received: Received[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #listeners = new Set<() => void>();
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('message', (raw: Buffer, isBinary: boolean) => {
+      let data: any = raw;
+      if (!isBinary) {
+        const text = raw.toString('utf8');
+        try {
+          data = JSON.parse(text);
+        } catch {
+          data = text;
+        }
+      }
+      this.received.push({ data, isBinary, raw });
+      for (const listener of this.#listeners) listener();
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  /** Opens a connection; rejects with `{ status }` when the upgrade is refused. */
+  static open(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, options.protocols ?? [], { headers: options.headers });
+      const client = new TestClient(ws);
+      ws.once('open', () => resolve(client));
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c));
+        res.on('end', () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, body })));
+      });
+      ws.once('error', reject);
+    });
+  }
+
+  send(message: unknown): void {
+    this.ws.send(typeof message === 'string' || Buffer.isBuffer(message) ? message : JSON.stringify(message));
+  }
+
+  /** The parsed messages matching `predicate`. */
+  matching(predicate: (data: any) => boolean): any[] {
+    return this.received.filter((r) => predicate(r.data)).map((r) => r.data);
+  }
+
+  /** Resolves once `count` messages match; rejects after `timeoutMs` saying what was received. */
+  waitFor(predicate: (data: any) => boolean, { count = 1, timeoutMs = 15_000 } = {}): Promise<any[]> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.matching(predicate);
+        if (found.length < count) return false;
+        clearTimeout(timer);
+        this.#listeners.delete(listener);
+        resolve(found);
+        return true;
+      };
+      const listener = () => void check();
+      const timer = setTimeout(() => {
+        this.#listeners.delete(listener);
+        reject(new Error(`timed out waiting for ${count} matching message(s); received: ${JSON.stringify(this.received.map((r) => r.data)).slice(0, 800)}`));
+      }, timeoutMs);
+      if (!check()) this.#listeners.add(listener);
+    });
+  }
+
+  close(code?: number): Promise<{ code: number; reason: string }> {
+    this.ws.close(code);
+    return this.closed;
+  }
+
+  /** Drops the TCP connection without a close frame (a client that vanishes). */
+  drop(): Promise<{ code: number; reason: string }> {
+    this.ws.terminate();
+    return this.closed;
+  }
+}
+
+/** Resolves when `predicate` is true, polling; rejects with `what` after `timeoutMs`. */
+export const eventually = async (predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
