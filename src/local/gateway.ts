@@ -32,6 +32,8 @@ export interface GatewayOptions {
   maxDurationMs: number;
   maxMessageBytes: number;
   maxFrameBytes: number;
+  /** false: $disconnect never runs (API Gateway delivers it best effort); stale rows then rely on 410 pruning and TTL. */
+  runDisconnect: boolean;
   /** Concurrent instances per function; more invocations queue. */
   maxInstances: number;
   quiet: boolean;
@@ -53,6 +55,7 @@ export const gatewayDefaults: GatewayOptions = {
   maxMessageBytes: 128 * 1024,
   maxFrameBytes: 32 * 1024,
   maxInstances: 10,
+  runDisconnect: true,
   quiet: false,
 };
 
@@ -68,7 +71,7 @@ export interface Gateway {
   built: BuiltFunction[];
   /** Every LATE SEND so far, oldest first. */
   lateSends: LateSend[];
-  /** 'invocation' (InvocationReport) and 'late-send' (LateSend). */
+  /** 'invocation' (InvocationReport), 'delivery' (Delivery) and 'late-send' (LateSend). */
   events: EventEmitter;
   /** Rebuilds the bundles; new invocations run the new code on fresh instances. */
   rebuild(): Promise<BuiltFunction[]>;
@@ -133,13 +136,14 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       lateSends.push(late);
       events.emit('late-send', late);
     },
+    onDelivery: (delivery) => events.emit('delivery', delivery),
   });
   const wsApi = createWebSocketApi({
     api: { apiId: opts.apiId, stage: opts.stage, domainName: origin },
     routeSelectionExpression: model.routeSelectionExpression,
     routes, registry, log,
     maxMessageBytes: opts.maxMessageBytes, maxFrameBytes: opts.maxFrameBytes,
-    idleTimeoutMs: opts.idleTimeoutMs, maxDurationMs: opts.maxDurationMs,
+    idleTimeoutMs: opts.idleTimeoutMs, maxDurationMs: opts.maxDurationMs, runDisconnect: opts.runDisconnect,
     onInvocation: (report: InvocationReport) => events.emit('invocation', report),
   });
 

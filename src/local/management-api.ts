@@ -13,12 +13,22 @@ import type { InvocationLedger, LateSend } from './invocations.ts';
 import type { Logger } from './log.ts';
 import { invocationHeader } from './worker-protocol.ts';
 
+export interface Delivery {
+  connectionId: string;
+  /** The invocation whose async context made the request (x-local-invocation), if any. */
+  requestId?: string;
+  late: boolean;
+  bytes: number;
+}
+
 export interface ManagementApiOptions {
   stage: string;
   registry: ConnectionRegistry;
   ledger: InvocationLedger;
   log: Logger;
   onLateSend: (late: LateSend) => void;
+  /** Every message POSTed to a live socket, with the invocation that sent it (if stamped). */
+  onDelivery?: (delivery: Delivery) => void;
   maxPayloadBytes: number;
   /** Over this many bytes waiting in the client's socket buffer, POST answers 429. */
   maxBufferedBytes: number;
@@ -59,24 +69,33 @@ const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
 export const createManagementApi = (options: Omit<ManagementApiOptions, keyof typeof defaults> & Partial<ManagementApiOptions>) => {
   const opts = { ...defaults, ...options };
   const { registry, ledger, log } = opts;
+  const shouted = new Set<string>();
 
-  const checkLate = (req: IncomingMessage, connectionId: string) => {
+  /** True for a request stamped by an invocation that has already returned (and reports it). */
+  const checkLate = (req: IncomingMessage, connectionId: string): boolean => {
     const requestId = req.headers[invocationHeader];
-    if (typeof requestId !== 'string') return;
+    if (typeof requestId !== 'string') return false;
     const record = ledger.get(requestId);
-    if (!record || record.endedAt === undefined) return;
+    if (!record || record.endedAt === undefined) return false;
     const late: LateSend = {
       requestId, functionName: record.functionName, route: record.route, method: req.method ?? '?',
       connectionId, afterMs: Date.now() - record.endedAt, at: Date.now(),
     };
     opts.onLateSend(late);
-    log.loud([
-      `LATE SEND: ${late.method} @connections/${connectionId}`,
-      `from ${late.functionName} (route ${late.route ?? '-'}, request ${requestId}),`,
-      `${late.afterMs} ms after that invocation returned.`,
-      'On Lambda this request is frozen with the instance: it goes out late or never.',
-      'Await every send before returning, or enqueue it on context.outbox.',
-    ]);
+    // One loud block per invocation; its further late requests get one line each.
+    if (shouted.has(requestId)) {
+      log.error(`LATE SEND: ${late.method} @connections/${connectionId} from ${late.functionName} (request ${requestId}), ${late.afterMs} ms late`);
+    } else {
+      shouted.add(requestId);
+      log.loud([
+        `LATE SEND: ${late.method} @connections/${connectionId}`,
+        `from ${late.functionName} (route ${late.route ?? '-'}, request ${requestId}),`,
+        `${late.afterMs} ms after that invocation returned.`,
+        'On Lambda this request is frozen with the instance: it goes out late or never.',
+        'Await every send before returning, or enqueue it on context.outbox.',
+      ]);
+    }
+    return true;
   };
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -93,7 +112,8 @@ export const createManagementApi = (options: Omit<ManagementApiOptions, keyof ty
       req.resume();
       return reply(res, 400, { message: 'Invalid connection id encoding' }, 'BadRequestException');
     }
-    checkLate(req, connectionId);
+    const late = checkLate(req, connectionId);
+    const stamp = req.headers[invocationHeader];
     const connection = registry.get(connectionId);
     const gone = () => reply(res, 410, { message: `Connection ${connectionId} is gone` }, 'GoneException');
 
@@ -109,6 +129,7 @@ export const createManagementApi = (options: Omit<ManagementApiOptions, keyof ty
         }
         // API Gateway sends valid UTF-8 as a text frame; anything else can only be binary.
         connection.ws.send(body, { binary: !isUtf8(body) });
+        opts.onDelivery?.({ connectionId, requestId: typeof stamp === 'string' ? stamp : undefined, late, bytes: body.length });
         return reply(res, 200);
       }
       case 'GET':

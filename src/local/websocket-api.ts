@@ -37,9 +37,12 @@ export interface WebSocketApiOptions {
   maxFrameBytes: number;
   idleTimeoutMs: number;
   maxDurationMs: number;
+  /** false: $disconnect never runs, as API Gateway may do (it is best effort). For prune tests. */
+  runDisconnect: boolean;
 }
 
 const defaults = {
+  runDisconnect: true,
   maxMessageBytes: 128 * 1024,
   maxFrameBytes: 32 * 1024,
   idleTimeoutMs: 10 * 60 * 1000,
@@ -165,7 +168,7 @@ export const createWebSocketApi = (options: Omit<WebSocketApiOptions, keyof type
       clearTimeout(idle);
       clearTimeout(lifetime);
       registry.remove(connection.connectionId);
-      if (stopping || !routes.has('$disconnect')) return;
+      if (stopping || !opts.runDisconnect || !routes.has('$disconnect')) return;
       const { code: statusCode, reason: text } = connection.closedBy ?? {
         code,
         reason: reason.length > 0 ? reason.toString() : code === 1005 ? 'Client-side close frame status not set' : code === 1006 ? 'Going away' : '',
