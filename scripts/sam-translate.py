@@ -1,5 +1,9 @@
 """Print the CloudFormation that SAM's translator makes of a template (for cfn-lint to check).
 
+This is what plain `sam validate` does (run the translator), minus two traps: `sam validate`
+reads samconfig.toml, whose `lint = true` turns it into `sam validate --lint`, which never runs
+the translator; and it prints nothing we could lint.
+
 `sam validate --lint` runs cfn-lint on the SAM template as written; it never runs the SAM
 translator, and cfn-lint's SAM schemas leave the policy documents and the generated resources
 (roles, routes, integrations, permissions) unchecked. This runs the translator the way
@@ -11,6 +15,7 @@ Usage: .venv/bin/python scripts/sam-translate.py template.yaml > translated.yaml
 
 import sys
 
+from samcli.commands.validate.lib.exceptions import InvalidSamDocumentException
 from samcli.lib.translate.sam_template_validator import SamTemplateValidator
 from samcli.yamlhelper import yaml_parse
 
@@ -28,7 +33,10 @@ def main() -> None:
     with open(sys.argv[1], encoding="utf-8") as f:
         template = yaml_parse(f.read())
     validator = SamTemplateValidator(template, NoManagedPolicies(), region="us-east-1")
-    sys.stdout.write(validator.get_translated_template_if_valid())
+    try:
+        sys.stdout.write(validator.get_translated_template_if_valid())
+    except InvalidSamDocumentException as error:
+        raise SystemExit(f"{sys.argv[1]} is not a valid SAM template: {error}") from None
 
 
 if __name__ == "__main__":

@@ -5,14 +5,15 @@
 # developer validate with the same translator and the same cfn-lint rules. The venv is created on
 # first use (needs python3 with the venv module); later runs only check the pinned version.
 #
-# Three steps, because `sam validate --lint` alone misses a lot:
-#   1. `sam validate`: runs the SAM translator (catches what only the translator refuses, e.g. a
-#      non-alphanumeric WebSocket route key). `--lint` skips the translator entirely.
-#   2. `sam validate --lint`: cfn-lint on the SAM template as written (SAM resource schemas,
-#      refs, parameters, outputs).
-#   3. cfn-lint on the translated CloudFormation: cfn-lint's SAM schemas do not look inside
+# Two steps, because `sam validate --lint` alone misses a lot:
+#   1. `sam validate --lint`: cfn-lint on the SAM template as written (SAM resource schemas,
+#      refs, parameters, outputs). It never runs the SAM translator.
+#   2. The SAM translator (scripts/sam-translate.py, what plain `sam validate` runs; it catches
+#      what only the translator refuses, e.g. a non-alphanumeric WebSocket route key), then
+#      cfn-lint on the CloudFormation it produces: cfn-lint's SAM schemas do not look inside
 #      policy documents, so a !GetAtt to a missing resource in a Policies statement, or a bad
 #      generated role/route/permission, only shows up here.
+#   (Plain `sam validate` is not a step: samconfig.toml's `lint = true` makes it step 1 again.)
 # Every step must pass with no error, warning or informational finding.
 set -euo pipefail
 
@@ -24,7 +25,8 @@ template="${1:-$root/template.yaml}"
 installed="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("aws-sam-cli"))' 2>/dev/null || true)"
 if [[ "$installed" != "$SAM_VERSION" || ! -x "$venv/bin/sam" ]]; then
   echo "validate: installing aws-sam-cli==$SAM_VERSION into $venv (first run only)" >&2
-  python3 -m venv "$venv"
+  command -v python3 >/dev/null || { echo "validate: python3 is needed for SAM CLI (apt-get install -y python3 python3-venv)" >&2; exit 1; }
+  python3 -m venv "$venv" || { rm -rf "$venv"; echo "validate: python3 -m venv failed; on Debian/Ubuntu: apt-get install -y python3-venv" >&2; exit 1; }
   "$venv/bin/pip" install --quiet --disable-pip-version-check "aws-sam-cli==$SAM_VERSION"
 fi
 
@@ -42,12 +44,10 @@ translated="$(mktemp --suffix=.yaml)"
 trap 'rm -f "$translated"' EXIT
 
 start=$(date +%s%N)
-echo "validate: 1/3 sam validate (SAM translator)" >&2
-"$venv/bin/sam" validate --template-file "$template"
-echo "validate: 2/3 sam validate --lint (cfn-lint on the SAM template)" >&2
+echo "validate: 1/2 sam validate --lint (cfn-lint on the SAM template)" >&2
 "$venv/bin/sam" validate --lint --template-file "$template"
 echo # sam prints this verdict without a trailing newline
-echo "validate: 3/3 cfn-lint on the translated CloudFormation (informational findings included)" >&2
+echo "validate: 2/2 SAM translator, then cfn-lint on its CloudFormation (informational findings included)" >&2
 "$venv/bin/python" "$root/scripts/sam-translate.py" "$template" > "$translated"
 "$venv/bin/cfn-lint" --include-checks I -- "$translated"
 end=$(date +%s%N)
