@@ -26,7 +26,7 @@ const plan = {
   ns: quick ? [1_000] : [1_000, 10_000],
   delays: [0, 20],
   reps: Number(values.reps ?? (quick ? 1 : 3)),
-  contenders: ['naive', 'sequential', 'raw', 'signed-transport', ...(outboxReady ? ['outbox-sdk', 'outbox-signed'] : [])],
+  contenders: ['naive', 'sequential', 'raw', 'sdk-transport', 'signed-transport', ...(outboxReady ? ['outbox-sdk', 'outbox-signed'] : [])],
   memory: { ns: quick ? [1_000] : [10_000, 50_000], contenders: ['naive', ...(outboxReady ? ['outbox-sdk', 'outbox-signed'] : [])], delayMs: 20 },
 };
 
@@ -83,7 +83,7 @@ const ratios = (rows: Awaited<ReturnType<typeof throughput>>) => {
   for (const n of plan.ns) for (const delayMs of plan.delays) {
     const get = (c: string) => rows.find((r) => r.n === n && r.delayMs === delayMs && r.contender === c);
     const naive = get('naive'), raw = get('raw');
-    for (const c of ['outbox-sdk', 'outbox-signed', 'signed-transport']) {
+    for (const c of ['outbox-sdk', 'outbox-signed', 'sdk-transport', 'signed-transport']) {
       const o = get(c);
       if (!o || !naive || !raw) continue;
       out.push({

@@ -15,6 +15,8 @@ const { values } = parseArgs({ options: {
 const name = values.contender as ContenderName;
 const n = Number(values.n);
 const endpoint = values.endpoint ?? process.env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI ?? '';
+// The outbox reads the endpoint from the SDK's own variable, as in a deployment with an override.
+process.env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI = endpoint;
 const concurrency = Number(values.concurrency ?? defaults.concurrency);
 const warmup = Number(values.warmup ?? defaults.warmup);
 

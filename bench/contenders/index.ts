@@ -3,14 +3,15 @@ import { createNaive } from './naive.ts';
 import { createOutbox } from './outbox.ts';
 import { createRaw } from './raw.ts';
 import { createSequential } from './sequential.ts';
-import { createSignedOnly } from './signed.ts';
+import { createTransportOnly } from './transport-only.ts';
 import type { Contender, ContenderOptions } from './types.ts';
 
 export const contenders = {
   naive: createNaive,
   sequential: createSequential,
   raw: createRaw,
-  'signed-transport': createSignedOnly,
+  'sdk-transport': createTransportOnly('sdk'),
+  'signed-transport': createTransportOnly('signed'),
   'outbox-sdk': createOutbox('sdk'),
   'outbox-signed': createOutbox('signed'),
 } satisfies Record<string, (o: ContenderOptions) => Contender | Promise<Contender>>;

@@ -1,12 +1,16 @@
-// ws-outbox's signed transport alone, under the same bounded pool as raw: isolates the
-// transport's cost from the engine's (retries, report, pruning).
+// A ws-outbox transport alone (signed or sdk), under the same bounded pool as raw: isolates the
+// transport's cost from the engine's (retries, timers, report, pruning).
+import { createSdkTransport } from '../../src/management/sdk-transport.ts';
 import { createSignedTransport } from '../../src/management/signed-transport.ts';
 import { TransportError } from '../../src/management/transport.ts';
 import { forEachBounded } from '../lib/pool.ts';
 import type { Contender, ContenderOptions } from './types.ts';
 
-export const createSignedOnly = ({ endpoint, region, concurrency }: ContenderOptions): Contender => {
-  const transport = createSignedTransport({ endpoint, region, maxSockets: concurrency });
+const factories = { signed: createSignedTransport, sdk: createSdkTransport };
+
+export const createTransportOnly = (kind: keyof typeof factories) => ({ endpoint, region, concurrency }: ContenderOptions): Contender => {
+  // The same settings the outbox passes by default.
+  const transport = factories[kind]({ endpoint, region, maxSockets: concurrency, requestTimeoutMs: 2_000, connectionTimeoutMs: 1_000 });
   const signal = new AbortController().signal;
   return {
     async broadcast(ids, body) {
