@@ -13,6 +13,16 @@ export const buildReport = (outcome: Pick<DeliveryOutcome, 'queued' | 'sent' | '
 /** Lists longer than this are cut in the log line (the full report still goes to onReport). */
 const maxListedInLog = 50;
 
+const levels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+type Level = (typeof levels)[number];
+
+/** Whether a line at `level` passes OUTBOX_LOG_LEVEL (default info; the template sets it). */
+export const logLevelAllows = (level: Level, env: NodeJS.ProcessEnv = process.env): boolean => {
+  const configured = (env.OUTBOX_LOG_LEVEL || 'info').toLowerCase() as Level;
+  const threshold = levels.indexOf(configured);
+  return levels.indexOf(level) >= (threshold === -1 ? 1 : threshold);
+};
+
 /** One structured JSON line per invocation, so that CloudWatch Logs Insights can aggregate it. */
 export const logReport = (
   log: (line: string) => void,
@@ -21,9 +31,11 @@ export const logReport = (
   extra: { pruneError?: unknown; sourceError?: unknown } = {},
 ): void => {
   const { gone, failed, ...counts } = report;
+  const level = failed.length > 0 || extra.pruneError || extra.sourceError ? 'warn' : 'info';
+  if (!logLevelAllows(level)) return;
   log(
     JSON.stringify({
-      level: failed.length > 0 || extra.pruneError || extra.sourceError ? 'warn' : 'info',
+      level,
       msg: 'ws-outbox delivery report',
       requestId: request.context.awsRequestId,
       routeKey: request.event.requestContext?.routeKey,

@@ -191,3 +191,24 @@ export const fakeContext = (remainingMs = 10_000) => {
   const started = Date.now();
   return { awsRequestId: 'req-1', functionName: 'f', getRemainingTimeInMillis: () => remainingMs - (Date.now() - started) } as unknown as WsContext;
 };
+
+describe('report logging', () => {
+  it('follows OUTBOX_LOG_LEVEL: warn keeps only reports with failures', async () => {
+    const lines: string[] = [];
+    const h = new WsTestHarness();
+    const handler = wsHandler(async (_e, context) => context.outbox.broadcast(['me', 'nobody'], 'x'), { errorLogger: false, logger: (l) => lines.push(l) });
+    process.env.OUTBOX_LOG_LEVEL = 'warn';
+    try {
+      await h.invoke(handler, { routeKey: 'send', connectionId: 'me', body: {} }); // 1 sent, 1 gone: info
+      expect(lines).toEqual([]);
+      process.env.OUTBOX_LOG_LEVEL = 'info';
+      await h.invoke(handler, { routeKey: 'send', connectionId: 'me', body: {} });
+      expect(lines).toHaveLength(1);
+      process.env.OUTBOX_LOG_LEVEL = 'silent';
+      await h.invoke(handler, { routeKey: 'send', connectionId: 'me', body: {} });
+      expect(lines).toHaveLength(1);
+    } finally {
+      delete process.env.OUTBOX_LOG_LEVEL;
+    }
+  });
+});
