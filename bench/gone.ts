@@ -1,0 +1,88 @@
+// Gone: 1,000 members of a room, ~30 % of them gone at the sink. The outbox broadcasts to the room
+// through a real ConnectionStore on dynalite, and a counting proxy between the store's client and
+// dynalite records every DynamoDB request by operation (X-Amz-Target), retries included.
+// Prints one JSON line. Usage: node bench/gone.ts --n 1000 (the sink's endpoint in
+// AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, its gone share set by the harness).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ConnectionStore, wsHandler, type DeliveryReport } from '../src/index.ts';
+import { connectionsPartition, roomPartition } from '../src/store/keys.ts';
+import { startDynalite } from '../test/helpers/dynalite.ts';
+import { lambdaContext, messageEvent } from './contenders/outbox.ts';
+import { benchIds } from './lib/gone.ts';
+
+const defaults = { n: 1000, extraRooms: 10, batchWriteMax: 25 };
+const { values } = parseArgs({ options: { n: { type: 'string' } } });
+const n = Number(values.n ?? defaults.n);
+
+/** Forwards to `target` and counts requests per DynamoDB operation while `counting` is on. */
+const countingProxy = async (target: string) => {
+  const counts: Record<string, number> = {};
+  let counting = false;
+  const upstream = new URL(target);
+  const agent = new http.Agent({ keepAlive: true });
+  const server = http.createServer((req, res) => {
+    const op = String(req.headers['x-amz-target'] ?? '?').split('.').pop()!;
+    if (counting) counts[op] = (counts[op] ?? 0) + 1;
+    const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    out.on('error', (e) => { res.writeHead(502); res.end(String(e)); });
+    req.pipe(out);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    start: () => { counting = true; },
+    stop: () => { counting = false; return { ...counts }; },
+    close: () => { agent.destroy(); server.closeAllConnections(); server.close(); },
+  };
+};
+
+const dynamo = await startDynalite('ws-outbox-bench');
+const proxy = await countingProxy(dynamo.endpoint);
+const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: proxy.endpoint, region: 'us-east-1' }), { marshallOptions: { removeUndefinedValues: true } });
+const store = new ConnectionStore({ tableName: dynamo.tableName, client });
+
+// Every member is in the broadcast room and one other, so a gone id owns 3 items.
+const ids = benchIds(n);
+for (let i = 0; i < ids.length; i += 50) {
+  await Promise.all(ids.slice(i, i + 50).map(async (id, k) => {
+    await store.connect(id);
+    await store.join(id, 'bench');
+    await store.join(id, `room-${(i + k) % defaults.extraRooms}`);
+  }));
+}
+
+let report: DeliveryReport | undefined;
+const handler = wsHandler(async (_event, context) => {
+  context.outbox.toRoom('bench', { type: 'message', room: 'bench', text: 'who is still there?' });
+  return { statusCode: 200 };
+}, { store, transport: 'signed', onReport: (r) => { report = r; }, logger: false });
+
+proxy.start();
+await handler(messageEvent('conn-0') as never, lambdaContext() as never);
+const requests = proxy.stop();
+
+// What is left, read directly: the room must hold exactly the live members.
+const countIn = async (pk: string) => (await dynamo.documentClient.send(new QueryCommand({ TableName: dynamo.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, Select: 'COUNT' }))).Count;
+const r = report as DeliveryReport | undefined;
+const gone = r?.gone.length ?? 0;
+const itemsDeleted = gone * (1 + 2);
+const batchWrite = requests.BatchWriteItem ?? 0;
+process.stdout.write(JSON.stringify({
+  recipients: n, sent: r?.sent, gone, pruned: r?.pruned, failed: r?.failed.length,
+  itemsDeleted, requests,
+  batchWriteBound: Math.ceil(itemsDeleted / defaults.batchWriteMax),
+  batchWriteWithinBound: batchWrite <= Math.ceil(itemsDeleted / defaults.batchWriteMax),
+  roomMembersAfter: await countIn(roomPartition('bench')), connectionsAfter: await countIn(connectionsPartition), expectedAfter: n - gone,
+  durationMs: r?.durationMs,
+}) + '\n');
+proxy.close();
+client.destroy();
+await dynamo.stop();
+process.exit(0);
