@@ -104,7 +104,7 @@ describe('$connect', () => {
     });
     expect(echo.context).toMatchObject({ functionName: 'EchoFunction', awsRequestId: expect.any(String) });
     expect(echo.context.remainingMs).toBeGreaterThan(0);
-    expect(echo.context.remainingMs).toBeLessThanOrEqual(2_000); // the template's Timeout: 2
+    expect(echo.context.remainingMs).toBeLessThanOrEqual(8_000); // the template's Timeout: 8
     await client.close();
   });
 
