@@ -116,7 +116,7 @@ $('connect-form').addEventListener('submit', (e) => {
     if (!opened) {
       // The browser hides the HTTP status of a refused upgrade; $connect refuses bad names (400).
       setStatus('rejected', 'bad');
-      return add('error', { text: 'The gateway refused the connection ($connect said no). Names are 1–64 letters, digits, spaces, _ . -' });
+      return add('error', { text: 'The gateway refused the connection ($connect said no). Names are 1–64 letters, digits, _ . or -' });
     }
     setStatus('disconnected', 'off');
     add('system', { text: `Disconnected (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})` });
