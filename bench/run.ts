@@ -1,5 +1,6 @@
 // npm run bench [-- --quick] : every section of bench/README.md, in one run, against one sink.
 //   throughput  N x delay x contender, each run in a fresh worker process
+//   sweep       outbox-signed at N = 10,000, 20 ms, concurrency 25..200 (full runs only)
 //   gone        1,000 recipients, 30 % gone: DynamoDB requests used to prune (dynalite)
 //   memory      10,000 / 50,000 recipients under --max-old-space-size=96: success or OOM
 //   coldstart   per built function: bundle size and median import time (10 fresh processes)
@@ -19,7 +20,7 @@ const { values } = parseArgs({ options: {
   reps: { type: 'string' },
 } });
 const quick = values.quick;
-const sections = new Set((values.only ?? 'throughput,gone,memory,coldstart').split(','));
+const sections = new Set((values.only ?? 'throughput,sweep,gone,memory,coldstart').split(','));
 
 const outboxReady = existsSync(new URL('../src/index.ts', import.meta.url));
 const plan = {
@@ -100,6 +101,25 @@ const ratios = (rows: Awaited<ReturnType<typeof throughput>>) => {
   return out;
 };
 
+// Does more in flight help? Only the network-bound case (20 ms) can tell; full runs only.
+const sweep = async (sink: Sink) => {
+  if (!outboxReady || quick) return [];
+  await sink.configure({ delayMs: 20, goneShare: 0 });
+  const rows = [];
+  for (const concurrency of [25, 50, 100, 200]) {
+    const outcome = await runChild<WorkerResult>('worker.ts', ['--contender', 'outbox-signed', '--n', '10000', '--concurrency', String(concurrency)], {
+      nodeFlags: ['--expose-gc'], env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint },
+    });
+    const r = outcome.result;
+    if (!outcome.ok || !r) { problem(`sweep c=${concurrency} failed`); continue; }
+    const peakInFlight = (await sink.stats()).peakInFlight;
+    await sink.reset();
+    log(`  sweep outbox-signed c=${concurrency}: ${r.wallMs.toFixed(0)} ms, sink saw ${peakInFlight} in flight`);
+    rows.push({ concurrency, wallMs: round(r.wallMs, 1), msgPerSec: Math.round(10000 / (r.wallMs / 1000)), cpuUsPerMsg: round(r.cpuUs / 10000, 1), peakRss: r.peakRss, sinkPeakInFlight: peakInFlight });
+  }
+  return rows;
+};
+
 const gone = async (sink: Sink) => {
   if (!outboxReady) return { skipped: 'src/index.ts not present yet' };
   await sink.configure({ delayMs: 0, goneShare: 0.3 });
@@ -129,7 +149,7 @@ const memory = async (sink: Sink) => {
 
 const started = performance.now();
 const sink = await startSink();
-const results: Record<string, unknown> = { mode: quick ? 'quick' : 'full', machine: machine(), plan };
+const results: Record<string, unknown> = { mode: quick ? 'quick' : values.only ? `partial (${values.only})` : 'full', machine: machine(), plan };
 try {
   if (sections.has('throughput')) {
     log('throughput');
@@ -137,6 +157,7 @@ try {
     results.throughput = rows;
     results.ratios = ratios(rows);
   }
+  if (sections.has('sweep')) { log('sweep'); results.sweep = await sweep(sink); }
   if (sections.has('gone')) { log('gone'); results.gone = await gone(sink); }
   if (sections.has('memory')) { log('memory'); results.memory = await memory(sink); }
   if (sections.has('coldstart')) { log('coldstart'); results.coldstart = await measureColdStart({ runs: quick ? 3 : 10 }); }
@@ -149,10 +170,11 @@ results.problems = problems;
 const dir = new URL('./results/', import.meta.url);
 mkdirSync(dir, { recursive: true });
 // Quick runs (CI) stay out of git; full runs are the record.
-const file = quick ? 'quick.tmp.json' : `full-${(results.machine as { date: string }).date.slice(0, 16).replace(/[:]/g, '')}.json`;
+const stamp = (results.machine as { date: string }).date.slice(0, 16).replace(/[:]/g, '');
+const file = quick ? 'quick.tmp.json' : values.only ? `partial-${stamp}.tmp.json` : `full-${stamp}.json`;
 writeFileSync(new URL(file, dir), JSON.stringify(results, null, 2) + '\n');
 const tables = renderTables(results);
-if (!quick) writeFileSync(new URL('latest-full.md', dir), tables);
+if (!quick && !values.only) writeFileSync(new URL('latest-full.md', dir), tables);
 process.stdout.write(tables + `\nresults: bench/results/${file} (${results.totalSeconds} s)\n`);
 if (problems.length) {
   process.stderr.write(`${problems.length} problem(s):\n${problems.join('\n')}\n`);

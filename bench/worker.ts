@@ -24,7 +24,10 @@ const warmup = Number(values.warmup ?? defaults.warmup);
 const message = { type: 'message', room: 'bench', from: 'conn-sender', text: 'x'.repeat(defaults.bodyBytes - 60) };
 const body = new TextEncoder().encode(JSON.stringify(message));
 
-const contender = await contenders[name]({ endpoint, region: defaults.region, concurrency });
+const contender = await contenders[name]({
+  endpoint, region: defaults.region, concurrency,
+  ...(values.concurrency === undefined ? {} : { explicitConcurrency: concurrency }),
+});
 // Warm-up on ids outside the measured set: loads lazy SDK modules, resolves credentials, opens
 // sockets. A warm Lambda invocation looks like this.
 if (warmup > 0) await contender.broadcast(benchIds(warmup, 'warm'), body);

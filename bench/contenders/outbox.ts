@@ -28,14 +28,17 @@ export const lambdaContext = () => ({
   done: () => {}, fail: () => {}, succeed: () => {},
 });
 
-export const createOutbox = (transport: 'sdk' | 'signed') => (_options: ContenderOptions): Contender => {
+export const createOutbox = (transport: 'sdk' | 'signed') => (options: ContenderOptions): Contender => {
   let report: DeliveryReport | undefined;
   let recipients: readonly string[] = [];
   let payload: Uint8Array = new Uint8Array();
   const handler = wsHandler(async (_event, context) => {
     context.outbox.broadcast(recipients, payload);
     return { statusCode: 200 };
-  }, { store: false, transport, onReport: (r) => { report = r; }, logger: false });
+  }, {
+    store: false, transport, onReport: (r) => { report = r; }, logger: false,
+    ...(options.explicitConcurrency === undefined ? {} : { concurrency: options.explicitConcurrency }),
+  });
   return {
     async broadcast(ids, body) {
       recipients = ids;

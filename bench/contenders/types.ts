@@ -17,4 +17,6 @@ export interface ContenderOptions {
   region: string;
   /** Sockets / requests in flight, for the contenders that bound it. */
   concurrency: number;
+  /** Set only when the harness sweeps concurrency; the outbox otherwise runs with its defaults. */
+  explicitConcurrency?: number;
 }

@@ -22,6 +22,12 @@ export const renderTables = (results: Row): string => {
       (results.ratios as Row[]).map((r) => [r.n, `${r.delayMs} ms`, r.contender, r.wallVsNaive, r.cpuVsNaive, r.wallVsRaw, r.cpuVsRaw]),
     ));
   }
+  if (Array.isArray(results.sweep) && results.sweep.length) {
+    parts.push('### Concurrency sweep (outbox-signed, N = 10,000, 20 ms)\n' + table(
+      ['concurrency', 'wall ms', 'msg/s', 'CPU µs/msg', 'peak RSS MiB', 'sink peak in flight'],
+      (results.sweep as Row[]).map((r) => [r.concurrency, r.wallMs, r.msgPerSec, r.cpuUsPerMsg, mib(r.peakRss as number), r.sinkPeakInFlight]),
+    ));
+  }
   if (results.gone) parts.push('### Gone (1,000 recipients, 30 % gone, dynalite)\n```json\n' + JSON.stringify(results.gone, null, 2) + '\n```');
   if (Array.isArray(results.memory)) {
     parts.push('### Memory (--max-old-space-size=96, 20 ms sink)\n' + table(
