@@ -1,6 +1,7 @@
 // Lambda events shaped like the ones API Gateway WebSocket APIs send: the $connect event carries
 // the upgrade request's headers and query string; MESSAGE events the frame (base64 for binary);
 // $disconnect the close code and reason.
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { newRequestId } from './ids.ts';
 
@@ -45,15 +46,20 @@ const requestContext = (api: ApiInfo, conn: ConnectionInfo, routeKey: string, ev
 };
 
 // API Gateway keeps the header names' original case; Node lower-cases them, rawHeaders does not.
-const headersOf = (req: IncomingMessage) => {
+// It adds its own tracing and forwarding headers, as the load balancer in front of it does.
+const headersOf = (req: IncomingMessage, conn: ConnectionInfo) => {
   const headers: Record<string, string> = {};
   const multi: Record<string, string[]> = {};
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i]!;
-    const value = req.rawHeaders[i + 1]!;
+  const add = (name: string, value: string) => {
     (multi[name] ??= []).push(value);
     headers[name] = multi[name]!.join(',');
-  }
+  };
+  for (let i = 0; i < req.rawHeaders.length; i += 2) add(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  const epochHex = Math.floor(conn.connectedAt / 1000).toString(16);
+  add('X-Amzn-Trace-Id', `Root=1-${epochHex}-${randomBytes(12).toString('hex')}`);
+  add('X-Forwarded-For', conn.sourceIp);
+  add('X-Forwarded-Port', String(req.socket.localPort ?? ''));
+  add('X-Forwarded-Proto', 'http');
   return { headers, multiValueHeaders: multi };
 };
 
@@ -70,7 +76,7 @@ const queryOf = (req: IncomingMessage) => {
 };
 
 export const connectEvent = (api: ApiInfo, conn: ConnectionInfo, req: IncomingMessage) => ({
-  ...headersOf(req),
+  ...headersOf(req, conn),
   ...queryOf(req),
   requestContext: requestContext(api, conn, '$connect', 'CONNECT'),
   isBase64Encoded: false,

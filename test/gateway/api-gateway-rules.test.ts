@@ -67,7 +67,11 @@ describe('$connect', () => {
     const id = echo.event.requestContext.connectionId;
     await client.close(4000);
     const connect = await recordedEvent('connect-events', id);
-    expect(connect.headers).toMatchObject({ 'X-Custom': 'yes', 'User-Agent': 'rules-test', 'Sec-WebSocket-Version': '13' });
+    expect(connect.headers).toMatchObject({
+      'X-Custom': 'yes', 'User-Agent': 'rules-test', 'Sec-WebSocket-Version': '13',
+      'X-Forwarded-For': '127.0.0.1', 'X-Forwarded-Port': String(gateway.port), 'X-Forwarded-Proto': 'http',
+      'X-Amzn-Trace-Id': expect.stringMatching(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/),
+    });
     expect(connect.multiValueHeaders['X-Custom']).toEqual(['yes']);
     expect(connect.queryStringParameters).toEqual({ name: 'record', tag: 'b' });
     expect(connect.multiValueQueryStringParameters).toEqual({ name: ['record'], tag: ['a', 'b'] });
