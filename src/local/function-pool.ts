@@ -67,7 +67,6 @@ export class FunctionPool {
   #idle: Instance[] = [];
   #all = new Set<Instance>();
   #waiters: Array<(instance: Instance | Error) => void> = [];
-  #starting = 0;
   #generation = 0;
   #nextId = 1;
   #stopped = false;
@@ -136,20 +135,19 @@ export class FunctionPool {
     // Most recently used first, as Lambda prefers the warmest environment.
     const warm = this.#idle.pop();
     if (warm) return warm;
-    if (this.#all.size + this.#starting < this.options.maxInstances) {
+    // #spawn counts the new instance in #all at once, so concurrent cold starts respect the cap.
+    if (this.#all.size < this.options.maxInstances) {
       const spawnedAt = performance.now();
       const instance = this.#spawn();
-      this.#starting++;
       try {
         await waitForReady(instance.child, this.options.initTimeoutMs);
         // Cold start as a user feels it: process start plus the bundle's init.
         instance.initMs = Math.round(performance.now() - spawnedAt);
         return instance;
       } catch (error) {
+        instance.dead = true;
         instance.child.kill('SIGKILL');
         throw error;
-      } finally {
-        this.#starting--;
       }
     }
     return new Promise<Instance>((resolve, reject) => {
@@ -194,8 +192,17 @@ export class FunctionPool {
     const timeoutMs = fn.timeoutSeconds * 1000;
     const invokedAt = performance.now();
     const outcome = await new Promise<InvokeOutcome>((resolve) => {
+      // The worker stops itself right after sending its result, so a SIGCONT sent as soon as that
+      // result arrives can overtake the SIGSTOP and be lost. Repeat it (a no-op on a running
+      // process) until the worker says it has the invocation.
+      let thawing: NodeJS.Timeout | undefined;
+      const thaw = () => {
+        instance.child.kill('SIGCONT');
+        thawing = setInterval(() => instance.child.kill('SIGCONT'), 20);
+      };
       const finish = (o: InvokeOutcome) => {
         clearTimeout(timer);
+        clearInterval(thawing);
         instance.child.off('message', onMessage).off('exit', onExit);
         // Synchronously with the result's arrival: any management request handled after this
         // point and stamped with this id is a late send.
@@ -204,7 +211,9 @@ export class FunctionPool {
       };
       const durationMs = () => performance.now() - invokedAt;
       const onMessage = (m: FromWorker) => {
-        if (m.type === 'result' && m.requestId === requestId) {
+        if (m.type === 'started' && m.requestId === requestId) {
+          clearInterval(thawing);
+        } else if (m.type === 'result' && m.requestId === requestId) {
           instance.frozen = true;
           finish({ status: 'ok', requestId, result: JSON.parse(m.result), durationMs: durationMs(), initMs });
         } else if (m.type === 'error' && m.requestId === requestId) {
@@ -225,7 +234,7 @@ export class FunctionPool {
       instance.child.on('message', onMessage).on('exit', onExit);
       if (instance.frozen) {
         instance.frozen = false;
-        instance.child.kill('SIGCONT');
+        thaw();
       }
       const message: ToWorker = { type: 'invoke', requestId, event, deadlineMs: Date.now() + timeoutMs };
       instance.child.send(message);

@@ -99,6 +99,7 @@ const main = async (): Promise<void> => {
   }
   process.on('message', async (message: ToWorker) => {
     if (message?.type !== 'invoke') return;
+    send({ type: 'started', requestId: message.requestId });
     let reply: FromWorker;
     try {
       const value = await invocation.run(message.requestId, () => handler(message.event, contextFor(message)));

@@ -20,6 +20,8 @@ export interface LambdaError {
 export type FromWorker =
   | { type: 'ready'; initMs: number }
   | { type: 'init-error'; error: LambdaError }
+  /** The worker is running (thawed) and has the invocation. */
+  | { type: 'started'; requestId: string }
   /** `result` is the handler's return value as JSON, as Lambda serializes it. */
   | { type: 'result'; requestId: string; result: string }
   | { type: 'error'; requestId: string; error: LambdaError };
