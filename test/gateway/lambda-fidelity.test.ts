@@ -49,19 +49,13 @@ test('a warm instance keeps its module state across invocations', async () => {
   expect(new Set(mine.map((e) => e.context.awsRequestId)).size).toBe(3);
 });
 
-test('concurrent invocations run on separate instances, one invocation each', async () => {
-  const before = echoes().length;
-  for (let i = 0; i < 3; i++) client.send({ action: 'echo', delayMs: 400 });
-  await client.waitFor((d) => d?.event, { count: before + 3 });
-  expect(new Set(echoes().slice(before).map((e) => e.pid)).size).toBe(3);
-});
-
 test('a timer left running is frozen with the instance and fires at the next invocation, as a LATE SEND', async () => {
   client.send({ action: 'later' });
   await sleep(600); // 12× the timer's 50 ms
   expect(client.matching((d) => d === 'timer fired')).toEqual([]);
   expect(gateway.lateSends).toEqual([]);
-  // Thaw: the same (warm) instance takes the next invocation, and the timer finally runs.
+  // Thaw: the next invocations run on warm instances (the one that ran 'later' among them), and
+  // the timer finally runs.
   for (let i = 0; i < 20 && client.matching((d) => d === 'timer fired').length === 0; i++) {
     await sendAndSettle({ action: 'echo' });
   }
@@ -69,3 +63,10 @@ test('a timer left running is frozen with the instance and fires at the next inv
   await eventually(() => gateway.lateSends.length === 1, 'the timer\'s post is reported as a LATE SEND');
   expect(gateway.lateSends[0]).toMatchObject({ functionName: 'EchoFunction', route: 'later', method: 'POST' });
 }, 30_000);
+
+test('concurrent invocations run on separate instances, one invocation each', async () => {
+  const before = echoes().length;
+  for (let i = 0; i < 3; i++) client.send({ action: 'echo', delayMs: 400 });
+  await client.waitFor((d) => d?.event, { count: before + 3 });
+  expect(new Set(echoes().slice(before).map((e) => e.pid)).size).toBe(3);
+});
