@@ -13,6 +13,7 @@ import { startSink, type Sink } from './lib/sink-process.ts';
 import { median, round } from './lib/stats.ts';
 import { renderTables } from './lib/report.ts';
 import { measureColdStart } from './coldstart.ts';
+import { bundle } from './lib/bundle.ts';
 
 const { values } = parseArgs({ options: {
   quick: { type: 'boolean', default: false },
@@ -58,7 +59,7 @@ const throughput = async (sink: Sink) => {
         for (const contender of plan.contenders) {
           const slow = contender === 'sequential' && delayMs > 0;
           if (slow && (quick || rep > 0)) continue; // ~21 ms x N; one run says enough
-          const outcome = await runChild<WorkerResult>('worker.ts', ['--contender', contender, '--n', String(n)], {
+          const outcome = await runChild<WorkerResult>(worker, ['--contender', contender, '--n', String(n)], {
             nodeFlags: ['--expose-gc'], env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint },
           });
           if (!outcome.ok || !outcome.result) { problem(`${contender} n=${n} ${delayMs}ms failed: ${outcome.stderrTail}`); continue; }
@@ -107,13 +108,13 @@ const sweep = async (sink: Sink) => {
   await sink.configure({ delayMs: 20, goneShare: 0 });
   const rows = [];
   for (const concurrency of [25, 50, 100, 200]) {
-    const outcome = await runChild<WorkerResult>('worker.ts', ['--contender', 'outbox-signed', '--n', '10000', '--concurrency', String(concurrency)], {
+    await sink.reset();
+    const outcome = await runChild<WorkerResult>(worker, ['--contender', 'outbox-signed', '--n', '10000', '--concurrency', String(concurrency)], {
       nodeFlags: ['--expose-gc'], env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint },
     });
     const r = outcome.result;
     if (!outcome.ok || !r) { problem(`sweep c=${concurrency} failed`); continue; }
     const peakInFlight = (await sink.stats()).peakInFlight;
-    await sink.reset();
     log(`  sweep outbox-signed c=${concurrency}: ${r.wallMs.toFixed(0)} ms, sink saw ${peakInFlight} in flight`);
     rows.push({ concurrency, wallMs: round(r.wallMs, 1), msgPerSec: Math.round(10000 / (r.wallMs / 1000)), cpuUsPerMsg: round(r.cpuUs / 10000, 1), peakRss: r.peakRss, sinkPeakInFlight: peakInFlight });
   }
@@ -134,7 +135,7 @@ const memory = async (sink: Sink) => {
   await sink.configure({ delayMs: plan.memory.delayMs, goneShare: 0 });
   const rows = [];
   for (const n of plan.memory.ns) for (const contender of plan.memory.contenders) {
-    const outcome = await runChild<WorkerResult>('worker.ts', ['--contender', contender, '--n', String(n), '--warmup', '0'], {
+    const outcome = await runChild<WorkerResult>(worker, ['--contender', contender, '--n', String(n), '--warmup', '0'], {
       nodeFlags: ['--max-old-space-size=96'], env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint },
     });
     const r = outcome.result;
@@ -148,6 +149,8 @@ const memory = async (sink: Sink) => {
 };
 
 const started = performance.now();
+// Measured processes run the bundled worker (plain JS, as deployed); see lib/bundle.ts.
+const worker = await bundle('worker.ts');
 const sink = await startSink();
 const results: Record<string, unknown> = { mode: quick ? 'quick' : values.only ? `partial (${values.only})` : 'full', machine: machine(), plan };
 try {

@@ -13,7 +13,8 @@ export interface ChildOutcome<T> {
 
 export const runChild = <T>(script: string, args: string[], options: { nodeFlags?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ChildOutcome<T>> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), new URL(`../${script}`, import.meta.url).pathname, ...args], {
+    const path = script.startsWith('/') ? script : new URL(`../${script}`, import.meta.url).pathname;
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), path, ...args], {
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
