@@ -28,7 +28,16 @@ export const renderTables = (results: Row): string => {
       (results.sweep as Row[]).map((r) => [r.concurrency, r.wallMs, r.msgPerSec, r.cpuUsPerMsg, mib(r.peakRss as number), r.sinkPeakInFlight]),
     ));
   }
-  if (results.gone) parts.push('### Gone (1,000 recipients, 30 % gone, dynalite)\n```json\n' + JSON.stringify(results.gone, null, 2) + '\n```');
+  const gone = results.gone as Row | undefined;
+  if (gone && gone.requests) {
+    const requests = gone.requests as Record<string, number>;
+    parts.push('### Gone (1,000 room members, ~30 % gone, dynalite)\n' + table(
+      ['sent', 'gone', 'pruned', 'items deleted', 'Query', 'BatchGetItem', 'BatchWriteItem', 'ceil(items / 25)', 'other requests', 'room / connections left (expected)'],
+      [[gone.sent, gone.gone, gone.pruned, gone.itemsDeleted, requests.Query ?? 0, requests.BatchGetItem ?? 0, requests.BatchWriteItem ?? 0, gone.batchWriteBound,
+        Object.entries(requests).filter(([op]) => !['Query', 'BatchGetItem', 'BatchWriteItem'].includes(op)).map(([op, c]) => `${op} ${c}`).join(', ') || 'none',
+        `${gone.roomMembersAfter} / ${gone.connectionsAfter} (${gone.expectedAfter})`]],
+    ));
+  } else if (gone) parts.push('### Gone\n```json\n' + JSON.stringify(gone, null, 2) + '\n```');
   if (Array.isArray(results.memory)) {
     parts.push('### Memory (20 ms sink, no warm-up)\n' + table(
       ['node flags', 'N', 'contender', 'result', 'wall ms', 'peak RSS MiB', 'RSS ≤ 128 MiB', 'peak heap MiB'],
