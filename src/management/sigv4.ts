@@ -1,0 +1,92 @@
+import { createHash, createHmac } from 'node:crypto';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+
+// SigV4 for exactly the two requests the outbox makes (POST and DELETE on @connections/{id}),
+// written by hand for speed. @smithy/signature-v4 is generic: it canonicalizes arbitrary headers
+// and query strings, hashes the payload per request and wraps every hash in async classes, which
+// measured ~107 µs per request here, against ~30 µs for this (bench/README.md). Everything a
+// broadcast shares is computed once: the payload hash (one payload, N recipients), the signing
+// key (once a day), the signed-header list. test/unit/sigv4.test.ts checks that the output is
+// byte-for-byte what SignatureV4 produces, for random ids, bodies, dates and session tokens.
+
+const algorithm = 'AWS4-HMAC-SHA256';
+const emptyHash = createHash('sha256').update('').digest('hex');
+
+/** The SDK's URI escaping: encodeURIComponent plus !'()*. */
+export const escapeUri = (value: string): string =>
+  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/** 20261127T120000Z */
+const amzDate = (date: Date): string => date.toISOString().replace(/[-:]|\.\d{3}/g, '');
+
+export interface SignOptions {
+  method: 'POST' | 'DELETE';
+  /** host[:port], exactly as sent in the Host header. */
+  host: string;
+  /** The request path, already escaped once (as sent on the wire). */
+  path: string;
+  /** POST only. */
+  body?: Uint8Array;
+  date?: Date;
+}
+
+export class ConnectionsSigner {
+  readonly #region: string;
+  readonly #service: string;
+  readonly #credentials: AwsCredentialIdentityProvider;
+  readonly #payloadHashes = new WeakMap<Uint8Array, string>();
+  #signingKey: { cacheKey: string; key: Buffer } | undefined;
+
+  constructor(options: { region: string; service?: string; credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider }) {
+    this.#region = options.region;
+    this.#service = options.service ?? 'execute-api';
+    const { credentials } = options;
+    this.#credentials = typeof credentials === 'function' ? credentials : async () => credentials;
+  }
+
+  /** The headers to send: content-*, host, x-amz-* and authorization. */
+  async sign(options: SignOptions): Promise<Record<string, string>> {
+    const credentials = await this.#credentials();
+    const longDate = amzDate(options.date ?? new Date());
+    const shortDate = longDate.slice(0, 8);
+    const payloadHash = options.body === undefined ? emptyHash : this.#payloadHash(options.body);
+    // Alphabetical order, as SigV4 requires: content-length, content-type, host, x-amz-*.
+    const headers: Record<string, string> = {};
+    if (options.body !== undefined) {
+      headers['content-length'] = String(options.body.byteLength);
+      headers['content-type'] = 'application/octet-stream';
+    }
+    headers.host = options.host;
+    headers['x-amz-content-sha256'] = payloadHash;
+    headers['x-amz-date'] = longDate;
+    if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
+    const names = Object.keys(headers);
+    let canonicalHeaders = '';
+    for (const name of names) canonicalHeaders += `${name}:${headers[name]}\n`;
+    const signedHeaders = names.join(';');
+    // The SDK escapes the (already escaped) path once more, keeping the slashes.
+    const canonicalPath = escapeUri(options.path).replace(/%2F/g, '/');
+    const canonicalRequest = `${options.method}\n${canonicalPath}\n\n${canonicalHeaders}\n${signedHeaders}\n${payloadHash}`;
+    const scope = `${shortDate}/${this.#region}/${this.#service}/aws4_request`;
+    const stringToSign = `${algorithm}\n${longDate}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`;
+    const signature = createHmac('sha256', this.#key(shortDate, credentials)).update(stringToSign).digest('hex');
+    headers.authorization = `${algorithm} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+    return headers;
+  }
+
+  #payloadHash(body: Uint8Array): string {
+    let hash = this.#payloadHashes.get(body);
+    if (hash === undefined) this.#payloadHashes.set(body, (hash = createHash('sha256').update(body).digest('hex')));
+    return hash;
+  }
+
+  // The derived key changes only with the day and the credentials.
+  #key(shortDate: string, credentials: AwsCredentialIdentity): Buffer {
+    const cacheKey = `${shortDate}\n${credentials.accessKeyId}\n${credentials.secretAccessKey}\n${credentials.sessionToken ?? ''}`;
+    if (this.#signingKey?.cacheKey === cacheKey) return this.#signingKey.key;
+    let key = createHmac('sha256', `AWS4${credentials.secretAccessKey}`).update(shortDate).digest();
+    for (const part of [this.#region, this.#service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+    this.#signingKey = { cacheKey, key };
+    return key;
+  }
+}
