@@ -1,5 +1,6 @@
 // A lean PostToConnection / DeleteConnection path, built from the SDK's own parts: its credential
-// chain, its SigV4 signer, its SHA-256 and its NodeHttpHandler. It skips the per-command
+// chain and its NodeHttpHandler, with a SigV4 signer specialised for these two requests
+// (sigv4.ts: ~3.5x cheaper than SignatureV4, proven byte-identical by test). It skips the per-command
 // middleware stack (endpoint rules, schema serde, user agent, retry bookkeeping, error
 // deserializer), which profiling showed is most of the SDK's CPU per message; see bench/README.md.
 // test/unit/signed-transport.test.ts proves that it sends the same method, path, body and
@@ -8,12 +9,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { Sha256 } from '@smithy/core/checksum';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { classifyError, kindOfStatus } from './classify.ts';
+import { ConnectionsSigner } from './sigv4.ts';
 import { TransportError, type Transport } from './transport.ts';
 
 export interface SignedTransportOptions {
@@ -76,59 +74,43 @@ export const createSignedTransport = (options: SignedTransportOptions): Transpor
   const host = url.host; // includes a non-default port, as the SDK's host header does
   const port = url.port ? Number(url.port) : undefined;
 
-  const agentOptions = { keepAlive: true, maxSockets: config.maxSockets };
-  const handler = new NodeHttpHandler({
-    ...(https_ ? { httpsAgent: new https.Agent(agentOptions) } : { httpAgent: new http.Agent(agentOptions) }),
-    requestTimeout: config.requestTimeoutMs,
-    connectionTimeout: config.connectionTimeoutMs,
-    // Without this, NodeHttpHandler only logs a warning when requestTimeout passes.
-    throwOnRequestTimeout: true,
-  });
-  const signer = new SignatureV4({
-    // defaultProvider() memoizes, and refreshes temporary credentials shortly before they expire.
-    credentials: config.credentials ?? defaultProvider(),
-    region: config.region,
-    service: 'execute-api',
-    sha256: Sha256,
-  });
+  // Plain node:http(s) on a keep-alive agent. The engine bounds every request with its own
+  // AbortSignal (timeout and deadline), so NodeHttpHandler's timers add nothing but cost.
+  const agent = new (https_ ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: config.maxSockets, scheduling: 'lifo' });
+  const transport = https_ ? https : http;
+  // defaultProvider() memoizes, and refreshes temporary credentials shortly before they expire.
+  const signer = new ConnectionsSigner({ credentials: config.credentials ?? defaultProvider(), region: config.region });
 
   const request = async (method: 'POST' | 'DELETE', connectionId: string, body: Uint8Array | undefined, signal: AbortSignal) => {
-    const headers: Record<string, string> = { host };
+    const path = `${basePath}/@connections/${encodeLabel(connectionId)}`;
+    const headers = await signer.sign({ method, host, path, body, date: config.signingDate?.() });
     // X-Ray propagation, as the SDK's recursion-detection middleware does it from the environment
     // (unsigned header). Read per request: the runtime sets it per invocation.
     const traceId = process.env._X_AMZN_TRACE_ID;
     if (traceId && process.env.AWS_LAMBDA_FUNCTION_NAME) headers['X-Amzn-Trace-Id'] = traceId;
-    if (body !== undefined) {
-      headers['content-type'] = 'application/octet-stream';
-      headers['content-length'] = String(body.byteLength);
-    }
-    const unsigned = new HttpRequest({
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(port === undefined ? {} : { port }),
-      method,
-      path: `${basePath}/@connections/${encodeLabel(connectionId)}`,
-      headers,
-      ...(body === undefined ? {} : { body }),
+    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      // `timeout` is the socket's inactivity timer: for a request this small (one write, one
+      // short answer) it bounds connecting and waiting alike, with no timer of our own per request.
+      const req = transport.request({ agent, hostname: url.hostname, port, method, path, headers, signal, timeout: config.requestTimeoutMs }, resolve);
+      let timedOut = false;
+      req.on('error', (error) => reject(new TransportError(classifyError(error, timedOut || signal.aborted), { cause: error })));
+      req.on('timeout', () => {
+        timedOut = true;
+        req.destroy(new Error(`no answer within ${config.requestTimeoutMs} ms`));
+      });
+      req.end(body);
     });
-    const signed = await signer.sign(unsigned, config.signingDate ? { signingDate: config.signingDate() } : {}) as HttpRequest;
-    let response;
-    try {
-      ({ response } = await handler.handle(signed, { abortSignal: signal }));
-    } catch (error) {
-      throw new TransportError(classifyError(error), { cause: error });
-    }
-    const stream = response.body as Readable;
-    if (response.statusCode >= 200 && response.statusCode < 300) {
-      stream.resume(); // drain, so the keep-alive socket goes back to the pool
+    const status = response.statusCode ?? 0;
+    if (status >= 200 && status < 300) {
+      response.resume(); // drain, so the keep-alive socket goes back to the pool
       return;
     }
-    throw await toFailure(response.statusCode, response.headers, stream);
+    throw await toFailure(status, response.headers as Record<string, string>, response);
   };
 
   return {
     post: (connectionId, body, signal) => request('POST', connectionId, body, signal),
     delete: (connectionId, signal) => request('DELETE', connectionId, undefined, signal),
-    destroy: () => handler.destroy(),
+    destroy: () => agent.destroy(),
   };
 };
