@@ -143,8 +143,9 @@ const memory = async (sink: Sink) => {
   await sink.configure({ delayMs: plan.memory.delayMs, goneShare: 0 });
   const rows = [];
   for (const flags of plan.memory.flagSets) for (const n of plan.memory.ns) for (const contender of plan.memory.contenders) {
+    // As in a 128 MB function: the outbox picks its default concurrency (50) from this variable.
     const outcome = await runChild<WorkerResult>(worker, ['--contender', contender, '--n', String(n), '--warmup', '0'], {
-      nodeFlags: flags, env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint },
+      nodeFlags: flags, env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128' },
     });
     const r = outcome.result;
     const status = outcome.ok && r?.sent === n ? 'ok' : outcome.oom ? 'OOM' : `failed (exit ${outcome.code ?? outcome.signal}, sent ${r?.sent ?? '?'})`;

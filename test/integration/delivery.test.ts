@@ -19,7 +19,9 @@ beforeAll(async () => {
   process.env.AWS_ACCESS_KEY_ID = 'AKIDEXAMPLE';
   process.env.AWS_SECRET_ACCESS_KEY = 'secret';
   db = await startDynalite('delivery-test');
-  api = await startManagementServer(({ connectionId, attempt }) => {
+  api = await startManagementServer(({ connectionId: id, attempt }) => {
+    // Ids may carry a "<transport>." prefix so that each run starts its own attempt counts.
+    const connectionId = id.slice(id.indexOf('.') + 1);
     if (goneIds.has(connectionId)) return gone;
     if (stalledIds.has(connectionId)) return 'stall';
     if (throttledIds.has(connectionId) && attempt <= 2) return throttled;
@@ -40,18 +42,24 @@ const collect = async (it: AsyncIterable<string>) => {
   return out;
 };
 
-describe('delivery over HTTP with the real SDK', () => {
+describe.each(['signed', 'sdk'] as const)('delivery over HTTP, %s transport', (transport) => {
   it('delivers to a room: retries 429s, reports and prunes 410s, times out stalls', async () => {
+    api.requests.length = 0;
+    api.delivered.length = 0;
     const store = new ConnectionStore({ tableName: db.tableName, client: db.documentClient });
-    const live = Array.from({ length: 40 }, (_, i) => `live-${i}`);
-    const everyone = [...live, ...goneIds, ...stalledIds, ...throttledIds];
+    const as = (ids: Iterable<string>) => [...ids].map((id) => `${transport}.${id}`);
+    const live = as(Array.from({ length: 40 }, (_, i) => `live-${i}`));
+    const [goneHere, stalledHere, throttledHere] = [as(goneIds), as(stalledIds), as(throttledIds)];
+    const everyone = [...live, ...goneHere, ...stalledHere, ...throttledHere];
+    const room = `lobby-${transport}`;
     for (const id of everyone) {
       await store.connect(id);
-      await store.join(id, 'lobby');
+      await store.join(id, room);
     }
     let report: DeliveryReport | undefined;
-    const handler = wsHandler(async (_event, context) => context.outbox.toRoom('lobby', { type: 'message', text: 'hi' }), {
+    const handler = wsHandler(async (_event, context) => context.outbox.toRoom(room, { type: 'message', text: 'hi' }), {
       store,
+      transport,
       logger: false,
       errorLogger: false,
       requestTimeoutMs: 150,
@@ -60,7 +68,7 @@ describe('delivery over HTTP with the real SDK', () => {
       onReport: (r) => void (report = r),
     });
     const started = Date.now();
-    const response = await handler(makeWsEvent({ routeKey: 'send', connectionId: 'live-0', body: {}, stage: 'prod' }), {
+    const response = await handler(makeWsEvent({ routeKey: 'send', connectionId: live[0], body: {}, stage: 'prod' }), {
       awsRequestId: 'r1',
       getRemainingTimeInMillis: () => 10_000 - (Date.now() - started),
     } as never);
@@ -69,10 +77,10 @@ describe('delivery over HTTP with the real SDK', () => {
     expect(report).toBeDefined();
     const r = report!;
     expect(r.queued).toBe(everyone.length);
-    expect(r.sent).toBe(live.length + throttledIds.size);
-    expect([...r.gone].sort()).toEqual([...goneIds].sort());
-    expect(r.failed).toEqual([{ connectionId: 'stall-1', reason: 'timeout', error: 'TimeoutError' }]);
-    expect(r.pruned).toBe(goneIds.size);
+    expect(r.sent).toBe(live.length + throttledHere.length);
+    expect([...r.gone].sort()).toEqual(goneHere.sort());
+    expect(r.failed).toEqual([{ connectionId: stalledHere[0], reason: 'timeout', error: 'TimeoutError', status: undefined }]);
+    expect(r.pruned).toBe(goneHere.length);
     expect(r.sent + r.gone.length + r.failed.length).toBe(r.queued);
 
     // What the server saw: signed POSTs to /prod/@connections/{id}, the payload as sent.
@@ -80,21 +88,24 @@ describe('delivery over HTTP with the real SDK', () => {
     expect(posts.every((q) => q.path.startsWith('/prod/@connections/'))).toBe(true);
     expect(posts.every((q) => String(q.headers.authorization).startsWith('AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/'))).toBe(true);
     expect(posts.every((q) => String(q.headers.authorization).includes('/us-east-1/execute-api/aws4_request'))).toBe(true);
-    expect(new Set(api.delivered.map((d) => d.connectionId))).toEqual(new Set([...live, ...throttledIds]));
+    expect(new Set(api.delivered.map((d) => d.connectionId))).toEqual(new Set([...live, ...throttledHere]));
     expect(api.delivered.every((d) => d.body === '{"type":"message","text":"hi"}')).toBe(true);
-    for (const id of throttledIds) expect(posts.filter((q) => q.connectionId === id)).toHaveLength(3);
-    for (const id of goneIds) expect(posts.filter((q) => q.connectionId === id)).toHaveLength(1);
-    expect(posts.filter((q) => q.connectionId === 'stall-1')).toHaveLength(3);
+    for (const id of throttledHere) expect(posts.filter((q) => q.connectionId === id)).toHaveLength(3);
+    for (const id of goneHere) expect(posts.filter((q) => q.connectionId === id)).toHaveLength(1);
+    expect(posts.filter((q) => q.connectionId === stalledHere[0])).toHaveLength(3);
 
     // The gone ids are gone from the table: connection items and memberships.
-    expect((await collect(store.members('lobby'))).sort()).toEqual([...live, ...stalledIds, ...throttledIds].sort());
-    for (const id of goneIds) {
+    expect((await collect(store.members(room))).sort()).toEqual([...live, ...stalledHere, ...throttledHere].sort());
+    for (const id of goneHere) {
       expect(await store.get(id)).toBeUndefined();
-      const raw = await db.documentClient.send(new QueryCommand({ TableName: db.tableName, KeyConditionExpression: 'pk = :p AND sk = :s', ExpressionAttributeValues: { ':p': 'room#lobby', ':s': id } }));
+      const raw = await db.documentClient.send(new QueryCommand({ TableName: db.tableName, KeyConditionExpression: 'pk = :p AND sk = :s', ExpressionAttributeValues: { ':p': `room#${room}`, ':s': id } }));
       expect(raw.Items).toEqual([]);
     }
   });
 
+});
+
+describe('delivery over HTTP, engine limits', () => {
   it('URL-encodes connection ids in the path', async () => {
     const handler = wsHandler(async (_e, context) => context.outbox.send('L0SM9c/+vHcCIhw=', 'x'), { store: false, logger: false });
     await handler(makeWsEvent({ routeKey: 'send', body: {} }), { getRemainingTimeInMillis: () => 5000 } as never);

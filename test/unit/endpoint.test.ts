@@ -38,3 +38,13 @@ describe('client cache', () => {
     destroyTransports();
   });
 });
+
+describe('default concurrency', () => {
+  it('is 50 in functions of 512 MB or less, 100 above and outside Lambda', async () => {
+    const { defaultConcurrency } = await import('../../middleware/outbox.ts');
+    expect(defaultConcurrency({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128' })).toBe(50);
+    expect(defaultConcurrency({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512' })).toBe(50);
+    expect(defaultConcurrency({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1769' })).toBe(100);
+    expect(defaultConcurrency({})).toBe(100);
+  });
+});
