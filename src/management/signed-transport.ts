@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { classifyError, kindOfStatus } from './classify.ts';
-import { ConnectionsSigner } from './sigv4.ts';
+import { ConnectionsSigner, escapeUri } from './sigv4.ts';
 import { TransportError, type Transport } from './transport.ts';
 
 export interface SignedTransportOptions {
@@ -32,10 +32,6 @@ const defaults = {
   connectionTimeoutMs: 1_000,
   maxSockets: 50,
 };
-
-/** The same escaping the SDK applies to a path label (encodeURIComponent plus !'()*). */
-export const encodeLabel = (value: string): string =>
-  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 interface ErrorBody { message?: string | null; Message?: string | null; __type?: string; code?: string }
 
@@ -82,7 +78,7 @@ export const createSignedTransport = (options: SignedTransportOptions): Transpor
   const signer = new ConnectionsSigner({ credentials: config.credentials ?? defaultProvider(), region: config.region });
 
   const request = async (method: 'POST' | 'DELETE', connectionId: string, body: Uint8Array | undefined, signal: AbortSignal) => {
-    const path = `${basePath}/@connections/${encodeLabel(connectionId)}`;
+    const path = `${basePath}/@connections/${escapeUri(connectionId)}`;
     const headers = await signer.sign({ method, host, path, body, date: config.signingDate?.() });
     // X-Ray propagation, as the SDK's recursion-detection middleware does it from the environment
     // (unsigned header). Read per request: the runtime sets it per invocation.

@@ -13,7 +13,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 const algorithm = 'AWS4-HMAC-SHA256';
 const emptyHash = createHash('sha256').update('').digest('hex');
 
-/** The SDK's URI escaping: encodeURIComponent plus !'()*. */
+/** The SDK's URI escaping (path labels and SigV4 alike): encodeURIComponent plus !'()*. */
 export const escapeUri = (value: string): string =>
   encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 

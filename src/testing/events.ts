@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { newConnectionId } from '../local/ids.ts';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 
 export interface WsEventSpec {
@@ -14,8 +15,7 @@ export interface WsEventSpec {
   sourceIp?: string;
 }
 
-/** A connection id in API Gateway's format: 11 random bytes, base64, ending in "=". */
-export const newConnectionId = (): string => randomBytes(11).toString('base64');
+export { newConnectionId };
 
 /**
  * An event shaped like the ones API Gateway WebSocket APIs send Lambda: requestContext fields,

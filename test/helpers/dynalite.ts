@@ -1,7 +1,7 @@
-import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import dynalite from 'dynalite';
+import { localCredentials, startDynamo } from '../../src/local/dynamodb.ts';
+import { createTableInput, loadTemplate, tableOf } from '../../src/local/template.ts';
 
 export interface DynaliteHandle {
   endpoint: string;
@@ -11,37 +11,23 @@ export interface DynaliteHandle {
   stop(): Promise<void>;
 }
 
-/** The key schema of the template's table (template.yaml): pk/sk strings, TTL on `ttl`. */
-export const tableDefinition = (tableName: string) => ({
-  TableName: tableName,
-  AttributeDefinitions: [
-    { AttributeName: 'pk', AttributeType: 'S' as const },
-    { AttributeName: 'sk', AttributeType: 'S' as const },
-  ],
-  KeySchema: [
-    { AttributeName: 'pk', KeyType: 'HASH' as const },
-    { AttributeName: 'sk', KeyType: 'RANGE' as const },
-  ],
-  BillingMode: 'PAY_PER_REQUEST' as const,
-});
+// The table exactly as template.yaml defines it, so a key-schema change there shows up here.
+const templateTable = tableOf(loadTemplate(new URL('../../template.yaml', import.meta.url).pathname));
 
-/** A real DynamoDB-protocol server on 127.0.0.1 (a free port), in memory, with the table created. */
+/** A real DynamoDB-protocol server (the local gateway's dynalite) on 127.0.0.1, a free port, with the table created. */
 export const startDynalite = async (tableName = 'ws-outbox-test'): Promise<DynaliteHandle> => {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-  await client.send(new CreateTableCommand(tableDefinition(tableName)));
+  const dynamo = await startDynamo({ port: 0 });
+  const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: localCredentials });
+  await client.send(new CreateTableCommand(createTableInput(templateTable, tableName) as never));
   const documentClient = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   return {
-    endpoint,
+    endpoint: dynamo.endpoint,
     tableName,
     client,
     documentClient,
     stop: async () => {
       client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await dynamo.stop();
     },
   };
 };

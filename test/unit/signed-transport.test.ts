@@ -10,7 +10,8 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { createSdkTransport } from '../../src/management/sdk-transport.ts';
-import { createSignedTransport, encodeLabel } from '../../src/management/signed-transport.ts';
+import { createSignedTransport } from '../../src/management/signed-transport.ts';
+import { escapeUri } from '../../src/management/sigv4.ts';
 import { TransportError, type DeliveryFailure, type Transport } from '../../src/management/transport.ts';
 
 interface Captured { method: string; url: string; headers: Record<string, string>; body: string }
@@ -125,7 +126,7 @@ describe('on the wire, the signed path equals PostToConnectionCommand', () => {
     const viaSigned = lastRequest();
 
     expect(viaSigned.method).toBe('POST');
-    expect(viaSigned.url).toBe(`/prod/@connections/${encodeLabel(id)}`);
+    expect(viaSigned.url).toBe(`/prod/@connections/${escapeUri(id)}`);
     expect(viaSigned.body).toBe(body);
     expect(viaSigned).toEqual(viaSdk); // every header, authorization (the signature) included
     expect(viaSigned.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20261127\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]{64}$/);
