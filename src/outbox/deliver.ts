@@ -110,7 +110,7 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
   const run = async (task: Task): Promise<void> => {
     // Chain behind an earlier task for the same connection so its messages arrive in order.
     const before = inFlight.get(task.id);
-    const mine = (before ?? Promise.resolve()).then(() => attempt(task));
+    const mine = before === undefined ? attempt(task) : before.then(() => attempt(task));
     inFlight.set(task.id, mine);
     try {
       await mine;

@@ -33,6 +33,8 @@ const toSet = (except: Except['except']): Set<string> =>
  */
 export class Outbox {
   #entries: Entry[] = [];
+  // The 'ids' entry of each payload, so that send() in a loop stays O(1) per call.
+  #idsEntries = new Map<Uint8Array, Extract<Entry, { kind: 'ids' }>>();
   #closed = false;
   // The same message object (or string) enqueued twice is serialized once and shares one entry,
   // which is also how duplicate recipients of the same message collapse to one send.
@@ -107,6 +109,7 @@ export class Outbox {
     this.#closed = true;
     const entries = this.#entries;
     this.#entries = [];
+    this.#idsEntries.clear();
     this.#serialized.clear();
     return entries;
   }
@@ -115,6 +118,7 @@ export class Outbox {
   discard(): number {
     const dropped = this.#entries.length;
     this.#entries = [];
+    this.#idsEntries.clear();
     this.#serialized.clear();
     return dropped;
   }
@@ -136,13 +140,15 @@ export class Outbox {
   }
 
   #addIds(ids: string[], payload: Uint8Array): void {
-    // Merge into an earlier entry for the same payload so a recipient named twice gets it once.
-    const previous = this.#entries.findLast((e) => e.kind === 'ids' && e.payload === payload);
-    if (previous !== undefined && previous.kind === 'ids') {
+    // Merge into the earlier entry for the same payload so a recipient named twice gets it once.
+    const previous = this.#idsEntries.get(payload);
+    if (previous !== undefined) {
       for (const id of ids) previous.ids.add(id);
       return;
     }
-    this.#entries.push({ kind: 'ids', payload, ids: new Set(ids) });
+    const entry = { kind: 'ids' as const, payload, ids: new Set(ids) };
+    this.#idsEntries.set(payload, entry);
+    this.#entries.push(entry);
   }
 
   // On $connect the caller is not connected yet; room and all sends must skip it.
