@@ -12,12 +12,14 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ClientRequest } from 'node:http';
+import { requestCreatedChannel, type Http1Request } from '../management/http1-pool.ts';
 import { invocationHeader, type FromWorker, type LambdaError, type ToWorker } from './worker-protocol.ts';
 
 const invocation = new AsyncLocalStorage<string>();
 
-// node:http (the AWS SDK's NodeHttpHandler) and undici (fetch) both announce new requests on a
-// diagnostics channel before any header is written, in the caller's async context.
+// node:http (the AWS SDK's NodeHttpHandler), undici (fetch) and the outbox's own keep-alive client
+// (the signed transport) all announce new requests on a diagnostics channel before any header is
+// written, in the caller's async context.
 diagnosticsChannel.subscribe('http.client.request.created', (message) => {
   const { request } = message as { request: ClientRequest };
   const id = invocation.getStore();
@@ -27,6 +29,12 @@ diagnosticsChannel.subscribe('undici:request:create', (message) => {
   const { request } = message as { request: { addHeader(name: string, value: string): void } };
   const id = invocation.getStore();
   if (id !== undefined) request.addHeader(invocationHeader, id);
+});
+
+requestCreatedChannel.subscribe((message) => {
+  const { request } = message as { request: Http1Request };
+  const id = invocation.getStore();
+  if (id !== undefined) request.headers[invocationHeader] = id;
 });
 
 const toLambdaError = (error: unknown, fallbackType = 'Error'): LambdaError => {

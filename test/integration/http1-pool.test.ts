@@ -1,0 +1,305 @@
+// The keep-alive client behind the signed transport, against real loopback servers: node:http for
+// well-behaved peers, raw TCP for misbehaving ones, and TLS with a test certificate
+// (test/fixtures/tls: self-signed for localhost and 127.0.0.1, valid for 100 years).
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Http1Pool, requestCreatedChannel, type Http1PoolOptions, type Http1Request } from '../../src/management/http1-pool.ts';
+
+const tlsDir = new URL('../fixtures/tls/', import.meta.url);
+const cert = readFileSync(new URL('cert.pem', tlsDir));
+const key = readFileSync(new URL('key.pem', tlsDir));
+
+const closers: (() => unknown)[] = [];
+afterEach(async () => { for (const close of closers.splice(0).reverse()) await close(); });
+
+const listen = async <S extends net.Server>(server: S): Promise<{ server: S; port: number }> => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(() => new Promise((resolve) => {
+    (server as unknown as http.Server).closeAllConnections?.();
+    server.close(resolve);
+  }));
+  return { server, port: (server.address() as AddressInfo).port };
+};
+
+/** An echo server that counts the TCP connections it accepted. */
+const echoServer = async (options: { keepAliveTimeout?: number; handle?: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => boolean } = {}) => {
+  const stats = { connections: 0, requests: 0, inFlight: 0, peakInFlight: 0 };
+  const server = http.createServer((req, res) => {
+    stats.requests++;
+    stats.inFlight++;
+    stats.peakInFlight = Math.max(stats.peakInFlight, stats.inFlight);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      if (options.handle?.(req, res, body)) return;
+      setTimeout(() => {
+        stats.inFlight--;
+        const text = JSON.stringify({ method: req.method, url: req.url, body, headers: req.headers });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      }, 2);
+    });
+  });
+  server.keepAliveTimeout = options.keepAliveTimeout ?? 5_000;
+  server.on('connection', () => { stats.connections++; });
+  const { port } = await listen(server);
+  return { server, port, stats, origin: `http://127.0.0.1:${port}` };
+};
+
+/** A TCP server that answers each connection with `script`. */
+const rawServer = async (script: (socket: net.Socket) => void) => {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => { sockets.add(socket); script(socket); });
+  const { port } = await listen(server);
+  // Runs before the server's close (closers run in reverse), which waits for open sockets.
+  closers.push(() => { for (const s of sockets) s.destroy(); });
+  return { port, origin: `http://127.0.0.1:${port}`, sockets };
+};
+
+const pool = (options: Http1PoolOptions) => {
+  const p = new Http1Pool(options);
+  closers.push(() => p.destroy());
+  return p;
+};
+
+const post = (p: Http1Pool, path: string, body = 'hello', signal?: AbortSignal) =>
+  p.request({ method: 'POST', path, headers: { 'content-type': 'text/plain' }, body: Buffer.from(body), ...(signal ? { signal } : {}) });
+
+/** Waits (up to a second) for a condition that follows an event a few ticks later. */
+const until = async (condition: () => boolean) => {
+  for (const started = Date.now(); !condition(); await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() - started > 1_000) throw new Error(`still false after 1 s: ${condition.toString()}`);
+  }
+};
+
+const json = (body: Buffer) => JSON.parse(body.toString()) as { method: string; url: string; body: string; headers: Record<string, string> };
+
+describe('a well-behaved server', () => {
+  it('sends method, path, Host, length and body; 300 requests over at most maxSockets sockets', async () => {
+    const echo = await echoServer();
+    const p = pool({ origin: echo.origin, maxSockets: 4 });
+    const responses = await Promise.all(Array.from({ length: 300 }, (_, i) => post(p, `/prod/@connections/id-${i}`, `body-${i}`)));
+    responses.forEach((response, i) => {
+      expect(response.status).toBe(200);
+      const echoed = json(response.body);
+      expect(echoed).toMatchObject({ method: 'POST', url: `/prod/@connections/id-${i}`, body: `body-${i}` });
+      expect(echoed.headers).toMatchObject({ host: `127.0.0.1:${echo.port}`, 'content-length': String(`body-${i}`.length), 'content-type': 'text/plain' });
+    });
+    expect(echo.stats.connections).toBe(4);
+    expect(echo.stats.peakInFlight).toBeLessThanOrEqual(4);
+    expect(p.sockets).toBe(4);
+  });
+
+  it('reuses one socket for sequential requests; a DELETE without a body sends no length', async () => {
+    const echo = await echoServer();
+    const p = pool({ origin: echo.origin });
+    for (let i = 0; i < 5; i++) expect((await post(p, '/a')).status).toBe(200);
+    const deleted = json((await p.request({ method: 'DELETE', path: '/a', headers: {} })).body);
+    expect(deleted.method).toBe('DELETE');
+    expect(deleted.headers['content-length']).toBeUndefined();
+    expect(echo.stats.connections).toBe(1);
+  });
+
+  it('a socket the server closed while idle is replaced, without failing a request', async () => {
+    const echo = await echoServer({ keepAliveTimeout: 30 });
+    const p = pool({ origin: echo.origin });
+    expect((await post(p, '/a')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 150)); // the server closes the idle socket
+    expect((await post(p, '/b')).status).toBe(200);
+    expect(echo.stats.connections).toBe(2);
+  });
+
+  it('an idle socket older than idleMs is not reused (a Lambda thawed after a pause)', async () => {
+    const echo = await echoServer();
+    const p = pool({ origin: echo.origin, idleMs: 50 });
+    await post(p, '/a');
+    await post(p, '/a');
+    expect(echo.stats.connections).toBe(1);
+    await new Promise((r) => setTimeout(r, 80));
+    await post(p, '/a');
+    expect(echo.stats.connections).toBe(2);
+  });
+
+  it("honours the server's Keep-Alive: timeout hint, with a second's margin", async () => {
+    // node:http announces "Keep-Alive: timeout=1" for a 1 s keepAliveTimeout: margin leaves 0 ms.
+    const echo = await echoServer({ keepAliveTimeout: 1_000 });
+    const p = pool({ origin: echo.origin });
+    await post(p, '/a');
+    await new Promise((r) => setTimeout(r, 5));
+    await post(p, '/a');
+    expect(echo.stats.connections).toBe(2);
+  });
+
+  it('Connection: close from the server ends that socket; the next request gets a new one', async () => {
+    const echo = await echoServer({
+      handle: (req, res) => {
+        if (req.url !== '/close') return false;
+        res.writeHead(200, { connection: 'close', 'content-length': 2 });
+        res.end('ok');
+        return true;
+      },
+    });
+    const p = pool({ origin: echo.origin });
+    expect((await post(p, '/close')).body.toString()).toBe('ok');
+    expect((await post(p, '/after')).status).toBe(200);
+    expect(echo.stats.connections).toBe(2);
+  });
+
+  it('speaks TLS, with SNI and certificate checks', async () => {
+    const { port } = await listen(https.createServer({ cert, key }, (req, res) => {
+      res.writeHead(200, { 'content-length': 2 });
+      res.end('ok');
+    }));
+    const trusted = pool({ origin: `https://localhost:${port}`, tls: { ca: cert } });
+    expect((await post(trusted, '/a')).body.toString()).toBe('ok');
+    expect((await post(trusted, '/b')).status).toBe(200);
+    const untrusted = pool({ origin: `https://localhost:${port}` });
+    await expect(post(untrusted, '/a')).rejects.toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+  });
+
+  it("announces each request on a diagnostics channel, whose subscribers may add headers (the local gateway's invocation stamp)", async () => {
+    const echo = await echoServer();
+    const p = pool({ origin: echo.origin });
+    const stamp = (message: unknown) => { (message as { request: Http1Request }).request.headers['x-stamp'] = 'inv-1'; };
+    requestCreatedChannel.subscribe(stamp);
+    try {
+      expect(json((await post(p, '/a')).body).headers['x-stamp']).toBe('inv-1');
+    } finally {
+      requestCreatedChannel.unsubscribe(stamp);
+    }
+    expect(json((await post(p, '/a')).body).headers['x-stamp']).toBeUndefined();
+  });
+
+  it('later TLS connections resume the session', async () => {
+    const resumed: boolean[] = [];
+    const server = https.createServer({ cert, key }, (req, res) => {
+      setTimeout(() => { res.writeHead(200, { 'content-length': 0 }); res.end(); }, 20);
+    });
+    server.on('secureConnection', (socket) => { socket.once('data', () => resumed.push(socket.isSessionReused())); });
+    const { port } = await listen(server);
+    const p = pool({ origin: `https://localhost:${port}`, tls: { ca: cert } });
+    await post(p, '/first');
+    await Promise.all([post(p, '/a'), post(p, '/b'), post(p, '/c')]);
+    expect(resumed).toEqual([false, true, true]);
+  });
+});
+
+describe('timeouts and aborts', () => {
+  it('a server that never answers: TimeoutError after timeoutMs; the pool goes on', async () => {
+    const echo = await echoServer({ handle: (req) => req.url === '/hang' });
+    const p = pool({ origin: echo.origin, timeoutMs: 100 });
+    const started = Date.now();
+    await expect(post(p, '/hang')).rejects.toMatchObject({ name: 'TimeoutError', code: 'ETIMEDOUT' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect((await post(p, '/fine')).status).toBe(200);
+  });
+
+  it('a TLS server that never completes the handshake: connect timeout', async () => {
+    const { port } = await rawServer(() => { /* accept, say nothing */ });
+    const p = pool({ origin: `https://127.0.0.1:${port}`, connectTimeoutMs: 100, timeoutMs: 5_000 });
+    await expect(post(p, '/a')).rejects.toMatchObject({ name: 'TimeoutError', message: 'no connection within 100 ms' });
+  });
+
+  it('an abort in flight destroys the socket and rejects with the reason', async () => {
+    const echo = await echoServer({ handle: (req) => req.url === '/hang' });
+    const p = pool({ origin: echo.origin });
+    const controller = new AbortController();
+    const pending = post(p, '/hang', 'x', controller.signal);
+    setTimeout(() => controller.abort(new DOMException('deadline', 'TimeoutError')), 30);
+    await expect(pending).rejects.toMatchObject({ name: 'TimeoutError', message: 'deadline' });
+    await until(() => p.sockets === 0);
+  });
+
+  it('a request aborted while queued is never sent', async () => {
+    const echo = await echoServer({ handle: (req) => req.url === '/hang' });
+    const p = pool({ origin: echo.origin, maxSockets: 1, timeoutMs: 300 });
+    const first = post(p, '/hang').catch((e: unknown) => e);
+    const controller = new AbortController();
+    const queued = post(p, '/queued', 'x', controller.signal);
+    controller.abort();
+    await expect(queued).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await first).toMatchObject({ code: 'ETIMEDOUT' });
+    expect(echo.stats.requests).toBe(1);
+  });
+
+  it('an already-aborted signal sends nothing', async () => {
+    const echo = await echoServer();
+    const p = pool({ origin: echo.origin });
+    await expect(post(p, '/a', 'x', AbortSignal.abort())).rejects.toMatchObject({ name: 'AbortError' });
+    expect(echo.stats.connections).toBe(0);
+  });
+});
+
+describe('a misbehaving server', () => {
+  it('a reset mid-response is ECONNRESET; the next request opens a new socket', async () => {
+    let calls = 0;
+    const server = await rawServer((socket) => {
+      socket.once('data', () => {
+        if (calls++ === 0) { socket.write('HTTP/1.1 200 OK\r\nContent-Le'); setTimeout(() => socket.destroy(), 10); return; }
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+      });
+    });
+    const p = pool({ origin: server.origin });
+    await expect(post(p, '/a')).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect((await post(p, '/a')).status).toBe(200);
+  });
+
+  it('garbage is an HPE error, and that socket is never reused', async () => {
+    const server = await rawServer((socket) => {
+      socket.once('data', () => socket.write('ICY 200 OK\r\n\r\n'));
+    });
+    const p = pool({ origin: server.origin });
+    await expect(post(p, '/a')).rejects.toMatchObject({ code: 'HPE_INVALID_RESPONSE', message: expect.stringContaining('bad status line "ICY 200 OK"') });
+    await until(() => p.sockets === 0);
+  });
+
+  it('a response with extra bytes after it: delivered, and the socket dropped', async () => {
+    const server = await rawServer((socket) => {
+      socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n'));
+    });
+    const p = pool({ origin: server.origin });
+    expect((await post(p, '/a')).status).toBe(200);
+    await until(() => p.sockets === 0);
+  });
+
+  it('an unreachable port is ECONNREFUSED', async () => {
+    const { port } = await listen(net.createServer());
+    await new Promise<void>((resolve) => { closers.pop()?.(); resolve(); });
+    const p = pool({ origin: `http://127.0.0.1:${port}` });
+    await expect(post(p, '/a')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
+
+describe('bad input', () => {
+  it.each([
+    ['a CR/LF in a header value', { 'x-amzn-trace-id': 'Root=1\r\nx-evil: 1' }, '/a', /invalid value for header x-amzn-trace-id/],
+    ['a non-ASCII header value', { 'x-name': 'zoë' }, '/a', /only visible ASCII/],
+    ['a bad header name', { 'bad name': 'x' }, '/a', /invalid header name "bad name"/],
+    ['a path with a space', {}, '/a b', /invalid request path "\/a b"/],
+    ['a wrong content-length', { 'content-length': '99' }, '/a', /content-length header says 99, body has 5 bytes/],
+  ])('%s is refused before anything is sent', async (_label, headers, path, message) => {
+    const echo = await echoServer();
+    const p = pool({ origin: echo.origin });
+    await expect(p.request({ method: 'POST', path, headers, body: Buffer.from('hello') })).rejects.toThrow(message);
+    expect(echo.stats.connections).toBe(0);
+  });
+
+  it('an unsupported protocol is refused at construction', () => {
+    expect(() => new Http1Pool({ origin: 'ftp://127.0.0.1' })).toThrow('unsupported protocol ftp:');
+  });
+
+  it('after destroy, queued and new requests fail clearly', async () => {
+    const echo = await echoServer({ handle: (req) => req.url === '/hang' });
+    const p = new Http1Pool({ origin: echo.origin, maxSockets: 1 });
+    const inFlight = post(p, '/hang');
+    const queued = post(p, '/q');
+    p.destroy();
+    await expect(queued).rejects.toMatchObject({ code: 'ERR_POOL_DESTROYED' });
+    await expect(inFlight).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await expect(post(p, '/late')).rejects.toMatchObject({ code: 'ERR_POOL_DESTROYED' });
+  });
+});
