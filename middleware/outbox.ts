@@ -27,7 +27,7 @@ export interface OutboxOptions {
   /** Used when the context has no getRemainingTimeInMillis (plain scripts, some tests). */
   fallbackTimeoutMs?: number;
   backoff?: Partial<BackoffOptions>;
-  /** `sdk` (PostToConnectionCommand), `signed` (the SDK's signer and HTTP handler, without the command stack), or a factory. */
+  /** `sdk` (PostToConnectionCommand), `signed` (the SDK's credential chain, a specialised SigV4 signer and a lean keep-alive HTTP/1.1 client, without the command stack), or a factory. */
   transport?: TransportKind | TransportFactory;
   /** The connection store; by default a DynamoDB store on TABLE_NAME. `false`: none (no rooms, no pruning). */
   store?: Store | false;
@@ -63,7 +63,7 @@ export const outboxDefaults = {
   fallbackTimeoutMs: 30_000,
   backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
   // The signed path sends byte-identical requests to PostToConnectionCommand (proven by
-  // test/unit/signed-transport.test.ts) at ~40 % of its CPU per message and under half its memory.
+  // test/unit/signed-transport.test.ts) at ~20 % of its CPU per message and under half its memory.
   transport: 'signed' as TransportKind | TransportFactory,
   maxPayloadBytes,
   logger: ((line: string) => console.log(line)) as ((line: string) => void) | false,

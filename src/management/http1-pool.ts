@@ -126,7 +126,6 @@ export class Http1Pool {
   readonly #idle: Connection[] = [];
   readonly #queue: Pending[] = [];
   readonly #all = new Set<Connection>();
-  #open = 0;
   #destroyed = false;
 
   constructor(options: Http1PoolOptions) {
@@ -140,7 +139,7 @@ export class Http1Pool {
   }
 
   /** Open sockets, in use or idle. */
-  get sockets(): number { return this.#open; }
+  get sockets(): number { return this.#all.size; }
 
   request(request: Http1Request): Promise<Http1Response> {
     return new Promise<Http1Response>((resolve, reject) => {
@@ -151,7 +150,7 @@ export class Http1Pool {
       const pending: Pending = { head: encodeRequest(this.#host, request), signal, resolve, reject };
       const connection = this.#takeIdle();
       if (connection) return this.#dispatch(connection, pending);
-      if (this.#open < this.#config.maxSockets) return this.#dispatch(this.#connect(), pending);
+      if (this.#all.size < this.#config.maxSockets) return this.#dispatch(this.#connect(), pending);
       // Queued: an abort while waiting removes it, so a dead request never takes a socket.
       if (signal) {
         pending.onAbort = () => {
@@ -194,7 +193,6 @@ export class Http1Pool {
       : net.connect({ host: this.#hostname, port: this.#port });
     socket.setNoDelay(true);
     const connection = new Connection(socket, idleMs);
-    this.#open++;
     this.#all.add(connection);
 
     const connectTimer = setTimeout(() => {
@@ -237,7 +235,6 @@ export class Http1Pool {
       const pending = connection.current;
       connection.current = undefined;
       if (pending) this.#settle(pending, errorWithCode('socket hang up', 'ECONNRESET'));
-      this.#open--;
       this.#all.delete(connection);
       const at = this.#idle.indexOf(connection);
       if (at >= 0) this.#idle.splice(at, 1);
@@ -300,7 +297,7 @@ export class Http1Pool {
 
   /** A socket closed: start a new one for a queued request, if any. */
   #next(): void {
-    if (this.#destroyed || this.#queue.length === 0 || this.#open >= this.#config.maxSockets) return;
+    if (this.#destroyed || this.#queue.length === 0 || this.#all.size >= this.#config.maxSockets) return;
     const next = this.#dequeue();
     if (next) this.#dispatch(this.#takeIdle() ?? this.#connect(), next);
   }
