@@ -11,6 +11,7 @@ import { buildReport, logReport } from '../src/outbox/report.ts';
 import { maxPayloadBytes } from '../src/outbox/serialize.ts';
 import { ConnectionStore } from '../src/store/connection-store.ts';
 import type { Store } from '../src/store/store.ts';
+import { checkNumber, withDefaults } from '../src/options.ts';
 import { testingOverrides } from '../src/testing/overrides.ts';
 import type { DeliveryReport, WsContext, WsEvent } from '../src/types.ts';
 
@@ -41,9 +42,11 @@ export interface OutboxOptions {
 }
 
 /**
- * In-flight requests by function size. Lambda's CPU share and memory grow with MemorySize; the
- * concurrency sweep in bench/ (N = 10,000, 20 ms round trip) gives 100 in flight ~20 % more
- * throughput than 50 but ~35 MiB more peak RSS, so small functions keep 50 and fit in 128 MB.
+ * In-flight requests by function size. On the bench (2 cores, N = 10,000, 20 ms round trip) 100 in
+ * flight halves the wall time of 50 at the same peak RSS, but a function of 512 MB or less gets a
+ * fraction of a vCPU (Lambda's CPU share grows with MemorySize), where the sender is CPU-bound and
+ * more in flight only queues. More than 100 would, at a 20 ms round trip, approach the account's
+ * 10,000 requests/s API Gateway throttle from a single function.
  */
 export const defaultConcurrency = (env: NodeJS.ProcessEnv = process.env): number => {
   const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
@@ -79,6 +82,20 @@ const defaultStore = (): Store | undefined => {
   return store;
 };
 
+/** Bad numbers fail here, when the handler module loads, with the option's name. */
+const checkOptions = (config: typeof outboxDefaults & OutboxOptions): void => {
+  checkNumber('outbox concurrency', config.concurrency, { min: 1, integer: true });
+  checkNumber('outbox maxAttempts', config.maxAttempts, { min: 1, integer: true });
+  checkNumber('outbox requestTimeoutMs', config.requestTimeoutMs, { min: 1 });
+  checkNumber('outbox connectionTimeoutMs', config.connectionTimeoutMs, { min: 1 });
+  checkNumber('outbox safetyMarginMs', config.safetyMarginMs);
+  checkNumber('outbox fallbackTimeoutMs', config.fallbackTimeoutMs, { min: 1 });
+  checkNumber('outbox maxPayloadBytes', config.maxPayloadBytes, { min: 1, integer: true });
+  checkNumber('outbox backoff.baseMs', config.backoff.baseMs);
+  checkNumber('outbox backoff.throttledBaseMs', config.backoff.throttledBaseMs);
+  checkNumber('outbox backoff.capMs', config.backoff.capMs);
+};
+
 type WsRequest = Request<WsEvent, unknown, Error, WsContext>;
 
 /**
@@ -87,7 +104,8 @@ type WsRequest = Request<WsEvent, unknown, Error, WsContext>;
  * handler's promise settles, so sends must finish here, not "in the background".
  */
 export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unknown, Error, WsContext> => {
-  const config = { ...outboxDefaults, ...options, backoff: { ...outboxDefaults.backoff, ...options.backoff } };
+  const config = withDefaults(outboxDefaults, { ...options, backoff: withDefaults(outboxDefaults.backoff, options.backoff ?? {}) });
+  checkOptions(config);
 
   const storeFor = (context: WsContext): Store | undefined => {
     const override = testingOverrides(context);

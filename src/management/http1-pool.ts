@@ -10,6 +10,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import tls from 'node:tls';
+import { checkNumber, withDefaults } from '../options.ts';
 import { HttpParseError, ResponseParser, type Http1Response } from './http1-response.ts';
 
 export type { Http1Response } from './http1-response.ts';
@@ -55,7 +56,7 @@ const defaults = {
 
 const visibleAscii = /^[\t\x20-\x7e]*$/;
 const pathChars = /^\/[\x21-\x7e]*$/;
-const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 const errorWithCode = (message: string, code: string, name = 'Error') => Object.assign(new Error(message), { code, name });
 /** The signal's reason when it is an error (DOMException included, from any realm), else an AbortError. */
@@ -67,6 +68,8 @@ const abortError = (signal: AbortSignal): Error => {
 
 interface Pending {
   head: Buffer;
+  /** The caller asked for Connection: close: the socket is not reused. */
+  close: boolean;
   signal: AbortSignal | undefined;
   resolve: (response: Http1Response) => void;
   reject: (error: Error) => void;
@@ -87,33 +90,45 @@ class Connection {
 }
 
 /** Serializes a request head and body into one buffer: one write, one syscall. */
-const encodeRequest = (host: string, request: Http1Request): Buffer => {
-  if (!pathChars.test(request.path)) throw new TypeError(`invalid request path ${JSON.stringify(request.path)}`);
-  let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
+// HEAD and CONNECT answers are framed differently (no body, a tunnel); nothing here sends them.
+const unsupportedMethods = new Set(['HEAD', 'CONNECT']);
+const digits = /^\d+$/;
+
+/**
+ * Serializes a request head and body into one buffer: one write, one syscall. Refuses, before
+ * anything is sent, whatever could split or misframe the request.
+ */
+const encodeRequest = (host: string, request: Http1Request): { bytes: Buffer; close: boolean } => {
+  const { method, path, headers, body } = request;
+  if (!token.test(method) || unsupportedMethods.has(method.toUpperCase())) throw new TypeError(`unsupported request method ${JSON.stringify(method)}`);
+  if (!pathChars.test(path)) throw new TypeError(`invalid request path ${JSON.stringify(path)}`);
+  const length = body?.length ?? 0;
+  let head = `${method} ${path} HTTP/1.1\r\n`;
   let hasHost = false;
-  let hasLength = false;
-  for (const name in request.headers) {
-    const value = request.headers[name] as string;
-    if (!headerName.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
+  let declaredLength: string | undefined;
+  let close = false;
+  for (const name of Object.keys(headers)) {
+    const value = headers[name] as string;
+    if (!token.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
     if (!visibleAscii.test(value)) throw new TypeError(`invalid value for header ${name}: only visible ASCII is allowed`);
     const lower = name.toLowerCase();
     if (lower === 'host') hasHost = true;
-    else if (lower === 'content-length') hasLength = true;
+    else if (lower === 'content-length') {
+      if (declaredLength !== undefined) throw new TypeError('content-length given twice');
+      if (!digits.test(value) || Number(value) !== length) throw new TypeError(`content-length header says ${value}, body has ${length} bytes`);
+      declaredLength = value;
+    } else if (lower === 'transfer-encoding') throw new TypeError('transfer-encoding is not supported: bodies are sent whole, with a content-length');
+    else if (lower === 'connection' && /\bclose\b/i.test(value)) close = true;
     head += `${name}: ${value}\r\n`;
   }
-  const body = request.body;
-  const length = body?.length ?? 0;
   if (!hasHost) head += `host: ${host}\r\n`;
   // A POST without a body still says so; a DELETE without one sends nothing, as node:http does.
-  if (!hasLength && (length > 0 || request.method === 'POST' || request.method === 'PUT')) head += `content-length: ${length}\r\n`;
-  else if (hasLength && Number(request.headers['content-length'] ?? request.headers['Content-Length']) !== length) {
-    throw new TypeError(`content-length header says ${request.headers['content-length'] ?? request.headers['Content-Length']}, body has ${length} bytes`);
-  }
+  if (declaredLength === undefined && (length > 0 || method === 'POST' || method === 'PUT')) head += `content-length: ${length}\r\n`;
   head += '\r\n';
   const bytes = Buffer.allocUnsafe(head.length + length);
-  bytes.write(head, 0, 'latin1');
+  bytes.write(head, 0, 'latin1'); // all ASCII, checked above: one byte per character
   if (body) bytes.set(body, head.length);
-  return bytes;
+  return { bytes, close };
 };
 
 export class Http1Pool {
@@ -129,7 +144,11 @@ export class Http1Pool {
   #destroyed = false;
 
   constructor(options: Http1PoolOptions) {
-    this.#config = { ...defaults, ...options };
+    this.#config = withDefaults(defaults, options);
+    checkNumber('maxSockets', this.#config.maxSockets, { min: 1, integer: true });
+    checkNumber('connectTimeoutMs', this.#config.connectTimeoutMs, { min: 1 });
+    checkNumber('timeoutMs', this.#config.timeoutMs, { min: 1 });
+    checkNumber('idleMs', this.#config.idleMs);
     const url = new URL(options.origin);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
     this.#https = url.protocol === 'https:';
@@ -147,7 +166,8 @@ export class Http1Pool {
       const signal = request.signal;
       if (signal?.aborted) return reject(abortError(signal));
       if (requestCreatedChannel.hasSubscribers) requestCreatedChannel.publish({ request });
-      const pending: Pending = { head: encodeRequest(this.#host, request), signal, resolve, reject };
+      const { bytes, close } = encodeRequest(this.#host, request);
+      const pending: Pending = { head: bytes, close, signal, resolve, reject };
       const connection = this.#takeIdle();
       if (connection) return this.#dispatch(connection, pending);
       if (this.#all.size < this.#config.maxSockets) return this.#dispatch(this.#connect(), pending);
@@ -177,7 +197,9 @@ export class Http1Pool {
     for (;;) {
       const connection = this.#idle.pop(); // LIFO: the warmest socket, and idle ones age out
       if (!connection) return undefined;
-      if (!connection.socket.destroyed && now - connection.idleSince < connection.idleMs) return connection;
+      const { socket } = connection;
+      // A FIN may have arrived since the socket was released (server idle timeout): not reusable.
+      if (!socket.destroyed && !socket.readableEnded && socket.writable && now - connection.idleSince < connection.idleMs) return connection;
       connection.socket.destroy();
     }
   }
@@ -274,7 +296,7 @@ export class Http1Pool {
     }
     if (!response) return;
     connection.current = undefined;
-    if (response.keepAlive && connection.parser.leftover === 0) {
+    if (response.keepAlive && !pending.close && connection.parser.leftover === 0) {
       const hint = /timeout=(\d+)/i.exec(response.headers['keep-alive'] ?? '');
       // Leave a second's margin under the server's own idle timeout.
       if (hint) connection.idleMs = Math.min(connection.idleMs, Math.max(0, Number(hint[1]) * 1000 - 1000));

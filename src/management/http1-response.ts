@@ -12,9 +12,11 @@ const maxChunkLineBytes = 1024;
 const crlfcrlf = Buffer.from('\r\n\r\n');
 const crlf = Buffer.from('\r\n');
 const empty = Buffer.alloc(0);
-const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: [^\r\n]*)?$/;
+const statusLine = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: [^\r\n\0]*)?$/;
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const hexSize = /^[0-9A-Fa-f]{1,8}$/;
+// A chunk size, optional whitespace before extensions, extensions without CR, LF or NUL.
+const chunkLine = /^([0-9A-Fa-f]{1,8})[ \t]*(?:;[^\r\n\0]*)?$/;
+const badValueChars = /[\0\r\n]/;
 const digits = /^\d{1,15}$/;
 
 export interface Http1Response {
@@ -34,24 +36,69 @@ export class HttpParseError extends Error {
   }
 }
 
+/**
+ * Bytes received and not yet consumed. A chunk is adopted without a copy when nothing is pending
+ * (the usual case: a whole response in one read). Otherwise pieces are gathered into a buffer
+ * that doubles, so a peer that sends one byte at a time costs linear time and memory, not
+ * quadratic. Views handed out by take() stay valid: consumed bytes are never overwritten.
+ */
+class ByteQueue {
+  #buffer: Buffer = empty;
+  #start = 0;
+  #end = 0;
+  #owned = false;
+
+  get length(): number { return this.#end - this.#start; }
+  get bytes(): Buffer { return this.#buffer.subarray(this.#start, this.#end); }
+
+  push(chunk: Buffer): void {
+    const length = this.length;
+    if (length === 0) {
+      this.#buffer = chunk;
+      this.#start = 0;
+      this.#end = chunk.length;
+      this.#owned = false;
+      return;
+    }
+    if (!this.#owned || this.#end + chunk.length > this.#buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(256, 2 * (length + chunk.length)));
+      this.#buffer.copy(grown, 0, this.#start, this.#end);
+      this.#buffer = grown;
+      this.#start = 0;
+      this.#end = length;
+      this.#owned = true;
+    }
+    chunk.copy(this.#buffer, this.#end);
+    this.#end += chunk.length;
+  }
+
+  take(n: number): Buffer {
+    const view = this.#buffer.subarray(this.#start, this.#start + n);
+    this.#start += n;
+    return view;
+  }
+}
+
 type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'until-close' | 'done';
 
 const parseHead = (head: string) => {
   const lines = head.split('\r\n');
   const match = statusLine.exec(lines[0] ?? '');
   if (!match) throw new HttpParseError(`bad status line ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
-  const headers: Record<string, string> = {};
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const colon = line.indexOf(':');
-    const name = colon > 0 ? line.slice(0, colon) : '';
-    // Obsolete line folding and header names with spaces are rejected, as llhttp does.
-    if (!token.test(name)) throw new HttpParseError(`bad header line ${JSON.stringify(line.slice(0, 80))}`);
-    const key = name.toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
-  }
+  // No prototype: a header named "constructor" or "__proto__" is just a header.
+  const headers = Object.create(null) as Record<string, string>;
+  for (let i = 1; i < lines.length; i++) readField(lines[i] as string, headers);
   return { http10: match[1] === '0', status: Number(match[2]), headers };
+};
+
+/** One "name: value" line into `fields`. Obsolete folding, names with spaces, NUL and bare CR/LF are rejected, as llhttp does. */
+const readField = (line: string, fields: Record<string, string>): void => {
+  const colon = line.indexOf(':');
+  const name = colon > 0 ? line.slice(0, colon) : '';
+  if (!token.test(name) || badValueChars.test(line)) throw new HttpParseError(`bad header line ${JSON.stringify(line.slice(0, 80))}`);
+  const key = name.toLowerCase();
+  const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+  fields[key] = fields[key] === undefined ? value : `${fields[key]}, ${value}`;
 };
 
 /** "5" or "5, 5" (a repeated header) is 5; differing or non-numeric values are an error (RFC 9110 8.6). */
@@ -66,21 +113,24 @@ const contentLength = (value: string): number => {
 
 export class ResponseParser {
   #state: State = 'head';
-  #pending: Buffer = empty;
+  readonly #pending = new ByteQueue();
+  readonly #body = new ByteQueue();
   #status = 0;
   #headers: Record<string, string> = {};
   #keepAlive = true;
   #remaining = 0;
-  #body: Buffer[] = [];
-  #bodyBytes = 0;
   #headBytes = 0;
+  #trailerBytes = 0;
+  // How far the search for the end of the head got, so that a head arriving a byte at a time is
+  // scanned once, not once per byte.
+  #scanned = 0;
 
   /** Bytes received after the response ended. The client never pipelines, so any are an error. */
   get leftover(): number { return this.#state === 'done' ? this.#pending.length : 0; }
 
   /** Feeds bytes; returns the response once it is complete. Throws HttpParseError. */
   push(chunk: Buffer): Http1Response | undefined {
-    this.#pending = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
+    this.#pending.push(chunk);
     return this.#run();
   }
 
@@ -94,15 +144,18 @@ export class ResponseParser {
     for (;;) {
       switch (this.#state) {
         case 'head': {
-          const end = this.#pending.indexOf(crlfcrlf);
+          const pending = this.#pending.bytes;
+          const end = pending.indexOf(crlfcrlf, Math.max(0, this.#scanned - 3));
           if (end < 0) {
-            if (this.#headBytes + this.#pending.length > maxHeadBytes) throw new HttpParseError(`head exceeds ${maxHeadBytes} bytes`);
+            this.#scanned = pending.length;
+            if (this.#headBytes + pending.length > maxHeadBytes) throw new HttpParseError(`head exceeds ${maxHeadBytes} bytes`);
             return undefined;
           }
+          this.#scanned = 0;
           this.#headBytes += end + 4;
           if (this.#headBytes > maxHeadBytes) throw new HttpParseError(`head exceeds ${maxHeadBytes} bytes`);
-          const head = parseHead(this.#pending.toString('latin1', 0, end));
-          this.#pending = this.#pending.subarray(end + 4);
+          const head = parseHead(pending.toString('latin1', 0, end));
+          this.#pending.take(end + 4);
           if (head.status < 200) {
             // 1xx: informational, the real response follows. 101 would switch protocols: never asked for.
             if (head.status === 101) throw new HttpParseError('unexpected 101 Switching Protocols');
@@ -113,32 +166,30 @@ export class ResponseParser {
         }
         case 'length': {
           const take = Math.min(this.#remaining, this.#pending.length);
-          if (take > 0) this.#append(this.#pending.subarray(0, take));
-          this.#pending = this.#pending.subarray(take);
+          if (take > 0) this.#append(this.#pending.take(take));
           this.#remaining -= take;
           if (this.#remaining > 0) return undefined;
           return this.#finish(this.#keepAlive);
         }
         case 'chunk-size': {
-          const end = this.#pending.indexOf(crlf);
+          const end = this.#pending.bytes.indexOf(crlf);
           if (end < 0) {
             if (this.#pending.length > maxChunkLineBytes) throw new HttpParseError('chunk size line too long');
             return undefined;
           }
+          if (end > maxChunkLineBytes) throw new HttpParseError('chunk size line too long');
           // Chunk extensions (";name=value") are allowed and ignored.
-          const line = this.#pending.toString('latin1', 0, end);
-          const size = (line.split(';')[0] as string).trim();
-          if (!hexSize.test(size)) throw new HttpParseError(`bad chunk size ${JSON.stringify(line.slice(0, 40))}`);
-          this.#pending = this.#pending.subarray(end + 2);
+          const line = this.#pending.take(end + 2).toString('latin1', 0, end);
+          const size = chunkLine.exec(line)?.[1];
+          if (size === undefined) throw new HttpParseError(`bad chunk size ${JSON.stringify(line.slice(0, 40))}`);
           this.#remaining = parseInt(size, 16);
-          if (this.#bodyBytes + this.#remaining > maxBodyBytes) throw new HttpParseError(`body exceeds ${maxBodyBytes} bytes`);
+          if (this.#body.length + this.#remaining > maxBodyBytes) throw new HttpParseError(`body exceeds ${maxBodyBytes} bytes`);
           this.#state = this.#remaining === 0 ? 'trailers' : 'chunk-data';
           break;
         }
         case 'chunk-data': {
           const take = Math.min(this.#remaining, this.#pending.length);
-          if (take > 0) this.#append(this.#pending.subarray(0, take));
-          this.#pending = this.#pending.subarray(take);
+          if (take > 0) this.#append(this.#pending.take(take));
           this.#remaining -= take;
           if (this.#remaining > 0) return undefined;
           this.#state = 'chunk-end';
@@ -146,24 +197,23 @@ export class ResponseParser {
         }
         case 'chunk-end': {
           if (this.#pending.length < 2) return undefined;
-          if (this.#pending[0] !== 13 || this.#pending[1] !== 10) throw new HttpParseError('chunk not followed by CRLF');
-          this.#pending = this.#pending.subarray(2);
+          const after = this.#pending.take(2);
+          if (after[0] !== 13 || after[1] !== 10) throw new HttpParseError('chunk not followed by CRLF');
           this.#state = 'chunk-size';
           break;
         }
         case 'trailers': {
-          const end = this.#pending.indexOf(crlf);
-          if (end < 0) {
-            if (this.#pending.length > maxHeadBytes) throw new HttpParseError('trailers too long');
-            return undefined;
-          }
-          this.#pending = this.#pending.subarray(end + 2);
+          const end = this.#pending.bytes.indexOf(crlf);
+          if (this.#trailerBytes + (end < 0 ? this.#pending.length : end + 2) > maxHeadBytes) throw new HttpParseError(`trailers exceed ${maxHeadBytes} bytes`);
+          if (end < 0) return undefined;
+          this.#trailerBytes += end + 2;
+          const line = this.#pending.take(end + 2).toString('latin1', 0, end);
           if (end === 0) return this.#finish(this.#keepAlive); // the empty line ends the message
-          break; // a trailer field: ignored
+          readField(line, Object.create(null) as Record<string, string>); // checked, then ignored
+          break;
         }
         case 'until-close': {
-          if (this.#pending.length > 0) this.#append(this.#pending);
-          this.#pending = empty;
+          if (this.#pending.length > 0) this.#append(this.#pending.take(this.#pending.length));
           return undefined;
         }
         case 'done':
@@ -185,6 +235,8 @@ export class ResponseParser {
     } else if (te !== undefined) {
       // RFC 9112 6.1: with both, Transfer-Encoding wins and the connection must not be reused.
       if (headers['content-length'] !== undefined) this.#keepAlive = false;
+      // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message is faulty; read it, then close.
+      if (http10) this.#keepAlive = false;
       if (/(^|,)\s*chunked\s*$/i.test(te)) this.#state = 'chunk-size';
       else { this.#state = 'until-close'; this.#keepAlive = false; }
     } else if (headers['content-length'] !== undefined) {
@@ -197,14 +249,12 @@ export class ResponseParser {
   }
 
   #append(bytes: Buffer): void {
-    this.#bodyBytes += bytes.length;
-    if (this.#bodyBytes > maxBodyBytes) throw new HttpParseError(`body exceeds ${maxBodyBytes} bytes`);
+    if (this.#body.length + bytes.length > maxBodyBytes) throw new HttpParseError(`body exceeds ${maxBodyBytes} bytes`);
     this.#body.push(bytes);
   }
 
   #finish(keepAlive: boolean): Http1Response {
     this.#state = 'done';
-    const body = this.#body.length === 0 ? empty : this.#body.length === 1 ? this.#body[0] as Buffer : Buffer.concat(this.#body);
-    return { status: this.#status, headers: this.#headers, body, keepAlive };
+    return { status: this.#status, headers: this.#headers, body: this.#body.bytes, keepAlive };
   }
 }

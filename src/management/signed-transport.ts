@@ -8,6 +8,7 @@
 // signature as PostToConnectionCommand and classifies failures the same way.
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { withDefaults } from '../options.ts';
 import { classifyError, kindOfStatus } from './classify.ts';
 import { Http1Pool } from './http1-pool.ts';
 import { ConnectionsSigner, escapeUri } from './sigv4.ts';
@@ -52,7 +53,7 @@ const toFailure = (status: number, headers: Record<string, string>, body: Buffer
 };
 
 export const createSignedTransport = (options: SignedTransportOptions): Transport => {
-  const config = { ...defaults, ...options };
+  const config = withDefaults(defaults, options);
   const url = new URL(config.endpoint);
   // The stage path of the endpoint ("/prod"), without a trailing slash.
   const basePath = url.pathname.replace(/\/+$/, '');

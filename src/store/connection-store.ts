@@ -8,6 +8,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { withDefaults } from '../options.ts';
 import { batchDefaults, batchGet, batchWrite, type BatchOptions } from './batch.ts';
 import { connectionKey, connectionsPartition, membershipKey, nowSeconds, roomPartition } from './keys.ts';
 import { maxConnectionSeconds, NotConnectedError, type ConnectionInfo, type RemoveResult, type Store } from './store.ts';
@@ -56,7 +57,7 @@ export class ConnectionStore implements Store {
     if (!tableName) throw new Error('ConnectionStore needs a table: pass { tableName } or set TABLE_NAME');
     this.tableName = tableName;
     this.client = options.client ?? defaultDocumentClient();
-    this.#options = { ...defaults, ...dropUndefined({ ttlSeconds: options.ttlSeconds, pageSize: options.pageSize, now: options.now }) };
+    this.#options = withDefaults(defaults, { ttlSeconds: options.ttlSeconds, pageSize: options.pageSize, now: options.now });
     this.#options.ttlSeconds = Math.min(this.#options.ttlSeconds, maxConnectionSeconds);
     this.#batch = { ...batchDefaults, ...options.batch };
   }
@@ -191,6 +192,3 @@ export class ConnectionStore implements Store {
     return result;
   }
 }
-
-const dropUndefined = <T extends object>(o: T): Partial<T> =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

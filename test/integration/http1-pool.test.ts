@@ -281,11 +281,48 @@ describe('bad input', () => {
     ['a bad header name', { 'bad name': 'x' }, '/a', /invalid header name "bad name"/],
     ['a path with a space', {}, '/a b', /invalid request path "\/a b"/],
     ['a wrong content-length', { 'content-length': '99' }, '/a', /content-length header says 99, body has 5 bytes/],
+    ['a content-length that is not digits', { 'Content-length': '0x5' }, '/a', /content-length header says 0x5/],
+    ['content-length twice', { 'content-length': '5', 'Content-Length': '5' }, '/a', /content-length given twice/],
+    ['a transfer-encoding', { 'transfer-encoding': 'chunked' }, '/a', /transfer-encoding is not supported/],
   ])('%s is refused before anything is sent', async (_label, headers, path, message) => {
     const echo = await echoServer();
     const p = pool({ origin: echo.origin });
     await expect(p.request({ method: 'POST', path, headers, body: Buffer.from('hello') })).rejects.toThrow(message);
     expect(echo.stats.connections).toBe(0);
+  });
+
+  it('any casing of content-length is checked against the body, and sent once', async () => {
+    const echo = await echoServer();
+    const p = pool({ origin: echo.origin });
+    const response = await p.request({ method: 'POST', path: '/a', headers: { 'Content-length': '5' }, body: Buffer.from('hello') });
+    expect(json(response.body).headers['content-length']).toBe('5');
+  });
+
+  it.each([
+    ['a CR/LF in the method', 'POST /x HTTP/1.1\r\nX-Injected: 1\r\nX-Ignore:', /unsupported request method/],
+    ['a method beyond latin1 (whose low bytes would be CR LF)', 'P\u010d\u010aX', /unsupported request method/],
+    ['HEAD (its answer has no body, whatever its length says)', 'HEAD', /unsupported request method "HEAD"/],
+  ])('%s is refused', async (_label, method, message) => {
+    const echo = await echoServer();
+    const p = pool({ origin: echo.origin });
+    await expect(p.request({ method, path: '/a', headers: {} })).rejects.toThrow(message);
+    expect(echo.stats.connections).toBe(0);
+  });
+
+  it('options passed as undefined keep their defaults; nonsense numbers are refused', async () => {
+    const echo = await echoServer();
+    const p = pool({ origin: echo.origin, maxSockets: undefined, timeoutMs: undefined, connectTimeoutMs: undefined });
+    expect((await post(p, '/a')).status).toBe(200);
+    expect(() => new Http1Pool({ origin: echo.origin, maxSockets: 0 })).toThrow('maxSockets must be an integer >= 1; got 0');
+    expect(() => new Http1Pool({ origin: echo.origin, timeoutMs: Number.NaN })).toThrow('timeoutMs must be a finite number >= 1; got NaN');
+  });
+
+  it('a request that asks for Connection: close does not leave its socket for reuse', async () => {
+    const echo = await echoServer();
+    const p = pool({ origin: echo.origin });
+    await p.request({ method: 'POST', path: '/a', headers: { connection: 'close' }, body: Buffer.from('x') });
+    await post(p, '/b');
+    expect(echo.stats.connections).toBe(2);
   });
 
   it('an unsupported protocol is refused at construction', () => {

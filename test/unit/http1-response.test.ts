@@ -87,6 +87,22 @@ describe('framings', () => {
     expect(response?.body.toString()).toBe('upstream died');
   });
 
+  it('a response fed one byte at a time parses the same (bytes gathered, not re-copied per byte)', () => {
+    const body = Buffer.alloc(64 * 1024, 'b');
+    const raw = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nx-long: ${'h'.repeat(8000)}\r\ntransfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]);
+    const parser = new ResponseParser();
+    let response: Http1Response | undefined;
+    for (let i = 0; i < raw.length; i++) response = parser.push(raw.subarray(i, i + 1)) ?? response;
+    expect(response?.headers['x-long']).toHaveLength(8000);
+    expect(response?.body.equals(body)).toBe(true);
+  });
+
+  it('header names that are Object.prototype keys are plain headers', () => {
+    const { response } = parse('HTTP/1.1 200 OK\r\nconstructor: a\r\n__proto__: b\r\nContent-Length: 0\r\n\r\n');
+    expect(response?.headers.constructor).toBe('a');
+    expect(Object.keys(response?.headers ?? {})).toEqual(['constructor', '__proto__', 'content-length']);
+  });
+
   it('joins repeated headers and lower-cases names', () => {
     const { response } = parse('HTTP/1.1 200 OK\r\nVia: a\r\nVIA: b\r\nContent-Length: 0\r\n\r\n');
     expect(response?.headers.via).toBe('a, b');
@@ -101,6 +117,8 @@ describe('keep-alive', () => {
     ['HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n', true],
     // Both framings: Transfer-Encoding wins and the connection must close (RFC 9112 6.1).
     ['HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', false],
+    // Transfer-Encoding in HTTP/1.0 is faulty (RFC 9112 6.1): read, then close.
+    ['HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', false],
   ])('%j -> %s', (raw, keepAlive) => {
     expect(parse(raw).response?.keepAlive).toBe(keepAlive);
   });
@@ -123,6 +141,12 @@ describe('malformed input is a clear error', () => {
     ['a bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', /bad chunk size "zz"/],
     ['a chunk without its CRLF', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX', /chunk not followed by CRLF/],
     ['101 Switching Protocols', 'HTTP/1.1 101 Switching Protocols\r\n\r\n', /unexpected 101/],
+    ['a status below 100', 'HTTP/1.1 099 Odd\r\n\r\n', /bad status line/],
+    ['a status above 599', 'HTTP/1.1 600 Odd\r\n\r\n', /bad status line/],
+    ['a bare LF inside a header value', 'HTTP/1.1 200 OK\r\nX: a\nContent-Length: 5\r\n\r\n', /bad header line/],
+    ['a NUL inside a header value', 'HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n', /bad header line/],
+    ['a chunk size with a leading space', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 1\r\n', /bad chunk size/],
+    ['a bad trailer line', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nnot a field\r\n\r\n', /bad header line "not a field"/],
   ])('%s', (_label, raw, message) => {
     expect(() => parse(raw)).toThrow(HttpParseError);
     expect(() => parse(raw)).toThrow(message);
@@ -132,6 +156,16 @@ describe('malformed input is a clear error', () => {
     const parser = new ResponseParser();
     parser.push(Buffer.from('HTTP/1.1 200 OK\r\n'));
     expect(() => { for (let i = 0; i < 200; i++) parser.push(Buffer.from(`x-filler-${i}: ${'a'.repeat(100)}\r\n`)); }).toThrow(/head exceeds 16384 bytes/);
+  });
+
+  it('trailers over 16 KiB in all are refused, however they are split into lines', () => {
+    const parser = new ResponseParser();
+    parser.push(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n'));
+    expect(() => { for (let i = 0; i < 200; i++) parser.push(Buffer.from(`x-t${i}: ${'a'.repeat(100)}\r\n`)); }).toThrow(/trailers exceed 16384 bytes/);
+  });
+
+  it('chunk extensions after whitespace are allowed', () => {
+    expect(parse('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2 ;a=b\r\nok\r\n0\r\n\r\n').response?.body.toString()).toBe('ok');
   });
 
   it('errors carry a code, as llhttp errors do', () => {
