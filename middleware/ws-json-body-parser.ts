@@ -1,5 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import { createError, jsonParseProtectProto } from '@middy/util';
+import { checkNumber, withDefaults } from '../src/options.ts';
 
 // @middy/ws-json-body-parser is not served by every registry, and we also want base64 frames
 // and a 400 (not a crash) on bad input, so this is the small equivalent.
@@ -13,7 +14,9 @@ const defaults = { maxBytes: 128 * 1024 };
 
 /** Parses `event.body` from JSON (decoding base64 frames first). Invalid JSON becomes a 400. */
 export const wsJsonBodyParser = (options: WsJsonBodyParserOptions = {}): MiddlewareObj => {
-  const { maxBytes } = { ...defaults, ...options };
+  // wsHandler passes `maxBytes: undefined` when the user sets nothing: the default must survive it.
+  const { maxBytes } = withDefaults(defaults, options);
+  checkNumber('wsJsonBodyParser maxBytes', maxBytes, { min: 1, integer: true });
   const before: MiddlewareObj['before'] = (request) => {
     const event = request.event as { body?: unknown; rawBody?: string; isBase64Encoded?: boolean };
     // $connect and $disconnect carry no body.

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import type { TableModel } from './app-model.ts';
+import { withDefaults } from '../options.ts';
 
 export interface DynamoOptions {
   host: string;
@@ -26,7 +27,7 @@ const defaults: DynamoOptions = { host: '127.0.0.1', port: 8000, tables: [], reg
 export const localCredentials = { accessKeyId: 'ASIALOCALGATEWAY0000', secretAccessKey: 'local-gateway-not-a-secret' };
 
 export const startDynamo = async (options: Partial<DynamoOptions> = {}): Promise<LocalDynamo> => {
-  const opts = { ...defaults, ...options };
+  const opts = withDefaults(defaults, options);
   // Tables become ACTIVE at once, so the first invocation never meets a CREATING table.
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {

@@ -11,6 +11,7 @@ import type { FunctionModel } from './app-model.ts';
 import type { InvocationLedger } from './invocations.ts';
 import type { FromWorker, LambdaError, ToWorker } from './worker-protocol.ts';
 import type { Logger } from './log.ts';
+import { withDefaults } from '../options.ts';
 
 const runtimePath = fileURLToPath(new URL('./runtime.ts', import.meta.url));
 
@@ -76,7 +77,7 @@ export class FunctionPool {
     if (!(process.features as { typescript?: unknown }).typescript) {
       throw new Error(`The local gateway needs Node 24 to run its workers; this is ${process.version} (${process.execPath}). Run it through npm scripts, which use the project's Node.`);
     }
-    this.options = { ...defaults, ...options };
+    this.options = withDefaults(defaults, options);
   }
 
   get name(): string {

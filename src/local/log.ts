@@ -1,6 +1,7 @@
 // The gateway's console output: one line per event, function output prefixed with the function
 // and instance, and LATE SENDs impossible to miss. `quiet` keeps tests silent except for errors.
 import { styleText } from 'node:util';
+import { withDefaults } from '../options.ts';
 
 export interface Logger {
   info(message: string): void;
@@ -22,7 +23,7 @@ const defaults: LoggerOptions = { quiet: false, write: (text) => process.stderr.
 const color = (format: Parameters<typeof styleText>[0], text: string) => styleText(format, text, { stream: process.stderr });
 
 export const createLogger = (options: Partial<LoggerOptions> = {}): Logger => {
-  const { quiet, write } = { ...defaults, ...options };
+  const { quiet, write } = withDefaults(defaults, options);
   const line = (text: string) => write(`${text}\n`);
   return {
     info: (m) => { if (!quiet) line(m); },

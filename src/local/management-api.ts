@@ -12,6 +12,7 @@ import type { ConnectionRegistry } from './connections.ts';
 import type { InvocationLedger, LateSend } from './invocations.ts';
 import type { Logger } from './log.ts';
 import { invocationHeader } from './worker-protocol.ts';
+import { withDefaults } from '../options.ts';
 
 export interface Delivery {
   connectionId: string;
@@ -67,7 +68,7 @@ const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
 });
 
 export const createManagementApi = (options: Omit<ManagementApiOptions, keyof typeof defaults> & Partial<ManagementApiOptions>) => {
-  const opts = { ...defaults, ...options };
+  const opts = withDefaults(defaults, options);
   const { registry, ledger, log } = opts;
   const shouted = new Set<string>();
 

@@ -13,6 +13,7 @@ import type { FunctionPool, InvokeOutcome } from './function-pool.ts';
 import { newConnectionId } from './ids.ts';
 import type { Logger } from './log.ts';
 import { routeSelector } from './route-selection.ts';
+import { withDefaults } from '../options.ts';
 
 export interface InvocationReport {
   route: string;
@@ -79,7 +80,7 @@ const rejectUpgrade = (socket: Duplex, status: number, outcome: InvokeOutcome) =
 };
 
 export const createWebSocketApi = (options: Omit<WebSocketApiOptions, keyof typeof defaults> & Partial<WebSocketApiOptions>) => {
-  const opts = { ...defaults, ...options };
+  const opts = withDefaults(defaults, options);
   const { api, routes, registry, log } = opts;
   const selectRoute = routeSelector(opts.routeSelectionExpression, routes.keys());
   const pending = new Set<Promise<unknown>>();

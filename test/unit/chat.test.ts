@@ -82,6 +82,15 @@ describe('chat protocol', () => {
       expect(r.sent).toEqual([{ connectionId: me, data: JSON.stringify({ type: 'error', message }), json: { type: 'error', message } }]);
     }));
 
+  it('a message over 128 KB is refused with 413 before parsing, with the default limit (nothing set)', () =>
+    quietly(async () => {
+      const h = new WsTestHarness();
+      const { connectionId: me } = await h.connect(connect);
+      const r = await h.invoke(send, { routeKey: 'send', connectionId: me, body: JSON.stringify({ action: 'send', text: 'x'.repeat(128 * 1024) }) });
+      expect(r.response?.statusCode).toBe(413);
+      expect(r.sent.map((s) => s.json)).toEqual([{ type: 'error', message: 'message is larger than 131072 bytes' }]);
+    }));
+
   it('joining before connecting is an error reply, not a crash', () =>
     quietly(async () => {
       const h = new WsTestHarness();
