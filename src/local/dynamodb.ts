@@ -1,6 +1,7 @@
 // An embedded, in-memory DynamoDB (dynalite) on loopback, with the template's tables created from
 // their definitions. dynalite has no TimeToLive API, so TTL is not enforced locally: the
 // connection store filters expired items on read, as it must on AWS too.
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
@@ -36,6 +37,18 @@ export const startDynamo = async (options: Partial<DynamoOptions> = {}): Promise
       : error));
     server.listen(opts.port, opts.host, () => resolve());
   });
+  // Requests being answered. dynalite closes its database once the HTTP server has closed; a
+  // request cut off mid-write then makes it throw "Database is closed" from a callback, which
+  // kills the process. So stop() lets the requests in flight finish before closing sockets.
+  let active = 0;
+  let onDrained: (() => void) | undefined;
+  server.on('request', (_req: unknown, res: ServerResponse) => {
+    active++;
+    res.once('close', () => {
+      active--;
+      if (active === 0) onDrained?.();
+    });
+  });
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://${opts.host}:${port}`;
   const client = new DynamoDBClient({ endpoint, region: opts.region, credentials: localCredentials });
@@ -53,8 +66,12 @@ export const startDynamo = async (options: Partial<DynamoOptions> = {}): Promise
     endpoint,
     port,
     stop: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections?.();
+      server.close(() => resolve()); // no new connections; the database closes after the last one
+      const closeSockets = () => server.closeAllConnections();
+      if (active === 0) return closeSockets();
+      onDrained = closeSockets;
+      // A request that never ends must not hold the stop forever.
+      setTimeout(closeSockets, 2_000).unref();
     }),
   };
 };
