@@ -29,6 +29,26 @@ const amzDate = (date: Date): string => {
   return lastAmzDate;
 };
 
+/**
+ * The canonical path, as SignatureV4 builds it for every service but S3: empty and "." segments
+ * dropped, ".." removing the one before (RFC 3986 dot segments), then the (already escaped) path
+ * escaped once more, keeping the slashes. Ids are escaped but "." is not, so the ids "." and ".."
+ * are dot segments; only paths that may hold one pay for the split.
+ */
+export const canonicalPathOf = (path: string): string => {
+  let normalized = path;
+  if (path.includes('/.') || path.includes('//')) {
+    const segments: string[] = [];
+    for (const segment of path.split('/')) {
+      if (segment === '' || segment === '.') continue;
+      if (segment === '..') segments.pop();
+      else segments.push(segment);
+    }
+    normalized = `${path.startsWith('/') ? '/' : ''}${segments.join('/')}${segments.length > 0 && path.endsWith('/') ? '/' : ''}`;
+  }
+  return escapeUri(normalized).replace(/%2F/g, '/');
+};
+
 export interface SignOptions {
   method: 'POST' | 'DELETE';
   /** host[:port], exactly as sent in the Host header. */
@@ -74,8 +94,7 @@ export class ConnectionsSigner {
     let canonicalHeaders = '';
     for (const name of names) canonicalHeaders += `${name}:${headers[name]}\n`;
     const signedHeaders = names.join(';');
-    // The SDK escapes the (already escaped) path once more, keeping the slashes.
-    const canonicalPath = escapeUri(options.path).replace(/%2F/g, '/');
+    const canonicalPath = canonicalPathOf(options.path);
     const canonicalRequest = `${options.method}\n${canonicalPath}\n\n${canonicalHeaders}\n${signedHeaders}\n${payloadHash}`;
     const scope = `${shortDate}/${this.#region}/${this.#service}/aws4_request`;
     const stringToSign = `${algorithm}\n${longDate}\n${scope}\n${hash('sha256', canonicalRequest)}`;

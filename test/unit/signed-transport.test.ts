@@ -116,7 +116,7 @@ const lastRequest = (): Captured => {
 };
 
 describe('on the wire, the signed path equals PostToConnectionCommand', () => {
-  const ids = ['L0SM9cOFvHcCIhw=', 'a b/c?d#e', "it's (really) *me*!", 'ümlaut-☃'];
+  const ids = ['L0SM9cOFvHcCIhw=', 'a b/c?d#e', "it's (really) *me*!", 'ümlaut-☃', '.', '..'];
   const body = '{"type":"message","room":"lobby","text":"héllo"}';
 
   test.each(ids)('POST to %j: same method, path, body and signed headers', async (id) => {

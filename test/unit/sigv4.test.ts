@@ -20,28 +20,36 @@ const reference = async (o: { method: 'POST' | 'DELETE'; id: string; body?: Uint
   return { credentials, headers: signed.headers };
 };
 
+/** Signs one request both ways and expects the same headers. */
+const expectSameAsReference = async (method: 'POST' | 'DELETE', id: string, body: Uint8Array, date: Date, sessionToken: string | undefined, region: string) => {
+  const ref = await reference({ method, id, body: method === 'POST' ? body : undefined, date, sessionToken, region });
+  const mine = await new ConnectionsSigner({ region, credentials: ref.credentials }).sign({
+    method,
+    host: 'abc123.execute-api.eu-west-1.amazonaws.com',
+    path: `/prod/@connections/${escapeUri(id)}`,
+    body: method === 'POST' ? body : undefined,
+    date,
+  });
+  expect(mine).toEqual(ref.headers);
+};
+
 describe('ConnectionsSigner', () => {
+  // "." is not escaped, so these ids are (or look like) RFC 3986 dot segments, which SignatureV4
+  // drops or resolves in the canonical path. A random run found "." once in a few hundred.
+  it.each(['.', '..', '...', '.a', 'a.', 'a..b'])('matches SignatureV4 for the dot-segment-like id %j', (id) =>
+    expectSameAsReference('POST', id, new TextEncoder().encode('{}'), new Date('2026-11-27T10:00:00Z'), undefined, 'us-east-1'));
+
   it('matches SignatureV4 for random ids, bodies, dates, regions and session tokens', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('POST' as const, 'DELETE' as const),
-        fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 }), fc.constant("L0SM9c/+vHcC!'()*hw=")),
+        fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.constantFrom('.', '..', '.x.', 'x/..'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 }), fc.constant("L0SM9c/+vHcC!'()*hw=")),
         fc.uint8Array({ maxLength: 300 }),
         fc.date({ min: new Date('2020-01-01'), max: new Date('2035-01-01'), noInvalidDate: true }),
         // Session tokens are base64 text (the SDK trims header values; tokens never have spaces).
         fc.option(fc.stringMatching(/^[A-Za-z0-9+/=]{1,60}$/), { nil: undefined }),
         fc.constantFrom('us-east-1', 'eu-west-1', 'ap-southeast-2'),
-        async (method, id, body, date, sessionToken, region) => {
-          const ref = await reference({ method, id, body: method === 'POST' ? body : undefined, date, sessionToken, region });
-          const mine = await new ConnectionsSigner({ region, credentials: ref.credentials }).sign({
-            method,
-            host: 'abc123.execute-api.eu-west-1.amazonaws.com',
-            path: `/prod/@connections/${escapeUri(id)}`,
-            body: method === 'POST' ? body : undefined,
-            date,
-          });
-          expect(mine).toEqual(ref.headers);
-        },
+        (method, id, body, date, sessionToken, region) => expectSameAsReference(method, id, body, date, sessionToken, region),
       ),
       { numRuns: 300 },
     );
