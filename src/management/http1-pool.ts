@@ -270,8 +270,8 @@ export class Http1Pool {
     connection.current = pending;
     connection.parser = new ResponseParser();
     const signal = pending.signal;
+    // Never aborted here: request() refuses an aborted signal, and an abort while queued leaves the queue.
     if (signal) {
-      if (signal.aborted) { connection.current = undefined; this.#release(connection); return pending.reject(abortError(signal)); }
       // An abort in flight destroys the socket: its answer, if any, belongs to no one.
       pending.onAbort = () => connection.socket.destroy(abortError(signal));
       signal.addEventListener('abort', pending.onAbort, { once: true });
@@ -310,7 +310,7 @@ export class Http1Pool {
 
   #release(connection: Connection): void {
     if (this.#destroyed) { connection.socket.destroy(); return; }
-    const next = this.#dequeue();
+    const next = this.#queue.shift();
     if (next) return this.#dispatch(connection, next);
     connection.idleSince = Date.now();
     connection.socket.unref(); // an idle pool never keeps a process alive
@@ -320,12 +320,8 @@ export class Http1Pool {
   /** A socket closed: start a new one for a queued request, if any. */
   #next(): void {
     if (this.#destroyed || this.#queue.length === 0 || this.#all.size >= this.#config.maxSockets) return;
-    const next = this.#dequeue();
+    const next = this.#queue.shift();
     if (next) this.#dispatch(this.#takeIdle() ?? this.#connect(), next);
-  }
-
-  #dequeue(): Pending | undefined {
-    return this.#queue.shift();
   }
 
   #settle(pending: Pending, error: Error | undefined, response?: Http1Response): void {

@@ -164,13 +164,9 @@ export class ResponseParser {
           this.#begin(head);
           break;
         }
-        case 'length': {
-          const take = Math.min(this.#remaining, this.#pending.length);
-          if (take > 0) this.#append(this.#pending.take(take));
-          this.#remaining -= take;
-          if (this.#remaining > 0) return undefined;
+        case 'length':
+          if (!this.#takeBody()) return undefined;
           return this.#finish(this.#keepAlive);
-        }
         case 'chunk-size': {
           const end = this.#pending.bytes.indexOf(crlf);
           if (end < 0) {
@@ -187,14 +183,10 @@ export class ResponseParser {
           this.#state = this.#remaining === 0 ? 'trailers' : 'chunk-data';
           break;
         }
-        case 'chunk-data': {
-          const take = Math.min(this.#remaining, this.#pending.length);
-          if (take > 0) this.#append(this.#pending.take(take));
-          this.#remaining -= take;
-          if (this.#remaining > 0) return undefined;
+        case 'chunk-data':
+          if (!this.#takeBody()) return undefined;
           this.#state = 'chunk-end';
           break;
-        }
         case 'chunk-end': {
           if (this.#pending.length < 2) return undefined;
           const after = this.#pending.take(2);
@@ -246,6 +238,14 @@ export class ResponseParser {
       this.#state = 'until-close';
       this.#keepAlive = false;
     }
+  }
+
+  /** Moves up to #remaining pending bytes into the body; true once #remaining is 0. */
+  #takeBody(): boolean {
+    const take = Math.min(this.#remaining, this.#pending.length);
+    if (take > 0) this.#append(this.#pending.take(take));
+    this.#remaining -= take;
+    return this.#remaining === 0;
   }
 
   #append(bytes: Buffer): void {

@@ -8,7 +8,6 @@
 // signature as PostToConnectionCommand and classifies failures the same way.
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { withDefaults } from '../options.ts';
 import { classifyError, kindOfStatus } from './classify.ts';
 import { Http1Pool } from './http1-pool.ts';
 import { ConnectionsSigner, escapeUri } from './sigv4.ts';
@@ -26,12 +25,6 @@ export interface SignedTransportOptions {
   /** Fixed signing time, for tests that compare signatures. Default: now. */
   signingDate?: () => Date;
 }
-
-const defaults = {
-  requestTimeoutMs: 3_000,
-  connectionTimeoutMs: 1_000,
-  maxSockets: 50,
-};
 
 interface ErrorBody { message?: string | null; Message?: string | null; __type?: string; code?: string }
 
@@ -53,21 +46,21 @@ const toFailure = (status: number, headers: Record<string, string>, body: Buffer
 };
 
 export const createSignedTransport = (options: SignedTransportOptions): Transport => {
-  const config = withDefaults(defaults, options);
-  const url = new URL(config.endpoint);
+  const url = new URL(options.endpoint);
   // The stage path of the endpoint ("/prod"), without a trailing slash.
   const basePath = url.pathname.replace(/\/+$/, '');
   const host = url.host; // includes a non-default port, as the SDK's host header does
+  // Timeouts and sockets default in the pool (http1-pool.ts), which leaves undefined ones to them.
   const pool = new Http1Pool({
-    origin: url.origin, maxSockets: config.maxSockets,
-    connectTimeoutMs: config.connectionTimeoutMs, timeoutMs: config.requestTimeoutMs,
+    origin: url.origin, maxSockets: options.maxSockets,
+    connectTimeoutMs: options.connectionTimeoutMs, timeoutMs: options.requestTimeoutMs,
   });
   // defaultProvider() memoizes, and refreshes temporary credentials shortly before they expire.
-  const signer = new ConnectionsSigner({ credentials: config.credentials ?? defaultProvider(), region: config.region });
+  const signer = new ConnectionsSigner({ credentials: options.credentials ?? defaultProvider(), region: options.region });
 
   const request = async (method: 'POST' | 'DELETE', connectionId: string, body: Uint8Array | undefined, signal: AbortSignal) => {
     const path = `${basePath}/@connections/${escapeUri(connectionId)}`;
-    const headers = await signer.sign({ method, host, path, body, date: config.signingDate?.() });
+    const headers = await signer.sign({ method, host, path, body, date: options.signingDate?.() });
     // X-Ray propagation, as the SDK's recursion-detection middleware does it from the environment
     // (unsigned header). Read per request: the runtime sets it per invocation.
     const traceId = process.env._X_AMZN_TRACE_ID;
