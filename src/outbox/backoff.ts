@@ -16,3 +16,6 @@ export const backoffDelay = (attempt: number, throttled: boolean, options: Backo
   const ceiling = Math.min(options.capMs, base * 2 ** (attempt - 1));
   return Math.floor(random() * ceiling);
 };
+
+/** A wait that the engine and the store's batch retries share (tests inject their own). */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,7 +1,7 @@
 import { classifyError } from '../management/classify.ts';
 import { retryableKinds, TransportError, type DeliveryFailure, type Transport } from '../management/transport.ts';
 import type { FailedDelivery } from '../types.ts';
-import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import { backoffDelay, sleep as sleepFor, type BackoffOptions } from './backoff.ts';
 import type { Task } from './recipients.ts';
 
 export interface DeliverOptions {
@@ -38,7 +38,6 @@ export interface DeliveryOutcome {
 const aborted = (signal: AbortSignal): Promise<never> =>
   new Promise((_, reject) => signal.addEventListener('abort', () => reject(new TransportError({ kind: 'timeout', name: 'TimeoutError', message: 'request timed out' })), { once: true }));
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Delivers every task with at most `concurrency` requests in flight. Tasks are pulled one at a
@@ -49,7 +48,7 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
   const { transport, maxAttempts, requestTimeoutMs, deadline, hardDeadline, backoff } = options;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? sleepFor;
   const outcome: DeliveryOutcome = { queued: 0, sent: 0, gone: [], failed: [], closed: [], goneRooms: new Map() };
   // Only ids with a request in flight are here, so its size is bounded by the concurrency.
   const inFlight = new Map<string, Promise<void>>();

@@ -1,4 +1,5 @@
 import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { backoffDelay, sleep } from '../outbox/backoff.ts';
 
 type Key = Record<string, unknown>;
 type WriteRequest = { DeleteRequest: { Key: Key } } | { PutRequest: { Item: Record<string, unknown> } };
@@ -7,13 +8,16 @@ export interface BatchOptions {
   /** Attempts for the leftovers DynamoDB hands back (UnprocessedItems / UnprocessedKeys). */
   maxAttempts: number;
   baseDelayMs: number;
+  /** No single wait is longer: the prune runs inside the invocation's safety margin. */
+  maxDelayMs: number;
   sleep: (ms: number) => Promise<void>;
 }
 
 export const batchDefaults: BatchOptions = {
   maxAttempts: 8,
   baseDelayMs: 25,
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  maxDelayMs: 200,
+  sleep,
 };
 
 /** BatchWriteItem takes at most 25 requests; BatchGetItem at most 100 keys. */
@@ -24,8 +28,10 @@ export function* chunks<T>(items: T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
-// Full-jitter exponential backoff between retries of the leftovers, as AWS advises for batches.
-const pause = (attempt: number, options: BatchOptions) => options.sleep(Math.floor(Math.random() * options.baseDelayMs * 2 ** attempt));
+// Full-jitter exponential backoff between retries of the leftovers, as AWS advises for batches:
+// the engine's own backoff, capped.
+const pause = (attempt: number, options: BatchOptions) =>
+  options.sleep(backoffDelay(attempt + 1, false, { baseMs: options.baseDelayMs, throttledBaseMs: options.baseDelayMs, capMs: options.maxDelayMs }));
 
 /**
  * Sends one chunk and then whatever DynamoDB hands back unprocessed, with backoff, until nothing

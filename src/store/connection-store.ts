@@ -8,7 +8,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { withDefaults } from '../options.ts';
+import { checkNumber, withDefaults } from '../options.ts';
 import { batchDefaults, batchGet, batchWrite, type BatchOptions } from './batch.ts';
 import { connectionKey, connectionsPartition, membershipKey, nowSeconds, roomPartition } from './keys.ts';
 import { maxConnectionSeconds, NotConnectedError, type ConnectionInfo, type RemoveResult, type Store } from './store.ts';
@@ -38,10 +38,10 @@ export const defaultDocumentClient = (): DynamoDBDocumentClient => {
   // An empty variable (as SAM templates declare them) means "not set", not "endpoint ''".
   const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined;
   // The SDK sets no request timeout by default; a hung socket must not eat the invocation.
-  const requestHandler = new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true });
-  sharedClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, requestHandler }), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  sharedClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({
+    endpoint,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true }),
+  }), { marshallOptions: { removeUndefinedValues: true } });
   return sharedClient;
 };
 
@@ -59,7 +59,10 @@ export class ConnectionStore implements Store {
     this.client = options.client ?? defaultDocumentClient();
     this.#options = withDefaults(defaults, { ttlSeconds: options.ttlSeconds, pageSize: options.pageSize, now: options.now });
     this.#options.ttlSeconds = Math.min(this.#options.ttlSeconds, maxConnectionSeconds);
-    this.#batch = { ...batchDefaults, ...options.batch };
+    this.#batch = withDefaults(batchDefaults, options.batch ?? {});
+    checkNumber('ConnectionStore batch.maxAttempts', this.#batch.maxAttempts, { min: 1, integer: true });
+    checkNumber('ConnectionStore batch.baseDelayMs', this.#batch.baseDelayMs);
+    checkNumber('ConnectionStore batch.maxDelayMs', this.#batch.maxDelayMs);
   }
 
   async connect(connectionId: string, details: { name?: string } = {}): Promise<void> {
