@@ -4,6 +4,7 @@ import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { outbox, type OutboxOptions } from '../middleware/outbox.ts';
 import { wsJsonBodyParser } from '../middleware/ws-json-body-parser.ts';
 import type { WsContext, WsEvent, WsResult } from './types.ts';
+import { logLevelAllows } from './outbox/report.ts';
 
 export interface WsHandlerOptions extends OutboxOptions {
   /** Where handler errors are logged (http-error-handler's logger); `false` for none. */
@@ -40,5 +41,6 @@ export const wsHandler = <TBody = Record<string, any>>(fn: WsHandlerFn<TBody>, o
 const defaultErrorLogger = (error: unknown): void => {
   const e = error as { statusCode?: number; message?: string; stack?: string };
   const level = (e?.statusCode ?? 500) < 500 ? 'info' : 'error';
+  if (!logLevelAllows(level)) return; // OUTBOX_LOG_LEVEL=warn keeps 5xx only, as for reports
   console.error(JSON.stringify({ level, msg: 'ws-outbox handler error', statusCode: e?.statusCode ?? 500, error: e?.message, stack: level === 'error' ? e?.stack : undefined }));
 };

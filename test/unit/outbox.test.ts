@@ -211,4 +211,26 @@ describe('report logging', () => {
       delete process.env.OUTBOX_LOG_LEVEL;
     }
   });
+
+  it("the default handler-error log follows OUTBOX_LOG_LEVEL too: warn drops the caller's 4xx, keeps 5xx", async () => {
+    const h = new WsTestHarness();
+    const spy = jest.spyOn(console, 'error').mockImplementation(() => {});
+    const handler = wsHandler(async (event) => {
+      throw createError((event.body as { status: number }).status, 'nope');
+    }, { logger: false });
+    process.env.OUTBOX_LOG_LEVEL = 'warn';
+    try {
+      await h.invoke(handler, { routeKey: 'send', connectionId: 'me', body: { status: 400 } });
+      expect(spy).not.toHaveBeenCalled();
+      await h.invoke(handler, { routeKey: 'send', connectionId: 'me', body: { status: 500 } });
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(JSON.parse(spy.mock.calls[0]?.[0] as string)).toMatchObject({ level: 'error', statusCode: 500 });
+      process.env.OUTBOX_LOG_LEVEL = 'info';
+      await h.invoke(handler, { routeKey: 'send', connectionId: 'me', body: { status: 400 } });
+      expect(spy).toHaveBeenCalledTimes(2);
+    } finally {
+      delete process.env.OUTBOX_LOG_LEVEL;
+      spy.mockRestore();
+    }
+  });
 });
