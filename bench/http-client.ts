@@ -6,6 +6,7 @@
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Http1Pool } from '../src/management/http1-pool.ts';
+import { forEachBounded } from './lib/pool.ts';
 import { startSink } from './lib/sink-process.ts';
 import { median, round } from './lib/stats.ts';
 
@@ -38,13 +39,12 @@ const clients = { 'node:http': viaNodeHttp, http1Pool: viaPool } as const;
 
 /** N requests, `concurrency` at a time; returns CPU µs per request. */
 const measure = async (send: (path: string) => Promise<number>, n: number) => {
-  let next = 0;
   let failures = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: config.concurrency }, async () => {
-    while (next < n) if (await send(`/bench/@connections/id-${next++}`) !== 200) failures++;
-  }));
+  await forEachBounded(Array.from({ length: n }, (_, i) => i), config.concurrency, async (i) => {
+    if (await send(`/bench/@connections/id-${i}`) !== 200) failures++;
+  });
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   if (failures > 0) throw new Error(`${failures} requests failed`);
