@@ -10,11 +10,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ConnectionStore, wsHandler, type DeliveryReport } from '../src/index.ts';
 import { connectionsPartition, roomPartition } from '../src/store/keys.ts';
+import { maxWriteBatch } from '../src/store/batch.ts';
 import { startDynalite } from '../test/helpers/dynalite.ts';
 import { lambdaContext, messageEvent } from './contenders/outbox.ts';
 import { benchIds } from './lib/gone.ts';
 
-const defaults = { n: 1000, extraRooms: 10, batchWriteMax: 25 };
+const defaults = { n: 1000, extraRooms: 10 };
 const { values } = parseArgs({ options: { n: { type: 'string' } } });
 const n = Number(values.n ?? defaults.n);
 
@@ -77,8 +78,8 @@ const batchWrite = requests.BatchWriteItem ?? 0;
 process.stdout.write(JSON.stringify({
   recipients: n, sent: r?.sent, gone, pruned: r?.pruned, failed: r?.failed.length,
   itemsDeleted, requests,
-  batchWriteBound: Math.ceil(itemsDeleted / defaults.batchWriteMax),
-  batchWriteWithinBound: batchWrite <= Math.ceil(itemsDeleted / defaults.batchWriteMax),
+  batchWriteBound: Math.ceil(itemsDeleted / maxWriteBatch),
+  batchWriteWithinBound: batchWrite <= Math.ceil(itemsDeleted / maxWriteBatch),
   roomMembersAfter: await countIn(roomPartition('bench')), connectionsAfter: await countIn(connectionsPartition), expectedAfter: n - gone,
   durationMs: r?.durationMs,
 }) + '\n');

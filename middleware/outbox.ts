@@ -215,7 +215,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
 };
 
 /** A 4xx message is the caller's to see; a 5xx message may hold internals, so it stays generic. */
-export const errorMessageOf = (request: Pick<WsRequest, 'error' | 'response'>): string => {
+const errorMessageOf = (request: Pick<WsRequest, 'error' | 'response'>): string => {
   const error = request.error as (Error & { statusCode?: number; expose?: boolean }) | null | undefined;
   const response = request.response as { statusCode?: number } | undefined;
   const status = response?.statusCode ?? error?.statusCode ?? 500;

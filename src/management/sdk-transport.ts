@@ -20,7 +20,7 @@ export interface TransportOptions {
   maxSockets: number;
 }
 
-export const keepAliveAgents = (maxSockets: number) => ({
+const keepAliveAgents = (maxSockets: number) => ({
   httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
   httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
 });

@@ -100,17 +100,11 @@ export class Outbox {
     return this.#entries.length;
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Hands the queue to the flush and refuses any later enqueue. */
   close(): Entry[] {
     this.#closed = true;
     const entries = this.#entries;
-    this.#entries = [];
-    this.#idsEntries.clear();
-    this.#serialized.clear();
+    this.discard();
     return entries;
   }
 

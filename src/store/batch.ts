@@ -22,9 +22,9 @@ export const batchDefaults: BatchOptions = {
 
 /** BatchWriteItem takes at most 25 requests; BatchGetItem at most 100 keys. */
 export const maxWriteBatch = 25;
-export const maxGetBatch = 100;
+const maxGetBatch = 100;
 
-export function* chunks<T>(items: T[], size: number): Generator<T[]> {
+function* chunks<T>(items: T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 

@@ -34,7 +34,7 @@ const defaults = {
 
 let sharedClient: DynamoDBDocumentClient | undefined;
 /** One client per process, reused across warm invocations. */
-export const defaultDocumentClient = (): DynamoDBDocumentClient => {
+const defaultDocumentClient = (): DynamoDBDocumentClient => {
   // An empty variable (as SAM templates declare them) means "not set", not "endpoint ''".
   const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined;
   // The SDK sets no request timeout by default; a hung socket must not eat the invocation.
