@@ -4,10 +4,9 @@ import { transportFor, type TransportFactory, type TransportKind } from '../src/
 import { managementEndpoint, regionOf } from '../src/management/endpoint.ts';
 import type { Transport } from '../src/management/transport.ts';
 import type { BackoffOptions } from '../src/outbox/backoff.ts';
-import { deliver, type DeliveryOutcome } from '../src/outbox/deliver.ts';
+import { flush } from '../src/outbox/flush.ts';
 import { Outbox } from '../src/outbox/outbox.ts';
-import { tasksOf } from '../src/outbox/recipients.ts';
-import { buildReport, logReport } from '../src/outbox/report.ts';
+import { logReport } from '../src/outbox/report.ts';
 import { maxPayloadBytes } from '../src/outbox/serialize.ts';
 import { ConnectionStore } from '../src/store/connection-store.ts';
 import type { Store } from '../src/store/store.ts';
@@ -23,8 +22,12 @@ export interface OutboxOptions {
   /** Ceiling for one PostToConnection. */
   requestTimeoutMs?: number;
   connectionTimeoutMs?: number;
-  /** Time kept back from the Lambda deadline: no attempt starts inside it. */
+  /** Time kept back from the Lambda deadline: the whole flush (reads, sends, prune, onReport) ends before it. */
   safetyMarginMs?: number;
+  /** The end of the flush's budget kept from store reads and new attempts, for requests in flight, the prune and onReport. */
+  reserveMs?: number;
+  /** A 410 for a connection whose row is younger than this does not prune it: API Gateway answers 410 until $connect returns. */
+  connectGraceMs?: number;
   /** Used when the context has no getRemainingTimeInMillis (plain scripts, some tests). */
   fallbackTimeoutMs?: number;
   backoff?: Partial<BackoffOptions>;
@@ -35,7 +38,7 @@ export interface OutboxOptions {
   /** The @connections endpoint; by default AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, else derived from the event. */
   endpoint?: string;
   maxPayloadBytes?: number;
-  /** Receives the delivery report of every invocation. */
+  /** Receives the delivery report of every invocation, once, within the flush's budget; its errors are logged, never raised. */
   onReport?: (report: DeliveryReport, context: Context) => void | Promise<void>;
   /** Where the one-line JSON report goes; `false` to keep quiet. */
   logger?: ((line: string) => void) | false;
@@ -61,8 +64,13 @@ export const outboxDefaults = {
   // A PostToConnection takes tens of ms; 2 s means the socket is hung, not slow.
   requestTimeoutMs: 2000,
   connectionTimeoutMs: 1000,
-  // Room for the requests in flight to finish, the prune, and the response to leave.
+  // Room for the response to leave (and Middy's own after-work) once the flush has ended.
   safetyMarginMs: 500,
+  // Requests in flight end within half of it (a hung one is cut), the prune within the next
+  // quarter (~40 parallel batch calls for 1,000 gone connections), onReport within the last.
+  reserveMs: 1000,
+  // API Gateway's integration timeout is at most 29 s, so by then any $connect has returned.
+  connectGraceMs: 30_000,
   fallbackTimeoutMs: 30_000,
   backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
   // The signed path sends byte-identical requests to PostToConnectionCommand (proven by
@@ -89,6 +97,8 @@ const checkOptions = (config: typeof outboxDefaults & OutboxOptions): void => {
   checkNumber('outbox requestTimeoutMs', config.requestTimeoutMs, { min: 1 });
   checkNumber('outbox connectionTimeoutMs', config.connectionTimeoutMs, { min: 1 });
   checkNumber('outbox safetyMarginMs', config.safetyMarginMs);
+  checkNumber('outbox reserveMs', config.reserveMs);
+  checkNumber('outbox connectGraceMs', config.connectGraceMs);
   checkNumber('outbox fallbackTimeoutMs', config.fallbackTimeoutMs, { min: 1 });
   checkNumber('outbox maxPayloadBytes', config.maxPayloadBytes, { min: 1, integer: true });
   checkNumber('outbox backoff.baseMs', config.backoff.baseMs);
@@ -98,14 +108,33 @@ const checkOptions = (config: typeof outboxDefaults & OutboxOptions): void => {
 
 type WsRequest = Request<WsEvent, unknown, Error, WsContext>;
 
+/** Where the outbox keeps its cleanup in Middy's `request.internal`, as Powertools does with its own. */
+export const outboxInternalKey = 'ws-outbox.outbox';
+
+/**
+ * Settles the outbox of a request (flush, or discard after a failure) if it is not settled yet,
+ * and resolves with its one report. For a middleware of yours that ends the chain early, as
+ * Powertools' `cleanupMiddlewares(request)`; wsHandler also runs it as Middy's `requestEnd` hook,
+ * which Middy awaits after every request whatever the middlewares did.
+ */
+export const cleanupOutbox = async (request: { internal?: Record<string, unknown> }): Promise<DeliveryReport | undefined> => {
+  const settle = request.internal?.[outboxInternalKey];
+  return typeof settle === 'function' ? (settle as () => Promise<DeliveryReport>)() : undefined;
+};
+
 /**
  * The outbox middleware: gives the handler `context.outbox` (and `context.store`), then delivers
  * everything it enqueued before the response goes back. Lambda freezes the environment when the
  * handler's promise settles, so sends must finish here, not "in the background".
+ *
+ * Exactly one settlement per invocation, whichever comes first: `after` (flush), `onError`
+ * (discard what the failed part enqueued, reply `{"type":"error"}`, flush the rest), or the
+ * cleanup (an early return skipped both). Each ends in one report.
  */
 export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unknown, Error, WsContext> => {
   const config = withDefaults(outboxDefaults, { ...options, backoff: withDefaults(outboxDefaults.backoff, options.backoff ?? {}) });
   checkOptions(config);
+  const settled = new WeakMap<Outbox, Promise<DeliveryReport>>();
 
   const storeFor = (context: WsContext): Store | undefined => {
     const override = testingOverrides(context);
@@ -117,12 +146,16 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
   const before = (request: WsRequest): void => {
     const { event, context } = request;
     const routeKey = event.requestContext?.routeKey;
-    context.outbox = new Outbox({
+    const box = new Outbox({
       connectionId: event.requestContext?.connectionId,
       connecting: routeKey === '$connect',
       maxPayloadBytes: config.maxPayloadBytes,
       storeAvailable: storeFor(context) !== undefined,
+      // Middy sets request.error before its onError phase: what is enqueued from then on is the
+      // error path's own (a user onError's reply) and survives the discard.
+      failing: () => request.error != null,
     });
+    context.outbox = box;
     // Resolved on first use, so handlers that never touch the store need no table.
     Object.defineProperty(context, 'store', {
       configurable: true,
@@ -133,6 +166,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
         return store;
       },
     });
+    (request.internal as Record<string, unknown>)[outboxInternalKey] = () => settle(request, box, 'cleanup');
   };
 
   const transportOf = async (request: WsRequest): Promise<Transport> => {
@@ -147,71 +181,64 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
     });
   };
 
-  const flush = async (request: WsRequest): Promise<DeliveryReport> => {
-    const started = Date.now();
-    const entries = request.context.outbox.close();
-    const store = storeFor(request.context);
-    const remaining = request.context.getRemainingTimeInMillis?.() ?? config.fallbackTimeoutMs;
-    const deadline = started + remaining - config.safetyMarginMs;
-    let outcome: DeliveryOutcome;
-    if (entries.length === 0) {
-      outcome = { queued: 0, sent: 0, gone: [], failed: [], closed: [], goneRooms: new Map() };
-    } else {
-      outcome = await deliver(tasksOf(entries, store), {
-        transport: await transportOf(request),
-        concurrency: config.concurrency,
-        maxAttempts: config.maxAttempts,
-        requestTimeoutMs: config.requestTimeoutMs,
-        deadline,
-        hardDeadline: deadline + config.safetyMarginMs / 2,
-        backoff: config.backoff,
-      });
-    }
-    let pruned = 0;
-    let pruneError: unknown;
-    const toPrune = [...outcome.gone, ...outcome.closed];
-    if (store !== undefined && toPrune.length > 0) {
-      // A failed prune must not fail the invocation: the rows also expire by TTL.
-      try {
-        pruned = (await store.remove(toPrune, outcome.goneRooms)).connections;
-      } catch (error) {
-        pruneError = error;
-      }
-    }
-    const report = buildReport(outcome, pruned, Date.now() - started);
-    if (config.logger && entries.length > 0) logReport(config.logger, report, request, { pruneError, sourceError: outcome.error });
-    testingOverrides(request.context)?.onReport?.(report);
-    await config.onReport?.(report, request.context);
-    if (outcome.error !== undefined) {
-      throw new Error(`could not read the recipients: ${(outcome.error as Error).message ?? outcome.error}`, { cause: outcome.error });
-    }
+  const settle = (request: WsRequest, box: Outbox, phase: 'after' | 'onError' | 'cleanup'): Promise<DeliveryReport> => {
+    let report = settled.get(box);
+    if (report === undefined) settled.set(box, (report = settleOnce(request, box, phase)));
     return report;
   };
 
+  const settleOnce = async (request: WsRequest, box: Outbox, phase: 'after' | 'onError' | 'cleanup'): Promise<DeliveryReport> => {
+    const { context, event } = request;
+    const remainingMs = context.getRemainingTimeInMillis?.() ?? config.fallbackTimeoutMs;
+    let discarded = 0;
+    if (invocationFailed(request)) {
+      // Nothing the failed part enqueued is sent: no half-done state escapes.
+      discarded = box.discardFailed();
+      // Our own error reply, when our onError runs (a user onError that returned early has
+      // answered the error its own way).
+      const routeKey = event.requestContext?.routeKey;
+      if (phase === 'onError' && request.error != null && event.requestContext?.connectionId && routeKey !== '$connect' && routeKey !== '$disconnect') {
+        box.reply({ type: 'error', message: errorMessageOf(request) });
+      }
+    }
+    const entries = box.close();
+    const store = storeFor(context);
+    const logger = config.logger;
+    const testing = testingOverrides(context);
+    return flush({
+      entries,
+      discarded,
+      store,
+      transport: () => transportOf(request),
+      remainingMs,
+      options: testing?.connectGraceMs === undefined ? config : { ...config, connectGraceMs: testing.connectGraceMs },
+      log: logger ? (report, extra) => {
+        if (report.queued + report.discarded + report.unresolved.length > 0) logReport(logger, report, request, extra);
+      } : undefined,
+      onReport: [testing?.onReport, config.onReport && ((report) => config.onReport!(report, context))],
+    });
+  };
+
   const after = async (request: WsRequest): Promise<void> => {
-    await flush(request);
+    if (request.context.outbox instanceof Outbox) await settle(request, request.context.outbox, 'after');
   };
 
   const onError = async (request: WsRequest): Promise<void> => {
-    const { context, event } = request;
     // before() may not have run (an earlier middleware threw).
-    if (!(context.outbox instanceof Outbox)) return;
-    // Nothing the failed handler enqueued is sent: no half-done state escapes.
-    context.outbox.discard();
-    context.outbox.reopen();
-    const routeKey = event.requestContext?.routeKey;
-    if (event.requestContext?.connectionId && routeKey !== '$connect' && routeKey !== '$disconnect') {
-      context.outbox.reply({ type: 'error', message: errorMessageOf(request) });
-    }
-    try {
-      await flush(request);
-    } catch (error) {
-      // The original error is what matters; the reply failing is in the report already.
-      console.error(JSON.stringify({ level: 'error', msg: 'ws-outbox: error reply failed', error: String(error) }));
-    }
+    if (request.context.outbox instanceof Outbox) await settle(request, request.context.outbox, 'onError');
   };
 
   return { before, after, onError };
+};
+
+/**
+ * The handler (or a middleware) threw, or `$connect` answered non-2xx: API Gateway refuses that
+ * connection, so what its $connect enqueued is dropped as if it had thrown.
+ */
+const invocationFailed = (request: WsRequest): boolean => {
+  if (request.error != null) return true;
+  const status = (request.response as { statusCode?: number } | undefined)?.statusCode;
+  return request.event.requestContext?.routeKey === '$connect' && status !== undefined && (status < 200 || status > 299);
 };
 
 /** A 4xx message is the caller's to see; a 5xx message may hold internals, so it stays generic. */

@@ -47,14 +47,46 @@ export interface FailedDelivery {
   error?: string;
 }
 
-/** What happened to everything one invocation enqueued. sent + gone.length + failed.length === queued. */
+/** A room or "all" entry whose recipients could not all be read from the store. */
+export interface UnresolvedEntry {
+  target: 'room' | 'all';
+  room?: string;
+  /** `deadline`: the flush's budget ran out before (or while) it was read; `store`: the store failed. */
+  reason: 'deadline' | 'store';
+  /** The store's error, for `store`. */
+  error?: string;
+  /** Recipients already read from it (and queued) before it stopped; 0 when it was never read. */
+  reached: number;
+}
+
+/** A gone connection whose row the prune left in the store (DynamoDB's TTL removes it later). */
+export interface UnprunedConnection {
+  connectionId: string;
+  /**
+   * `connecting`: its row is younger than the $connect grace, so the 410 may only mean that its
+   * $connect has not returned yet; `deadline`: no budget left; `store`: the store failed.
+   */
+  reason: 'connecting' | 'deadline' | 'store';
+}
+
+/**
+ * What happened to everything one invocation enqueued. sent + gone.length + failed.length === queued;
+ * unresolved entries and discarded instructions are outside that count.
+ */
 export interface DeliveryReport {
+  /** Messages (and disconnects) handed to the engine, one per recipient. */
   queued: number;
   sent: number;
   /** Connections that answered 410, one entry per message that could not reach them. */
   gone: string[];
   failed: FailedDelivery[];
+  /** Room and "all" entries that could not be expanded (deadline, store error). */
+  unresolved: UnresolvedEntry[];
   /** Gone (or disconnected) connections removed from the store. */
   pruned: number;
+  /** Gone connections whose rows were left for $disconnect or TTL, with why. */
+  unpruned: UnprunedConnection[];
+  /** Instructions dropped unsent because the invocation failed (a throw, or a refused $connect). */
+  discarded: number;
   durationMs: number;
 }

@@ -1,7 +1,7 @@
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
-import { outbox, type OutboxOptions } from '../middleware/outbox.ts';
+import { cleanupOutbox, outbox, type OutboxOptions } from '../middleware/outbox.ts';
 import { wsJsonBodyParser } from '../middleware/ws-json-body-parser.ts';
 import type { WsContext, WsEvent, WsResult } from './types.ts';
 import { logLevelAllows } from './outbox/report.ts';
@@ -13,7 +13,12 @@ export interface WsHandlerOptions extends OutboxOptions {
   maxBodyBytes?: number;
 }
 
-export type WsHandlerFn<TBody> = (event: WsEvent<TBody>, context: WsContext) => Promise<WsResult | void> | WsResult | void;
+/** Middy's third handler argument: `signal` aborts shortly before the Lambda timeout. */
+export interface WsHandlerExtras {
+  signal: AbortSignal;
+}
+
+export type WsHandlerFn<TBody> = (event: WsEvent<TBody>, context: WsContext, extras: WsHandlerExtras) => Promise<WsResult | void> | WsResult | void;
 
 /** The Lambda handler wsHandler returns: a Middy handler, so more middlewares can be `.use()`d. */
 export type WsLambdaHandler = MiddyfiedHandler<APIGatewayProxyWebsocketEventV2, WsResult | undefined, Error, Context>;
@@ -21,7 +26,8 @@ export type WsLambdaHandler = MiddyfiedHandler<APIGatewayProxyWebsocketEventV2, 
 /**
  * A Middy handler with everything wired: JSON body parsing, the outbox, and error handling.
  * Middy runs onError middlewares last-registered first, so http-error-handler shapes the
- * response before the outbox turns it into the caller's `{"type":"error"}` reply.
+ * response before the outbox turns it into the caller's `{"type":"error"}` reply. Middy's
+ * `requestEnd` hook settles the outbox when another middleware's early return skipped it.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const wsHandler = <TBody = Record<string, any>>(fn: WsHandlerFn<TBody>, options: WsHandlerOptions = {}): WsLambdaHandler => {
@@ -29,7 +35,10 @@ export const wsHandler = <TBody = Record<string, any>>(fn: WsHandlerFn<TBody>, o
   // The middlewares change the event and context types (body parsed, outbox added), which Middy's
   // generics cannot follow through `.use()`; the public type is restored on return.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const handler = middy<any, any, Error, any>(async (event: WsEvent<TBody>, context: WsContext) => (await fn(event, context)) ?? { statusCode: 200 })
+  const handler = middy<any, any, Error, any>(
+    async (event: WsEvent<TBody>, context: WsContext, extras: WsHandlerExtras) => (await fn(event, context, extras)) ?? { statusCode: 200 },
+    { requestEnd: cleanupOutbox },
+  )
     // The outbox goes first so that a parse error still has an outbox to send its error reply.
     .use(outbox(outboxOptions))
     .use(wsJsonBodyParser({ maxBytes: maxBodyBytes }))

@@ -31,8 +31,6 @@ export interface DeliveryOutcome {
   closed: string[];
   /** Rooms a gone id was reached through, so prune can remove memberships the store does not list. */
   goneRooms: Map<string, Set<string>>;
-  /** Set when the recipients could not be read (the store failed mid-stream). */
-  error?: unknown;
 }
 
 const aborted = (signal: AbortSignal): Promise<never> =>
@@ -50,8 +48,6 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? sleepFor;
   const outcome: DeliveryOutcome = { queued: 0, sent: 0, gone: [], failed: [], closed: [], goneRooms: new Map() };
-  // Only ids with a request in flight are here, so its size is bounded by the concurrency.
-  const inFlight = new Map<string, Promise<void>>();
 
   const fail = (id: string, failure: Pick<DeliveryFailure, 'kind' | 'status' | 'name'> | 'deadline') => {
     outcome.failed.push(
@@ -106,38 +102,32 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
     }
   };
 
-  const run = async (task: Task): Promise<void> => {
-    // Chain behind an earlier task for the same connection so its messages arrive in order.
-    const before = inFlight.get(task.id);
-    const mine = before === undefined ? attempt(task) : before.then(() => attempt(task));
-    inFlight.set(task.id, mine);
-    try {
-      await mine;
-    } finally {
-      if (inFlight.get(task.id) === mine) inFlight.delete(task.id);
-    }
+  const iterator = tasks[Symbol.asyncIterator]();
+  // Async generators queue concurrent next() calls and answer them in order, so tasks reach the
+  // workers in enqueue order. The source never throws: recipients.ts turns store failures into
+  // unresolved entries.
+  const next = async (): Promise<Task | undefined> => {
+    const step = await iterator.next();
+    return step.done ? undefined : step.value;
   };
 
-  const iterator = tasks[Symbol.asyncIterator]();
-  let sourceDone = false;
-  // Async generators queue concurrent next() calls, but a failed source must stop every worker.
-  const next = async (): Promise<Task | undefined> => {
-    if (sourceDone) return undefined;
-    try {
-      const step = await iterator.next();
-      if (step.done) sourceDone = true;
-      return step.done ? undefined : step.value;
-    } catch (error) {
-      sourceDone = true;
-      outcome.error ??= error;
-      return undefined;
-    }
-  };
+  // Ids with a request in flight, each with the tasks that came up for it meanwhile. A later task
+  // for a busy id waits here, in order, instead of holding a worker: the worker that owns the id
+  // sends them one after another, and the others go on with the rest of the flush.
+  const waiting = new Map<string, Task[]>();
 
   const worker = async (): Promise<void> => {
     for (let task = await next(); task !== undefined; task = await next()) {
       outcome.queued++;
-      await run(task);
+      const queue = waiting.get(task.id);
+      if (queue !== undefined) {
+        queue.push(task);
+        continue;
+      }
+      const mine: Task[] = [];
+      waiting.set(task.id, mine);
+      for (let t: Task | undefined = task; t !== undefined; t = mine.shift()) await attempt(t);
+      waiting.delete(task.id);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));

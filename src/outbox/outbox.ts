@@ -22,6 +22,11 @@ export interface OutboxOptions {
   maxPayloadBytes?: number;
   /** False when there is no connection store: toRoom/toAll then fail where they are called. */
   storeAvailable?: boolean;
+  /**
+   * True once the invocation has failed (Middy sets `request.error` before its onError phase).
+   * What is enqueued from then on (an onError middleware's own reply) survives discardFailed().
+   */
+  failing?: () => boolean;
 }
 
 const toSet = (except: Except['except']): Set<string> =>
@@ -33,11 +38,11 @@ const toSet = (except: Except['except']): Set<string> =>
  */
 export class Outbox {
   #entries: Entry[] = [];
-  // The 'ids' entry of each payload, so that send() in a loop stays O(1) per call.
-  #idsEntries = new Map<Uint8Array, Extract<Entry, { kind: 'ids' }>>();
   #closed = false;
-  // The same message object (or string) enqueued twice is serialized once and shares one entry,
-  // which is also how duplicate recipients of the same message collapse to one send.
+  // Where the failed part of the invocation ends: entries before it are the failed handler's.
+  #failedAt: number | undefined;
+  // The same JSON value or string enqueued twice is serialized once and shares one payload, which
+  // is how the flush recognises a repeated message to the same connection (see dedupe.ts).
   #serialized = new Map<unknown, Uint8Array>();
   readonly #options: OutboxOptions;
 
@@ -79,20 +84,20 @@ export class Outbox {
     this.#assertOpen('toRoom');
     this.#assertStore('toRoom');
     if (typeof room !== 'string' || room.length === 0) throw new TypeError('outbox.toRoom() needs a room name');
-    this.#entries.push({ kind: 'room', room, payload: this.#serialize(message), except: this.#exceptWithCaller(options) });
+    this.#push({ kind: 'room', room, payload: this.#serialize(message), except: this.#exceptWithCaller(options) });
   }
 
   /** Sends a message to every live connection. */
   toAll(message: Message, options: Except = {}): void {
     this.#assertOpen('toAll');
     this.#assertStore('toAll');
-    this.#entries.push({ kind: 'all', payload: this.#serialize(message), except: this.#exceptWithCaller(options) });
+    this.#push({ kind: 'all', payload: this.#serialize(message), except: this.#exceptWithCaller(options) });
   }
 
   /** Closes a connection (DeleteConnection) after everything enqueued for it before has been sent. */
   disconnect(connectionId: string): void {
     this.#assertOpen('disconnect');
-    this.#entries.push({ kind: 'disconnect', id: connectionId });
+    this.#push({ kind: 'disconnect', id: connectionId });
   }
 
   /** How many instructions are waiting. */
@@ -100,49 +105,59 @@ export class Outbox {
     return this.#entries.length;
   }
 
-  /** Hands the queue to the flush and refuses any later enqueue. */
+  /** Hands the queue to the flush and refuses any later enqueue. Not for handlers. */
   close(): Entry[] {
     this.#closed = true;
     const entries = this.#entries;
-    this.discard();
+    this.#entries = [];
+    this.#serialized.clear();
     return entries;
   }
 
-  /** Drops everything enqueued so far (the handler threw: no half-done state escapes). */
-  discard(): number {
-    const dropped = this.#entries.length;
-    this.#entries = [];
-    this.#idsEntries.clear();
-    this.#serialized.clear();
-    return dropped;
-  }
-
-  /** Reopens after discard, for the middleware's own error reply. Not for handlers. */
-  reopen(): void {
-    this.#closed = false;
+  /**
+   * Drops what the failed part of the invocation enqueued (no half-done state escapes) and keeps
+   * what came after the failure, such as an onError middleware's reply. Returns how many
+   * instructions were dropped. Not for handlers.
+   */
+  discardFailed(): number {
+    const cut = this.#failedAt ?? this.#entries.length;
+    this.#entries = this.#entries.slice(cut);
+    this.#failedAt = 0; // what is enqueued from now on is the error path's own
+    return cut;
   }
 
   #serialize(message: Message): Uint8Array {
+    // Bytes are copied: the caller may reuse its buffer before the flush (or on the next warm
+    // invocation), and what goes out, and its signature, must be what was enqueued.
+    if (message instanceof Uint8Array) return serializeMessage(message.slice(), this.#options.maxPayloadBytes);
     // JSON values are keyed by their text, so equal messages built separately still share one payload.
-    const isJson = typeof message !== 'string' && !(message instanceof Uint8Array);
-    const key = isJson ? JSON.stringify(message) : message;
+    const key = typeof message === 'string' ? message : JSON.stringify(message);
     const cached = this.#serialized.get(key);
     if (cached !== undefined) return cached;
-    const bytes = serializeMessage(isJson && key !== undefined ? (key as string) : message, this.#options.maxPayloadBytes);
+    const bytes = serializeMessage(key === undefined ? message : key, this.#options.maxPayloadBytes);
     this.#serialized.set(key, bytes);
     return bytes;
   }
 
+  #push(entry: Entry): void {
+    this.#noteFailure();
+    this.#entries.push(entry);
+  }
+
+  #noteFailure(): void {
+    if (this.#failedAt === undefined && this.#options.failing?.()) this.#failedAt = this.#entries.length;
+  }
+
   #addIds(ids: string[], payload: Uint8Array): void {
-    // Merge into the earlier entry for the same payload so a recipient named twice gets it once.
-    const previous = this.#idsEntries.get(payload);
-    if (previous !== undefined) {
-      for (const id of ids) previous.ids.add(id);
+    // send() in a loop with one message becomes one entry; merging only into the last entry keeps
+    // every connection's enqueue order (merging into an earlier one would move a message ahead).
+    this.#noteFailure();
+    const last = this.#entries.at(-1);
+    if (last?.kind === 'ids' && last.payload === payload && this.#entries.length > (this.#failedAt ?? 0)) {
+      for (const id of ids) last.ids.add(id);
       return;
     }
-    const entry = { kind: 'ids' as const, payload, ids: new Set(ids) };
-    this.#idsEntries.set(payload, entry);
-    this.#entries.push(entry);
+    this.#push({ kind: 'ids', payload, ids: new Set(ids) });
   }
 
   // On $connect the caller is not connected yet; room and all sends must skip it.

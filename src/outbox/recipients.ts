@@ -1,55 +1,63 @@
 import type { Store } from '../store/store.ts';
+import type { UnresolvedEntry } from '../types.ts';
+import { abortable } from './abortable.ts';
+import { Dedupe } from './dedupe.ts';
 import type { Entry } from './outbox.ts';
 
 /** One unit of delivery work: a PostToConnection or a DeleteConnection for one connection. */
 export type Task = { op: 'post'; id: string; payload: Uint8Array; room?: string } | { op: 'delete'; id: string };
 
-/**
- * Expands the outbox entries into tasks, lazily: room and "all" recipients are pulled from the store
- * a page at a time as the delivery pool asks for more, so memory follows the concurrency, not the
- * recipient count.
- */
-export async function* tasksOf(entries: Entry[], store: Store | undefined): AsyncGenerator<Task> {
-  // A payload reaching some ids through more than one entry (say a room and "all") must still be
-  // sent once per id. Only such payloads pay for a seen-set; a lone room or "all" entry streams
-  // unique ids straight from the store.
-  const entriesPerPayload = new Map<Uint8Array, number>();
-  for (const e of entries) if (e.kind !== 'disconnect') entriesPerPayload.set(e.payload, (entriesPerPayload.get(e.payload) ?? 0) + 1);
-  const seen = new Map<Uint8Array, Set<string>>();
-  const firstTime = (payload: Uint8Array, id: string): boolean => {
-    if ((entriesPerPayload.get(payload) ?? 0) < 2) return true;
-    let ids = seen.get(payload);
-    if (ids === undefined) seen.set(payload, (ids = new Set()));
-    if (ids.has(id)) return false;
-    ids.add(id);
-    return true;
-  };
+export interface ExpandOptions {
+  /** Aborts at the flush's deadline: from then on nothing more is read from the store. */
+  signal: AbortSignal;
+  /** Room and "all" entries that could not be read to the end are pushed here. */
+  unresolved: UnresolvedEntry[];
+}
 
+/**
+ * Expands the outbox entries into tasks, in enqueue order and lazily: room and "all" recipients are
+ * pulled from the store a page at a time as the delivery pool asks for more, so memory follows the
+ * concurrency, not the recipient count. A store entry that fails or runs out of time is reported
+ * as unresolved and the entries after it still go out (the caller's own reply among them).
+ */
+export async function* tasksOf(entries: Entry[], store: Store | undefined, options: ExpandOptions): AsyncGenerator<Task> {
+  const { signal, unresolved } = options;
+  const dedupe = new Dedupe(entries);
   for (const entry of entries) {
-    switch (entry.kind) {
-      case 'disconnect':
-        yield { op: 'delete', id: entry.id };
-        break;
-      case 'ids':
-        for (const id of entry.ids) if (firstTime(entry.payload, id)) yield { op: 'post', id, payload: entry.payload };
-        break;
-      case 'room':
-        for await (const id of requireStore(store, 'toRoom').members(entry.room)) {
-          if (!entry.except.has(id) && firstTime(entry.payload, id)) yield { op: 'post', id, payload: entry.payload, room: entry.room };
+    dedupe.begin(entry);
+    if (entry.kind === 'disconnect') {
+      yield { op: 'delete', id: entry.id };
+    } else if (entry.kind === 'ids') {
+      for (const id of entry.ids) if (dedupe.first(entry.payload, id)) yield { op: 'post', id, payload: entry.payload };
+    } else {
+      const room = entry.kind === 'room' ? entry.room : undefined;
+      const unresolvedEntry = (reason: UnresolvedEntry['reason'], reached: number, error?: unknown): UnresolvedEntry => ({
+        target: entry.kind,
+        ...(room === undefined ? {} : { room }),
+        reason,
+        ...(error === undefined ? {} : { error: String((error as Error)?.message ?? error) }),
+        reached,
+      });
+      // Past the deadline an entry is reported, not read just to count its members as failures.
+      if (signal.aborted) {
+        unresolved.push(unresolvedEntry('deadline', 0));
+        continue;
+      }
+      if (store === undefined) {
+        unresolved.push(unresolvedEntry('store', 0, 'no connection store'));
+        continue;
+      }
+      let reached = 0;
+      try {
+        const ids = room === undefined ? store.all({ signal }) : store.members(room, { signal });
+        for await (const id of abortable(ids, signal)) {
+          reached++;
+          if (entry.except.has(id) || !dedupe.first(entry.payload, id)) continue;
+          yield room === undefined ? { op: 'post', id, payload: entry.payload } : { op: 'post', id, payload: entry.payload, room };
         }
-        break;
-      case 'all':
-        for await (const id of requireStore(store, 'toAll').all()) {
-          if (!entry.except.has(id) && firstTime(entry.payload, id)) yield { op: 'post', id, payload: entry.payload };
-        }
-        break;
+      } catch (error) {
+        unresolved.push(signal.aborted ? unresolvedEntry('deadline', reached) : unresolvedEntry('store', reached, error));
+      }
     }
   }
 }
-
-const requireStore = (store: Store | undefined, method: string): Store => {
-  if (store === undefined) {
-    throw new Error(`outbox.${method}() needs a connection store: set TABLE_NAME, or pass { store } to wsHandler/outbox`);
-  }
-  return store;
-};

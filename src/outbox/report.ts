@@ -1,12 +1,19 @@
 import type { DeliveryReport } from '../types.ts';
 import type { DeliveryOutcome } from './deliver.ts';
 
-export const buildReport = (outcome: Pick<DeliveryOutcome, 'queued' | 'sent' | 'gone' | 'failed'>, pruned: number, durationMs: number): DeliveryReport => ({
+export const buildReport = (
+  outcome: Pick<DeliveryOutcome, 'queued' | 'sent' | 'gone' | 'failed'>,
+  rest: Pick<DeliveryReport, 'unresolved' | 'pruned' | 'unpruned' | 'discarded'>,
+  durationMs: number,
+): DeliveryReport => ({
   queued: outcome.queued,
   sent: outcome.sent,
   gone: outcome.gone,
   failed: outcome.failed,
-  pruned,
+  unresolved: rest.unresolved,
+  pruned: rest.pruned,
+  unpruned: rest.unpruned,
+  discarded: rest.discarded,
   durationMs,
 });
 
@@ -28,10 +35,12 @@ export const logReport = (
   log: (line: string) => void,
   report: DeliveryReport,
   request: { event: { requestContext?: { routeKey?: string; connectionId?: string } }; context: { awsRequestId?: string } },
-  extra: { pruneError?: unknown; sourceError?: unknown } = {},
+  extra: { pruneError?: unknown } = {},
 ): void => {
-  const { gone, failed, ...counts } = report;
-  const level = failed.length > 0 || extra.pruneError || extra.sourceError ? 'warn' : 'info';
+  const { gone, failed, unresolved, unpruned, ...counts } = report;
+  // Rows kept because their $connect may be running are the rule working, not a problem.
+  const troubled = unpruned.filter((u) => u.reason !== 'connecting');
+  const level = failed.length > 0 || unresolved.length > 0 || troubled.length > 0 || extra.pruneError ? 'warn' : 'info';
   if (!logLevelAllows(level)) return;
   log(
     JSON.stringify({
@@ -44,9 +53,10 @@ export const logReport = (
       failedCount: failed.length,
       gone: gone.slice(0, maxListedInLog),
       failed: failed.slice(0, maxListedInLog),
-      truncated: gone.length > maxListedInLog || failed.length > maxListedInLog || undefined,
+      unresolved: unresolved.length > 0 ? unresolved.slice(0, maxListedInLog) : undefined,
+      unpruned: unpruned.length > 0 ? unpruned.slice(0, maxListedInLog) : undefined,
+      truncated: [gone, failed, unresolved, unpruned].some((list) => list.length > maxListedInLog) || undefined,
       pruneError: extra.pruneError ? String(extra.pruneError) : undefined,
-      sourceError: extra.sourceError ? String(extra.sourceError) : undefined,
     }),
   );
 };

@@ -1,15 +1,18 @@
 import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { forEachBounded } from '../bounded.ts';
 import { backoffDelay, sleep } from '../outbox/backoff.ts';
 
 type Key = Record<string, unknown>;
-type WriteRequest = { DeleteRequest: { Key: Key } } | { PutRequest: { Item: Record<string, unknown> } };
+export type WriteRequest = { DeleteRequest: { Key: Key } } | { PutRequest: { Item: Record<string, unknown> } };
 
 export interface BatchOptions {
   /** Attempts for the leftovers DynamoDB hands back (UnprocessedItems / UnprocessedKeys). */
   maxAttempts: number;
   baseDelayMs: number;
-  /** No single wait is longer: the prune runs inside the invocation's safety margin. */
+  /** No single wait is longer: the prune runs at the end of the invocation's budget. */
   maxDelayMs: number;
+  /** Batches in flight at once: a prune of 1,000 connections is ~40 BatchWriteItem calls. */
+  parallel: number;
   sleep: (ms: number) => Promise<void>;
 }
 
@@ -17,16 +20,28 @@ export const batchDefaults: BatchOptions = {
   maxAttempts: 8,
   baseDelayMs: 25,
   maxDelayMs: 200,
+  parallel: 8,
   sleep,
 };
+
+/** What a batch operation did not get done, and why. It never throws for that. */
+export interface BatchOutcome<T> {
+  calls: number;
+  /** Requests (or keys) left: aborted before they were sent, failed, or still unprocessed after maxAttempts. */
+  left: T[];
+  /** The first error met (none when the only reason was the abort). */
+  error?: unknown;
+}
 
 /** BatchWriteItem takes at most 25 requests; BatchGetItem at most 100 keys. */
 export const maxWriteBatch = 25;
 const maxGetBatch = 100;
 
-function* chunks<T>(items: T[], size: number): Generator<T[]> {
-  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
-}
+const chunksOf = <T>(items: T[], size: number): T[][] => {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+};
 
 // Full-jitter exponential backoff between retries of the leftovers, as AWS advises for batches:
 // the engine's own backoff, capped.
@@ -34,49 +49,63 @@ const pause = (attempt: number, options: BatchOptions) =>
   options.sleep(backoffDelay(attempt + 1, false, { baseMs: options.baseDelayMs, throttledBaseMs: options.baseDelayMs, capMs: options.maxDelayMs }));
 
 /**
- * Sends one chunk and then whatever DynamoDB hands back unprocessed, with backoff, until nothing
- * is left. Returns the calls made.
+ * Sends the items in chunks, `parallel` chunks at once, each chunk then whatever DynamoDB hands
+ * back unprocessed, with backoff, until nothing is left. Once `signal` aborts no call starts, and
+ * the calls in flight are aborted; everything not done is returned in `left`.
  */
-const untilProcessed = async <T>(chunk: T[], send: (pending: T[]) => Promise<T[]>, what: string, options: BatchOptions): Promise<number> => {
-  let pending = chunk;
-  let calls = 0;
-  for (let attempt = 0; pending.length > 0; attempt++) {
-    if (attempt >= options.maxAttempts) throw new Error(`${what} left ${pending.length} unprocessed after ${options.maxAttempts} attempts`);
-    if (attempt > 0) await pause(attempt, options);
-    calls++;
-    pending = await send(pending);
-  }
-  return calls;
+const inBatches = async <T>(
+  items: T[],
+  size: number,
+  send: (pending: T[], signal?: AbortSignal) => Promise<T[]>,
+  what: string,
+  options: BatchOptions,
+  signal: AbortSignal | undefined,
+): Promise<BatchOutcome<T>> => {
+  const outcome: BatchOutcome<T> = { calls: 0, left: [] };
+  await forEachBounded(chunksOf(items, size), options.parallel, async (chunk) => {
+    let pending = chunk;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (signal?.aborted) break;
+      if (attempt >= options.maxAttempts) {
+        outcome.error ??= new Error(`${what} left ${pending.length} unprocessed after ${options.maxAttempts} attempts`);
+        break;
+      }
+      if (attempt > 0) await pause(attempt, options);
+      if (signal?.aborted) break;
+      outcome.calls++;
+      try {
+        pending = await send(pending, signal);
+      } catch (error) {
+        if (!signal?.aborted) outcome.error ??= error;
+        break;
+      }
+    }
+    outcome.left.push(...pending);
+  });
+  return outcome;
 };
 
-/** Writes requests 25 at a time, retrying whatever comes back unprocessed. Returns the calls made. */
-export const batchWrite = async (client: DynamoDBDocumentClient, table: string, requests: WriteRequest[], options = batchDefaults): Promise<number> => {
-  let calls = 0;
-  for (const chunk of chunks(requests, maxWriteBatch)) {
-    calls += await untilProcessed(chunk, async (pending) => {
-      const out = await client.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-      return (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
-    }, 'BatchWriteItem', options);
-  }
-  return calls;
-};
+/** Writes requests 25 at a time, retrying whatever comes back unprocessed. */
+export const batchWrite = (client: DynamoDBDocumentClient, table: string, requests: WriteRequest[], options = batchDefaults, signal?: AbortSignal): Promise<BatchOutcome<WriteRequest>> =>
+  inBatches(requests, maxWriteBatch, async (pending, abortSignal) => {
+    const out = await client.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }), { abortSignal });
+    return (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
+  }, 'BatchWriteItem', options, signal);
 
-/** Reads keys 100 at a time, retrying unprocessed keys. Returns the items and the calls made. */
+/** Reads keys 100 at a time, retrying unprocessed keys. */
 export const batchGet = async (
   client: DynamoDBDocumentClient,
   table: string,
   keys: Key[],
   projection: { ProjectionExpression: string; ExpressionAttributeNames?: Record<string, string> },
   options = batchDefaults,
-): Promise<{ items: Record<string, unknown>[]; calls: number }> => {
+  signal?: AbortSignal,
+): Promise<BatchOutcome<Key> & { items: Record<string, unknown>[] }> => {
   const items: Record<string, unknown>[] = [];
-  let calls = 0;
-  for (const chunk of chunks(keys, maxGetBatch)) {
-    calls += await untilProcessed(chunk, async (pending) => {
-      const out = await client.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ...projection } } }));
-      items.push(...(out.Responses?.[table] ?? []));
-      return (out.UnprocessedKeys?.[table]?.Keys ?? []) as Key[];
-    }, 'BatchGetItem', options);
-  }
-  return { items, calls };
+  const outcome = await inBatches(keys, maxGetBatch, async (pending, abortSignal) => {
+    const out = await client.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ...projection } } }), { abortSignal });
+    items.push(...(out.Responses?.[table] ?? []));
+    return (out.UnprocessedKeys?.[table]?.Keys ?? []) as Key[];
+  }, 'BatchGetItem', options, signal);
+  return { ...outcome, items };
 };

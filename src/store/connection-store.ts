@@ -9,9 +9,9 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { checkNumber, withDefaults } from '../options.ts';
-import { batchDefaults, batchGet, batchWrite, type BatchOptions } from './batch.ts';
+import { batchDefaults, batchGet, batchWrite, type BatchOptions, type WriteRequest } from './batch.ts';
 import { connectionKey, connectionsPartition, membershipKey, nowSeconds, roomPartition } from './keys.ts';
-import { maxConnectionSeconds, NotConnectedError, type ConnectionInfo, type RemoveResult, type Store } from './store.ts';
+import { maxConnectionSeconds, NotConnectedError, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Store } from './store.ts';
 
 export interface ConnectionStoreOptions {
   /** Defaults to the TABLE_NAME environment variable. */
@@ -63,6 +63,7 @@ export class ConnectionStore implements Store {
     checkNumber('ConnectionStore batch.maxAttempts', this.#batch.maxAttempts, { min: 1, integer: true });
     checkNumber('ConnectionStore batch.baseDelayMs', this.#batch.baseDelayMs);
     checkNumber('ConnectionStore batch.maxDelayMs', this.#batch.maxDelayMs);
+    checkNumber('ConnectionStore batch.parallel', this.#batch.parallel, { min: 1, integer: true });
   }
 
   async connect(connectionId: string, details: { name?: string } = {}): Promise<void> {
@@ -76,7 +77,8 @@ export class ConnectionStore implements Store {
   }
 
   async disconnect(connectionId: string): Promise<void> {
-    await this.remove([connectionId]);
+    const { left, error } = await this.remove([connectionId]);
+    if (left.length > 0) throw new Error(`could not remove connection ${connectionId}: ${String((error as Error)?.message ?? error)}`, { cause: error });
   }
 
   async join(connectionId: string, room: string): Promise<void> {
@@ -123,18 +125,19 @@ export class ConnectionStore implements Store {
     return out.Attributes !== undefined;
   }
 
-  members(room: string): AsyncIterable<string> {
-    return this.#ids(roomPartition(room));
+  members(room: string, options: ReadOptions = {}): AsyncIterable<string> {
+    return this.#ids(roomPartition(room), options.signal);
   }
 
-  all(): AsyncIterable<string> {
-    return this.#ids(connectionsPartition);
+  all(options: ReadOptions = {}): AsyncIterable<string> {
+    return this.#ids(connectionsPartition, options.signal);
   }
 
   /** Pages of ids, as DynamoDB returns them (at most pageSize items or 1 MB each). */
-  async *pages(partition: string): AsyncGenerator<string[]> {
+  async *pages(partition: string, signal?: AbortSignal): AsyncGenerator<string[]> {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
+      signal?.throwIfAborted();
       const out = await this.client.send(
         new QueryCommand({
           TableName: this.tableName,
@@ -147,14 +150,15 @@ export class ConnectionStore implements Store {
           Limit: this.#options.pageSize,
           ExclusiveStartKey,
         }),
+        { abortSignal: signal },
       );
       yield (out.Items ?? []).map((item) => item.sk as string);
       ExclusiveStartKey = out.LastEvaluatedKey;
     } while (ExclusiveStartKey !== undefined);
   }
 
-  async *#ids(partition: string): AsyncGenerator<string> {
-    for await (const page of this.pages(partition)) yield* page;
+  async *#ids(partition: string, signal?: AbortSignal): AsyncGenerator<string> {
+    for await (const page of this.pages(partition, signal)) yield* page;
   }
 
   async roomsOf(connectionId: string): Promise<string[]> {
@@ -174,24 +178,45 @@ export class ConnectionStore implements Store {
     };
   }
 
-  async remove(connectionIds: Iterable<string>, rooms?: ReadonlyMap<string, Iterable<string>>): Promise<RemoveResult> {
+  async remove(connectionIds: Iterable<string>, options: RemoveOptions = {}): Promise<RemoveResult> {
+    const { rooms, signal, keepConnectedAfter } = options;
     const ids = [...new Set(connectionIds)];
-    const result: RemoveResult = { connections: 0, items: 0, requests: { batchGet: 0, batchWrite: 0 } };
+    const result: RemoveResult = { connections: 0, items: 0, left: [], requests: { batchGet: 0, batchWrite: 0 } };
     if (ids.length === 0) return result;
     // Each connection item lists its rooms, so 100 connections' memberships cost one BatchGetItem,
-    // not one Query per id.
-    const { items, calls } = await batchGet(this.client, this.tableName, ids.map(connectionKey), { ProjectionExpression: 'sk, rooms' }, this.#batch);
-    result.requests.batchGet = calls;
-    const roomsById = new Map<string, Set<string>>(ids.map((id) => [id, new Set(rooms?.get(id) ?? [])]));
-    for (const item of items) for (const room of (item.rooms as Set<string> | undefined) ?? []) roomsById.get(item.sk as string)?.add(room);
-    const deletes = [];
-    for (const [id, memberOf] of roomsById) {
-      deletes.push({ DeleteRequest: { Key: connectionKey(id) } });
+    // not one Query per id. It also says when the connection registered, for keepConnectedAfter.
+    const read = await batchGet(this.client, this.tableName, ids.map(connectionKey), { ProjectionExpression: 'sk, rooms, connectedAt' }, this.#batch, signal);
+    result.requests.batchGet = read.calls;
+    result.error = read.error;
+    const unread = new Set(read.left.map((key) => key.sk as string));
+    const found = new Map(read.items.map((item) => [item.sk as string, item]));
+    const deletes: WriteRequest[] = [];
+    const removing: string[] = [];
+    for (const id of ids) {
+      if (unread.has(id)) {
+        result.left.push({ connectionId: id, reason: signal?.aborted ? 'deadline' : 'store' });
+        continue;
+      }
+      const item = found.get(id);
+      if (keepConnectedAfter !== undefined && item !== undefined && Number(item.connectedAt) > keepConnectedAfter) {
+        result.left.push({ connectionId: id, reason: 'connecting' });
+        continue;
+      }
+      // A row that is not there is not deleted "just in case": under keepConnectedAfter its
+      // $connect may be about to write it. Memberships named for it are still removed.
+      if (item !== undefined || keepConnectedAfter === undefined) deletes.push({ DeleteRequest: { Key: connectionKey(id) } });
+      const memberOf = new Set([...((item?.rooms as Set<string> | undefined) ?? []), ...(rooms?.get(id) ?? [])]);
       for (const room of memberOf) deletes.push({ DeleteRequest: { Key: membershipKey(room, id) } });
+      removing.push(id);
     }
-    result.requests.batchWrite = await batchWrite(this.client, this.tableName, deletes, this.#batch);
-    result.connections = ids.length;
-    result.items = deletes.length;
+    const written = await batchWrite(this.client, this.tableName, deletes, this.#batch, signal);
+    result.requests.batchWrite = written.calls;
+    result.error ??= written.error;
+    // Every key's sk is the connection id, so what is left maps back to connections.
+    const notRemoved = new Set(written.left.map((request) => (request as { DeleteRequest: { Key: { sk: string } } }).DeleteRequest.Key.sk));
+    for (const id of notRemoved) result.left.push({ connectionId: id, reason: signal?.aborted ? 'deadline' : 'store' });
+    result.connections = removing.length - notRemoved.size;
+    result.items = deletes.length - written.left.length;
     return result;
   }
 }

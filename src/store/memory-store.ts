@@ -1,4 +1,5 @@
-import { maxConnectionSeconds, NotConnectedError, type ConnectionInfo, type RemoveResult, type Store } from './store.ts';
+import { nowSeconds } from './keys.ts';
+import { maxConnectionSeconds, NotConnectedError, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Store } from './store.ts';
 
 /**
  * The same contract as ConnectionStore, held in memory: for the testing helper and for app
@@ -15,12 +16,12 @@ export class MemoryStore implements Store {
 
   #live(id: string) {
     const c = this.connections.get(id);
-    return c !== undefined && c.ttl > Math.floor(this.#now() / 1000) ? c : undefined;
+    return c !== undefined && c.ttl > nowSeconds(this.#now()) ? c : undefined;
   }
 
   async connect(connectionId: string, details: { name?: string } = {}): Promise<void> {
     const now = this.#now();
-    this.connections.set(connectionId, { name: details.name, connectedAt: now, ttl: Math.floor(now / 1000) + maxConnectionSeconds, rooms: new Set() });
+    this.connections.set(connectionId, { name: details.name, connectedAt: now, ttl: nowSeconds(now) + maxConnectionSeconds, rooms: new Set() });
   }
 
   async disconnect(connectionId: string): Promise<void> {
@@ -44,12 +45,19 @@ export class MemoryStore implements Store {
     return was;
   }
 
-  async *members(room: string): AsyncGenerator<string> {
-    for (const id of [...(this.rooms.get(room) ?? [])]) if (this.#live(id)) yield id;
+  async *members(room: string, options: ReadOptions = {}): AsyncGenerator<string> {
+    yield* this.#liveOf([...(this.rooms.get(room) ?? [])], options.signal);
   }
 
-  async *all(): AsyncGenerator<string> {
-    for (const id of [...this.connections.keys()]) if (this.#live(id)) yield id;
+  async *all(options: ReadOptions = {}): AsyncGenerator<string> {
+    yield* this.#liveOf([...this.connections.keys()], options.signal);
+  }
+
+  async *#liveOf(ids: string[], signal: AbortSignal | undefined): AsyncGenerator<string> {
+    for (const id of ids) {
+      signal?.throwIfAborted();
+      if (this.#live(id)) yield id;
+    }
   }
 
   async roomsOf(connectionId: string): Promise<string[]> {
@@ -61,10 +69,20 @@ export class MemoryStore implements Store {
     return c && { connectionId, name: c.name, connectedAt: c.connectedAt, ttl: c.ttl, rooms: [...c.rooms].sort() };
   }
 
-  async remove(connectionIds: Iterable<string>, rooms?: ReadonlyMap<string, Iterable<string>>): Promise<RemoveResult> {
-    const result: RemoveResult = { connections: 0, items: 0, requests: { batchGet: 0, batchWrite: 0 } };
+  async remove(connectionIds: Iterable<string>, options: RemoveOptions = {}): Promise<RemoveResult> {
+    const { rooms, signal, keepConnectedAfter } = options;
+    const result: RemoveResult = { connections: 0, items: 0, left: [], requests: { batchGet: 0, batchWrite: 0 } };
     for (const id of new Set(connectionIds)) {
-      const memberOf = new Set([...(this.connections.get(id)?.rooms ?? []), ...(rooms?.get(id) ?? [])]);
+      if (signal?.aborted) {
+        result.left.push({ connectionId: id, reason: 'deadline' });
+        continue;
+      }
+      const connection = this.connections.get(id);
+      if (keepConnectedAfter !== undefined && connection !== undefined && connection.connectedAt > keepConnectedAfter) {
+        result.left.push({ connectionId: id, reason: 'connecting' });
+        continue;
+      }
+      const memberOf = new Set([...(connection?.rooms ?? []), ...(rooms?.get(id) ?? [])]);
       for (const room of memberOf) if (await this.leave(id, room)) result.items++;
       if (this.connections.delete(id)) result.items++;
       result.connections++;

@@ -8,19 +8,36 @@ export interface Store {
   join(connectionId: string, room: string): Promise<void>;
   /** Removes a connection from a room. Resolves false when it was not a member. */
   leave(connectionId: string, room: string): Promise<boolean>;
-  /** Live members of a room, read page by page. */
-  members(room: string): AsyncIterable<string>;
-  /** Every live connection, read page by page. */
-  all(): AsyncIterable<string>;
+  /** Live members of a room, read page by page. An aborted `signal` ends the read with its reason. */
+  members(room: string, options?: ReadOptions): AsyncIterable<string>;
+  /** Every live connection, read page by page. An aborted `signal` ends the read with its reason. */
+  all(options?: ReadOptions): AsyncIterable<string>;
   /** The rooms a connection is in. */
   roomsOf(connectionId: string): Promise<string[]>;
   /** A live connection's details, or undefined. */
   get(connectionId: string): Promise<ConnectionInfo | undefined>;
   /**
-   * Removes many connections and their memberships in batches. `rooms` names memberships to
-   * delete as well, for rows the connection item does not list (written by hand, half-failed joins).
+   * Removes many connections and their memberships in batches. It does not throw for what it
+   * could not remove: that is in the result's `left`.
    */
-  remove(connectionIds: Iterable<string>, rooms?: ReadonlyMap<string, Iterable<string>>): Promise<RemoveResult>;
+  remove(connectionIds: Iterable<string>, options?: RemoveOptions): Promise<RemoveResult>;
+}
+
+export interface ReadOptions {
+  signal?: AbortSignal;
+}
+
+export interface RemoveOptions {
+  /** Memberships to delete as well, for rows the connection item does not list (written by hand, half-failed joins). */
+  rooms?: ReadonlyMap<string, Iterable<string>>;
+  /** Stops starting batches once aborted; what was not removed is in `left` with reason `deadline`. */
+  signal?: AbortSignal;
+  /**
+   * Epoch ms: a connection whose row was written after this is kept (reason `connecting`), and so
+   * is one whose row is not found (its $connect may not have written it yet). API Gateway answers
+   * 410 for a connection until its $connect returns, so a 410 alone does not prove it is gone.
+   */
+  keepConnectedAfter?: number;
 }
 
 export interface ConnectionInfo {
@@ -35,8 +52,12 @@ export interface ConnectionInfo {
 export interface RemoveResult {
   /** Connections whose rows were removed. */
   connections: number;
+  /** Connections whose rows may still be there, with why (see RemoveOptions). */
+  left: { connectionId: string; reason: 'connecting' | 'deadline' | 'store' }[];
   /** Items deleted (connection items and memberships). */
   items: number;
+  /** The first store error met (what it could not remove is in `left`). */
+  error?: unknown;
   /** Requests made, by operation, for the bench and for the curious. */
   requests: { batchGet: number; batchWrite: number };
 }

@@ -88,7 +88,7 @@ export class WsTestHarness {
         fail: () => undefined,
         succeed: () => undefined,
       } as Context,
-      { transport: this.#transport(), store: this.store, onReport: (report) => (result.report = report) },
+      { transport: this.#transport(), store: this.store, onReport: (report) => (result.report = report), connectGraceMs: 0 },
     );
     try {
       result.response = (await handler(event as never, context as never)) as WsResult | undefined;

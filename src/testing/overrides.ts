@@ -11,6 +11,11 @@ export interface TestingOverrides {
   store?: Store;
   /** Sees every report, beside the handler's own onReport. */
   onReport?: (report: DeliveryReport) => void;
+  /**
+   * The harness answers 410 only for connections that are really gone (it runs no $connect
+   * concurrently with other invocations), so it needs no grace for connections still connecting.
+   */
+  connectGraceMs?: number;
 }
 
 export const withTestingOverrides = <T extends object>(context: T, overrides: TestingOverrides): T =>

@@ -113,9 +113,9 @@ describe('ConnectionStore on dynalite', () => {
     await store.connect('keeper');
     await store.join('keeper', 'prune-a');
 
-    const result = await store.remove(ids, new Map([['p0', ['prune-c']]]));
+    const result = await store.remove(ids, { rooms: new Map([['p0', ['prune-c']]]) });
     const items = 100 + 100 + 50 + 1;
-    expect(result).toEqual({ connections: 100, items, requests: { batchGet: 1, batchWrite: Math.ceil(items / 25) } });
+    expect(result).toEqual({ connections: 100, items, left: [], requests: { batchGet: 1, batchWrite: Math.ceil(items / 25) } });
     expect(await collect(store.members('prune-a'))).toEqual(['keeper']);
     expect(await collect(store.members('prune-b'))).toEqual([]);
     expect(await collect(store.members('prune-c'))).toEqual([]);

@@ -52,7 +52,7 @@ describe('delivery report (property)', () => {
               if (o.kind === 'room') (context.outbox.toRoom('r', message), add(o.msg, roomMembers));
               if (o.kind === 'all') (context.outbox.toAll(message), add(o.msg, ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']));
             }
-          }, { logger: false, errorLogger: false, onReport: (r) => void (report = r), requestTimeoutMs: 20, backoff: { baseMs: 0, throttledBaseMs: 0, capMs: 0 } });
+          }, { logger: false, errorLogger: false, onReport: (r) => void (report = r), connectGraceMs: 0, requestTimeoutMs: 20, backoff: { baseMs: 0, throttledBaseMs: 0, capMs: 0 } });
           const started = Date.now();
           const context = withTestingOverrides({ awsRequestId: 'r', getRemainingTimeInMillis: () => 20_000 - (Date.now() - started) }, { transport: t.transport, store });
           await handler(makeWsEvent({ routeKey: 'send', connectionId: 'caller', body: {} }), context as never);

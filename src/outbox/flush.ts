@@ -1,0 +1,121 @@
+import { TransportError, type Transport } from '../management/transport.ts';
+import type { Store } from '../store/store.ts';
+import type { DeliveryReport, UnresolvedEntry } from '../types.ts';
+import { abortAt, raceAbort } from './abortable.ts';
+import type { BackoffOptions } from './backoff.ts';
+import { planBudget } from './budget.ts';
+import { deliver, type DeliveryOutcome } from './deliver.ts';
+import type { Entry } from './outbox.ts';
+import { prune, type PruneResult } from './prune.ts';
+import { tasksOf } from './recipients.ts';
+import { buildReport } from './report.ts';
+
+export interface FlushOptions {
+  concurrency: number;
+  maxAttempts: number;
+  requestTimeoutMs: number;
+  backoff: BackoffOptions;
+  /** Kept back from the Lambda deadline: the whole flush ends before it. */
+  safetyMarginMs: number;
+  /** Kept back from reads and new attempts, for requests in flight, the prune and onReport. */
+  reserveMs: number;
+  /** A gone connection whose row is younger than this is not pruned (its $connect may be running). */
+  connectGraceMs: number;
+}
+
+export interface FlushInput {
+  entries: Entry[];
+  /** Instructions dropped before the flush because the invocation failed; reported as such. */
+  discarded: number;
+  store: Store | undefined;
+  /** Resolved only when there is something to send. */
+  transport: () => Promise<Transport>;
+  /** `context.getRemainingTimeInMillis()` as the flush starts. */
+  remainingMs: number;
+  options: FlushOptions;
+  /** Sees the report first (the log line); must not throw. */
+  log?: (report: DeliveryReport, extra: { pruneError?: unknown }) => void;
+  /** Each gets the report once, bounded by the budget; a throw or a hang is logged, never raised. */
+  onReport?: Array<((report: DeliveryReport) => void | Promise<void>) | undefined>;
+  now?: () => number;
+}
+
+const nothingDelivered = (): DeliveryOutcome => ({ queued: 0, sent: 0, gone: [], failed: [], closed: [], goneRooms: new Map() });
+
+/**
+ * Delivers what one invocation enqueued, inside one time budget (budget.ts): recipients are read,
+ * messages sent and retried, gone connections pruned and the report handed over, all before
+ * `remainingMs - safetyMarginMs`. It never throws for what happens to the messages: that is what
+ * the report is for.
+ */
+export const flush = async (input: FlushInput): Promise<DeliveryReport> => {
+  const { entries, store, options } = input;
+  const now = input.now ?? Date.now;
+  const budget = planBudget(now(), input.remainingMs, options);
+  const unresolved: UnresolvedEntry[] = [];
+
+  let outcome = nothingDelivered();
+  if (entries.length > 0) {
+    const reads = abortAt(budget.attemptsUntil, now);
+    try {
+      outcome = await deliver(tasksOf(entries, store, { signal: reads.signal, unresolved }), {
+        transport: await transportOrFailure(input.transport),
+        concurrency: options.concurrency,
+        maxAttempts: options.maxAttempts,
+        requestTimeoutMs: options.requestTimeoutMs,
+        deadline: budget.attemptsUntil,
+        hardDeadline: budget.requestsUntil,
+        backoff: options.backoff,
+        now,
+      });
+    } finally {
+      reads.clear();
+    }
+  }
+
+  let pruned: PruneResult = { pruned: 0, unpruned: [] };
+  if (store !== undefined && (outcome.gone.length > 0 || outcome.closed.length > 0)) {
+    const until = abortAt(budget.pruneUntil, now);
+    try {
+      pruned = await prune(store, outcome, { signal: until.signal, connectGraceMs: options.connectGraceMs, now });
+    } finally {
+      until.clear();
+    }
+  }
+
+  const report = buildReport(outcome, { unresolved, pruned: pruned.pruned, unpruned: pruned.unpruned, discarded: input.discarded }, now() - budget.start);
+  input.log?.(report, { pruneError: pruned.error });
+  await handOver(report, input.onReport ?? [], budget.end, now);
+  return report;
+};
+
+/** A transport that cannot be made (no endpoint, say) fails every task with its reason, in the report. */
+const transportOrFailure = async (make: () => Promise<Transport>): Promise<Transport> => {
+  try {
+    return await make();
+  } catch (error) {
+    const fail = async (): Promise<never> => {
+      throw new TransportError({ kind: 'client', name: (error as Error)?.name ?? 'Error', message: String((error as Error)?.message ?? error) });
+    };
+    console.error(JSON.stringify({ level: 'error', msg: 'ws-outbox: no @connections client', error: String((error as Error)?.message ?? error) }));
+    return { post: fail, delete: fail, destroy: () => undefined };
+  }
+};
+
+/** onReport is the app's code: it may throw or hang, and neither may change the invocation's outcome. */
+const handOver = async (report: DeliveryReport, receivers: FlushInput['onReport'] & {}, end: number, now: () => number): Promise<void> => {
+  const until = abortAt(end, now);
+  try {
+    await Promise.all(receivers.map(async (receiver) => {
+      if (receiver === undefined) return;
+      try {
+        await raceAbort(Promise.resolve().then(() => receiver(report)), until.signal);
+      } catch (error) {
+        const msg = until.signal.aborted ? 'ws-outbox: onReport did not finish within the flush budget' : 'ws-outbox: onReport failed';
+        console.error(JSON.stringify({ level: 'error', msg, error: String((error as Error)?.message ?? error) }));
+      }
+    }));
+  } finally {
+    until.clear();
+  }
+};
