@@ -70,8 +70,10 @@ test('a send to a room reaches exactly its members, once each', async () => {
     await sendAndSettle(sender, { room, text });
     await eventually(() => members(room).every((m) => messagesWithText(m, text).length === 1), `all of ${room} got "${text}"`);
     for (const m of members(room)) {
-      expect(messagesWithText(m, text)).toEqual([{ type: 'message', room, from: sender.id, text }]);
+      expect(messagesWithText(m, text)).toEqual([{ type: 'message', id: expect.any(String), room, from: sender.id, text }]);
     }
+    // One message, one id, whoever received it.
+    expect(new Set(members(room).map((m) => messagesWithText(m, text)[0].id)).size).toBe(1);
     for (const other of clients.filter((c) => !members(room).includes(c))) {
       expect(messagesWithText(other, text)).toEqual([]);
     }
@@ -82,7 +84,8 @@ test('a send to all reaches all 50, once each', async () => {
   const sender = clients[7]!;
   await sendAndSettle(sender, { text: 'hello everyone' });
   await eventually(() => clients.every((c) => messagesWithText(c, 'hello everyone').length >= 1), 'all 50 got it');
-  for (const c of clients) expect(messagesWithText(c, 'hello everyone')).toEqual([{ type: 'message', from: sender.id, text: 'hello everyone' }]);
+  for (const c of clients) expect(messagesWithText(c, 'hello everyone')).toEqual([{ type: 'message', id: expect.any(String), from: sender.id, text: 'hello everyone' }]);
+  expect(new Set(clients.map((c) => messagesWithText(c, 'hello everyone')[0].id)).size).toBe(1);
 }, 60_000);
 
 test('leave: the room and the leaver are told, and the leaver gets no more of the room', async () => {
