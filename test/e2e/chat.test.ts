@@ -3,7 +3,7 @@
 // both show the message. A screenshot is kept in test-artifacts/ and checked for content. A message
 // delivered twice (at-least-once) is shown once.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -18,6 +18,8 @@ const artifacts = join(process.cwd(), 'test-artifacts');
 
 let gateway: Gateway;
 let browser: Browser;
+// The gateway's bundles: a temp dir of this run, removed after it.
+const outdir = mkdtempSync(join(tmpdir(), 'ws-outbox-e2e-'));
 
 beforeAll(async () => {
   if (!existsSync(executablePath)) {
@@ -25,7 +27,7 @@ beforeAll(async () => {
   }
   gateway = await startGateway({
     template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true,
-    outdir: mkdtempSync(join(tmpdir(), 'ws-outbox-e2e-')),
+    outdir,
   });
   browser = await chromium.launch({
     executablePath,
@@ -36,6 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await gateway?.stop();
+  rmSync(outdir, { recursive: true, force: true });
 });
 
 const openChat = async (name: string): Promise<Page> => {
