@@ -1,14 +1,15 @@
 import { wsHandler } from '../src/index.ts';
-import { validObject, validRoom } from './lib/protocol.ts';
+import { eventId, validObject, validRoom } from './lib/protocol.ts';
 
 /** {"action":"join","room":"R"}: every member of R, the joiner included, gets "joined". */
 export const handler = wsHandler(async (event, context) => {
   const room = validRoom(validObject(event.body).room);
   const connectionId = event.requestContext.connectionId;
   await context.store.join(connectionId, room);
-  const joined = { type: 'joined', room, connectionId };
+  const joined = { type: 'joined', id: eventId(), room, connectionId };
   // The joiner is addressed directly as well as through the room: a room read can lag a fresh
-  // write, and the outbox sends one copy to an id reached both ways.
+  // write, and the outbox sends one copy to an id reached both ways (one object, so one id and
+  // identical bytes: a second eventId() here would make that two different messages).
   context.outbox.toRoom(room, joined);
   context.outbox.send(connectionId, joined);
   return { statusCode: 200 };

@@ -131,16 +131,21 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
     mark = management.delivered.length;
     expect((await invoke('join')).statusCode).toBe(200);
     expect((await lobby()).map((i) => i.sk)).toEqual([connectionId]);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'joined', room: 'lobby', connectionId } }]);
+    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'joined', id: expect.any(String), room: 'lobby', connectionId } }]);
+    const ids = [postsSince(mark)[0]!.message.id];
 
     mark = management.delivered.length;
     expect((await invoke('send')).statusCode).toBe(200);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', room: 'lobby', from: connectionId, text: 'hello from sam local invoke' } }]);
+    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', id: expect.any(String), room: 'lobby', from: connectionId, text: 'hello from sam local invoke' } }]);
+    ids.push(postsSince(mark)[0]!.message.id);
 
     mark = management.delivered.length;
     expect((await invoke('leave')).statusCode).toBe(200);
     expect(await lobby()).toEqual([]);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'left', room: 'lobby', connectionId } }]);
+    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'left', id: expect.any(String), room: 'lobby', connectionId } }]);
+    ids.push(postsSince(mark)[0]!.message.id);
+    // The events carry fixed request ids; the event ids are fresh anyway (each bundle run is a new process).
+    expect(new Set(ids).size).toBe(3);
 
     mark = management.delivered.length;
     const unknown = await invoke('default');

@@ -1,8 +1,9 @@
 // End to end: Debian's Chromium, driven by playwright-core, against the local gateway serving the
 // shipped template.yaml (the real handlers, bundled by build.mjs). Two pages join a room, one sends,
-// both show the message. A screenshot is kept in test-artifacts/ and checked for content.
+// both show the message. A screenshot is kept in test-artifacts/ and checked for content. A message
+// delivered twice (at-least-once) is shown once.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -17,6 +18,8 @@ const artifacts = join(process.cwd(), 'test-artifacts');
 
 let gateway: Gateway;
 let browser: Browser;
+// The gateway's bundles: a temp dir of this run, removed after it.
+const outdir = mkdtempSync(join(tmpdir(), 'ws-outbox-e2e-'));
 
 beforeAll(async () => {
   if (!existsSync(executablePath)) {
@@ -24,7 +27,7 @@ beforeAll(async () => {
   }
   gateway = await startGateway({
     template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true,
-    outdir: mkdtempSync(join(tmpdir(), 'ws-outbox-e2e-')),
+    outdir,
   });
   browser = await chromium.launch({
     executablePath,
@@ -35,6 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await gateway?.stop();
+  rmSync(outdir, { recursive: true, force: true });
 });
 
 const openChat = async (name: string): Promise<Page> => {
@@ -91,6 +95,58 @@ test('two pages join a room; one sends; both show the message', async () => {
   expect(png.length).toBeGreaterThan(10_000);
   // A blank or single-colour page has a handful of colours; the chat has text, pills and bubbles.
   expect(await distinctColours(bob, png)).toBeGreaterThan(50);
+}, 60_000);
+
+/** What PostToConnection does: POST the bytes to the page's connection on the management API. */
+const postToConnection = async (connectionId: string, body: string): Promise<void> => {
+  const res = await fetch(`${gateway.managementEndpoint}/@connections/${encodeURIComponent(connectionId)}`, { method: 'POST', body });
+  expect(res.status).toBe(200);
+};
+
+const shown = (page: Page, text: string) => page.locator('#log li', { hasText: text }).count();
+
+test('the same event delivered twice (an at-least-once retry) is shown once', async () => {
+  const page = await openChat('carol');
+  const me = (await page.locator('#connection-id').textContent())!;
+  expect(me).not.toBe('–');
+
+  // The very bytes a retried PostToConnection would repeat: same id, same everything.
+  const bytes = JSON.stringify({ type: 'message', id: 'retried-0001', room: 'lobby', from: 'someone-else', text: 'said once' });
+  await postToConnection(me, bytes);
+  await postToConnection(me, bytes);
+  // The counter proves the second copy reached the page and was dropped, not lost on the way.
+  await page.waitForFunction(() => document.querySelector('#duplicates')?.textContent === '1');
+  await expect(shown(page, 'said once')).resolves.toBe(1);
+
+  // Dedupe is by id, not by text: the same words in a new event are a new message.
+  await postToConnection(me, JSON.stringify({ type: 'message', id: 'retried-0002', room: 'lobby', from: 'someone-else', text: 'said once' }));
+  await page.waitForFunction(() => [...document.querySelectorAll('#log li')].filter((li: any) => li.textContent?.includes('said once')).length === 2);
+  await expect(page.locator('#duplicates').textContent()).resolves.toBe('1');
+
+  // A real message from the chat, through the handlers, still shows (its id is fresh).
+  await page.selectOption('#target', 'lobby');
+  await page.fill('#text', 'after the duplicate');
+  await page.click('#send');
+  await page.waitForFunction(() => [...document.querySelectorAll('#log li.mine')].some((li: any) => li.textContent?.includes('after the duplicate')));
+  await expect(shown(page, 'after the duplicate')).resolves.toBe(1);
+  await page.close();
+}, 60_000);
+
+test('the page remembers the last 1,000 ids only: the oldest is forgotten, the newest still dropped', async () => {
+  const page = await openChat('dave');
+  const me = (await page.locator('#connection-id').textContent())!;
+  // The page's own `joined` took one of the 1,000 places; 1,001 more push out it, then bulk-0.
+  const event = (i: number) => JSON.stringify({ type: 'message', id: `bulk-${i}`, from: 'someone-else', text: `bulk ${i}.` });
+  for (let i = 0; i <= 1000; i++) await postToConnection(me, event(i));
+  await page.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li: any) => li.textContent?.includes('bulk 1000.')));
+
+  await postToConnection(me, event(1000)); // remembered: dropped
+  await page.waitForFunction(() => document.querySelector('#duplicates')?.textContent === '1');
+  await postToConnection(me, event(0)); // forgotten: shown again, as a bounded memory must
+  await page.waitForFunction(() => [...document.querySelectorAll('#log li')].filter((li: any) => li.textContent?.includes('bulk 0.')).length === 2);
+  await expect(shown(page, 'bulk 1000.')).resolves.toBe(1);
+  await expect(page.locator('#duplicates').textContent()).resolves.toBe('1');
+  await page.close();
 }, 60_000);
 
 test('a refused name shows as rejected in the page', async () => {

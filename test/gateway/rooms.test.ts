@@ -2,7 +2,7 @@
 // A send to a room reaches exactly its members, once each; a send to all reaches all 50;
 // leaving and disconnecting are reflected in who gets the next message.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -16,6 +16,7 @@ const rooms = ['red', 'green', 'blue'];
 let gateway: Gateway;
 let clients: ChatClient[] = [];
 let db: DynamoDBDocumentClient;
+const outdir = mkdtempSync(join(tmpdir(), 'gw-rooms-'));
 const members = (room: string) => clients.filter((_, i) => rooms[i % 3] === room);
 
 /** Sends, then waits for the send invocation to finish (the outbox has delivered by then). */
@@ -36,7 +37,7 @@ const sendAndSettle = async (from: ChatClient, body: Record<string, unknown>): P
 beforeAll(async () => {
   gateway = await startGateway({
     template: 'test/fixtures/template.yaml', port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined,
-    outdir: mkdtempSync(join(tmpdir(), 'gw-rooms-')),
+    outdir,
   });
   db = DynamoDBDocumentClient.from(new DynamoDBClient({
     endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
@@ -49,6 +50,7 @@ afterAll(async () => {
   for (const c of clients) c.client.ws.terminate();
   db?.destroy();
   await gateway?.stop();
+  rmSync(outdir, { recursive: true, force: true });
 });
 
 test('every member saw the later joins of its room, and nobody saw another room\'s', async () => {
@@ -70,8 +72,10 @@ test('a send to a room reaches exactly its members, once each', async () => {
     await sendAndSettle(sender, { room, text });
     await eventually(() => members(room).every((m) => messagesWithText(m, text).length === 1), `all of ${room} got "${text}"`);
     for (const m of members(room)) {
-      expect(messagesWithText(m, text)).toEqual([{ type: 'message', room, from: sender.id, text }]);
+      expect(messagesWithText(m, text)).toEqual([{ type: 'message', id: expect.any(String), room, from: sender.id, text }]);
     }
+    // One message, one id, whoever received it.
+    expect(new Set(members(room).map((m) => messagesWithText(m, text)[0].id)).size).toBe(1);
     for (const other of clients.filter((c) => !members(room).includes(c))) {
       expect(messagesWithText(other, text)).toEqual([]);
     }
@@ -82,7 +86,8 @@ test('a send to all reaches all 50, once each', async () => {
   const sender = clients[7]!;
   await sendAndSettle(sender, { text: 'hello everyone' });
   await eventually(() => clients.every((c) => messagesWithText(c, 'hello everyone').length >= 1), 'all 50 got it');
-  for (const c of clients) expect(messagesWithText(c, 'hello everyone')).toEqual([{ type: 'message', from: sender.id, text: 'hello everyone' }]);
+  for (const c of clients) expect(messagesWithText(c, 'hello everyone')).toEqual([{ type: 'message', id: expect.any(String), from: sender.id, text: 'hello everyone' }]);
+  expect(new Set(clients.map((c) => messagesWithText(c, 'hello everyone')[0].id)).size).toBe(1);
 }, 60_000);
 
 test('leave: the room and the leaver are told, and the leaver gets no more of the room', async () => {

@@ -21,6 +21,16 @@ const quietly = async <T>(fn: () => Promise<T>): Promise<T> => {
   }
 };
 
+// A v4 UUID, as crypto.randomUUID() makes them.
+const anId = expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
+/** Every recipient got the very same bytes (one serialized payload, hence one id): returns them parsed. */
+const onePayload = (sent: { data: string }[]): unknown => {
+  expect(sent.length).toBeGreaterThan(0);
+  expect(new Set(sent.map((s) => s.data)).size).toBe(1);
+  return JSON.parse(sent[0]!.data);
+};
+
 describe('chat protocol', () => {
   it('join, send to room, send to all, leave, disconnect', () =>
     quietly(async () => {
@@ -31,25 +41,25 @@ describe('chat protocol', () => {
       expect(await h.store.get(alice)).toMatchObject({ name: 'alice' });
 
       let r = await h.invoke(join, { routeKey: 'join', connectionId: alice, body: { action: 'join', room: 'lobby' } });
-      expect(r.sent).toEqual([{ connectionId: alice, data: expect.any(String), json: { type: 'joined', room: 'lobby', connectionId: alice } }]);
+      expect(r.sent).toEqual([{ connectionId: alice, data: expect.any(String), json: { type: 'joined', id: anId, room: 'lobby', connectionId: alice } }]);
       r = await h.invoke(join, { routeKey: 'join', connectionId: bob, body: { action: 'join', room: 'lobby' } });
       // Every member, the joiner included.
       expect(r.sent.map((s) => s.connectionId).sort()).toEqual([alice, bob].sort());
-      expect(r.sent.every((s) => JSON.stringify(s.json) === JSON.stringify({ type: 'joined', room: 'lobby', connectionId: bob }))).toBe(true);
+      expect(onePayload(r.sent)).toEqual({ type: 'joined', id: anId, room: 'lobby', connectionId: bob });
 
       r = await h.invoke(send, { routeKey: 'send', connectionId: alice, body: { action: 'send', room: 'lobby', text: 'hi room' } });
       expect(r.sent.map((s) => s.connectionId).sort()).toEqual([alice, bob].sort());
-      expect(r.sent[0]!.json).toEqual({ type: 'message', room: 'lobby', from: alice, text: 'hi room' });
+      expect(onePayload(r.sent)).toEqual({ type: 'message', id: anId, room: 'lobby', from: alice, text: 'hi room' });
       expect(h.received(carol)).toEqual([]);
 
       r = await h.invoke(send, { routeKey: 'send', connectionId: carol, body: { action: 'send', text: 'hi all' } });
       expect(r.sent.map((s) => s.connectionId).sort()).toEqual([alice, bob, carol].sort());
-      expect(r.sent[0]!.json).toEqual({ type: 'message', from: carol, text: 'hi all' });
+      expect(onePayload(r.sent)).toEqual({ type: 'message', id: anId, from: carol, text: 'hi all' });
 
       r = await h.invoke(leave, { routeKey: 'leave', connectionId: bob, body: { action: 'leave', room: 'lobby' } });
       // The members of the room and the leaver.
       expect(r.sent.map((s) => s.connectionId).sort()).toEqual([alice, bob].sort());
-      expect(r.sent[0]!.json).toEqual({ type: 'left', room: 'lobby', connectionId: bob });
+      expect(onePayload(r.sent)).toEqual({ type: 'left', id: anId, room: 'lobby', connectionId: bob });
       r = await h.invoke(send, { routeKey: 'send', connectionId: alice, body: { action: 'send', room: 'lobby', text: 'still here?' } });
       expect(r.sent.map((s) => s.connectionId)).toEqual([alice]);
 
@@ -58,6 +68,44 @@ describe('chat protocol', () => {
       expect(await h.store.roomsOf(alice)).toEqual([]);
       r = await h.invoke(send, { routeKey: 'send', connectionId: bob, body: { action: 'send', text: 'bye' } });
       expect(r.sent.map((s) => s.connectionId).sort()).toEqual([bob, carol].sort());
+    }));
+
+  it('each event has its own id, the same for all of its recipients', () =>
+    quietly(async () => {
+      const h = new WsTestHarness();
+      const ids = await Promise.all(['a', 'b', 'c'].map(async () => (await h.connect(connect)).connectionId));
+      const [a, b, c] = ids as [string, string, string];
+      const idOf = (sent: { data: string }[]) => (onePayload(sent) as { id: string }).id;
+      const seen: string[] = [];
+      for (const who of ids) seen.push(idOf((await h.invoke(join, { routeKey: 'join', connectionId: who, body: { action: 'join', room: 'lobby' } })).sent));
+
+      // The same text twice from the same sender is two messages: two ids, each shared by all 3.
+      for (let i = 0; i < 2; i++) {
+        const r = await h.invoke(send, { routeKey: 'send', connectionId: a, body: { action: 'send', room: 'lobby', text: 'same words' } });
+        expect(r.sent.map((s) => s.connectionId).sort()).toEqual([a, b, c].sort());
+        seen.push(idOf(r.sent));
+      }
+      const all = await h.invoke(send, { routeKey: 'send', connectionId: b, body: { action: 'send', text: 'same words' } });
+      expect(all.sent).toHaveLength(3);
+      seen.push(idOf(all.sent));
+      seen.push(idOf((await h.invoke(leave, { routeKey: 'leave', connectionId: c, body: { action: 'leave', room: 'lobby' } })).sent));
+
+      expect(seen).toHaveLength(7);
+      expect(new Set(seen).size).toBe(seen.length);
+      // What each client holds across invocations: every id once, none repeated.
+      for (const who of ids) {
+        const got = h.received(who).map((m) => (m as { id: string }).id);
+        expect(new Set(got).size).toBe(got.length);
+      }
+    }));
+
+  it('the sender, reached both through the room and directly, gets one copy', () =>
+    quietly(async () => {
+      const h = new WsTestHarness();
+      const { connectionId: me } = await h.connect(connect);
+      await h.invoke(join, { routeKey: 'join', connectionId: me, body: { action: 'join', room: 'lobby' } });
+      const r = await h.invoke(send, { routeKey: 'send', connectionId: me, body: { action: 'send', room: 'lobby', text: 'echo' } });
+      expect(r.sent.map((s) => s.connectionId)).toEqual([me]);
     }));
 
   it.each([

@@ -1,9 +1,31 @@
-// The demo chat client: plain DOM, one WebSocket, the protocol from DESIGN.md ("The example app").
-// Sends {"action":"join"|"leave"|"send", …}; shows joined / left / message / error as they arrive.
+// The demo chat client: plain DOM, one WebSocket, the protocol in README.md ("Chat protocol").
+// Sends {"action":"join"|"leave"|"send", …}; shows joined / left / message / error as they arrive,
+// each event once (delivery is at-least-once, see firstSighting).
 const $ = (id) => document.getElementById(id);
 const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
 
 const state = { ws: undefined, me: undefined, rooms: new Set(), pendingJoin: undefined };
+
+// Delivery is at-least-once: a PostToConnection retried after a timeout or a reset may already have
+// arrived, so the same event (same id, same bytes) can come twice. Remember the ids shown and drop a
+// repeat. Bounded, oldest first out (a Set iterates in insertion order): a retry lands within
+// seconds of the original, not a thousand events later, and a long-open tab must not grow forever.
+const maxRememberedIds = 1000;
+const seenIds = new Set();
+let duplicatesDropped = 0;
+
+/** True the first time an id is seen; events without an id (errors, gateway replies) always pass. */
+const firstSighting = (id) => {
+  if (typeof id !== 'string') return true;
+  if (seenIds.has(id)) {
+    duplicatesDropped += 1;
+    $('duplicates').textContent = String(duplicatesDropped);
+    return false;
+  }
+  seenIds.add(id);
+  if (seenIds.size > maxRememberedIds) seenIds.delete(seenIds.values().next().value);
+  return true;
+};
 
 const short = (id) => (id ? `${id.slice(0, 6)}…` : '?');
 const who = (id) => (id === state.me ? 'you' : short(id));
@@ -56,6 +78,7 @@ const onMessage = (raw) => {
   } catch {
     return add('system', { text: `(non-JSON message) ${raw}` });
   }
+  if (!firstSighting(m?.id)) return;
   switch (m.type) {
     case 'joined':
       if (state.me === undefined && state.pendingJoin === m.room) {
