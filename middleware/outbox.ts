@@ -24,7 +24,7 @@ export interface OutboxOptions {
   connectionTimeoutMs?: number;
   /** Time kept back from the Lambda deadline: the whole flush (reads, sends, prune, onReport) ends before it. */
   safetyMarginMs?: number;
-  /** The end of the flush's budget kept from store reads and new attempts, for requests in flight, the prune and onReport. */
+  /** The end of the flush's budget kept from store reads: for sends queued behind a hung read, requests in flight, the prune and onReport. */
   reserveMs?: number;
   /** A 410 for a connection whose row is younger than this does not prune it: API Gateway answers 410 until $connect returns. */
   connectGraceMs?: number;
@@ -66,8 +66,9 @@ export const outboxDefaults = {
   connectionTimeoutMs: 1000,
   // Room for the response to leave (and Middy's own after-work) once the flush has ended.
   safetyMarginMs: 500,
-  // Requests in flight end within half of it (a hung one is cut), the prune within the next
-  // quarter (~40 parallel batch calls for 1,000 gone connections), onReport within the last.
+  // Kept back from store reads, in quarters (budget.ts): sends queued behind a hung read, requests
+  // in flight (a hung one is cut), the prune (~40 parallel batch calls for 1,000 gone
+  // connections take ~50 ms), onReport.
   reserveMs: 1000,
   // API Gateway's integration timeout is at most 29 s, so by then any $connect has returned.
   connectGraceMs: 30_000,

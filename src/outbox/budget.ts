@@ -3,15 +3,18 @@
  * the flush (store reads, sends, retries, the prune and onReport) ends `safetyMarginMs` before
  * that, so the response can still leave. Inside the budget the phases get their own instants:
  *
- *   start ──reads, attempts──▶ attemptsUntil ─in flight─▶ requestsUntil ─prune─▶ pruneUntil ─onReport─▶ end
+ *   start ─reads, sends─▶ readsUntil ─sends─▶ attemptsUntil ─in flight─▶ requestsUntil ─prune─▶ pruneUntil ─onReport─▶ end
  *
- * `reserveMs` (at most half the budget, for short ones) is kept back from reads and new attempts,
- * for the requests already in flight to end, the prune and onReport. A phase that finishes early
- * leaves its time to the next one.
+ * `reserveMs` (at most half the budget, for short ones) is kept back from store reads, in four
+ * equal parts: for what is queued behind a read that hung (the caller's reply, say) to still go
+ * out, for the requests in flight to end, for the prune, and for onReport. A phase that finishes
+ * early leaves its time to the next one.
  */
 export interface Budget {
   start: number;
-  /** No store read and no new attempt starts after this. */
+  /** No store read starts after this, and one in progress is aborted. */
+  readsUntil: number;
+  /** No new attempt starts after this; what is left fails as `deadline`. */
   attemptsUntil: number;
   /** Requests still in flight are cut off here. */
   requestsUntil: number;
@@ -26,7 +29,8 @@ export const planBudget = (start: number, remainingMs: number, options: { safety
   const reserve = Math.min(options.reserveMs, (end - start) / 2);
   return {
     start,
-    attemptsUntil: end - reserve,
+    readsUntil: end - reserve,
+    attemptsUntil: end - (reserve * 3) / 4,
     requestsUntil: end - reserve / 2,
     pruneUntil: end - reserve / 4,
     end,

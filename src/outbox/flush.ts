@@ -17,7 +17,7 @@ export interface FlushOptions {
   backoff: BackoffOptions;
   /** Kept back from the Lambda deadline: the whole flush ends before it. */
   safetyMarginMs: number;
-  /** Kept back from reads and new attempts, for requests in flight, the prune and onReport. */
+  /** Kept back from store reads, for what is queued behind them, requests in flight, the prune and onReport (budget.ts). */
   reserveMs: number;
   /** A gone connection whose row is younger than this is not pruned (its $connect may be running). */
   connectGraceMs: number;
@@ -56,7 +56,7 @@ export const flush = async (input: FlushInput): Promise<DeliveryReport> => {
 
   let outcome = nothingDelivered();
   if (entries.length > 0) {
-    const reads = abortAt(budget.attemptsUntil, now);
+    const reads = abortAt(budget.readsUntil, now);
     try {
       outcome = await deliver(tasksOf(entries, store, { signal: reads.signal, unresolved }), {
         transport: await transportOrFailure(input.transport),

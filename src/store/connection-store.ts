@@ -32,18 +32,21 @@ const defaults = {
   now: Date.now,
 };
 
-let sharedClient: DynamoDBDocumentClient | undefined;
-/** One client per process, reused across warm invocations. */
-const defaultDocumentClient = (): DynamoDBDocumentClient => {
-  // An empty variable (as SAM templates declare them) means "not set", not "endpoint ''".
-  const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined;
-  // The SDK sets no request timeout by default; a hung socket must not eat the invocation.
-  sharedClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({
+/**
+ * The DocumentClient the store makes when none is given. The SDK sets no request timeout by
+ * default, so a hung socket could eat the invocation; the flush also aborts its reads and the
+ * prune at its deadline, through the requests' abortSignal.
+ */
+export const createDocumentClient = (endpoint?: string): DynamoDBDocumentClient =>
+  DynamoDBDocumentClient.from(new DynamoDBClient({
     endpoint,
     requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true }),
   }), { marshallOptions: { removeUndefinedValues: true } });
-  return sharedClient;
-};
+
+let sharedClient: DynamoDBDocumentClient | undefined;
+/** One client per process, reused across warm invocations. */
+// An empty variable (as SAM templates declare them) means "not set", not "endpoint ''".
+const defaultDocumentClient = (): DynamoDBDocumentClient => (sharedClient ??= createDocumentClient(process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined));
 
 /** The DynamoDB connection store: one table, keys in keys.ts. */
 export class ConnectionStore implements Store {
