@@ -150,6 +150,19 @@ const survivorsAfter = async (tree: ProcessInfo[], withinMs: number): Promise<{ 
     expect(survivors).toEqual([]);
   }, 90_000);
 
+  test('gateway and watchdog SIGKILLed together: the running instance still ends, as its IPC channel closes', async () => {
+    // The one case the watchdog cannot cover; frozen instances then stay (afterAll kills them).
+    const { gateway, exited, tree } = await startWithWorkers();
+    const watchdog = tree.find((p) => p.cmdline.includes('src/local/watchdog.ts'))!;
+    const running = tree.filter((p) => isWorker(p) && p.state !== 'T');
+    expect(running).toHaveLength(1);
+    process.kill(watchdog.pid, 'SIGKILL');
+    process.kill(gateway.pid!, 'SIGKILL');
+    await exited;
+    const { survivors } = await survivorsAfter(running, 5_000);
+    expect(survivors).toEqual([]);
+  }, 90_000);
+
   test('a watchdog killed with SIGKILL is replaced, and the replacement still covers every worker', async () => {
     const { gateway, exited, tree } = await startWithWorkers();
     const isWatchdog = (p: ProcessInfo) => p.cmdline.includes('src/local/watchdog.ts');
