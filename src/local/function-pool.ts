@@ -11,6 +11,7 @@ import type { FunctionModel } from './app-model.ts';
 import type { InvocationLedger } from './invocations.ts';
 import type { FromWorker, LambdaError, ToWorker } from './worker-protocol.ts';
 import type { Logger } from './log.ts';
+import type { WorkerGuard } from './worker-guard.ts';
 import { withDefaults } from '../options.ts';
 
 const runtimePath = fileURLToPath(new URL('./runtime.ts', import.meta.url));
@@ -32,6 +33,8 @@ export interface PoolOptions {
   initTimeoutMs: number;
   /** Cap the V8 heap at the function's MemorySize, as Lambda's memory limit does. */
   enforceMemory: boolean;
+  /** Kills the workers if the process that forked them dies without stopping the pool. */
+  guard: WorkerGuard;
 }
 
 const defaults = { maxInstances: 10, initTimeoutMs: 10_000, enforceMemory: true };
@@ -90,7 +93,7 @@ export class FunctionPool {
   }
 
   #spawn(): Instance {
-    const { fn, codeFile, env, log, enforceMemory } = this.options;
+    const { fn, codeFile, env, log, enforceMemory, guard } = this.options;
     const id = this.#nextId++;
     const child = fork(runtimePath, [], {
       // A clean environment, as on Lambda: nothing leaks from the gateway's own process (such as
@@ -115,6 +118,7 @@ export class FunctionPool {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
     });
+    guard.watch(child);
     const prefix = `${fn.functionName}#${id}`;
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => log.fn(prefix, line));

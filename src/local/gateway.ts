@@ -13,6 +13,7 @@ import { InvocationLedger, type LateSend } from './invocations.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createManagementApi, isManagementPath } from './management-api.ts';
 import { serveDemo } from './static.ts';
+import { startWorkerGuard } from './worker-guard.ts';
 import { createWebSocketApi, type InvocationReport } from './websocket-api.ts';
 
 export interface GatewayOptions {
@@ -123,10 +124,13 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: managementEndpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
   };
+  // Workers are frozen between invocations and cannot notice this process dying: the guard's
+  // watchdog kills them if it ends without stop() (a crash, SIGKILL).
+  const guard = startWorkerGuard({ log });
   const pools = new Map<string, FunctionPool>();
   for (const b of built) {
     const fn = model.functions.get(b.logicalId)!;
-    pools.set(b.logicalId, new FunctionPool({ fn, codeFile: b.outfile, env, ledger, log, maxInstances: opts.maxInstances }));
+    pools.set(b.logicalId, new FunctionPool({ fn, codeFile: b.outfile, env, ledger, log, guard, maxInstances: opts.maxInstances }));
   }
   const routes = new Map([...model.routes].map(([key, id]) => [key, pools.get(id)!]));
 
@@ -190,6 +194,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       stopped ??= (async () => {
         // Stopping the pools ends running invocations, so closing never waits on a slow handler.
         await Promise.all([wsApi.stop(), ...[...pools.values()].map((p) => p.stop())]);
+        await guard.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -19,6 +19,7 @@ import { FunctionPool } from './function-pool.ts';
 import { InvocationLedger } from './invocations.ts';
 import { createLogger } from './log.ts';
 import { reachable } from './reachable.ts';
+import { startWorkerGuard } from './worker-guard.ts';
 
 const usage = `usage: npm run invoke -- <FunctionLogicalId> <event.json> [--template template.yaml] [--env-vars env.json] [--outdir dir]
   Runs one function once, like sam local invoke, without Docker.`;
@@ -121,6 +122,8 @@ const main = async (): Promise<number> => {
       write: (text) => process.stdout.write(text),
     });
     heading(`${logicalId} output`);
+    // The worker must not outlive this command, even one killed with SIGKILL or a test's timeout.
+    const guard = startWorkerGuard({ log });
     const pool = new FunctionPool({
       fn: { ...fn, environment },
       codeFile: built!.outfile,
@@ -129,6 +132,7 @@ const main = async (): Promise<number> => {
         AWS_ACCESS_KEY_ID: localCredentials.accessKeyId, AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
       },
       ledger: new InvocationLedger(),
+      guard,
       maxInstances: 1,
       log: {
         ...log,
@@ -146,6 +150,7 @@ const main = async (): Promise<number> => {
     });
     const outcome = await pool.invoke(event, { route: event?.requestContext?.routeKey });
     await pool.stop();
+    await guard.stop();
     if (output.length === 0) say('(no output)');
 
     const timing = `${outcome.durationMs.toFixed(0)} ms${outcome.initMs !== undefined ? `, init ${outcome.initMs} ms` : ''}, timeout ${fn.timeoutSeconds} s`;

@@ -97,6 +97,10 @@ const loadHandler = async (): Promise<(event: unknown, context: unknown) => unkn
 
 const main = async (): Promise<void> => {
   if (!process.send) throw new Error('runtime.ts runs as a worker forked by the local gateway');
+  // The gateway's end of the IPC channel closed: it is gone. A running instance ends now rather
+  // than finish its invocation against nothing and then freeze for good. A frozen one cannot see
+  // this; the gateway's watchdog kills those (worker-guard.ts).
+  process.on('disconnect', () => process.exit(1));
   const started = performance.now();
   let handler: (event: unknown, context: unknown) => unknown;
   try {
