@@ -139,3 +139,29 @@ describe('deliver, gone connections', () => {
     invariant(out);
   });
 });
+
+describe('deliver, chains to one connection', () => {
+  it('a chain of messages to one connection does not hold a worker: the rest of the flush goes on', async () => {
+    const starts: string[] = [];
+    const transport = {
+      post: async (id: string) => {
+        starts.push(id);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      },
+      delete: async () => undefined,
+      destroy: () => undefined,
+    };
+    async function* tasks(): AsyncGenerator<Task> {
+      // 150 replies to the caller, then a room of 10.
+      for (let i = 0; i < 150; i++) yield { op: 'post', id: 'caller', payload: new Uint8Array([i]) };
+      for (let i = 0; i < 10; i++) yield { op: 'post', id: `m${i}`, payload };
+    }
+    const out = await deliver(tasks(), options({ transport, concurrency: 4 }));
+    expect(out.sent).toBe(160);
+    // The room's first post starts while the caller's chain has barely begun (with the chain
+    // holding workers, it started after ~147 of the caller's posts).
+    expect(starts.indexOf('m0')).toBeLessThan(5);
+    // The caller's own messages still go one at a time, in order.
+    expect(starts.filter((id) => id === 'caller')).toHaveLength(150);
+  });
+});
