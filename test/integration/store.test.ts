@@ -146,4 +146,82 @@ describe('ConnectionStore on dynalite', () => {
     expect(await collect(store.all())).not.toEqual(expect.arrayContaining(['u0']));
     for (let i = 0; i < 30; i++) expect(await store.get(`u${i}`)).toBeUndefined();
   });
+
+  it('the prune keeps rows younger than the $connect grace, and never deletes a row it did not read', async () => {
+    const old = storeWith({ now: () => Date.now() - 60_000 });
+    const young = storeWith();
+    await old.connect('grace-old');
+    await old.join('grace-old', 'grace-room');
+    await young.connect('grace-young');
+    await young.join('grace-young', 'grace-room');
+    // A membership whose connection row is not there (yet): its memberships named by the room go,
+    // but no connection row is deleted "just in case" (its $connect may be about to write it).
+    await db.documentClient.send(new PutCommand({ TableName: db.tableName, Item: { pk: 'room#grace-room', sk: 'grace-unwritten', ttl: Math.floor(Date.now() / 1000) + 600 } }));
+
+    const rooms = new Map([['grace-unwritten', ['grace-room']]]);
+    const result = await young.remove(['grace-old', 'grace-young', 'grace-unwritten'], { rooms, keepConnectedAfter: Date.now() - 30_000 });
+    expect(result.left).toEqual([{ connectionId: 'grace-young', reason: 'connecting' }]);
+    expect(result.connections).toBe(2);
+    expect(await young.get('grace-old')).toBeUndefined();
+    expect(await young.get('grace-young')).toBeDefined();
+    expect((await collect(young.members('grace-room')))).toEqual(['grace-young']);
+
+    // The $connect that was still running writes its row now: the prune must not have deleted it.
+    await young.connect('grace-unwritten');
+    expect(await young.get('grace-unwritten')).toBeDefined();
+    // Without keepConnectedAfter ($disconnect, our own DeleteConnection) age does not matter.
+    await young.remove(['grace-young', 'grace-unwritten']);
+    expect(await young.get('grace-young')).toBeUndefined();
+  });
+
+  it('prunes in parallel batches, and an abort leaves the rest reported, not thrown', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const counting = {
+      send: async (command: never, options?: never) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          return await db.documentClient.send(command, options);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const ttl = Math.floor(Date.now() / 1000) + 600;
+    const ids = Array.from({ length: 500 }, (_, i) => `par${i}`);
+    await putAll(ids.map((sk) => ({ pk: 'connections', sk, ttl, connectedAt: 0 })));
+    const store = storeWith({ client: counting as never });
+    const result = await store.remove(ids);
+    expect(result).toMatchObject({ connections: 500, left: [], requests: { batchGet: 5, batchWrite: 20 } });
+    expect(maxInFlight).toBeGreaterThan(1);
+    expect(maxInFlight).toBeLessThanOrEqual(8);
+
+    await putAll(ids.map((sk) => ({ pk: 'connections', sk, ttl, connectedAt: 0 })));
+    const controller = new AbortController();
+    controller.abort();
+    const aborted = await store.remove(ids, { signal: controller.signal });
+    expect(aborted.connections).toBe(0);
+    expect(aborted.left).toHaveLength(500);
+    expect(new Set(aborted.left.map((l) => l.reason))).toEqual(new Set(['deadline']));
+    expect(await store.get('par0')).toBeDefined();
+  });
+
+  it('a read aborted mid-room stops asking DynamoDB for pages', async () => {
+    let queries = 0;
+    const counting = { send: async (command: never, options?: never) => (queries++, db.documentClient.send(command, options)) };
+    const ttl = Math.floor(Date.now() / 1000) + 600;
+    await putAll(Array.from({ length: 50 }, (_, i) => ({ pk: 'room#abort-room', sk: `ab${i}`, ttl })));
+    const store = storeWith({ client: counting as never, pageSize: 10 });
+    const controller = new AbortController();
+    const seen: string[] = [];
+    await expect((async () => {
+      for await (const id of store.members('abort-room', { signal: controller.signal })) {
+        seen.push(id);
+        if (seen.length === 15) controller.abort();
+      }
+    })()).rejects.toThrow();
+    expect(seen.length).toBeLessThanOrEqual(20);
+    expect(queries).toBe(2);
+  });
 });

@@ -163,6 +163,23 @@ describe('context.outbox', () => {
     expect(await collect(store.members('r'))).toEqual(['a']);
   });
 
+  it('sends the bytes as they were when enqueued, even when the caller reuses its buffer (across warm invocations too)', async () => {
+    // A module-level buffer, as a handler might keep to avoid allocations.
+    const shared = new Uint8Array(3);
+    let round = 0;
+    const handler = wsHandler(async (_e, context) => {
+      shared.set(round === 0 ? [1, 2, 3] : [7, 8, 9]);
+      context.outbox.reply(shared);
+      shared.fill(0); // reused before the flush
+      round++;
+    }, { ...quiet, store: false });
+    const h = new WsTestHarness();
+    const first = await h.invoke(handler, { routeKey: 'send', connectionId: 'me', body: {} });
+    const second = await h.invoke(handler, { routeKey: 'send', connectionId: 'me', body: {} });
+    expect(first.sent.map((s) => s.data)).toEqual(['\u0001\u0002\u0003']);
+    expect(second.sent.map((s) => s.data)).toEqual(['\u0007\b\t']);
+  });
+
   it('needs a store for rooms, and says how to get one, where toRoom is called', async () => {
     let thrown: unknown;
     const handler = wsHandler(async (_e, context) => {
