@@ -38,7 +38,7 @@ const logged = () => {
   const lines: string[] = [];
   return { lines, logger: (line: string) => void lines.push(line) };
 };
-const quiet = { errorLogger: false as const };
+const quiet = { errorLogger: false as const, logger: false as const };
 
 describe('wsHandler inside a user Middy stack', () => {
   it('an after middleware that returns early: the outbox is still flushed, once', async () => {
