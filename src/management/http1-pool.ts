@@ -168,9 +168,13 @@ export class Http1Pool {
       if (requestCreatedChannel.hasSubscribers) requestCreatedChannel.publish({ request });
       const { bytes, close } = encodeRequest(this.#host, request);
       const pending: Pending = { head: bytes, close, signal, resolve, reject };
-      const connection = this.#takeIdle();
-      if (connection) return this.#dispatch(connection, pending);
-      if (this.#all.size < this.#config.maxSockets) return this.#dispatch(this.#connect(), pending);
+      const now = Date.now();
+      const connection = this.#takeIdle(now);
+      if (connection && connection.idleSince === now) return this.#dispatch(connection, pending);
+      // Idle since an earlier millisecond: bytes may have reached it since the event loop last
+      // read it. The request waits in the queue while the socket is checked.
+      if (connection) this.#check(connection);
+      else if (this.#all.size < this.#config.maxSockets) return this.#dispatch(this.#connect(), pending);
       // Queued: an abort while waiting removes it, so a dead request never takes a socket.
       if (signal) {
         pending.onAbort = () => {
@@ -192,8 +196,7 @@ export class Http1Pool {
     for (const connection of this.#all) connection.socket.destroy();
   }
 
-  #takeIdle(): Connection | undefined {
-    const now = Date.now();
+  #takeIdle(now = Date.now()): Connection | undefined {
     for (;;) {
       const connection = this.#idle.pop(); // LIFO: the warmest socket, and idle ones age out
       if (!connection) return undefined;
@@ -202,6 +205,24 @@ export class Http1Pool {
       if (!socket.destroyed && !socket.readableEnded && socket.writable && now - connection.idleSince < connection.idleMs) return connection;
       connection.socket.destroy();
     }
+  }
+
+  /**
+   * Bytes that reach an idle socket are read by the event loop, and then the socket is destroyed
+   * (#onData). But a process that was busy, or frozen by Lambda between invocations, may not have
+   * read them yet: written into, the socket would hand them to the new request as its answer.
+   * So a socket idle since an earlier millisecond is handed out only after the loop has polled
+   * (two turns: the first check phase may come before the next poll); then it takes the oldest
+   * queued request, or goes back to the idle list unchanged. If bytes were there, it is gone by
+   * then, and 'close' gives the queued request another socket (#next). Bytes still on the wire
+   * when a request is written stay indistinguishable from its answer, as with node:http.
+   */
+  #check(connection: Connection): void {
+    setImmediate(() => setImmediate(() => {
+      if (connection.socket.destroyed) return; // also when the pool was destroyed
+      if (this.#queue.length > 0) this.#release(connection);
+      else this.#idle.push(connection);
+    }));
   }
 
   #connect(): Connection {
@@ -320,8 +341,10 @@ export class Http1Pool {
   /** A socket closed: start a new one for a queued request, if any. */
   #next(): void {
     if (this.#destroyed || this.#queue.length === 0 || this.#all.size >= this.#config.maxSockets) return;
+    const connection = this.#takeIdle();
+    if (connection) return this.#check(connection); // it takes the queue's head once checked
     const next = this.#queue.shift();
-    if (next) this.#dispatch(this.#takeIdle() ?? this.#connect(), next);
+    if (next) this.#dispatch(this.#connect(), next);
   }
 
   #settle(pending: Pending, error: Error | undefined, response?: Http1Response): void {

@@ -274,6 +274,90 @@ describe('a misbehaving server', () => {
   });
 });
 
+describe('stray bytes: a server that answers twice', () => {
+  const stray = 'HTTP/1.1 200 OK\r\nx-for: stray\r\nContent-Length: 0\r\n\r\n';
+  /**
+   * Answers each request with its own path and the connection's number, so a request that got
+   * someone else's answer (or the stray one) shows it. `after` may add stray bytes to the first
+   * answer of each connection.
+   */
+  const answeringServer = async (after: (socket: net.Socket) => string = () => '') => {
+    let connections = 0;
+    const paths: string[] = [];
+    const server = await rawServer((socket) => {
+      const number = ++connections;
+      let first = true;
+      socket.on('data', (request: Buffer) => { // loopback: one small request per read
+        const path = request.toString('latin1').split(' ')[1];
+        paths.push(path as string);
+        socket.write(`HTTP/1.1 200 OK\r\nx-for: ${path}\r\nx-connection: ${number}\r\nContent-Length: 0\r\n\r\n${first ? after(socket) : ''}`);
+        first = false;
+      });
+    });
+    return { ...server, paths, connections: () => connections };
+  };
+  const answer = (response: { headers: Record<string, string> }) => ({ for: response.headers['x-for'], connection: response.headers['x-connection'] });
+
+  it('in the same write as a valid answer: the answer is delivered, the socket dropped; the next request gets its own answer on a new socket', async () => {
+    const server = await answeringServer(() => stray);
+    const p = pool({ origin: server.origin });
+    expect(answer(await post(p, '/a'))).toEqual({ for: '/a', connection: '1' });
+    expect(answer(await post(p, '/b'))).toEqual({ for: '/b', connection: '2' });
+  });
+
+  it('a request already queued behind the answer followed by stray bytes goes over a new socket', async () => {
+    const server = await answeringServer(() => stray);
+    const p = pool({ origin: server.origin, maxSockets: 1 });
+    const [a, b] = await Promise.all([post(p, '/a'), post(p, '/b')]);
+    expect(answer(a)).toEqual({ for: '/a', connection: '1' });
+    expect(answer(b)).toEqual({ for: '/b', connection: '2' });
+  });
+
+  it('sent later, while the socket is idle: that socket is closed, the next request gets its own answer on a new socket', async () => {
+    const server = await answeringServer();
+    const p = pool({ origin: server.origin });
+    expect(answer(await post(p, '/a'))).toEqual({ for: '/a', connection: '1' });
+    for (const socket of server.sockets) socket.write(stray);
+    await until(() => p.sockets === 0);
+    expect(answer(await post(p, '/b'))).toEqual({ for: '/b', connection: '2' });
+  });
+
+  it('sent while the socket is idle and not yet read when the next request comes (a busy or thawed process): not taken as its answer', async () => {
+    const server = await answeringServer();
+    const p = pool({ origin: server.origin });
+    expect(answer(await post(p, '/a'))).toEqual({ for: '/a', connection: '1' });
+    await new Promise((r) => setTimeout(r, 20)); // idle for a while
+    // On loopback a write lands in the client's receive buffer at once; the client's event loop
+    // has not read it when the next request is made in the same turn.
+    for (const socket of server.sockets) socket.write(stray);
+    const b = post(p, '/b');
+    expect(answer(await b)).toEqual({ for: '/b', connection: '2' });
+    expect(server.connections()).toBe(2);
+  });
+
+  it('a socket idle for a while with nothing unread is still reused, after the check', async () => {
+    const server = await answeringServer();
+    const p = pool({ origin: server.origin });
+    expect(answer(await post(p, '/a'))).toEqual({ for: '/a', connection: '1' });
+    await new Promise((r) => setTimeout(r, 20));
+    const [b, c] = await Promise.all([post(p, '/b'), post(p, '/c')]); // /c opens a second socket
+    expect([answer(b), answer(c)]).toEqual([{ for: '/b', connection: '1' }, { for: '/c', connection: '2' }]);
+  });
+
+  it('a request aborted while its socket is checked is never sent; the socket goes back to the idle list', async () => {
+    const server = await answeringServer();
+    const p = pool({ origin: server.origin, maxSockets: 1 });
+    await post(p, '/a');
+    await new Promise((r) => setTimeout(r, 20));
+    const controller = new AbortController();
+    const aborted = post(p, '/aborted', 'x', controller.signal);
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    expect(answer(await post(p, '/b'))).toEqual({ for: '/b', connection: '1' });
+    expect(server.paths).toEqual(['/a', '/b']);
+  });
+});
+
 describe('bad input', () => {
   it.each([
     ['a CR/LF in a header value', { 'x-amzn-trace-id': 'Root=1\r\nx-evil: 1' }, '/a', /invalid value for header x-amzn-trace-id/],
