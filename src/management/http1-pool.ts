@@ -5,8 +5,9 @@
 // ~280 KiB (llhttp as WASM) to every bundle, which costs cold start. What this client does, and
 // all it does: one request per socket at a time (no pipelining), a LIFO pool of at most
 // `maxSockets` sockets, a FIFO queue beyond that, a connect timeout, an inactivity timeout, abort
-// by signal, TLS with session reuse, and idle sockets retired by age, checked by the clock when
-// taken (so a Lambda thawed after minutes does not write into sockets the server closed).
+// by signal, TLS with session reuse, and idle sockets retired by age: closed by an unref'd timer,
+// and checked by the clock when taken (so a Lambda thawed after minutes does not write into
+// sockets the server closed). A socket that receives bytes nobody asked for is never reused.
 import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -22,7 +23,7 @@ export interface Http1PoolOptions {
   connectTimeoutMs?: number;
   /** No byte in either direction for this long while a request is in flight: TimeoutError. */
   timeoutMs?: number;
-  /** An idle socket older than this is closed instead of reused. A server's Keep-Alive hint lowers it. */
+  /** An idle socket is closed once idle this long. A server's Keep-Alive hint lowers it. */
   idleMs?: number;
   /** Extra TLS options (a test CA, for instance). */
   tls?: tls.ConnectionOptions;
@@ -142,6 +143,9 @@ export class Http1Pool {
   readonly #queue: Pending[] = [];
   readonly #all = new Set<Connection>();
   #destroyed = false;
+  // One timer for the pool closes idle sockets as they reach their age, armed for the earliest.
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweepAt = Infinity;
 
   constructor(options: Http1PoolOptions) {
     this.#config = withDefaults(defaults, options);
@@ -191,6 +195,7 @@ export class Http1Pool {
   /** Closes every socket; requests in flight or queued fail. */
   destroy(): void {
     this.#destroyed = true;
+    clearTimeout(this.#sweepTimer);
     for (const pending of this.#queue.splice(0)) this.#settle(pending, errorWithCode('the pool was destroyed', 'ERR_POOL_DESTROYED'));
     this.#idle.length = 0;
     for (const connection of this.#all) connection.socket.destroy();
@@ -221,7 +226,7 @@ export class Http1Pool {
     setImmediate(() => setImmediate(() => {
       if (connection.socket.destroyed) return; // also when the pool was destroyed
       if (this.#queue.length > 0) this.#release(connection);
-      else this.#idle.push(connection);
+      else this.#toIdle(connection);
     }));
   }
 
@@ -250,9 +255,8 @@ export class Http1Pool {
 
     socket.on('data', (chunk: Buffer) => this.#onData(connection, chunk));
     socket.on('timeout', () => {
+      // Idle sockets are closed by the sweep, at their own age.
       if (connection.current) socket.destroy(errorWithCode(`no answer within ${timeoutMs} ms`, 'ETIMEDOUT', 'TimeoutError'));
-      else if (Date.now() - connection.idleSince >= connection.idleMs) socket.destroy();
-      // else: idle but young; the clock check in #takeIdle retires it later.
     });
     socket.on('end', () => {
       const pending = connection.current;
@@ -335,8 +339,39 @@ export class Http1Pool {
     if (next) return this.#dispatch(connection, next);
     connection.idleSince = Date.now();
     connection.socket.unref(); // an idle pool never keeps a process alive
-    this.#idle.push(connection);
+    this.#toIdle(connection);
   }
+
+  #toIdle(connection: Connection): void {
+    this.#idle.push(connection);
+    const deadline = connection.idleSince + connection.idleMs;
+    if (deadline < this.#sweepAt) this.#armSweep(deadline);
+  }
+
+  #armSweep(at: number): void {
+    clearTimeout(this.#sweepTimer);
+    this.#sweepAt = at;
+    // Unref'd: like the idle sockets, it never keeps a process alive.
+    this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, at - Date.now())).unref();
+  }
+
+  /**
+   * Closes the idle sockets that reached their age, before the server's own idle timeout does
+   * (a FIN racing a request costs that request), and re-arms for the youngest. In a busy pool
+   * sockets come back with a fresh idleSince, so it fires about once per idleMs and closes none.
+   */
+  readonly #sweep = (): void => {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const connection of this.#idle) {
+      const deadline = connection.idleSince + connection.idleMs;
+      if (deadline <= now) connection.socket.destroy(); // leaves #idle on 'close'
+      else if (deadline < next) next = deadline;
+    }
+    if (next < Infinity) this.#armSweep(next);
+  };
 
   /** A socket closed: start a new one for a queued request, if any. */
   #next(): void {

@@ -1,10 +1,12 @@
 // The keep-alive client behind the signed transport, against real loopback servers: node:http for
 // well-behaved peers, raw TCP for misbehaving ones, and TLS with a test certificate
 // (test/fixtures/tls: self-signed for localhost and 127.0.0.1, valid for 100 years).
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Http1Pool, requestCreatedChannel, type Http1PoolOptions, type Http1Request } from '../../src/management/http1-pool.ts';
 
@@ -122,6 +124,42 @@ describe('a well-behaved server', () => {
     await new Promise((r) => setTimeout(r, 80));
     await post(p, '/a');
     expect(echo.stats.connections).toBe(2);
+  });
+
+  it('an idle socket is closed by the client once idleMs have passed, without a request to notice', async () => {
+    const echo = await echoServer({ keepAliveTimeout: 10_000 });
+    const closed = new Promise<number>((resolve) => echo.server.once('connection', (socket) => socket.once('close', () => resolve(Date.now()))));
+    const p = pool({ origin: echo.origin, idleMs: 100 });
+    await post(p, '/a');
+    const idleFrom = Date.now();
+    const closedAfter = (await closed) - idleFrom;
+    expect(closedAfter).toBeGreaterThanOrEqual(90);
+    expect(closedAfter).toBeLessThan(1_000); // not at the inactivity timeout (timeoutMs, 3 s)
+    await until(() => p.sockets === 0);
+  });
+
+  it("an idle socket is closed a second before the server's announced Keep-Alive timeout", async () => {
+    const echo = await echoServer({ keepAliveTimeout: 2_000 }); // "Keep-Alive: timeout=2"
+    // Ended (read the client's FIN) before closing: the client closed it, not the server's timeout.
+    const closed = new Promise<{ at: number; byClient: boolean }>((resolve) => echo.server.once('connection', (socket) =>
+      socket.once('close', () => resolve({ at: Date.now(), byClient: socket.readableEnded }))));
+    const p = pool({ origin: echo.origin });
+    await post(p, '/a');
+    const idleFrom = Date.now();
+    const { at, byClient } = await closed;
+    expect(byClient).toBe(true);
+    expect(at - idleFrom).toBeGreaterThanOrEqual(900);
+    expect(at - idleFrom).toBeLessThan(1_900);
+  });
+
+  it('idle sockets and their timer never keep a process alive', async () => {
+    const echo = await echoServer({ keepAliveTimeout: 30_000 });
+    const script = `import { Http1Pool } from ${JSON.stringify(new URL('../../src/management/http1-pool.ts', import.meta.url).href)};
+      const p = new Http1Pool({ origin: ${JSON.stringify(echo.origin)}, idleMs: 20_000 });
+      console.log((await p.request({ method: 'POST', path: '/a', headers: {}, body: Buffer.from('x') })).status);`;
+    // Killed after 10 s: an exit code of 0 means it ended on its own, long before idleMs.
+    const child = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect({ stdout: child.stdout.trim(), stderr: child.stderr }).toEqual({ stdout: '200', stderr: '' });
   });
 
   it("honours the server's Keep-Alive: timeout hint, with a second's margin", async () => {
