@@ -5,8 +5,9 @@
 // ~280 KiB (llhttp as WASM) to every bundle, which costs cold start. What this client does, and
 // all it does: one request per socket at a time (no pipelining), a LIFO pool of at most
 // `maxSockets` sockets, a FIFO queue beyond that, a connect timeout, an inactivity timeout, abort
-// by signal, TLS with session reuse, and idle sockets retired by age, checked by the clock when
-// taken (so a Lambda thawed after minutes does not write into sockets the server closed).
+// by signal, TLS with session reuse, and idle sockets retired by age: closed by an unref'd timer,
+// and checked by the clock when taken (so a Lambda thawed after minutes does not write into
+// sockets the server closed). A socket that receives bytes nobody asked for is never reused.
 import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -22,7 +23,7 @@ export interface Http1PoolOptions {
   connectTimeoutMs?: number;
   /** No byte in either direction for this long while a request is in flight: TimeoutError. */
   timeoutMs?: number;
-  /** An idle socket older than this is closed instead of reused. A server's Keep-Alive hint lowers it. */
+  /** An idle socket is closed once idle this long. A server's Keep-Alive hint lowers it. */
   idleMs?: number;
   /** Extra TLS options (a test CA, for instance). */
   tls?: tls.ConnectionOptions;
@@ -142,6 +143,9 @@ export class Http1Pool {
   readonly #queue: Pending[] = [];
   readonly #all = new Set<Connection>();
   #destroyed = false;
+  // One timer for the pool closes idle sockets as they reach their age, armed for the earliest.
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweepAt = Infinity;
 
   constructor(options: Http1PoolOptions) {
     this.#config = withDefaults(defaults, options);
@@ -168,9 +172,13 @@ export class Http1Pool {
       if (requestCreatedChannel.hasSubscribers) requestCreatedChannel.publish({ request });
       const { bytes, close } = encodeRequest(this.#host, request);
       const pending: Pending = { head: bytes, close, signal, resolve, reject };
-      const connection = this.#takeIdle();
-      if (connection) return this.#dispatch(connection, pending);
-      if (this.#all.size < this.#config.maxSockets) return this.#dispatch(this.#connect(), pending);
+      const now = Date.now();
+      const connection = this.#takeIdle(now);
+      if (connection && connection.idleSince === now) return this.#dispatch(connection, pending);
+      // Idle since an earlier millisecond: bytes may have reached it since the event loop last
+      // read it. The request waits in the queue while the socket is checked.
+      if (connection) this.#check(connection);
+      else if (this.#all.size < this.#config.maxSockets) return this.#dispatch(this.#connect(), pending);
       // Queued: an abort while waiting removes it, so a dead request never takes a socket.
       if (signal) {
         pending.onAbort = () => {
@@ -187,13 +195,13 @@ export class Http1Pool {
   /** Closes every socket; requests in flight or queued fail. */
   destroy(): void {
     this.#destroyed = true;
+    clearTimeout(this.#sweepTimer);
     for (const pending of this.#queue.splice(0)) this.#settle(pending, errorWithCode('the pool was destroyed', 'ERR_POOL_DESTROYED'));
     this.#idle.length = 0;
     for (const connection of this.#all) connection.socket.destroy();
   }
 
-  #takeIdle(): Connection | undefined {
-    const now = Date.now();
+  #takeIdle(now = Date.now()): Connection | undefined {
     for (;;) {
       const connection = this.#idle.pop(); // LIFO: the warmest socket, and idle ones age out
       if (!connection) return undefined;
@@ -202,6 +210,24 @@ export class Http1Pool {
       if (!socket.destroyed && !socket.readableEnded && socket.writable && now - connection.idleSince < connection.idleMs) return connection;
       connection.socket.destroy();
     }
+  }
+
+  /**
+   * Bytes that reach an idle socket are read by the event loop, and then the socket is destroyed
+   * (#onData). But a process that was busy, or frozen by Lambda between invocations, may not have
+   * read them yet: written into, the socket would hand them to the new request as its answer.
+   * So a socket idle since an earlier millisecond is handed out only after the loop has polled
+   * (two turns: the first check phase may come before the next poll); then it takes the oldest
+   * queued request, or goes back to the idle list unchanged. If bytes were there, it is gone by
+   * then, and 'close' gives the queued request another socket (#next). Bytes still on the wire
+   * when a request is written stay indistinguishable from its answer, as with node:http.
+   */
+  #check(connection: Connection): void {
+    setImmediate(() => setImmediate(() => {
+      if (connection.socket.destroyed) return; // also when the pool was destroyed
+      if (this.#queue.length > 0) this.#release(connection);
+      else this.#toIdle(connection);
+    }));
   }
 
   #connect(): Connection {
@@ -229,9 +255,8 @@ export class Http1Pool {
 
     socket.on('data', (chunk: Buffer) => this.#onData(connection, chunk));
     socket.on('timeout', () => {
+      // Idle sockets are closed by the sweep, at their own age.
       if (connection.current) socket.destroy(errorWithCode(`no answer within ${timeoutMs} ms`, 'ETIMEDOUT', 'TimeoutError'));
-      else if (Date.now() - connection.idleSince >= connection.idleMs) socket.destroy();
-      // else: idle but young; the clock check in #takeIdle retires it later.
     });
     socket.on('end', () => {
       const pending = connection.current;
@@ -314,14 +339,47 @@ export class Http1Pool {
     if (next) return this.#dispatch(connection, next);
     connection.idleSince = Date.now();
     connection.socket.unref(); // an idle pool never keeps a process alive
-    this.#idle.push(connection);
+    this.#toIdle(connection);
   }
+
+  #toIdle(connection: Connection): void {
+    this.#idle.push(connection);
+    const deadline = connection.idleSince + connection.idleMs;
+    if (deadline < this.#sweepAt) this.#armSweep(deadline);
+  }
+
+  #armSweep(at: number): void {
+    clearTimeout(this.#sweepTimer);
+    this.#sweepAt = at;
+    // Unref'd: like the idle sockets, it never keeps a process alive.
+    this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, at - Date.now())).unref();
+  }
+
+  /**
+   * Closes the idle sockets that reached their age, before the server's own idle timeout does
+   * (a FIN racing a request costs that request), and re-arms for the youngest. In a busy pool
+   * sockets come back with a fresh idleSince, so it fires about once per idleMs and closes none.
+   */
+  readonly #sweep = (): void => {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const connection of this.#idle) {
+      const deadline = connection.idleSince + connection.idleMs;
+      if (deadline <= now) connection.socket.destroy(); // leaves #idle on 'close'
+      else if (deadline < next) next = deadline;
+    }
+    if (next < Infinity) this.#armSweep(next);
+  };
 
   /** A socket closed: start a new one for a queued request, if any. */
   #next(): void {
     if (this.#destroyed || this.#queue.length === 0 || this.#all.size >= this.#config.maxSockets) return;
+    const connection = this.#takeIdle();
+    if (connection) return this.#check(connection); // it takes the queue's head once checked
     const next = this.#queue.shift();
-    if (next) this.#dispatch(this.#takeIdle() ?? this.#connect(), next);
+    if (next) this.#dispatch(this.#connect(), next);
   }
 
   #settle(pending: Pending, error: Error | undefined, response?: Http1Response): void {

@@ -10,7 +10,7 @@ import { classifyError } from './classify.ts';
 import { TransportError, type Transport } from './transport.ts';
 
 export interface TransportOptions {
-  /** The @connections endpoint, stage path included: https://{apiId}.execute-api.{region}.amazonaws.com/{stage} */
+  /** The @connections endpoint, stage path included: https://{apiId}.execute-api.{region}.{dnsSuffix}/{stage} */
   endpoint: string;
   region: string;
   /** Per-request ceiling. The SDK has none by default (aws-sdk-js-v3#6896). */

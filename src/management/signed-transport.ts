@@ -14,7 +14,7 @@ import { ConnectionsSigner, escapeUri } from './sigv4.ts';
 import { TransportError, type Transport } from './transport.ts';
 
 export interface SignedTransportOptions {
-  /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`, or any override. */
+  /** `https://{apiId}.execute-api.{region}.{dnsSuffix}/{stage}`, or any override. */
   endpoint: string;
   region: string;
   requestTimeoutMs?: number;

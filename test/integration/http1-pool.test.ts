@@ -1,10 +1,12 @@
 // The keep-alive client behind the signed transport, against real loopback servers: node:http for
 // well-behaved peers, raw TCP for misbehaving ones, and TLS with a test certificate
 // (test/fixtures/tls: self-signed for localhost and 127.0.0.1, valid for 100 years).
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Http1Pool, requestCreatedChannel, type Http1PoolOptions, type Http1Request } from '../../src/management/http1-pool.ts';
 
@@ -122,6 +124,42 @@ describe('a well-behaved server', () => {
     await new Promise((r) => setTimeout(r, 80));
     await post(p, '/a');
     expect(echo.stats.connections).toBe(2);
+  });
+
+  it('an idle socket is closed by the client once idleMs have passed, without a request to notice', async () => {
+    const echo = await echoServer({ keepAliveTimeout: 10_000 });
+    const closed = new Promise<number>((resolve) => echo.server.once('connection', (socket) => socket.once('close', () => resolve(Date.now()))));
+    const p = pool({ origin: echo.origin, idleMs: 100 });
+    await post(p, '/a');
+    const idleFrom = Date.now();
+    const closedAfter = (await closed) - idleFrom;
+    expect(closedAfter).toBeGreaterThanOrEqual(90);
+    expect(closedAfter).toBeLessThan(1_000); // not at the inactivity timeout (timeoutMs, 3 s)
+    await until(() => p.sockets === 0);
+  });
+
+  it("an idle socket is closed a second before the server's announced Keep-Alive timeout", async () => {
+    const echo = await echoServer({ keepAliveTimeout: 2_000 }); // "Keep-Alive: timeout=2"
+    // Ended (read the client's FIN) before closing: the client closed it, not the server's timeout.
+    const closed = new Promise<{ at: number; byClient: boolean }>((resolve) => echo.server.once('connection', (socket) =>
+      socket.once('close', () => resolve({ at: Date.now(), byClient: socket.readableEnded }))));
+    const p = pool({ origin: echo.origin });
+    await post(p, '/a');
+    const idleFrom = Date.now();
+    const { at, byClient } = await closed;
+    expect(byClient).toBe(true);
+    expect(at - idleFrom).toBeGreaterThanOrEqual(900);
+    expect(at - idleFrom).toBeLessThan(1_900);
+  });
+
+  it('idle sockets and their timer never keep a process alive', async () => {
+    const echo = await echoServer({ keepAliveTimeout: 30_000 });
+    const script = `import { Http1Pool } from ${JSON.stringify(new URL('../../src/management/http1-pool.ts', import.meta.url).href)};
+      const p = new Http1Pool({ origin: ${JSON.stringify(echo.origin)}, idleMs: 20_000 });
+      console.log((await p.request({ method: 'POST', path: '/a', headers: {}, body: Buffer.from('x') })).status);`;
+    // Killed after 10 s: an exit code of 0 means it ended on its own, long before idleMs.
+    const child = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect({ stdout: child.stdout.trim(), stderr: child.stderr }).toEqual({ stdout: '200', stderr: '' });
   });
 
   it("honours the server's Keep-Alive: timeout hint, with a second's margin", async () => {
@@ -271,6 +309,90 @@ describe('a misbehaving server', () => {
     await new Promise<void>((resolve) => { closers.pop()?.(); resolve(); });
     const p = pool({ origin: `http://127.0.0.1:${port}` });
     await expect(post(p, '/a')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
+
+describe('stray bytes: a server that answers twice', () => {
+  const stray = 'HTTP/1.1 200 OK\r\nx-for: stray\r\nContent-Length: 0\r\n\r\n';
+  /**
+   * Answers each request with its own path and the connection's number, so a request that got
+   * someone else's answer (or the stray one) shows it. `after` may add stray bytes to the first
+   * answer of each connection.
+   */
+  const answeringServer = async (after: (socket: net.Socket) => string = () => '') => {
+    let connections = 0;
+    const paths: string[] = [];
+    const server = await rawServer((socket) => {
+      const number = ++connections;
+      let first = true;
+      socket.on('data', (request: Buffer) => { // loopback: one small request per read
+        const path = request.toString('latin1').split(' ')[1];
+        paths.push(path as string);
+        socket.write(`HTTP/1.1 200 OK\r\nx-for: ${path}\r\nx-connection: ${number}\r\nContent-Length: 0\r\n\r\n${first ? after(socket) : ''}`);
+        first = false;
+      });
+    });
+    return { ...server, paths, connections: () => connections };
+  };
+  const answer = (response: { headers: Record<string, string> }) => ({ for: response.headers['x-for'], connection: response.headers['x-connection'] });
+
+  it('in the same write as a valid answer: the answer is delivered, the socket dropped; the next request gets its own answer on a new socket', async () => {
+    const server = await answeringServer(() => stray);
+    const p = pool({ origin: server.origin });
+    expect(answer(await post(p, '/a'))).toEqual({ for: '/a', connection: '1' });
+    expect(answer(await post(p, '/b'))).toEqual({ for: '/b', connection: '2' });
+  });
+
+  it('a request already queued behind the answer followed by stray bytes goes over a new socket', async () => {
+    const server = await answeringServer(() => stray);
+    const p = pool({ origin: server.origin, maxSockets: 1 });
+    const [a, b] = await Promise.all([post(p, '/a'), post(p, '/b')]);
+    expect(answer(a)).toEqual({ for: '/a', connection: '1' });
+    expect(answer(b)).toEqual({ for: '/b', connection: '2' });
+  });
+
+  it('sent later, while the socket is idle: that socket is closed, the next request gets its own answer on a new socket', async () => {
+    const server = await answeringServer();
+    const p = pool({ origin: server.origin });
+    expect(answer(await post(p, '/a'))).toEqual({ for: '/a', connection: '1' });
+    for (const socket of server.sockets) socket.write(stray);
+    await until(() => p.sockets === 0);
+    expect(answer(await post(p, '/b'))).toEqual({ for: '/b', connection: '2' });
+  });
+
+  it('sent while the socket is idle and not yet read when the next request comes (a busy or thawed process): not taken as its answer', async () => {
+    const server = await answeringServer();
+    const p = pool({ origin: server.origin });
+    expect(answer(await post(p, '/a'))).toEqual({ for: '/a', connection: '1' });
+    await new Promise((r) => setTimeout(r, 20)); // idle for a while
+    // On loopback a write lands in the client's receive buffer at once; the client's event loop
+    // has not read it when the next request is made in the same turn.
+    for (const socket of server.sockets) socket.write(stray);
+    const b = post(p, '/b');
+    expect(answer(await b)).toEqual({ for: '/b', connection: '2' });
+    expect(server.connections()).toBe(2);
+  });
+
+  it('a socket idle for a while with nothing unread is still reused, after the check', async () => {
+    const server = await answeringServer();
+    const p = pool({ origin: server.origin });
+    expect(answer(await post(p, '/a'))).toEqual({ for: '/a', connection: '1' });
+    await new Promise((r) => setTimeout(r, 20));
+    const [b, c] = await Promise.all([post(p, '/b'), post(p, '/c')]); // /c opens a second socket
+    expect([answer(b), answer(c)]).toEqual([{ for: '/b', connection: '1' }, { for: '/c', connection: '2' }]);
+  });
+
+  it('a request aborted while its socket is checked is never sent; the socket goes back to the idle list', async () => {
+    const server = await answeringServer();
+    const p = pool({ origin: server.origin, maxSockets: 1 });
+    await post(p, '/a');
+    await new Promise((r) => setTimeout(r, 20));
+    const controller = new AbortController();
+    const aborted = post(p, '/aborted', 'x', controller.signal);
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    expect(answer(await post(p, '/b'))).toEqual({ for: '/b', connection: '1' });
+    expect(server.paths).toEqual(['/a', '/b']);
   });
 });
 

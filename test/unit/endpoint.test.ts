@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from '@jest/globals';
 import { destroyTransports, transportFor } from '../../src/management/clients.ts';
 import { managementEndpoint } from '../../src/management/endpoint.ts';
@@ -22,6 +24,40 @@ describe('management endpoint', () => {
   it('says what is missing when it cannot be derived', () => {
     const bare = { requestContext: {} } as never;
     expect(() => managementEndpoint(bare, { AWS_REGION: 'us-east-1' })).toThrow(/requestContext.apiId/);
+  });
+});
+
+interface SdkPartition { id: string; regionRegex: string; regions: Record<string, unknown>; outputs: { dnsSuffix: string } }
+
+/**
+ * The partition table of the installed SDK (@aws-sdk/core, what its endpoint rules resolve with).
+ * It is not exported, so it is read from the package's ES build, which holds it as JSON.
+ */
+const sdkPartitions = (): SdkPartition[] => {
+  const client = createRequire(import.meta.url).resolve('@aws-sdk/core/client'); // <root>/dist-cjs/submodules/client/index.js
+  const root = client.slice(0, client.lastIndexOf('/dist-cjs/'));
+  const source = readFileSync(`${root}/dist-es/submodules/client/util-endpoints/lib/aws/partitions.js`, 'utf8');
+  return (JSON.parse(source.slice(source.indexOf('{'), source.lastIndexOf('}') + 1)) as { partitions: SdkPartition[] }).partitions;
+};
+
+describe("the endpoint's DNS suffix is the region's partition's", () => {
+  const partitions = sdkPartitions();
+  // One real region of each partition (not the "aws-cn-global" pseudo-regions).
+  const cases = partitions.map((p) => [p.id, Object.keys(p.regions).find((r) => new RegExp(p.regionRegex).test(r)), p.outputs.dnsSuffix] as const);
+
+  it('for every partition the SDK knows, the ones a hand table would forget included', () => {
+    expect(partitions.map((p) => p.id)).toEqual(expect.arrayContaining(['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc']));
+    expect(cases.every(([, region]) => region !== undefined)).toBe(true);
+  });
+
+  it.each(cases)('%s: %s -> .%s', (_id, region, suffix) => {
+    expect(managementEndpoint(event, { AWS_REGION: region as string })).toBe(`https://a1b2c3d4e5.execute-api.${region}.${suffix}/prod`);
+  });
+
+  it('China is amazonaws.com.cn, also for a region newer than the table (matched by its pattern)', () => {
+    expect(managementEndpoint(event, { AWS_REGION: 'cn-northwest-1' })).toBe('https://a1b2c3d4e5.execute-api.cn-northwest-1.amazonaws.com.cn/prod');
+    expect(managementEndpoint(event, { AWS_REGION: 'cn-south-7' })).toBe('https://a1b2c3d4e5.execute-api.cn-south-7.amazonaws.com.cn/prod');
+    expect(managementEndpoint(event, { AWS_REGION: 'us-isob-east-1' })).toBe('https://a1b2c3d4e5.execute-api.us-isob-east-1.sc2s.sgov.gov/prod');
   });
 });
 

@@ -1,6 +1,7 @@
 // The signed transport must be indistinguishable from PostToConnectionCommand on the wire and in
 // how failures are classified. Both paths talk to the same loopback server, with the same fixed
 // credentials and a frozen Date, so their SigV4 signatures are comparable byte for byte.
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, jest, test } from '@jest/globals';
@@ -146,6 +147,20 @@ describe('on the wire, the signed path equals PostToConnectionCommand', () => {
     await signedTransport({ sessionToken: 'FwoGZXIvYXdzEXAMPLETOKEN' }).post('abc', bytes('x'), never);
     expect(lastRequest()).toEqual(viaSdk);
     expect(viaSdk.headers['x-amz-security-token']).toBe('FwoGZXIvYXdzEXAMPLETOKEN');
+  });
+
+  test('one buffer reused with new contents (a module-level buffer on a warm invocation) is signed for what it holds now', async () => {
+    const transport = signedTransport();
+    const reused = bytes('{"n":1}');
+    await transport.post('abc', reused, never); // first invocation
+    expect(lastRequest().headers['x-amz-content-sha256']).toBe(createHash('sha256').update('{"n":1}').digest('hex'));
+    reused.set(bytes('{"n":2}')); // same object, same length, new contents
+    await transport.post('abc', reused, never); // next invocation
+    const viaSigned = lastRequest();
+    expect(viaSigned.body).toBe('{"n":2}');
+    expect(viaSigned.headers['x-amz-content-sha256']).toBe(createHash('sha256').update('{"n":2}').digest('hex'));
+    await sdkClient({ stripTelemetry: true }).send(new PostToConnectionCommand({ ConnectionId: 'abc', Data: bytes('{"n":2}') }));
+    expect(viaSigned).toEqual(lastRequest()); // the signature AWS would check
   });
 
   test('the unmodified SDK request differs only by its telemetry headers', async () => {
