@@ -136,6 +136,10 @@ const gone = async (sink: Sink) => {
   const outcome = await runChild<Record<string, unknown>>('gone.ts', ['--n', '1000'], { env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint } });
   if (!outcome.ok) problem(`gone failed: ${outcome.stderrTail}`);
   else if (!(outcome.result as { batchWriteWithinBound?: boolean }).batchWriteWithinBound) problem('gone: more BatchWriteItem calls than ceil(items / 25)');
+  else {
+    const r = outcome.result as { roomMembersAfter?: number; connectionsAfter?: number; expectedAfter?: number };
+    if (r.roomMembersAfter !== r.expectedAfter || r.connectionsAfter !== r.expectedAfter) problem(`gone: ${r.roomMembersAfter} room members and ${r.connectionsAfter} connections left, expected ${r.expectedAfter}`);
+  }
   return { ...outcome.result, sinkStats: await sink.stats(), ...(outcome.ok ? {} : { error: outcome.stderrTail }) };
 };
 
