@@ -23,4 +23,5 @@ if (!existsSync(bin)) {
   process.exit(1);
 }
 chmodSync(bin, 0o755);
-console.log('build:lib: lib/ written (ESM JavaScript, .d.ts, demo page)');
+// stderr: `npm pack --json` prints its JSON on stdout after this.
+console.error('build:lib: lib/ written (ESM JavaScript, .d.ts, demo page)');

@@ -144,7 +144,8 @@ export const runInvoke = async (args: string[]): Promise<number> => {
           output.push(line);
           try {
             const parsed = JSON.parse(line);
-            if (typeof parsed?.msg === 'string' && parsed.msg.includes('delivery report')) reports.push(parsed);
+            const msg = parsed?.msg ?? parsed?.message; // a JSON line, or a structured logger's (Powertools: message)
+            if (typeof msg === 'string' && msg.includes('delivery report')) reports.push(parsed);
           } catch {
             // not a JSON log line
           }
