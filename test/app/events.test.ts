@@ -29,11 +29,12 @@ const story = ['connect', 'join', 'send', 'leave', 'default', 'disconnect'];
 const routeOfFile = (name: string) => (['connect', 'disconnect', 'default'].includes(name) ? `$${name}` : name);
 
 describe('events/', () => {
-  it('holds exactly one event per route, each shaped like APIGatewayProxyWebsocketEventV2', () => {
+  it("holds the example's story, one event per chat route, each shaped like APIGatewayProxyWebsocketEventV2", () => {
     const files = readdirSync(eventsDir).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
-    expect(files).toEqual([...story].sort());
-    expect(files.map(routeOfFile).sort()).toEqual(Object.keys(routes).sort());
-    for (const name of files) {
+    expect(files).toEqual(expect.arrayContaining(story));
+    // Every event is for a route of the template (a sample for a route you add is welcome, not required).
+    for (const name of files) expect(Object.keys(routes)).toContain(readEvent(name).requestContext.routeKey);
+    for (const name of story) {
       const event = readEvent(name);
       const rc = event.requestContext;
       expect(rc.routeKey).toBe(routeOfFile(name));

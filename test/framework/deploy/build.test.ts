@@ -6,21 +6,24 @@ import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
 import { build, BuildError, esbuildOptions, type BuiltFunction } from '../../../build.mjs';
 import { functionsOf, loadTemplate } from '../../../src/local/template.ts';
-import { node24, repoRoot, runNode, templatePath, tempDir } from '../../helpers/node.ts';
+import { node24, repoRoot, runNode, tempDir } from '../../helpers/node.ts';
+
+// A template with routes of its own (wsHandler functions), never the example app's.
+const templatePath = join(repoRoot, 'test/fixtures/rules/template.yaml');
 
 // A Lambda bundle that grows past this has picked up something it should not (a CJS copy of the
 // SDK, a dev dependency). Today's bundles are ~375 KB: the SDK's DynamoDB and management clients,
 // their shared core and credential chain, Middy, and our code.
 const bundleBudgetBytes = 512 * 1024;
 // Never in a Lambda bundle: dev tools, the local gateway, test helpers.
-const forbiddenInputs = [/^dynalite$/, /^ws$/, /^esbuild$/, /^yaml$/, /^jest/, /^@jest\//, /^aws-sdk-client-mock/, /^src\/local\//, /^src\/testing\/(?!overrides\.ts$)/, /^test\//];
+const forbiddenInputs = [/^dynalite$/, /^ws$/, /^esbuild$/, /^yaml$/, /^jest/, /^@jest\//, /^aws-sdk-client-mock/, /(^|\/)src\/local\//, /(^|\/)src\/testing\/(?!overrides\.ts$)/, /(^|\/)test\/(helpers|framework|app|package)\//];
 // (src/testing/overrides.ts is in on purpose: a few bytes that let the harness inject a store.)
 
-describe('build.mjs on template.yaml', () => {
+describe('build.mjs on a template', () => {
   const outdir = tempDir('build');
   let built: BuiltFunction[];
   beforeAll(async () => {
-    built = await build({ outdir });
+    built = await build({ template: templatePath, outdir });
   }, 60_000);
 
   it('builds one bundle per template function, at <outdir>/<CodeUri folder>/index.mjs with an external map', () => {
@@ -33,6 +36,10 @@ describe('build.mjs on template.yaml', () => {
       const map = JSON.parse(readFileSync(`${b.outfile}.map`, 'utf8')) as { sources: string[]; sourcesContent?: unknown };
       expect(map.sources.some((s) => s.endsWith(`handlers/${b.outfile.split('/').at(-2)}.ts`))).toBe(true);
       expect(map.sourcesContent).toBeUndefined();
+      // The project's own files in the bundle (what `ws-outbox dev` watches): the handler and the framework, no package.
+      expect(b.sources).toContain(b.entry);
+      expect(b.sources).toContain(join(repoRoot, 'middleware/outbox.ts'));
+      expect(b.sources.filter((f) => f.includes('node_modules'))).toEqual([]);
     }
   });
 
@@ -75,9 +82,9 @@ describe('build.mjs on template.yaml', () => {
   }, 60_000);
 
   it('builds only the functions asked for', async () => {
-    const one = await build({ outdir: tempDir('build-one'), functions: ['SendFunction'] });
-    expect(one.map((b) => b.logicalId)).toEqual(['SendFunction']);
-    await expect(build({ outdir: tempDir('build-none'), functions: ['NoSuchFunction'] })).rejects.toThrow(/No such function.*NoSuchFunction/);
+    const one = await build({ template: templatePath, outdir: tempDir('build-one'), functions: ['PingFunction'] });
+    expect(one.map((b) => b.logicalId)).toEqual(['PingFunction']);
+    await expect(build({ template: templatePath, outdir: tempDir('build-none'), functions: ['NoSuchFunction'] })).rejects.toThrow(/No such function.*NoSuchFunction/);
   });
 });
 
@@ -98,8 +105,18 @@ describe('build.mjs errors', () => {
     const template = fixture({ 'template.yaml': `Resources:\n${fn('GhostFunction', 'dist/ghost/')}` });
     const error = await build({ template, outdir: tempDir('out') }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BuildError);
-    expect((error as Error).message).toMatch(/GhostFunction: handler source .*handlers\/ghost\.ts does not exist/);
-    expect((error as Error).message).toContain('Metadata.BuildEntry');
+    expect((error as Error).message).toBe('GhostFunction: no handler file for CodeUri dist/ghost/; looked for '
+      + ['ts', 'mts', 'js', 'mjs'].map((ext) => join(template, '..', `handlers/ghost.${ext}`)).join(', ')
+      + '. Create one of them, or name the file with Metadata: { BuildEntry: path/to/file.ts } on the function.');
+  });
+
+  it('finds handlers/<name> as .mts, .js or .mjs when there is no .ts', async () => {
+    const template = fixture({
+      'template.yaml': `Resources:\n${fn('PlainFunction', 'dist/plain/')}`,
+      'handlers/plain.mjs': 'export const handler = async () => ({ statusCode: 204 });\n',
+    });
+    const [b] = await build({ template, outdir: tempDir('out') });
+    expect(b!.entry).toBe(join(template, '..', 'handlers', 'plain.mjs'));
   });
 
   it('fails clearly when the bundle exports no handler, naming what it does export', async () => {
@@ -148,18 +165,18 @@ describe('build.mjs errors', () => {
 describe('build.mjs as a CLI', () => {
   it('prints a size table with every function and exits 0', async () => {
     const out = tempDir('cli');
-    const run = await runNode(['build.mjs', '--outdir', out], { timeoutMs: 60_000 });
+    const run = await runNode(['build.mjs', '--template', templatePath, '--outdir', out], { timeoutMs: 60_000 });
     expect(run.code).toBe(0);
-    for (const id of ['ConnectFunction', 'DisconnectFunction', 'JoinFunction', 'LeaveFunction', 'SendFunction', 'DefaultFunction']) {
+    for (const id of ['HelloFunction', 'ByeFunction', 'FallbackFunction', 'PingFunction', 'KickFunction']) {
       expect(run.stdout).toMatch(new RegExp(`^${id} +\\S+index\\.mjs +\\d+\\.\\d KB +\\d+\\.\\d KB +@`, 'm'));
     }
-    expect(run.stdout).toMatch(/^6 functions, \d+\.\d KB in total$/m);
+    expect(run.stdout).toMatch(/^5 functions, \d+\.\d KB in total$/m);
   }, 60_000);
 
   it('exits 1 with only the message on a user error', async () => {
-    const run = await runNode(['build.mjs', '--outdir', tempDir('cli'), 'NoSuchFunction']);
+    const run = await runNode(['build.mjs', '--template', templatePath, '--outdir', tempDir('cli'), 'NoSuchFunction']);
     expect(run.code).toBe(1);
-    expect(run.stderr.trim()).toMatch(/^build: No such function in .*template\.yaml: NoSuchFunction/);
+    expect(run.stderr.trim()).toMatch(/^ws-outbox build: No such function in .*template\.yaml: NoSuchFunction/);
     expect(run.stderr).not.toMatch(/\bat .*build\.mjs/); // no stack trace for a user error
   });
 
