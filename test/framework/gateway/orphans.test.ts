@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { TestClient, eventually, sleep } from './support.ts';
 import { descendantsOf, hasProc, isAlive, killIfAlive, readProcess, type ProcessInfo } from './process-tree.ts';
 
-const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const fixtures = join(root, 'test/fixtures/functions');
 const dir = mkdtempSync(join(tmpdir(), 'gw-orphans-'));
 
