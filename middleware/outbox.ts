@@ -6,7 +6,8 @@ import type { Transport } from '../src/management/transport.ts';
 import type { BackoffOptions } from '../src/outbox/backoff.ts';
 import { flush } from '../src/outbox/flush.ts';
 import { Outbox } from '../src/outbox/outbox.ts';
-import { logReport } from '../src/outbox/report.ts';
+import { addReportMetrics, holdPublish, powertoolsMetricsKey, type PublishHold, type ReportMetrics } from '../src/outbox/metrics.ts';
+import { logReport, type ReportLog } from '../src/outbox/report.ts';
 import { maxPayloadBytes } from '../src/outbox/serialize.ts';
 import { ConnectionStore } from '../src/store/connection-store.ts';
 import type { Store } from '../src/store/store.ts';
@@ -40,8 +41,18 @@ export interface OutboxOptions {
   maxPayloadBytes?: number;
   /** Receives the delivery report of every invocation, once, within the flush's budget; its errors are logged, never raised. */
   onReport?: (report: DeliveryReport, context: Context) => void | Promise<void>;
-  /** Where the one-line JSON report goes; `false` to keep quiet. */
-  logger?: ((line: string) => void) | false;
+  /**
+   * Where the report goes: a function taking one JSON line (default console.log), a structured
+   * logger such as Powertools' `Logger` (`logger.info` / `logger.warn` with the report's fields),
+   * or `false` to keep quiet.
+   */
+  logger?: ReportLog | false;
+  /**
+   * A Powertools `Metrics` instance: each report becomes EMF metrics (Sent, Gone, Failed and
+   * Failed<Reason>, Pruned, DurationMs, …) with the route as a dimension, in the blob that
+   * Powertools' `logMetrics` publishes for the invocation.
+   */
+  metrics?: ReportMetrics;
 }
 
 /**
@@ -78,7 +89,7 @@ export const outboxDefaults = {
   // test/unit/signed-transport.test.ts) at ~20 % of its CPU per message and under half its memory.
   transport: 'signed' as TransportKind | TransportFactory,
   maxPayloadBytes,
-  logger: ((line: string) => console.log(line)) as ((line: string) => void) | false,
+  logger: ((line: string) => console.log(line)) as ReportLog | false,
 };
 
 // Warm invocations reuse the store (and its DynamoDB client).
@@ -136,6 +147,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
   const config = withDefaults(outboxDefaults, { ...options, backoff: withDefaults(outboxDefaults.backoff, options.backoff ?? {}) });
   checkOptions(config);
   const settled = new WeakMap<Outbox, Promise<DeliveryReport>>();
+  const publishHolds = new WeakMap<Outbox, PublishHold>();
 
   const storeFor = (context: WsContext): Store | undefined => {
     const override = testingOverrides(context);
@@ -168,6 +180,9 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
       },
     });
     (request.internal as Record<string, unknown>)[outboxInternalKey] = () => settle(request, box, 'cleanup');
+    // A logMetrics registered after the outbox (inside it) publishes before the report exists;
+    // one registered before it has run its `before` by now and publishes after the report.
+    if (config.metrics && !(powertoolsMetricsKey in request.internal)) publishHolds.set(box, holdPublish(config.metrics));
   };
 
   const transportOf = async (request: WsRequest): Promise<Transport> => {
@@ -206,18 +221,33 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
     const store = storeFor(context);
     const logger = config.logger;
     const testing = testingOverrides(context);
-    return flush({
-      entries,
-      discarded,
-      store,
-      transport: () => transportOf(request),
-      remainingMs,
-      options: testing?.connectGraceMs === undefined ? config : { ...config, connectGraceMs: testing.connectGraceMs },
-      log: logger ? (report, extra) => {
-        if (report.queued + report.discarded + report.unresolved.length > 0) logReport(logger, report, request, extra);
-      } : undefined,
-      onReport: [testing?.onReport, config.onReport && ((report) => config.onReport!(report, context))],
-    });
+    let report: DeliveryReport;
+    try {
+      report = await flush({
+        entries,
+        discarded,
+        store,
+        transport: () => transportOf(request),
+        remainingMs,
+        options: testing?.connectGraceMs === undefined ? config : { ...config, connectGraceMs: testing.connectGraceMs },
+        log: logger ? (report, extra) => {
+          if (worthReporting(report)) logReport(logger, report, request, extra);
+        } : undefined,
+        onReport: [testing?.onReport, config.onReport && ((report) => config.onReport!(report, context))],
+      });
+      if (config.metrics && worthReporting(report)) {
+        try {
+          addReportMetrics(config.metrics, report, event.requestContext?.routeKey);
+        } catch (error) {
+          console.error(JSON.stringify({ level: 'error', msg: 'ws-outbox: adding the report metrics failed', error: String((error as Error)?.message ?? error) }));
+        }
+      }
+    } finally {
+      // Whatever happened, a held publish does not stay held; with no logMetrics in the stack to
+      // publish this invocation's metrics, the outbox publishes them.
+      publishHolds.get(box)?.release({ unclaimed: !(powertoolsMetricsKey in request.internal) });
+    }
+    return report;
   };
 
   const after = async (request: WsRequest): Promise<void> => {
@@ -231,6 +261,9 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
 
   return { before, after, onError };
 };
+
+/** An invocation that enqueued nothing (and dropped nothing) has nothing to log or count. */
+const worthReporting = (report: DeliveryReport): boolean => report.queued + report.discarded + report.unresolved.length > 0;
 
 /**
  * The handler (or a middleware) threw, or `$connect` answered non-2xx: API Gateway refuses that

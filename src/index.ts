@@ -1,13 +1,22 @@
-// The public API of ws-outbox. See README.md.
-export { wsHandler, type WsHandlerOptions, type WsHandlerFn, type WsHandlerExtras, type WsLambdaHandler } from './ws-handler.ts';
+// The public API of ws-outbox (`import … from 'ws-outbox'`). See README.md.
+export {
+  wsHandler,
+  type WsHandlerOptions, type WsHandlerFn, type WsHandlerExtras, type WsLambdaHandler, type WsRequest, type WsMiddlewareFn,
+} from './ws-handler.ts';
 export { outbox, outboxDefaults, cleanupOutbox, type OutboxOptions } from '../middleware/outbox.ts';
 export { wsJsonBodyParser } from '../middleware/ws-json-body-parser.ts';
-export { Outbox } from './outbox/outbox.ts';
-export { ConnectionStore, type ConnectionStoreOptions } from './store/connection-store.ts';
+export { ConnectionStore, createDocumentClient, type ConnectionStoreOptions } from './store/connection-store.ts';
 export { MemoryStore } from './store/memory-store.ts';
 export { NotConnectedError, type Store, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult } from './store/store.ts';
 export { OutboxClosedError, PayloadTooLargeError, badRequest } from './errors.ts';
 export { maxPayloadBytes } from './outbox/serialize.ts';
 export { managementEndpoint } from './management/endpoint.ts';
-export { destroyTransports } from './management/clients.ts';
-export type { DeliveryReport, FailedDelivery, Message, UnprunedConnection, UnresolvedEntry, WsContext, WsEvent, WsResult } from './types.ts';
+export { destroyTransports, type TransportKind, type TransportFactory } from './management/clients.ts';
+export { TransportError, type Transport, type FailureKind, type DeliveryFailure } from './management/transport.ts';
+export type { TransportOptions } from './management/sdk-transport.ts';
+export type { BackoffOptions } from './outbox/backoff.ts';
+export type { ReportMetrics } from './outbox/metrics.ts';
+export type { ReportLog, ReportLogger } from './outbox/report.ts';
+export type {
+  DeliveryReport, Except, FailedDelivery, JsonValue, Message, UnprunedConnection, UnresolvedEntry, WsContext, WsEvent, WsOutbox, WsResult,
+} from './types.ts';

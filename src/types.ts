@@ -1,5 +1,4 @@
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
-import type { Outbox } from './outbox/outbox.ts';
 import type { Store } from './store/store.ts';
 
 /** A message is a string, bytes, or any JSON value. It is serialized once, however many get it. */
@@ -24,10 +23,36 @@ export type WsEvent<TBody = unknown> = Omit<APIGatewayProxyWebsocketEventV2, 'bo
   queryStringParameters?: Record<string, string | undefined> | null;
 };
 
+export interface Except {
+  /** A connection id, or several, that must not receive this message (usually the sender). */
+  except?: string | Iterable<string>;
+}
+
+/**
+ * `context.outbox`: what a handler (or a middleware) can enqueue. Everything is delivered before
+ * the response goes back; an enqueue after that throws OutboxClosedError.
+ */
+export interface WsOutbox {
+  /** Sends a message to one connection. */
+  send(connectionId: string, message: Message): void;
+  /** Sends a message back to the connection that made this request (not on $connect). */
+  reply(message: Message): void;
+  /** Sends a message to each of the given connections, once each. */
+  broadcast(connectionIds: Iterable<string>, message: Message, options?: Except): void;
+  /** Sends a message to every member of a room; members are read from the store when the outbox flushes. */
+  toRoom(room: string, message: Message, options?: Except): void;
+  /** Sends a message to every live connection. */
+  toAll(message: Message, options?: Except): void;
+  /** Closes a connection (DeleteConnection) after everything enqueued for it before has been sent. */
+  disconnect(connectionId: string): void;
+  /** How many instructions are waiting. */
+  readonly size: number;
+}
+
 /** The Lambda context plus what ws-outbox adds to it. */
 export type WsContext = Context & {
   /** One per invocation; flushed before the response goes back. */
-  outbox: Outbox;
+  outbox: WsOutbox;
   /** The connection store (DynamoDB in Lambda, in memory under the testing helper). */
   store: Store;
 };

@@ -1,10 +1,10 @@
-import middy, { type MiddyfiedHandler } from '@middy/core';
+import middy, { type MiddlewareObj, type Request } from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { cleanupOutbox, outbox, type OutboxOptions } from '../middleware/outbox.ts';
 import { wsJsonBodyParser } from '../middleware/ws-json-body-parser.ts';
 import type { WsContext, WsEvent, WsResult } from './types.ts';
-import { logLevelAllows } from './outbox/report.ts';
+import { logLevelAllows, logTo, type ReportLog } from './outbox/report.ts';
 
 export interface WsHandlerOptions extends OutboxOptions {
   /** Where handler errors are logged (http-error-handler's logger); `false` for none. */
@@ -20,8 +20,32 @@ export interface WsHandlerExtras {
 
 export type WsHandlerFn<TBody> = (event: WsEvent<TBody>, context: WsContext, extras: WsHandlerExtras) => Promise<WsResult | void> | WsResult | void;
 
-/** The Lambda handler wsHandler returns: a Middy handler, so more middlewares can be `.use()`d. */
-export type WsLambdaHandler = MiddyfiedHandler<APIGatewayProxyWebsocketEventV2, WsResult | undefined, Error, Context>;
+/**
+ * Middy's request as a middleware of a wsHandler sees it: `request.context.outbox` is there, plus
+ * `TExtra`, what other middlewares' types add to the context.
+ */
+export type WsRequest<TExtra = unknown> = Request<WsEvent, WsResult | undefined, Error, WsContext & TExtra>;
+
+/** A middleware function for `.before()`, `.after()` and `.onError()`; a value it returns ends the chain early. */
+export type WsMiddlewareFn<TExtra = unknown> = (request: WsRequest<TExtra>) => unknown;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyMiddleware = MiddlewareObj<any, any, any, any, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ContextOf<M> = M extends MiddlewareObj<any, any, any, infer C, any> ? C : M extends Array<MiddlewareObj<any, any, any, infer C, any>> ? C : unknown;
+
+/**
+ * The Lambda handler wsHandler returns: a Middy handler, so more middlewares can be `.use()`d.
+ * Lambda calls it with a plain Context; its middlewares see the WsContext the outbox adds (and
+ * whatever their own types add), through any number of `.use()`s.
+ */
+export interface WsLambdaHandler<TExtra = unknown> {
+  (event: APIGatewayProxyWebsocketEventV2, context: Context): Promise<WsResult | undefined>;
+  use<M extends AnyMiddleware | AnyMiddleware[]>(middlewares: M): WsLambdaHandler<TExtra & ContextOf<M>>;
+  before(middleware: WsMiddlewareFn<TExtra>): WsLambdaHandler<TExtra>;
+  after(middleware: WsMiddlewareFn<TExtra>): WsLambdaHandler<TExtra>;
+  onError(middleware: WsMiddlewareFn<TExtra>): WsLambdaHandler<TExtra>;
+}
 
 /**
  * A Middy handler with everything wired: JSON body parsing, the outbox, and error handling.
@@ -42,14 +66,16 @@ export const wsHandler = <TBody = Record<string, any>>(fn: WsHandlerFn<TBody>, o
     // The outbox goes first so that a parse error still has an outbox to send its error reply.
     .use(outbox(outboxOptions))
     .use(wsJsonBodyParser({ maxBytes: maxBodyBytes }))
-    .use(httpErrorHandler({ logger: errorLogger ?? defaultErrorLogger, fallbackMessage: 'Internal server error' }));
+    .use(httpErrorHandler({ logger: errorLogger ?? errorLoggerFor(options.logger), fallbackMessage: 'Internal server error' }));
   return handler as unknown as WsLambdaHandler;
 };
 
-// 4xx are the caller's mistakes, not ours: log them quietly, and 5xx with the stack.
-const defaultErrorLogger = (error: unknown): void => {
+// 4xx are the caller's mistakes, not ours: log them quietly, and 5xx with the stack. A structured
+// logger given as `logger` (Powertools' Logger) gets them too; otherwise a JSON line on stderr.
+const errorLoggerFor = (logger: ReportLog | false | undefined) => (error: unknown): void => {
   const e = error as { statusCode?: number; message?: string; stack?: string };
   const level = (e?.statusCode ?? 500) < 500 ? 'info' : 'error';
   if (!logLevelAllows(level)) return; // OUTBOX_LOG_LEVEL=warn keeps 5xx only, as for reports
-  console.error(JSON.stringify({ level, msg: 'ws-outbox handler error', statusCode: e?.statusCode ?? 500, error: e?.message, stack: level === 'error' ? e?.stack : undefined }));
+  const fields = { statusCode: e?.statusCode ?? 500, error: e?.message, stack: level === 'error' ? e?.stack : undefined };
+  logTo(typeof logger === 'object' ? logger : (line) => console.error(line), level, 'ws-outbox handler error', fields);
 };

@@ -1,16 +1,21 @@
-// `npm run dev`: the local gateway on loopback, from template.yaml. Prints where everything is,
-// rebuilds when handlers/, src/ or middleware/ change, and stops cleanly on Ctrl-C or SIGTERM.
+// `ws-outbox dev` (`npm run dev`): the local gateway on loopback, from the project's template.yaml.
+// Prints where everything is, rebuilds when a source file of a bundle changes, and stops cleanly
+// on Ctrl-C or SIGTERM.
 //
 //   PORT (3001)            WebSocket API, @connections management API, demo page
 //   DYNAMODB_PORT (8000)   embedded DynamoDB (dynalite, in memory)
 //   TEMPLATE (template.yaml), STAGE (local), AWS_REGION (us-east-1)
 import { watch, type FSWatcher } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startGateway, gatewayDefaults, type Gateway } from './gateway.ts';
 import { createLogger } from './log.ts';
 
-const watched = ['handlers', 'src', 'middleware'];
+export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--no-watch]
+  The local gateway on 127.0.0.1: the template's WebSocket API and functions (built with esbuild,
+  run like Lambda, frozen between invocations), the @connections API, an embedded DynamoDB with
+  the template's table, and a demo page. Edits to the functions' source files rebuild them.
+  env: PORT (3001), DYNAMODB_PORT (8000), STAGE (local), AWS_REGION (us-east-1), TEMPLATE`;
 
 const portFrom = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -18,6 +23,13 @@ const portFrom = (name: string, fallback: number): number => {
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name} must be a port number (0–65535), got ${JSON.stringify(raw)}`);
   return port;
+};
+
+// A first message for the template's own routes: the first custom route, when routes are selected by `action`.
+const tryLine = (gw: Gateway): string => {
+  const route = [...gw.model.routes.keys()].find((key) => !key.startsWith('$'));
+  const first = route && gw.model.routeSelectionExpression === '$request.body.action' ? `   then  {"action":"${route}"}` : '';
+  return `npx wscat -c '${gw.wsUrl}'${first}`;
 };
 
 const banner = (gw: Gateway, started: number): string => {
@@ -28,7 +40,7 @@ const banner = (gw: Gateway, started: number): string => {
     ['Management API', `${gw.managementEndpoint}/@connections/{id}`],
     ['DynamoDB', `${gw.dynamodbEndpoint}   table ${gw.tableName ?? '(none)'}`],
     ['Routes', routes],
-    ['Try', `npx wscat -c '${gw.wsUrl}?name=alice'   then  {"action":"join","room":"lobby"}`],
+    ['Try', tryLine(gw)],
   ];
   const width = Math.max(...rows.map(([k]) => k!.length));
   return [
@@ -36,14 +48,27 @@ const banner = (gw: Gateway, started: number): string => {
     `ws-outbox local gateway ready in ${Math.round(performance.now() - started)} ms (${gw.built.length} functions built)`,
     ...rows.map(([k, v]) => `  ${k!.padEnd(width)}  ${v}`),
     '  Handlers are frozen when their promise settles, as on Lambda; un-awaited sends show as LATE SEND.',
-    '  Ctrl-C to stop. Edits to handlers/, src/ and middleware/ rebuild the bundles.',
+    `  Ctrl-C to stop. Edits to the functions' sources (${watchedFolders(gw).join(', ') || 'none'}) rebuild the bundles;`,
+    '  a change to the template (a new route or function) needs a restart.',
     '',
   ].join('\n');
 };
 
+/** The folders of every source file in the bundles, outside node_modules: whatever the project's layout. */
+const sourceFolders = (gw: Gateway): string[] => [...new Set(gw.built.flatMap((b) => b.sources.map((file) => dirname(file))))].sort();
+
+const watchedFolders = (gw: Gateway): string[] => {
+  const folders = sourceFolders(gw).map((dir) => relative(process.cwd(), dir) || '.');
+  // The top-level folders, for the banner: `src/outbox` and `src/store` are both under `src`.
+  return [...new Set(folders.map((dir) => (dir.startsWith('..') ? dir : dir.split('/')[0]!)))];
+};
+
 // Many editors write a file in several steps: wait for the burst to end, never rebuild twice at
-// once, and rebuild once more if files changed during a build.
-const watchAndRebuild = (gw: Gateway, log: ReturnType<typeof createLogger>): FSWatcher[] => {
+// once, and rebuild once more if files changed during a build. Each folder that holds a source of a
+// bundle is watched (not recursively, so node_modules never is); a rebuild that brings in a file
+// from a new folder starts watching it.
+const watchAndRebuild = (gw: Gateway, log: ReturnType<typeof createLogger>): { close(): void } => {
+  const watchers = new Map<string, FSWatcher>();
   let timer: NodeJS.Timeout | undefined;
   let building = false;
   let again = false;
@@ -56,6 +81,7 @@ const watchAndRebuild = (gw: Gateway, log: ReturnType<typeof createLogger>): FSW
     const started = performance.now();
     try {
       await gw.rebuild();
+      watchSources();
       log.info(`rebuilt ${gw.built.length} functions in ${Math.round(performance.now() - started)} ms; new invocations run the new code`);
     } catch (error) {
       log.error(`rebuild failed, still serving the previous build:\n${(error as Error).message}`);
@@ -67,15 +93,34 @@ const watchAndRebuild = (gw: Gateway, log: ReturnType<typeof createLogger>): FSW
       }
     }
   };
-  return watched.map((dir) => watch(resolve(dir), { recursive: true }, (_, file) => {
-    if (file && (String(file).includes('node_modules') || String(file).includes('local/demo') || !/\.(ts|mts|js|mjs|json)$/.test(String(file)))) return;
+  const onChange = (_: string, file: string | Buffer | null) => {
+    if (file && !/\.(ts|mts|cts|js|mjs|cjs|json)$/.test(String(file))) return;
     clearTimeout(timer);
     timer = setTimeout(rebuild, 150);
-  }));
+  };
+  const watchSources = () => {
+    for (const dir of sourceFolders(gw)) {
+      if (watchers.has(dir)) continue;
+      try {
+        watchers.set(dir, watch(dir, onChange));
+      } catch (error) {
+        log.warn(`cannot watch ${dir}: ${(error as Error).message}`);
+      }
+    }
+  };
+  watchSources();
+  return {
+    close: () => {
+      clearTimeout(timer);
+      for (const w of watchers.values()) w.close();
+    },
+  };
 };
 
-const main = async (): Promise<void> => {
+/** `ws-outbox dev [args]`: resolves once the gateway is up; it then runs until SIGINT or SIGTERM. */
+export const runDev = async (args: string[]): Promise<void> => {
   const { values } = parseArgs({
+    args,
     options: {
       template: { type: 'string', short: 't' },
       'no-watch': { type: 'boolean' },
@@ -83,7 +128,7 @@ const main = async (): Promise<void> => {
     },
   });
   if (values.help) {
-    console.log('usage: npm run dev [-- --template template.yaml] [-- --no-watch]\n  env: PORT (3001), DYNAMODB_PORT (8000), STAGE (local), AWS_REGION (us-east-1)');
+    console.log(devUsage);
     return;
   }
   const started = performance.now();
@@ -97,14 +142,14 @@ const main = async (): Promise<void> => {
     logger: log,
   });
   process.stdout.write(banner(gw, started));
-  const watchers = values['no-watch'] ? [] : watchAndRebuild(gw, log);
+  const watcher = values['no-watch'] ? undefined : watchAndRebuild(gw, log);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info(`\n${signal}: stopping (closing sockets, ending instances, stopping DynamoDB)…`);
-    for (const w of watchers) w.close();
+    watcher?.close();
     await gw.stop();
     if (gw.lateSends.length > 0) log.error(`${gw.lateSends.length} LATE SEND(s) during this session.`);
     log.info('stopped.');
@@ -113,8 +158,3 @@ const main = async (): Promise<void> => {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 };
-
-main().catch((error: Error) => {
-  console.error(`npm run dev: ${error.message}`);
-  process.exit(1);
-});

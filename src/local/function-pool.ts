@@ -6,15 +6,15 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { FunctionModel } from './app-model.ts';
 import type { InvocationLedger } from './invocations.ts';
 import type { FromWorker, LambdaError, ToWorker } from './worker-protocol.ts';
 import type { Logger } from './log.ts';
 import type { WorkerGuard } from './worker-guard.ts';
 import { withDefaults } from '../options.ts';
+import { isTypeScript, siblingModule } from './sibling.ts';
 
-const runtimePath = fileURLToPath(new URL('./runtime.ts', import.meta.url));
+const runtimePath = siblingModule('runtime', import.meta.url);
 
 export type InvokeOutcome =
   | { status: 'ok'; requestId: string; result: unknown; durationMs: number; initMs?: number }
@@ -76,8 +76,9 @@ export class FunctionPool {
   #stopped = false;
 
   constructor(options: Omit<PoolOptions, keyof typeof defaults> & Partial<PoolOptions>) {
-    // Workers run runtime.ts directly, which needs Node's type stripping (Node 24, as Lambda's nodejs24.x).
-    if (!(process.features as { typescript?: unknown }).typescript) {
+    // In this repository workers run runtime.ts directly, which needs Node's type stripping (Node
+    // 24, as Lambda's nodejs24.x); the installed package runs the compiled runtime.js.
+    if (isTypeScript(runtimePath) && !(process.features as { typescript?: unknown }).typescript) {
       throw new Error(`The local gateway needs Node 24 to run its workers; this is ${process.version} (${process.execPath}). Run it through npm scripts, which use the project's Node.`);
     }
     this.options = withDefaults(defaults, options);

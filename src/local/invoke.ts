@@ -1,4 +1,4 @@
-// `npm run invoke -- <FunctionLogicalId> <event.json>`: the Docker-free twin of
+// `ws-outbox invoke <FunctionLogicalId> <event.json>` (`npm run invoke -- …`): the Docker-free twin of
 // `sam local invoke -e event.json --env-vars env.json`. The same bundle (build.mjs), the
 // template's environment with env.json's overrides, a Lambda-like context and timeout, in a
 // fresh worker process. Prints the function's output, its response and its delivery report.
@@ -21,8 +21,10 @@ import { createLogger } from './log.ts';
 import { reachable } from './reachable.ts';
 import { startWorkerGuard } from './worker-guard.ts';
 
-const usage = `usage: npm run invoke -- <FunctionLogicalId> <event.json> [--template template.yaml] [--env-vars env.json] [--outdir dir]
-  Runs one function once, like sam local invoke, without Docker.`;
+export const invokeUsage = `usage: ws-outbox invoke <FunctionLogicalId> <event.json> [--template template.yaml] [--env-vars env.json] [--outdir dir]
+  Runs one function of the template once, like sam local invoke, without Docker: its bundle, the
+  template's environment with env.json's overrides, a Lambda-like context and timeout. Endpoints
+  env.json names that do not answer are replaced by an embedded DynamoDB and a @connections sink.`;
 
 const defaults = { template: 'template.yaml', envVars: 'env.json', region: 'us-east-1' };
 
@@ -53,8 +55,10 @@ const seedCaller = async (endpoint: string, tableName: string, connectionId: str
   }
 };
 
-const main = async (): Promise<number> => {
+/** `ws-outbox invoke [args]`; resolves with the exit code (0 when the function returned, 1 when it failed). */
+export const runInvoke = async (args: string[]): Promise<number> => {
   const { values, positionals } = parseArgs({
+    args,
     allowPositionals: true,
     options: {
       template: { type: 'string', short: 't' },
@@ -64,11 +68,11 @@ const main = async (): Promise<number> => {
     },
   });
   if (values.help) {
-    say(usage);
+    say(invokeUsage);
     return 0;
   }
   const [logicalId, eventPath] = positionals;
-  if (!logicalId || !eventPath) throw new Error(`missing ${logicalId ? 'the event file' : 'the function'}\n${usage}`);
+  if (!logicalId || !eventPath) throw new Error(`missing ${logicalId ? 'the event file' : 'the function'}\n${invokeUsage}`);
   const template = values.template ?? defaults.template;
   const model = loadAppModel(template, { region: defaults.region });
   const fn = model.functions.get(logicalId);
@@ -140,7 +144,8 @@ const main = async (): Promise<number> => {
           output.push(line);
           try {
             const parsed = JSON.parse(line);
-            if (typeof parsed?.msg === 'string' && parsed.msg.includes('delivery report')) reports.push(parsed);
+            const msg = parsed?.msg ?? parsed?.message; // a JSON line, or a structured logger's (Powertools: message)
+            if (typeof msg === 'string' && msg.includes('delivery report')) reports.push(parsed);
           } catch {
             // not a JSON log line
           }
@@ -177,7 +182,3 @@ const main = async (): Promise<number> => {
   }
 };
 
-main().then((code) => process.exit(code), (error: Error) => {
-  console.error(`npm run invoke: ${error.message}`);
-  process.exit(2);
-});

@@ -13,10 +13,11 @@
 //                                    → { TABLE_NAME: 'local-table', … }
 //
 // Paths in the result (entry) are absolute, resolved from the template's folder as SAM resolves
-// CodeUri. A function's source defaults to handlers/<last folder of CodeUri>.ts; a function may
-// name another source with `Metadata: { BuildEntry: path/to/file.ts }` (relative to the template's
-// folder; the gateway tests use this for fixtures outside handlers/).
-import { readFileSync } from 'node:fs';
+// CodeUri. A function's source is handlers/<last folder of CodeUri> with the first extension of
+// .ts, .mts, .js, .mjs that exists; a function may name another source with
+// `Metadata: { BuildEntry: path/to/file.ts }` (relative to the template's folder; the gateway
+// tests use this for fixtures outside handlers/).
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parse, type CollectionTag, type ScalarTag, type YAMLMap, type YAMLSeq } from 'yaml';
 
@@ -46,8 +47,11 @@ export interface FunctionSpec {
   handlerModule: string;
   /** The export part of `handler` (`handler`). */
   handlerExport: string;
-  /** Absolute path of the TypeScript source to bundle. */
+  /** Absolute path of the source to bundle: the first of entryCandidates that exists, else the first. */
   entry: string;
+  /** Where the source was looked for, in order (one path with Metadata.BuildEntry). */
+  entryCandidates: string[];
+  entryExists: boolean;
   /** True when `entry` came from Metadata.BuildEntry rather than the CodeUri convention. */
   entryFromMetadata: boolean;
   runtime: string | undefined;
@@ -128,6 +132,9 @@ export const loadTemplate = (path: string): Template => {
   try {
     text = readFileSync(absolute, 'utf8');
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(`No template at ${absolute}: ws-outbox reads a SAM template (template.yaml in the working folder by default; pass --template <file> for another)`);
+    }
     throw new Error(`Cannot read the template ${absolute}: ${(error as Error).message}`);
   }
   const template = parseTemplate(text, absolute);
@@ -206,6 +213,9 @@ const number = (value: unknown, fallback: number, what: string): number => {
   return n;
 };
 
+/** The handler file of a function without Metadata.BuildEntry: handlers/<CodeUri's last folder> plus the first of these that exists. */
+export const handlerExtensions = ['.ts', '.mts', '.js', '.mjs'];
+
 /** Every AWS::Serverless::Function, with Globals.Function merged in (SAM's rules for the keys used here). */
 export const functionsOf = (template: Template, options: { root?: string } = {}): FunctionSpec[] => {
   const root = options.root ?? templateRoot(template);
@@ -227,14 +237,18 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
       throw new Error(`${logicalId}: Metadata.BuildEntry must be a path to a .ts file`);
     }
     const name = basename(codeUri.replace(/[\\/]+$/, ''));
-    const entry = buildEntry ?? `handlers/${name}.ts`;
+    const candidates = (buildEntry === undefined ? handlerExtensions.map((ext) => `handlers/${name}${ext}`) : [buildEntry])
+      .map((path) => (isAbsolute(path) ? path : resolve(root, path)));
+    const entry = candidates.find((path) => existsSync(path));
     return {
       logicalId,
       codeUri,
       handler: String(handler),
       handlerModule,
       handlerExport,
-      entry: isAbsolute(entry) ? entry : resolve(root, entry),
+      entry: entry ?? candidates[0]!,
+      entryCandidates: candidates,
+      entryExists: entry !== undefined,
       entryFromMetadata: buildEntry !== undefined,
       runtime: p.Runtime ?? globals.Runtime,
       architectures: p.Architectures ?? globals.Architectures ?? ['x86_64'],

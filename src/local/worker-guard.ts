@@ -6,11 +6,11 @@
 // If the watchdog itself is killed while this process lives, a new one is started and given the
 // live workers, so they are uncovered only for that moment.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from './log.ts';
 import { processStartTime } from './process-start-time.ts';
+import { siblingModule } from './sibling.ts';
 
-const watchdogPath = fileURLToPath(new URL('./watchdog.ts', import.meta.url));
+const watchdogPath = siblingModule('watchdog', import.meta.url);
 
 export interface WorkerGuardOptions {
   log: Pick<Logger, 'warn' | 'error'>;

@@ -1,11 +1,8 @@
 import { OutboxClosedError } from '../errors.ts';
-import type { Message } from '../types.ts';
+import type { Except, Message, WsOutbox } from '../types.ts';
 import { serializeMessage } from './serialize.ts';
 
-export interface Except {
-  /** A connection id, or several, that must not receive this message (usually the sender). */
-  except?: string | Iterable<string>;
-}
+export type { Except };
 
 /** One enqueued instruction. Recipients of rooms and "all" are read from the store at flush time. */
 export type Entry =
@@ -35,8 +32,9 @@ const toSet = (except: Except['except']): Set<string> =>
 /**
  * The per-invocation queue behind `context.outbox`. Handlers only enqueue; the outbox middleware
  * drains it once the handler has returned, and closes it so that late enqueues fail loudly.
+ * Handlers see it as a WsOutbox: close() and discardFailed() are the middleware's alone.
  */
-export class Outbox {
+export class Outbox implements WsOutbox {
   #entries: Entry[] = [];
   #closed = false;
   // Where the failed part of the invocation ends: entries before it are the failed handler's.

@@ -30,9 +30,29 @@ export const logLevelAllows = (level: Level, env: NodeJS.ProcessEnv = process.en
   return levels.indexOf(level) >= (threshold === -1 ? 1 : threshold);
 };
 
+/**
+ * A structured logger such as Powertools' `Logger`: the report goes to `info` or `warn` with its
+ * fields as the extra attributes, so it carries the logger's keys (service, the Lambda context
+ * from injectLambdaContext, a correlation id).
+ */
+export interface ReportLogger {
+  info(message: string, ...extra: Array<Record<string, unknown>>): unknown;
+  warn(message: string, ...extra: Array<Record<string, unknown>>): unknown;
+  error(message: string, ...extra: Array<Record<string, unknown>>): unknown;
+}
+
+/** Where the report goes: a function that takes one JSON line (console.log by default), or a structured logger. */
+export type ReportLog = ((line: string) => void) | ReportLogger;
+
+/** Sends one entry at `level` to either kind of logger: a JSON line with level and msg, or logger[level](msg, fields). */
+export const logTo = (log: ReportLog, level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void => {
+  if (typeof log === 'function') log(JSON.stringify({ level, msg, ...fields }));
+  else log[level](msg, fields);
+};
+
 /** One structured JSON line per invocation, so that CloudWatch Logs Insights can aggregate it. */
 export const logReport = (
-  log: (line: string) => void,
+  log: ReportLog,
   report: DeliveryReport,
   request: { event: { requestContext?: { routeKey?: string; connectionId?: string } }; context: { awsRequestId?: string } },
   extra: { pruneError?: unknown } = {},
@@ -42,21 +62,17 @@ export const logReport = (
   const troubled = unpruned.filter((u) => u.reason !== 'connecting');
   const level = failed.length > 0 || unresolved.length > 0 || troubled.length > 0 || extra.pruneError ? 'warn' : 'info';
   if (!logLevelAllows(level)) return;
-  log(
-    JSON.stringify({
-      level,
-      msg: 'ws-outbox delivery report',
-      requestId: request.context.awsRequestId,
-      routeKey: request.event.requestContext?.routeKey,
-      ...counts,
-      goneCount: gone.length,
-      failedCount: failed.length,
-      gone: gone.slice(0, maxListedInLog),
-      failed: failed.slice(0, maxListedInLog),
-      unresolved: unresolved.length > 0 ? unresolved.slice(0, maxListedInLog) : undefined,
-      unpruned: unpruned.length > 0 ? unpruned.slice(0, maxListedInLog) : undefined,
-      truncated: [gone, failed, unresolved, unpruned].some((list) => list.length > maxListedInLog) || undefined,
-      pruneError: extra.pruneError ? String(extra.pruneError) : undefined,
-    }),
-  );
+  logTo(log, level, 'ws-outbox delivery report', {
+    requestId: request.context.awsRequestId,
+    routeKey: request.event.requestContext?.routeKey,
+    ...counts,
+    goneCount: gone.length,
+    failedCount: failed.length,
+    gone: gone.slice(0, maxListedInLog),
+    failed: failed.slice(0, maxListedInLog),
+    unresolved: unresolved.length > 0 ? unresolved.slice(0, maxListedInLog) : undefined,
+    unpruned: unpruned.length > 0 ? unpruned.slice(0, maxListedInLog) : undefined,
+    truncated: [gone, failed, unresolved, unpruned].some((list) => list.length > maxListedInLog) || undefined,
+    pruneError: extra.pruneError ? String(extra.pruneError) : undefined,
+  });
 };

@@ -16,15 +16,19 @@ export interface Delivered {
   json: unknown;
 }
 
+/**
+ * One invocation's outcome. Every field is set, so strict TypeScript needs no `!`: a handler that
+ * resolves to nothing answers `{ statusCode: 200 }` (as API Gateway treats it), and `invoke()`
+ * rejects when the handler rejects (a wsHandler turns errors into responses, so that is a bug)
+ * or when no delivery report came (the handler has no outbox middleware).
+ */
 export interface InvokeResult {
-  response: WsResult | undefined;
+  response: WsResult;
   /** What this invocation delivered, in order. */
   sent: Delivered[];
   /** Connections this invocation closed with outbox.disconnect(). */
   disconnected: string[];
-  report: DeliveryReport | undefined;
-  /** Set when the handler rejected instead of returning a response. */
-  error?: unknown;
+  report: DeliveryReport;
 }
 
 export interface HarnessOptions {
@@ -33,7 +37,8 @@ export interface HarnessOptions {
   timeoutMs?: number;
 }
 
-type LambdaHandler = (event: never, context: never) => Promise<unknown>;
+/** Any Lambda handler: a wsHandler, or a Middy stack with outbox(). */
+export type LambdaHandler = (event: never, context: never) => Promise<unknown>;
 
 const decoder = new TextDecoder();
 const parse = (text: string): unknown => {
@@ -57,7 +62,7 @@ export class WsTestHarness {
   readonly inbox = new Map<string, unknown[]>();
   readonly #timeoutMs: number;
   readonly #dropped = new Set<string>();
-  #current: InvokeResult | undefined;
+  #current: { sent: Delivered[]; disconnected: string[] } | undefined;
 
   constructor(options: HarnessOptions = {}) {
     this.store = options.store ?? new MemoryStore();
@@ -70,7 +75,7 @@ export class WsTestHarness {
     const connectionId = event.requestContext.connectionId;
     // Only an open connection can send a message, so a message's caller is open (unless dropped).
     if (event.requestContext.eventType === 'MESSAGE' && !this.#dropped.has(connectionId)) this.open.add(connectionId);
-    const result: InvokeResult = { response: undefined, sent: [], disconnected: [], report: undefined };
+    const result: { sent: Delivered[]; disconnected: string[]; report?: DeliveryReport } = { sent: [], disconnected: [] };
     this.#current = result;
     const started = Date.now();
     const context = withTestingOverrides(
@@ -90,20 +95,22 @@ export class WsTestHarness {
       } as Context,
       { transport: this.#transport(), store: this.store, onReport: (report) => (result.report = report), connectGraceMs: 0 },
     );
+    let response: WsResult;
     try {
-      result.response = (await handler(event as never, context as never)) as WsResult | undefined;
-      if (spec.routeKey === '$connect' && (result.response?.statusCode ?? 200) < 300) this.open.add(connectionId);
-    } catch (error) {
-      result.error = error;
+      response = ((await handler(event as never, context as never)) as WsResult | undefined) ?? { statusCode: 200 };
     } finally {
       this.#current = undefined;
+      if (spec.routeKey === '$disconnect') this.open.delete(connectionId);
     }
-    if (spec.routeKey === '$disconnect') this.open.delete(connectionId);
-    return result;
+    if (spec.routeKey === '$connect' && response.statusCode < 300) this.open.add(connectionId);
+    if (result.report === undefined) {
+      throw new Error(`WsTestHarness: ${spec.routeKey} produced no delivery report; is the handler a wsHandler (or a Middy stack with outbox())?`);
+    }
+    return { response, sent: result.sent, disconnected: result.disconnected, report: result.report };
   }
 
   /** Runs $connect for a new (or given) connection id; the socket is open if it returns 2xx. */
-  async connect(handler: LambdaHandler, options: { connectionId?: string; query?: Record<string, string> } = {}) {
+  async connect(handler: LambdaHandler, options: { connectionId?: string; query?: Record<string, string> } = {}): Promise<InvokeResult & { connectionId: string }> {
     const connectionId = options.connectionId ?? newConnectionId();
     const result = await this.invoke(handler, { routeKey: '$connect', connectionId, queryStringParameters: options.query });
     return { connectionId, ...result };

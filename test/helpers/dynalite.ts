@@ -11,8 +11,9 @@ export interface DynaliteHandle {
   stop(): Promise<void>;
 }
 
-// The table exactly as template.yaml defines it, so a key-schema change there shows up here.
-const templateTable = tableOf(loadTemplate(new URL('../../template.yaml', import.meta.url).pathname));
+// The table as the test fixtures' template defines it (the store's key schema and TTL attribute);
+// test/app checks that the app's own template.yaml agrees with the store.
+const templateTable = tableOf(loadTemplate(new URL('../fixtures/template.yaml', import.meta.url).pathname));
 
 /** A real DynamoDB-protocol server (the local gateway's dynalite) on 127.0.0.1, a free port, with the table created. */
 export const startDynalite = async (tableName = 'ws-outbox-test'): Promise<DynaliteHandle> => {

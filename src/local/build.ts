@@ -1,0 +1,215 @@
+// `ws-outbox build` (`npm run build`): bundles every AWS::Serverless::Function of a SAM template
+// with esbuild, one ESM file per function, into the folder its CodeUri names: CodeUri dist/send/ +
+// Handler index.handler → dist/send/index.mjs (+ index.mjs.map), built from the function's handler
+// file (see handlerCandidates in template.ts: handlers/<CodeUri's last folder>.ts, or the file
+// Metadata.BuildEntry names, relative to the template's folder):
+//
+//   EchoFunction:
+//     Type: AWS::Serverless::Function
+//     Metadata:
+//       BuildEntry: test/fixtures/echo.ts
+//     Properties: { CodeUri: dist/echo/ }
+//
+// The local gateway and `ws-outbox invoke` build through `build()` too, so what runs locally is
+// exactly what would be deployed.
+import { mkdir } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as esbuild from 'esbuild';
+import { withDefaults } from '../options.ts';
+import { functionsOf, loadTemplate, type FunctionSpec } from './template.ts';
+
+export interface BuildOptions {
+  /** Template to read; default template.yaml in the working folder. */
+  template?: string;
+  /** Logical ids to build; default every AWS::Serverless::Function. */
+  functions?: string[];
+  /** Output root: bundles go to <outdir>/<CodeUri's last folder>/; default each function's CodeUri. */
+  outdir?: string;
+  /** Default true: no esbuild warnings on stderr (the CLI sets false). */
+  quiet?: boolean;
+}
+
+export interface BuiltFunction {
+  logicalId: string;
+  /** Absolute path of the source that was bundled. */
+  entry: string;
+  /** Absolute path of the bundle (<module>.mjs); its source map is outfile + '.map'. */
+  outfile: string;
+  bytes: number;
+  mapBytes: number;
+  /** Package (node_modules/<pkg>) or own source file → bytes in the bundle, largest first. */
+  inputs: Array<{ name: string; bytes: number }>;
+  /** Absolute paths of the project's own files in the bundle (not under node_modules): what a rebuild watches. */
+  sources: string[];
+  /** Modules the bundle imports at run time (Node built-ins only). */
+  externals: string[];
+}
+
+const defaults = {
+  template: 'template.yaml',
+  /** Logical ids to build; all functions when empty. */
+  functions: [] as string[],
+  /** Where bundles go: undefined → each function's CodeUri; a folder → <outdir>/<CodeUri's last folder>/. */
+  outdir: undefined as string | undefined,
+  /** No size table, no esbuild warnings on stderr. */
+  quiet: true,
+};
+
+// ESM bundles of CommonJS dependencies still call require() for Node built-ins; esbuild's ESM
+// output has no require of its own, so give it one.
+const banner = "import { createRequire as __wsOutboxCreateRequire } from 'node:module'; const require = __wsOutboxCreateRequire(import.meta.url);";
+
+/** esbuild settings shared by every function. Exported so tests can assert on them. */
+export const esbuildOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node24',
+  minify: true,
+  // The map in its own file next to the bundle, and a sourceMappingURL comment pointing at it:
+  // esbuild's 'external' would write the file without the comment, and then
+  // NODE_OPTIONS=--enable-source-maps would never find it. 'linked' is both.
+  // No sourcesContent: Node needs only the mappings, and the map stays a fraction of the size.
+  sourcemap: 'linked',
+  sourcesContent: false,
+  // Prefer the ES module builds (the AWS SDK ships both): they tree-shake, the CJS builds do not.
+  mainFields: ['module', 'main'],
+  // Everything is bundled, @aws-sdk/* included: we pin our own SDK rather than the runtime's.
+  external: [],
+  banner: { js: banner },
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'silent',
+} satisfies esbuild.BuildOptions;
+
+/** Thrown for anything the user must fix in the template or a handler; the CLI prints only the message. */
+export class BuildError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BuildError';
+  }
+}
+
+const outputFolder = (fn: FunctionSpec, templateDir: string, outdir: string | undefined): string =>
+  outdir === undefined ? resolve(templateDir, fn.codeUri) : resolve(outdir, basename(fn.codeUri.replace(/[\\/]+$/, '')));
+
+/** Where a function's handler source was looked for, for the error that says it is missing. */
+const missingEntry = (fn: FunctionSpec): string => {
+  if (fn.entryFromMetadata) return `${fn.logicalId}: handler source ${shown(fn.entry)} does not exist (from Metadata.BuildEntry)`;
+  return `${fn.logicalId}: no handler file for CodeUri ${fn.codeUri}; looked for ${fn.entryCandidates.map(shown).join(', ')}. `
+    + 'Create one of them, or name the file with Metadata: { BuildEntry: path/to/file.ts } on the function.';
+};
+
+/**
+ * Builds the template's functions, one entry per function. Throws a BuildError naming what to fix
+ * (an unknown function id, a missing handler file, a missing export, an esbuild error).
+ */
+export async function build(options: BuildOptions = {}): Promise<BuiltFunction[]> {
+  const opts = withDefaults(defaults, options);
+  const templatePath = resolve(opts.template);
+  const template = loadTemplate(templatePath);
+  const templateDir = dirname(templatePath);
+  const all = functionsOf(template);
+  if (all.length === 0) throw new BuildError(`${templatePath} has no AWS::Serverless::Function to build`);
+  const unknown = opts.functions.filter((id) => !all.some((fn) => fn.logicalId === id));
+  if (unknown.length > 0) {
+    throw new BuildError(`No such function in ${shown(templatePath)}: ${unknown.join(', ')} (it has ${all.map((f) => f.logicalId).join(', ')})`);
+  }
+  const wanted = opts.functions.length > 0 ? all.filter((fn) => opts.functions.includes(fn.logicalId)) : all;
+
+  // Check every entry first, so one run reports every missing handler at once.
+  const missing = wanted.filter((fn) => !fn.entryExists);
+  if (missing.length > 0) throw new BuildError(missing.map(missingEntry).join('\n'));
+
+  return Promise.all(wanted.map(async (fn) => {
+    const outfile = join(outputFolder(fn, templateDir, opts.outdir), `${fn.handlerModule}.mjs`);
+    await mkdir(dirname(outfile), { recursive: true });
+    let result: esbuild.BuildResult<typeof esbuildOptions>;
+    try {
+      result = await esbuild.build({ ...esbuildOptions, entryPoints: [fn.entry], outfile, absWorkingDir: templateDir });
+    } catch (error) {
+      const errors = (error as { errors?: esbuild.Message[] }).errors ?? [];
+      const details = errors.map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`).join('\n');
+      throw new BuildError(`${fn.logicalId}: esbuild failed on ${shown(fn.entry)}\n${details || (error as Error).message}`);
+    }
+    if (!opts.quiet) for (const w of result.warnings) console.warn(`${fn.logicalId}: warning: ${w.text}`);
+    const outputs = result.metafile.outputs;
+    const key = Object.keys(outputs).find((k) => k.endsWith('.mjs'))!;
+    const output = outputs[key]!;
+    if (!output.exports.includes(fn.handlerExport)) {
+      throw new BuildError(`${fn.logicalId}: ${shown(fn.entry)} exports no \`${fn.handlerExport}\` (Handler: ${fn.handler}); `
+        + `it exports ${output.exports.length ? output.exports.map((e) => `\`${e}\``).join(', ') : 'nothing'}. Add \`export const ${fn.handlerExport} = …\`.`);
+    }
+    const mapKey = Object.keys(outputs).find((k) => k.endsWith('.map'));
+    return {
+      logicalId: fn.logicalId,
+      entry: fn.entry,
+      outfile,
+      bytes: output.bytes,
+      mapBytes: mapKey ? outputs[mapKey]!.bytes : 0,
+      inputs: contributions(output.inputs),
+      sources: ownSources(Object.keys(output.inputs), templateDir),
+      // What the bundle still imports at run time: only Node built-ins, or it will not load on Lambda.
+      externals: [...new Set(output.imports.filter((i) => i.external).map((i) => i.path))].sort(),
+    };
+  }));
+}
+
+/** Bytes in the output per npm package (node_modules/<pkg>) or per own source file. */
+const contributions = (inputs: Record<string, { bytesInOutput: number }>): BuiltFunction['inputs'] => {
+  const totals = new Map<string, number>();
+  for (const [path, { bytesInOutput }] of Object.entries(inputs)) {
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? path;
+    totals.set(pkg, (totals.get(pkg) ?? 0) + bytesInOutput);
+  }
+  return [...totals].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
+};
+
+/** The metafile's input paths (relative to absWorkingDir) that are files of the project itself. */
+const ownSources = (inputs: string[], workingDir: string): string[] => inputs
+  // Virtual modules carry a namespace prefix (`<define:…>`, `(disabled):…`); packages are not the user's to edit.
+  .filter((path) => !/^[<(]|^[a-z-]+:/.test(path) && !/(^|\/)node_modules\//.test(path))
+  .map((path) => (isAbsolute(path) ? path : resolve(workingDir, path)))
+  .sort();
+
+/** A path as the user can read it: relative inside the working folder, absolute outside it. */
+const shown = (path: string): string => {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') ? path : rel;
+};
+
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
+
+/** The size table the CLI prints. */
+export const sizeTable = (results: BuiltFunction[]): string => {
+  const rows = results.map((r) => [r.logicalId, shown(r.outfile), kb(r.bytes), kb(r.mapBytes),
+    r.inputs.slice(0, 3).map((i) => `${i.name} ${kb(i.bytes)}`).join(', ')]);
+  const head = ['function', 'bundle', 'size', 'map', 'largest inputs'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 2 || i === 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const total = results.reduce((n, r) => n + r.bytes, 0);
+  return [line(head), ...rows.map(line), `${results.length} functions, ${kb(total)} in total`].join('\n');
+};
+
+export const buildUsage = `usage: ws-outbox build [--template template.yaml] [--outdir dir] [FunctionLogicalId...]
+  Bundles every AWS::Serverless::Function of the template (or the ones named) with esbuild into
+  its CodeUri folder (or <outdir>/<CodeUri's last folder>/), from handlers/<CodeUri's last folder>.ts
+  (.mts, .js or .mjs), or from the file its Metadata.BuildEntry names.`;
+
+/** `ws-outbox build [args]`. */
+export const runBuild = async (args: string[]): Promise<void> => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { template: { type: 'string', short: 't' }, outdir: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(buildUsage);
+    return;
+  }
+  const started = performance.now();
+  const results = await build({ template: values.template, outdir: values.outdir, functions: positionals, quiet: false });
+  console.log(sizeTable(results));
+  console.log(`built in ${Math.round(performance.now() - started)} ms`);
+};

@@ -1,0 +1,72 @@
+// `npm run invoke` with every event in events/, as a user runs it: a subprocess, the shipped
+// template, the function its event's routeKey selects, an env file that names endpoints nothing
+// listens on (so the CLI starts its embedded dynalite and @connections sink, and says so).
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { loadAppModel } from '../../src/local/app-model.ts';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'gw-invoke-'));
+const envFile = join(dir, 'env.json');
+const routes = loadAppModel('template.yaml').routes;
+const events = readdirSync('events').filter((f) => f.endsWith('.json')).sort();
+
+// What each route's handler answers for the sample event, and whether it posts anything.
+const expected: Record<string, { statusCode: number; posts: boolean }> = {
+  $connect: { statusCode: 200, posts: false },
+  $disconnect: { statusCode: 200, posts: false },
+  $default: { statusCode: 400, posts: true }, // an unknown action: the caller gets an error
+  join: { statusCode: 200, posts: true },
+  leave: { statusCode: 200, posts: true },
+  send: { statusCode: 200, posts: true },
+};
+
+beforeAll(() => {
+  // Port 1 (tcpmux) is never listening here: the CLI must fall back to its embedded services.
+  writeFileSync(envFile, JSON.stringify({
+    Parameters: {
+      AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: 'http://host.docker.internal:1',
+      AWS_ENDPOINT_URL_DYNAMODB: 'http://host.docker.internal:1',
+      TABLE_NAME: 'Table',
+      NOT_IN_THE_TEMPLATE: 'ignored',
+    },
+  }));
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test("events/ has a sample for every route of the example, and none for a route the template lacks", () => {
+  const covered = events.map((f) => JSON.parse(readFileSync(join('events', f), 'utf8')).requestContext.routeKey as string);
+  expect(covered).toEqual(expect.arrayContaining(Object.keys(expected)));
+  for (const route of covered) expect([...routes.keys()]).toContain(route);
+});
+
+// The example's samples; a sample you add for a route of your own is yours to test.
+const exampleEvents = events.filter((f) => JSON.parse(readFileSync(join('events', f), 'utf8')).requestContext.routeKey in expected);
+
+test.each(exampleEvents)('npm run invoke with events/%s', async (file) => {
+  const event = JSON.parse(readFileSync(join('events', file), 'utf8'));
+  const route = event.requestContext.routeKey as string;
+  const fn = routes.get(route)!;
+  const { stdout } = await run('npm', ['run', '--silent', 'invoke', '--', fn, join('events', file), '--env-vars', envFile, '--outdir', join(dir, 'dist')], { timeout: 60_000 });
+  expect(stdout).toContain(`invoke ${fn}:`);
+  expect(stdout).toContain('host.docker.internal → 127.0.0.1');
+  expect(stdout).toContain('ignored NOT_IN_THE_TEMPLATE');
+  expect(stdout).toContain('started an embedded dynalite');
+  expect(stdout).toContain('started a loopback sink');
+  const response = /── response[^\n]*\n(\{[\s\S]*?\n\})/.exec(stdout);
+  expect(response).not.toBeNull();
+  expect(JSON.parse(response![1]!).statusCode).toBe(expected[route]!.statusCode);
+  const requests = Number(/@connections requests \((\d+)\)/.exec(stdout)?.[1]);
+  if (expected[route]!.posts) {
+    expect(requests).toBeGreaterThan(0);
+    expect(stdout).toMatch(/"sent": [1-9]/);
+    expect(stdout).toContain(`POST   ${event.requestContext.connectionId}`);
+  } else {
+    expect(requests).toBe(0);
+  }
+}, 90_000);

@@ -1,0 +1,188 @@
+// template.yaml is what gets deployed. These assertions pin what a careless edit could silently
+// break, in a way that holds as the app grows: the framework's template rules (every route has a
+// function, ManageConnections exactly where a function can post, DynamoDB only on the table, TTL
+// on what the store writes), the example's own routes and least-privilege map (for the functions
+// it has; a route you add is checked by the rules), the runtime, and the variables env.json
+// overrides. The template is read the way `npm run build` and the local gateway read it.
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { functionsOf, loadTemplate, localRefs, resolveEnvironment, resolveIntrinsics, routeSelectionExpression, routesOf, tableOf, type FunctionSpec } from '../../src/local/template.ts';
+import { build } from '../../build.mjs';
+import { repoRoot, templatePath, tempDir } from '../helpers/node.ts';
+import { templateViolations, ttlViolations } from '../helpers/template-rules.ts';
+
+const template = loadTemplate(templatePath);
+const functions = functionsOf(template);
+const byId = new Map(functions.map((f) => [f.logicalId, f]));
+
+// The example chat's routes, each on its own function. Routes you add are not listed here.
+const exampleRoutes = {
+  $connect: 'ConnectFunction',
+  $disconnect: 'DisconnectFunction',
+  $default: 'DefaultFunction',
+  join: 'JoinFunction',
+  leave: 'LeaveFunction',
+  send: 'SendFunction',
+};
+const batch = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'];
+// What each example function's code path uses, exactly.
+const exampleDynamoActions: Record<string, string[]> = {
+  ConnectFunction: ['dynamodb:PutItem'],
+  DisconnectFunction: batch,
+  JoinFunction: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Query', ...batch],
+  LeaveFunction: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...batch],
+  SendFunction: ['dynamodb:Query', ...batch],
+  DefaultFunction: batch,
+};
+
+interface Statement { Effect: string; Action: string | string[]; Resource: unknown }
+const statementsOf = (fn: FunctionSpec): Statement[] =>
+  fn.policies.flatMap((p) => ((p as { Statement?: Statement[] }).Statement ?? []));
+const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+describe('template.yaml: the framework rules', () => {
+  it('holds every template rule (routes, ManageConnections, DynamoDB scope)', () => {
+    expect(templateViolations(template)).toEqual([]);
+  });
+
+  it('puts the TTL on the attribute the store writes (the real store on dynalite)', async () => {
+    expect(await ttlViolations(template)).toEqual([]);
+  });
+});
+
+describe('template.yaml: routes', () => {
+  it('routes on $request.body.action', () => {
+    expect(routeSelectionExpression(template)).toBe('$request.body.action');
+  });
+
+  it("has the example's routes, each on its own function", () => {
+    expect(routesOf(template)).toMatchObject(exampleRoutes);
+    const routed = Object.values(routesOf(template));
+    expect(new Set(routed).size).toBe(routed.length);
+  });
+
+  it('uses the SAM WebSocketApi resource with a Stage parameter as its stage name', () => {
+    const api = template.Resources.WebSocketApi!;
+    expect(api.Type).toBe('AWS::Serverless::WebSocketApi');
+    expect(api.Properties!.StageName).toEqual({ Ref: 'Stage' });
+    expect(template.Parameters?.Stage?.Type).toBe('String');
+  });
+
+  it('keeps custom route keys alphanumeric (a SAM rule)', () => {
+    for (const key of Object.keys(routesOf(template)).filter((k) => !k.startsWith('$'))) expect(key).toMatch(/^[A-Za-z0-9]+$/);
+  });
+
+  it('points each function at dist/<name>/index.handler, built from its handler file', () => {
+    for (const fn of functions) {
+      expect(fn.codeUri).toMatch(/^dist\/[a-z0-9-]+\/$/);
+      expect(fn.handler).toBe('index.handler');
+      expect(fn.entryExists).toBe(true);
+    }
+    for (const id of Object.values(exampleRoutes)) {
+      const name = id.replace(/Function$/, '').toLowerCase();
+      expect(byId.get(id)!.entry).toBe(join(repoRoot, 'handlers', `${name}.ts`));
+      expect(existsSync(byId.get(id)!.entry)).toBe(true);
+    }
+  });
+});
+
+describe('template.yaml: every function builds', () => {
+  let outdir: string;
+  let built: Awaited<ReturnType<typeof build>>;
+  beforeAll(async () => {
+    outdir = tempDir('template-build');
+    built = await build({ template: templatePath, outdir });
+  }, 60_000);
+
+  it('bundles every function of the template and each bundle exports handler', () => {
+    expect(built.map((b) => b.logicalId).sort()).toEqual(functions.map((f) => f.logicalId).sort());
+    for (const b of built) {
+      expect(b.outfile).toBe(join(outdir, byId.get(b.logicalId)!.codeUri.replace(/^dist\//, ''), 'index.mjs'));
+      expect(existsSync(b.outfile)).toBe(true);
+      expect(b.bytes).toBeGreaterThan(1000);
+    }
+  });
+});
+
+describe('template.yaml: least privilege of the example functions', () => {
+  it('gives each example function exactly the DynamoDB actions its code path uses, on the table only', () => {
+    for (const [id, expected] of Object.entries(exampleDynamoActions)) {
+      const dynamo = statementsOf(byId.get(id)!).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+      expect({ id, actions: dynamo.flatMap(actionsOf).sort() }).toEqual({ id, actions: [...expected].sort() });
+      for (const s of dynamo) expect(s.Resource).toEqual({ 'Fn::GetAtt': ['Table', 'Arn'] });
+    }
+  });
+
+  it('grants $connect and $disconnect no ManageConnections (nothing to tell, no one to tell yet)', () => {
+    for (const id of ['ConnectFunction', 'DisconnectFunction']) {
+      expect(statementsOf(byId.get(id)!).filter((s) => actionsOf(s).some((a) => a.startsWith('execute-api:')))).toEqual([]);
+    }
+  });
+});
+
+describe('template.yaml: the table', () => {
+  const table = tableOf(template);
+
+  it('is pay per request with the store key schema (pk/sk strings) and no indexes', () => {
+    expect(table.logicalId).toBe('Table');
+    expect(table.properties.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table.properties.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]);
+    expect(table.properties.AttributeDefinitions).toEqual([{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }]);
+    expect(table.properties.GlobalSecondaryIndexes).toBeUndefined();
+  });
+
+  it('reaches every function as TABLE_NAME', () => {
+    for (const fn of functions) expect(fn.environment.TABLE_NAME).toEqual({ Ref: 'Table' });
+  });
+});
+
+describe('template.yaml: runtime and settings', () => {
+  it('runs every function on nodejs24.x, arm64', () => {
+    for (const fn of functions) {
+      expect(fn.runtime).toBe('nodejs24.x');
+      expect(fn.architectures).toEqual(['arm64']);
+    }
+  });
+
+  it('keeps every timeout within API Gateway\'s 29 s integration timeout, and enables source maps', () => {
+    for (const fn of functions) {
+      expect(fn.timeout).toBeLessThanOrEqual(29);
+      expect(fn.memorySize).toBeGreaterThanOrEqual(128);
+      expect(String(fn.environment.NODE_OPTIONS)).toContain('--enable-source-maps');
+    }
+  });
+
+  it('declares every variable env.json overrides (sam local overrides declared variables only), empty by default for endpoints', () => {
+    const envJson = JSON.parse(readFileSync(join(repoRoot, 'env.json'), 'utf8')) as Record<string, Record<string, string>>;
+    const overrides = Object.entries(envJson).flatMap(([scope, vars]) => {
+      if (scope !== 'Parameters') expect(byId.has(scope)).toBe(true);
+      return Object.keys(vars);
+    });
+    expect(overrides.length).toBeGreaterThan(0);
+    for (const fn of functions) {
+      for (const name of overrides) expect(Object.keys(fn.environment)).toContain(name);
+      expect(fn.environment.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI).toBe('');
+      expect(fn.environment.AWS_ENDPOINT_URL_DYNAMODB).toBe('');
+    }
+    // Docker's route to the host, where `npm run dev` serves the gateway and DynamoDB.
+    expect(envJson.Parameters!.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI).toMatch(/^http:\/\/host\.docker\.internal:\d+/);
+    expect(envJson.Parameters!.AWS_ENDPOINT_URL_DYNAMODB).toMatch(/^http:\/\/host\.docker\.internal:\d+$/);
+  });
+
+  it('resolves each environment to strings, as Lambda sees it', () => {
+    const env = resolveEnvironment(byId.get('SendFunction')!, localRefs(template, { Table: 'ws-outbox-local' }));
+    expect(env).toMatchObject({ TABLE_NAME: 'ws-outbox-local', NODE_OPTIONS: '--enable-source-maps', OUTBOX_LOG_LEVEL: 'info' });
+  });
+});
+
+describe('template.yaml: outputs', () => {
+  const refs = localRefs(template, { WebSocketApi: 'a1b2c3d4e5', Table: 'ws-outbox-Table-1ABC', Stage: 'dev' });
+  const output = (name: string) => resolveIntrinsics(template.Outputs?.[name]?.Value, refs);
+
+  it('gives the wss:// URL, the https:// management endpoint and the table name', () => {
+    expect(output('WebSocketUrl')).toBe('wss://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev');
+    expect(output('ManagementEndpoint')).toBe('https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev');
+    expect(output('TableName')).toBe('ws-outbox-Table-1ABC');
+  });
+});

@@ -1,0 +1,89 @@
+// A broadcast racing new connections must not prune them. API Gateway answers 410 for a
+// connection until its $connect returns, and $connect writes the row before it returns: a toAll
+// that reads the row in that window gets a 410 for a live client. Pruning it then would leave a
+// live but unregistered client, whose every join fails. The outbox keeps rows younger than the
+// $connect grace, so here 200 clients connect while a broadcast runs every 40 ms, and every one of
+// them still has its row afterwards.
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
+import type { InvocationReport } from '../../../src/local/websocket-api.ts';
+import { eventually, TestClient } from './support.ts';
+
+let gateway: Gateway;
+let db: DynamoDBDocumentClient;
+let outdir: string;
+const clients: TestClient[] = [];
+// Module-level so that afterAll stops the broadcast loop even when the test fails half way.
+let broadcasting = false;
+
+const connectionRows = async (): Promise<string[]> => {
+  const ids: string[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const out = await db.send(new QueryCommand({
+      TableName: gateway.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'connections' }, ExclusiveStartKey,
+    }));
+    ids.push(...(out.Items ?? []).map((i) => i.sk as string));
+    ExclusiveStartKey = out.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return ids;
+};
+
+beforeAll(async () => {
+  outdir = mkdtempSync(join(tmpdir(), 'gw-race-'));
+  gateway = await startGateway({ template: 'test/fixtures/template.yaml', port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined, outdir });
+  db = DynamoDBDocumentClient.from(new DynamoDBClient({
+    endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  }));
+}, 90_000);
+
+afterAll(async () => {
+  broadcasting = false;
+  for (const c of clients) c.ws.terminate();
+  db?.destroy();
+  await gateway?.stop();
+  if (outdir) rmSync(outdir, { recursive: true, force: true });
+});
+
+test('a broadcast racing 200 connects prunes none of them', async () => {
+  const broadcaster = await TestClient.open(gateway.wsUrl);
+  clients.push(broadcaster);
+  const invocations = { send: 0, join: 0 };
+  gateway.events.on('invocation', (r: InvocationReport) => {
+    if (r.route === 'send' || r.route === 'join') invocations[r.route]++;
+  });
+  broadcasting = true;
+  const ticks = (async () => {
+    for (let n = 0; broadcasting; n++) {
+      broadcaster.send({ action: 'send', text: `tick ${n}` });
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+  })();
+  // Ten at a time, as a burst of page loads would. On a starved machine a $connect can fail
+  // (its PutItem times out): that client is refused, has no row to lose, and is not counted.
+  let refused = 0;
+  for (let i = 0; i < 200; i += 10) {
+    const opened = await Promise.all(Array.from({ length: 10 }, () => TestClient.open(gateway.wsUrl).catch(() => void refused++)));
+    clients.push(...opened.filter((c): c is TestClient => c !== undefined));
+  }
+  expect(refused).toBeLessThan(20);
+  // Let the broadcasts that were reading while the last clients connected finish.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  broadcasting = false;
+  await ticks;
+  expect(invocations.send).toBeGreaterThan(10); // the broadcasts really did run during the connects
+
+  const rows = new Set(await connectionRows());
+  expect(rows.size).toBe(clients.length);
+
+  // What a user would see: every client can still join (an unregistered one gets an error).
+  for (const c of clients) c.send({ action: 'join', room: 'after-race' });
+  await eventually(() => invocations.join === clients.length, 'every join ran', 60_000);
+  const errors = clients.flatMap((c) => c.matching((d) => d?.type === 'error'));
+  expect(errors).toEqual([]);
+}, 120_000);

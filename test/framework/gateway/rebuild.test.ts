@@ -1,0 +1,58 @@
+// gateway.rebuild() (what `npm run dev` calls when a source file changes): the next invocation
+// runs the new code on a fresh instance, while the gateway and its connections stay up.
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
+import { TestClient } from './support.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gw-rebuild-'));
+let gateway: Gateway;
+
+// No imports, so it bundles from a temporary folder: fetch, unsigned, is enough locally.
+const handlerSource = (version: string) => `
+export const handler = async (event) => {
+  const id = encodeURIComponent(event.requestContext.connectionId);
+  await fetch(process.env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI + '/@connections/' + id, { method: 'POST', body: '${version}' });
+  return { statusCode: 200 };
+};
+`;
+
+beforeAll(async () => {
+  writeFileSync(join(dir, 'reply.mjs'), handlerSource('v1'));
+  writeFileSync(join(dir, 'template.yaml'), `
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: { Runtime: nodejs24.x, Handler: index.handler, Timeout: 8 }
+Resources:
+  Api:
+    Type: AWS::Serverless::WebSocketApi
+    Properties:
+      RouteSelectionExpression: $request.body.action
+      Routes:
+        $default: { FunctionArn: !GetAtt ReplyFunction.Arn }
+  ReplyFunction:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildEntry: reply.mjs }
+    Properties: { CodeUri: dist/reply/ }
+`);
+  gateway = await startGateway({ template: join(dir, 'template.yaml'), port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined, outdir: join(dir, 'dist') });
+}, 60_000);
+
+afterAll(async () => {
+  await gateway?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('after a rebuild, new invocations run the new code; the connection stays open', async () => {
+  const client = await TestClient.open(gateway.wsUrl);
+  client.send('hello');
+  await client.waitFor((d) => d === 'v1');
+  writeFileSync(join(dir, 'reply.mjs'), handlerSource('v2'));
+  await gateway.rebuild();
+  client.send('hello again');
+  await client.waitFor((d) => d === 'v2');
+  expect(client.received.map((r) => r.data)).toEqual(['v1', 'v2']);
+  await client.close();
+});
