@@ -1,11 +1,11 @@
-// What the local gateway needs to know about a SAM template: the WebSocket API's routes and route
-// selection expression, each function's runtime settings and resolved environment, and the
-// DynamoDB table to create. The template is read by src/local/template.ts (the same reader
+// What the local gateway needs to know about a SAM template: the WebSocket API's routes, route
+// selection expression and stage, each function's runtime settings and resolved environment, and
+// the DynamoDB tables to create. The template is read by src/local/template.ts (the same reader
 // build.mjs uses); this module only resolves it to local values, so everything downstream (pool,
 // gateway, invoke) works from plain data, never from YAML.
 import {
-  createTableInput, functionsOf, loadTemplate, localRefs, resolveEnvironment, routeSelectionExpression,
-  routesOf, tableOf, type FunctionSpec, type Template,
+  createTableInput, functionsOf, loadTemplate, localRefs, resolveEnvironment, resolveIntrinsics, routeSelectionExpression,
+  routesOf, stageOf, tablesOf, type FunctionSpec, type Template,
 } from './template.ts';
 
 export interface FunctionModel {
@@ -37,37 +37,62 @@ export interface AppModel {
   routes: Map<string, string>;
   functions: Map<string, FunctionModel>;
   tables: TableModel[];
+  /** The stage the gateway serves (see stageFor). */
+  stage: string;
+  /** Every name the template can refer to, resolved to its local value (for policies, outputs). */
+  refs: Record<string, string>;
+  options: ModelOptions;
 }
 
 export interface ModelOptions {
   region: string;
   accountId: string;
   apiId: string;
-  stage: string;
+  /** The stage to serve; undefined: the template's (see stageFor). */
+  stage: string | undefined;
   /** Template parameter overrides (like `sam --parameter-overrides`). */
   parameters: Record<string, string>;
 }
 
 export const modelDefaults: ModelOptions = {
-  region: 'us-east-1', accountId: '123456789012', apiId: 'localapi01', stage: 'local', parameters: {},
+  region: 'us-east-1', accountId: '123456789012', apiId: 'localapi01', stage: undefined, parameters: {},
 };
+
+/** The stage served when neither the options nor the template fix one. */
+export const defaultStage = 'local';
 
 const hasApi = (template: Template): boolean => Object.values(template.Resources)
   .some((r) => r?.Type === 'AWS::Serverless::WebSocketApi' || r?.Type === 'AWS::ApiGatewayV2::Api');
 
 /**
- * The local value of every name a template can refer to: the table by its local name (the
- * logical id, or TableName when given), functions by their logical ids, the API by the local
- * api id, the stage parameter by the local stage, ARNs shaped like the real ones.
+ * The stage, and the parameter that names it. An explicit stage wins (and sets that parameter, so
+ * policies scoped to `${Stage}` match it); then a literal StageName, or a parameter the caller
+ * overrode; a parameter left at its default gives `local`, a stage every template can share.
  */
-const refsFor = (template: Template, opts: ModelOptions, tableName: string | undefined): Record<string, string> => {
+const stageFor = (template: Template, opts: ModelOptions): { stage: string; parameter?: string } => {
+  const written = hasApi(template) ? stageOf(template) : undefined;
+  const parameter = written !== null && typeof written === 'object' && typeof (written as { Ref?: unknown }).Ref === 'string'
+    ? (written as { Ref: string }).Ref : undefined;
+  if (opts.stage !== undefined) return { stage: opts.stage, parameter };
+  if (typeof written === 'string' && written !== '') return { stage: written };
+  if (parameter !== undefined && opts.parameters[parameter] !== undefined) return { stage: opts.parameters[parameter]!, parameter };
+  return { stage: defaultStage, parameter };
+};
+
+/**
+ * The local value of every name a template can refer to: parameters (defaults, then overrides),
+ * tables by their local names (TableName resolved, else the logical id), functions by their
+ * logical ids, the API by the local api id, ARNs shaped like the real ones.
+ */
+const refsFor = (template: Template, opts: ModelOptions, stage: { stage: string; parameter?: string }, tableNames: Map<string, string>): Record<string, string> => {
   const { region, accountId } = opts;
   const overrides: Record<string, string> = {
     'AWS::Region': region, 'AWS::AccountId': accountId, ...opts.parameters,
+    ...(stage.parameter ? { [stage.parameter]: stage.stage } : {}),
   };
   for (const [id, r] of Object.entries(template.Resources)) {
     if (r?.Type === 'AWS::DynamoDB::Table') {
-      const name = tableName ?? id;
+      const name = tableNames.get(id)!;
       overrides[id] = name;
       overrides[`${id}.Arn`] = `arn:aws:dynamodb:${region}:${accountId}:table/${name}`;
       overrides[`${id}.StreamArn`] = `arn:aws:dynamodb:${region}:${accountId}:table/${name}/stream/local`;
@@ -76,24 +101,37 @@ const refsFor = (template: Template, opts: ModelOptions, tableName: string | und
       overrides[`${id}.Arn`] = `arn:aws:lambda:${region}:${accountId}:function:${id}`;
     } else if (r?.Type === 'AWS::Serverless::WebSocketApi' || r?.Type === 'AWS::ApiGatewayV2::Api') {
       overrides[id] = opts.apiId;
+      overrides[`${id}.ApiId`] = opts.apiId;
       overrides[`${id}.ApiEndpoint`] = `wss://${opts.apiId}.execute-api.${region}.amazonaws.com`;
-      // The stage the API is deployed to is the gateway's stage, whatever parameter names it.
-      const stageRef = r.Properties?.StageName?.Ref;
-      if (typeof stageRef === 'string' && opts.parameters[stageRef] === undefined) overrides[stageRef] = opts.stage;
+    } else if (r?.Type === 'AWS::IAM::Role') {
+      overrides[id] = id;
+      overrides[`${id}.Arn`] = `arn:aws:iam::${accountId}:role/${id}`;
     }
   }
   return localRefs(template, overrides);
 };
 
+/** Each table's local name: its TableName (resolved: `!Ref TableNameParameter` is common), else its logical id. */
+const tableNamesOf = (template: Template, opts: ModelOptions): Map<string, string> => {
+  const refs = localRefs(template, { 'AWS::Region': opts.region, 'AWS::AccountId': opts.accountId, ...opts.parameters });
+  return new Map(tablesOf(template).map((t) => {
+    const written = t.properties.TableName;
+    const name = written === undefined ? t.logicalId : String(resolveIntrinsics(written, refs, `${t.logicalId}.TableName`));
+    return [t.logicalId, name];
+  }));
+};
+
 /** Reads a SAM template into the model the local gateway runs. Errors name what to fix. */
 export const loadAppModel = (templatePath: string, options: Partial<ModelOptions> = {}): AppModel => {
-  const opts = { ...modelDefaults, ...options, parameters: { ...options.parameters } };
+  const opts: ModelOptions = { ...modelDefaults, ...options, parameters: { ...options.parameters } };
   const template = loadTemplate(templatePath);
-  const hasTable = Object.values(template.Resources).some((r) => r?.Type === 'AWS::DynamoDB::Table');
-  const table = hasTable ? tableOf(template) : undefined;
-  const literalName = typeof table?.properties.TableName === 'string' ? table.properties.TableName : undefined;
-  const tableName = table ? literalName ?? table.logicalId : undefined;
-  const refs = refsFor(template, opts, tableName);
+  const unknown = Object.keys(opts.parameters).filter((name) => !Object.hasOwn(template.Parameters ?? {}, name));
+  if (unknown.length > 0) {
+    throw new Error(`--parameter-overrides: ${templatePath} has no parameter ${unknown.join(', ')} (it has ${Object.keys(template.Parameters ?? {}).join(', ') || 'none'})`);
+  }
+  const tableNames = tableNamesOf(template, opts);
+  const stage = stageFor(template, opts);
+  const refs = refsFor(template, opts, stage, tableNames);
 
   const functions = new Map<string, FunctionModel>();
   for (const spec of functionsOf(template)) {
@@ -114,8 +152,12 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
     routeSelectionExpression: hasApi(template) ? routeSelectionExpression(template) : '$request.body.action',
     routes: new Map(hasApi(template) ? Object.entries(routesOf(template)) : []),
     functions,
-    tables: table && tableName ? [{
-      logicalId: table.logicalId, tableName, definition: createTableInput(table, tableName), ttlAttribute: table.ttlAttribute,
-    }] : [],
+    tables: tablesOf(template).map((table) => {
+      const tableName = tableNames.get(table.logicalId)!;
+      return { logicalId: table.logicalId, tableName, definition: createTableInput(table, tableName), ttlAttribute: table.ttlAttribute };
+    }),
+    stage: stage.stage,
+    refs,
+    options: opts,
   };
 };

@@ -24,8 +24,10 @@ export interface BuildOptions {
   template?: string;
   /** Logical ids to build; default every AWS::Serverless::Function. */
   functions?: string[];
-  /** Output root: bundles go to <outdir>/<CodeUri's last folder>/; default each function's CodeUri. */
+  /** Output root: bundles go to <outdir>/<CodeUri's last folder>/; default each function's CodeUri (see outputFolder). */
   outdir?: string;
+  /** One folder that receives the bundle itself (`<module>.mjs`): SAM's $(ARTIFACTS_DIR); one function only. */
+  artifactsDir?: string;
   /** Default true: no esbuild warnings on stderr (the CLI sets false). */
   quiet?: boolean;
 }
@@ -52,6 +54,8 @@ const defaults = {
   functions: [] as string[],
   /** Where bundles go: undefined → each function's CodeUri; a folder → <outdir>/<CodeUri's last folder>/. */
   outdir: undefined as string | undefined,
+  /** One function's bundle straight into this folder (sam build's ARTIFACTS_DIR). */
+  artifactsDir: undefined as string | undefined,
   /** No size table, no esbuild warnings on stderr. */
   quiet: true,
 };
@@ -91,13 +95,37 @@ export class BuildError extends Error {
   }
 }
 
-const outputFolder = (fn: FunctionSpec, templateDir: string, outdir: string | undefined): string =>
-  outdir === undefined ? resolve(templateDir, fn.codeUri) : resolve(outdir, basename(fn.codeUri.replace(/[\\/]+$/, '')));
+/**
+ * Where a function's bundle goes. By default its CodeUri, which in this repository's layout is a
+ * bundle folder (dist/<name>/); but a CodeUri that holds the function's own source (any other SAM
+ * app) is never written into: its bundle goes to dist/<LogicalId>/ beside the template.
+ */
+const outputFolder = (fn: FunctionSpec, templateDir: string, opts: { outdir?: string; artifactsDir?: string }): string => {
+  if (opts.artifactsDir !== undefined) return resolve(opts.artifactsDir);
+  const name = basename(fn.codeUri.replace(/[\\/]+$/, ''));
+  const codeFolder = resolve(templateDir, fn.codeUri);
+  const sourceInside = !relative(codeFolder, fn.entry).startsWith('..');
+  if (opts.outdir !== undefined) return resolve(opts.outdir, sourceInside ? fn.logicalId : name);
+  return sourceInside ? resolve(templateDir, 'dist', fn.logicalId) : codeFolder;
+};
+
+// A CommonJS handler (`exports.handler = …`, `module.exports = { handler }`) in an ESM bundle:
+// esbuild exposes its module.exports only as the default export, and Lambda's loader looks up the
+// Handler's name. This entry re-exports that name from module.exports.
+const commonJsEntry = (fn: FunctionSpec): esbuild.StdinOptions => ({
+  contents: `import commonJsModule from ${JSON.stringify(fn.entry)};\nexport const ${fn.handlerExport} = commonJsModule.${fn.handlerExport};\n`,
+  resolveDir: dirname(fn.entry),
+  sourcefile: `${basename(fn.entry)} (CommonJS exports)`,
+  loader: 'js',
+});
 
 /** Where a function's handler source was looked for, for the error that says it is missing. */
 const missingEntry = (fn: FunctionSpec): string => {
-  if (fn.entryFromMetadata) return `${fn.logicalId}: handler source ${shown(fn.entry)} does not exist (from Metadata.BuildEntry)`;
-  return `${fn.logicalId}: no handler file for CodeUri ${fn.codeUri}; looked for ${fn.entryCandidates.map(shown).join(', ')}. `
+  if (fn.entryFrom === 'BuildEntry') return `${fn.logicalId}: handler source ${shown(fn.entry)} does not exist (from Metadata.BuildEntry)`;
+  if (fn.entryFrom === 'esbuild') {
+    return `${fn.logicalId}: no entry point for Metadata.BuildProperties.EntryPoints (relative to CodeUri ${fn.codeUri}); looked for ${fn.entryCandidates.map(shown).join(', ')}`;
+  }
+  return `${fn.logicalId}: no handler file for CodeUri ${fn.codeUri} and Handler ${fn.handler}; looked for ${fn.entryCandidates.map(shown).join(', ')}. `
     + 'Create one of them, or name the file with Metadata: { BuildEntry: path/to/file.ts } on the function.';
 };
 
@@ -117,27 +145,35 @@ export async function build(options: BuildOptions = {}): Promise<BuiltFunction[]
     throw new BuildError(`No such function in ${shown(templatePath)}: ${unknown.join(', ')} (it has ${all.map((f) => f.logicalId).join(', ')})`);
   }
   const wanted = opts.functions.length > 0 ? all.filter((fn) => opts.functions.includes(fn.logicalId)) : all;
+  if (opts.artifactsDir !== undefined && wanted.length !== 1) {
+    throw new BuildError(`--artifacts-dir takes exactly one function (as sam build's make target does), got ${wanted.length}`);
+  }
 
   // Check every entry first, so one run reports every missing handler at once.
   const missing = wanted.filter((fn) => !fn.entryExists);
   if (missing.length > 0) throw new BuildError(missing.map(missingEntry).join('\n'));
 
   return Promise.all(wanted.map(async (fn) => {
-    const outfile = join(outputFolder(fn, templateDir, opts.outdir), `${fn.handlerModule}.mjs`);
+    const outfile = join(outputFolder(fn, templateDir, opts), `${fn.handlerModule}.mjs`);
     await mkdir(dirname(outfile), { recursive: true });
-    let result: esbuild.BuildResult<typeof esbuildOptions>;
-    try {
-      result = await esbuild.build({ ...esbuildOptions, entryPoints: [fn.entry], outfile, absWorkingDir: templateDir });
-    } catch (error) {
-      const errors = (error as { errors?: esbuild.Message[] }).errors ?? [];
-      const details = errors.map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`).join('\n');
-      throw new BuildError(`${fn.logicalId}: esbuild failed on ${shown(fn.entry)}\n${details || (error as Error).message}`);
-    }
+    const run = async (entry: Pick<esbuild.BuildOptions, 'entryPoints' | 'stdin'>) => {
+      try {
+        return await esbuild.build({ ...esbuildOptions, ...entry, outfile, absWorkingDir: templateDir });
+      } catch (error) {
+        const errors = (error as { errors?: esbuild.Message[] }).errors ?? [];
+        const details = errors.map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`).join('\n');
+        throw new BuildError(`${fn.logicalId}: esbuild failed on ${shown(fn.entry)}\n${details || (error as Error).message}`);
+      }
+    };
+    let result = await run({ entryPoints: [fn.entry] });
+    const entryInput = Object.entries(result.metafile.inputs).find(([path]) => resolve(templateDir, path) === fn.entry)?.[1];
+    const commonJs = entryInput?.format === 'cjs';
+    if (commonJs) result = await run({ stdin: commonJsEntry(fn) });
     if (!opts.quiet) for (const w of result.warnings) console.warn(`${fn.logicalId}: warning: ${w.text}`);
     const outputs = result.metafile.outputs;
     const key = Object.keys(outputs).find((k) => k.endsWith('.mjs'))!;
     const output = outputs[key]!;
-    if (!output.exports.includes(fn.handlerExport)) {
+    if (!commonJs && !output.exports.includes(fn.handlerExport)) {
       throw new BuildError(`${fn.logicalId}: ${shown(fn.entry)} exports no \`${fn.handlerExport}\` (Handler: ${fn.handler}); `
         + `it exports ${output.exports.length ? output.exports.map((e) => `\`${e}\``).join(', ') : 'nothing'}. Add \`export const ${fn.handlerExport} = …\`.`);
     }
@@ -192,24 +228,34 @@ export const sizeTable = (results: BuiltFunction[]): string => {
   return [line(head), ...rows.map(line), `${results.length} functions, ${kb(total)} in total`].join('\n');
 };
 
-export const buildUsage = `usage: ws-outbox build [--template template.yaml] [--outdir dir] [FunctionLogicalId...]
+export const buildUsage = `usage: ws-outbox build [--template template.yaml] [--outdir dir | --artifacts-dir dir] [FunctionLogicalId...]
   Bundles every AWS::Serverless::Function of the template (or the ones named) with esbuild into
   its CodeUri folder (or <outdir>/<CodeUri's last folder>/), from handlers/<CodeUri's last folder>.ts
-  (.mts, .js or .mjs), or from the file its Metadata.BuildEntry names.`;
+  (.mts, .cts, .js, .mjs, .cjs), from <CodeUri>/<Handler's module>, from SAM's esbuild
+  Metadata.BuildProperties.EntryPoints, or from the file its Metadata.BuildEntry names. A CodeUri
+  that holds the source is not written into: that bundle goes to dist/<FunctionLogicalId>/.
+  --artifacts-dir dir: one function's bundle straight into dir, for sam build's Makefile:
+    build-%:
+    	ws-outbox build $* --artifacts-dir "$(ARTIFACTS_DIR)"`;
 
 /** `ws-outbox build [args]`. */
 export const runBuild = async (args: string[]): Promise<void> => {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { template: { type: 'string', short: 't' }, outdir: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      template: { type: 'string', short: 't' }, outdir: { type: 'string', short: 'o' }, 'artifacts-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     console.log(buildUsage);
     return;
   }
   const started = performance.now();
-  const results = await build({ template: values.template, outdir: values.outdir, functions: positionals, quiet: false });
+  const results = await build({
+    template: values.template, outdir: values.outdir, artifactsDir: values['artifacts-dir'], functions: positionals, quiet: false,
+  });
   console.log(sizeTable(results));
   console.log(`built in ${Math.round(performance.now() - started)} ms`);
 };

@@ -13,12 +13,15 @@
 //                                    → { TABLE_NAME: 'local-table', … }
 //
 // Paths in the result (entry) are absolute, resolved from the template's folder as SAM resolves
-// CodeUri. A function's source is handlers/<last folder of CodeUri> with the first extension of
-// .ts, .mts, .js, .mjs that exists; a function may name another source with
-// `Metadata: { BuildEntry: path/to/file.ts }` (relative to the template's folder; the gateway
-// tests use this for fixtures outside handlers/).
+// CodeUri. A function's source is, in this order (see entryCandidates):
+//   - `Metadata: { BuildEntry: path/to/file.ts }` (relative to the template's folder);
+//   - SAM's esbuild metadata, `Metadata: { BuildMethod: esbuild, BuildProperties: { EntryPoints } }`
+//     (relative to CodeUri, as `sam build` reads it);
+//   - handlers/<last folder of CodeUri> (this repository's layout: CodeUri names the bundle folder);
+//   - <CodeUri>/<Handler's module> (any SAM app: `CodeUri: onconnect/`, `Handler: app.handler`);
+// each with the first extension of .ts, .mts, .cts, .js, .mjs, .cjs that exists.
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse, type CollectionTag, type ScalarTag, type YAMLMap, type YAMLSeq } from 'yaml';
 
 export interface Resource {
@@ -52,8 +55,10 @@ export interface FunctionSpec {
   /** Where the source was looked for, in order (one path with Metadata.BuildEntry). */
   entryCandidates: string[];
   entryExists: boolean;
-  /** True when `entry` came from Metadata.BuildEntry rather than the CodeUri convention. */
+  /** True when `entry` came from Metadata (BuildEntry or SAM's esbuild EntryPoints) rather than CodeUri. */
   entryFromMetadata: boolean;
+  /** Which rule named the source: Metadata.BuildEntry, SAM's esbuild metadata, or CodeUri + Handler. */
+  entryFrom: 'BuildEntry' | 'esbuild' | 'CodeUri';
   runtime: string | undefined;
   architectures: string[];
   /** Seconds. */
@@ -64,6 +69,8 @@ export interface FunctionSpec {
   environment: Record<string, unknown>;
   /** The function's `Policies`, as written. */
   policies: unknown[];
+  /** The function's `Role`, as written (an execution role of the template's, instead of Policies). */
+  role: unknown;
   /** Route keys of the WebSocket API that invoke this function. */
   routes: string[];
 }
@@ -166,44 +173,90 @@ export const routeSelectionExpression = (template: Template): string => {
   return expression;
 };
 
-/** The logical id that `!GetAtt X.Arn`, `!Ref X` or `!Sub ...${X.Arn}...` points at. */
-const targetOf = (value: unknown): string | undefined => {
-  if (value === null || typeof value !== 'object') return undefined;
-  const v = value as Record<string, unknown>;
-  if (typeof v.Ref === 'string') return v.Ref;
-  const getAtt = v['Fn::GetAtt'];
-  if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') return getAtt[0];
-  const sub = v['Fn::Sub'];
-  if (typeof sub === 'string') return /\$\{([A-Za-z0-9]+)\.Arn\}/.exec(sub)?.[1];
-  return undefined;
+/**
+ * Names for resolving the wiring between resources without knowing their values: `!Ref X` is X,
+ * `!GetAtt F.Arn` of a function is a Lambda ARN that names F, any other attribute is `X.Attr`,
+ * parameters their defaults, pseudo parameters their local values. Route targets, integration
+ * URIs and API ids written with Ref, Join, Sub or GetAtt all resolve to text that names the
+ * logical ids they point at.
+ */
+const wiringRefs = (template: Template): Record<string, string> => {
+  const base = localRefs(template);
+  return new Proxy(base, {
+    get: (target, name) => {
+      if (typeof name !== 'string') return undefined;
+      if (Object.hasOwn(target, name)) return target[name];
+      const [id, attr] = name.split(/\.(.*)/s);
+      if (!id || !Object.hasOwn(template.Resources, id)) return undefined;
+      if (attr === undefined) return id;
+      if (attr === 'Arn' && functionTypes.includes(template.Resources[id]!.Type)) {
+        return `arn:${base['AWS::Partition']}:lambda:${base['AWS::Region']}:${base['AWS::AccountId']}:function:${id}`;
+      }
+      return `${id}.${attr}`;
+    },
+  });
+};
+
+const functionTypes = ['AWS::Serverless::Function', 'AWS::Lambda::Function'];
+
+/** The function logical id a resolved Lambda ARN (or integration URI around one) names. */
+const functionNamed = (text: unknown, functionIds: Set<string>): string | undefined => {
+  if (typeof text !== 'string') return undefined;
+  if (functionIds.has(text)) return text;
+  const name = /:function:([A-Za-z0-9_-]+)/.exec(text)?.[1];
+  return name !== undefined && functionIds.has(name) ? name : undefined;
+};
+
+const resolvedOrUndefined = (value: unknown, refs: Record<string, string>): unknown => {
+  try {
+    return resolveIntrinsics(value, refs);
+  } catch {
+    return undefined;
+  }
 };
 
 /**
  * Route key → logical id of its function. Reads `Routes` of an AWS::Serverless::WebSocketApi, or
- * for a raw AWS::ApiGatewayV2 API, each Route → its Integration → the IntegrationUri's function.
+ * for a raw AWS::ApiGatewayV2 API, each Route → its Integration (Target `integrations/<id>`,
+ * written with Join, Sub or a literal) → the IntegrationUri's function (Sub, GetAtt, Join).
  */
 export const routesOf = (template: Template): Record<string, string> => {
   const [apiId, api] = theWebSocketApi(template);
   const routes: Record<string, string> = {};
-  const functionIds = new Set(resourcesOfType(template, 'AWS::Serverless::Function', 'AWS::Lambda::Function').map(([id]) => id));
-  const add = (key: string, target: string | undefined) => {
-    if (!target || !functionIds.has(target)) {
-      throw new Error(`Route ${key} of ${apiId} does not point at a function of this template (got ${target ?? 'nothing'})`);
+  const functionIds = new Set(resourcesOfType(template, ...functionTypes).map(([id]) => id));
+  const refs = wiringRefs(template);
+  const add = (key: string, target: unknown, written: unknown) => {
+    const fn = functionNamed(target, functionIds);
+    if (!fn) {
+      throw new Error(`Route ${key} of ${apiId} does not point at a function of this template (got ${JSON.stringify(written) ?? 'nothing'})`);
     }
-    routes[key] = target;
+    routes[key] = fn;
   };
   if (api.Type === 'AWS::Serverless::WebSocketApi') {
-    for (const [key, route] of Object.entries<any>(api.Properties?.Routes ?? {})) add(key, targetOf(route?.FunctionArn));
+    for (const [key, route] of Object.entries<any>(api.Properties?.Routes ?? {})) {
+      add(key, resolvedOrUndefined(route?.FunctionArn, refs), route?.FunctionArn);
+    }
   } else {
     for (const [, route] of resourcesOfType(template, 'AWS::ApiGatewayV2::Route')) {
-      if (targetOf(route.Properties?.ApiId) !== apiId) continue;
-      const integrationId = JSON.stringify(route.Properties?.Target ?? '').match(/"Ref":"([A-Za-z0-9]+)"/)?.[1];
+      const p = route.Properties ?? {};
+      if (String(resolvedOrUndefined(p.ApiId, refs)).replace(/\.ApiId$/, '') !== apiId) continue;
+      const target = resolvedOrUndefined(p.Target, refs);
+      const integrationId = typeof target === 'string' ? /^integrations\/([A-Za-z0-9]+)$/.exec(target)?.[1] : undefined;
       const uri = integrationId ? template.Resources[integrationId]?.Properties?.IntegrationUri : undefined;
-      const fn = JSON.stringify(uri ?? '').match(/\$\{([A-Za-z0-9]+)\.Arn\}|"Fn::GetAtt":\["([A-Za-z0-9]+)"/);
-      add(String(route.Properties?.RouteKey), fn?.[1] ?? fn?.[2]);
+      add(String(resolvedOrUndefined(p.RouteKey, refs)), resolvedOrUndefined(uri, refs), p.Target);
     }
   }
   return routes;
+};
+
+/** The stage the template deploys its WebSocket API to: SAM's StageName, or a raw Stage of that API. */
+export const stageOf = (template: Template): unknown => {
+  const [apiId, api] = theWebSocketApi(template);
+  if (api.Type === 'AWS::Serverless::WebSocketApi') return api.Properties?.StageName;
+  const refs = wiringRefs(template);
+  const stage = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage')
+    .find(([, r]) => String(resolvedOrUndefined(r.Properties?.ApiId, refs)).replace(/\.ApiId$/, '') === apiId);
+  return stage?.[1].Properties?.StageName;
 };
 
 const number = (value: unknown, fallback: number, what: string): number => {
@@ -213,8 +266,37 @@ const number = (value: unknown, fallback: number, what: string): number => {
   return n;
 };
 
-/** The handler file of a function without Metadata.BuildEntry: handlers/<CodeUri's last folder> plus the first of these that exists. */
-export const handlerExtensions = ['.ts', '.mts', '.js', '.mjs'];
+/** The source extensions a handler file may have, in the order they are looked for. */
+export const handlerExtensions = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
+
+const withExtensions = (path: string): string[] => (/\.[cm]?[jt]s$/.test(path) ? [path] : handlerExtensions.map((ext) => `${path}${ext}`));
+
+/**
+ * Where a function's source is looked for, in order, as paths relative to the template's folder
+ * (see the top of this file). `from` says which rule gave them.
+ */
+const entryCandidates = (logicalId: string, resource: Resource, codeUri: string, handlerModule: string): { paths: string[]; from: FunctionSpec['entryFrom'] } => {
+  const metadata = resource.Metadata ?? {};
+  const buildEntry = metadata.BuildEntry;
+  if (buildEntry !== undefined) {
+    if (typeof buildEntry !== 'string' || buildEntry === '') throw new Error(`${logicalId}: Metadata.BuildEntry must be a path to a .ts file`);
+    return { paths: [buildEntry], from: 'BuildEntry' };
+  }
+  const folder = codeUri.replace(/[\\/]+$/, '');
+  if (metadata.BuildMethod === 'esbuild') {
+    // sam build: EntryPoints relative to CodeUri (the one named like the Handler's module when
+    // there are several), or else the Handler's module; .ts, then .js, when no extension is given.
+    const points: unknown[] = Array.isArray(metadata.BuildProperties?.EntryPoints) ? metadata.BuildProperties.EntryPoints : [];
+    const named = points.filter((p): p is string => typeof p === 'string');
+    const base = (p: string) => basename(p).replace(/\.[cm]?[jt]s$/, '');
+    const point = named.find((p) => base(p) === basename(handlerModule)) ?? named[0] ?? handlerModule;
+    return { paths: withExtensions(join(folder, point)), from: 'esbuild' };
+  }
+  return {
+    paths: [...withExtensions(`handlers/${basename(folder)}`), ...withExtensions(join(folder, handlerModule))],
+    from: 'CodeUri',
+  };
+};
 
 /** Every AWS::Serverless::Function, with Globals.Function merged in (SAM's rules for the keys used here). */
 export const functionsOf = (template: Template, options: { root?: string } = {}): FunctionSpec[] => {
@@ -232,13 +314,8 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
     if (!handlerModule || !handlerExport) {
       throw new Error(`${logicalId}: Handler must look like index.handler, got ${JSON.stringify(handler)}`);
     }
-    const buildEntry = resource.Metadata?.BuildEntry;
-    if (buildEntry !== undefined && (typeof buildEntry !== 'string' || buildEntry === '')) {
-      throw new Error(`${logicalId}: Metadata.BuildEntry must be a path to a .ts file`);
-    }
-    const name = basename(codeUri.replace(/[\\/]+$/, ''));
-    const candidates = (buildEntry === undefined ? handlerExtensions.map((ext) => `handlers/${name}${ext}`) : [buildEntry])
-      .map((path) => (isAbsolute(path) ? path : resolve(root, path)));
+    const { paths, from } = entryCandidates(logicalId, resource, codeUri, handlerModule);
+    const candidates = paths.map((path) => (isAbsolute(path) ? path : resolve(root, path)));
     const entry = candidates.find((path) => existsSync(path));
     return {
       logicalId,
@@ -249,7 +326,8 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
       entry: entry ?? candidates[0]!,
       entryCandidates: candidates,
       entryExists: entry !== undefined,
-      entryFromMetadata: buildEntry !== undefined,
+      entryFromMetadata: from !== 'CodeUri',
+      entryFrom: from,
       runtime: p.Runtime ?? globals.Runtime,
       architectures: p.Architectures ?? globals.Architectures ?? ['x86_64'],
       // SAM's own defaults: 3 s and 128 MB.
@@ -257,6 +335,7 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
       memorySize: number(p.MemorySize ?? globals.MemorySize, 128, `${logicalId}: MemorySize`),
       environment: { ...(globals.Environment?.Variables ?? {}), ...(p.Environment?.Variables ?? {}) },
       policies: Array.isArray(p.Policies) ? p.Policies : p.Policies === undefined ? [] : [p.Policies],
+      role: p.Role ?? globals.Role,
       routes: routes.filter(([, id]) => id === logicalId).map(([key]) => key),
     };
   });
@@ -268,14 +347,20 @@ const routesOfIfAny = (template: Template): Record<string, string> => {
   return hasApi ? routesOf(template) : {};
 };
 
-/** The template's one DynamoDB table. */
-export const tableOf = (template: Template): TableSpec => {
-  const tables = resourcesOfType(template, 'AWS::DynamoDB::Table');
-  if (tables.length !== 1) throw new Error(`Expected exactly one AWS::DynamoDB::Table in the template, found ${tables.length}`);
-  const [logicalId, resource] = tables[0]!;
+const tableSpec = ([logicalId, resource]: [string, Resource]): TableSpec => {
   const properties = resource.Properties ?? {};
   const ttl = properties.TimeToLiveSpecification;
   return { logicalId, properties, ttlAttribute: ttl?.Enabled === true ? ttl.AttributeName : undefined };
+};
+
+/** Every AWS::DynamoDB::Table of the template, in template order. */
+export const tablesOf = (template: Template): TableSpec[] => resourcesOfType(template, 'AWS::DynamoDB::Table').map(tableSpec);
+
+/** The template's one DynamoDB table (for templates that must have exactly one). */
+export const tableOf = (template: Template): TableSpec => {
+  const tables = tablesOf(template);
+  if (tables.length !== 1) throw new Error(`Expected exactly one AWS::DynamoDB::Table in the template, found ${tables.length}`);
+  return tables[0]!;
 };
 
 /**
@@ -356,3 +441,26 @@ export const resolveIntrinsics = (value: unknown, refs: Record<string, string>, 
 export const resolveEnvironment = (fn: FunctionSpec, refs: Record<string, string>): Record<string, string> =>
   Object.fromEntries(Object.entries(fn.environment).map(([name, value]) =>
     [name, String(resolveIntrinsics(value, refs, `${fn.logicalId}.Environment.Variables.${name}`))]));
+
+/**
+ * `--parameter-overrides` as SAM CLI takes it: `Key=Value` pairs separated by spaces, values
+ * optionally quoted (`Stage="dev" Name='a b'`), or CloudFormation's
+ * `ParameterKey=Key,ParameterValue=Value` form. Several arguments are read in order.
+ */
+export const parseParameterOverrides = (args: string | string[]): Record<string, string> => {
+  const result: Record<string, string> = {};
+  const text = Array.isArray(args) ? args.join(' ') : args;
+  // A token: runs of unquoted non-space text and quoted strings, glued together.
+  const tokens = text.match(/(?:[^\s"']+|"(?:[^"\\]|\\.)*"|'[^']*')+/g) ?? [];
+  const unquote = (value: string) => value.replace(/"((?:[^"\\]|\\.)*)"|'([^']*)'/g, (_, dq: string | undefined, sq: string | undefined) =>
+    dq !== undefined ? dq.replace(/\\(.)/g, '$1') : sq!);
+  for (const token of tokens) {
+    const long = /^ParameterKey=([^,]+),ParameterValue=(.*)$/s.exec(token);
+    const [key, value] = long ? [long[1]!, long[2]!] : [token.slice(0, token.indexOf('=')), token.slice(token.indexOf('=') + 1)];
+    if (!token.includes('=') || !/^[A-Za-z0-9]+$/.test(unquote(key))) {
+      throw new Error(`--parameter-overrides: expected Key=Value (or ParameterKey=Key,ParameterValue=Value), got ${JSON.stringify(token)}`);
+    }
+    result[unquote(key)] = unquote(value);
+  }
+  return result;
+};
