@@ -45,14 +45,19 @@ const requestContext = (api: ApiInfo, conn: ConnectionInfo, routeKey: string, ev
   };
 };
 
+// Headers and query keys are the client's: any name, `__proto__`, `constructor` or `toString`
+// included. They are gathered in Maps and become plain objects through Object.fromEntries, which
+// defines every key as an own property (a plain object's `obj[key] ??= []` would reach
+// Object.prototype's members for those names).
+
 // API Gateway keeps the header names' original case; Node lower-cases them, rawHeaders does not.
 // It adds its own tracing and forwarding headers, as the load balancer in front of it does.
 const headersOf = (req: IncomingMessage, conn: ConnectionInfo) => {
-  const headers: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
+  const multi = new Map<string, string[]>();
   const add = (name: string, value: string) => {
-    (multi[name] ??= []).push(value);
-    headers[name] = multi[name]!.join(',');
+    const values = multi.get(name);
+    if (values) values.push(value);
+    else multi.set(name, [value]);
   };
   for (let i = 0; i < req.rawHeaders.length; i += 2) add(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
   const epochHex = Math.floor(conn.connectedAt / 1000).toString(16);
@@ -60,19 +65,26 @@ const headersOf = (req: IncomingMessage, conn: ConnectionInfo) => {
   add('X-Forwarded-For', conn.sourceIp);
   add('X-Forwarded-Port', String(req.socket.localPort ?? ''));
   add('X-Forwarded-Proto', 'http');
-  return { headers, multiValueHeaders: multi };
+  return {
+    headers: Object.fromEntries([...multi].map(([name, values]) => [name, values.join(',')])),
+    multiValueHeaders: Object.fromEntries(multi),
+  };
 };
 
 const queryOf = (req: IncomingMessage) => {
   const params = new URL(req.url ?? '/', 'http://local').searchParams;
   if ([...params.keys()].length === 0) return {};
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
+  const multi = new Map<string, string[]>();
   for (const [key, value] of params) {
-    (multi[key] ??= []).push(value);
-    single[key] = value; // the last value wins, as in API Gateway
+    const values = multi.get(key);
+    if (values) values.push(value);
+    else multi.set(key, [value]);
   }
-  return { queryStringParameters: single, multiValueQueryStringParameters: multi };
+  return {
+    // The last value wins, as in API Gateway.
+    queryStringParameters: Object.fromEntries([...multi].map(([key, values]) => [key, values.at(-1)!])),
+    multiValueQueryStringParameters: Object.fromEntries(multi),
+  };
 };
 
 export const connectEvent = (api: ApiInfo, conn: ConnectionInfo, req: IncomingMessage) => ({

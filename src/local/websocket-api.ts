@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { ConnectionRegistry, type LiveConnection } from './connections.ts';
 import { connectEvent, disconnectEvent, messageEvent, type ApiInfo } from './events.ts';
 import { watchFrameSizes } from './frame-limit.ts';
+import { handshakeError } from './handshake.ts';
 import type { FunctionPool, InvokeOutcome } from './function-pool.ts';
 import { newConnectionId } from './ids.ts';
 import type { Logger } from './log.ts';
@@ -66,23 +67,44 @@ const headerOf = (outcome: InvokeOutcome, name: string): string | undefined => {
   return key === undefined ? undefined : String(headers[key]);
 };
 
-const rejectUpgrade = (socket: Duplex, status: number, outcome: InvokeOutcome) => {
-  const result = outcome.status === 'ok' ? (outcome.result as { body?: unknown } | null) : null;
-  const body = typeof result?.body === 'string' ? result.body
-    : JSON.stringify({ message: status >= 500 ? 'Internal server error' : STATUS_CODES[status] ?? 'Rejected' });
+/** Answers an upgrade request with an HTTP error and closes the socket. */
+export const refuseUpgrade = (socket: Duplex, status: number, body: string, headers: Record<string, string> = {}) => {
+  if (socket.destroyed) return;
   socket.end([
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
     'Content-Type: application/json',
     `Content-Length: ${Buffer.byteLength(body)}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
     'Connection: close',
     '', body,
   ].join('\r\n'));
 };
 
+const rejectUpgrade = (socket: Duplex, status: number, outcome: InvokeOutcome) => {
+  const result = outcome.status === 'ok' ? (outcome.result as { body?: unknown } | null) : null;
+  const body = typeof result?.body === 'string' ? result.body
+    : JSON.stringify({ message: status >= 500 ? 'Internal server error' : STATUS_CODES[status] ?? 'Rejected' });
+  refuseUpgrade(socket, status, body);
+};
+
+/** The lines a failed invocation gets in the log: the error, the first frames of its stack, or a 5xx's body. */
+const failureDetails = (outcome: InvokeOutcome, statusCode: number): string[] => {
+  if (outcome.status === 'error') {
+    const frames = (outcome.error.trace ?? []).filter((line) => /^\s*at /.test(line)).slice(0, 5).map((line) => `    ${line.trim()}`);
+    return [`  ${outcome.error.errorType}: ${outcome.error.errorMessage}`, ...frames];
+  }
+  if (outcome.status === 'ok' && statusCode >= 500) {
+    const body = (outcome.result as { body?: unknown } | null)?.body;
+    if (body !== undefined) return String(typeof body === 'string' ? body : JSON.stringify(body)).split('\n').slice(0, 6).map((line) => `  ${line}`);
+  }
+  return [];
+};
+
 export const createWebSocketApi = (options: Omit<WebSocketApiOptions, keyof typeof defaults> & Partial<WebSocketApiOptions>) => {
   const opts = withDefaults(defaults, options);
-  const { api, routes, registry, log } = opts;
-  const selectRoute = routeSelector(opts.routeSelectionExpression, routes.keys());
+  const { api, registry, log } = opts;
+  let routes = opts.routes;
+  let selectRoute = routeSelector(opts.routeSelectionExpression, routes.keys());
   const pending = new Set<Promise<unknown>>();
   let stopping = false;
 
@@ -110,10 +132,10 @@ export const createWebSocketApi = (options: Omit<WebSocketApiOptions, keyof type
     const outcome = await track(pool.invoke(event, { route }));
     const statusCode = statusCodeOf(outcome);
     const cold = outcome.initMs !== undefined ? `, cold start ${outcome.initMs} ms` : '';
-    const what = outcome.status === 'ok' ? String(statusCode) : outcome.status === 'timeout' ? 'TIMEOUT' : `ERROR ${outcome.error.errorType}: ${outcome.error.errorMessage}`;
+    const what = outcome.status === 'ok' ? String(statusCode) : outcome.status === 'timeout' ? 'TIMEOUT' : 'ERROR';
     const line = `${route.padEnd(11)} ${pool.name} ${connectionId} → ${what} (${outcome.durationMs.toFixed(0)} ms${cold})`;
-    if (outcome.status === 'ok') log.info(line);
-    else log.error(line);
+    if (outcome.status === 'ok' && statusCode < 500) log.info(line);
+    else log.error([line, ...failureDetails(outcome, statusCode)].join('\n'));
     opts.onInvocation({
       route, functionName: pool.name, connectionId, requestId: outcome.requestId, status: outcome.status,
       statusCode, durationMs: outcome.durationMs,
@@ -178,8 +200,20 @@ export const createWebSocketApi = (options: Omit<WebSocketApiOptions, keyof type
     });
   };
 
+  // Every $connect that succeeded gets its $disconnect, also when the client hung up before the
+  // upgrade completed (API Gateway saw the connection exist, so does the app's table).
+  const disconnectUnopened = (connection: Omit<LiveConnection, 'ws'>) => {
+    if (stopping || !opts.runDisconnect || !routes.has('$disconnect')) return;
+    invoke('$disconnect', disconnectEvent(api, connection, 1006, 'Going away'), connection.connectionId);
+  };
+
   const handleUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     socket.on('error', () => {}); // a client that vanishes mid-upgrade is not the gateway's problem
+    const invalid = handshakeError(req);
+    if (invalid) {
+      log.warn(`upgrade refused (${invalid.status}): ${invalid.message}`);
+      return refuseUpgrade(socket, invalid.status, JSON.stringify({ message: invalid.message }), invalid.headers);
+    }
     const now = Date.now();
     const connection: Omit<LiveConnection, 'ws'> = {
       connectionId: newConnectionId(),
@@ -188,19 +222,37 @@ export const createWebSocketApi = (options: Omit<WebSocketApiOptions, keyof type
       sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
       userAgent: req.headers['user-agent'],
     };
-    if (routes.has('$connect')) {
+    const connected = routes.has('$connect');
+    if (connected) {
       const outcome = await invoke('$connect', connectEvent(api, connection, req), connection.connectionId);
       const status = statusCodeOf(outcome);
       if (status < 200 || status > 299) return rejectUpgrade(socket, status, outcome);
       const protocol = headerOf(outcome, 'sec-websocket-protocol');
       if (protocol !== undefined) protocols.set(req, protocol);
     }
-    if (stopping || socket.destroyed) return void socket.destroy();
-    wss.handleUpgrade(req, socket, head, (ws) => onOpen(ws, { ...connection, ws }));
+    if (stopping || socket.destroyed || !socket.writable) {
+      socket.destroy();
+      if (connected) disconnectUnopened(connection);
+      return;
+    }
+    // ws gives up without calling back when the socket died meanwhile: that connection was still made.
+    let opened = false;
+    socket.once('close', () => {
+      if (!opened && connected) disconnectUnopened(connection);
+    });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      opened = true;
+      onOpen(ws, { ...connection, ws });
+    });
   };
 
   return {
     handleUpgrade,
+    /** A changed template: new messages are routed with these; connections stay open. */
+    setRoutes(routeSelectionExpression: string, next: Map<string, FunctionPool>) {
+      selectRoute = routeSelector(routeSelectionExpression, next.keys());
+      routes = next;
+    },
     /** Closes every socket (1001, no $disconnect) and waits for running invocations. */
     async stop(): Promise<void> {
       stopping = true;
