@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ClientRequest } from 'node:http';
 import { requestCreatedChannel, type Http1Request } from '../management/http1-pool.ts';
-import { invocationHeader, type FromWorker, type LambdaError, type ToWorker } from './worker-protocol.ts';
+import { installEgress, type EgressConfig } from './egress.ts';
+import { egressVariable, invocationHeader, type FromWorker, type LambdaError, type ToWorker } from './worker-protocol.ts';
 
 const invocation = new AsyncLocalStorage<string>();
 
@@ -95,8 +96,21 @@ const loadHandler = async (): Promise<(event: unknown, context: unknown) => unkn
   return fn as (event: unknown, context: unknown) => unknown;
 };
 
+// The gateway's settings for this worker's network, read once and taken out of the environment
+// the handler sees (as is NODE_EXTRA_CA_CERTS, which Node read at start-up): on Lambda neither exists.
+const routeEgress = (): void => {
+  const raw = process.env[egressVariable];
+  delete process.env[egressVariable];
+  delete process.env.NODE_EXTRA_CA_CERTS;
+  if (raw === undefined) return;
+  installEgress(JSON.parse(raw) as EgressConfig, (host, port) => {
+    process.send?.({ type: 'egress-refused', host, port, requestId: invocation.getStore() } satisfies FromWorker);
+  });
+};
+
 const main = async (): Promise<void> => {
   if (!process.send) throw new Error('runtime.ts runs as a worker forked by the local gateway');
+  routeEgress();
   // The gateway's end of the IPC channel closed: it is gone. A running instance ends now rather
   // than finish its invocation against nothing and then freeze for good. A frozen one cannot see
   // this; the gateway's watchdog kills those (worker-guard.ts).

@@ -3,6 +3,9 @@
 
 export const invocationHeader = 'x-local-invocation';
 
+/** The environment variable that carries the worker's EgressConfig (JSON); the runtime removes it. */
+export const egressVariable = 'WS_OUTBOX_EGRESS';
+
 export type ToWorker = {
   type: 'invoke';
   requestId: string;
@@ -24,4 +27,6 @@ export type FromWorker =
   | { type: 'started'; requestId: string }
   /** `result` is the handler's return value as JSON, as Lambda serializes it. */
   | { type: 'result'; requestId: string; result: string }
-  | { type: 'error'; requestId: string; error: LambdaError };
+  | { type: 'error'; requestId: string; error: LambdaError }
+  /** A connection to an AWS host that has no local route was refused (see egress.ts). */
+  | { type: 'egress-refused'; host: string; port: number; requestId?: string };

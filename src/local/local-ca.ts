@@ -1,0 +1,73 @@
+// A certificate authority made at start-up for one gateway, and a server certificate it signs for
+// the AWS host names the function workers reach through the gateway (the app's execute-api host,
+// DynamoDB). Only the workers trust it (NODE_EXTRA_CA_CERTS in their environment): nothing is
+// installed anywhere, and the key never leaves this process's memory.
+//
+// node-forge builds the certificates (Node has no X.509 writer); the RSA keys and signatures come
+// from node:crypto, which is some ten times faster than forge's own RSA.
+import { generateKeyPair, randomBytes, sign } from 'node:crypto';
+import { promisify } from 'node:util';
+import forge from 'node-forge';
+
+export interface LocalCa {
+  /** The CA certificate, PEM: what the workers trust. */
+  caPem: string;
+  /** The server certificate (PEM) for `hosts`, signed by the CA, and its private key. */
+  certPem: string;
+  keyPem: string;
+  hosts: string[];
+}
+
+const generate = promisify(generateKeyPair);
+const rsaKeys = () => generate('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
+
+// forge's cert.sign(key, md) feeds the DER of the TBSCertificate to md.update and asks key.sign(md)
+// for the signature: hand it a digest that keeps the bytes and a key that signs them with node:crypto.
+const signWith = (cert: forge.pki.Certificate, privateKeyPem: string): void => {
+  let tbs = '';
+  const md = { algorithm: 'sha256', update: (bytes: string) => { tbs += bytes; } };
+  const key = { sign: () => sign('sha256', Buffer.from(tbs, 'binary'), privateKeyPem).toString('binary') };
+  cert.sign(key as unknown as forge.pki.rsa.PrivateKey, md as unknown as forge.md.MessageDigest);
+};
+
+const certificate = (publicKeyPem: string, subject: string, issuer: string, days: number): forge.pki.Certificate => {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
+  // A positive serial: the first byte's high bit clear.
+  cert.serialNumber = `0${randomBytes(15).toString('hex')}`;
+  cert.validity.notBefore = new Date(Date.now() - 60 * 60 * 1000);
+  cert.validity.notAfter = new Date(Date.now() + days * 24 * 60 * 60 * 1000);
+  cert.setSubject([{ name: 'commonName', value: subject }]);
+  cert.setIssuer([{ name: 'commonName', value: issuer }]);
+  return cert;
+};
+
+/** A fresh CA and a server certificate for `hosts` (wildcards such as `*.execute-api.us-east-1.amazonaws.com` allowed). */
+export const createLocalCa = async (hosts: string[]): Promise<LocalCa> => {
+  const [ca, server] = await Promise.all([rsaKeys(), rsaKeys()]);
+  const caName = `ws-outbox local gateway CA ${randomBytes(4).toString('hex')}`;
+  const caCert = certificate(ca.publicKey, caName, caName, 30);
+  caCert.setExtensions([
+    { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+  ]);
+  signWith(caCert, ca.privateKey);
+  const serverCert = certificate(server.publicKey, hosts[0] ?? 'localhost', caName, 30);
+  serverCert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames: hosts.map((value) => ({ type: 2, value })) },
+  ]);
+  signWith(serverCert, ca.privateKey);
+  return {
+    caPem: forge.pki.certificateToPem(caCert),
+    certPem: forge.pki.certificateToPem(serverCert),
+    keyPem: server.privateKey,
+    hosts,
+  };
+};
