@@ -1,6 +1,10 @@
 // The @connections management API, on the gateway's own port, as the real SDK client expects it:
 // `POST|GET|DELETE /@connections/{id}` and `/{stage}/@connections/{id}`, AWS error types in the
-// `x-amzn-ErrorType` header with a JSON `{"message"}` body. Signatures are accepted, not checked.
+// `x-amzn-ErrorType` header with a JSON `{"message"}` body. Each request is checked against the
+// calling function's execute-api:ManageConnections statements (iam/check.ts; the signature itself
+// is not verified). A connection whose client is not reading (more than maxBufferedBytes waiting
+// to be written to it) answers POST with 429 LimitExceededException, as API Gateway does, and
+// nobody else waits for it.
 //
 // Each request stamped by a worker with `x-local-invocation` is checked against the invocation
 // ledger: one that arrives after its invocation returned is a LATE SEND, reported loudly (on
@@ -10,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isUtf8 } from 'node:buffer';
 import type { ConnectionRegistry } from './connections.ts';
 import type { InvocationLedger, LateSend } from './invocations.ts';
+import type { IamCheck } from './iam/check.ts';
 import type { Logger } from './log.ts';
 import { invocationHeader } from './worker-protocol.ts';
 import { withDefaults } from '../options.ts';
@@ -33,9 +38,31 @@ export interface ManagementApiOptions {
   maxPayloadBytes: number;
   /** Over this many bytes waiting in the client's socket buffer, POST answers 429. */
   maxBufferedBytes: number;
+  /** The IAM check; none: every request is allowed. */
+  iam?: IamCheck;
+  /** For the resource ARN the IAM check sees: arn:aws:execute-api:<region>:<account>:<apiId>/<stage>/<METHOD>/@connections/<id>. */
+  region: string;
+  accountId: string;
+  apiId: string;
 }
 
-const defaults = { maxPayloadBytes: 128 * 1024, maxBufferedBytes: 8 * 1024 * 1024 };
+const defaults = {
+  maxPayloadBytes: 128 * 1024,
+  // What the gateway holds for one client beyond what the kernel's socket buffers took (several
+  // MB on loopback): a client this far behind is not reading.
+  maxBufferedBytes: 1024 * 1024,
+  region: 'us-east-1',
+  accountId: '123456789012',
+  apiId: 'localapi01',
+};
+
+const decode = (text: string): string | undefined => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+};
 
 const pathPattern = /^(?:\/([^/]+))?\/@connections\/([^/?]+)\/?(?:\?.*)?$/;
 
@@ -101,17 +128,25 @@ export const createManagementApi = (options: Omit<ManagementApiOptions, keyof ty
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const match = pathPattern.exec(req.url ?? '')!;
-    const [, stage, rawId] = match;
-    if (stage !== undefined && decodeURIComponent(stage) !== opts.stage) {
+    const [, rawStage, rawId] = match;
+    const stage = rawStage === undefined ? undefined : decode(rawStage);
+    const connectionId = decode(rawId!);
+    // A malformed %-escape is the client's error, answered as one.
+    if ((rawStage !== undefined && stage === undefined) || connectionId === undefined) {
+      req.resume();
+      return reply(res, 400, { message: `Invalid URI escape in ${req.url}` }, 'BadRequestException');
+    }
+    if (stage !== undefined && stage !== opts.stage) {
       req.resume();
       return reply(res, 403, { message: `Forbidden: this gateway serves stage "${opts.stage}", not "${stage}"` }, 'ForbiddenException');
     }
-    let connectionId: string;
-    try {
-      connectionId = decodeURIComponent(rawId!);
-    } catch {
+    const resource = `arn:aws:execute-api:${opts.region}:${opts.accountId}:${opts.apiId}/${opts.stage}/${req.method}/@connections/${connectionId}`;
+    const verdict = opts.iam?.(req, 'execute-api:ManageConnections', [resource]) ?? { kind: 'allowed' };
+    if (verdict.kind !== 'allowed') {
       req.resume();
-      return reply(res, 400, { message: 'Invalid connection id encoding' }, 'BadRequestException');
+      const message = verdict.kind === 'denied' ? verdict.message
+        : verdict.signed ? 'The security token included in the request is invalid.' : 'Missing Authentication Token';
+      return reply(res, 403, { Message: message }, 'ForbiddenException');
     }
     const late = checkLate(req, connectionId);
     const stamp = req.headers[invocationHeader];

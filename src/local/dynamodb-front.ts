@@ -1,0 +1,99 @@
+// The gateway's DynamoDB endpoint: a proxy in front of dynalite that does what DynamoDB's front
+// door does before the table is touched, the IAM check. It reads the operation from X-Amz-Target
+// and the tables from the body (TableName, RequestItems, TransactItems, IndexName), asks the IAM
+// check (iam/check.ts) whether the signing function may do it, and answers a refusal as DynamoDB
+// does (400 AccessDeniedException with AWS's message); anything allowed goes to dynalite as is.
+import { randomUUID } from 'node:crypto';
+import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IamCheck } from './iam/check.ts';
+
+export interface DynamoFrontOptions {
+  /** dynalite's own endpoint, http://127.0.0.1:<port>. */
+  upstream: string;
+  iam: IamCheck;
+  region: string;
+  accountId: string;
+}
+
+interface Access { action: string; resources: string[] }
+
+const readBody = (req: IncomingMessage): Promise<Buffer> => new Promise((resolve, reject) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+});
+
+const transactActions: Record<string, string> = { Get: 'GetItem', Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' };
+
+/** Each (action, resource) the request needs, as IAM checks them; undefined for a body that is not JSON (dynalite answers it). */
+export const accessesOf = (operation: string, body: any, tableArn: (name: string) => string): Access[] | undefined => {
+  if (body === null || typeof body !== 'object') return undefined;
+  const arn = (name: unknown, index?: unknown) => `${tableArn(String(name))}${typeof index === 'string' ? `/index/${index}` : ''}`;
+  const action = `dynamodb:${operation}`;
+  switch (operation) {
+    case 'BatchGetItem':
+    case 'BatchWriteItem':
+      return [{ action, resources: Object.keys(body.RequestItems ?? {}).map((name) => arn(name)) }];
+    case 'TransactGetItems':
+    case 'TransactWriteItems':
+      return (Array.isArray(body.TransactItems) ? body.TransactItems : []).flatMap((item: Record<string, any>) =>
+        Object.entries(item ?? {}).filter(([kind]) => transactActions[kind]).map(([kind, op]) => ({
+          action: `dynamodb:${transactActions[kind]}`, resources: [arn(op?.TableName)],
+        })));
+    case 'ListTables':
+      return [{ action, resources: [tableArn('*')] }];
+    default:
+      return typeof body.TableName === 'string' ? [{ action, resources: [arn(body.TableName, body.IndexName)] }] : [{ action, resources: [tableArn('*')] }];
+  }
+};
+
+const deny = (res: ServerResponse, type: string, message: string) => {
+  const text = JSON.stringify({ __type: `com.amazon.coral.service#${type}`, Message: message });
+  res.writeHead(400, {
+    'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text), 'x-amzn-RequestId': randomUUID(),
+  }).end(text);
+};
+
+export const createDynamoFront = (opts: DynamoFrontOptions) => {
+  const upstream = new URL(opts.upstream);
+  const agent = new Agent({ keepAlive: true });
+  const tableArn = (name: string) => (name.startsWith('arn:') ? name : `arn:aws:dynamodb:${opts.region}:${opts.accountId}:table/${name}`);
+
+  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    const headers = { ...req.headers, host: upstream.host, 'content-length': String(body.length) };
+    delete headers['transfer-encoding'];
+    const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    out.on('error', (error) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: `local DynamoDB: ${error.message}` }));
+    });
+    out.end(body);
+  };
+
+  return {
+    handle: async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+      const body = await readBody(req);
+      const target = req.headers['x-amz-target'];
+      const operation = typeof target === 'string' ? target.split('.').pop() ?? '' : '';
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        parsed = undefined;
+      }
+      for (const { action, resources } of (operation && accessesOf(operation, parsed, tableArn)) || []) {
+        const verdict = opts.iam(req, action, resources);
+        if (verdict.kind === 'denied') return deny(res, 'AccessDeniedException', verdict.message);
+        if (verdict.kind === 'unsigned') {
+          return verdict.signed
+            ? deny(res, 'UnrecognizedClientException', 'The security token included in the request is invalid.')
+            : deny(res, 'MissingAuthenticationTokenException', 'Request is missing Authentication Token');
+        }
+      }
+      forward(req, res, body);
+    },
+    close: () => agent.destroy(),
+  };
+};
