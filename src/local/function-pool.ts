@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { FunctionModel } from './app-model.ts';
+import type { InstanceCgroup, Limits } from './cgroups.ts';
+import type { Identities, Identity } from './iam/identities.ts';
 import type { InvocationLedger } from './invocations.ts';
 import type { FromWorker, LambdaError, ToWorker } from './worker-protocol.ts';
 import type { Logger } from './log.ts';
@@ -35,13 +37,28 @@ export interface PoolOptions {
   enforceMemory: boolean;
   /** Kills the workers if the process that forked them dies without stopping the pool. */
   guard: WorkerGuard;
+  /** Issues each instance its own credentials (the IAM check tells functions apart by them); none: env's. */
+  identities?: Identities;
+  /** CPU and memory per instance (cgroups.ts); none: unlimited. */
+  limits?: Limits;
+  /** A worker's connection to an AWS host the gateway does not serve was refused (egress.ts). */
+  onEgressRefused?: (refusal: { functionName: string; instance: number; host: string; port: number; requestId?: string }) => void;
 }
 
 const defaults = { maxInstances: 10, initTimeoutMs: 10_000, enforceMemory: true };
 
+// The folder Lambda unpacks the code into: the bundle is `<root>/<Handler's module>.mjs`, and the
+// module may name a subfolder (`src/app.handler`).
+const taskRoot = (codeFile: string, handler: string): string => {
+  const module = `${handler.slice(0, handler.lastIndexOf('.'))}.mjs`;
+  return codeFile.endsWith(module) ? codeFile.slice(0, codeFile.length - module.length).replace(/\/$/, '') || '/' : dirname(codeFile);
+};
+
 interface Instance {
   id: number;
   child: ChildProcess;
+  identity?: Identity;
+  cgroup?: InstanceCgroup;
   generation: number;
   frozen: boolean;
   dead: boolean;
@@ -94,8 +111,9 @@ export class FunctionPool {
   }
 
   #spawn(): Instance {
-    const { fn, codeFile, env, log, enforceMemory, guard } = this.options;
+    const { fn, codeFile, env, log, enforceMemory, guard, identities, limits } = this.options;
     const id = this.#nextId++;
+    const identity = identities?.issue(fn.logicalId, fn.functionName, id);
     const child = fork(runtimePath, [], {
       // A clean environment, as on Lambda: nothing leaks from the gateway's own process (such as
       // jest's NODE_OPTIONS) except PATH and HOME.
@@ -106,27 +124,43 @@ export class FunctionPool {
         TZ: 'UTC',
         ...fn.environment,
         ...env,
+        ...(identity ? {
+          AWS_ACCESS_KEY_ID: identity.accessKeyId, AWS_SECRET_ACCESS_KEY: identity.secretAccessKey, AWS_SESSION_TOKEN: identity.sessionToken,
+        } : {}),
         AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
         AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
         AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.functionName}`,
         AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]${id}`,
         AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
-        LAMBDA_TASK_ROOT: dirname(codeFile),
+        LAMBDA_TASK_ROOT: taskRoot(codeFile, fn.handler),
         _HANDLER: fn.handler,
       },
       execArgv: enforceMemory ? [`--max-old-space-size=${Math.max(64, Math.floor(fn.memoryMb * 0.9))}`] : [],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
     });
+    let cgroup: InstanceCgroup | undefined;
+    if (limits && child.pid !== undefined) {
+      try {
+        cgroup = limits.attach(child.pid, `${fn.logicalId}-${id}`, fn.memoryMb);
+      } catch (error) {
+        log.warn(`${fn.functionName}#${id}: cannot apply its CPU and memory limits: ${(error as Error).message}`);
+      }
+    }
     guard.watch(child);
     const prefix = `${fn.functionName}#${id}`;
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => log.fn(prefix, line));
     }
-    const instance: Instance = { id, child, generation: this.#generation, frozen: false, dead: false, coldStartPending: true };
+    const instance: Instance = { id, child, identity, cgroup, generation: this.#generation, frozen: false, dead: false, coldStartPending: true };
+    child.on('message', (m: FromWorker) => {
+      if (m?.type === 'egress-refused') this.options.onEgressRefused?.({ functionName: fn.functionName, instance: id, host: m.host, port: m.port, requestId: m.requestId });
+    });
     child.on('exit', () => {
       instance.dead = true;
+      if (identity) identities?.revoke(identity.accessKeyId);
+      cgroup?.remove().catch((error: Error) => log.warn(`${fn.functionName}#${id}: cgroup not removed: ${error.message}`));
       this.#all.delete(instance);
       this.#idle = this.#idle.filter((i) => i !== instance);
       // Its slot is free: a queued invocation can start a fresh instance.
@@ -147,6 +181,7 @@ export class FunctionPool {
       const instance = this.#spawn();
       try {
         await waitForReady(instance.child, this.options.initTimeoutMs);
+        instance.cgroup?.limitCpu();
         // Cold start as a user feels it: process start plus the bundle's init.
         instance.initMs = Math.round(performance.now() - spawnedAt);
         return instance;
@@ -227,10 +262,16 @@ export class FunctionPool {
           finish({ status: 'error', requestId, error: m.error, durationMs: durationMs(), initMs });
         }
       };
-      const onExit = (code: number | null, signal: string | null) => finish({
-        status: 'error', requestId, durationMs: durationMs(), initMs,
-        error: { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${requestId} Error: Runtime exited ${signal ? `with signal ${signal}` : `with error: exit status ${code}`}` },
-      });
+      // Lambda's words for a runtime that died mid-invocation (Go's os/exec wording: "signal: killed").
+      const onExit = (code: number | null, signal: string | null) => {
+        const outOfMemory = signal === 'SIGKILL' && instance.cgroup?.oomKilled() === true;
+        if (outOfMemory) this.options.log.error(`${fn.functionName}#${instance.id}: ${requestId} went over its MemorySize of ${fn.memoryMb} MB: the kernel ended the instance`);
+        const why = signal ? `signal: ${signal === 'SIGKILL' ? 'killed' : signal.replace(/^SIG/, '').toLowerCase()}` : `exit status ${code}`;
+        finish({
+          status: 'error', requestId, durationMs: durationMs(), initMs,
+          error: { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${why}` },
+        });
+      };
       const timer = setTimeout(() => {
         this.options.log.error(`${fn.functionName}: ${requestId} Task timed out after ${fn.timeoutSeconds.toFixed(2)} seconds`);
         instance.dead = true;
@@ -249,9 +290,10 @@ export class FunctionPool {
     return outcome;
   }
 
-  /** New code: warm instances are retired; busy ones finish their invocation first. */
-  reload(codeFile?: string): void {
+  /** New code or settings (a changed template): warm instances are retired; busy ones finish their invocation first. */
+  reload(codeFile?: string, fn?: FunctionModel): void {
     if (codeFile) this.options.codeFile = codeFile;
+    if (fn) this.options.fn = fn;
     this.#generation++;
     for (const instance of this.#idle) {
       instance.dead = true;

@@ -6,11 +6,14 @@
 // SIGKILLs every worker still listed (SIGKILL ends a stopped process too) and exits.
 //
 // stdin, one line each: `+<pid> <start time>` a worker to kill if the gateway goes (the start time
-// empty where there is no /proc), `-<pid>` a worker that has exited.
+// empty where there is no /proc), `-<pid>` a worker that has exited, `c<path>` a cgroup folder of
+// the gateway's (cgroups.ts) to remove, with what is inside it, once its workers are dead.
 import { createInterface } from 'node:readline';
+import { removeCgroupTree } from './cgroups.ts';
 import { processStartTime } from './process-start-time.ts';
 
 const workers = new Map<number, string>();
+const cgroups = new Set<string>();
 
 // Ctrl-C and `kill -TERM -<group>` reach this process too (it shares the gateway's process group),
 // and the gateway is then stopping its workers itself: stay until it is done, which closes stdin.
@@ -21,8 +24,9 @@ createInterface({ input: process.stdin })
     const [pid, startTime = ''] = line.slice(1).split(' ');
     if (line.startsWith('+')) workers.set(Number(pid), startTime);
     else if (line.startsWith('-')) workers.delete(Number(pid));
+    else if (line.startsWith('c')) cgroups.add(line.slice(1));
   })
-  .on('close', () => {
+  .on('close', async () => {
     for (const [pid, startTime] of workers) {
       // A worker that exited just before the gateway died may have been reaped and its pid reused:
       // kill only the process that was registered (checkable where /proc exists).
@@ -33,5 +37,7 @@ createInterface({ input: process.stdin })
         // already gone
       }
     }
+    // The killed workers leave their cgroups as the kernel reaps them; removeCgroupTree waits a little for that.
+    for (const dir of cgroups) await removeCgroupTree(dir).catch(() => {});
     process.exit(0);
   });

@@ -19,6 +19,8 @@ export interface WorkerGuardOptions {
 export interface WorkerGuard {
   /** Call right after fork(): the watchdog kills `child` if this process dies first. */
   watch(child: ChildProcess): void;
+  /** A cgroup folder the watchdog removes (with its contents) if this process dies. */
+  cleanUp(path: string): void;
   /** Ends the watchdog (it kills any worker still registered) and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -26,6 +28,7 @@ export interface WorkerGuard {
 export const startWorkerGuard = ({ log }: WorkerGuardOptions): WorkerGuard => {
   /** Live workers: pid → start time ('' without /proc). */
   const workers = new Map<number, string>();
+  const cgroups = new Set<string>();
   let watchdog: ChildProcess | undefined;
   let stopping = false;
 
@@ -56,6 +59,7 @@ export const startWorkerGuard = ({ log }: WorkerGuardOptions): WorkerGuard => {
       log.warn(`worker watchdog killed (${signal}); starting a new one`);
       watchdog = startWatchdog();
       for (const [pid, startTime] of workers) tell(`+${pid} ${startTime}`);
+      for (const path of cgroups) tell(`c${path}`);
     });
     return child;
   };
@@ -74,6 +78,10 @@ export const startWorkerGuard = ({ log }: WorkerGuardOptions): WorkerGuard => {
         workers.delete(pid);
         tell(`-${pid}`);
       });
+    },
+    cleanUp(path) {
+      cgroups.add(path);
+      tell(`c${path}`);
     },
     async stop() {
       stopping = true;
