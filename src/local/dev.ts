@@ -6,16 +6,22 @@
 //   DYNAMODB_PORT (8000)   embedded DynamoDB (dynalite, in memory)
 //   TEMPLATE (template.yaml), STAGE (local), AWS_REGION (us-east-1)
 import { watch, type FSWatcher } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { basename, dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startGateway, gatewayDefaults, type Gateway } from './gateway.ts';
+import { startGateway, gatewayDefaults, RestartRequired, type Gateway, type GatewayOptions } from './gateway.ts';
 import { createLogger } from './log.ts';
+import { parseParameterOverrides } from './template.ts';
 
-export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--no-watch]
+export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--parameter-overrides Key=Value ...] [--no-iam] [--no-limits] [--no-watch]
   The local gateway on 127.0.0.1: the template's WebSocket API and functions (built with esbuild,
   run like Lambda, frozen between invocations), the @connections API, an embedded DynamoDB with
-  the template's table, and a demo page. Edits to the functions' source files rebuild them.
-  env: PORT (3001), DYNAMODB_PORT (8000), STAGE (local), AWS_REGION (us-east-1), TEMPLATE`;
+  the template's tables, and a demo page. Functions reach their execute-api and DynamoDB hosts
+  unmodified (over TLS, to the gateway); any other AWS host is refused. Edits to the functions'
+  source files rebuild them; edits to the template apply at once (or restart the gateway).
+  --parameter-overrides  template parameters, as sam deploy takes them (Stage=prod Table='x y')
+  --no-iam               do not check calls against the functions' template policies
+  --no-limits            no Lambda-sized CPU and memory (cgroups) per instance
+  env: PORT (3001), DYNAMODB_PORT (8000), STAGE (the template's, else local), AWS_REGION (us-east-1), TEMPLATE`;
 
 const portFrom = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -36,9 +42,10 @@ const banner = (gw: Gateway, started: number): string => {
   const routes = [...gw.model.routes].map(([key, fn]) => `${key} → ${fn}`).join(', ');
   const rows = [
     ['Demo page', `http://127.0.0.1:${gw.port}/`],
-    ['WebSocket API', `${gw.wsUrl}   (also ${gw.wsUrl}/${gw.managementEndpoint.split('/').pop()})`],
+    ['WebSocket API', `${gw.wsUrl}   (also ${gw.wsUrl}/${gw.stage})`],
     ['Management API', `${gw.managementEndpoint}/@connections/{id}`],
-    ['DynamoDB', `${gw.dynamodbEndpoint}   table ${gw.tableName ?? '(none)'}`],
+    ['DynamoDB', `${gw.dynamodbEndpoint}   ${gw.model.tables.length === 1 ? 'table' : 'tables'} ${gw.model.tables.map((t) => t.tableName).join(', ') || '(none)'}`],
+    ['Functions call', `${gw.awsManagementEndpoint} and DynamoDB's AWS host, unmodified (TLS to this gateway)`],
     ['Routes', routes],
     ['Try', tryLine(gw)],
   ];
@@ -49,7 +56,7 @@ const banner = (gw: Gateway, started: number): string => {
     ...rows.map(([k, v]) => `  ${k!.padEnd(width)}  ${v}`),
     '  Handlers are frozen when their promise settles, as on Lambda; un-awaited sends show as LATE SEND.',
     `  Ctrl-C to stop. Edits to the functions' sources (${watchedFolders(gw).join(', ') || 'none'}) rebuild the bundles;`,
-    '  a change to the template (a new route or function) needs a restart.',
+    '  edits to the template (routes, functions, environment, policies) apply as soon as it is saved.',
     '',
   ].join('\n');
 };
@@ -117,12 +124,37 @@ const watchAndRebuild = (gw: Gateway, log: ReturnType<typeof createLogger>): { c
   };
 };
 
+// The template itself: its folder is watched (editors replace files), and a save reloads it into
+// the running gateway (gateway.reload()). What cannot change in place (the stage, the tables)
+// restarts the gateway on the same ports, and says so.
+const watchTemplate = (template: string, onChange: () => Promise<void>, log: ReturnType<typeof createLogger>): { close(): void } => {
+  const file = basename(template);
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const watcher = watch(dirname(resolve(template)), (_, changed) => {
+    if (changed !== null && String(changed) !== file) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      running = running.then(onChange).catch((error: Error) => log.error(`template reload failed: ${error.message}`));
+    }, 150);
+  });
+  return {
+    close: () => {
+      clearTimeout(timer);
+      watcher.close();
+    },
+  };
+};
+
 /** `ws-outbox dev [args]`: resolves once the gateway is up; it then runs until SIGINT or SIGTERM. */
 export const runDev = async (args: string[]): Promise<void> => {
   const { values } = parseArgs({
     args,
     options: {
       template: { type: 'string', short: 't' },
+      'parameter-overrides': { type: 'string', multiple: true },
+      'no-iam': { type: 'boolean' },
+      'no-limits': { type: 'boolean' },
       'no-watch': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -133,22 +165,47 @@ export const runDev = async (args: string[]): Promise<void> => {
   }
   const started = performance.now();
   const log = createLogger();
-  const gw = await startGateway({
-    template: values.template ?? process.env.TEMPLATE ?? gatewayDefaults.template,
+  const template = values.template ?? process.env.TEMPLATE ?? gatewayDefaults.template;
+  const options: Partial<GatewayOptions> = {
+    template,
     port: portFrom('PORT', gatewayDefaults.port),
     dynamodbPort: portFrom('DYNAMODB_PORT', gatewayDefaults.dynamodbPort),
-    stage: process.env.STAGE || gatewayDefaults.stage,
+    stage: process.env.STAGE || undefined,
     region: process.env.AWS_REGION || gatewayDefaults.region,
+    parameters: parseParameterOverrides(values['parameter-overrides'] ?? []),
+    iam: !values['no-iam'],
+    limits: !values['no-limits'],
     logger: log,
-  });
+  };
+  let gw = await startGateway(options);
   process.stdout.write(banner(gw, started));
-  const watcher = values['no-watch'] ? undefined : watchAndRebuild(gw, log);
+  let watcher = values['no-watch'] ? undefined : watchAndRebuild(gw, log);
+
+  const reloadTemplate = async () => {
+    try {
+      const { changes } = await gw.reload();
+      log.info(`template reloaded: ${changes.length ? changes.join(', ') : 'no change to routes, functions, environment or policies'}; new invocations use it`);
+    } catch (error) {
+      if (!(error instanceof RestartRequired)) throw error;
+      log.warn(`template changed: ${error.message}, which needs a restart: restarting the gateway (connections close, DynamoDB starts empty)…`);
+      const restarted = performance.now();
+      watcher?.close();
+      const { port } = gw;
+      const dynamodbPort = Number(new URL(gw.dynamodbEndpoint).port);
+      await gw.stop();
+      gw = await startGateway({ ...options, port, dynamodbPort });
+      watcher = values['no-watch'] ? undefined : watchAndRebuild(gw, log);
+      process.stdout.write(banner(gw, restarted));
+    }
+  };
+  const templateWatcher = values['no-watch'] ? undefined : watchTemplate(template, reloadTemplate, log);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info(`\n${signal}: stopping (closing sockets, ending instances, stopping DynamoDB)…`);
+    templateWatcher?.close();
     watcher?.close();
     await gw.stop();
     if (gw.lateSends.length > 0) log.error(`${gw.lateSends.length} LATE SEND(s) during this session.`);
