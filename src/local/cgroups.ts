@@ -55,7 +55,7 @@ const tryWrite = (dir: string, file: string, value: string | number) => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** rmdir with a few retries: a cgroup stays busy until its last process has fully exited. */
-export const removeCgroupDir = async (dir: string, attempts = 50): Promise<void> => {
+export const removeCgroupDir = async (dir: string, attempts = 150): Promise<void> => {
   for (let i = 0; ; i++) {
     try {
       rmdirSync(dir);

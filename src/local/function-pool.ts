@@ -306,7 +306,8 @@ export class FunctionPool {
     this.#stopped = true;
     for (const waiter of this.#waiters.splice(0)) waiter(new Error(`${this.name}: the gateway is stopping`));
     await Promise.all([...this.#all].map((instance) => new Promise<void>((resolve) => {
-      if (instance.dead || instance.child.exitCode !== null || instance.child.signalCode !== null) return resolve();
+      // Dead ones too (a timeout's kill): wait for the exit, so nothing of theirs outlives stop().
+      if (instance.child.exitCode !== null || instance.child.signalCode !== null) return resolve();
       instance.child.once('exit', () => resolve());
       instance.child.kill('SIGKILL');
     })));

@@ -271,7 +271,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       const result = startLimits({ root: opts.cgroupRoot });
       if (result.limits) {
         limits = result.limits;
-        undo.push(() => limits!.stop());
+        undo.push(() => limits!.stop().catch((error: Error) => log.warn(`cgroups not removed: ${error.message}`)));
       } else {
         log.warn(`CPU and memory limits are off: ${result.reason}. Functions run with the whole machine (--no-limits silences this).`);
       }

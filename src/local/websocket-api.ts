@@ -90,7 +90,9 @@ const rejectUpgrade = (socket: Duplex, status: number, outcome: InvokeOutcome) =
 /** The lines a failed invocation gets in the log: the error, the first frames of its stack, or a 5xx's body. */
 const failureDetails = (outcome: InvokeOutcome, statusCode: number): string[] => {
   if (outcome.status === 'error') {
-    const frames = (outcome.error.trace ?? []).filter((line) => /^\s*at /.test(line)).slice(0, 5).map((line) => `    ${line.trim()}`);
+    // The function's frames; the local runtime's own (which called the handler) say nothing.
+    const frames = (outcome.error.trace ?? []).filter((line) => /^\s*at /.test(line) && !/\/local\/runtime\.[jt]s:/.test(line))
+      .slice(0, 5).map((line) => `    ${line.trim()}`);
     return [`  ${outcome.error.errorType}: ${outcome.error.errorMessage}`, ...frames];
   }
   if (outcome.status === 'ok' && statusCode >= 500) {

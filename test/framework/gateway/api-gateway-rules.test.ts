@@ -96,15 +96,16 @@ describe('$connect', () => {
       connectionId: expect.stringMatching(/^[A-Za-z0-9+/]{15}=$/), messageId: expect.any(String), requestId: expect.any(String),
       connectedAt: expect.any(Number), requestTimeEpoch: expect.any(Number),
       requestTime: expect.stringMatching(/^\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000$/),
-      identity: { sourceIp: '127.0.0.1' }, domainName: `127.0.0.1:${gateway.port}`,
+      identity: { sourceIp: '127.0.0.1' }, domainName: 'localapi01.execute-api.us-east-1.amazonaws.com',
     });
     expect(echo.event.isBase64Encoded).toBe(false);
     expect(echo.event.body).toBe('{"action":"nothing-routes-this"}');
-    // The function ran with the template's environment, intrinsics resolved, and the local endpoints.
+    // The function ran with the template's environment, intrinsics resolved; no endpoint variable
+    // is set (the template's empty ones stay empty): it reaches AWS's host names, as in AWS.
     expect(echo.env).toEqual({
       TABLE_NAME: gateway.tableName, TABLE_ARN: `arn:aws:dynamodb:us-east-1:123456789012:table/${gateway.tableName}`,
       GREETING: 'hello from us-east-1', AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_DYNAMODB: gateway.dynamodbEndpoint, AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: gateway.managementEndpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: '', AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: '',
     });
     expect(echo.context).toMatchObject({ functionName: 'EchoFunction', awsRequestId: expect.any(String) });
     expect(echo.context.remainingMs).toBeGreaterThan(0);

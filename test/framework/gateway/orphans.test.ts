@@ -34,7 +34,11 @@ Resources:
   EchoFunction:
     Type: AWS::Serverless::Function
     Metadata: { BuildEntry: ${join(fixtures, 'echo.ts')} }
-    Properties: { CodeUri: dist/echo/ }
+    Properties:
+      CodeUri: dist/echo/
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: execute-api:ManageConnections, Resource: !Sub 'arn:aws:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${Api}/*' }
   SleepFunction:
     Type: AWS::Serverless::Function
     Metadata: { BuildEntry: ${join(fixtures, 'sleep.ts')} }
