@@ -59,6 +59,8 @@ interface Instance {
   child: ChildProcess;
   identity?: Identity;
   cgroup?: InstanceCgroup;
+  /** Read from the cgroup as the process exits, before the cgroup is removed. */
+  outOfMemory?: boolean;
   generation: number;
   frozen: boolean;
   dead: boolean;
@@ -160,6 +162,7 @@ export class FunctionPool {
     child.on('exit', () => {
       instance.dead = true;
       if (identity) identities?.revoke(identity.accessKeyId);
+      instance.outOfMemory = cgroup?.oomKilled() === true;
       cgroup?.remove().catch((error: Error) => log.warn(`${fn.functionName}#${id}: cgroup not removed: ${error.message}`));
       this.#all.delete(instance);
       this.#idle = this.#idle.filter((i) => i !== instance);
@@ -264,7 +267,7 @@ export class FunctionPool {
       };
       // Lambda's words for a runtime that died mid-invocation (Go's os/exec wording: "signal: killed").
       const onExit = (code: number | null, signal: string | null) => {
-        const outOfMemory = signal === 'SIGKILL' && instance.cgroup?.oomKilled() === true;
+        const outOfMemory = signal === 'SIGKILL' && instance.outOfMemory === true;
         if (outOfMemory) this.options.log.error(`${fn.functionName}#${instance.id}: ${requestId} went over its MemorySize of ${fn.memoryMb} MB: the kernel ended the instance`);
         const why = signal ? `signal: ${signal === 'SIGKILL' ? 'killed' : signal.replace(/^SIG/, '').toLowerCase()}` : `exit status ${code}`;
         finish({

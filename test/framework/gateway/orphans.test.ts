@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,10 +128,13 @@ const survivorsAfter = async (tree: ProcessInfo[], withinMs: number): Promise<{ 
     // build API for rebuilds) and the workers' watchdog.
     expect(tree.filter((p) => p.cmdline.includes('esbuild') && p.cmdline.includes('--service'))).toHaveLength(1);
     expect(tree.filter((p) => p.cmdline.includes('src/local/watchdog.ts'))).toHaveLength(1);
+    // Its instances' cgroups (where this runs as root with cgroups): the watchdog removes them too.
+    const cgroups = ['cpu', 'memory'].map((c) => `/sys/fs/cgroup/${c}/ws-outbox-${gateway.pid}`).filter((path) => existsSync(path));
     process.kill(gateway.pid!, 'SIGKILL');
     expect(await exited).toEqual([null, 'SIGKILL']);
     const { survivors } = await survivorsAfter(tree, 5_000);
     expect(survivors).toEqual([]);
+    await eventually(() => cgroups.every((path) => !existsSync(path)), `the watchdog removed ${cgroups.join(', ') || 'no cgroup'}`, 5_000);
   }, 90_000);
 
   test('an uncaught throw in the gateway: nothing is left', async () => {
