@@ -1,0 +1,101 @@
+// The local IAM check's parts: statements from a function's template policies (inline, SAM policy
+// templates, managed policies, a Role), IAM's decision (explicit Deny, Allow, wildcards, NotAction),
+// and what a DynamoDB request needs (X-Amz-Target and the tables in its body).
+import { describe, expect, it } from '@jest/globals';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { accessesOf } from '../../../src/local/dynamodb-front.ts';
+import { decide } from '../../../src/local/iam/evaluate.ts';
+import { accessKeyOf } from '../../../src/local/iam/identities.ts';
+import { functionPolicy } from '../../../src/local/iam/policies.ts';
+import { dynamoDbPolicyTemplates } from '../../../src/local/iam/sam-policy-templates.ts';
+import { loadAppModel } from '../../../src/local/app-model.ts';
+import { repoRoot } from '../../helpers/node.ts';
+
+const arn = (name: string) => `arn:aws:dynamodb:us-east-1:123456789012:table/${name}`;
+
+describe('policies from the template', () => {
+  it('expands DynamoDBCrudPolicy with the table named by a parameter, and resolves inline statements', () => {
+    const model = loadAppModel(join(repoRoot, 'test/fixtures/apps/simple-chat/template.yaml'));
+    const send = functionPolicy(model.functions.get('SendMessageFunction')!, model.template, model.refs);
+    expect(send.unknown).toEqual([]);
+    expect(send.statements).toEqual([
+      { Effect: 'Allow', Action: dynamoDbPolicyTemplates.DynamoDBCrudPolicy, Resource: [arn('simplechat_connections'), `${arn('simplechat_connections')}/index/*`] },
+      { Effect: 'Allow', Action: ['execute-api:ManageConnections'], Resource: ['arn:aws:execute-api:us-east-1:123456789012:localapi01/*'] },
+    ]);
+    expect(decide(send.statements, 'dynamodb:Scan', arn('simplechat_connections'))).toEqual({ allowed: true });
+    expect(decide(send.statements, 'dynamodb:Scan', arn('other'))).toEqual({ allowed: false, explicit: false });
+    expect(decide(send.statements, 'execute-api:ManageConnections', 'arn:aws:execute-api:us-east-1:123456789012:localapi01/Prod/POST/@connections/abc=')).toEqual({ allowed: true });
+  });
+
+  it('DynamoDBWritePolicy has no GetItem and no DeleteItem, as SAM defines it', () => {
+    const model = loadAppModel(join(repoRoot, 'test/fixtures/apps/ts-rooms/template.yaml'));
+    const peek = functionPolicy(model.functions.get('PeekFunction')!, model.template, model.refs);
+    expect(decide(peek.statements, 'dynamodb:PutItem', arn('ts-rooms-connections'))).toEqual({ allowed: true });
+    expect(decide(peek.statements, 'dynamodb:GetItem', arn('ts-rooms-connections'))).toEqual({ allowed: false, explicit: false });
+    expect(decide(peek.statements, 'dynamodb:DeleteItem', arn('ts-rooms-connections'))).toEqual({ allowed: false, explicit: false });
+  });
+
+  // The translator's own definitions, where SAM CLI is installed (npm run validate puts it in .venv).
+  const samTemplates = (() => {
+    const lib = join(repoRoot, '.venv/lib');
+    if (!existsSync(lib)) return undefined;
+    const python = readdirSync(lib).find((d) => d.startsWith('python'));
+    const file = python && join(lib, python, 'site-packages/samtranslator/policy_templates_data/policy_templates.json');
+    return file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).Templates : undefined;
+  })();
+  (samTemplates || process.env.CI ? it : it.skip)('matches the SAM translator\'s policy_templates.json for the three DynamoDB templates', () => {
+    for (const [name, actions] of Object.entries(dynamoDbPolicyTemplates)) {
+      const [statement] = samTemplates[name].Definition.Statement;
+      expect({ name, actions: [...actions].sort() }).toEqual({ name, actions: [...statement.Action].sort() });
+      expect(JSON.stringify(statement.Resource)).toContain('table/${tableName}/index/*');
+    }
+  });
+
+  it('names what it cannot check: unknown managed policies and policy templates grant nothing', () => {
+    const model = loadAppModel(join(repoRoot, 'test/fixtures/apps/ts-rooms/template.yaml'));
+    const fn = model.functions.get('PeekFunction')!;
+    const odd = { ...fn, spec: { ...fn.spec, policies: ['AWSSomethingManaged', { SQSSendMessagePolicy: { QueueName: 'q' } }, 'AmazonDynamoDBFullAccess'] } };
+    const policy = functionPolicy(odd, model.template, model.refs);
+    expect(policy.unknown).toEqual([
+      'managed policy AWSSomethingManaged (not known locally: it grants nothing here)',
+      'SAM policy template SQSSendMessagePolicy (not known locally: it grants nothing here)',
+    ]);
+    expect(decide(policy.statements, 'dynamodb:DeleteTable', arn('anything'))).toEqual({ allowed: true });
+  });
+});
+
+describe('IAM decisions', () => {
+  const statements = [
+    { Effect: 'Allow' as const, Action: ['dynamodb:Get*', 'DynamoDB:query'], Resource: [`${arn('t')}*`] },
+    { Effect: 'Deny' as const, Action: ['dynamodb:GetItem'], Resource: [arn('t-secret')] },
+    { Effect: 'Allow' as const, NotAction: ['dynamodb:Delete*'], Resource: [arn('open')] },
+  ];
+  it('an explicit Deny wins; wildcards in actions (any case) and resources; NotAction', () => {
+    expect(decide(statements, 'dynamodb:GetItem', arn('t'))).toEqual({ allowed: true });
+    expect(decide(statements, 'dynamodb:Query', `${arn('t')}/index/byName`)).toEqual({ allowed: true });
+    expect(decide(statements, 'dynamodb:GetItem', arn('t-secret'))).toEqual({ allowed: false, explicit: true });
+    expect(decide(statements, 'dynamodb:PutItem', arn('t'))).toEqual({ allowed: false, explicit: false });
+    expect(decide(statements, 'dynamodb:PutItem', arn('open'))).toEqual({ allowed: true });
+    expect(decide(statements, 'dynamodb:DeleteItem', arn('open'))).toEqual({ allowed: false, explicit: false });
+  });
+
+  it('reads the access key from a SigV4 Authorization header or a presigned query', () => {
+    expect(accessKeyOf({ authorization: 'AWS4-HMAC-SHA256 Credential=ASIAABC/20261128/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00' })).toBe('ASIAABC');
+    expect(accessKeyOf({}, '/x?X-Amz-Credential=ASIAXYZ%2F20261128%2Fus-east-1%2Fexecute-api%2Faws4_request')).toBe('ASIAXYZ');
+    expect(accessKeyOf({})).toBeUndefined();
+  });
+});
+
+describe('what a DynamoDB request needs', () => {
+  it('one table, an index, batches and transactions', () => {
+    expect(accessesOf('GetItem', { TableName: 't' }, arn)).toEqual([{ action: 'dynamodb:GetItem', resources: [arn('t')] }]);
+    expect(accessesOf('Query', { TableName: 't', IndexName: 'byName' }, arn)).toEqual([{ action: 'dynamodb:Query', resources: [`${arn('t')}/index/byName`] }]);
+    expect(accessesOf('BatchWriteItem', { RequestItems: { a: [], b: [] } }, arn)).toEqual([{ action: 'dynamodb:BatchWriteItem', resources: [arn('a'), arn('b')] }]);
+    expect(accessesOf('TransactWriteItems', { TransactItems: [{ Put: { TableName: 'a' } }, { ConditionCheck: { TableName: 'b' } }] }, arn)).toEqual([
+      { action: 'dynamodb:PutItem', resources: [arn('a')] }, { action: 'dynamodb:ConditionCheckItem', resources: [arn('b')] },
+    ]);
+    expect(accessesOf('ListTables', {}, arn)).toEqual([{ action: 'dynamodb:ListTables', resources: [arn('*')] }]);
+    expect(accessesOf('GetItem', 'not json', arn)).toBeUndefined();
+  });
+});
