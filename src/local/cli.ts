@@ -39,7 +39,8 @@ const overview = () => [
   ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(7)} ${c.summary}`),
   '',
   'Every command reads template.yaml in the working folder (or --template <file>). A function is built',
-  "from handlers/<last folder of its CodeUri>.ts (.mts, .js, .mjs), or from its Metadata.BuildEntry.",
+  "from handlers/<last folder of its CodeUri>.ts, from <CodeUri>/<Handler's module> (.ts .mts .cts .js .mjs .cjs),",
+  "from SAM's esbuild Metadata.BuildProperties.EntryPoints, or from its Metadata.BuildEntry.",
 ].join('\n');
 
 /**

@@ -1,0 +1,81 @@
+// `sam build` (the pinned SAM CLI in .venv, from `npm run validate`) on a fresh copy of the
+// repository: every function's Metadata: BuildMethod: makefile runs the Makefile, which runs our
+// bundler into SAM's artifacts folder. Each function gets its bundle, the built template points
+// at it, and a bundle runs: ConnectFunction with events/connect.json writes its row to DynamoDB.
+// So `sam build && sam deploy` ships exactly what `npm run build` and the local gateway build.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { functionsOf, loadTemplate } from '../../src/local/template.ts';
+import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
+import { repoRoot, runNode, templatePath, tempDir } from '../helpers/node.ts';
+
+const sam = join(repoRoot, '.venv/bin/sam');
+const functions = functionsOf(loadTemplate(templatePath));
+
+(existsSync(sam) || process.env.CI ? describe : describe.skip)('sam build on a fresh copy of the repository', () => {
+  const copy = tempDir('sam-build');
+  let output = '';
+  let status: number | null = null;
+  let dynalite: DynaliteHandle;
+
+  beforeAll(async () => {
+    // What a clone has: the files git tracks (and new ones it would), no build output; node_modules
+    // as `npm ci` makes it (linked, to save the copy).
+    const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: repoRoot, encoding: 'utf8' })
+      .split('\0').filter((f) => f && existsSync(join(repoRoot, f)));
+    for (const file of files) {
+      mkdirSync(dirname(join(copy, file)), { recursive: true });
+      cpSync(join(repoRoot, file), join(copy, file));
+    }
+    symlinkSync(join(repoRoot, 'node_modules'), join(copy, 'node_modules'));
+    const run = spawnSync(sam, ['build'], {
+      cwd: copy, encoding: 'utf8', timeout: 240_000,
+      env: { ...process.env, SAM_CLI_TELEMETRY: '0', SAM_CLI_DISABLE_VERSION_CHECK: '1', AWS_DEFAULT_REGION: 'us-east-1', NODE_OPTIONS: '' },
+    });
+    status = run.status;
+    output = `${run.stdout}${run.stderr}`;
+    dynalite = await startDynalite('Table');
+  }, 300_000);
+
+  afterAll(async () => {
+    await dynalite?.stop();
+  });
+
+  it('succeeds, running our bundler once per function', () => {
+    expect({ status, tail: status === 0 ? '' : output.slice(-3000) }).toEqual({ status: 0, tail: '' });
+    expect(output).toContain('Build Succeeded');
+    for (const fn of functions) expect(output).toContain(`${fn.logicalId}: Running CustomMakeBuilder:MakeBuild`);
+  });
+
+  it('leaves a bundle and its source map for every function, and a built template pointing at them', () => {
+    const built = readFileSync(join(copy, '.aws-sam/build/template.yaml'), 'utf8');
+    for (const fn of functions) {
+      const bundle = join(copy, '.aws-sam/build', fn.logicalId, `${fn.handlerModule}.mjs`);
+      expect(existsSync(bundle)).toBe(true);
+      expect(existsSync(`${bundle}.map`)).toBe(true);
+      expect(readFileSync(bundle, 'utf8')).toContain('//# sourceMappingURL=index.mjs.map');
+      expect(built).toMatch(new RegExp(`CodeUri: ${fn.logicalId}\\b`));
+    }
+    // dist/ (npm run build's output) is not involved.
+    expect(existsSync(join(copy, 'dist'))).toBe(false);
+  });
+
+  it('a built bundle runs: ConnectFunction with events/connect.json writes the connection', async () => {
+    const bundle = join(copy, '.aws-sam/build/ConnectFunction/index.mjs');
+    const resultPath = join(copy, 'connect-result.json');
+    const run = await runNode([join(repoRoot, 'test/helpers/invoke-bundle.mjs'), bundle, join(repoRoot, 'events/connect.json'), resultPath, '10', 'ConnectFunction'], {
+      env: {
+        PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', TABLE_NAME: 'Table', AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+        AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(readFileSync(resultPath, 'utf8'))).toMatchObject({ result: { statusCode: 200 } });
+    const connectionId = JSON.parse(readFileSync(join(repoRoot, 'events/connect.json'), 'utf8')).requestContext.connectionId;
+    const row = await dynalite.documentClient.send(new GetCommand({ TableName: 'Table', Key: { pk: 'connections', sk: connectionId } }));
+    expect(row.Item).toBeDefined();
+  }, 30_000);
+});
