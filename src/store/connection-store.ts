@@ -47,7 +47,7 @@ export const createDocumentClient = (endpoint?: string): DynamoDBDocumentClient 
 let sharedClient: DynamoDBDocumentClient | undefined;
 /** One client per process, reused across warm invocations. */
 // An empty variable (as SAM templates declare them) means "not set", not "endpoint ''".
-const defaultDocumentClient = (): DynamoDBDocumentClient => (sharedClient ??= createDocumentClient(process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined));
+export const defaultDocumentClient = (): DynamoDBDocumentClient => (sharedClient ??= createDocumentClient(process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined));
 
 /** The DynamoDB connection store: one table, keys in keys.ts. */
 export class ConnectionStore implements Store {
@@ -178,7 +178,8 @@ export class ConnectionStore implements Store {
   }
 
   async get(connectionId: string): Promise<ConnectionInfo | undefined> {
-    const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: connectionKey(connectionId) }));
+    // Strongly consistent: a room check right after a join must see the join.
+    const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: connectionKey(connectionId), ConsistentRead: true }));
     const item = out.Item;
     if (item === undefined || Number(item.ttl) <= nowSeconds(this.#options.now())) return undefined;
     return {
