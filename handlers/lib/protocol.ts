@@ -16,13 +16,8 @@ export const validRoom = (room: unknown): string => {
   return room;
 };
 
-export const validName = (name: unknown): string | undefined => {
-  if (name === undefined || name === null) return undefined;
-  if (typeof name !== 'string' || !safeName.test(name)) {
-    throw badRequest('"name" must be 1-64 letters, digits, "_", "." or "-"');
-  }
-  return name;
-};
+/** A display name the chat shows as it is: 1–64 letters, digits, `_`, `.` or `-`. */
+export const isSafeName = (name: unknown): name is string => typeof name === 'string' && safeName.test(name);
 
 export const validText = (text: unknown): string => {
   if (text === undefined) throw badRequest('missing field "text"');

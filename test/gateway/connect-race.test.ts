@@ -12,7 +12,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { startGateway, type Gateway } from '../../src/local/gateway.ts';
 import type { InvocationReport } from '../../src/local/websocket-api.ts';
-import { eventually, TestClient } from './support.ts';
+import { eventually, openAs, type TestClient } from './support.ts';
 
 let gateway: Gateway;
 let db: DynamoDBDocumentClient;
@@ -48,7 +48,7 @@ afterAll(async () => {
 });
 
 test('a broadcast racing 200 connects prunes none of them', async () => {
-  const broadcaster = await TestClient.open(gateway.wsUrl);
+  const broadcaster = await openAs(gateway.wsUrl, 'broadcaster', { scope: 'chat:broadcast' });
   clients.push(broadcaster);
   const invocations = { send: 0, join: 0 };
   gateway.events.on('invocation', (r: InvocationReport) => {
@@ -63,7 +63,7 @@ test('a broadcast racing 200 connects prunes none of them', async () => {
   })();
   // Ten at a time, as a burst of page loads would.
   for (let i = 0; i < 200; i += 10) {
-    clients.push(...await Promise.all(Array.from({ length: 10 }, () => TestClient.open(gateway.wsUrl))));
+    clients.push(...await Promise.all(Array.from({ length: 10 }, (_, j) => openAs(gateway.wsUrl, `c${i + j}`))));
   }
   // Let the broadcasts that were reading while the last clients connected finish.
   await new Promise((resolve) => setTimeout(resolve, 500));
