@@ -8,9 +8,11 @@
 // aws-jwt-verify does the verification (signature, alg, kid, iss, aud, exp, nbf) and caches the
 // JWKS across warm invocations, fetching it again only for a kid it has not seen (key rotation).
 import { CognitoJwtVerifier, JwtRsaVerifier } from 'aws-jwt-verify';
-import { NonRetryableFetchError } from 'aws-jwt-verify/error';
+import { assertStringEquals } from 'aws-jwt-verify/assert';
+import { JwtInvalidIssuerError, NonRetryableFetchError } from 'aws-jwt-verify/error';
 import { SimpleFetcher, type Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
+import { decomposeUnverifiedJwt } from 'aws-jwt-verify/jwt';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 
 export interface Verifier {
@@ -18,6 +20,15 @@ export interface Verifier {
   /** What it trusts, for the log. */
   describe: string;
 }
+
+/**
+ * aws-jwt-verify fetches the configured issuer's keys before it compares `iss`; a token from
+ * another issuer is refused here first, so it costs no key fetch (and no request to anyone).
+ */
+const sameIssuerFirst = (issuer: string, verify: (token: string) => Promise<JwtPayload>) => async (token: string): Promise<JwtPayload> => {
+  assertStringEquals('Issuer', decomposeUnverifiedJwt(token).payload.iss, issuer, JwtInvalidIssuerError);
+  return verify(token);
+};
 
 const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -54,13 +65,14 @@ export const verifierFromEnv = (env: NodeJS.ProcessEnv = process.env): Verifier 
     if (!audience) throw new AuthConfigError('ISSUER_URL is set but AUDIENCE is empty: set the Audience parameter to the app client id your issuer puts in "aud"');
     const jwksUri = env.JWKS_URI || `${issuer}/.well-known/jwks.json`;
     const verifier = JwtRsaVerifier.create({ issuer, audience, jwksUri }, { jwksCache });
-    return { verify: (token) => verifier.verify(token), describe: `OIDC issuer ${issuer} (audience ${audience}, keys ${jwksUri})` };
+    return { verify: sameIssuerFirst(issuer, (token) => verifier.verify(token)), describe: `OIDC issuer ${issuer} (audience ${audience}, keys ${jwksUri})` };
   }
   const userPoolId = env.USER_POOL_ID;
   const clientId = env.USER_POOL_CLIENT_ID;
   if (userPoolId && clientId) {
     const verifier = CognitoJwtVerifier.create({ userPoolId, clientId, tokenUse: 'id' }, { jwksCache });
-    return { verify: (token) => verifier.verify(token), describe: `Cognito user pool ${userPoolId} (app client ${clientId}, ID tokens)` };
+    const { issuer: poolIssuer } = CognitoJwtVerifier.parseUserPoolId(userPoolId);
+    return { verify: sameIssuerFirst(poolIssuer, (token) => verifier.verify(token)), describe: `Cognito user pool ${userPoolId} (app client ${clientId}, ID tokens)` };
   }
   throw new AuthConfigError('no issuer to trust: set IssuerUrl and Audience, or UserPoolId and UserPoolClientId, or CreateUserPool=true');
 };

@@ -192,7 +192,9 @@ export const routesOf = (template: Template): Record<string, string> => {
   } else {
     for (const [, route] of resourcesOfType(template, 'AWS::ApiGatewayV2::Route')) {
       if (targetOf(route.Properties?.ApiId) !== apiId) continue;
-      const integrationId = JSON.stringify(route.Properties?.Target ?? '').match(/"Ref":"([A-Za-z0-9]+)"/)?.[1];
+      // integrations/<id> as !Join ['/', [integrations, !Ref X]] or !Sub integrations/${X}.
+      const target = JSON.stringify(route.Properties?.Target ?? '');
+      const integrationId = (target.match(/"Ref":"([A-Za-z0-9]+)"/) ?? target.match(/integrations\/\$\{([A-Za-z0-9]+)\}/))?.[1];
       const uri = integrationId ? template.Resources[integrationId]?.Properties?.IntegrationUri : undefined;
       const fn = JSON.stringify(uri ?? '').match(/\$\{([A-Za-z0-9]+)\.Arn\}|"Fn::GetAtt":\["([A-Za-z0-9]+)"/);
       add(String(route.Properties?.RouteKey), fn?.[1] ?? fn?.[2]);

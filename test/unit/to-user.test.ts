@@ -30,15 +30,15 @@ const harnessWithUsers = async (store?: Store) => {
 describe('outbox.toUser()', () => {
   it('reaches both connections of one user and no one else', async () => {
     const { h, ids } = await harnessWithUsers();
-    const out = await h.invoke(notify, { routeKey: 'notify', connectionId: ids.bob, body: { user: 'u-alice', text: 'hi' } });
+    const out = await h.invoke(notify, { routeKey: 'notify', connectionId: ids.bob!, body: { user: 'u-alice', text: 'hi' } });
     expect(out.sent.map((s) => s.connectionId).sort()).toEqual([ids.alice1, ids.alice2].sort());
     expect(out.report).toMatchObject({ queued: 2, sent: 2, unresolved: [] });
-    expect(h.received(ids.bob)).toEqual([]);
+    expect(h.received(ids.bob!)).toEqual([]);
   });
 
   it('skips the connections in `except` (another tab of the same user)', async () => {
     const { h, ids } = await harnessWithUsers();
-    const out = await h.invoke(notify, { routeKey: 'notify', connectionId: ids.alice1, body: { user: 'u-alice', text: 'sync', except: ids.alice1 } });
+    const out = await h.invoke(notify, { routeKey: 'notify', connectionId: ids.alice1!, body: { user: 'u-alice', text: 'sync', except: ids.alice1 } });
     expect(out.sent.map((s) => s.connectionId)).toEqual([ids.alice2]);
   });
 
@@ -57,7 +57,7 @@ describe('outbox.toUser()', () => {
     const store = new MemoryStore();
     const { h, ids } = await harnessWithUsers(store);
     h.drop(ids.alice2!);
-    const out = await h.invoke(notify, { routeKey: 'notify', connectionId: ids.bob, body: { user: 'u-alice', text: 'hello?' } });
+    const out = await h.invoke(notify, { routeKey: 'notify', connectionId: ids.bob!, body: { user: 'u-alice', text: 'hello?' } });
     expect(out.report).toMatchObject({ sent: 1, gone: [ids.alice2], pruned: 1 });
     expect([...store.users.get('u-alice')!]).toEqual([ids.alice1]);
     expect(await store.get(ids.alice2!)).toBeUndefined();
