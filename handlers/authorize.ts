@@ -1,8 +1,8 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { FetchError, JwtBaseError } from 'aws-jwt-verify/error';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
-import { isSafeName } from './lib/protocol.ts';
-import { verifierFromEnv } from './lib/verifier.ts';
+import { displayNameOf, hasClaim } from './lib/claims.ts';
+import { verifierFromEnv, type Verifier } from './lib/verifier.ts';
 
 /**
  * The $connect authorizer (a Lambda REQUEST authorizer; API Gateway runs it before $connect).
@@ -19,20 +19,12 @@ import { verifierFromEnv } from './lib/verifier.ts';
  * broadcast } (handlers/lib/identity.ts). The result stays far below API Gateway's 8 KB cap.
  */
 
-// At init: a configuration that trusts nobody fails here, once, with the reason in the log.
-const verifier = verifierFromEnv();
+// Made at the first invocation and kept for the warm ones (with its JWKS cache). A configuration
+// that trusts nobody throws its reason on every invocation (API Gateway answers 500), and the
+// bundle still loads, so the log says what to fix.
+let verifier: Verifier | undefined;
 const broadcastClaim = process.env.BROADCAST_CLAIM || 'chat:broadcast';
 
-/** The first of name, preferred_username, cognito:username that the chat can show as it is. */
-export const displayNameOf = (payload: JwtPayload): string | undefined =>
-  [payload.name, payload.preferred_username, payload['cognito:username']].find(isSafeName);
-
-/** The claim in an OIDC `scope` (space-separated) or `scp` (list), or as a Cognito group. */
-export const hasClaim = (payload: JwtPayload, claim: string): boolean => {
-  const scope = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
-  const listed = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
-  return [...scope, ...listed(payload.scp), ...listed(payload['cognito:groups'])].includes(claim);
-};
 
 const policy = (effect: 'Allow' | 'Deny', methodArn: string) => ({
   Version: '2012-10-17',
@@ -43,6 +35,7 @@ const log = (level: 'info' | 'warn', msg: string, extra: Record<string, unknown>
 
 export const handler = async (event: APIGatewayRequestAuthorizerEvent) => {
   const token = event.queryStringParameters?.token;
+  verifier ??= verifierFromEnv();
   if (!token) throw new Error('Unauthorized');
   let payload: JwtPayload;
   try {

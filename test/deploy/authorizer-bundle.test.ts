@@ -136,7 +136,7 @@ describe('the authorizer bundle against a loopback JWKS', () => {
     expect(allowed(await authorize(await token(k, { 'cognito:groups': ['chat:broadcast'] }))).context.broadcast).toBe(true);
   });
 
-  it('with no issuer configured, fails at init with the reason (API Gateway then answers 500)', async () => {
+  it('with no issuer configured, fails every invocation with the reason (API Gateway then answers 500)', async () => {
     const outcome = await instance({ ISSUER_URL: '', AUDIENCE: '', USER_POOL_ID: '', USER_POOL_CLIENT_ID: '' })(undefined);
     expect(outcome.status).toBe('error');
     expect((outcome as { error: { errorMessage: string } }).error.errorMessage).toMatch(/no issuer to trust/);

@@ -56,8 +56,15 @@ describe('build.mjs on template.yaml', () => {
       const smuggled = b.inputs.filter((i) => forbiddenInputs.some((re) => re.test(i.name))).map((i) => i.name);
       expect(`${b.logicalId}: ${smuggled.join(', ')}`).toBe(`${b.logicalId}: `);
       // The ES module build of the SDK, which tree-shakes; the CJS build would be dist-cjs.
-      expect(b.inputs.find((i) => i.name === '@aws-sdk/client-dynamodb')).toBeDefined();
+      if (b.logicalId !== 'AuthorizerFunction') expect(b.inputs.find((i) => i.name === '@aws-sdk/client-dynamodb')).toBeDefined();
     }
+  });
+
+  it('keeps the authorizer (on the handshake path) to aws-jwt-verify and its own code: no AWS SDK, no outbox', () => {
+    const authorizer = built.find((b) => b.logicalId === 'AuthorizerFunction')!;
+    expect(authorizer.inputs[0]!.name).toBe('aws-jwt-verify');
+    expect(authorizer.inputs.filter((i) => /^@aws-sdk|^@smithy|^@middy|^src\//.test(i.name))).toEqual([]);
+    expect(authorizer.bytes).toBeLessThan(64 * 1024);
   });
 
   it('each bundle loads in a fresh Node 24 process and exports handler as a function', async () => {
@@ -150,10 +157,10 @@ describe('build.mjs as a CLI', () => {
     const out = tempDir('cli');
     const run = await runNode(['build.mjs', '--outdir', out], { timeoutMs: 60_000 });
     expect(run.code).toBe(0);
-    for (const id of ['ConnectFunction', 'DisconnectFunction', 'JoinFunction', 'LeaveFunction', 'SendFunction', 'DefaultFunction']) {
-      expect(run.stdout).toMatch(new RegExp(`^${id} +\\S+index\\.mjs +\\d+\\.\\d KB +\\d+\\.\\d KB +@`, 'm'));
+    for (const id of ['AuthorizerFunction', 'ConnectFunction', 'DisconnectFunction', 'JoinFunction', 'LeaveFunction', 'SendFunction', 'DefaultFunction']) {
+      expect(run.stdout).toMatch(new RegExp(`^${id} +\\S+index\\.mjs +\\d+\\.\\d KB +\\d+\\.\\d KB +[@a-z]`, 'm'));
     }
-    expect(run.stdout).toMatch(/^6 functions, \d+\.\d KB in total$/m);
+    expect(run.stdout).toMatch(/^7 functions, \d+\.\d KB in total$/m);
   }, 60_000);
 
   it('exits 1 with only the message on a user error', async () => {

@@ -11,6 +11,7 @@ import {
   createTableInput, functionsOf, loadTemplate, localRefs, parseTemplate, resolveEnvironment, resolveIntrinsics,
   routeSelectionExpression, routesOf, tableOf, type FunctionSpec,
 } from '../../src/local/template.ts';
+import { authorizerOf, devIssuerOf } from '../../src/local/template-auth.ts';
 import { ConnectionStore } from '../../src/index.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
 import { build } from '../../build.mjs';
@@ -30,15 +31,17 @@ const expectedRoutes = {
   send: 'SendFunction',
 };
 const batch = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'];
+// UpdateItem in every message route: the rate limit (rate#<connection>). GetItem: room checks.
 const expectedDynamoActions: Record<string, string[]> = {
+  AuthorizerFunction: [],
   ConnectFunction: ['dynamodb:PutItem'],
-  DisconnectFunction: batch,
-  JoinFunction: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Query', ...batch],
+  DisconnectFunction: ['dynamodb:GetItem', 'dynamodb:Query', ...batch],
+  JoinFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Query', ...batch],
   LeaveFunction: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...batch],
-  SendFunction: ['dynamodb:Query', ...batch],
-  DefaultFunction: batch,
+  SendFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query', ...batch],
+  DefaultFunction: ['dynamodb:UpdateItem', ...batch],
 };
-const posters = ['JoinFunction', 'LeaveFunction', 'SendFunction', 'DefaultFunction'];
+const posters = ['DisconnectFunction', 'JoinFunction', 'LeaveFunction', 'SendFunction', 'DefaultFunction'];
 const postArn = 'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${Stage}/POST/@connections/*';
 
 interface Statement { Effect: string; Action: string | string[]; Resource: unknown }
@@ -80,15 +83,52 @@ describe('template.yaml: routes', () => {
     for (const key of Object.keys(routesOf(template)).filter((k) => !k.startsWith('$'))) expect(key).toMatch(/^[A-Za-z0-9]+$/);
   });
 
-  it('routes every function, and points each at dist/<name>/index.handler built from handlers/<name>.ts', () => {
+  it('routes every function but the authorizer, and points each at dist/<name>/index.handler built from handlers/<name>.ts', () => {
     for (const fn of functions) {
-      expect(fn.routes).toHaveLength(1);
-      const name = fn.logicalId.replace(/Function$/, '').toLowerCase();
+      expect(fn.routes).toHaveLength(fn.logicalId === 'AuthorizerFunction' ? 0 : 1);
+      // handlers/authorize.ts is the authorizer (a verb, like the other handlers' routes).
+      const name = fn.logicalId === 'AuthorizerFunction' ? 'authorize' : fn.logicalId.replace(/Function$/, '').toLowerCase();
       expect(fn.codeUri).toBe(`dist/${name}/`);
       expect(fn.handler).toBe('index.handler');
       expect(fn.entry).toBe(join(repoRoot, 'handlers', `${name}.ts`));
       expect(existsSync(fn.entry)).toBe(true);
     }
+  });
+});
+
+describe('template.yaml: auth and throttling', () => {
+  it('puts the Lambda authorizer on $connect, reading the token from the query string', () => {
+    expect(authorizerOf(template)).toEqual({ kind: 'lambda', functionId: 'AuthorizerFunction', identitySources: ['route.request.querystring.token'], name: 'WebSocketApiAuthorizer' });
+    expect(byId.get('AuthorizerFunction')!.entry).toBe(join(repoRoot, 'handlers', 'authorize.ts'));
+  });
+
+  it('trusts no plain-http issuer in AWS: IssuerUrl and JwksUri admit https only, and default to nothing', () => {
+    for (const name of ['IssuerUrl', 'JwksUri']) {
+      const parameter = template.Parameters![name]!;
+      const pattern = new RegExp(String(parameter.AllowedPattern));
+      expect(parameter.Default).toBe('');
+      expect(pattern.test('')).toBe(true);
+      expect(pattern.test('https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc')).toBe(true);
+      expect(pattern.test('http://127.0.0.1:3001')).toBe(false);
+      expect(pattern.test('http://localhost:3001')).toBe(false);
+    }
+  });
+
+  it('points only the local gateway at its development issuer, through Metadata CloudFormation ignores', () => {
+    expect(devIssuerOf(template)).toEqual({ issuerParameter: 'IssuerUrl', audienceParameter: 'Audience' });
+    const env = resolveEnvironment(byId.get('AuthorizerFunction')!, localRefs(template, { Table: 'T' }));
+    // The template's own values (what sam deploy uses by default): no issuer URL, this stack's pool.
+    expect(env).toMatchObject({ ISSUER_URL: '', AUDIENCE: '', USER_POOL_ID: 'UserPool', USER_POOL_CLIENT_ID: 'UserPoolClient', BROADCAST_CLAIM: 'chat:broadcast' });
+    const existing = resolveEnvironment(byId.get('AuthorizerFunction')!, localRefs(template, { Table: 'T', CreateUserPool: 'false', UserPoolId: 'eu-west-1_abc', UserPoolClientId: 'client' }));
+    expect(existing).toMatchObject({ USER_POOL_ID: 'eu-west-1_abc', USER_POOL_CLIENT_ID: 'client' });
+  });
+
+  it('throttles every route on the stage, send the tightest', () => {
+    const api = template.Resources.WebSocketApi!.Properties!;
+    const send = api.RouteSettings.send;
+    expect(api.DefaultRouteSettings.ThrottlingRateLimit).toBeGreaterThan(send.ThrottlingRateLimit);
+    expect(api.DefaultRouteSettings.ThrottlingBurstLimit).toBeGreaterThan(send.ThrottlingBurstLimit);
+    expect(send.ThrottlingRateLimit).toBeGreaterThan(0);
   });
 });
 
@@ -126,7 +166,7 @@ describe('template.yaml: least privilege', () => {
     for (const fn of functions) {
       const manage = statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('execute-api:')));
       if (!posters.includes(fn.logicalId)) {
-        // $connect must not post (the connection does not exist yet); $disconnect has no one to tell.
+        // $connect must not post (the connection does not exist yet); the authorizer only verifies.
         expect(manage).toEqual([]);
         continue;
       }
