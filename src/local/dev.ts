@@ -28,7 +28,10 @@ const banner = (gw: Gateway, started: number): string => {
     ['Management API', `${gw.managementEndpoint}/@connections/{id}`],
     ['DynamoDB', `${gw.dynamodbEndpoint}   table ${gw.tableName ?? '(none)'}`],
     ['Routes', routes],
-    ['Try', `npx wscat -c '${gw.wsUrl}?name=alice'   then  {"action":"join","room":"lobby"}`],
+    ...(gw.devIssuer ? [
+      ['Dev issuer', `${gw.devIssuer.url}/dev/token?name=alice   (keys at /.well-known/jwks.json; the template's issuer parameters point here, locally only)`],
+      ['Try', `npx wscat -c "${gw.wsUrl}?token=$(curl -s '${gw.devIssuer.url}/dev/token?name=alice' | jq -r .token)"   then  {"action":"join","room":"lobby"}`],
+    ] : [['Try', `npx wscat -c '${gw.wsUrl}'   then  {"action":"join","room":"lobby"}`]]),
   ];
   const width = Math.max(...rows.map(([k]) => k!.length));
   return [
