@@ -1,5 +1,4 @@
-import { rateLimit } from '../../middleware/rate-limit.ts';
-import { wsHandler, type WsHandlerFn, type WsLambdaHandler } from '../../src/index.ts';
+import { rateLimit, wsHandler, type WsHandlerFn, type WsLambdaHandler } from '../../src/index.ts';
 import type { ChatAuthorizer } from './identity.ts';
 import { limits } from './limits.ts';
 

@@ -12,6 +12,11 @@
 //   - a refused message: 2 the first time, then 0 on that instance for one interval, which it
 //     remembers in memory (a flood is refused locally instead of paying a write per frame).
 // MemoryRateLimiter is the same algorithm in one process: for tests, and for `store: false` apps.
+//
+// The conditions compare with the function's clock as each request leaves; a write that spends
+// longer in flight than the burst window ((burst - 1) / rate) can see a later message's tat and be
+// refused. At DynamoDB's single-digit-ms latency against a window of seconds that does not happen;
+// a loaded test machine with a tiny window can show it.
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { checkNumber } from '../options.ts';
 import { defaultDocumentClient } from './connection-store.ts';
@@ -88,7 +93,11 @@ export class DynamoRateLimiter implements RateLimiter {
     this.client = options.client ?? defaultDocumentClient();
   }
 
-  async take(key: string, rule: RateRule, now = Date.now()): Promise<RateVerdict> {
+  async take(key: string, rule: RateRule, at?: number): Promise<RateVerdict> {
+    // The clock is read as each request is sent (unless the caller fixes it): a condition on a
+    // stale `now` would refuse a message because a later one, from another instance, landed first.
+    const clock = () => at ?? Date.now();
+    let now = clock();
     const refusedUntil = this.#refusedUntil.get(key);
     if (refusedUntil !== undefined && refusedUntil > now) return { allowed: false, retryAfterMs: refusedUntil - now };
     this.#refusedUntil.delete(key);
@@ -108,6 +117,7 @@ export class DynamoRateLimiter implements RateLimiter {
     } catch (error) {
       if (!conditionFailed(error)) throw error;
     }
+    now = clock();
     try {
       // Inside a burst: allowed while tat is at most `tolerance` ahead of now.
       await update('SET #tat = #tat + :interval', '#tat > :now AND #tat <= :limit', { ':interval': interval, ':now': now, ':limit': now + toleranceOf(rule) });
