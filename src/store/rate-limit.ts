@@ -12,11 +12,7 @@
 //   - a refused message: 2 the first time, then 0 on that instance for one interval, which it
 //     remembers in memory (a flood is refused locally instead of paying a write per frame).
 // MemoryRateLimiter is the same algorithm in one process: for tests, and for `store: false` apps.
-//
-// The conditions compare with the function's clock as each request leaves; a write that spends
-// longer in flight than the burst window ((burst - 1) / rate) can see a later message's tat and be
-// refused. At DynamoDB's single-digit-ms latency against a window of seconds that does not happen;
-// a loaded test machine with a tiny window can show it.
+
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { checkNumber } from '../options.ts';
 import { defaultDocumentClient } from './connection-store.ts';
@@ -75,6 +71,8 @@ export class MemoryRateLimiter implements RateLimiter {
 export interface DynamoRateLimiterOptions {
   tableName?: string;
   client?: DynamoDBDocumentClient;
+  /** The clock, read as each write leaves (when take() is not given a time). */
+  now?: () => number;
 }
 
 const conditionFailed = (error: unknown) => (error as Error)?.name === 'ConditionalCheckFailedException';
@@ -85,8 +83,10 @@ export class DynamoRateLimiter implements RateLimiter {
   readonly client: DynamoDBDocumentClient;
   // Per instance: keys refused recently, until when. Saves the writes a flood would cost.
   readonly #refusedUntil = new Map<string, number>();
+  readonly #now: () => number;
 
   constructor(options: DynamoRateLimiterOptions = {}) {
+    this.#now = options.now ?? Date.now;
     const tableName = options.tableName ?? process.env.TABLE_NAME;
     if (!tableName) throw new Error('DynamoRateLimiter needs a table: pass { tableName } or set TABLE_NAME');
     this.tableName = tableName;
@@ -94,10 +94,8 @@ export class DynamoRateLimiter implements RateLimiter {
   }
 
   async take(key: string, rule: RateRule, at?: number): Promise<RateVerdict> {
-    // The clock is read as each request is sent (unless the caller fixes it): a condition on a
-    // stale `now` would refuse a message because a later one, from another instance, landed first.
-    const clock = () => at ?? Date.now();
-    let now = clock();
+    const clock = () => at ?? this.#now();
+    const now = clock();
     const refusedUntil = this.#refusedUntil.get(key);
     if (refusedUntil !== undefined && refusedUntil > now) return { allowed: false, retryAfterMs: refusedUntil - now };
     this.#refusedUntil.delete(key);
@@ -117,17 +115,23 @@ export class DynamoRateLimiter implements RateLimiter {
     } catch (error) {
       if (!conditionFailed(error)) throw error;
     }
-    now = clock();
+    // Inside a burst: allowed while tat is at most `tolerance` ahead of the clock, read again now.
+    // Its floor is the first write's clock, not this one: that write failed because tat was past
+    // it, and tat only grows; so a tat that the clock has meanwhile overtaken (another instance's
+    // message a moment earlier, or this write retried by the SDK after it landed) is still
+    // accepted, instead of failing both conditions and refusing a message that fits. That can
+    // credit the time between the two writes, milliseconds, never a quiet hour.
+    const later = clock();
     try {
-      // Inside a burst: allowed while tat is at most `tolerance` ahead of now.
-      await update('SET #tat = #tat + :interval', '#tat > :now AND #tat <= :limit', { ':interval': interval, ':now': now, ':limit': now + toleranceOf(rule) });
+      await update('SET #tat = #tat + :interval', '#tat > :floor AND #tat <= :limit', { ':interval': interval, ':floor': now, ':limit': later + toleranceOf(rule) });
       return { allowed: true, retryAfterMs: 0 };
     } catch (error) {
       if (!conditionFailed(error)) throw error;
     }
-    // Refused. At least one interval passes before the next message can fit.
-    this.#refusedUntil.set(key, now + interval);
-    if (this.#refusedUntil.size > 10_000) for (const [k, until] of this.#refusedUntil) if (until <= now) this.#refusedUntil.delete(k);
+    // Refused: tat is more than the burst window ahead. At least one interval passes before the
+    // next message can fit.
+    this.#refusedUntil.set(key, later + interval);
+    if (this.#refusedUntil.size > 10_000) for (const [k, until] of this.#refusedUntil) if (until <= later) this.#refusedUntil.delete(k);
     return { allowed: false, retryAfterMs: Math.ceil(interval) };
   }
 }

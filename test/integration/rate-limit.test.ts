@@ -74,6 +74,17 @@ describe('DynamoRateLimiter', () => {
     expect(seen.filter(Boolean)).toHaveLength(3);
   });
 
+  it('a message that fits is not refused when the clock moves past tat between its two writes', async () => {
+    // The first write fails because tat is a little ahead (another instance's message, or this
+    // write landed and the SDK retried it); by the second write the clock has passed tat. Both
+    // conditions on the fresh clock alone would fail, and refuse a message the bucket has room for.
+    const ticks = [t0, t0 + 100, t0 + 300];
+    const limiter = new DynamoRateLimiter({ tableName: db.tableName, client: db.documentClient, now: () => ticks.shift() ?? t0 + 300 });
+    const key = `race-${Math.random()}`;
+    expect((await limiter.take(key, rule)).allowed).toBe(true); // tat = t0 + 200
+    expect((await limiter.take(key, rule)).allowed).toBe(true); // A at t0+100 fails, B at t0+300 passes
+  });
+
   it('costs one write at a normal pace, and none for a flood refused within one interval on the same instance', async () => {
     const { client, counter } = countingClient();
     const limiter = new DynamoRateLimiter({ tableName: db.tableName, client });
