@@ -29,7 +29,9 @@ const portFrom = (name: string, fallback: number): number => {
 const tryLine = (gw: Gateway): string => {
   const route = [...gw.model.routes.keys()].find((key) => !key.startsWith('$'));
   const first = route && gw.model.routeSelectionExpression === '$request.body.action' ? `   then  {"action":"${route}"}` : '';
-  return `npx wscat -c '${gw.wsUrl}'${first}`;
+  // With the development issuer, the $connect authorizer wants a token from it.
+  const url = gw.devIssuer ? `"${gw.wsUrl}?token=$(curl -s '${gw.devIssuer.url}/dev/token?name=alice' | jq -r .token)"` : `'${gw.wsUrl}'`;
+  return `npx wscat -c ${url}${first}`;
 };
 
 const banner = (gw: Gateway, started: number): string => {
@@ -40,6 +42,9 @@ const banner = (gw: Gateway, started: number): string => {
     ['Management API', `${gw.managementEndpoint}/@connections/{id}`],
     ['DynamoDB', `${gw.dynamodbEndpoint}   table ${gw.tableName ?? '(none)'}`],
     ['Routes', routes],
+    ...(gw.devIssuer ? [
+      ['Dev issuer', `${gw.devIssuer.url}/dev/token?name=alice   (keys at /.well-known/jwks.json; the template's issuer parameters point here, locally only)`],
+    ] : []),
     ['Try', tryLine(gw)],
   ];
   const width = Math.max(...rows.map(([k]) => k!.length));

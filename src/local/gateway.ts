@@ -5,6 +5,10 @@ import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadAppModel, type AppModel } from './app-model.ts';
+import { createAuthorizer } from './authorizer.ts';
+import { createDevIssuer, type DevIssuer } from './dev-issuer.ts';
+import { loadTemplate } from './template.ts';
+import { devIssuerOf } from './template-auth.ts';
 import { buildBundles, type BuiltFunction } from './bundles.ts';
 import { ConnectionRegistry } from './connections.ts';
 import { localCredentials, startDynamo, type LocalDynamo } from './dynamodb.ts';
@@ -39,8 +43,15 @@ export interface GatewayOptions {
   maxInstances: number;
   quiet: boolean;
   logger?: Logger;
-  /** Template parameter overrides. */
+  /** Template parameter overrides (like `sam --parameter-overrides`); they win over the dev issuer's. */
   parameters?: Record<string, string>;
+  /**
+   * Serve the development OIDC issuer (dev-issuer.ts) when the template asks for it
+   * (Metadata.WsOutboxLocal.DevIssuer), and point the parameters it names at it.
+   */
+  devIssuer: boolean;
+  /** The `aud` of the dev issuer's tokens (and the audience parameter's local value). */
+  devAudience: string;
 }
 
 export const gatewayDefaults: GatewayOptions = {
@@ -58,6 +69,8 @@ export const gatewayDefaults: GatewayOptions = {
   maxInstances: 10,
   runDisconnect: true,
   quiet: false,
+  devIssuer: true,
+  devAudience: 'ws-outbox-local',
 };
 
 export interface Gateway {
@@ -74,6 +87,8 @@ export interface Gateway {
   lateSends: LateSend[];
   /** 'invocation' (InvocationReport), 'delivery' (Delivery) and 'late-send' (LateSend). */
   events: EventEmitter;
+  /** The development issuer, when the template uses it: `url`, `audience`, `mint({ name })`. */
+  devIssuer: DevIssuer | undefined;
   /** Rebuilds the bundles; new invocations run the new code on fresh instances. */
   rebuild(): Promise<BuiltFunction[]>;
   stop(): Promise<void>;
@@ -89,24 +104,35 @@ const listen = (server: Server, port: number, host: string): Promise<number> => 
 export const startGateway = async (options: Partial<GatewayOptions> = {}): Promise<Gateway> => {
   const opts = { ...gatewayDefaults, ...options };
   const log = opts.logger ?? createLogger({ quiet: opts.quiet });
-  const model = loadAppModel(opts.template, { region: opts.region, apiId: opts.apiId, stage: opts.stage, parameters: opts.parameters });
+  // The template is checked before any port opens; the model is resolved once the port (and so
+  // the dev issuer's URL, which parameters may point at) is known.
+  const devSpec = opts.devIssuer ? devIssuerOf(loadTemplate(opts.template)) : undefined;
+  loadAppModel(opts.template, { region: opts.region, apiId: opts.apiId, stage: opts.stage, parameters: opts.parameters });
   const { outdir } = opts;
   const events = new EventEmitter();
   const lateSends: LateSend[] = [];
   const ledger = new InvocationLedger();
   const registry = new ConnectionRegistry();
 
-  const dynamo: LocalDynamo = await startDynamo({ host: opts.host, port: opts.dynamodbPort, tables: model.tables, region: opts.region });
   const server = createServer();
-  let port: number;
-  try {
-    port = await listen(server, opts.port, opts.host);
-  } catch (error) {
-    await dynamo.stop();
-    throw error;
-  }
+  const port = await listen(server, opts.port, opts.host);
   const origin = `${opts.host}:${port}`;
   const managementEndpoint = `http://${origin}/${opts.stage}`;
+  let devIssuer: DevIssuer | undefined;
+  let model: AppModel;
+  let dynamo: LocalDynamo;
+  try {
+    devIssuer = devSpec && await createDevIssuer({ url: `http://${origin}`, audience: opts.devAudience });
+    const devParameters: Record<string, string> = devSpec === undefined ? {} : {
+      [devSpec.issuerParameter]: devIssuer!.url,
+      ...(devSpec.audienceParameter === undefined ? {} : { [devSpec.audienceParameter]: devIssuer!.audience }),
+    };
+    model = loadAppModel(opts.template, { region: opts.region, apiId: opts.apiId, stage: opts.stage, parameters: { ...devParameters, ...opts.parameters } });
+    dynamo = await startDynamo({ host: opts.host, port: opts.dynamodbPort, tables: model.tables, region: opts.region });
+  } catch (error) {
+    server.close();
+    throw error;
+  }
 
   let built: BuiltFunction[];
   try {
@@ -133,6 +159,24 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     pools.set(b.logicalId, new FunctionPool({ fn, codeFile: b.outfile, env, ledger, log, guard, maxInstances: opts.maxInstances }));
   }
   const routes = new Map([...model.routes].map(([key, id]) => [key, pools.get(id)!]));
+  let authorize: ReturnType<typeof createAuthorizer> | undefined;
+  if (model.authorizer?.kind === 'iam') {
+    log.warn('The WebSocket API uses AWS_IAM authorization, which the local gateway does not emulate: connections are not authorized locally.');
+  } else if (model.authorizer?.kind === 'lambda') {
+    const pool = pools.get(model.authorizer.functionId);
+    if (pool === undefined) {
+      await Promise.all([...pools.values()].map((p) => p.stop()));
+      await guard.stop();
+      server.close();
+      await dynamo.stop();
+      throw new Error(`The $connect authorizer's function ${model.authorizer.functionId} is not an AWS::Serverless::Function the gateway can build and run`);
+    }
+    authorize = createAuthorizer({
+      pool, identitySources: model.authorizer.identitySources, name: model.authorizer.name, log,
+      region: opts.region, accountId: '123456789012', stageVariables: model.stageVariables,
+      onInvocation: (report) => events.emit('invocation', report),
+    });
+  }
 
   const management = createManagementApi({
     stage: opts.stage, registry, ledger, log, maxPayloadBytes: opts.maxMessageBytes,
@@ -149,10 +193,14 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     maxMessageBytes: opts.maxMessageBytes, maxFrameBytes: opts.maxFrameBytes,
     idleTimeoutMs: opts.idleTimeoutMs, maxDurationMs: opts.maxDurationMs, runDisconnect: opts.runDisconnect,
     onInvocation: (report: InvocationReport) => events.emit('invocation', report),
+    authorize,
   });
 
   server.on('request', (req, res) => {
-    const handle = isManagementPath(req.url) ? management(req, res) : serveDemo(req, res);
+    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    const handle = isManagementPath(req.url) ? management(req, res)
+      : devIssuer?.serves(path) ? devIssuer.handle(req, res)
+      : serveDemo(req, res);
     handle.catch((error: Error) => {
       log.error(`${req.method} ${req.url}: ${error.stack ?? error.message}`);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -185,6 +233,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     },
     lateSends,
     events,
+    devIssuer,
     async rebuild() {
       built = await buildBundles({ template: opts.template, outdir });
       for (const b of built) pools.get(b.logicalId)?.reload(b.outfile);
