@@ -1,13 +1,13 @@
 import { wsHandler } from '../src/index.ts';
-import { validName } from './lib/protocol.ts';
+import { identityOf, type ChatAuthorizer } from './lib/identity.ts';
 
 /**
- * $connect: registers the connection (with an optional display name from ?name=). A non-2xx
- * rejects the WebSocket upgrade, so a bad name never becomes a connection. Nothing is posted
- * here: the connection does not exist until this returns.
+ * $connect: registers the connection under its verified user (for toUser) with the display name,
+ * both from the authorizer (handlers/authorize.ts), which ran first and refused bad tokens.
+ * Nothing is posted here: the connection does not exist until this returns.
  */
-export const handler = wsHandler(async (event, context) => {
-  const name = validName(event.queryStringParameters?.name);
-  await context.store.connect(event.requestContext.connectionId, { name });
+export const handler = wsHandler<unknown, ChatAuthorizer>(async (event, context) => {
+  const { userId, name } = identityOf(event);
+  await context.store.connect(event.requestContext.connectionId, { name, userId });
   return { statusCode: 200 };
 });

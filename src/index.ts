@@ -5,9 +5,11 @@ export {
 } from './ws-handler.ts';
 export { outbox, outboxDefaults, cleanupOutbox, type OutboxOptions } from '../middleware/outbox.ts';
 export { wsJsonBodyParser } from '../middleware/ws-json-body-parser.ts';
+export { rateLimit, rateLimitDefaults, type RateLimitOptions } from '../middleware/rate-limit.ts';
+export { DynamoRateLimiter, MemoryRateLimiter, type DynamoRateLimiterOptions, type RateLimiter, type RateRule, type RateVerdict } from './store/rate-limit.ts';
 export { ConnectionStore, createDocumentClient, type ConnectionStoreOptions } from './store/connection-store.ts';
 export { MemoryStore } from './store/memory-store.ts';
-export { NotConnectedError, type Store, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult } from './store/store.ts';
+export { NotConnectedError, type Store, type ConnectionDetails, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult } from './store/store.ts';
 export { OutboxClosedError, PayloadTooLargeError, badRequest } from './errors.ts';
 export { maxPayloadBytes } from './outbox/serialize.ts';
 export { managementEndpoint } from './management/endpoint.ts';
@@ -18,5 +20,5 @@ export type { BackoffOptions } from './outbox/backoff.ts';
 export type { ReportMetrics } from './outbox/metrics.ts';
 export type { ReportLog, ReportLogger } from './outbox/report.ts';
 export type {
-  DeliveryReport, Except, FailedDelivery, JsonValue, Message, UnprunedConnection, UnresolvedEntry, WsContext, WsEvent, WsOutbox, WsResult,
+  AuthorizerContext, DeliveryReport, Except, FailedDelivery, JsonValue, Message, UnprunedConnection, UnresolvedEntry, WsAuthorizer, WsContext, WsEvent, WsOutbox, WsResult,
 } from './types.ts';

@@ -6,10 +6,28 @@ export type Message = string | Uint8Array | JsonValue;
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue | undefined };
 
 /**
+ * What a Lambda REQUEST authorizer put in its result's `context`, as every route of the connection
+ * sees it: API Gateway turns each value into a string (`1` → "1", `true` → "true").
+ */
+export type AuthorizerContext = Record<string, string>;
+
+/**
+ * `event.requestContext.authorizer` on every route of a connection that an authorizer let in
+ * ($connect, messages and $disconnect): the principalId it returned beside its stringified context.
+ */
+export type WsAuthorizer<TContext extends AuthorizerContext = AuthorizerContext> = TContext & {
+  /** The authorizer's principalId: the verified user id. */
+  principalId: string;
+  /** Milliseconds API Gateway spent on the authorizer. */
+  integrationLatency?: number;
+};
+
+/**
  * The WebSocket event as API Gateway sends it, with `body` already parsed from JSON.
  * `$connect` and `$disconnect` carry no body. `$connect` also carries headers and the query string.
+ * Behind an authorizer, `requestContext.authorizer` holds what it verified, typed by `TAuthorizer`.
  */
-export type WsEvent<TBody = unknown> = Omit<APIGatewayProxyWebsocketEventV2, 'body' | 'requestContext'> & {
+export type WsEvent<TBody = unknown, TAuthorizer extends AuthorizerContext = AuthorizerContext> = Omit<APIGatewayProxyWebsocketEventV2, 'body' | 'requestContext'> & {
   body: TBody;
   /** The raw frame, as API Gateway delivered it (base64 when `isBase64Encoded`). */
   rawBody?: string;
@@ -17,6 +35,8 @@ export type WsEvent<TBody = unknown> = Omit<APIGatewayProxyWebsocketEventV2, 'bo
     identity?: { sourceIp?: string; userAgent?: string };
     disconnectStatusCode?: number;
     disconnectReason?: string;
+    /** Present when a $connect authorizer let the connection in; absent on an API without one. */
+    authorizer?: WsAuthorizer<TAuthorizer>;
   };
   headers?: Record<string, string | undefined>;
   multiValueHeaders?: Record<string, string[] | undefined>;
@@ -41,6 +61,8 @@ export interface WsOutbox {
   broadcast(connectionIds: Iterable<string>, message: Message, options?: Except): void;
   /** Sends a message to every member of a room; members are read from the store when the outbox flushes. */
   toRoom(room: string, message: Message, options?: Except): void;
+  /** Sends a message to every live connection of a verified user (several tabs or devices), read from the store's user index when the outbox flushes. */
+  toUser(userId: string, message: Message, options?: Except): void;
   /** Sends a message to every live connection. */
   toAll(message: Message, options?: Except): void;
   /** Closes a connection (DeleteConnection) after everything enqueued for it before has been sent. */
@@ -72,10 +94,12 @@ export interface FailedDelivery {
   error?: string;
 }
 
-/** A room or "all" entry whose recipients could not all be read from the store. */
+/** A room, user or "all" entry whose recipients could not all be read from the store. */
 export interface UnresolvedEntry {
-  target: 'room' | 'all';
+  target: 'room' | 'user' | 'all';
   room?: string;
+  /** The user of a toUser() entry. */
+  userId?: string;
   /** `deadline`: the flush's budget ran out before (or while) it was read; `store`: the store failed. */
   reason: 'deadline' | 'store';
   /** The store's error, for `store`. */
@@ -105,7 +129,7 @@ export interface DeliveryReport {
   /** Connections that answered 410, one entry per message that could not reach them. */
   gone: string[];
   failed: FailedDelivery[];
-  /** Room and "all" entries that could not be expanded (deadline, store error). */
+  /** Room, user and "all" entries that could not be expanded (deadline, store error). */
   unresolved: UnresolvedEntry[];
   /** Gone (or disconnected) connections removed from the store. */
   pruned: number;

@@ -3,7 +3,7 @@ import httpErrorHandler from '@middy/http-error-handler';
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { cleanupOutbox, outbox, type OutboxOptions } from '../middleware/outbox.ts';
 import { wsJsonBodyParser } from '../middleware/ws-json-body-parser.ts';
-import type { WsContext, WsEvent, WsResult } from './types.ts';
+import type { AuthorizerContext, WsContext, WsEvent, WsResult } from './types.ts';
 import { logLevelAllows, logTo, type ReportLog } from './outbox/report.ts';
 
 export interface WsHandlerOptions extends OutboxOptions {
@@ -18,7 +18,7 @@ export interface WsHandlerExtras {
   signal: AbortSignal;
 }
 
-export type WsHandlerFn<TBody> = (event: WsEvent<TBody>, context: WsContext, extras: WsHandlerExtras) => Promise<WsResult | void> | WsResult | void;
+export type WsHandlerFn<TBody, TAuthorizer extends AuthorizerContext = AuthorizerContext> = (event: WsEvent<TBody, TAuthorizer>, context: WsContext, extras: WsHandlerExtras) => Promise<WsResult | void> | WsResult | void;
 
 /**
  * Middy's request as a middleware of a wsHandler sees it: `request.context.outbox` is there, plus
@@ -54,13 +54,13 @@ export interface WsLambdaHandler<TExtra = unknown> {
  * `requestEnd` hook settles the outbox when another middleware's early return skipped it.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const wsHandler = <TBody = Record<string, any>>(fn: WsHandlerFn<TBody>, options: WsHandlerOptions = {}): WsLambdaHandler => {
+export const wsHandler = <TBody = Record<string, any>, TAuthorizer extends AuthorizerContext = AuthorizerContext>(fn: WsHandlerFn<TBody, TAuthorizer>, options: WsHandlerOptions = {}): WsLambdaHandler => {
   const { errorLogger, maxBodyBytes, ...outboxOptions } = options;
   // The middlewares change the event and context types (body parsed, outbox added), which Middy's
   // generics cannot follow through `.use()`; the public type is restored on return.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const handler = middy<any, any, Error, any>(
-    async (event: WsEvent<TBody>, context: WsContext, extras: WsHandlerExtras) => (await fn(event, context, extras)) ?? { statusCode: 200 },
+    async (event: WsEvent<TBody, TAuthorizer>, context: WsContext, extras: WsHandlerExtras) => (await fn(event, context, extras)) ?? { statusCode: 200 },
     { requestEnd: cleanupOutbox },
   )
     // The outbox goes first so that a parse error still has an outbox to send its error reply.

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest } from '../../src/index.ts';
+import { safeName } from './names.ts';
 
 // The chat protocol (README "Chat protocol"): what clients send, and the checks on it.
 // Every check throws a 400 whose message is sent back to the caller as {"type":"error"}.
 
-/** Letters and digits of any script, plus _ . - : no separators, quotes or markup. */
-const safeName = /^[\p{L}\p{N}_.-]{1,64}$/u;
 export const maxTextBytes = 8 * 1024;
 
 export const validRoom = (room: unknown): string => {
@@ -16,13 +15,6 @@ export const validRoom = (room: unknown): string => {
   return room;
 };
 
-export const validName = (name: unknown): string | undefined => {
-  if (name === undefined || name === null) return undefined;
-  if (typeof name !== 'string' || !safeName.test(name)) {
-    throw badRequest('"name" must be 1-64 letters, digits, "_", "." or "-"');
-  }
-  return name;
-};
 
 export const validText = (text: unknown): string => {
   if (text === undefined) throw badRequest('missing field "text"');

@@ -7,6 +7,7 @@ import {
   createTableInput, functionsOf, loadTemplate, localRefs, resolveEnvironment, resolveIntrinsics, routeSelectionExpression,
   routesOf, stageOf, tablesOf, type FunctionSpec, type Template,
 } from './template.ts';
+import { authorizerOf, type AuthorizerSpec } from './template-auth.ts';
 
 export interface FunctionModel {
   logicalId: string;
@@ -37,6 +38,10 @@ export interface AppModel {
   routes: Map<string, string>;
   functions: Map<string, FunctionModel>;
   tables: TableModel[];
+  /** The $connect authorizer, when the API has one. */
+  authorizer?: AuthorizerSpec;
+  /** The API stage's variables (StageVariables), resolved; identity sources may name them. */
+  stageVariables: Record<string, string>;
   /** The stage the gateway serves (see stageFor). */
   stage: string;
   /** Every name the template can refer to, resolved to its local value (for policies, outputs). */
@@ -146,9 +151,13 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
       spec,
     });
   }
+  const api = Object.values(template.Resources).find((r) => r?.Type === 'AWS::Serverless::WebSocketApi' || r?.Type === 'AWS::ApiGatewayV2::Api');
+  const stageVariables = resolveIntrinsics(api?.Properties?.StageVariables ?? {}, refs, 'StageVariables') as Record<string, unknown>;
   return {
     templatePath,
     template,
+    authorizer: hasApi(template) ? authorizerOf(template) : undefined,
+    stageVariables: Object.fromEntries(Object.entries(stageVariables).map(([k, v]) => [k, String(v)])),
     routeSelectionExpression: hasApi(template) ? routeSelectionExpression(template) : '$request.body.action',
     routes: new Map(hasApi(template) ? Object.entries(routesOf(template)) : []),
     functions,

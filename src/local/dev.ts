@@ -35,7 +35,9 @@ const portFrom = (name: string, fallback: number): number => {
 const tryLine = (gw: Gateway): string => {
   const route = [...gw.model.routes.keys()].find((key) => !key.startsWith('$'));
   const first = route && gw.model.routeSelectionExpression === '$request.body.action' ? `   then  {"action":"${route}"}` : '';
-  return `npx wscat -c '${gw.wsUrl}'${first}`;
+  // With the development issuer, the $connect authorizer wants a token from it.
+  const url = gw.devIssuer ? `"${gw.wsUrl}?token=$(curl -s '${gw.devIssuer.url}/dev/token?name=alice' | jq -r .token)"` : `'${gw.wsUrl}'`;
+  return `npx wscat -c ${url}${first}`;
 };
 
 const banner = (gw: Gateway, started: number): string => {
@@ -47,6 +49,9 @@ const banner = (gw: Gateway, started: number): string => {
     ['DynamoDB', `${gw.dynamodbEndpoint}   ${gw.model.tables.length === 1 ? 'table' : 'tables'} ${gw.model.tables.map((t) => t.tableName).join(', ') || '(none)'}`],
     ['Functions call', `${gw.awsManagementEndpoint} and DynamoDB's AWS host, unmodified (TLS to this gateway)`],
     ['Routes', routes],
+    ...(gw.devIssuer ? [
+      ['Dev issuer', `${gw.devIssuer.url}/dev/token?name=alice   (keys at /.well-known/jwks.json; the template's issuer parameters point here, locally only)`],
+    ] : []),
     ['Try', tryLine(gw)],
   ];
   const width = Math.max(...rows.map(([k]) => k!.length));

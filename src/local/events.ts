@@ -17,6 +17,8 @@ export interface ConnectionInfo {
   connectedAt: number;
   sourceIp: string;
   userAgent?: string;
+  /** What the $connect authorizer let the connection in with (principalId + stringified context). */
+  authorizer?: Record<string, unknown>;
 }
 
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -41,6 +43,7 @@ const requestContext = (api: ApiInfo, conn: ConnectionInfo, routeKey: string, ev
     domainName: api.domainName,
     connectionId: conn.connectionId,
     apiId: api.apiId,
+    ...(conn.authorizer === undefined ? {} : { authorizer: conn.authorizer }),
     ...extra,
   };
 };

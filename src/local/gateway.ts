@@ -11,6 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { partition } from '@aws-sdk/core/client';
 import { loadAppModel, type AppModel, type FunctionModel } from './app-model.ts';
+import { createAuthorizer } from './authorizer.ts';
+import { createDevIssuer, type DevIssuer } from './dev-issuer.ts';
+import { loadTemplate } from './template.ts';
+import { devIssuerOf } from './template-auth.ts';
 import { startAwsFront, type AwsFront, type HostHandler } from './aws-front.ts';
 import { buildBundles, type BuiltFunction } from './bundles.ts';
 import { startLimits, type Limits } from './cgroups.ts';
@@ -67,8 +71,15 @@ export interface GatewayOptions {
   startupHoldMs: number;
   quiet: boolean;
   logger?: Logger;
-  /** Template parameter overrides (`--parameter-overrides`). */
+  /** Template parameter overrides (`--parameter-overrides`); they win over the dev issuer's. */
   parameters?: Record<string, string>;
+  /**
+   * Serve the development OIDC issuer (dev-issuer.ts) when the template asks for it
+   * (Metadata.WsOutboxLocal.DevIssuer), and point the parameters it names at it.
+   */
+  devIssuer: boolean;
+  /** The `aud` of the dev issuer's tokens (and the audience parameter's local value). */
+  devAudience: string;
 }
 
 export const gatewayDefaults: GatewayOptions = {
@@ -90,6 +101,8 @@ export const gatewayDefaults: GatewayOptions = {
   limits: true,
   startupHoldMs: 60_000,
   quiet: false,
+  devIssuer: true,
+  devAudience: 'ws-outbox-local',
 };
 
 /** What a template edit changed, applied without a restart. */
@@ -124,6 +137,8 @@ export interface Gateway {
   events: EventEmitter;
   /** CPU and memory limits in force (undefined: off, or cgroups unavailable). */
   limits: Limits | undefined;
+  /** The development issuer, when the template uses it: `url`, `audience`, `mint({ name })`. */
+  devIssuer: DevIssuer | undefined;
   /** Rebuilds the bundles; new invocations run the new code on fresh instances. */
   rebuild(): Promise<BuiltFunction[]>;
   /** Reads the template again and applies it (routes, functions, environment, policies); RestartRequired when it cannot. */
@@ -173,6 +188,9 @@ const describeChanges = (before: AppModel, after: AppModel): string[] => {
 export const startGateway = async (options: Partial<GatewayOptions> = {}): Promise<Gateway> => {
   const opts = { ...gatewayDefaults, ...options };
   const log = opts.logger ?? createLogger({ quiet: opts.quiet });
+  // The template is checked before any port opens; the model is resolved again once the port (and
+  // so the dev issuer's URL, which parameters may point at) is known.
+  const devSpec = opts.devIssuer ? devIssuerOf(loadTemplate(opts.template)) : undefined;
   const modelOptions = { region: opts.region, accountId: opts.accountId, apiId: opts.apiId, stage: opts.stage, parameters: opts.parameters };
   let model = loadAppModel(opts.template, modelOptions);
   const { stage } = model;
@@ -207,7 +225,15 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
   const ownOutdir = opts.outdir === undefined ? mkdtempSync(join(tmpdir(), 'ws-outbox-gateway-')) : undefined;
   if (ownOutdir) undo.push(() => rmSync(ownOutdir, { recursive: true, force: true }));
   const outdir = opts.outdir ?? join(ownOutdir!, 'functions');
+  let devIssuer: DevIssuer | undefined;
   try {
+    devIssuer = devSpec && await createDevIssuer({ url: `http://${origin}`, audience: opts.devAudience });
+    const devParameters: Record<string, string> = devSpec === undefined ? {} : {
+      [devSpec.issuerParameter]: devIssuer!.url,
+      ...(devSpec.audienceParameter === undefined ? {} : { [devSpec.audienceParameter]: devIssuer!.audience }),
+    };
+    modelOptions.parameters = { ...devParameters, ...opts.parameters };
+    model = loadAppModel(opts.template, modelOptions);
     // Policies per function, resolved; warnings for what cannot be checked, once per template load.
     let policies = new Map<string, FunctionPolicy>();
     const loadPolicies = (m: AppModel) => {
@@ -308,6 +334,20 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       await Promise.all([...pools.values()].map((p) => p.stop()));
     });
     const routesOf = (m: AppModel) => new Map([...m.routes].map(([key, id]) => [key, pools.get(id)!]));
+    let authorize: ReturnType<typeof createAuthorizer> | undefined;
+    if (model.authorizer?.kind === 'iam') {
+      log.warn('The WebSocket API uses AWS_IAM authorization, which the local gateway does not emulate: connections are not authorized locally.');
+    } else if (model.authorizer?.kind === 'lambda') {
+      const pool = pools.get(model.authorizer.functionId);
+      if (pool === undefined) {
+        throw new Error(`The $connect authorizer's function ${model.authorizer.functionId} is not an AWS::Serverless::Function the gateway can build and run`);
+      }
+      authorize = createAuthorizer({
+        pool, identitySources: model.authorizer.identitySources, name: model.authorizer.name, log,
+        region: opts.region, accountId: opts.accountId, stageVariables: model.stageVariables,
+        onInvocation: (report) => events.emit('invocation', report),
+      });
+    }
 
     const wsApi = createWebSocketApi({
       api: { apiId: opts.apiId, stage, domainName: apiHost },
@@ -316,10 +356,14 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       maxMessageBytes: opts.maxMessageBytes, maxFrameBytes: opts.maxFrameBytes,
       idleTimeoutMs: opts.idleTimeoutMs, maxDurationMs: opts.maxDurationMs, runDisconnect: opts.runDisconnect,
       onInvocation: (report: InvocationReport) => events.emit('invocation', report),
+      authorize,
     });
 
     handleRequest = (req, res) => {
-      const handle = isManagementPath(req.url) ? management(req, res) : serveDemo(req, res);
+      const path = new URL(req.url ?? '/', 'http://local').pathname;
+      const handle = isManagementPath(req.url) ? management(req, res)
+        : devIssuer?.serves(path) ? devIssuer.handle(req, res)
+        : serveDemo(req, res);
       handle.catch((error: Error) => {
         log.error(`${req.method} ${req.url}: ${error.stack ?? error.message}`);
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -344,6 +388,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       const next = loadAppModel(opts.template, modelOptions);
       if (next.stage !== model.stage) throw new RestartRequired(`the stage changed from ${model.stage} to ${next.stage}`);
       if (JSON.stringify(next.tables) !== JSON.stringify(model.tables)) throw new RestartRequired('the tables changed');
+      if (JSON.stringify(next.authorizer) !== JSON.stringify(model.authorizer)) throw new RestartRequired('the $connect authorizer changed');
       const nextBuilt = await buildBundles({ template: opts.template, outdir });
       const changes = describeChanges(model, next);
       for (const b of nextBuilt) {
@@ -382,6 +427,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       lateSends,
       events,
       limits,
+      devIssuer,
       async rebuild() {
         built = await buildBundles({ template: opts.template, outdir });
         for (const b of built) pools.get(b.logicalId)?.reload(b.outfile);

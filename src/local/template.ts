@@ -36,6 +36,8 @@ export interface Template {
   Transform?: string | string[];
   Parameters?: Record<string, { Type: string; Default?: unknown; [key: string]: unknown }>;
   Globals?: { Function?: Record<string, any>; [section: string]: unknown };
+  Conditions?: Record<string, unknown>;
+  Metadata?: Record<string, any>;
   Resources: Record<string, Resource>;
   Outputs?: Record<string, { Value: unknown; [key: string]: unknown }>;
 }
@@ -152,10 +154,10 @@ export const loadTemplate = (path: string): Template => {
 /** The folder relative paths in the template resolve from (the loaded file's folder, else cwd). */
 export const templateRoot = (template: Template): string => origins.get(template) ?? process.cwd();
 
-const resourcesOfType = (template: Template, ...types: string[]): Array<[string, Resource]> =>
+export const resourcesOfType = (template: Template, ...types: string[]): Array<[string, Resource]> =>
   Object.entries(template.Resources).filter(([, r]) => r !== null && typeof r === 'object' && types.includes(r.Type));
 
-const theWebSocketApi = (template: Template): [string, Resource] => {
+export const theWebSocketApi = (template: Template): [string, Resource] => {
   const apis = resourcesOfType(template, 'AWS::Serverless::WebSocketApi', 'AWS::ApiGatewayV2::Api')
     .filter(([, r]) => r.Type === 'AWS::Serverless::WebSocketApi' || r.Properties?.ProtocolType === 'WEBSOCKET');
   if (apis.length !== 1) {
@@ -213,6 +215,18 @@ const resolvedOrUndefined = (value: unknown, refs: Record<string, string>): unkn
   } catch {
     return undefined;
   }
+};
+
+/** The logical id that `!GetAtt X.Arn`, `!Ref X` or `!Sub ...${X.Arn}...` points at. */
+export const targetOf = (value: unknown): string | undefined => {
+  if (value === null || typeof value !== 'object') return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.Ref === 'string') return v.Ref;
+  const getAtt = v['Fn::GetAtt'];
+  if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') return getAtt[0];
+  const sub = v['Fn::Sub'];
+  if (typeof sub === 'string') return /\$\{([A-Za-z0-9]+)\.Arn\}/.exec(sub)?.[1];
+  return undefined;
 };
 
 /**
@@ -392,10 +406,39 @@ export const pseudoParameters: Readonly<Record<string, string>> = {
  */
 export const localRefs = (template: Template, overrides: Record<string, string> = {}): Record<string, string> => {
   const refs: Record<string, string> = { ...pseudoParameters };
+  // A resource with no local stand-in (a Cognito user pool, say) is referred to by its logical id.
+  for (const id of Object.keys(template.Resources)) refs[id] = id;
   for (const [name, parameter] of Object.entries(template.Parameters ?? {})) {
     if (parameter?.Default !== undefined) refs[name] = String(parameter.Default);
   }
-  return { ...refs, ...overrides };
+  const resolved = { ...refs, ...overrides };
+  // Conditions are evaluated once, from the parameters as they stand locally, and kept beside
+  // them (as `Condition::<name>`), so Fn::If resolves with the refs alone.
+  for (const name of Object.keys(template.Conditions ?? {})) {
+    resolved[`${conditionPrefix}${name}`] = String(evaluateCondition(name, template.Conditions!, resolved, []));
+  }
+  return resolved;
+};
+
+const conditionPrefix = 'Condition::';
+
+const evaluateCondition = (name: string, conditions: Record<string, unknown>, refs: Record<string, string>, path: string[]): boolean => {
+  if (path.includes(name)) throw new Error(`Condition ${name} refers to itself (${[...path, name].join(' → ')})`);
+  if (!(name in conditions)) throw new Error(`Condition ${name} is not defined in Conditions`);
+  const evaluate = (expression: unknown, at: string): boolean => {
+    const [key, arg] = Object.entries((expression ?? {}) as Record<string, unknown>)[0] ?? [];
+    const list = Array.isArray(arg) ? arg : [];
+    if (key === 'Condition') return evaluateCondition(String(arg), conditions, refs, [...path, name]);
+    if (key === 'Fn::Equals') {
+      const [a, b] = list.map((v, i) => String(resolveIntrinsics(v, refs, `${at}.Fn::Equals[${i}]`)));
+      return a === b;
+    }
+    if (key === 'Fn::Not') return !evaluate(list[0], `${at}.Fn::Not`);
+    if (key === 'Fn::And') return list.every((c, i) => evaluate(c, `${at}.Fn::And[${i}]`));
+    if (key === 'Fn::Or') return list.some((c, i) => evaluate(c, `${at}.Fn::Or[${i}]`));
+    throw new Error(`Cannot evaluate ${key ?? JSON.stringify(expression)} at ${at} (supported: Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition)`);
+  };
+  return evaluate(conditions[name], `Conditions.${name}`);
 };
 
 const lookup = (name: string, refs: Record<string, string>, at: string): string => {
@@ -404,17 +447,32 @@ const lookup = (name: string, refs: Record<string, string>, at: string): string 
   return value;
 };
 
+// What `!Ref AWS::NoValue` resolves to: the property (or list item) is dropped.
+const noValue = Symbol('AWS::NoValue');
+
 /**
- * Replaces Ref, Fn::Sub (string or [string, vars]), Fn::GetAtt and Fn::Join in `value` using
- * `refs` (see localRefs). Anything else it meets is an error naming where: locally there is no
- * CloudFormation to evaluate conditions or imports.
+ * Replaces Ref, Fn::Sub (string or [string, vars]), Fn::GetAtt, Fn::Join and Fn::If in `value`
+ * using `refs` (see localRefs, which also holds the template's conditions). Anything else it meets
+ * is an error naming where: locally there is no CloudFormation to evaluate imports.
  */
 export const resolveIntrinsics = (value: unknown, refs: Record<string, string>, at = '$'): any => {
-  if (Array.isArray(value)) return value.map((v, i) => resolveIntrinsics(v, refs, `${at}[${i}]`));
+  const resolved = resolveValue(value, refs, at);
+  return resolved === noValue ? undefined : resolved;
+};
+
+const resolveValue = (value: unknown, refs: Record<string, string>, at: string): any => {
+  if (Array.isArray(value)) return value.map((v, i) => resolveValue(v, refs, `${at}[${i}]`)).filter((v) => v !== noValue);
   if (value === null || typeof value !== 'object') return value;
   const entries = Object.entries(value);
   const [key, arg] = entries[0] ?? [];
+  if (entries.length === 1 && key === 'Ref' && arg === 'AWS::NoValue') return noValue;
   if (entries.length === 1 && key === 'Ref') return lookup(String(arg), refs, at);
+  if (entries.length === 1 && key === 'Fn::If') {
+    const [condition, whenTrue, whenFalse] = Array.isArray(arg) ? arg : [];
+    const holds = refs[`${conditionPrefix}${String(condition)}`];
+    if (holds === undefined) throw new Error(`Fn::If at ${at} names condition ${String(condition)}, which the template's Conditions do not define`);
+    return resolveValue(holds === 'true' ? whenTrue : whenFalse, refs, `${at}.Fn::If`);
+  }
   if (entries.length === 1 && key === 'Fn::GetAtt') {
     const [id, attr] = Array.isArray(arg) ? arg : String(arg).split('.');
     return lookup(`${id}.${attr}`, refs, at);
@@ -432,15 +490,18 @@ export const resolveIntrinsics = (value: unknown, refs: Record<string, string>, 
     return (resolveIntrinsics(parts, refs, `${at}.Fn::Join`) as unknown[]).join(separator);
   }
   if (entries.length === 1 && key !== undefined && (key.startsWith('Fn::') || key === 'Condition')) {
-    throw new Error(`Cannot resolve ${key} at ${at} locally (supported: Ref, Fn::Sub, Fn::GetAtt, Fn::Join)`);
+    throw new Error(`Cannot resolve ${key} at ${at} locally (supported: Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::If)`);
   }
-  return Object.fromEntries(entries.map(([k, v]) => [k, resolveIntrinsics(v, refs, `${at}.${k}`)]));
+  return Object.fromEntries(entries.map(([k, v]) => [k, resolveValue(v, refs, `${at}.${k}`)]).filter(([, v]) => v !== noValue));
 };
 
 /** A function's environment as Lambda would see it: every value resolved and a string. */
 export const resolveEnvironment = (fn: FunctionSpec, refs: Record<string, string>): Record<string, string> =>
-  Object.fromEntries(Object.entries(fn.environment).map(([name, value]) =>
-    [name, String(resolveIntrinsics(value, refs, `${fn.logicalId}.Environment.Variables.${name}`))]));
+  Object.fromEntries(Object.entries(fn.environment)
+    .map(([name, value]) => [name, resolveIntrinsics(value, refs, `${fn.logicalId}.Environment.Variables.${name}`)])
+    // `!Ref AWS::NoValue` (through Fn::If) leaves the variable unset, as CloudFormation does.
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => [name, String(value)]));
 
 /**
  * `--parameter-overrides` as SAM CLI takes it: `Key=Value` pairs separated by spaces, values

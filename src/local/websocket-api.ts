@@ -12,6 +12,7 @@ import { watchFrameSizes } from './frame-limit.ts';
 import { handshakeError } from './handshake.ts';
 import type { FunctionPool, InvokeOutcome } from './function-pool.ts';
 import { newConnectionId } from './ids.ts';
+import type { AuthorizerDecision } from './authorizer.ts';
 import type { Logger } from './log.ts';
 import { routeSelector } from './route-selection.ts';
 import { withDefaults } from '../options.ts';
@@ -41,6 +42,8 @@ export interface WebSocketApiOptions {
   maxDurationMs: number;
   /** false: $disconnect never runs, as API Gateway may do (it is best effort). For prune tests. */
   runDisconnect: boolean;
+  /** The $connect authorizer (authorizer.ts), when the API has one: it runs before $connect. */
+  authorize?: (event: ReturnType<typeof connectEvent>) => Promise<AuthorizerDecision>;
 }
 
 const defaults = {
@@ -80,8 +83,8 @@ export const refuseUpgrade = (socket: Duplex, status: number, body: string, head
   ].join('\r\n'));
 };
 
-const rejectUpgrade = (socket: Duplex, status: number, outcome: InvokeOutcome) => {
-  const result = outcome.status === 'ok' ? (outcome.result as { body?: unknown } | null) : null;
+const rejectUpgrade = (socket: Duplex, status: number, outcome?: InvokeOutcome) => {
+  const result = outcome?.status === 'ok' ? (outcome.result as { body?: unknown } | null) : null;
   const body = typeof result?.body === 'string' ? result.body
     : JSON.stringify({ message: status >= 500 ? 'Internal server error' : STATUS_CODES[status] ?? 'Rejected' });
   refuseUpgrade(socket, status, body);
@@ -224,6 +227,12 @@ export const createWebSocketApi = (options: Omit<WebSocketApiOptions, keyof type
       sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
       userAgent: req.headers['user-agent'],
     };
+    if (opts.authorize !== undefined) {
+      // Before $connect, as on API Gateway; its verdict (and context) is final for the connection.
+      const decision = await track(opts.authorize(connectEvent(api, connection, req)));
+      if (decision.status !== 200) return rejectUpgrade(socket, decision.status);
+      connection.authorizer = decision.authorizer;
+    }
     const connected = routes.has('$connect');
     if (connected) {
       const outcome = await invoke('$connect', connectEvent(api, connection, req), connection.connectionId);

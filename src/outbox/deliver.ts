@@ -31,11 +31,19 @@ export interface DeliveryOutcome {
   closed: string[];
   /** Rooms a gone id was reached through, so prune can remove memberships the store does not list. */
   goneRooms: Map<string, Set<string>>;
+  /** Users a gone id was reached through (toUser), so prune can remove user-index rows the store does not list. */
+  goneUsers: Map<string, Set<string>>;
 }
 
 const aborted = (signal: AbortSignal): Promise<never> =>
   new Promise((_, reject) => signal.addEventListener('abort', () => reject(new TransportError({ kind: 'timeout', name: 'TimeoutError', message: 'request timed out' })), { once: true }));
 
+
+const noteVia = (map: Map<string, Set<string>>, id: string, via: string): void => {
+  let set = map.get(id);
+  if (set === undefined) map.set(id, (set = new Set()));
+  set.add(via);
+};
 
 /**
  * Delivers every task with at most `concurrency` requests in flight. Tasks are pulled one at a
@@ -47,7 +55,7 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? sleepFor;
-  const outcome: DeliveryOutcome = { queued: 0, sent: 0, gone: [], failed: [], closed: [], goneRooms: new Map() };
+  const outcome: DeliveryOutcome = { queued: 0, sent: 0, gone: [], failed: [], closed: [], goneRooms: new Map(), goneUsers: new Map() };
 
   const fail = (id: string, failure: Pick<DeliveryFailure, 'kind' | 'status' | 'name'> | 'deadline') => {
     outcome.failed.push(
@@ -86,11 +94,8 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
       if (failure.kind === 'gone') {
         outcome.gone.push(task.id);
         goneIds.add(task.id);
-        if (task.op === 'post' && task.room !== undefined) {
-          let rooms = outcome.goneRooms.get(task.id);
-          if (rooms === undefined) outcome.goneRooms.set(task.id, (rooms = new Set()));
-          rooms.add(task.room);
-        }
+        if (task.op === 'post' && task.room !== undefined) noteVia(outcome.goneRooms, task.id, task.room);
+        if (task.op === 'post' && task.user !== undefined) noteVia(outcome.goneUsers, task.id, task.user);
         return;
       }
       // A request cut short by the invocation's deadline (not by its own timeout) is a deadline failure.

@@ -40,7 +40,7 @@ export interface FlushInput {
   now?: () => number;
 }
 
-const nothingDelivered = (): DeliveryOutcome => ({ queued: 0, sent: 0, gone: [], failed: [], closed: [], goneRooms: new Map() });
+const nothingDelivered = (): DeliveryOutcome => ({ queued: 0, sent: 0, gone: [], failed: [], closed: [], goneRooms: new Map(), goneUsers: new Map() });
 
 /**
  * Delivers what one invocation enqueued, inside one time budget (budget.ts): recipients are read,

@@ -1,13 +1,15 @@
 import { OutboxClosedError } from '../errors.ts';
 import type { Except, Message, WsOutbox } from '../types.ts';
+import { checkUserId } from '../store/users.ts';
 import { serializeMessage } from './serialize.ts';
 
 export type { Except };
 
-/** One enqueued instruction. Recipients of rooms and "all" are read from the store at flush time. */
+/** One enqueued instruction. Recipients of rooms, users and "all" are read from the store at flush time. */
 export type Entry =
   | { kind: 'ids'; payload: Uint8Array; ids: Set<string> }
   | { kind: 'room'; payload: Uint8Array; room: string; except: Set<string> }
+  | { kind: 'user'; payload: Uint8Array; userId: string; except: Set<string> }
   | { kind: 'all'; payload: Uint8Array; except: Set<string> }
   | { kind: 'disconnect'; id: string };
 
@@ -83,6 +85,16 @@ export class Outbox implements WsOutbox {
     this.#assertStore('toRoom');
     if (typeof room !== 'string' || room.length === 0) throw new TypeError('outbox.toRoom() needs a room name');
     this.#push({ kind: 'room', room, payload: this.#serialize(message), except: this.#exceptWithCaller(options) });
+  }
+
+  /**
+   * Sends a message to every live connection of a user (several tabs or devices): the connections
+   * the store indexed under that user id when they connected, read when the outbox flushes.
+   */
+  toUser(userId: string, message: Message, options: Except = {}): void {
+    this.#assertOpen('toUser');
+    this.#assertStore('toUser');
+    this.#push({ kind: 'user', userId: checkUserId(userId, 'outbox.toUser()'), payload: this.#serialize(message), except: this.#exceptWithCaller(options) });
   }
 
   /** Sends a message to every live connection. */

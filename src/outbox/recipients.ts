@@ -5,12 +5,12 @@ import { Dedupe } from './dedupe.ts';
 import type { Entry } from './outbox.ts';
 
 /** One unit of delivery work: a PostToConnection or a DeleteConnection for one connection. */
-export type Task = { op: 'post'; id: string; payload: Uint8Array; room?: string } | { op: 'delete'; id: string };
+export type Task = { op: 'post'; id: string; payload: Uint8Array; room?: string; user?: string } | { op: 'delete'; id: string };
 
 export interface ExpandOptions {
   /** Aborts at the flush's deadline: from then on nothing more is read from the store. */
   signal: AbortSignal;
-  /** Room and "all" entries that could not be read to the end are pushed here. */
+  /** Room, user and "all" entries that could not be read to the end are pushed here. */
   unresolved: UnresolvedEntry[];
 }
 
@@ -31,9 +31,11 @@ export async function* tasksOf(entries: Entry[], store: Store | undefined, optio
       for (const id of entry.ids) if (dedupe.first(entry.payload, id)) yield { op: 'post', id, payload: entry.payload };
     } else {
       const room = entry.kind === 'room' ? entry.room : undefined;
+      const user = entry.kind === 'user' ? entry.userId : undefined;
       const unresolvedEntry = (reason: UnresolvedEntry['reason'], reached: number, error?: unknown): UnresolvedEntry => ({
         target: entry.kind,
         ...(room === undefined ? {} : { room }),
+        ...(user === undefined ? {} : { userId: user }),
         reason,
         ...(error === undefined ? {} : { error: String((error as Error)?.message ?? error) }),
         reached,
@@ -49,11 +51,13 @@ export async function* tasksOf(entries: Entry[], store: Store | undefined, optio
       }
       let reached = 0;
       try {
-        const ids = room === undefined ? store.all({ signal }) : store.members(room, { signal });
+        const ids = room !== undefined ? store.members(room, { signal }) : user !== undefined ? store.connectionsOf(user, { signal }) : store.all({ signal });
         for await (const id of abortable(ids, signal)) {
           reached++;
           if (entry.except.has(id) || !dedupe.first(entry.payload, id)) continue;
-          yield room === undefined ? { op: 'post', id, payload: entry.payload } : { op: 'post', id, payload: entry.payload, room };
+          // The room or user it came through goes along, so a 410 can prune that row even when the
+          // connection item does not list it.
+          yield { op: 'post', id, payload: entry.payload, ...(room === undefined ? {} : { room }), ...(user === undefined ? {} : { user }) };
         }
       } catch (error) {
         unresolved.push(signal.aborted ? unresolvedEntry('deadline', reached) : unresolvedEntry('store', reached, error));

@@ -11,7 +11,8 @@ import {
 import { checkNumber, withDefaults } from '../options.ts';
 import { batchDefaults, batchGet, batchWrite, type BatchOptions, type WriteRequest } from './batch.ts';
 import { connectionKey, connectionsPartition, membershipKey, nowSeconds, roomPartition } from './keys.ts';
-import { maxConnectionSeconds, NotConnectedError, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Store } from './store.ts';
+import { maxConnectionSeconds, NotConnectedError, type ConnectionDetails, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Store } from './store.ts';
+import { checkUserId, userConnectionKey, userPartition } from './users.ts';
 
 export interface ConnectionStoreOptions {
   /** Defaults to the TABLE_NAME environment variable. */
@@ -46,7 +47,7 @@ export const createDocumentClient = (endpoint?: string): DynamoDBDocumentClient 
 let sharedClient: DynamoDBDocumentClient | undefined;
 /** One client per process, reused across warm invocations. */
 // An empty variable (as SAM templates declare them) means "not set", not "endpoint ''".
-const defaultDocumentClient = (): DynamoDBDocumentClient => (sharedClient ??= createDocumentClient(process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined));
+export const defaultDocumentClient = (): DynamoDBDocumentClient => (sharedClient ??= createDocumentClient(process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined));
 
 /** The DynamoDB connection store: one table, keys in keys.ts. */
 export class ConnectionStore implements Store {
@@ -69,14 +70,18 @@ export class ConnectionStore implements Store {
     checkNumber('ConnectionStore batch.parallel', this.#batch.parallel, { min: 1, integer: true });
   }
 
-  async connect(connectionId: string, details: { name?: string } = {}): Promise<void> {
+  async connect(connectionId: string, details: ConnectionDetails = {}): Promise<void> {
     const now = this.#options.now();
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { ...connectionKey(connectionId), connectedAt: now, ttl: nowSeconds(now) + this.#options.ttlSeconds, name: details.name },
-      }),
-    );
+    const ttl = nowSeconds(now) + this.#options.ttlSeconds;
+    const userId = details.userId === undefined ? undefined : checkUserId(details.userId, 'connect()');
+    const put = (Item: Record<string, unknown>) => this.client.send(new PutCommand({ TableName: this.tableName, Item }));
+    // Both rows at once ($connect's latency is the client's handshake). If the user row fails,
+    // connect() throws and $connect refuses the connection; if only it lands, a toUser() that
+    // reaches the never-connected id gets a 410 and the prune removes the row it came through.
+    await Promise.all([
+      put({ ...connectionKey(connectionId), connectedAt: now, ttl, name: details.name, userId }),
+      userId === undefined ? undefined : put({ ...userConnectionKey(userId, connectionId), ttl }),
+    ]);
   }
 
   async disconnect(connectionId: string): Promise<void> {
@@ -136,6 +141,10 @@ export class ConnectionStore implements Store {
     return this.#ids(connectionsPartition, options.signal);
   }
 
+  connectionsOf(userId: string, options: ReadOptions = {}): AsyncIterable<string> {
+    return this.#ids(userPartition(checkUserId(userId, 'connectionsOf()')), options.signal);
+  }
+
   /** Pages of ids, as DynamoDB returns them (at most pageSize items or 1 MB each). */
   async *pages(partition: string, signal?: AbortSignal): AsyncGenerator<string[]> {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -169,12 +178,14 @@ export class ConnectionStore implements Store {
   }
 
   async get(connectionId: string): Promise<ConnectionInfo | undefined> {
-    const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: connectionKey(connectionId) }));
+    // Strongly consistent: a room check right after a join must see the join.
+    const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: connectionKey(connectionId), ConsistentRead: true }));
     const item = out.Item;
     if (item === undefined || Number(item.ttl) <= nowSeconds(this.#options.now())) return undefined;
     return {
       connectionId,
       name: item.name as string | undefined,
+      userId: item.userId as string | undefined,
       connectedAt: Number(item.connectedAt),
       ttl: Number(item.ttl),
       rooms: [...((item.rooms as Set<string> | undefined) ?? [])].sort(),
@@ -182,13 +193,13 @@ export class ConnectionStore implements Store {
   }
 
   async remove(connectionIds: Iterable<string>, options: RemoveOptions = {}): Promise<RemoveResult> {
-    const { rooms, signal, keepConnectedAfter } = options;
+    const { rooms, users, signal, keepConnectedAfter } = options;
     const ids = [...new Set(connectionIds)];
     const result: RemoveResult = { connections: 0, items: 0, left: [], requests: { batchGet: 0, batchWrite: 0 } };
     if (ids.length === 0) return result;
     // Each connection item lists its rooms, so 100 connections' memberships cost one BatchGetItem,
     // not one Query per id. It also says when the connection registered, for keepConnectedAfter.
-    const read = await batchGet(this.client, this.tableName, ids.map(connectionKey), { ProjectionExpression: 'sk, rooms, connectedAt' }, this.#batch, signal);
+    const read = await batchGet(this.client, this.tableName, ids.map(connectionKey), { ProjectionExpression: 'sk, rooms, connectedAt, userId' }, this.#batch, signal);
     result.requests.batchGet = read.calls;
     result.error = read.error;
     const unread = new Set(read.left.map((key) => key.sk as string));
@@ -210,6 +221,9 @@ export class ConnectionStore implements Store {
       if (item !== undefined || keepConnectedAfter === undefined) deletes.push({ DeleteRequest: { Key: connectionKey(id) } });
       const memberOf = new Set([...((item?.rooms as Set<string> | undefined) ?? []), ...(rooms?.get(id) ?? [])]);
       for (const room of memberOf) deletes.push({ DeleteRequest: { Key: membershipKey(room, id) } });
+      // Its row in the user index (user.ts): the user the item names, and any it was reached through.
+      const userOf = new Set([...(typeof item?.userId === 'string' ? [item.userId] : []), ...(users?.get(id) ?? [])]);
+      for (const userId of userOf) deletes.push({ DeleteRequest: { Key: userConnectionKey(userId, id) } });
       removing.push(id);
     }
     const written = await batchWrite(this.client, this.tableName, deletes, this.#batch, signal);

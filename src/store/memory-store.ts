@@ -1,13 +1,16 @@
 import { nowSeconds } from './keys.ts';
-import { maxConnectionSeconds, NotConnectedError, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Store } from './store.ts';
+import { checkUserId } from './users.ts';
+import { maxConnectionSeconds, NotConnectedError, type ConnectionDetails, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Store } from './store.ts';
 
 /**
  * The same contract as ConnectionStore, held in memory: for the testing helper and for app
  * developers' unit tests. Not for production (state lives in one process).
  */
 export class MemoryStore implements Store {
-  readonly connections = new Map<string, { name?: string; connectedAt: number; ttl: number; rooms: Set<string> }>();
+  readonly connections = new Map<string, { name?: string; userId?: string; connectedAt: number; ttl: number; rooms: Set<string> }>();
   readonly rooms = new Map<string, Set<string>>();
+  /** The user → connections index (users.ts). */
+  readonly users = new Map<string, Set<string>>();
   readonly #now: () => number;
 
   constructor(options: { now?: () => number } = {}) {
@@ -19,9 +22,17 @@ export class MemoryStore implements Store {
     return c !== undefined && c.ttl > nowSeconds(this.#now()) ? c : undefined;
   }
 
-  async connect(connectionId: string, details: { name?: string } = {}): Promise<void> {
+  async connect(connectionId: string, details: ConnectionDetails = {}): Promise<void> {
     const now = this.#now();
-    this.connections.set(connectionId, { name: details.name, connectedAt: now, ttl: nowSeconds(now) + maxConnectionSeconds, rooms: new Set() });
+    const userId = details.userId === undefined ? undefined : checkUserId(details.userId, 'connect()');
+    this.connections.set(connectionId, { name: details.name, userId, connectedAt: now, ttl: nowSeconds(now) + maxConnectionSeconds, rooms: new Set() });
+    if (userId !== undefined) this.#userIndex(userId).add(connectionId);
+  }
+
+  #userIndex(userId: string): Set<string> {
+    let ids = this.users.get(userId);
+    if (ids === undefined) this.users.set(userId, (ids = new Set()));
+    return ids;
   }
 
   async disconnect(connectionId: string): Promise<void> {
@@ -53,6 +64,12 @@ export class MemoryStore implements Store {
     yield* this.#liveOf([...this.connections.keys()], options.signal);
   }
 
+  connectionsOf(userId: string, options: ReadOptions = {}): AsyncIterable<string> {
+    // Checked now, as ConnectionStore does, not at the first read.
+    const ids = this.users.get(checkUserId(userId, 'connectionsOf()'));
+    return this.#liveOf([...(ids ?? [])], options.signal);
+  }
+
   async *#liveOf(ids: string[], signal: AbortSignal | undefined): AsyncGenerator<string> {
     for (const id of ids) {
       signal?.throwIfAborted();
@@ -66,11 +83,11 @@ export class MemoryStore implements Store {
 
   async get(connectionId: string): Promise<ConnectionInfo | undefined> {
     const c = this.#live(connectionId);
-    return c && { connectionId, name: c.name, connectedAt: c.connectedAt, ttl: c.ttl, rooms: [...c.rooms].sort() };
+    return c && { connectionId, name: c.name, userId: c.userId, connectedAt: c.connectedAt, ttl: c.ttl, rooms: [...c.rooms].sort() };
   }
 
   async remove(connectionIds: Iterable<string>, options: RemoveOptions = {}): Promise<RemoveResult> {
-    const { rooms, signal, keepConnectedAfter } = options;
+    const { rooms, users, signal, keepConnectedAfter } = options;
     const result: RemoveResult = { connections: 0, items: 0, left: [], requests: { batchGet: 0, batchWrite: 0 } };
     for (const id of new Set(connectionIds)) {
       if (signal?.aborted) {
@@ -84,6 +101,11 @@ export class MemoryStore implements Store {
       }
       const memberOf = new Set([...(connection?.rooms ?? []), ...(rooms?.get(id) ?? [])]);
       for (const room of memberOf) if (await this.leave(id, room)) result.items++;
+      for (const userId of new Set([...(connection?.userId === undefined ? [] : [connection.userId]), ...(users?.get(id) ?? [])])) {
+        const ids = this.users.get(userId);
+        if (ids?.delete(id)) result.items++;
+        if (ids?.size === 0) this.users.delete(userId);
+      }
       if (this.connections.delete(id)) result.items++;
       result.connections++;
     }

@@ -1,7 +1,7 @@
 /** What the framework and the example app need from a connection store. */
 export interface Store {
   /** Registers a connection; it expires `ttlSeconds` later (at most API Gateway's 2 h). */
-  connect(connectionId: string, details?: { name?: string }): Promise<void>;
+  connect(connectionId: string, details?: ConnectionDetails): Promise<void>;
   /** Removes a connection and all its room memberships. */
   disconnect(connectionId: string): Promise<void>;
   /** Adds a live connection to a room. Throws NotConnectedError for an unknown or expired id. */
@@ -12,6 +12,8 @@ export interface Store {
   members(room: string, options?: ReadOptions): AsyncIterable<string>;
   /** Every live connection, read page by page. An aborted `signal` ends the read with its reason. */
   all(options?: ReadOptions): AsyncIterable<string>;
+  /** The live connections of a user (connected with that `userId`), read page by page like a room. */
+  connectionsOf(userId: string, options?: ReadOptions): AsyncIterable<string>;
   /** The rooms a connection is in. */
   roomsOf(connectionId: string): Promise<string[]>;
   /** A live connection's details, or undefined. */
@@ -23,6 +25,13 @@ export interface Store {
   remove(connectionIds: Iterable<string>, options?: RemoveOptions): Promise<RemoveResult>;
 }
 
+export interface ConnectionDetails {
+  /** A display name, kept with the connection. */
+  name?: string;
+  /** The verified user (the authorizer's principalId): the connection joins that user's index, for toUser(). */
+  userId?: string;
+}
+
 export interface ReadOptions {
   signal?: AbortSignal;
 }
@@ -30,6 +39,8 @@ export interface ReadOptions {
 export interface RemoveOptions {
   /** Memberships to delete as well, for rows the connection item does not list (written by hand, half-failed joins). */
   rooms?: ReadonlyMap<string, Iterable<string>>;
+  /** User-index rows to delete as well (connection id → user ids it was reached through), for rows the connection item does not name. */
+  users?: ReadonlyMap<string, Iterable<string>>;
   /** Stops starting batches once aborted; what was not removed is in `left` with reason `deadline`. */
   signal?: AbortSignal;
   /**
@@ -43,6 +54,7 @@ export interface RemoveOptions {
 export interface ConnectionInfo {
   connectionId: string;
   name?: string;
+  userId?: string;
   connectedAt: number;
   /** Epoch seconds. */
   ttl: number;
@@ -54,7 +66,7 @@ export interface RemoveResult {
   connections: number;
   /** Connections whose rows may still be there, with why (see RemoveOptions). */
   left: { connectionId: string; reason: 'connecting' | 'deadline' | 'store' }[];
-  /** Items deleted (connection items and memberships). */
+  /** Items deleted (connection items, memberships and user-index rows). */
   items: number;
   /** The first store error met (what it could not remove is in `left`). */
   error?: unknown;

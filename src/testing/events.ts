@@ -13,7 +13,18 @@ export interface WsEventSpec {
   apiId?: string;
   stage?: string;
   sourceIp?: string;
+  /**
+   * What a $connect authorizer returned for this connection: `principalId` plus its context.
+   * Values are stringified, as API Gateway passes them on.
+   */
+  authorizer?: { principalId: string } & Record<string, string | number | boolean>;
 }
+
+/** The authorizer as routes see it: every context value a string, beside principalId. */
+export const authorizerAsSeen = (authorizer: NonNullable<WsEventSpec['authorizer']>): Record<string, unknown> => ({
+  ...Object.fromEntries(Object.entries(authorizer).map(([k, v]) => [k, String(v)])),
+  integrationLatency: 0,
+});
 
 export { newConnectionId };
 
@@ -41,6 +52,7 @@ export const makeWsEvent = (spec: WsEventSpec): APIGatewayProxyWebsocketEventV2 
     connectionId: spec.connectionId ?? newConnectionId(),
     apiId,
   };
+  if (spec.authorizer !== undefined) requestContext.authorizer = authorizerAsSeen(spec.authorizer);
   const event: Record<string, unknown> = { requestContext, isBase64Encoded: false };
   if (eventType === 'MESSAGE') {
     requestContext.messageId = randomBytes(8).toString('base64');

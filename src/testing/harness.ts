@@ -62,6 +62,8 @@ export class WsTestHarness {
   readonly inbox = new Map<string, unknown[]>();
   readonly #timeoutMs: number;
   readonly #dropped = new Set<string>();
+  // What each connection's $connect authorizer returned: API Gateway repeats it on every route.
+  readonly #authorizers = new Map<string, NonNullable<WsEventSpec['authorizer']>>();
   #current: { sent: Delivered[]; disconnected: string[] } | undefined;
 
   constructor(options: HarnessOptions = {}) {
@@ -71,7 +73,8 @@ export class WsTestHarness {
 
   /** Runs one invocation. A message route's caller counts as connected unless dropped. */
   async invoke(handler: LambdaHandler, spec: WsEventSpec): Promise<InvokeResult> {
-    const event = makeWsEvent(spec);
+    const remembered = spec.connectionId === undefined ? undefined : this.#authorizers.get(spec.connectionId);
+    const event = makeWsEvent(spec.authorizer === undefined && remembered !== undefined ? { ...spec, authorizer: remembered } : spec);
     const connectionId = event.requestContext.connectionId;
     // Only an open connection can send a message, so a message's caller is open (unless dropped).
     if (event.requestContext.eventType === 'MESSAGE' && !this.#dropped.has(connectionId)) this.open.add(connectionId);
@@ -100,19 +103,32 @@ export class WsTestHarness {
       response = ((await handler(event as never, context as never)) as WsResult | undefined) ?? { statusCode: 200 };
     } finally {
       this.#current = undefined;
-      if (spec.routeKey === '$disconnect') this.open.delete(connectionId);
+      if (spec.routeKey === '$disconnect') {
+        this.open.delete(connectionId);
+        this.#authorizers.delete(connectionId);
+      }
     }
-    if (spec.routeKey === '$connect' && response.statusCode < 300) this.open.add(connectionId);
+    if (spec.routeKey === '$connect' && response.statusCode < 300) {
+      this.open.add(connectionId);
+      if (spec.authorizer !== undefined) this.#authorizers.set(connectionId, spec.authorizer);
+    }
     if (result.report === undefined) {
       throw new Error(`WsTestHarness: ${spec.routeKey} produced no delivery report; is the handler a wsHandler (or a Middy stack with outbox())?`);
     }
     return { response, sent: result.sent, disconnected: result.disconnected, report: result.report };
   }
 
-  /** Runs $connect for a new (or given) connection id; the socket is open if it returns 2xx. */
-  async connect(handler: LambdaHandler, options: { connectionId?: string; query?: Record<string, string> } = {}): Promise<InvokeResult & { connectionId: string }> {
+  /**
+   * Runs $connect for a new (or given) connection id; the socket is open if it returns 2xx.
+   * `authorizer` is what a $connect authorizer let it in with; later invocations for this
+   * connection carry it too, as API Gateway does.
+   */
+  async connect(
+    handler: LambdaHandler,
+    options: { connectionId?: string; query?: Record<string, string>; authorizer?: WsEventSpec['authorizer'] } = {},
+  ): Promise<InvokeResult & { connectionId: string }> {
     const connectionId = options.connectionId ?? newConnectionId();
-    const result = await this.invoke(handler, { routeKey: '$connect', connectionId, queryStringParameters: options.query });
+    const result = await this.invoke(handler, { routeKey: '$connect', connectionId, queryStringParameters: options.query, authorizer: options.authorizer });
     return { connectionId, ...result };
   }
 

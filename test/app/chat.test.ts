@@ -5,6 +5,8 @@ import { handler as disconnect } from '../../handlers/disconnect.ts';
 import { handler as join } from '../../handlers/join.ts';
 import { handler as leave } from '../../handlers/leave.ts';
 import { handler as send } from '../../handlers/send.ts';
+import { checkJoinCaps } from '../../handlers/lib/limits.ts';
+import { MemoryStore } from '../../src/index.ts';
 import { WsTestHarness } from '../../src/testing/index.ts';
 
 // The example chat app, handler by handler, through the testing helper: the protocol in README.md.
@@ -31,49 +33,56 @@ const onePayload = (sent: { data: string }[]): unknown => {
   return JSON.parse(sent[0]!.data);
 };
 
+/** What the authorizer lets a user in with (handlers/authorize.ts): principalId = sub, the verified name, the claim. */
+const as = (name: string, broadcast = false) => ({ authorizer: { principalId: `user-${name}`, name, broadcast } });
+
 describe('chat protocol', () => {
   it('join, send to room, send to all, leave, disconnect', () =>
     quietly(async () => {
       const h = new WsTestHarness();
-      const { connectionId: alice } = await h.connect(connect, { query: { name: 'alice' } });
-      const { connectionId: bob } = await h.connect(connect);
-      const { connectionId: carol } = await h.connect(connect);
-      expect(await h.store.get(alice)).toMatchObject({ name: 'alice' });
+      const { connectionId: alice } = await h.connect(connect, as('alice'));
+      const { connectionId: bob } = await h.connect(connect, as('bob'));
+      const { connectionId: carol } = await h.connect(connect, as('carol', true));
+      expect(await h.store.get(alice)).toMatchObject({ name: 'alice', userId: 'user-alice' });
 
       let r = await h.invoke(join, { routeKey: 'join', connectionId: alice, body: { action: 'join', room: 'lobby' } });
-      expect(r.sent).toEqual([{ connectionId: alice, data: expect.any(String), json: { type: 'joined', id: anId, room: 'lobby', connectionId: alice } }]);
+      expect(r.sent).toEqual([{ connectionId: alice, data: expect.any(String), json: { type: 'joined', id: anId, room: 'lobby', connectionId: alice, name: 'alice' } }]);
       r = await h.invoke(join, { routeKey: 'join', connectionId: bob, body: { action: 'join', room: 'lobby' } });
       // Every member, the joiner included.
       expect(r.sent.map((s) => s.connectionId).sort()).toEqual([alice, bob].sort());
-      expect(onePayload(r.sent)).toEqual({ type: 'joined', id: anId, room: 'lobby', connectionId: bob });
+      expect(onePayload(r.sent)).toEqual({ type: 'joined', id: anId, room: 'lobby', connectionId: bob, name: 'bob' });
 
       r = await h.invoke(send, { routeKey: 'send', connectionId: alice, body: { action: 'send', room: 'lobby', text: 'hi room' } });
       expect(r.sent.map((s) => s.connectionId).sort()).toEqual([alice, bob].sort());
-      expect(onePayload(r.sent)).toEqual({ type: 'message', id: anId, room: 'lobby', from: alice, text: 'hi room' });
+      expect(onePayload(r.sent)).toEqual({ type: 'message', id: anId, room: 'lobby', from: { id: alice, name: 'alice' }, text: 'hi room' });
       expect(h.received(carol)).toEqual([]);
 
       r = await h.invoke(send, { routeKey: 'send', connectionId: carol, body: { action: 'send', text: 'hi all' } });
       expect(r.sent.map((s) => s.connectionId).sort()).toEqual([alice, bob, carol].sort());
-      expect(onePayload(r.sent)).toEqual({ type: 'message', id: anId, from: carol, text: 'hi all' });
+      expect(onePayload(r.sent)).toEqual({ type: 'message', id: anId, from: { id: carol, name: 'carol' }, text: 'hi all' });
 
       r = await h.invoke(leave, { routeKey: 'leave', connectionId: bob, body: { action: 'leave', room: 'lobby' } });
       // The members of the room and the leaver.
       expect(r.sent.map((s) => s.connectionId).sort()).toEqual([alice, bob].sort());
-      expect(onePayload(r.sent)).toEqual({ type: 'left', id: anId, room: 'lobby', connectionId: bob });
+      expect(onePayload(r.sent)).toEqual({ type: 'left', id: anId, room: 'lobby', connectionId: bob, name: 'bob' });
       r = await h.invoke(send, { routeKey: 'send', connectionId: alice, body: { action: 'send', room: 'lobby', text: 'still here?' } });
       expect(r.sent.map((s) => s.connectionId)).toEqual([alice]);
 
-      await h.invoke(disconnect, { routeKey: '$disconnect', connectionId: alice });
+      // The rooms alice was in hear that she left: her name came with the connection, not a message.
+      await h.invoke(join, { routeKey: 'join', connectionId: carol, body: { action: 'join', room: 'lobby' } });
+      r = await h.invoke(disconnect, { routeKey: '$disconnect', connectionId: alice });
+      expect(r.sent.map((s) => s.connectionId)).toEqual([carol]);
+      expect(onePayload(r.sent)).toEqual({ type: 'left', id: anId, room: 'lobby', connectionId: alice, name: 'alice' });
       expect(await h.store.get(alice)).toBeUndefined();
       expect(await h.store.roomsOf(alice)).toEqual([]);
-      r = await h.invoke(send, { routeKey: 'send', connectionId: bob, body: { action: 'send', text: 'bye' } });
+      r = await h.invoke(send, { routeKey: 'send', connectionId: carol, body: { action: 'send', text: 'bye' } });
       expect(r.sent.map((s) => s.connectionId).sort()).toEqual([bob, carol].sort());
     }));
 
   it('each event has its own id, the same for all of its recipients', () =>
     quietly(async () => {
       const h = new WsTestHarness();
-      const ids = await Promise.all(['a', 'b', 'c'].map(async () => (await h.connect(connect)).connectionId));
+      const ids = await Promise.all(['a', 'b', 'c'].map(async (name) => (await h.connect(connect, as(name, true))).connectionId));
       const [a, b, c] = ids as [string, string, string];
       const idOf = (sent: { data: string }[]) => (onePayload(sent) as { id: string }).id;
       const seen: string[] = [];
@@ -102,7 +111,7 @@ describe('chat protocol', () => {
   it('the sender, reached both through the room and directly, gets one copy', () =>
     quietly(async () => {
       const h = new WsTestHarness();
-      const { connectionId: me } = await h.connect(connect);
+      const { connectionId: me } = await h.connect(connect, as('me'));
       await h.invoke(join, { routeKey: 'join', connectionId: me, body: { action: 'join', room: 'lobby' } });
       const r = await h.invoke(send, { routeKey: 'send', connectionId: me, body: { action: 'send', room: 'lobby', text: 'echo' } });
       expect(r.sent.map((s) => s.connectionId)).toEqual([me]);
@@ -122,8 +131,8 @@ describe('chat protocol', () => {
   ])('replies with an error to the caller only for %s', (_label, handler, routeKey, body, message) =>
     quietly(async () => {
       const h = new WsTestHarness();
-      const { connectionId: me } = await h.connect(connect);
-      const { connectionId: other } = await h.connect(connect);
+      const { connectionId: me } = await h.connect(connect, as('me', true));
+      const { connectionId: other } = await h.connect(connect, as('other'));
       await h.invoke(join, { routeKey: 'join', connectionId: other, body: { action: 'join', room: 'lobby' } });
       const r = await h.invoke(handler, { routeKey, connectionId: me, body });
       expect(r.response.statusCode).toBe(400);
@@ -133,7 +142,7 @@ describe('chat protocol', () => {
   it('a message over 128 KB is refused with 413 before parsing, with the default limit (nothing set)', () =>
     quietly(async () => {
       const h = new WsTestHarness();
-      const { connectionId: me } = await h.connect(connect);
+      const { connectionId: me } = await h.connect(connect, as('me'));
       const r = await h.invoke(send, { routeKey: 'send', connectionId: me, body: JSON.stringify({ action: 'send', text: 'x'.repeat(128 * 1024) }) });
       expect(r.response.statusCode).toBe(413);
       expect(r.sent.map((s) => s.json)).toEqual([{ type: 'error', message: 'message is larger than 131072 bytes' }]);
@@ -142,16 +151,82 @@ describe('chat protocol', () => {
   it('joining before connecting is an error reply, not a crash', () =>
     quietly(async () => {
       const h = new WsTestHarness();
-      const r = await h.invoke(join, { routeKey: 'join', connectionId: 'ghost', body: { action: 'join', room: 'lobby' } });
+      const r = await h.invoke(join, { routeKey: 'join', connectionId: 'ghost', body: { action: 'join', room: 'lobby' }, ...as('ghost') });
       expect(r.sent.map((s) => s.json)).toEqual([{ type: 'error', message: 'connection ghost is not registered (connect first)' }]);
     }));
 
-  it('rejects a bad name on $connect with 400, and registers nothing', () =>
+  it('refuses a $connect with no verified identity (no authorizer) with 401, and registers nothing', () =>
     quietly(async () => {
       const h = new WsTestHarness();
-      const r = await h.connect(connect, { query: { name: '<script>' } });
-      expect(r.response.statusCode).toBe(400);
+      const r = await h.connect(connect, { query: { name: 'alice' } });
+      expect(r.response.statusCode).toBe(401);
       expect(await h.store.get(r.connectionId)).toBeUndefined();
       expect(h.open.has(r.connectionId)).toBe(false);
     }));
+
+  it('a message route without a verified identity gets an error, and nothing is sent to anyone else', () =>
+    quietly(async () => {
+      const h = new WsTestHarness();
+      const { connectionId: member } = await h.connect(connect, as('member', true));
+      await h.invoke(join, { routeKey: 'join', connectionId: member, body: { action: 'join', room: 'lobby' } });
+      const r = await h.invoke(send, { routeKey: 'send', connectionId: 'anon', body: { action: 'send', text: 'hi' } });
+      expect(r.response?.statusCode).toBe(401);
+      expect(r.sent.map((s) => s.connectionId)).toEqual(['anon']);
+    }));
+});
+
+describe('abuse limits', () => {
+  it('a room send from a non-member is refused, and the room hears nothing', () =>
+    quietly(async () => {
+      const h = new WsTestHarness();
+      const { connectionId: member } = await h.connect(connect, as('member'));
+      const { connectionId: outsider } = await h.connect(connect, as('outsider'));
+      await h.invoke(join, { routeKey: 'join', connectionId: member, body: { action: 'join', room: 'lobby' } });
+      const r = await h.invoke(send, { routeKey: 'send', connectionId: outsider, body: { action: 'send', room: 'lobby', text: 'let me in' } });
+      expect(r.response?.statusCode).toBe(403);
+      expect(r.sent).toEqual([{ connectionId: outsider, data: expect.any(String), json: { type: 'error', message: 'you are not a member of room "lobby": join it first' } }]);
+      expect(h.received(member).filter((m) => (m as { type: string }).type === 'message')).toEqual([]);
+    }));
+
+  it('sending to everyone needs the broadcast claim', () =>
+    quietly(async () => {
+      const h = new WsTestHarness();
+      const { connectionId: plain } = await h.connect(connect, as('plain'));
+      const { connectionId: other } = await h.connect(connect, as('other'));
+      const r = await h.invoke(send, { routeKey: 'send', connectionId: plain, body: { action: 'send', text: 'everyone!' } });
+      expect(r.response?.statusCode).toBe(403);
+      expect(r.sent.map((s) => s.json)).toEqual([{ type: 'error', message: 'sending to everyone needs the chat:broadcast permission: send to a room you joined' }]);
+      expect(h.received(other)).toEqual([]);
+    }));
+
+  it('a connection past its burst is told to slow down, and the route does not run; another connection is unaffected', () =>
+    quietly(async () => {
+      const h = new WsTestHarness();
+      const { connectionId: flood } = await h.connect(connect, as('flood'));
+      const { connectionId: calm } = await h.connect(connect, as('calm'));
+      await h.invoke(join, { routeKey: 'join', connectionId: calm, body: { action: 'join', room: 'lobby' } });
+      const flooded = [];
+      for (let i = 0; i < 30; i++) flooded.push(await h.invoke(join, { routeKey: 'join', connectionId: flood, body: { action: 'join', room: 'lobby' } }));
+      const refused = flooded.filter((r) => r.response?.statusCode === 429);
+      // The default burst is 10: the first ones pass, then the loop is refused (timing may free a token or two).
+      expect(refused.length).toBeGreaterThanOrEqual(30 - 10 - 5);
+      expect(refused.every((r) => r.sent.length === 1 && JSON.stringify(r.sent[0]!.json) === '{"type":"error","message":"slow down"}')).toBe(true);
+      const calmly = await h.invoke(send, { routeKey: 'send', connectionId: calm, body: { action: 'send', room: 'lobby', text: 'still fine' } });
+      expect(calmly.response?.statusCode).toBe(200);
+    }));
+
+  it('caps rooms per connection and members per room, with clear errors; a re-join passes', async () => {
+    const store = new MemoryStore();
+    const caps = { maxRoomsPerConnection: 2, maxRoomMembers: 2 };
+    for (const id of ['a', 'b', 'c']) await store.connect(id);
+    for (const room of ['r1', 'r2']) {
+      await checkJoinCaps(store, 'a', room, caps);
+      await store.join('a', room);
+    }
+    await expect(checkJoinCaps(store, 'a', 'r3', caps)).rejects.toMatchObject({ statusCode: 403, message: 'you are in 2 rooms, the most one connection may join (2): leave one first' });
+    await expect(checkJoinCaps(store, 'a', 'r1', caps)).resolves.toBeUndefined();
+    await store.join('b', 'r1');
+    await expect(checkJoinCaps(store, 'c', 'r1', caps)).rejects.toMatchObject({ statusCode: 403, message: 'room "r1" is full (2 members)' });
+    await expect(checkJoinCaps(store, 'b', 'r1', caps)).resolves.toBeUndefined();
+  });
 });

@@ -6,6 +6,8 @@
 //
 // The files tell one story for one connection: connect (alice) → join lobby → send → leave →
 // an unknown action → disconnect. Each step's outcome is checked in the table and on the wire.
+// Every event carries what the $connect authorizer let alice in with (requestContext.authorizer);
+// authorize.json is the authorizer's own REQUEST event, with a sample token long expired.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,6 +47,8 @@ describe('events/', () => {
       expect(rc.identity.sourceIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
       for (const key of ['requestId', 'extendedRequestId', 'requestTime']) expect(typeof rc[key]).toBe('string');
       expect(rc.requestTimeEpoch).toBeGreaterThanOrEqual(rc.connectedAt);
+      // API Gateway's stringified authorizer context, beside principalId, on every route.
+      expect(rc.authorizer).toEqual({ principalId: 'dev-alice', name: 'alice', broadcast: 'false', integrationLatency: expect.any(Number) });
       expect(new Date(rc.requestTimeEpoch).toISOString().slice(0, 10)).toBe('2026-11-27');
       if (rc.eventType === 'MESSAGE') {
         expect(typeof rc.messageId).toBe('string');
@@ -54,8 +58,14 @@ describe('events/', () => {
       }
     }
     const connect = readEvent('connect');
-    expect(connect.queryStringParameters).toEqual({ name: 'alice' });
-    expect(connect.multiValueQueryStringParameters).toEqual({ name: ['alice'] });
+    expect(connect.queryStringParameters).toEqual({ token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/) });
+    expect(connect.multiValueQueryStringParameters).toEqual({ token: [connect.queryStringParameters.token] });
+    const authorize = readEvent('authorize');
+    expect(authorize).toMatchObject({ type: 'REQUEST', methodArn: 'arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/$connect', queryStringParameters: connect.queryStringParameters });
+    expect(authorize.requestContext.authorizer).toBeUndefined(); // it is what decides that
+    const claims = JSON.parse(Buffer.from(connect.queryStringParameters.token.split('.')[1], 'base64url').toString());
+    expect(claims).toMatchObject({ sub: 'dev-alice', name: 'alice' });
+    expect(claims.exp * 1000).toBeLessThan(Date.now());
     expect(connect.headers['Sec-WebSocket-Version']).toBe('13');
     expect(connect.multiValueHeaders.Host).toEqual([connect.headers.Host]);
     expect(readEvent('disconnect').requestContext).toMatchObject({ disconnectStatusCode: 1001, disconnectReason: 'Going away' });
@@ -102,14 +112,15 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize) };
   };
 
-  const invoke = async (name: string): Promise<{ statusCode?: number; body?: string }> => {
-    const logicalId = routes[routeOfFile(name)]!;
+  const invoke = async (name: string, env: Record<string, string> = {}): Promise<{ statusCode?: number; body?: string }> => {
+    const logicalId = name === 'authorize' ? 'AuthorizerFunction' : routes[routeOfFile(name)]!;
     const resultPath = join(workdir, `${name}.result.json`);
     writeFileSync(resultPath, '');
     const run = await runNode([join(repoRoot, 'test/helpers/invoke-bundle.mjs'), bundles.get(logicalId)!.outfile,
-      join(eventsDir, `${name}.json`), resultPath, String(functions.get(logicalId)!.timeout), logicalId], { env: environmentFor(logicalId) });
+      join(eventsDir, `${name}.json`), resultPath, String(functions.get(logicalId)!.timeout), logicalId], { env: { ...environmentFor(logicalId), ...env } });
     expect({ name, code: run.code }).toEqual({ name, code: 0 });
     const outcome = JSON.parse(readFileSync(resultPath, 'utf8')) as { ok: boolean; result?: { statusCode?: number; body?: string }; error?: unknown };
+    if (name === 'authorize') return outcome as never;
     expect({ name, ...outcome, error: outcome.error ?? run.stderr }).toMatchObject({ name, ok: true });
     return outcome.result ?? {};
   };
@@ -126,24 +137,24 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
     let mark = management.delivered.length;
     const connect = await invoke('connect');
     expect(connect.statusCode).toBe(200);
-    expect(await connectionItem()).toMatchObject({ pk: 'connections', sk: connectionId, name: 'alice' });
+    expect(await connectionItem()).toMatchObject({ pk: 'connections', sk: connectionId, name: 'alice', userId: 'dev-alice' });
     expect(postsSince(mark)).toEqual([]); // $connect never posts: the connection does not exist yet
 
     mark = management.delivered.length;
     expect((await invoke('join')).statusCode).toBe(200);
     expect((await lobby()).map((i) => i.sk)).toEqual([connectionId]);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'joined', id: expect.any(String), room: 'lobby', connectionId } }]);
+    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'joined', id: expect.any(String), room: 'lobby', connectionId, name: 'alice' } }]);
     const ids = [postsSince(mark)[0]!.message.id];
 
     mark = management.delivered.length;
     expect((await invoke('send')).statusCode).toBe(200);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', id: expect.any(String), room: 'lobby', from: connectionId, text: 'hello from sam local invoke' } }]);
+    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', id: expect.any(String), room: 'lobby', from: { id: connectionId, name: 'alice' }, text: 'hello from sam local invoke' } }]);
     ids.push(postsSince(mark)[0]!.message.id);
 
     mark = management.delivered.length;
     expect((await invoke('leave')).statusCode).toBe(200);
     expect(await lobby()).toEqual([]);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'left', id: expect.any(String), room: 'lobby', connectionId } }]);
+    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'left', id: expect.any(String), room: 'lobby', connectionId, name: 'alice' } }]);
     ids.push(postsSince(mark)[0]!.message.id);
     // The events carry fixed request ids; the event ids are fresh anyway (each bundle run is a new process).
     expect(new Set(ids).size).toBe(3);
@@ -161,7 +172,17 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
     expect(await connectionItem()).toBeUndefined();
     expect(postsSince(mark)).toEqual([]);
 
+    // Its user-index row went with it.
+    expect((await dynalite.documentClient.send(new GetCommand({ TableName: tableName, Key: { pk: 'user#dev-alice', sk: connectionId } }))).Item).toBeUndefined();
+
     // Every request reached the management API on the path the SDK builds from the override.
     expect(management.requests.every((r) => r.method === 'POST' && r.path === `/@connections/${encodeURIComponent(connectionId)}`)).toBe(true);
   }, 60_000);
+
+  it('authorize.json: the authorizer bundle refuses its long-expired sample token with "Unauthorized" (401)', async () => {
+    // An https issuer that is never contacted: the sample's iss (the local dev issuer) differs, so
+    // it is refused before any key fetch.
+    const outcome = await invoke('authorize', { ISSUER_URL: 'https://issuer.invalid', AUDIENCE: 'ws-outbox-local' }) as unknown as { ok: boolean; error?: { message: string } };
+    expect(outcome).toEqual({ ok: false, error: { name: 'Error', message: 'Unauthorized' } });
+  }, 30_000);
 });

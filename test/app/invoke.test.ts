@@ -22,7 +22,8 @@ const expected: Record<string, { statusCode: number; posts: boolean }> = {
   $default: { statusCode: 400, posts: true }, // an unknown action: the caller gets an error
   join: { statusCode: 200, posts: true },
   leave: { statusCode: 200, posts: true },
-  send: { statusCode: 200, posts: true },
+  // A fresh table has the caller in no room: a room send from a non-member is refused (403).
+  send: { statusCode: 403, posts: true },
 };
 
 beforeAll(() => {
@@ -34,19 +35,28 @@ beforeAll(() => {
       TABLE_NAME: 'Table',
       NOT_IN_THE_TEMPLATE: 'ignored',
     },
+    // An issuer nothing serves and that the sample token does not name: refused before any fetch.
+    AuthorizerFunction: { ISSUER_URL: 'https://issuer.invalid', AUDIENCE: 'ws-outbox-local' },
   }));
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("events/ has a sample for every route of the example, and none for a route the template lacks", () => {
-  const covered = events.map((f) => JSON.parse(readFileSync(join('events', f), 'utf8')).requestContext.routeKey as string);
+  const covered = events.filter((f) => f !== 'authorize.json').map((f) => JSON.parse(readFileSync(join('events', f), 'utf8')).requestContext.routeKey as string);
   expect(covered).toEqual(expect.arrayContaining(Object.keys(expected)));
   for (const route of covered) expect([...routes.keys()]).toContain(route);
 });
 
+test('npm run invoke with events/authorize.json: the authorizer refuses the expired sample token', async () => {
+  const { stdout } = await run('npm', ['run', '--silent', 'invoke', '--', 'AuthorizerFunction', join('events', 'authorize.json'), '--env-vars', envFile, '--outdir', join(dir, 'dist')], { timeout: 60_000 })
+    .catch((error: { stdout: string }) => error);
+  expect(stdout).toContain('invoke AuthorizerFunction:');
+  expect(stdout).toMatch(/── error[\s\S]*"errorMessage": "Unauthorized"/);
+});
+
 // The example's samples; a sample you add for a route of your own is yours to test.
-const exampleEvents = events.filter((f) => JSON.parse(readFileSync(join('events', f), 'utf8')).requestContext.routeKey in expected);
+const exampleEvents = events.filter((f) => f !== 'authorize.json' && JSON.parse(readFileSync(join('events', f), 'utf8')).requestContext.routeKey in expected);
 
 test.each(exampleEvents)('npm run invoke with events/%s', async (file) => {
   const event = JSON.parse(readFileSync(join('events', file), 'utf8'));

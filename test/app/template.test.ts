@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { functionsOf, loadTemplate, localRefs, resolveEnvironment, resolveIntrinsics, routeSelectionExpression, routesOf, tableOf, type FunctionSpec } from '../../src/local/template.ts';
+import { authorizerOf, devIssuerOf } from '../../src/local/template-auth.ts';
 import { build } from '../../build.mjs';
 import { repoRoot, templatePath, tempDir } from '../helpers/node.ts';
 import { templateViolations, ttlViolations } from '../helpers/template-rules.ts';
@@ -26,14 +27,16 @@ const exampleRoutes = {
   send: 'SendFunction',
 };
 const batch = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'];
-// What each example function's code path uses, exactly.
+// What each example function's code path uses, exactly. UpdateItem in every message route: the
+// rate limit (rate#<connection>). GetItem: room checks.
 const exampleDynamoActions: Record<string, string[]> = {
+  AuthorizerFunction: [],
   ConnectFunction: ['dynamodb:PutItem'],
-  DisconnectFunction: batch,
-  JoinFunction: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Query', ...batch],
+  DisconnectFunction: ['dynamodb:GetItem', 'dynamodb:Query', ...batch],
+  JoinFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Query', ...batch],
   LeaveFunction: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...batch],
-  SendFunction: ['dynamodb:Query', ...batch],
-  DefaultFunction: batch,
+  SendFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query', ...batch],
+  DefaultFunction: ['dynamodb:UpdateItem', ...batch],
 };
 
 interface Statement { Effect: string; Action: string | string[]; Resource: unknown }
@@ -79,11 +82,49 @@ describe('template.yaml: routes', () => {
       expect(fn.handler).toBe('index.handler');
       expect(fn.entryExists).toBe(true);
     }
-    for (const id of Object.values(exampleRoutes)) {
-      const name = id.replace(/Function$/, '').toLowerCase();
+    for (const id of [...Object.values(exampleRoutes), 'AuthorizerFunction']) {
+      // handlers/authorize.ts is the authorizer (a verb, like the other handlers' routes).
+      const name = id === 'AuthorizerFunction' ? 'authorize' : id.replace(/Function$/, '').toLowerCase();
       expect(byId.get(id)!.entry).toBe(join(repoRoot, 'handlers', `${name}.ts`));
       expect(existsSync(byId.get(id)!.entry)).toBe(true);
     }
+  });
+});
+
+describe('template.yaml: auth and throttling', () => {
+  it('puts the Lambda authorizer on $connect, reading the token from the query string', () => {
+    expect(authorizerOf(template)).toEqual({ kind: 'lambda', functionId: 'AuthorizerFunction', identitySources: ['route.request.querystring.token'], name: 'WebSocketApiAuthorizer' });
+    expect(byId.get('AuthorizerFunction')!.entry).toBe(join(repoRoot, 'handlers', 'authorize.ts'));
+    expect(byId.get('AuthorizerFunction')!.routes).toEqual([]);
+  });
+
+  it('trusts no plain-http issuer in AWS: IssuerUrl and JwksUri admit https only, and default to nothing', () => {
+    for (const name of ['IssuerUrl', 'JwksUri']) {
+      const parameter = template.Parameters![name]!;
+      const pattern = new RegExp(String(parameter.AllowedPattern));
+      expect(parameter.Default).toBe('');
+      expect(pattern.test('')).toBe(true);
+      expect(pattern.test('https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc')).toBe(true);
+      expect(pattern.test('http://127.0.0.1:3001')).toBe(false);
+      expect(pattern.test('http://localhost:3001')).toBe(false);
+    }
+  });
+
+  it('points only the local gateway at its development issuer, through Metadata CloudFormation ignores', () => {
+    expect(devIssuerOf(template)).toEqual({ issuerParameter: 'IssuerUrl', audienceParameter: 'Audience' });
+    const env = resolveEnvironment(byId.get('AuthorizerFunction')!, localRefs(template, { Table: 'T' }));
+    // The template's own values (what sam deploy uses by default): no issuer URL, this stack's pool.
+    expect(env).toMatchObject({ ISSUER_URL: '', AUDIENCE: '', USER_POOL_ID: 'UserPool', USER_POOL_CLIENT_ID: 'UserPoolClient', BROADCAST_CLAIM: 'chat:broadcast' });
+    const existing = resolveEnvironment(byId.get('AuthorizerFunction')!, localRefs(template, { Table: 'T', CreateUserPool: 'false', UserPoolId: 'eu-west-1_abc', UserPoolClientId: 'client' }));
+    expect(existing).toMatchObject({ USER_POOL_ID: 'eu-west-1_abc', USER_POOL_CLIENT_ID: 'client' });
+  });
+
+  it('throttles every route on the stage, send the tightest', () => {
+    const api = template.Resources.WebSocketApi!.Properties!;
+    const send = api.RouteSettings.send;
+    expect(api.DefaultRouteSettings.ThrottlingRateLimit).toBeGreaterThan(send.ThrottlingRateLimit);
+    expect(api.DefaultRouteSettings.ThrottlingBurstLimit).toBeGreaterThan(send.ThrottlingBurstLimit);
+    expect(send.ThrottlingRateLimit).toBeGreaterThan(0);
   });
 });
 
@@ -114,8 +155,8 @@ describe('template.yaml: least privilege of the example functions', () => {
     }
   });
 
-  it('grants $connect and $disconnect no ManageConnections (nothing to tell, no one to tell yet)', () => {
-    for (const id of ['ConnectFunction', 'DisconnectFunction']) {
+  it('grants $connect and the authorizer no ManageConnections ($connect: the connection does not exist yet; the authorizer only verifies)', () => {
+    for (const id of ['ConnectFunction', 'AuthorizerFunction']) {
       expect(statementsOf(byId.get(id)!).filter((s) => actionsOf(s).some((a) => a.startsWith('execute-api:')))).toEqual([]);
     }
   });
@@ -155,12 +196,11 @@ describe('template.yaml: runtime and settings', () => {
 
   it('declares every variable env.json overrides (sam local overrides declared variables only), empty by default for endpoints', () => {
     const envJson = JSON.parse(readFileSync(join(repoRoot, 'env.json'), 'utf8')) as Record<string, Record<string, string>>;
-    const overrides = Object.entries(envJson).flatMap(([scope, vars]) => {
-      if (scope !== 'Parameters') expect(byId.has(scope)).toBe(true);
-      return Object.keys(vars);
-    });
-    expect(overrides.length).toBeGreaterThan(0);
+    // `Parameters` applies to every function; a function's own section only to it.
+    for (const scope of Object.keys(envJson)) if (scope !== 'Parameters') expect(byId.has(scope)).toBe(true);
+    expect(Object.keys(envJson.Parameters ?? {}).length).toBeGreaterThan(0);
     for (const fn of functions) {
+      const overrides = [...Object.keys(envJson.Parameters ?? {}), ...Object.keys(envJson[fn.logicalId] ?? {})];
       for (const name of overrides) expect(Object.keys(fn.environment)).toContain(name);
       expect(fn.environment.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI).toBe('');
       expect(fn.environment.AWS_ENDPOINT_URL_DYNAMODB).toBe('');

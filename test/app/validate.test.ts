@@ -28,7 +28,8 @@ const validate = (edit: (text: string) => string) => {
   }, 120_000);
 
   it('fails on a route key the SAM translator refuses', () => {
-    const { code, output } = validate((t) => t.replace(/^ {8}send:$/m, '        send-it:'));
+    // The route under Routes (RouteSettings has a `send:` key too).
+    const { code, output } = validate((t) => t.replace(/^ {8}send:\n( {10}FunctionArn)/m, '        send-it:\n$1'));
     expect(code).not.toBe(0);
     expect(output).toMatch(/Route key 'send-it' must be alphanumeric/);
   }, 120_000);

@@ -1,6 +1,9 @@
 // The demo chat client: plain DOM, one WebSocket, the protocol in README.md ("Chat protocol").
-// Sends {"action":"join"|"leave"|"send", …}; shows joined / left / message / error as they arrive,
-// each event once (delivery is at-least-once, see firstSighting).
+// Logs in first: a name → a short-lived token from the local gateway's development issuer
+// (/dev/token) → connect with ?token= (browsers cannot set headers on a WebSocket). Sends
+// {"action":"join"|"leave"|"send", …}; shows joined / left / message / error as they arrive, with
+// the verified names the server put in them, each event once (delivery is at-least-once, see
+// firstSighting).
 const $ = (id) => document.getElementById(id);
 const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
 
@@ -27,8 +30,8 @@ const firstSighting = (id) => {
   return true;
 };
 
-const short = (id) => (id ? `${id.slice(0, 6)}…` : '?');
-const who = (id) => (id === state.me ? 'you' : short(id));
+// Names come from the server (the token the authorizer verified), never from what a client says.
+const who = (id, name) => (id === state.me ? `${name ?? 'you'} (you)` : name ?? '?');
 
 const setStatus = (text, kind) => {
   $('status').textContent = text;
@@ -67,6 +70,7 @@ const renderRooms = () => {
 const setConnected = (connected) => {
   $('connect').disabled = connected;
   $('name').disabled = connected;
+  $('broadcast').disabled = connected;
   $('disconnect').disabled = !connected;
   for (const id of ['join', 'leave', 'text', 'send']) $(id).disabled = !connected;
 };
@@ -91,16 +95,16 @@ const onMessage = (raw) => {
         renderRooms();
         $('target').value = m.room;
       }
-      return add('system', { text: `${who(m.connectionId)} joined #${m.room}` });
+      return add('system', { text: `${who(m.connectionId, m.name)} joined #${m.room}` });
     case 'left':
       if (m.connectionId === state.me) {
         state.rooms.delete(m.room);
         renderRooms();
       }
-      return add('system', { text: `${who(m.connectionId)} left #${m.room}` });
+      return add('system', { text: `${who(m.connectionId, m.name)} left #${m.room}` });
     case 'message':
-      return add(m.from === state.me ? 'mine' : 'theirs', {
-        meta: `<b>${escapeHtml(who(m.from))}</b> ${m.room ? `in #${escapeHtml(m.room)}` : 'to everyone'}`,
+      return add(m.from?.id === state.me ? 'mine' : 'theirs', {
+        meta: `<b>${escapeHtml(who(m.from?.id, m.from?.name))}</b> ${m.room ? `in #${escapeHtml(m.room)}` : 'to everyone'}`,
         text: m.text,
       });
     case 'error':
@@ -115,17 +119,36 @@ const send = (payload) => {
   if (state.ws?.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(payload));
 };
 
-$('connect-form').addEventListener('submit', (e) => {
+/** A token for `name` from the development issuer, or an Error saying why not. */
+const logIn = async (name, broadcast) => {
+  const query = new URLSearchParams({ name });
+  if (broadcast) query.set('scope', 'chat:broadcast');
+  const res = await fetch(`/dev/token?${query}`);
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.message ?? `the development issuer answered ${res.status}`);
+  return body;
+};
+
+$('connect-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const name = $('name').value.trim();
-  const url = name ? `${wsBase}/?name=${encodeURIComponent(name)}` : `${wsBase}/`;
+  if (!name) return;
+  setStatus('logging in…', 'off');
+  let login;
+  try {
+    login = await logIn(name, $('broadcast').checked);
+  } catch (error) {
+    setStatus('not logged in', 'bad');
+    return add('error', { text: `Login failed: ${error.message}` });
+  }
+  $('user').textContent = `${login.name} (${login.sub}, token valid ${Math.round(login.expiresIn / 60)} min${$('broadcast').checked ? ', may send to everyone' : ''})`;
   setStatus('connecting…', 'off');
   let opened = false;
-  const ws = new WebSocket(url);
+  const ws = new WebSocket(`${wsBase}/?token=${encodeURIComponent(login.token)}`);
   state.ws = ws;
   ws.addEventListener('open', () => {
     opened = true;
-    setStatus(`connected${name ? ` as ${name}` : ''}`, 'on');
+    setStatus(`connected as ${name}`, 'on');
     setConnected(true);
     add('system', { text: `Connected to ${wsBase}` });
   });
@@ -137,9 +160,11 @@ $('connect-form').addEventListener('submit', (e) => {
     renderRooms();
     $('connection-id').textContent = '–';
     if (!opened) {
-      // The browser hides the HTTP status of a refused upgrade; $connect refuses bad names (400).
+      // The browser hides the HTTP status of a refused upgrade: 401 for a bad token, 403 when the
+      // authorizer denies a valid one (a name the chat cannot show).
       setStatus('rejected', 'bad');
-      return add('error', { text: 'The gateway refused the connection ($connect said no). Names are 1–64 letters, digits, _ . or -' });
+      $('user').textContent = '–';
+      return add('error', { text: 'The gateway refused the connection (the authorizer said no). Names are 1–64 letters, digits, _ . or -' });
     }
     setStatus('disconnected', 'off');
     add('system', { text: `Disconnected (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})` });
@@ -171,5 +196,5 @@ $('send-form').addEventListener('submit', (e) => {
   $('text').focus();
 });
 
-$('wscat').textContent = `npx wscat -c '${wsBase}?name=alice'`;
+$('wscat').textContent = `npx wscat -c "${wsBase}?token=$(curl -s '${location.origin}/dev/token?name=alice' | jq -r .token)"`;
 renderRooms();

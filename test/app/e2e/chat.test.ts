@@ -1,7 +1,8 @@
 // End to end: Debian's Chromium, driven by playwright-core, against the local gateway serving the
-// shipped template.yaml (the real handlers, bundled by build.mjs). Two pages join a room, one sends,
-// both show the message. A screenshot is kept in test-artifacts/ and checked for content. A message
-// delivered twice (at-least-once) is shown once.
+// shipped template.yaml (the real handlers and authorizer, bundled by build.mjs). Two users log in
+// (name → a token from the gateway's development issuer → connect), join a room, one sends, both
+// show the message with the sender's verified name. A screenshot is kept in test-artifacts/ and
+// checked for content. A message delivered twice (at-least-once) is shown once.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,11 +42,12 @@ afterAll(async () => {
   rmSync(outdir, { recursive: true, force: true });
 });
 
-const openChat = async (name: string): Promise<Page> => {
+const openChat = async (name: string, options: { broadcast?: boolean } = {}): Promise<Page> => {
   const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
   page.on('pageerror', (error) => { throw error; });
   await page.goto(`http://127.0.0.1:${gateway.port}/`);
   await page.fill('#name', name);
+  if (options.broadcast) await page.check('#broadcast');
   await page.click('#connect');
   await page.waitForSelector('#status.on');
   await page.fill('#room', 'lobby');
@@ -71,9 +73,15 @@ const distinctColours = async (page: Page, png: Buffer): Promise<number> => page
   return seen.size;
 }, png.toString('base64'));
 
-test('two pages join a room; one sends; both show the message', async () => {
+test('two users log in, join a room; one sends; both show the message with their names', async () => {
   const alice = await openChat('alice');
   const bob = await openChat('bob');
+  // Logged in: the page shows who the issuer vouched for, and the status says so.
+  await expect(alice.locator('#user').textContent()).resolves.toContain('alice (dev-alice');
+  await expect(bob.locator('#status').textContent()).resolves.toBe('connected as bob');
+  // Joins show names: alice's page saw bob join, by name.
+  await alice.waitForFunction(() => [...document.querySelectorAll('#log li.system')].some((li: any) => li.textContent === 'bob joined #lobby'));
+  await expect(bob.locator('#log li.system', { hasText: 'bob (you) joined #lobby' }).count()).resolves.toBe(1);
 
   await alice.selectOption('#target', 'lobby');
   await alice.fill('#text', 'hello from alice');
@@ -84,6 +92,9 @@ test('two pages join a room; one sends; both show the message', async () => {
   }
   const bobsView = await bob.locator('#log li', { hasText: 'hello from alice' }).textContent();
   expect(bobsView).toContain('in #lobby');
+  // The sender's name came from alice's token, through the authorizer, in `from`.
+  await expect(bob.locator('#log li.theirs .meta b', { hasText: 'alice' }).count()).resolves.toBe(1);
+  await expect(alice.locator('#log li.mine .meta b').first().textContent()).resolves.toBe('alice (you)');
   // Alice sees her own message as hers; bob sees it as someone else's.
   await expect(alice.locator('#log li.mine', { hasText: 'hello from alice' }).count()).resolves.toBe(1);
   await expect(bob.locator('#log li.theirs', { hasText: 'hello from alice' }).count()).resolves.toBe(1);
@@ -111,7 +122,7 @@ test('the same event delivered twice (an at-least-once retry) is shown once', as
   expect(me).not.toBe('–');
 
   // The very bytes a retried PostToConnection would repeat: same id, same everything.
-  const bytes = JSON.stringify({ type: 'message', id: 'retried-0001', room: 'lobby', from: 'someone-else', text: 'said once' });
+  const bytes = JSON.stringify({ type: 'message', id: 'retried-0001', room: 'lobby', from: { id: 'someone-else', name: 'eve' }, text: 'said once' });
   await postToConnection(me, bytes);
   await postToConnection(me, bytes);
   // The counter proves the second copy reached the page and was dropped, not lost on the way.
@@ -119,7 +130,7 @@ test('the same event delivered twice (an at-least-once retry) is shown once', as
   await expect(shown(page, 'said once')).resolves.toBe(1);
 
   // Dedupe is by id, not by text: the same words in a new event are a new message.
-  await postToConnection(me, JSON.stringify({ type: 'message', id: 'retried-0002', room: 'lobby', from: 'someone-else', text: 'said once' }));
+  await postToConnection(me, JSON.stringify({ type: 'message', id: 'retried-0002', room: 'lobby', from: { id: 'someone-else', name: 'eve' }, text: 'said once' }));
   await page.waitForFunction(() => [...document.querySelectorAll('#log li')].filter((li: any) => li.textContent?.includes('said once')).length === 2);
   await expect(page.locator('#duplicates').textContent()).resolves.toBe('1');
 
@@ -136,7 +147,7 @@ test('the page remembers the last 1,000 ids only: the oldest is forgotten, the n
   const page = await openChat('dave');
   const me = (await page.locator('#connection-id').textContent())!;
   // The page's own `joined` took one of the 1,000 places; 1,001 more push out it, then bulk-0.
-  const event = (i: number) => JSON.stringify({ type: 'message', id: `bulk-${i}`, from: 'someone-else', text: `bulk ${i}.` });
+  const event = (i: number) => JSON.stringify({ type: 'message', id: `bulk-${i}`, from: { id: 'someone-else', name: 'eve' }, text: `bulk ${i}.` });
   for (let i = 0; i <= 1000; i++) await postToConnection(me, event(i));
   await page.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li: any) => li.textContent?.includes('bulk 1000.')));
 
@@ -149,7 +160,25 @@ test('the page remembers the last 1,000 ids only: the oldest is forgotten, the n
   await page.close();
 }, 60_000);
 
-test('a refused name shows as rejected in the page', async () => {
+test('sending to everyone: refused without the claim, shown to all with it', async () => {
+  const plain = await openChat('frank');
+  const herald = await openChat('grace', { broadcast: true });
+  await plain.selectOption('#target', '');
+  await plain.fill('#text', 'hello all?');
+  await plain.click('#send');
+  await plain.waitForFunction(() => [...document.querySelectorAll('#log li.error')].some((li: any) => li.textContent?.includes('chat:broadcast')));
+  await herald.selectOption('#target', '');
+  await herald.fill('#text', 'announcement');
+  await herald.click('#send');
+  for (const page of [plain, herald]) {
+    await page.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li: any) => li.textContent?.includes('announcement') && li.textContent?.includes('to everyone')));
+  }
+  await expect(plain.locator('#log li.theirs .meta b', { hasText: 'grace' }).count()).resolves.toBe(1);
+  await expect(plain.locator('#log li', { hasText: 'hello all?' }).count()).resolves.toBe(0);
+  await Promise.all([plain.close(), herald.close()]);
+}, 60_000);
+
+test('a name the authorizer refuses shows as rejected in the page', async () => {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${gateway.port}/`);
   await page.fill('#name', 'bad<name>');

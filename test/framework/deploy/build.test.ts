@@ -63,8 +63,15 @@ describe('build.mjs on a template', () => {
       const smuggled = b.inputs.filter((i) => forbiddenInputs.some((re) => re.test(i.name))).map((i) => i.name);
       expect(`${b.logicalId}: ${smuggled.join(', ')}`).toBe(`${b.logicalId}: `);
       // The ES module build of the SDK, which tree-shakes; the CJS build would be dist-cjs.
-      expect(b.inputs.find((i) => i.name === '@aws-sdk/client-dynamodb')).toBeDefined();
+      if (b.logicalId !== 'AuthorizerFunction') expect(b.inputs.find((i) => i.name === '@aws-sdk/client-dynamodb')).toBeDefined();
     }
+  });
+
+  it('keeps the authorizer (on the handshake path) to aws-jwt-verify and its own code: no AWS SDK, no outbox', () => {
+    const authorizer = built.find((b) => b.logicalId === 'AuthorizerFunction')!;
+    expect(authorizer.inputs[0]!.name).toBe('aws-jwt-verify');
+    expect(authorizer.inputs.filter((i) => /^@aws-sdk|^@smithy|^@middy|^src\//.test(i.name))).toEqual([]);
+    expect(authorizer.bytes).toBeLessThan(64 * 1024);
   });
 
   it('each bundle loads in a fresh Node 24 process and exports handler as a function', async () => {

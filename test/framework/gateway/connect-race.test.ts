@@ -12,7 +12,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
 import type { InvocationReport } from '../../../src/local/websocket-api.ts';
-import { eventually, TestClient } from './support.ts';
+import { eventually, openAs, type TestClient } from './support.ts';
 
 let gateway: Gateway;
 let db: DynamoDBDocumentClient;
@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 test('a broadcast racing 200 connects prunes none of them', async () => {
-  const broadcaster = await TestClient.open(gateway.wsUrl);
+  const broadcaster = await openAs(gateway.wsUrl, 'broadcaster', { scope: 'chat:broadcast' });
   clients.push(broadcaster);
   const invocations = { send: 0, join: 0 };
   gateway.events.on('invocation', (r: InvocationReport) => {
@@ -68,7 +68,7 @@ test('a broadcast racing 200 connects prunes none of them', async () => {
   // (its PutItem times out): that client is refused, has no row to lose, and is not counted.
   let refused = 0;
   for (let i = 0; i < 200; i += 10) {
-    const opened = await Promise.all(Array.from({ length: 10 }, () => TestClient.open(gateway.wsUrl).catch(() => void refused++)));
+    const opened = await Promise.all(Array.from({ length: 10 }, (_, j) => openAs(gateway.wsUrl, `c${i + j}`).catch(() => void refused++)));
     clients.push(...opened.filter((c): c is TestClient => c !== undefined));
   }
   expect(refused).toBeLessThan(20);

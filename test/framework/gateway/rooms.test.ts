@@ -43,7 +43,8 @@ beforeAll(async () => {
     endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
   }));
   // One join at a time per room, so each client's first `joined` is its own (see joinAs).
-  for (let i = 0; i < 50; i++) clients.push(await joinAs(gateway.wsUrl, `user${i}`, rooms[i % 3]!));
+  // user7 may send to everyone (the chat:broadcast claim); the others may not.
+  for (let i = 0; i < 50; i++) clients.push(await joinAs(gateway.wsUrl, `user${i}`, rooms[i % 3]!, i === 7 ? { scope: 'chat:broadcast' } : {}));
 }, 120_000);
 
 afterAll(async () => {
@@ -72,7 +73,7 @@ test('a send to a room reaches exactly its members, once each', async () => {
     await sendAndSettle(sender, { room, text });
     await eventually(() => members(room).every((m) => messagesWithText(m, text).length === 1), `all of ${room} got "${text}"`);
     for (const m of members(room)) {
-      expect(messagesWithText(m, text)).toEqual([{ type: 'message', id: expect.any(String), room, from: sender.id, text }]);
+      expect(messagesWithText(m, text)).toEqual([{ type: 'message', id: expect.any(String), room, from: { id: sender.id, name: `user${clients.indexOf(sender)}` }, text }]);
     }
     // One message, one id, whoever received it.
     expect(new Set(members(room).map((m) => messagesWithText(m, text)[0].id)).size).toBe(1);
@@ -86,7 +87,7 @@ test('a send to all reaches all 50, once each', async () => {
   const sender = clients[7]!;
   await sendAndSettle(sender, { text: 'hello everyone' });
   await eventually(() => clients.every((c) => messagesWithText(c, 'hello everyone').length >= 1), 'all 50 got it');
-  for (const c of clients) expect(messagesWithText(c, 'hello everyone')).toEqual([{ type: 'message', id: expect.any(String), from: sender.id, text: 'hello everyone' }]);
+  for (const c of clients) expect(messagesWithText(c, 'hello everyone')).toEqual([{ type: 'message', id: expect.any(String), from: { id: sender.id, name: 'user7' }, text: 'hello everyone' }]);
   expect(new Set(clients.map((c) => messagesWithText(c, 'hello everyone')[0].id)).size).toBe(1);
 }, 60_000);
 

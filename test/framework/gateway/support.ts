@@ -98,3 +98,19 @@ export const eventually = async (predicate: () => boolean | Promise<boolean>, wh
 };
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A token from the gateway's development issuer (GET /dev/token?name=…), as the demo page gets
+ * one: `extra` adds query parameters (scope, sub, ttl, aud).
+ */
+export const devToken = async (wsUrl: string, name: string, extra: Record<string, string> = {}): Promise<string> => {
+  const url = new URL('/dev/token', wsUrl.replace(/^ws/, 'http'));
+  url.search = new URLSearchParams({ name, ...extra }).toString();
+  const res = await fetch(url);
+  if (res.status !== 200) throw new Error(`GET ${url.pathname} answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+};
+
+/** Opens a client logged in as `name` (a dev token in ?token=). */
+export const openAs = async (wsUrl: string, name: string, extra: Record<string, string> = {}): Promise<TestClient> =>
+  TestClient.open(`${wsUrl}?token=${encodeURIComponent(await devToken(wsUrl, name, extra))}`);
