@@ -4,8 +4,9 @@
 // tests must not notice the new route, and the app's own tests (the new one included) must pass.
 //
 // The copy holds what the tests need (sources, tests, template, config), with node_modules linked,
-// not copied. Its tests run in one child jest; this file and the SAM validation (slow, and covered
-// on the real template by test/app/validate.test.ts) are left out of that run.
+// not copied. Its tests run in one child jest; this file, the SAM validation and `sam build` (slow,
+// and covered on the real template by test/app/validate.test.ts and sam-build.test.ts) are left
+// out of that run.
 import { describe, expect, it } from '@jest/globals';
 import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,6 +64,7 @@ describe('README "Add a route", on a copy of the repository', () => {
 
     const jest = await runNode([join(repoRoot, 'node_modules/jest/bin/jest.js'), 'test/framework', 'test/app', '--ci', '--maxWorkers=2',
       '--testPathIgnorePatterns', '/node_modules/', '/test/app/e2e/', '/test/app/add-route\\.test\\.ts$', '/test/app/validate\\.test\\.ts$',
+      '/test/app/sam-build\\.test\\.ts$',
       '--cacheDirectory', join(copy, '.jest-cache')], {
       cwd: copy, env: { ...env, NODE_OPTIONS: '--experimental-vm-modules', PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}` }, timeoutMs: 900_000,
     });
