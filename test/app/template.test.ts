@@ -144,6 +144,13 @@ describe('template.yaml: every function builds', () => {
       expect(b.bytes).toBeGreaterThan(1000);
     }
   });
+
+  it('keeps the authorizer (on the handshake path) to aws-jwt-verify and its own code: no AWS SDK, no outbox', () => {
+    const authorizer = built.find((b) => b.logicalId === 'AuthorizerFunction')!;
+    expect(authorizer.inputs[0]!.name).toBe('aws-jwt-verify');
+    expect(authorizer.inputs.filter((i) => /^@aws-sdk|^@smithy|^@middy|^src\//.test(i.name))).toEqual([]);
+    expect(authorizer.bytes).toBeLessThan(64 * 1024);
+  });
 });
 
 describe('template.yaml: least privilege of the example functions', () => {

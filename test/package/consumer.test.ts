@@ -82,9 +82,9 @@ describe('an adopter project', () => {
     }`;
     const lines = ok(run(node24, ['--input-type=module', '-e', script]), 'import').trim().split('\n').map((l) => JSON.parse(l));
     expect(Object.fromEntries(lines)).toEqual({
-      'ws-outbox': ['ConnectionStore', 'MemoryStore', 'NotConnectedError', 'OutboxClosedError', 'PayloadTooLargeError', 'TransportError',
-        'badRequest', 'cleanupOutbox', 'createDocumentClient', 'destroyTransports', 'managementEndpoint', 'maxPayloadBytes', 'outbox',
-        'outboxDefaults', 'wsHandler', 'wsJsonBodyParser'],
+      'ws-outbox': ['ConnectionStore', 'DynamoRateLimiter', 'MemoryRateLimiter', 'MemoryStore', 'NotConnectedError', 'OutboxClosedError',
+        'PayloadTooLargeError', 'TransportError', 'badRequest', 'cleanupOutbox', 'createDocumentClient', 'destroyTransports',
+        'managementEndpoint', 'maxPayloadBytes', 'outbox', 'outboxDefaults', 'rateLimit', 'rateLimitDefaults', 'wsHandler', 'wsJsonBodyParser'],
       'ws-outbox/testing': ['WsTestHarness', 'makeWsEvent', 'newConnectionId'],
       'ws-outbox/local': ['BuildError', 'build', 'gatewayDefaults', 'startGateway'],
     });

@@ -67,13 +67,6 @@ describe('build.mjs on a template', () => {
     }
   });
 
-  it('keeps the authorizer (on the handshake path) to aws-jwt-verify and its own code: no AWS SDK, no outbox', () => {
-    const authorizer = built.find((b) => b.logicalId === 'AuthorizerFunction')!;
-    expect(authorizer.inputs[0]!.name).toBe('aws-jwt-verify');
-    expect(authorizer.inputs.filter((i) => /^@aws-sdk|^@smithy|^@middy|^src\//.test(i.name))).toEqual([]);
-    expect(authorizer.bytes).toBeLessThan(64 * 1024);
-  });
-
   it('each bundle loads in a fresh Node 24 process and exports handler as a function', async () => {
     const probe = 'const m = await import(process.argv[1]); console.log(JSON.stringify({ node: process.versions.node, handler: typeof m.handler, exports: Object.keys(m) }));';
     for (const b of built) {
