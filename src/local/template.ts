@@ -242,7 +242,8 @@ export const routesOf = (template: Template): Record<string, string> => {
   const add = (key: string, target: unknown, written: unknown) => {
     const fn = functionNamed(target, functionIds);
     if (!fn) {
-      throw new Error(`Route ${key} of ${apiId} does not point at a function of this template (got ${JSON.stringify(written) ?? 'nothing'})`);
+      const named = targetOf(written) ?? (typeof target === 'string' ? target : JSON.stringify(written));
+      throw new Error(`Route ${key} of ${apiId} does not point at a function of this template (got ${named ?? 'nothing'})`);
     }
     routes[key] = fn;
   };

@@ -157,7 +157,9 @@ describe('the ws-outbox bin', () => {
     writeFileSync(join(project, 'missing.yaml'), readFileSync(join(project, 'template.yaml'), 'utf8').replace('CodeUri: dist/echo/', 'CodeUri: dist/shout/'));
     const r = run(bin(), ['build', '--template', 'missing.yaml']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('EchoFunction: no handler file for CodeUri dist/shout/; looked for handlers/shout.ts, handlers/shout.mts, handlers/shout.js, handlers/shout.mjs');
+    expect(r.stderr).toContain('EchoFunction: no handler file for CodeUri dist/shout/ and Handler index.handler; looked for handlers/shout.ts, handlers/shout.mts, '
+      + 'handlers/shout.cts, handlers/shout.js, handlers/shout.mjs, handlers/shout.cjs, dist/shout/index.ts, dist/shout/index.mts, dist/shout/index.cts, '
+      + 'dist/shout/index.js, dist/shout/index.mjs, dist/shout/index.cjs');
   });
 
   it('names the functions the template has for an unknown function id', () => {

@@ -105,8 +105,9 @@ describe('build.mjs errors', () => {
     const template = fixture({ 'template.yaml': `Resources:\n${fn('GhostFunction', 'dist/ghost/')}` });
     const error = await build({ template, outdir: tempDir('out') }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BuildError);
-    expect((error as Error).message).toBe('GhostFunction: no handler file for CodeUri dist/ghost/; looked for '
-      + ['ts', 'mts', 'js', 'mjs'].map((ext) => join(template, '..', `handlers/ghost.${ext}`)).join(', ')
+    const extensions = ['ts', 'mts', 'cts', 'js', 'mjs', 'cjs'];
+    expect((error as Error).message).toBe('GhostFunction: no handler file for CodeUri dist/ghost/ and Handler index.handler; looked for '
+      + [...extensions.map((ext) => `handlers/ghost.${ext}`), ...extensions.map((ext) => `dist/ghost/index.${ext}`)].map((path) => join(template, '..', path)).join(', ')
       + '. Create one of them, or name the file with Metadata: { BuildEntry: path/to/file.ts } on the function.');
   });
 

@@ -49,7 +49,7 @@ describe('every route has a function', () => {
 
   it('catches a function without its handler file, naming where it looked', () => {
     const t = edited((t) => { t.Resources.PingFunction!.Properties!.CodeUri = 'dist/pong/'; });
-    expect(routeViolations(t)).toEqual([expect.stringMatching(/^PingFunction: no handler file \(looked for .*handlers\/pong\.ts, .*handlers\/pong\.mts, .*handlers\/pong\.js, .*handlers\/pong\.mjs\)$/)]);
+    expect(routeViolations(t)).toEqual([expect.stringMatching(/^PingFunction: no handler file \(looked for .*handlers\/pong\.ts, .*handlers\/pong\.mts, .*handlers\/pong\.js, .*handlers\/pong\.mjs, .*dist\/pong\/index\.ts, .*dist\/pong\/index\.cjs\)$/)]);
   });
 });
 
