@@ -132,7 +132,7 @@ export const runInvoke = async (args: string[]): Promise<number> => {
       fn: { ...fn, environment },
       codeFile: built!.outfile,
       env: {
-        AWS_REGION: defaults.region, AWS_DEFAULT_REGION: defaults.region,
+        AWS_REGION: defaults.region, AWS_DEFAULT_REGION: defaults.region, AWS_SAM_LOCAL: 'true',
         AWS_ACCESS_KEY_ID: localCredentials.accessKeyId, AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
       },
       ledger: new InvocationLedger(),

@@ -80,5 +80,8 @@ test('the same fan-out through the outbox: all 20 delivered before the response,
   expect(mine.every((d) => !d.late)).toBe(true);
   expect(new Set(mine.map((d) => d.connectionId))).toEqual(new Set(recipients.map((r) => r.id)));
   await eventually(() => recipients.every((r) => messagesWithText(r, 'outbox').length === 1), 'every recipient has the message once');
-  expect(gateway.lateSends.length).toBe(lateBefore);
+  // None of this invocation's requests was late. (The first test's leftover requests may still be
+  // landing: they were written before its instance froze again, and reach the gateway over TLS.)
+  expect(gateway.lateSends.filter((l) => l.requestId === report.requestId)).toEqual([]);
+  expect(gateway.lateSends.slice(lateBefore).every((l) => l.functionName === 'FloodBugFunction')).toBe(true);
 }, 30_000);
