@@ -129,20 +129,25 @@ describe('abuse limits', () => {
     await join_(flooder, 'busy');
     await join_(calm, 'busy');
     await sleep(2500); // both buckets full again after the joins
+    const started = performance.now();
     for (let i = 0; i < 40; i++) flooder.send({ action: 'send', room: 'busy', text: `flood ${i}` });
     for (let i = 0; i < 3; i++) {
       calm.send({ action: 'send', room: 'busy', text: `calm ${i}` });
       await sleep(300);
     }
     await calm.waitFor((d) => d?.type === 'message' && /^calm /.test(d.text), { count: 3 });
-    await flooder.waitFor((d) => d?.type === 'error' && d.message === 'slow down', { count: 20 });
-    await sleep(1000); // let any flood message still in flight land
-    const delivered = calm.matching((d) => d?.type === 'message' && /^flood /.test(d.text)).length;
-    const slowDowns = flooder.matching((d) => d?.type === 'error' && d.message === 'slow down').length;
-    // Burst 10 plus 5/s over the couple of seconds the flood takes to run through.
-    expect(delivered).toBeGreaterThanOrEqual(10);
-    expect(delivered).toBeLessThanOrEqual(25);
-    expect(delivered + slowDowns).toBe(40);
+    const delivered = () => calm.matching((d) => d?.type === 'message' && /^flood /.test(d.text)).length;
+    const slowDowns = () => flooder.matching((d) => d?.type === 'error' && d.message === 'slow down').length;
+    // Every flood message is answered: delivered to the room, or refused with "slow down". How long
+    // that takes depends on the functions' CPU (Lambda-sized under the local gateway's limits).
+    const deadline = Date.now() + 45_000;
+    while (delivered() + slowDowns() < 40 && Date.now() < deadline) await sleep(50);
+    const seconds = (performance.now() - started) / 1000;
+    expect(delivered() + slowDowns()).toBe(40);
+    // Burst 10 plus 5/s over the time the flood took to run through; the rest refused.
+    expect(delivered()).toBeGreaterThanOrEqual(10);
+    expect(delivered()).toBeLessThanOrEqual(10 + Math.ceil(5 * seconds) + 2);
+    expect(slowDowns()).toBeGreaterThan(0);
     expect(calm.matching((d) => d?.type === 'error')).toEqual([]);
   }, 60_000);
 });
