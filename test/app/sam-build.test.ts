@@ -5,9 +5,10 @@
 // So `sam build && sam deploy` ships exactly what `npm run build` and the local gateway build.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { dynamoDbPolicyTemplates } from '../../src/local/iam/sam-policy-templates.ts';
 import { functionsOf, loadTemplate } from '../../src/local/template.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
 import { repoRoot, runNode, templatePath, tempDir } from '../helpers/node.ts';
@@ -78,4 +79,19 @@ const functions = functionsOf(loadTemplate(templatePath));
     const row = await dynalite.documentClient.send(new GetCommand({ TableName: 'Table', Key: { pk: 'connections', sk: connectionId } }));
     expect(row.Item).toBeDefined();
   }, 30_000);
+});
+
+// The local IAM check expands SAM's DynamoDB policy templates itself (src/local/iam); they must
+// grant what the translator's own definitions grant.
+(existsSync(sam) || process.env.CI ? describe : describe.skip)('the SAM policy templates the local IAM check knows', () => {
+  it('grant the actions of the SAM translator\'s policy_templates.json, on the table and its indexes', () => {
+    const lib = join(repoRoot, '.venv/lib');
+    const python = readdirSync(lib).find((d) => d.startsWith('python'))!;
+    const templates = JSON.parse(readFileSync(join(lib, python, 'site-packages/samtranslator/policy_templates_data/policy_templates.json'), 'utf8')).Templates;
+    for (const [name, actions] of Object.entries(dynamoDbPolicyTemplates)) {
+      const [statement] = templates[name].Definition.Statement;
+      expect({ name, actions: [...actions].sort() }).toEqual({ name, actions: [...statement.Action].sort() });
+      expect(JSON.stringify(statement.Resource)).toContain('table/${tableName}/index/*');
+    }
+  });
 });
