@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeCgroupTree } from '../../../src/local/cgroups.ts';
 import { TestClient, eventually, sleep } from './support.ts';
 import { descendantsOf, hasProc, isAlive, killIfAlive, readProcess, type ProcessInfo } from './process-tree.ts';
 
@@ -54,6 +55,10 @@ afterAll(async () => {
   for (const client of clients) client.ws.terminate();
   for (const gateway of gateways) if (gateway.exitCode === null && gateway.signalCode === null) gateway.kill('SIGKILL');
   for (const p of seen) killIfAlive(p);
+  // The one case nothing cleans up (gateway and watchdog killed together) leaves its cgroups too.
+  for (const gateway of gateways) {
+    for (const controller of ['cpu', 'memory']) await removeCgroupTree(`/sys/fs/cgroup/${controller}/ws-outbox-${gateway.pid}`);
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
