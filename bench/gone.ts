@@ -73,7 +73,12 @@ await handler(messageEvent('conn-0') as never, lambdaContext() as never);
 const requests = proxy.stop();
 
 // What is left, read directly: the room must hold exactly the live members.
-const countIn = async (pk: string) => (await dynamo.documentClient.send(new QueryCommand({ TableName: dynamo.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, Select: 'COUNT' }))).Count;
+const countIn = async (pk: string) => (await dynamo.documentClient.send(new QueryCommand({ TableName: dynamo.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, Select: 'COUNT' }))).Count ?? 0;
+const countConnections = async () => {
+  let total = 0;
+  for (let shard = 0; shard < store.shards; shard++) total += await countIn(connectionsPartition(shard));
+  return total;
+};
 const r = report as DeliveryReport | undefined;
 const gone = r?.gone.length ?? 0;
 const itemsDeleted = gone * (1 + 2);
@@ -83,7 +88,7 @@ process.stdout.write(JSON.stringify({
   itemsDeleted, requests,
   batchWriteBound: Math.ceil(itemsDeleted / maxWriteBatch),
   batchWriteWithinBound: batchWrite <= Math.ceil(itemsDeleted / maxWriteBatch),
-  roomMembersAfter: await countIn(roomPartition('bench')), connectionsAfter: await countIn(connectionsPartition), expectedAfter: n - gone,
+  roomMembersAfter: await countIn(roomPartition('bench')), connectionsAfter: await countConnections(), expectedAfter: n - gone,
   durationMs: r?.durationMs,
 }) + '\n');
 proxy.close();

@@ -7,6 +7,7 @@
 // The files tell one story for one connection: connect (alice) → join lobby → send → leave →
 // an unknown action → disconnect. Each step's outcome is checked in the table and on the wire.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connectionKey } from '../../src/store/keys.ts';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
@@ -115,7 +116,7 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
 
   /** The POSTs this step caused, as parsed JSON messages. */
   const postsSince = (start: number) => management.delivered.slice(start).map((d) => ({ to: d.connectionId, message: JSON.parse(d.body) }));
-  const connectionItem = async () => (await dynalite.documentClient.send(new GetCommand({ TableName: tableName, Key: { pk: 'connections', sk: connectionId } }))).Item;
+  const connectionItem = async () => (await dynalite.documentClient.send(new GetCommand({ TableName: tableName, Key: connectionKey(connectionId) }))).Item;
   const lobby = async () => (await dynalite.documentClient.send(new QueryCommand({
     TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'room#lobby' },
   }))).Items ?? [];
@@ -125,7 +126,7 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
     let mark = management.delivered.length;
     const connect = await invoke('connect');
     expect(connect.statusCode).toBe(200);
-    expect(await connectionItem()).toMatchObject({ pk: 'connections', sk: connectionId, name: 'alice' });
+    expect(await connectionItem()).toMatchObject({ ...connectionKey(connectionId), name: 'alice' });
     expect(postsSince(mark)).toEqual([]); // $connect never posts: the connection does not exist yet
 
     mark = management.delivered.length;

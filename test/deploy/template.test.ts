@@ -3,6 +3,7 @@
 // runtime, and the variables env.json overrides. The template is read the way build.mjs and the
 // local gateway read it (src/local/template.ts, CloudFormation tags included).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connectionKey } from '../../src/store/keys.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
@@ -185,7 +186,7 @@ describe('template.yaml: the table', () => {
       await store.connect('ttl-probe=', { name: 'probe' });
       await store.join('ttl-probe=', 'lobby');
       const now = Math.floor(Date.now() / 1000);
-      for (const Key of [{ pk: 'connections', sk: 'ttl-probe=' }, { pk: 'room#lobby', sk: 'ttl-probe=' }]) {
+      for (const Key of [connectionKey('ttl-probe='), { pk: 'room#lobby', sk: 'ttl-probe=' }]) {
         const { Item } = await dynalite.documentClient.send(new GetCommand({ TableName: tableName, Key }));
         expect(typeof Item?.[ttl!]).toBe('number');
         expect(Item![ttl!]).toBeGreaterThan(now);
