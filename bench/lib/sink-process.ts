@@ -3,8 +3,21 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 
-export interface SinkConfig { delayMs: number; goneShare: number }
-export interface SinkStats { posts: number; deletes: number; gone: number; unsigned: number; bytes: number; peakInFlight: number }
+export interface SinkConfig {
+  delayMs: number;
+  goneShare: number;
+  /** Requests/s before it answers 429 (a token bucket, as API Gateway's account limit); 0 = none. */
+  rateLimit: number;
+  burst: number;
+  /** Count 200s per id (GET /_ids), to check exactly-once delivery. */
+  countIds: boolean;
+}
+export interface SinkStats {
+  posts: number; deletes: number; gone: number; unsigned: number; bytes: number; peakInFlight: number;
+  throttled: number; admitted: number; refused: number; ids: number; duplicates: number;
+  /** Epoch ms of the first and the last 200. */
+  firstAt: number; lastAt: number;
+}
 
 export const startSink = async () => {
   const child = spawn(process.execPath, [new URL('../sink.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -22,6 +35,8 @@ export const startSink = async () => {
     configure: (config: Partial<SinkConfig>) => call<SinkConfig>('PUT', '/_config', config),
     stats: () => call<SinkStats>('GET', '/_stats'),
     reset: () => call<SinkStats>('POST', '/_reset'),
+    /** Times each id got a 200 since the last reset (with countIds on). */
+    ids: () => call<Record<string, number> | null>('GET', '/_ids'),
     stop: async () => {
       child.kill('SIGTERM');
       if (child.exitCode === null) await once(child, 'exit');

@@ -5,6 +5,7 @@ import { abortAt, raceAbort } from './abortable.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { planBudget } from './budget.ts';
 import { deliver, type DeliveryOutcome } from './deliver.ts';
+import { pacerFor } from './pacer.ts';
 import type { Entry } from './outbox.ts';
 import { prune, type PruneResult } from './prune.ts';
 import { tasksOf } from './recipients.ts';
@@ -58,8 +59,10 @@ export const flush = async (input: FlushInput): Promise<DeliveryReport> => {
   if (entries.length > 0) {
     const reads = abortAt(budget.readsUntil, now);
     try {
+      const transport = await transportOrFailure(input.transport);
       outcome = await deliver(tasksOf(entries, store, { signal: reads.signal, unresolved }), {
-        transport: await transportOrFailure(input.transport),
+        transport,
+        pacer: options.backoff.pace === false ? undefined : pacerFor(transport),
         concurrency: options.concurrency,
         maxAttempts: options.maxAttempts,
         requestTimeoutMs: options.requestTimeoutMs,

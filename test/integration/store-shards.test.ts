@@ -127,7 +127,7 @@ describe('ConnectionStore, sharded', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     // Nothing more was asked of all(), yet the second page's Query has already gone out.
     expect(stats.queries).toBe(2);
-    await iterator.return?.();
+    await iterator.return?.(undefined);
     await store.remove(ids);
   });
 
