@@ -4,6 +4,7 @@ import { transportFor, type TransportFactory, type TransportKind } from '../src/
 import { managementEndpoint, regionOf } from '../src/management/endpoint.ts';
 import type { Transport } from '../src/management/transport.ts';
 import type { BackoffOptions } from '../src/outbox/backoff.ts';
+import { sqsSender } from '../src/fanout/queue.ts';
 import { flush } from '../src/outbox/flush.ts';
 import { Outbox } from '../src/outbox/outbox.ts';
 import { logReport } from '../src/outbox/report.ts';
@@ -42,7 +43,16 @@ export interface OutboxOptions {
   onReport?: (report: DeliveryReport, context: Context) => void | Promise<void>;
   /** Where the one-line JSON report goes; `false` to keep quiet. */
   logger?: ((line: string) => void) | false;
+  /**
+   * toAll/toRoom past one invocation: past `threshold` recipients (all its room and "all" entries
+   * together), or past its read budget, the rest goes to the SQS queue `queueUrl` (default
+   * FANOUT_QUEUE_URL), one message per shard, for the fan-out workers. `false`, or no queue: never.
+   */
+  fanout?: { queueUrl?: string; threshold?: number } | false;
 }
+
+/** Recipients one invocation sends to itself before it spills the rest (measured: bench/README.md, "Fan-out"). */
+export const defaultSpillThreshold = 5000;
 
 /**
  * In-flight requests by function size. On the bench (2 cores, N = 10,000, 20 ms round trip) 100 in
@@ -105,6 +115,11 @@ const checkOptions = (config: typeof outboxDefaults & OutboxOptions): void => {
   checkNumber('outbox backoff.baseMs', config.backoff.baseMs);
   checkNumber('outbox backoff.throttledBaseMs', config.backoff.throttledBaseMs);
   checkNumber('outbox backoff.capMs', config.backoff.capMs);
+  if (config.fanout !== undefined && config.fanout !== false) {
+    if (typeof config.fanout !== 'object' || config.fanout === null) throw new TypeError('outbox fanout must be { queueUrl?, threshold? } or false');
+    if (config.fanout.threshold !== undefined) checkNumber('outbox fanout.threshold', config.fanout.threshold, { integer: true });
+    if (config.fanout.queueUrl !== undefined && !/^https?:\/\//.test(String(config.fanout.queueUrl))) throw new TypeError(`outbox fanout.queueUrl must be an SQS queue URL; got ${String(config.fanout.queueUrl)}`);
+  }
 };
 
 type WsRequest = Request<WsEvent, unknown, Error, WsContext>;
@@ -206,15 +221,22 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
     const store = storeFor(context);
     const logger = config.logger;
     const testing = testingOverrides(context);
+    const queueUrl = config.fanout === false ? undefined : config.fanout?.queueUrl ?? (process.env.FANOUT_QUEUE_URL || undefined);
     return flush({
       entries,
       discarded,
       store,
       transport: () => transportOf(request),
+      spill: queueUrl === undefined ? undefined : {
+        queue: sqsSender(queueUrl),
+        threshold: (config.fanout || undefined)?.threshold ?? defaultSpillThreshold,
+        endpoint: () => config.endpoint ?? managementEndpoint(request.event),
+        origin: context.awsRequestId ?? 'local',
+      },
       remainingMs,
       options: testing?.connectGraceMs === undefined ? config : { ...config, connectGraceMs: testing.connectGraceMs },
       log: logger ? (report, extra) => {
-        if (report.queued + report.discarded + report.unresolved.length > 0) logReport(logger, report, request, extra);
+        if (report.queued + report.discarded + report.unresolved.length + report.spilled > 0) logReport(logger, report, request, extra);
       } : undefined,
       onReport: [testing?.onReport, config.onReport && ((report) => config.onReport!(report, context))],
     });
