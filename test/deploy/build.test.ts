@@ -150,10 +150,10 @@ describe('build.mjs as a CLI', () => {
     const out = tempDir('cli');
     const run = await runNode(['build.mjs', '--outdir', out], { timeoutMs: 60_000 });
     expect(run.code).toBe(0);
-    for (const id of ['ConnectFunction', 'DisconnectFunction', 'JoinFunction', 'LeaveFunction', 'SendFunction', 'DefaultFunction']) {
+    for (const id of ['ConnectFunction', 'DisconnectFunction', 'JoinFunction', 'LeaveFunction', 'SendFunction', 'DefaultFunction', 'FanoutFunction']) {
       expect(run.stdout).toMatch(new RegExp(`^${id} +\\S+index\\.mjs +\\d+\\.\\d KB +\\d+\\.\\d KB +@`, 'm'));
     }
-    expect(run.stdout).toMatch(/^6 functions, \d+\.\d KB in total$/m);
+    expect(run.stdout).toMatch(/^7 functions, \d+\.\d KB in total$/m);
   }, 60_000);
 
   it('exits 1 with only the message on a user error', async () => {

@@ -4,8 +4,9 @@
 // exits as soon as the handler settles (Lambda's freeze), against real dynalite and a loopback
 // @connections server standing in for host.docker.internal.
 //
-// The files tell one story for one connection: connect (alice) → join lobby → send → leave →
-// an unknown action → disconnect. Each step's outcome is checked in the table and on the wire.
+// The files tell one story for one connection: connect (alice) → join lobby → send → a spilled
+// lobby message reaching the fan-out worker → leave → an unknown action → disconnect. Each step's
+// outcome is checked in the table and on the wire.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connectionKey } from '../../src/store/keys.ts';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,9 @@ import { join } from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { build, type BuiltFunction } from '../../build.mjs';
-import { createTableInput, functionsOf, loadTemplate, localRefs, resolveEnvironment, routesOf, tableOf } from '../../src/local/template.ts';
+import { createHash } from 'node:crypto';
+import { parseFanoutMessage } from '../../src/fanout/message.ts';
+import { createTableInput, functionsOf, loadTemplate, localRefs, queuesOf, resolveEnvironment, routesOf, tableOf } from '../../src/local/template.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
 import { startManagementServer, type ManagementServer } from '../helpers/management-server.ts';
 import { repoRoot, runNode, templatePath, tempDir } from './support.ts';
@@ -25,16 +28,19 @@ const routes = routesOf(template);
 const envJson = JSON.parse(readFileSync(join(repoRoot, 'env.json'), 'utf8')) as Record<string, Record<string, string>>;
 const readEvent = (name: string) => JSON.parse(readFileSync(join(eventsDir, `${name}.json`), 'utf8'));
 
-// One event per route, named after it.
-const story = ['connect', 'join', 'send', 'leave', 'default', 'disconnect'];
+// One event per route, named after it, and one per SQS event source (fanout.json: the FanoutQueue record).
+const story = ['connect', 'join', 'send', 'fanout', 'leave', 'default', 'disconnect'];
+const queueEvents: Record<string, string> = { fanout: 'FanoutFunction' };
 const routeOfFile = (name: string) => (['connect', 'disconnect', 'default'].includes(name) ? `$${name}` : name);
+const functionOfFile = (name: string) => queueEvents[name] ?? routes[routeOfFile(name)]!;
 
 describe('events/', () => {
   it('holds exactly one event per route, each shaped like APIGatewayProxyWebsocketEventV2', () => {
     const files = readdirSync(eventsDir).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
     expect(files).toEqual([...story].sort());
-    expect(files.map(routeOfFile).sort()).toEqual(Object.keys(routes).sort());
-    for (const name of files) {
+    const routeFiles = files.filter((name) => !(name in queueEvents));
+    expect(routeFiles.map(routeOfFile).sort()).toEqual(Object.keys(routes).sort());
+    for (const name of routeFiles) {
       const event = readEvent(name);
       const rc = event.requestContext;
       expect(rc.routeKey).toBe(routeOfFile(name));
@@ -59,6 +65,24 @@ describe('events/', () => {
     expect(connect.headers['Sec-WebSocket-Version']).toBe('13');
     expect(connect.multiValueHeaders.Host).toEqual([connect.headers.Host]);
     expect(readEvent('disconnect').requestContext).toMatchObject({ disconnectStatusCode: 1001, disconnectReason: 'Going away' });
+  });
+
+  it('holds one SQS event per event source function, shaped like Lambda\'s SQSEvent, carrying a valid fan-out message', () => {
+    const withQueues = functionsOf(template).filter((f) => f.sqsEvents.length > 0).map((f) => f.logicalId);
+    expect(Object.values(queueEvents).sort()).toEqual(withQueues.sort());
+    const queueNames = queuesOf(template).map((q) => q.logicalId);
+    const event = readEvent('fanout');
+    expect(event.Records).toHaveLength(1);
+    const [record] = event.Records;
+    expect(record).toMatchObject({ eventSource: 'aws:sqs', awsRegion: 'us-east-1', messageAttributes: {} });
+    for (const key of ['messageId', 'receiptHandle', 'body']) expect(typeof record[key]).toBe('string');
+    expect(record.attributes).toMatchObject({ ApproximateReceiveCount: '1', SentTimestamp: expect.stringMatching(/^\d+$/) });
+    expect(record.md5OfBody).toBe(createHash('md5').update(record.body).digest('hex'));
+    // The queue as CloudFormation names it: <stack>-<logical id>-<suffix>.
+    expect(record.eventSourceARN).toMatch(new RegExp(`^arn:aws:sqs:us-east-1:\\d{12}:ws-outbox-(${queueNames.join('|')})-[A-Z0-9]+$`));
+    expect(record.eventSourceARN).toContain('-FanoutQueue-');
+    // A message the sender writes: the lobby of this story, for its one connection.
+    expect(parseFanoutMessage(record.body)).toMatchObject({ target: 'room', room: 'lobby', hop: 0, endpoint: 'https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev' });
   });
 });
 
@@ -87,7 +111,7 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
   /** What `sam local invoke` gives the function: template variables, then env.json's declared overrides. */
   const environmentFor = (logicalId: string): Record<string, string> => {
     const fn = functions.get(logicalId)!;
-    const env = resolveEnvironment(fn, localRefs(template, { Table: 'Table' }));
+    const env = resolveEnvironment(fn, localRefs(template, { Table: 'Table', FanoutQueue: 'FanoutQueue' }));
     for (const scope of ['Parameters', logicalId]) {
       for (const [name, value] of Object.entries(envJson[scope] ?? {})) if (name in env) env[name] = value;
     }
@@ -102,14 +126,14 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize) };
   };
 
-  const invoke = async (name: string): Promise<{ statusCode?: number; body?: string }> => {
-    const logicalId = routes[routeOfFile(name)]!;
+  const invoke = async (name: string): Promise<{ statusCode?: number; body?: string; batchItemFailures?: unknown[] }> => {
+    const logicalId = functionOfFile(name);
     const resultPath = join(workdir, `${name}.result.json`);
     writeFileSync(resultPath, '');
     const run = await runNode([join(repoRoot, 'test/deploy/invoke-bundle.mjs'), bundles.get(logicalId)!.outfile,
       join(eventsDir, `${name}.json`), resultPath, String(functions.get(logicalId)!.timeout), logicalId], { env: environmentFor(logicalId) });
     expect({ name, code: run.code }).toEqual({ name, code: 0 });
-    const outcome = JSON.parse(readFileSync(resultPath, 'utf8')) as { ok: boolean; result?: { statusCode?: number; body?: string }; error?: unknown };
+    const outcome = JSON.parse(readFileSync(resultPath, 'utf8')) as { ok: boolean; result?: { statusCode?: number; body?: string; batchItemFailures?: unknown[] }; error?: unknown };
     expect({ name, ...outcome, error: outcome.error ?? run.stderr }).toMatchObject({ name, ok: true });
     return outcome.result ?? {};
   };
@@ -122,7 +146,7 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
   }))).Items ?? [];
 
   // The steps depend on each other (one connection's life), so they run in order in one test.
-  it('runs connect → join → send → leave → default → disconnect with the expected effects', async () => {
+  it('runs connect → join → send → fanout → leave → default → disconnect with the expected effects', async () => {
     let mark = management.delivered.length;
     const connect = await invoke('connect');
     expect(connect.statusCode).toBe(200);
@@ -139,6 +163,11 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
     expect((await invoke('send')).statusCode).toBe(200);
     expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', id: expect.any(String), room: 'lobby', from: connectionId, text: 'hello from sam local invoke' } }]);
     ids.push(postsSince(mark)[0]!.message.id);
+
+    // The worker delivers the lobby's shard of a spilled message: alice is a member, and it is done.
+    mark = management.delivered.length;
+    expect(await invoke('fanout')).toEqual({ batchItemFailures: [] });
+    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', id: '5b0b7d5e-8f1c-4f0a-9b5e-2f4f0e6d9c31', room: 'lobby', from: connectionId, text: 'hello from the fan-out queue' } }]);
 
     mark = management.delivered.length;
     expect((await invoke('leave')).statusCode).toBe(200);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import {
-  createTableInput, functionsOf, loadTemplate, localRefs, parseTemplate, resolveEnvironment, resolveIntrinsics,
+  createTableInput, functionsOf, loadTemplate, localRefs, parseTemplate, queuesOf, resolveEnvironment, resolveIntrinsics,
   routeSelectionExpression, routesOf, tableOf, type FunctionSpec,
 } from '../../src/local/template.ts';
 import { ConnectionStore } from '../../src/index.ts';
@@ -38,8 +38,19 @@ const expectedDynamoActions: Record<string, string[]> = {
   LeaveFunction: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...batch],
   SendFunction: ['dynamodb:Query', ...batch],
   DefaultFunction: batch,
+  // Reads its shard (Query) and prunes what answers 410.
+  FanoutFunction: ['dynamodb:Query', ...batch],
 };
-const posters = ['JoinFunction', 'LeaveFunction', 'SendFunction', 'DefaultFunction'];
+const posters = ['JoinFunction', 'LeaveFunction', 'SendFunction', 'DefaultFunction', 'FanoutFunction'];
+// Functions that can spill a toAll/toRoom to the fan-out queue, and the worker (continuations,
+// and rescheduling a shard that made no progress). The worker's ReceiveMessage/DeleteMessage come
+// with SAM's SQS event (AWSLambdaSQSQueueExecutionRole, attached by SAM, not listed here).
+const expectedSqsActions: Record<string, string[]> = {
+  JoinFunction: ['sqs:SendMessage'],
+  LeaveFunction: ['sqs:SendMessage'],
+  SendFunction: ['sqs:SendMessage'],
+  FanoutFunction: ['sqs:SendMessage', 'sqs:ChangeMessageVisibility'],
+};
 const postArn = 'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${Stage}/POST/@connections/*';
 
 interface Statement { Effect: string; Action: string | string[]; Resource: unknown }
@@ -81,9 +92,15 @@ describe('template.yaml: routes', () => {
     for (const key of Object.keys(routesOf(template)).filter((k) => !k.startsWith('$'))) expect(key).toMatch(/^[A-Za-z0-9]+$/);
   });
 
-  it('routes every function, and points each at dist/<name>/index.handler built from handlers/<name>.ts', () => {
+  it('routes every function but the fan-out worker (an SQS event source), and points each at dist/<name>/index.handler built from handlers/<name>.ts', () => {
     for (const fn of functions) {
-      expect(fn.routes).toHaveLength(1);
+      if (fn.logicalId === 'FanoutFunction') {
+        expect(fn.routes).toEqual([]);
+        expect(fn.sqsEvents).toHaveLength(1);
+      } else {
+        expect(fn.routes).toHaveLength(1);
+        expect(fn.sqsEvents).toEqual([]);
+      }
       const name = fn.logicalId.replace(/Function$/, '').toLowerCase();
       expect(fn.codeUri).toBe(`dist/${name}/`);
       expect(fn.handler).toBe('index.handler');
@@ -142,12 +159,20 @@ describe('template.yaml: least privilege', () => {
     expect(resolveIntrinsics({ 'Fn::Sub': postArn }, refs)).toBe('arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*');
   });
 
-  it('has no wildcard action or resource, and nothing but DynamoDB and ManageConnections', () => {
+  it('grants SQS only to functions that spill or continue a fan-out, only on the fan-out queue', () => {
+    for (const fn of functions) {
+      const sqs = statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')));
+      expect(sqs.flatMap(actionsOf).sort()).toEqual([...(expectedSqsActions[fn.logicalId] ?? [])].sort());
+      for (const s of sqs) expect(s.Resource).toEqual({ 'Fn::GetAtt': ['FanoutQueue', 'Arn'] });
+    }
+  });
+
+  it('has no wildcard action or resource, and nothing but DynamoDB, ManageConnections and the fan-out queue', () => {
     for (const fn of functions) {
       for (const s of statementsOf(fn)) {
         for (const action of actionsOf(s)) expect(action).not.toMatch(/\*/);
         expect(s.Resource).not.toBe('*');
-        expect(actionsOf(s).every((a) => a.startsWith('dynamodb:') || a === 'execute-api:ManageConnections')).toBe(true);
+        expect(actionsOf(s).every((a) => a.startsWith('dynamodb:') || a.startsWith('sqs:') || a === 'execute-api:ManageConnections')).toBe(true);
       }
     }
   });
@@ -204,9 +229,9 @@ describe('template.yaml: runtime and settings', () => {
     }
   });
 
-  it('keeps every timeout within API Gateway\'s 29 s integration timeout, and enables source maps', () => {
+  it('keeps every route\'s timeout within API Gateway\'s 29 s integration timeout, and enables source maps', () => {
     for (const fn of functions) {
-      expect(fn.timeout).toBeLessThanOrEqual(29);
+      if (fn.routes.length > 0) expect(fn.timeout).toBeLessThanOrEqual(29);
       expect(fn.memorySize).toBeGreaterThanOrEqual(128);
       expect(String(fn.environment.NODE_OPTIONS)).toContain('--enable-source-maps');
     }
@@ -214,15 +239,17 @@ describe('template.yaml: runtime and settings', () => {
 
   it('declares every variable env.json overrides (sam local overrides declared variables only), empty by default for endpoints', () => {
     const envJson = JSON.parse(readFileSync(join(repoRoot, 'env.json'), 'utf8')) as Record<string, Record<string, string>>;
-    const overrides = Object.entries(envJson).flatMap(([scope, vars]) => {
-      if (scope !== 'Parameters') expect(byId.has(scope)).toBe(true);
-      return Object.keys(vars);
-    });
-    expect(overrides.length).toBeGreaterThan(0);
+    expect(Object.keys(envJson.Parameters ?? {}).length).toBeGreaterThan(0);
+    for (const [scope, vars] of Object.entries(envJson)) {
+      // Parameters apply to every function; a function's own scope to that function.
+      const scoped = scope === 'Parameters' ? functions : [byId.get(scope)];
+      expect(scoped.every(Boolean)).toBe(true);
+      for (const fn of scoped) for (const name of Object.keys(vars)) expect(Object.keys(fn!.environment)).toContain(name);
+    }
     for (const fn of functions) {
-      for (const name of overrides) expect(Object.keys(fn.environment)).toContain(name);
       expect(fn.environment.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI).toBe('');
       expect(fn.environment.AWS_ENDPOINT_URL_DYNAMODB).toBe('');
+      expect(fn.environment.AWS_ENDPOINT_URL_SQS).toBe('');
     }
     // Docker's route to the host, where `npm run dev` serves the gateway and DynamoDB.
     expect(envJson.Parameters!.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI).toMatch(/^http:\/\/host\.docker\.internal:\d+/);
@@ -230,8 +257,46 @@ describe('template.yaml: runtime and settings', () => {
   });
 
   it('resolves each environment to strings, as Lambda sees it', () => {
-    const env = resolveEnvironment(byId.get('SendFunction')!, localRefs(template, { Table: 'ws-outbox-local' }));
-    expect(env).toMatchObject({ TABLE_NAME: 'ws-outbox-local', NODE_OPTIONS: '--enable-source-maps', OUTBOX_LOG_LEVEL: 'info' });
+    const queueUrl = 'https://sqs.us-east-1.amazonaws.com/123456789012/ws-outbox-FanoutQueue-X';
+    const env = resolveEnvironment(byId.get('SendFunction')!, localRefs(template, { Table: 'ws-outbox-local', FanoutQueue: queueUrl }));
+    expect(env).toMatchObject({ TABLE_NAME: 'ws-outbox-local', NODE_OPTIONS: '--enable-source-maps', OUTBOX_LOG_LEVEL: 'info', FANOUT_QUEUE_URL: queueUrl });
+  });
+});
+
+describe('template.yaml: the fan-out queue and its worker', () => {
+  const queues = new Map(queuesOf(template).map((q) => [q.logicalId, q]));
+  const worker = byId.get('FanoutFunction')!;
+
+  it('has a fan-out queue that redrives to a dead-letter queue after a few receives', () => {
+    expect([...queues.keys()].sort()).toEqual(['FanoutDeadLetterQueue', 'FanoutQueue']);
+    const queue = queues.get('FanoutQueue')!;
+    expect(queue.deadLetterQueue).toBe('FanoutDeadLetterQueue');
+    expect(queue.maxReceiveCount).toBeGreaterThanOrEqual(2);
+    expect(queue.maxReceiveCount).toBeLessThanOrEqual(10);
+    // The dead-letter queue keeps a message longer than the source queue (standard queues keep
+    // a message's first enqueue time when it moves).
+    expect(queues.get('FanoutDeadLetterQueue')!.properties.MessageRetentionPeriod).toBeGreaterThan(queue.properties.MessageRetentionPeriod);
+  });
+
+  it('runs the worker from the queue: one shard per invocation, partial batch failures, a maximum concurrency', () => {
+    expect(worker.sqsEvents).toEqual([expect.objectContaining({
+      queue: 'FanoutQueue', batchSize: 1, reportBatchItemFailures: true, enabled: true,
+    })]);
+    const concurrency = worker.sqsEvents[0]!.maximumConcurrency!;
+    // Lambda's bounds for ScalingConfig.MaximumConcurrency.
+    expect(concurrency).toBeGreaterThanOrEqual(2);
+    expect(concurrency).toBeLessThanOrEqual(1000);
+  });
+
+  it('lets a message outlive an invocation: visibility timeout at least 6 x the worker\'s timeout, as Lambda advises', () => {
+    expect(queues.get('FanoutQueue')!.properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * worker.timeout);
+  });
+
+  it('tells the spilling functions and the worker where the queue is, and no one else', () => {
+    for (const fn of functions) {
+      if (expectedSqsActions[fn.logicalId]) expect(fn.environment.FANOUT_QUEUE_URL).toEqual({ Ref: 'FanoutQueue' });
+      else expect(fn.environment.FANOUT_QUEUE_URL).toBeUndefined();
+    }
   });
 });
 
