@@ -4,8 +4,8 @@
 // build.mjs uses); this module only resolves it to local values, so everything downstream (pool,
 // gateway, invoke) works from plain data, never from YAML.
 import {
-  createTableInput, functionsOf, loadTemplate, localRefs, resolveEnvironment, routeSelectionExpression,
-  routesOf, tableOf, type FunctionSpec, type Template,
+  createTableInput, functionsOf, loadTemplate, localRefs, queuesOf, resolveEnvironment, routeSelectionExpression,
+  routesOf, tableOf, type FunctionSpec, type QueueSpec, type Template,
 } from './template.ts';
 
 export interface FunctionModel {
@@ -37,6 +37,15 @@ export interface AppModel {
   routes: Map<string, string>;
   functions: Map<string, FunctionModel>;
   tables: TableModel[];
+  /** The template's SQS queues (created in the local SQS by the gateway). */
+  queues: QueueSpec[];
+}
+
+/** A queue as the local SQS named it: what `!Ref`, `!GetAtt .Arn` and `!GetAtt .QueueName` resolve to. */
+export interface QueueRef {
+  name: string;
+  url: string;
+  arn: string;
 }
 
 export interface ModelOptions {
@@ -46,6 +55,8 @@ export interface ModelOptions {
   stage: string;
   /** Template parameter overrides (like `sam --parameter-overrides`). */
   parameters: Record<string, string>;
+  /** The queues as the local SQS created them, by logical id (else URLs of the default local SQS port). */
+  queues?: Map<string, QueueRef>;
 }
 
 export const modelDefaults: ModelOptions = {
@@ -74,6 +85,13 @@ const refsFor = (template: Template, opts: ModelOptions, tableName: string | und
     } else if (r?.Type === 'AWS::Serverless::Function' || r?.Type === 'AWS::Lambda::Function') {
       overrides[id] = id;
       overrides[`${id}.Arn`] = `arn:aws:lambda:${region}:${accountId}:function:${id}`;
+    } else if (r?.Type === 'AWS::SQS::Queue') {
+      const name = typeof r.Properties?.QueueName === 'string' ? r.Properties.QueueName : id;
+      const queue = opts.queues?.get(id)
+        ?? { name, url: `http://sqs.${region}.localhost:9324/000000000000/${name}`, arn: `arn:aws:sqs:${region}:000000000000:${name}` };
+      overrides[id] = queue.url;
+      overrides[`${id}.Arn`] = queue.arn;
+      overrides[`${id}.QueueName`] = queue.name;
     } else if (r?.Type === 'AWS::Serverless::WebSocketApi' || r?.Type === 'AWS::ApiGatewayV2::Api') {
       overrides[id] = opts.apiId;
       overrides[`${id}.ApiEndpoint`] = `wss://${opts.apiId}.execute-api.${region}.amazonaws.com`;
@@ -117,5 +135,6 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
     tables: table && tableName ? [{
       logicalId: table.logicalId, tableName, definition: createTableInput(table, tableName), ttlAttribute: table.ttlAttribute,
     }] : [],
+    queues: queuesOf(template),
   };
 };

@@ -3,6 +3,7 @@
 //
 //   PORT (3001)            WebSocket API, @connections management API, demo page
 //   DYNAMODB_PORT (8000)   embedded DynamoDB (dynalite, in memory)
+//   SQS_PORT (9324)        embedded SQS (fauxqs, in memory), when the template has queues
 //   TEMPLATE (template.yaml), STAGE (local), AWS_REGION (us-east-1)
 import { watch, type FSWatcher } from 'node:fs';
 import { resolve } from 'node:path';
@@ -20,6 +21,11 @@ const portFrom = (name: string, fallback: number): number => {
   return port;
 };
 
+const eventSources = (gw: Gateway): string[][] => [...gw.model.functions.values()].flatMap((fn) => fn.spec.sqsEvents.map((e) => [
+  'Event source',
+  `${gw.queues.get(e.queue)?.name ?? e.queue} → ${fn.logicalId} (batch ${e.batchSize}, at most ${e.maximumConcurrency ?? 'pool'} at once${e.reportBatchItemFailures ? ', partial batch failures' : ''})`,
+]));
+
 const banner = (gw: Gateway, started: number): string => {
   const routes = [...gw.model.routes].map(([key, fn]) => `${key} → ${fn}`).join(', ');
   const rows = [
@@ -27,7 +33,9 @@ const banner = (gw: Gateway, started: number): string => {
     ['WebSocket API', `${gw.wsUrl}   (also ${gw.wsUrl}/${gw.managementEndpoint.split('/').pop()})`],
     ['Management API', `${gw.managementEndpoint}/@connections/{id}`],
     ['DynamoDB', `${gw.dynamodbEndpoint}   table ${gw.tableName ?? '(none)'}`],
+    ...(gw.sqsEndpoint ? [['SQS', `${gw.sqsEndpoint}   queues ${[...gw.queues.values()].map((q) => q.name).join(', ')}`]] : []),
     ['Routes', routes],
+    ...eventSources(gw),
     ['Try', `npx wscat -c '${gw.wsUrl}?name=alice'   then  {"action":"join","room":"lobby"}`],
   ];
   const width = Math.max(...rows.map(([k]) => k!.length));
@@ -83,7 +91,7 @@ const main = async (): Promise<void> => {
     },
   });
   if (values.help) {
-    console.log('usage: npm run dev [-- --template template.yaml] [-- --no-watch]\n  env: PORT (3001), DYNAMODB_PORT (8000), STAGE (local), AWS_REGION (us-east-1)');
+    console.log('usage: npm run dev [-- --template template.yaml] [-- --no-watch]\n  env: PORT (3001), DYNAMODB_PORT (8000), SQS_PORT (9324), STAGE (local), AWS_REGION (us-east-1)');
     return;
   }
   const started = performance.now();
@@ -92,6 +100,7 @@ const main = async (): Promise<void> => {
     template: values.template ?? process.env.TEMPLATE ?? gatewayDefaults.template,
     port: portFrom('PORT', gatewayDefaults.port),
     dynamodbPort: portFrom('DYNAMODB_PORT', gatewayDefaults.dynamodbPort),
+    sqsPort: portFrom('SQS_PORT', gatewayDefaults.sqsPort),
     stage: process.env.STAGE || gatewayDefaults.stage,
     region: process.env.AWS_REGION || gatewayDefaults.region,
     logger: log,
@@ -103,7 +112,7 @@ const main = async (): Promise<void> => {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info(`\n${signal}: stopping (closing sockets, ending instances, stopping DynamoDB)…`);
+    log.info(`\n${signal}: stopping (closing sockets, ending instances, stopping DynamoDB and SQS)…`);
     for (const w of watchers) w.close();
     await gw.stop();
     if (gw.lateSends.length > 0) log.error(`${gw.lateSends.length} LATE SEND(s) during this session.`);

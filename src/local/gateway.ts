@@ -1,10 +1,14 @@
 // The local gateway: one loopback HTTP server that is the WebSocket API, the @connections
-// management API and the demo page; an embedded DynamoDB with the template's tables; and a pool of
-// local Lambda instances per function, running the bundles with the template's environment.
+// management API and the demo page; an embedded DynamoDB with the template's tables; an embedded
+// SQS with the template's queues, and pollers playing the functions' SQS event source mappings;
+// and a pool of local Lambda instances per function, running the bundles with the template's
+// environment.
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadAppModel, type AppModel } from './app-model.ts';
+import { SqsEventSource, type BatchReport } from './event-sources.ts';
+import { startSqs, type LocalQueue, type LocalSqs } from './sqs.ts';
 import { buildBundles, type BuiltFunction } from './bundles.ts';
 import { ConnectionRegistry } from './connections.ts';
 import { localCredentials, startDynamo, type LocalDynamo } from './dynamodb.ts';
@@ -24,6 +28,8 @@ export interface GatewayOptions {
   port: number;
   /** The embedded DynamoDB. 0 picks a free port. */
   dynamodbPort: number;
+  /** The embedded SQS, when the template has queues. 0 picks a free port. */
+  sqsPort: number;
   stage: string;
   region: string;
   apiId: string;
@@ -48,6 +54,7 @@ export const gatewayDefaults: GatewayOptions = {
   host: '127.0.0.1',
   port: 3001,
   dynamodbPort: 8000,
+  sqsPort: 9324,
   stage: 'local',
   region: 'us-east-1',
   apiId: 'localapi01',
@@ -65,6 +72,10 @@ export interface Gateway {
   /** What handlers get as AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI (includes the stage). */
   managementEndpoint: string;
   dynamodbEndpoint: string;
+  /** The embedded SQS, when the template has queues. */
+  sqsEndpoint: string | undefined;
+  /** The template's queues by logical id, as the embedded SQS named them. */
+  queues: Map<string, LocalQueue>;
   /** The first table of the template (the connection table), by its local name. */
   tableName: string | undefined;
   port: number;
@@ -72,7 +83,7 @@ export interface Gateway {
   built: BuiltFunction[];
   /** Every LATE SEND so far, oldest first. */
   lateSends: LateSend[];
-  /** 'invocation' (InvocationReport), 'delivery' (Delivery) and 'late-send' (LateSend). */
+  /** 'invocation' (InvocationReport), 'delivery' (Delivery), 'late-send' (LateSend) and 'event-source' (BatchReport: a batch of SQS records a function handled). */
   events: EventEmitter;
   /** Rebuilds the bundles; new invocations run the new code on fresh instances. */
   rebuild(): Promise<BuiltFunction[]>;
@@ -89,7 +100,8 @@ const listen = (server: Server, port: number, host: string): Promise<number> => 
 export const startGateway = async (options: Partial<GatewayOptions> = {}): Promise<Gateway> => {
   const opts = { ...gatewayDefaults, ...options };
   const log = opts.logger ?? createLogger({ quiet: opts.quiet });
-  const model = loadAppModel(opts.template, { region: opts.region, apiId: opts.apiId, stage: opts.stage, parameters: opts.parameters });
+  const modelOptions = { region: opts.region, apiId: opts.apiId, stage: opts.stage, parameters: opts.parameters };
+  let model = loadAppModel(opts.template, modelOptions);
   const { outdir } = opts;
   const events = new EventEmitter();
   const lateSends: LateSend[] = [];
@@ -97,12 +109,24 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
   const registry = new ConnectionRegistry();
 
   const dynamo: LocalDynamo = await startDynamo({ host: opts.host, port: opts.dynamodbPort, tables: model.tables, region: opts.region });
+  let sqs: LocalSqs | undefined;
+  try {
+    if (model.queues.length > 0) {
+      sqs = await startSqs({ host: opts.host, port: opts.sqsPort, queues: model.queues, region: opts.region });
+      // Now that the queues have their local URLs, `!Ref Queue` in an environment resolves to them.
+      model = loadAppModel(opts.template, { ...modelOptions, queues: sqs.queues });
+    }
+  } catch (error) {
+    await dynamo.stop();
+    throw error;
+  }
+  const stopStores = () => Promise.all([dynamo.stop(), sqs?.stop()]);
   const server = createServer();
   let port: number;
   try {
     port = await listen(server, opts.port, opts.host);
   } catch (error) {
-    await dynamo.stop();
+    await stopStores();
     throw error;
   }
   const origin = `${opts.host}:${port}`;
@@ -113,7 +137,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     built = await buildBundles({ template: opts.template, outdir });
   } catch (error) {
     server.close();
-    await dynamo.stop();
+    await stopStores();
     throw error;
   }
   const env = {
@@ -123,6 +147,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
     AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: managementEndpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    ...(sqs ? { AWS_ENDPOINT_URL_SQS: sqs.endpoint } : {}),
   };
   // Workers are frozen between invocations and cannot notice this process dying: the guard's
   // watchdog kills them if it ends without stop() (a crash, SIGKILL).
@@ -133,6 +158,25 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     pools.set(b.logicalId, new FunctionPool({ fn, codeFile: b.outfile, env, ledger, log, guard, maxInstances: opts.maxInstances }));
   }
   const routes = new Map([...model.routes].map(([key, id]) => [key, pools.get(id)!]));
+
+  // The SQS event source mappings: pollers that invoke the functions, as Lambda does.
+  const eventSources: SqsEventSource[] = [];
+  for (const fn of model.functions.values()) {
+    for (const source of fn.spec.sqsEvents) {
+      const queue = sqs?.queues.get(source.queue);
+      const pool = pools.get(fn.logicalId);
+      if (!source.enabled || !queue || !pool || !sqs) continue;
+      eventSources.push(new SqsEventSource({
+        name: `${fn.logicalId}/${source.name}`, queueUrl: queue.url, queueArn: queue.arn, client: sqs.client(), pool,
+        batchSize: source.batchSize, batchingWindowMs: source.batchingWindowSeconds * 1000,
+        reportBatchItemFailures: source.reportBatchItemFailures,
+        concurrency: Math.min(source.maximumConcurrency ?? opts.maxInstances, opts.maxInstances),
+        region: opts.region, log,
+        onBatch: (report: BatchReport) => events.emit('event-source', report),
+      }));
+    }
+  }
+  for (const source of eventSources) source.start();
 
   const management = createManagementApi({
     stage: opts.stage, registry, ledger, log, maxPayloadBytes: opts.maxMessageBytes,
@@ -177,6 +221,8 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     wsUrl: `ws://${origin}`,
     managementEndpoint,
     dynamodbEndpoint: dynamo.endpoint,
+    sqsEndpoint: sqs?.endpoint,
+    queues: sqs?.queues ?? new Map(),
     tableName: model.tables[0]?.tableName,
     port,
     model,
@@ -192,14 +238,17 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     },
     stop() {
       stopped ??= (async () => {
-        // Stopping the pools ends running invocations, so closing never waits on a slow handler.
+        // Pollers first (no new invocations), then the pools: stopping them ends running
+        // invocations, so closing never waits on a slow handler.
+        const polling = Promise.all(eventSources.map((source) => source.stop()));
         await Promise.all([wsApi.stop(), ...[...pools.values()].map((p) => p.stop())]);
+        await polling;
         await guard.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        await dynamo.stop();
+        await stopStores();
       })();
       return stopped;
     },

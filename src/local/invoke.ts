@@ -143,7 +143,8 @@ const main = async (): Promise<number> => {
           output.push(line);
           try {
             const parsed = JSON.parse(line);
-            if (typeof parsed?.msg === 'string' && parsed.msg.includes('delivery report')) reports.push(parsed);
+            // The outbox's delivery reports, and the fan-out worker's.
+            if (typeof parsed?.msg === 'string' && /^ws-outbox .*report$/.test(parsed.msg)) reports.push(parsed);
           } catch {
             // not a JSON log line
           }

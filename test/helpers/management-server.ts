@@ -12,7 +12,7 @@ export interface ReceivedRequest {
 }
 
 /** What to answer for one request: a status (with an AWS error type), or a stall that never answers. */
-export type Behaviour = { status: number; errorType?: string } | 'stall';
+export type Behaviour = { status: number; errorType?: string; delayMs?: number } | 'stall';
 
 export interface ManagementServer {
   /** The endpoint to give the SDK, stage path included. */
@@ -53,14 +53,19 @@ export const startManagementServer = async (
         stalled.add(res);
         return;
       }
-      if (behaviour.status >= 400) {
-        res.writeHead(behaviour.status, { 'content-type': 'application/json', 'x-amzn-errortype': behaviour.errorType ?? 'InternalServerErrorException' });
-        res.end(JSON.stringify({ message: behaviour.errorType ?? 'error' }));
-        return;
-      }
-      if (req.method === 'POST') delivered.push({ connectionId, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(req.method === 'DELETE' ? 204 : 200);
-      res.end();
+      const answer = () => {
+        if (res.destroyed) return;
+        if (behaviour.status >= 400) {
+          res.writeHead(behaviour.status, { 'content-type': 'application/json', 'x-amzn-errortype': behaviour.errorType ?? 'InternalServerErrorException' });
+          res.end(JSON.stringify({ message: behaviour.errorType ?? 'error' }));
+          return;
+        }
+        if (req.method === 'POST') delivered.push({ connectionId, body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(req.method === 'DELETE' ? 204 : 200);
+        res.end();
+      };
+      if (behaviour.delayMs) setTimeout(answer, behaviour.delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
