@@ -23,7 +23,7 @@ const config: { delayMs: number; goneShare: number; rateLimit: number; burst?: n
   goneShare: Number(values['gone-share'] ?? defaults.goneShare),
   rateLimit: defaults.rateLimit,
 };
-const freshStats = () => ({ posts: 0, deletes: 0, gone: 0, unsigned: 0, bytes: 0, inFlight: 0, peakInFlight: 0, throttled: 0, firstAt: 0, lastAt: 0, ids: 0, duplicates: 0 });
+const freshStats = () => ({ posts: 0, deletes: 0, gone: 0, unsigned: 0, bytes: 0, inFlight: 0, peakInFlight: 0, throttled: 0, firstAt: 0, lastAt: 0, ids: 0, duplicates: 0, perSecond: [] as number[] });
 let stats = freshStats();
 let bucket = new TokenBucket({ rate: config.rateLimit }, performance.now());
 // Which ids got a 200 and how often, when counting is on (the fan-out bench checks exactly-once).
@@ -88,6 +88,10 @@ const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
   const doneAt = Date.now();
   stats.firstAt ||= doneAt;
   stats.lastAt = doneAt;
+  // 200s per second since the first one: where a fan-out loses time (start, middle or tail).
+  const second = Math.floor((doneAt - stats.firstAt) / 1000);
+  while (stats.perSecond.length <= second) stats.perSecond.push(0);
+  stats.perSecond[second]!++;
   if (seen) {
     const n = (seen.get(id) ?? 0) + 1;
     seen.set(id, n);

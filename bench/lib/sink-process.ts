@@ -17,6 +17,8 @@ export interface SinkStats {
   throttled: number; admitted: number; refused: number; ids: number; duplicates: number;
   /** Epoch ms of the first and the last 200. */
   firstAt: number; lastAt: number;
+  /** 200s in each second since the first one. */
+  perSecond: number[];
 }
 
 export const startSink = async () => {

@@ -1,7 +1,7 @@
-import { abortable } from '../outbox/abortable.ts';
+import { abortable, raceAbort } from '../outbox/abortable.ts';
 import type { Entry } from '../outbox/outbox.ts';
 import { readShards } from '../store/read-shards.ts';
-import type { PageTarget, Store } from '../store/store.ts';
+import type { Page, PageTarget, Store } from '../store/store.ts';
 import type { UnresolvedEntry } from '../types.ts';
 import { bodyOf, encodePayload, type FanoutMessage } from './message.ts';
 import type { QueueSender } from './queue.ts';
@@ -33,7 +33,8 @@ type StoreEntry = Extract<Entry, { kind: 'room' | 'all' }>;
  * shard, as long as the invocation is under its threshold and inside its read budget; then every
  * shard not read to its end becomes one SQS message (from the cursor of the last page delivered
  * here), and the fan-out workers deliver the rest. Pages read ahead but not delivered yet are left
- * to the workers, so no recipient is read twice.
+ * to the workers, so no recipient is read twice. Shards the first page shows it will not get to
+ * are handed over at once, before it delivers anything.
  */
 export class Spill {
   readonly #config: SpillConfig;
@@ -67,9 +68,38 @@ export class Spill {
     const position = new Map<number, string>();
     const reached = new Map<number, number>();
     const finished = new Set<number>();
+    const spill = (list: number[]) => {
+      if (list.length > 0) this.#enqueue(entry, index, list.map((shard) => ({ shard, cursor: position.get(shard), reached: reached.get(shard) ?? 0 })), alsoExcept);
+    };
+    let mine = shards;
     if (this.#read < this.#config.threshold && !signal.aborted) {
       try {
-        const pages = readShards((shard) => store.pagesOf!(targetOf(shard), { signal }), shards, this.#config.readConcurrency ?? 4);
+        let first: AsyncIterator<Page> | undefined;
+        let probe: IteratorResult<Page> | undefined;
+        if (shards.length > 1) {
+          // Ids spread evenly over the shards, so the first page of one says roughly how many
+          // recipients the entry has. Shards this invocation will not get to go to the queue now,
+          // so the workers start while it delivers its own part (not after).
+          first = store.pagesOf!(targetOf(shards[0]!), { signal })[Symbol.asyncIterator]();
+          probe = await raceAbort(first.next(), signal);
+          const perShard = probe.done ? 0 : probe.value.ids.length;
+          const keep = perShard === 0 ? shards.length : Math.ceil((this.#config.threshold - this.#read) / perShard);
+          if (keep < shards.length) {
+            mine = shards.slice(0, keep);
+            spill(shards.slice(keep));
+          }
+        }
+        const readShard = (shard: number): AsyncIterable<Page> => {
+          if (shard !== shards[0] || first === undefined) return store.pagesOf!(targetOf(shard), { signal });
+          // The probed shard goes on from the page already read.
+          const rest = first;
+          return (async function* () {
+            if (probe !== undefined && !probe.done) yield probe.value;
+            if (probe?.done || probe?.value.cursor === undefined) return;
+            for (let step = await rest.next(); !step.done; step = await rest.next()) yield step.value;
+          })();
+        };
+        const pages = readShards(readShard, mine, this.#config.readConcurrency ?? 4);
         for await (const page of abortable(pages, signal)) {
           yield* page.ids;
           this.#read += page.ids.length;
@@ -83,8 +113,7 @@ export class Spill {
         // that fails; a shard that keeps failing ends in the dead-letter queue).
       }
     }
-    const rest = shards.filter((shard) => !finished.has(shard));
-    if (rest.length > 0) this.#enqueue(entry, index, rest.map((shard) => ({ shard, cursor: position.get(shard), reached: reached.get(shard) ?? 0 })), alsoExcept);
+    spill(mine.filter((shard) => !finished.has(shard)));
   }
 
   /** Waits for the messages to reach the queue (or fail; the config's signal cuts the sends). */

@@ -18,8 +18,8 @@ export interface ManagementServer {
   /** The endpoint to give the SDK, stage path included. */
   endpoint: string;
   requests: ReceivedRequest[];
-  /** Ids that got a 200 POST, in arrival order, with their bodies. */
-  delivered: { connectionId: string; body: string }[];
+  /** Ids that got a 200 POST, in arrival order, with their bodies and when (epoch ms). */
+  delivered: { connectionId: string; body: string; at: number }[];
   stop(): Promise<void>;
 }
 
@@ -33,7 +33,7 @@ export const startManagementServer = async (
   stage = 'test',
 ): Promise<ManagementServer> => {
   const requests: ReceivedRequest[] = [];
-  const delivered: { connectionId: string; body: string }[] = [];
+  const delivered: { connectionId: string; body: string; at: number }[] = [];
   const attempts = new Map<string, number>();
   const stalled = new Set<ServerResponse>();
   const server = createServer((req, res) => {
@@ -60,7 +60,7 @@ export const startManagementServer = async (
           res.end(JSON.stringify({ message: behaviour.errorType ?? 'error' }));
           return;
         }
-        if (req.method === 'POST') delivered.push({ connectionId, body: Buffer.concat(chunks).toString('utf8') });
+        if (req.method === 'POST') delivered.push({ connectionId, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
         res.writeHead(req.method === 'DELETE' ? 204 : 200);
         res.end();
       };
