@@ -79,6 +79,8 @@ export const simulateMillion = async (rig: Rig, options: { n: number; rateLimit:
   const loadSeconds = round((performance.now() - t0) / 1000, 1);
   log(`  loaded ${n} connections in ${loadSeconds} s`);
 
+  // This process plays the functions: their SQS client finds the embedded SQS as theirs do.
+  Object.assign(process.env, { AWS_ENDPOINT_URL_SQS: rig.sqs.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDBENCHMARK', AWS_SECRET_ACCESS_KEY: 'bench-secret' });
   const accounting = new Accounting(rateLimit);
   const store = new ConnectionStore({ tableName: rig.tableName, client: rig.documentClient });
   const queue = rig.sqs.queues.get('FanoutQueue')!;
@@ -100,7 +102,10 @@ export const simulateMillion = async (rig: Rig, options: { n: number; rateLimit:
   await sender({ requestContext: { routeKey: 'send', eventType: 'MESSAGE', connectionId: 'conn-sender', apiId: 'abcd123456', stage: 'bench' }, body: '{}' } as never,
     { awsRequestId: 'million', getRemainingTimeInMillis: () => 29_000 } as never);
   const deadline = Date.now() + 30 * 60_000;
-  while (accounting.seen.size < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+  while (accounting.seen.size < n && Date.now() < deadline) {
+    if (senderReport && senderReport.unresolved.length > 0) throw new Error(`the sender could not hand its shards over: ${JSON.stringify(senderReport.unresolved[0])}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
   await source.stop();
   const result: MillionResult = {
     n, rateLimit, workers, loadSeconds,

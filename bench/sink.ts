@@ -115,3 +115,5 @@ server.listen(Number(values.port ?? defaults.port), '127.0.0.1', () => {
 });
 process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)); });
 process.on('disconnect', () => process.exit(0));
+// The harness keeps a pipe to our stdin open: when it dies (even by SIGKILL), the pipe closes and so do we.
+if (!process.stdin.isTTY) process.stdin.on('end', () => process.exit(0)).resume();

@@ -51,8 +51,18 @@ export interface OutboxOptions {
   fanout?: { queueUrl?: string; threshold?: number } | false;
 }
 
-/** Recipients one invocation sends to itself before it spills the rest (measured: bench/README.md, "Fan-out"). */
-export const defaultSpillThreshold = 5000;
+/**
+ * Recipients one invocation sends itself before it spills the rest: about what it sends in the
+ * time a spill takes to get the first worker going (bench/README.md, "Fan-out": ~10,000 messages
+ * a second on one core, a hop of 0.5–1.2 s), so a broadcast spills only when the workers can
+ * finish sooner. Lambda gives a function a share of a vCPU in proportion to its memory (a whole
+ * one at 1,769 MB), and the rate follows: 5,000 at 1,769 MB or more, ~700 at 256 MB.
+ */
+export const defaultSpillThreshold = (env: NodeJS.ProcessEnv = process.env): number => {
+  const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  if (!(memory > 0) || memory >= 1769) return 5000;
+  return Math.max(500, Math.round((5000 * memory) / 1769 / 100) * 100);
+};
 
 /**
  * In-flight requests by function size. On the bench (2 cores, N = 10,000, 20 ms round trip) 100 in
@@ -221,7 +231,8 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
     const store = storeFor(context);
     const logger = config.logger;
     const testing = testingOverrides(context);
-    const queueUrl = config.fanout === false ? undefined : config.fanout?.queueUrl ?? (process.env.FANOUT_QUEUE_URL || undefined);
+    // Under the testing helper everything stays in memory: no spill to a real queue.
+    const queueUrl = config.fanout === false || testing ? undefined : config.fanout?.queueUrl ?? (process.env.FANOUT_QUEUE_URL || undefined);
     return flush({
       entries,
       discarded,
@@ -229,7 +240,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
       transport: () => transportOf(request),
       spill: queueUrl === undefined ? undefined : {
         queue: sqsSender(queueUrl),
-        threshold: (config.fanout || undefined)?.threshold ?? defaultSpillThreshold,
+        threshold: (config.fanout || undefined)?.threshold ?? defaultSpillThreshold(),
         endpoint: () => config.endpoint ?? managementEndpoint(request.event),
         origin: context.awsRequestId ?? 'local',
       },

@@ -128,6 +128,10 @@ export interface FanoutRun {
   firstDeliveryMs: number;
   /** 200s per second at the stand-in. */
   perSecond: number[];
+  /** What the workers reported failed (and carried on, or gave up on), by reason. */
+  workerFailures: Record<string, number>;
+  /** Worker invocations by outcome: done, continued, retry. */
+  outcomes: Record<string, number>;
 }
 
 /**
@@ -179,11 +183,21 @@ export const runFanout = async (rig: Rig, options: { n: number; rateLimit: numbe
   pids = [...new Set([...pids, ...senderPool.pids, ...fanoutPool.pids])];
   // The workers' processes are fresh: all their CPU is this run's, cold start included.
   const cpu = pids.reduce((total, pid) => total + cpuSecondsOf(pid), 0) - senderCpu0;
-  await source?.stop();
+  // The queue serves the next run: let the pollers' last long polls finish rather than cut them.
+  await source?.stop({ drain: true });
   await Promise.all([fanoutPool.stop(), senderPool.stop()]);
   stats = await rig.sink.stats();
   const reports = lines.flatMap((line) => { try { return [JSON.parse(line)]; } catch { return []; } });
   const senderReport = reports.find((r) => r.msg === 'ws-outbox delivery report') ?? {};
+  const workerReports = reports.filter((r) => r.msg === 'ws-outbox fanout report');
+  const workerFailures: Record<string, number> = {};
+  for (const r of workerReports) {
+    // The log line lists at most 50 failures; scale their reasons up to failedCount.
+    const listed = (r.failed ?? []) as { reason: string }[];
+    for (const f of listed) workerFailures[f.reason] = (workerFailures[f.reason] ?? 0) + r.failedCount / listed.length;
+  }
+  const outcomes: Record<string, number> = {};
+  for (const r of workerReports) outcomes[r.fanout.outcome] = (outcomes[r.fanout.outcome] ?? 0) + 1;
   const wallMs = stats.lastAt - t0;
   const floorMs = (n / rateLimit) * 1000;
   return {
@@ -195,5 +209,7 @@ export const runFanout = async (rig: Rig, options: { n: number; rateLimit: numbe
     senderDurationMs: Math.round(sent.durationMs),
     firstDeliveryMs: stats.firstAt - t0,
     perSecond: stats.perSecond,
+    workerFailures: Object.fromEntries(Object.entries(workerFailures).map(([k, v]) => [k, Math.round(v)])),
+    outcomes,
   };
 };

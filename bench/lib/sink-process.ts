@@ -22,7 +22,8 @@ export interface SinkStats {
 }
 
 export const startSink = async () => {
-  const child = spawn(process.execPath, [new URL('../sink.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // stdin is a pipe the sink watches: it exits when this process goes, however it goes.
+  const child = spawn(process.execPath, [new URL('../sink.ts', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] });
   const [line] = await once(createInterface({ input: child.stdout }), 'line') as [string];
   const { port } = JSON.parse(line) as { port: number };
   const base = `http://127.0.0.1:${port}`;

@@ -147,6 +147,7 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
     // Nothing to deliver with: back to the queue, and so to the dead-letter queue, where it can be read.
     const report = unusable(record, receiveCount, error);
     log(config, report, context);
+    await handOver(config, report, context);
     return report;
   }
 

@@ -41,9 +41,10 @@ export interface BatchReport {
   durationMs: number;
 }
 
-/** SQS returns at most 10 messages per ReceiveMessage, and long-polls at most 20 s. */
+/** SQS returns at most 10 messages per ReceiveMessage. A long poll answers as soon as a message arrives. */
 const maxReceive = 10;
-const longPollSeconds = 20;
+/** Shorter than Lambda's 20 s, so that a draining stop() ends soon. */
+const longPollSeconds = 2;
 
 const toRecord = (m: Message, options: Pick<EventSourceOptions, 'queueArn' | 'region'>): SQSRecord => ({
   messageId: m.MessageId!,
@@ -101,9 +102,15 @@ export class SqsEventSource {
     this.#slots = Array.from({ length: Math.max(1, this.options.concurrency) }, () => this.#slot());
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops polling. A long poll cut off by its client can still take a message on the server (as
+   * on SQS), which then hides for the visibility timeout; so with `drain` (the queue outlives this
+   * mapping) the polls in flight are let finish, at most `longPollSeconds`, and what they bring
+   * is delivered. Without it (the gateway stopping with its SQS) they are cut.
+   */
+  async stop(options: { drain?: boolean } = {}): Promise<void> {
     this.#stopped = true;
-    for (const poll of this.#polls) poll.abort();
+    if (!options.drain) for (const poll of this.#polls) poll.abort();
     await Promise.all(this.#slots);
   }
 
@@ -111,7 +118,8 @@ export class SqsEventSource {
     while (!this.#stopped) {
       try {
         const messages = await this.#gather();
-        if (messages.length > 0 && !this.#stopped) await this.#invoke(messages);
+        // Received is delivered, even when stopping: a message must not hide for nothing.
+        if (messages.length > 0) await this.#invoke(messages);
       } catch (error) {
         if (this.#stopped) return;
         this.options.log.error(`${this.options.name}: polling ${this.options.queueUrl} failed: ${(error as Error).message}`);

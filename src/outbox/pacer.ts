@@ -39,6 +39,9 @@ export const pacerDefaults: PacerOptions = {
   measureMs: 300,
 };
 
+/** A gap this long between two requests that got through is a pause, not a rate. */
+const idleMs = 100;
+
 export class Pacer {
   readonly #options: PacerOptions;
   /** Requests/s at #since; undefined while not pacing. */
@@ -50,6 +53,7 @@ export class Pacer {
   // Completions in the current and the previous measuring window.
   #window = { start: 0, count: 0, previous: 0 };
   #firstAt: number | undefined;
+  #lastPassed: number | undefined;
 
   constructor(options: Partial<PacerOptions> = {}) {
     this.#options = { ...pacerDefaults, ...options };
@@ -80,6 +84,15 @@ export class Pacer {
   passed(now: number): void {
     const { measureMs } = this.#options;
     const w = this.#window;
+    // After a pause (between two invocations of a warm function, say) the rate is measured anew:
+    // the idle time says nothing about what gets through.
+    if (this.#lastPassed !== undefined && now - this.#lastPassed > idleMs) {
+      w.start = now;
+      w.count = 0;
+      w.previous = 0;
+      this.#firstAt = now;
+    }
+    this.#lastPassed = now;
     if (now - w.start >= measureMs) {
       // A window that ended long ago says nothing about now.
       w.previous = now - w.start >= 2 * measureMs ? 0 : w.count;
