@@ -28,7 +28,7 @@ export interface GatewayOptions {
   port: number;
   /** The embedded DynamoDB. 0 picks a free port. */
   dynamodbPort: number;
-  /** The embedded SQS, when the template has queues. 0 picks a free port. */
+  /** The embedded SQS, when the template has queues. 0 picks a free port (the default when dynamodbPort is 0). */
   sqsPort: number;
   stage: string;
   region: string;
@@ -99,6 +99,8 @@ const listen = (server: Server, port: number, host: string): Promise<number> => 
 
 export const startGateway = async (options: Partial<GatewayOptions> = {}): Promise<Gateway> => {
   const opts = { ...gatewayDefaults, ...options };
+  // Callers that put DynamoDB on a free port (tests) get SQS on one too, unless they say otherwise.
+  if (options.sqsPort === undefined && options.dynamodbPort === 0) opts.sqsPort = 0;
   const log = opts.logger ?? createLogger({ quiet: opts.quiet });
   const modelOptions = { region: opts.region, apiId: opts.apiId, stage: opts.stage, parameters: opts.parameters };
   let model = loadAppModel(opts.template, modelOptions);
