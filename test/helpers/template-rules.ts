@@ -5,7 +5,7 @@
 //
 // - every route has a function, and every function its handler file;
 // - a function that can post (it serves a message route, where the outbox sends at least the
-//   error reply, or its handler file posts) has execute-api:ManageConnections for POST on its own
+//   error reply, or its handler file posts, or it is a fan-out worker) has execute-api:ManageConnections for POST on its own
 //   API and stage (and DELETE if it disconnects clients); no other function has it;
 // - DynamoDB actions only on the app's table, no wildcard action or resource, inline statements
 //   only where DynamoDB or execute-api is concerned (a SAM policy template or a managed policy
@@ -60,7 +60,8 @@ const statementsOf = (fn: FunctionSpec, violations: string[]): Statement[] => fn
 const sourceOf = (fn: FunctionSpec): { posts: boolean; disconnects: boolean } => {
   const text = fn.entryExists ? readFileSync(fn.entry, 'utf8') : '';
   return {
-    posts: /\boutbox\.(send|reply|broadcast|toRoom|toAll)\(|PostToConnection/.test(text),
+    // A fan-out worker (fanoutHandler) delivers spilled broadcasts.
+    posts: /\boutbox\.(send|reply|broadcast|toRoom|toAll)\(|PostToConnection|\bfanoutHandler\(/.test(text),
     disconnects: /\boutbox\.disconnect\(|DeleteConnection/.test(text),
   };
 };
