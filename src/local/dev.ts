@@ -54,7 +54,7 @@ const banner = (gw: Gateway, started: number): string => {
     ['WebSocket API', `${gw.wsUrl}   (also ${gw.wsUrl}/${gw.stage})`],
     ['Management API', `${gw.managementEndpoint}/@connections/{id}`],
     ['DynamoDB', `${gw.dynamodbEndpoint}   ${gw.model.tables.length === 1 ? 'table' : 'tables'} ${gw.model.tables.map((t) => t.tableName).join(', ') || '(none)'}`],
-    ['Functions call', `${gw.awsManagementEndpoint} DynamoDB's and SQS's AWS hosts, unmodified (TLS to this gateway)`],
+    ['Functions call', `${gw.awsManagementEndpoint} and DynamoDB's${gw.sqsEndpoint ? " and SQS's AWS hosts" : ' AWS host'}, unmodified (TLS to this gateway)`],
     ...(gw.sqsEndpoint ? [['SQS', `${gw.sqsEndpoint}   queues ${[...gw.queues.values()].map((q) => q.name).join(', ')}`]] : []),
     ['Routes', routes],
     ...eventSources(gw),
@@ -185,7 +185,8 @@ export const runDev = async (args: string[]): Promise<void> => {
     port: portFrom('PORT', gatewayDefaults.port),
     dynamodbPort: portFrom('DYNAMODB_PORT', gatewayDefaults.dynamodbPort),
     stage: process.env.STAGE || undefined,
-    sqsPort: portFrom('SQS_PORT', gatewayDefaults.sqsPort),
+    // Unset: 9324, or a free port when DYNAMODB_PORT=0 (the gateway's rule).
+    ...(process.env.SQS_PORT ? { sqsPort: portFrom('SQS_PORT', gatewayDefaults.sqsPort) } : {}),
     region: process.env.AWS_REGION || gatewayDefaults.region,
     parameters: parseParameterOverrides(values['parameter-overrides'] ?? []),
     iam: !values['no-iam'],

@@ -469,7 +469,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       if (JSON.stringify(next.tables) !== JSON.stringify(model.tables)) throw new RestartRequired('the tables changed');
       if (JSON.stringify(next.authorizer) !== JSON.stringify(model.authorizer)) throw new RestartRequired('the $connect authorizer changed');
       if (JSON.stringify(next.queues) !== JSON.stringify(model.queues)) throw new RestartRequired('the queues changed');
-      const sqsEventsOf = (m: AppModel) => JSON.stringify([...m.functions.values()].map((fn) => [fn.logicalId, fn.spec.sqsEvents]));
+      const sqsEventsOf = (m: AppModel) => JSON.stringify([...m.functions.values()].filter((fn) => fn.spec.sqsEvents.length > 0).map((fn) => [fn.logicalId, fn.spec.sqsEvents]));
       if (sqsEventsOf(next) !== sqsEventsOf(model)) throw new RestartRequired('the SQS event sources changed');
       const nextBuilt = await buildBundles({ template: opts.template, outdir });
       const changes = describeChanges(model, next);

@@ -39,7 +39,12 @@ const apiOf = (template: Template): { id: string; stageRef?: string; stage: stri
 const refsFor = (template: Template): Record<string, string> => {
   const api = apiOf(template);
   const table = tableOf(template).logicalId;
+  // Queues (a fan-out queue, say) as QUEUE_URL:<id> / QUEUE_ARN:<id>: not the table, whatever their statements grant.
+  const queues = Object.entries(template.Resources).filter(([, r]) => r?.Type === 'AWS::SQS::Queue').flatMap(([id]) => [
+    [id, `QUEUE_URL:${id}`], [`${id}.Arn`, `QUEUE_ARN:${id}`], [`${id}.QueueName`, id],
+  ]);
   return localRefs(template, {
+    ...Object.fromEntries(queues),
     [api.id]: 'API_ID', ...(api.stageRef ? { [api.stageRef]: 'STAGE' } : {}), [table]: 'TABLE', [`${table}.Arn`]: 'TABLE_ARN',
   });
 };
