@@ -34,6 +34,8 @@ export interface FanoutPlan {
   sections: Set<string>;
   /** The bar for the quick run: the best spill run within this many floors. */
   bar: number;
+  /** Longest a run may take before what is missing counts as lost. */
+  runTimeoutMs: number;
 }
 
 export const fanoutPlan = (quick: boolean, only?: string): FanoutPlan => ({
@@ -44,12 +46,13 @@ export const fanoutPlan = (quick: boolean, only?: string): FanoutPlan => ({
   threshold: defaultSpillThreshold({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1769' }),
   sections: new Set((only ?? (quick ? 'spill' : 'shards,spill,threshold,million')).split(',')),
   bar: 1.25,
+  runTimeoutMs: quick ? 60_000 : 600_000,
 });
 
 const describe = (r: FanoutRun) =>
   `${r.path === 'single' ? 'single invocation' : `spill, ${r.workers} worker(s)`}: ${r.wallMs} ms (${r.ratio} x floor ${r.floorMs} ms), ` +
   `${r.delivered}/${r.n} delivered, ${r.duplicates} twice, ${r.throttled} 429s, ${r.cpuUsPerMessage} µs CPU/msg, sender sent ${r.senderSent}, spilled ${r.spilled}, ` +
-  `worker outcomes ${JSON.stringify(r.outcomes)}, failures ${JSON.stringify(r.workerFailures)}`;
+  `sender failures ${JSON.stringify(r.senderFailures)}, worker outcomes ${JSON.stringify(r.outcomes)}, worker failures ${JSON.stringify(r.workerFailures)}`;
 
 /** all() of N rows for several K, each Query 10 ms slower, as DynamoDB's round trip. */
 const shardsSection = async (rig: Rig, n: number) => {
@@ -111,16 +114,18 @@ export const runFanoutBench = async (plan: FanoutPlan, problem: (text: string) =
       await loadConnections(rig, plan.n);
       log(`  loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       const runs: FanoutRun[] = [];
-      const single = await runFanout(rig, { n: plan.n, rateLimit: plan.rateLimit, threshold: 'off', workers: 0 });
+      const single = await runFanout(rig, { n: plan.n, rateLimit: plan.rateLimit, threshold: 'off', workers: 0, timeoutMs: plan.runTimeoutMs });
       log(`  ${describe(single)}`);
       runs.push(single);
       for (const workers of plan.workers) {
-        const run = await runFanout(rig, { n: plan.n, rateLimit: plan.rateLimit, threshold: plan.threshold, workers });
+        const run = await runFanout(rig, { n: plan.n, rateLimit: plan.rateLimit, threshold: plan.threshold, workers, timeoutMs: plan.runTimeoutMs });
         log(`  ${describe(run)}`);
         runs.push(run);
       }
       for (const r of runs) {
-        if (r.delivered !== r.n) problem(`fanout ${r.path} ${r.workers}: ${r.delivered}/${r.n} delivered`);
+        // The spill path loses nobody (the sender hands over whom it could not reach). One
+        // invocation alone reports what it could not deliver after maxAttempts: a figure, not a fault.
+        if (r.delivered !== r.n && r.path === 'spill') problem(`fanout ${r.path} ${r.workers}: ${r.delivered}/${r.n} delivered`);
         // At least once: a request cut off by its timeout may have landed and is sent again. More
         // than 1 % twice is not that any more.
         if (r.duplicates > r.n / 100) problem(`fanout ${r.path} ${r.workers}: ${r.duplicates} delivered twice`);

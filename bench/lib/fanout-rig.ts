@@ -128,6 +128,8 @@ export interface FanoutRun {
   firstDeliveryMs: number;
   /** 200s per second at the stand-in. */
   perSecond: number[];
+  /** What the sender reported failed (handed to the queue when it spilled), by reason. */
+  senderFailures: Record<string, number>;
   /** What the workers reported failed (and carried on, or gave up on), by reason. */
   workerFailures: Record<string, number>;
   /** Worker invocations by outcome: done, continued, retry. */
@@ -146,7 +148,13 @@ export const runFanout = async (rig: Rig, options: { n: number; rateLimit: numbe
   const queue = rig.sqs.queues.get('FanoutQueue')!;
   const ledger = new InvocationLedger();
   const lines: string[] = [];
-  const log: Logger = { ...quietLog, fn: (_prefix, line) => { lines.push(line); }, error: (m) => { lines.push(m); } };
+  const debug = process.env.BENCH_DEBUG ? (text: string) => process.stderr.write(`${text}\n`) : () => undefined;
+  const log: Logger = {
+    ...quietLog,
+    fn: (prefix, line) => { lines.push(line); debug(`[${prefix}] ${line.slice(0, 300)}`); },
+    error: (m) => { lines.push(m); debug(`error: ${m}`); },
+    warn: (m) => debug(`warn: ${m}`),
+  };
   const fanoutPool = new FunctionPool({ fn: rig.fanoutFunction, codeFile: rig.fanoutBundle, env: envOf(rig), ledger, log, guard: rig.guard, maxInstances: Math.max(1, workers) });
   const senderFn: FunctionModel = {
     ...rig.fanoutFunction, logicalId: 'BenchSender', functionName: 'BenchSender', memoryMb: 1769,
@@ -170,11 +178,13 @@ export const runFanout = async (rig: Rig, options: { n: number; rateLimit: numbe
   await senderPool.invoke(event('warm'), { route: 'send' });
   const senderCpu0 = senderPool.pids.reduce((total, pid) => total + cpuSecondsOf(pid), 0);
   const t0 = Date.now();
-  const sending = senderPool.invoke(event('send'), { route: 'send' });
+  let senderDone = false;
+  const sending = senderPool.invoke(event('send'), { route: 'send' }).finally(() => { senderDone = true; });
   let pids: number[] = [];
   const deadline = t0 + (options.timeoutMs ?? 600_000);
   let stats = await rig.sink.stats();
-  while (stats.ids < n && Date.now() < deadline) {
+  // Without workers, nothing more arrives once the sender has returned (what it could not send is in its report).
+  while (stats.ids < n && Date.now() < deadline && !(workers === 0 && senderDone)) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     pids = [...new Set([...pids, ...senderPool.pids, ...fanoutPool.pids])];
     stats = await rig.sink.stats();
@@ -209,6 +219,7 @@ export const runFanout = async (rig: Rig, options: { n: number; rateLimit: numbe
     senderDurationMs: Math.round(sent.durationMs),
     firstDeliveryMs: stats.firstAt - t0,
     perSecond: stats.perSecond,
+    senderFailures: Object.fromEntries(((senderReport.failed ?? []) as { reason: string }[]).reduce((m, f) => m.set(f.reason, (m.get(f.reason) ?? 0) + 1), new Map<string, number>())),
     workerFailures: Object.fromEntries(Object.entries(workerFailures).map(([k, v]) => [k, Math.round(v)])),
     outcomes,
   };

@@ -1,4 +1,8 @@
+import { retryableKinds } from '../management/transport.ts';
 import { bodyOf, bytesOf, maxMessageBytes, type FanoutMessage } from './message.ts';
+
+/** A failure worth handing on: it may well succeed later (everything but 403, 413 and client errors). */
+export const isTransient = (reason: string): boolean => reason === 'deadline' || retryableKinds.has(reason as never);
 
 /** Where a worker left its shard: the cursor after the last page it handed to the engine, or done. */
 export interface ShardProgress {

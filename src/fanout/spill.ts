@@ -2,7 +2,8 @@ import { abortable, raceAbort } from '../outbox/abortable.ts';
 import type { Entry } from '../outbox/outbox.ts';
 import { readShards } from '../store/read-shards.ts';
 import type { Page, PageTarget, Store } from '../store/store.ts';
-import type { UnresolvedEntry } from '../types.ts';
+import type { FailedDelivery, UnresolvedEntry } from '../types.ts';
+import { continuationsOf, isTransient } from './continuation.ts';
 import { bodyOf, encodePayload, type FanoutMessage } from './message.ts';
 import type { QueueSender } from './queue.ts';
 
@@ -41,6 +42,10 @@ export class Spill {
   readonly #store: Store;
   #read = 0;
   #sends: Promise<void>[] = [];
+  // Who this invocation sent a spilled entry to itself (at most the threshold and a page), and
+  // each spilled entry's message: a recipient it could not reach is handed over with the rest.
+  readonly #yielded = new Map<string, number>();
+  readonly #messages = new Map<number, FanoutMessage>();
   /** Messages on the queue. */
   spilled = 0;
   /** Shards whose message could not be sent. */
@@ -101,7 +106,10 @@ export class Spill {
         };
         const pages = readShards(readShard, mine, this.#config.readConcurrency ?? 4);
         for await (const page of abortable(pages, signal)) {
-          yield* page.ids;
+          for (const id of page.ids) {
+            this.#yielded.set(id, index);
+            yield id;
+          }
           this.#read += page.ids.length;
           reached.set(page.shard, (reached.get(page.shard) ?? 0) + page.ids.length);
           if (page.cursor === undefined) finished.add(page.shard);
@@ -114,6 +122,27 @@ export class Spill {
       }
     }
     spill(mine.filter((shard) => !finished.has(shard)));
+  }
+
+  /**
+   * After the delivery: recipients of a spilled entry that this invocation could not reach (429,
+   * 5xx, a network error, a timeout, its deadline) go to the queue too, as retries-only messages,
+   * so a spilled broadcast loses nobody to the sender's own bad luck. They stay in its report's
+   * `failed`: it did not deliver them.
+   */
+  carry(failed: FailedDelivery[]): void {
+    const byEntry = new Map<number, string[]>();
+    for (const f of failed) {
+      const index = this.#yielded.get(f.connectionId);
+      if (index === undefined || !this.#messages.has(index) || !isTransient(f.reason)) continue;
+      byEntry.set(index, [...(byEntry.get(index) ?? []), f.connectionId]);
+    }
+    for (const [index, ids] of byEntry) {
+      const messages = continuationsOf(this.#messages.get(index)!, { cursor: undefined, done: true }, [...new Set(ids)]);
+      this.#send(messages, (error) => {
+        this.unresolved.push({ target: messages[0]!.target, ...(messages[0]!.room === undefined ? {} : { room: messages[0]!.room }), reason: 'queue', error, reached: 0 });
+      });
+    }
   }
 
   /** Waits for the messages to reach the queue (or fail; the config's signal cuts the sends). */
@@ -153,11 +182,15 @@ export class Spill {
       ...(entry.kind === 'all' ? { shard: s.shard } : {}),
       ...(s.cursor === undefined ? {} : { cursor: s.cursor }),
     }));
+    this.#messages.set(index, { ...messages[0]!, cursor: undefined });
+    this.#send(messages, (error, i) => this.unresolved.push(unresolvedFor(shards[i]!.shard, shards[i]!.reached, error)));
+  }
+
+  #send(messages: FanoutMessage[], failed: (error: string, index: number) => void): void {
     this.#sends.push((async () => {
       const outcome = await this.#config.queue.send(messages.map(bodyOf), this.#config.signal);
-      const failed = new Set(outcome.failed);
-      this.spilled += messages.length - failed.size;
-      for (const i of failed) this.unresolved.push(unresolvedFor(shards[i]!.shard, shards[i]!.reached, outcome.error ?? 'not sent'));
+      this.spilled += messages.length - outcome.failed.length;
+      for (const i of outcome.failed) failed(outcome.error ?? 'not sent', i);
     })());
   }
 }

@@ -3,7 +3,6 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { outboxDefaults, type OutboxOptions } from '../../middleware/outbox.ts';
 import { transportFor } from '../management/clients.ts';
 import { regionOf } from '../management/endpoint.ts';
-import { retryableKinds } from '../management/transport.ts';
 import { abortable } from '../outbox/abortable.ts';
 import { flush } from '../outbox/flush.ts';
 import type { ExpandOptions, Task } from '../outbox/recipients.ts';
@@ -13,7 +12,7 @@ import { ConnectionStore } from '../store/connection-store.ts';
 import { readShards } from '../store/read-shards.ts';
 import type { PageTarget, Store } from '../store/store.ts';
 import type { DeliveryReport } from '../types.ts';
-import { continuationsOf, type ShardProgress } from './continuation.ts';
+import { continuationsOf, isTransient, type ShardProgress } from './continuation.ts';
 import { bodyOf, decodePayload, parseFanoutMessage, type FanoutMessage } from './message.ts';
 import { changeVisibility, sqsSender, type QueueSender } from './queue.ts';
 
@@ -73,8 +72,6 @@ export const fanoutDefaults = {
   logger: outboxDefaults.logger,
 };
 
-/** What a worker could not deliver yet and may later: everything but 403, 413 and client errors. */
-const transient = (reason: string) => reason === 'deadline' || retryableKinds.has(reason as never);
 
 /** Visibility timeouts are at most 12 hours; a retry this far out helps nobody. */
 const maxRetryDelaySeconds = 900;
@@ -195,7 +192,7 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
     options: config,
   });
 
-  const retry = [...new Set(delivery.failed.filter((f) => transient(f.reason)).map((f) => f.connectionId))];
+  const retry = [...new Set(delivery.failed.filter((f) => isTransient(f.reason)).map((f) => f.connectionId))];
   const finished = progress.done && retry.length === 0;
   // Progress: something read, or some of the ids it carried resolved (sent, gone, or failed for good).
   const resolved = delivery.sent + delivery.gone.length + delivery.failed.length - retry.length;

@@ -82,6 +82,7 @@ export const flush = async (input: FlushInput): Promise<DeliveryReport> => {
         now,
       });
       if (spill) {
+        spill.carry(outcome.failed);
         await spill.settled();
         spilled = spill.spilled;
         unresolved.push(...spill.unresolved);

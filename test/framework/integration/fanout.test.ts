@@ -173,6 +173,23 @@ describe('spill: toAll past the threshold goes to the queue, one message per sha
     for (const m of untouched) expect(Number(m.Attributes!.SentTimestamp)).toBeLessThanOrEqual(first);
   }, 60_000);
 
+  it('hands over the recipients of a spilled entry that the sender itself could not reach', async () => {
+    const store = await freshStore({ pageSize: 1000 });
+    const everyone = ids(800, 'unlucky');
+    await connectAll(store, everyone);
+    // Four 503s for a few ids: the sender gives up on them (maxAttempts 4); the fifth try is fine.
+    const unlucky = new Set(everyone.filter((_, i) => i % 97 === 0));
+    behaviour = (id, attempt) => (unlucky.has(id) && attempt <= 4 ? { status: 503, errorType: 'ServiceUnavailableException' } : { status: 200 });
+    const report = await sender(store, 400, (outbox) => outbox.toAll({ type: 'message', text: 'unlucky' })).invoke('sender');
+    const failedHere = report.failed.map((f) => f.connectionId);
+    expect(failedHere.length).toBeGreaterThan(0);
+    expect(report.failed.every((f) => f.reason === 'server')).toBe(true);
+    const { reports } = workers(store);
+    await eventually(() => deliveries('unlucky').size === everyone.length, 'everyone got it, the unlucky ones from a worker', 30_000);
+    expect([...deliveries('unlucky').values()].every((n) => n === 1)).toBe(true);
+    await eventually(() => reports.some((r) => r.fanout.read === 0 && r.sent === failedHere.length), 'a worker delivered the hand-over', 10_000);
+  }, 60_000);
+
   it('spills everything at threshold 0, and a toRoom as one message continued from its cursor', async () => {
     const store = await freshStore({ pageSize: 50 });
     const members = ids(300, 'room');
