@@ -3,8 +3,6 @@
 // dynalite records every DynamoDB request by operation (X-Amz-Target), retries included.
 // Prints one JSON line. Usage: node bench/gone.ts --n 1000 (the sink's endpoint in
 // AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, its gone share set by the harness).
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -13,39 +11,15 @@ import { connectionsPartition, roomPartition } from '../src/store/keys.ts';
 import { maxWriteBatch } from '../src/store/batch.ts';
 import { startDynalite } from '../test/helpers/dynalite.ts';
 import { lambdaContext, messageEvent } from './contenders/outbox.ts';
+import { startDynamoProxy } from './lib/dynamo-proxy.ts';
 import { benchIds } from './lib/gone.ts';
 
 const defaults = { n: 1000, extraRooms: 10 };
 const { values } = parseArgs({ options: { n: { type: 'string' } } });
 const n = Number(values.n ?? defaults.n);
 
-/** Forwards to `target` and counts requests per DynamoDB operation while `counting` is on. */
-const countingProxy = async (target: string) => {
-  const counts: Record<string, number> = {};
-  let counting = false;
-  const upstream = new URL(target);
-  const agent = new http.Agent({ keepAlive: true });
-  const server = http.createServer((req, res) => {
-    const op = String(req.headers['x-amz-target'] ?? '?').split('.').pop()!;
-    if (counting) counts[op] = (counts[op] ?? 0) + 1;
-    const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    out.on('error', (e) => { res.writeHead(502); res.end(String(e)); });
-    req.pipe(out);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    start: () => { counting = true; },
-    stop: () => { counting = false; return { ...counts }; },
-    close: () => { agent.destroy(); server.closeAllConnections(); server.close(); },
-  };
-};
-
 const dynamo = await startDynalite('ws-outbox-bench');
-const proxy = await countingProxy(dynamo.endpoint);
+const proxy = await startDynamoProxy(dynamo.endpoint);
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: proxy.endpoint, region: 'us-east-1' }), { marshallOptions: { removeUndefinedValues: true } });
 const store = new ConnectionStore({ tableName: dynamo.tableName, client });
 // The members connected a minute ago: a 410 for a connection younger than the $connect grace
@@ -73,7 +47,12 @@ await handler(messageEvent('conn-0') as never, lambdaContext() as never);
 const requests = proxy.stop();
 
 // What is left, read directly: the room must hold exactly the live members.
-const countIn = async (pk: string) => (await dynamo.documentClient.send(new QueryCommand({ TableName: dynamo.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, Select: 'COUNT' }))).Count;
+const countIn = async (pk: string) => (await dynamo.documentClient.send(new QueryCommand({ TableName: dynamo.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, Select: 'COUNT' }))).Count ?? 0;
+const countConnections = async () => {
+  let total = 0;
+  for (let shard = 0; shard < store.shards; shard++) total += await countIn(connectionsPartition(shard));
+  return total;
+};
 const r = report as DeliveryReport | undefined;
 const gone = r?.gone.length ?? 0;
 const itemsDeleted = gone * (1 + 2);
@@ -83,7 +62,7 @@ process.stdout.write(JSON.stringify({
   itemsDeleted, requests,
   batchWriteBound: Math.ceil(itemsDeleted / maxWriteBatch),
   batchWriteWithinBound: batchWrite <= Math.ceil(itemsDeleted / maxWriteBatch),
-  roomMembersAfter: await countIn(roomPartition('bench')), connectionsAfter: await countIn(connectionsPartition), expectedAfter: n - gone,
+  roomMembersAfter: await countIn(roomPartition('bench')), connectionsAfter: await countConnections(), expectedAfter: n - gone,
   durationMs: r?.durationMs,
 }) + '\n');
 proxy.close();

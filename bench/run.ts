@@ -5,6 +5,8 @@
 //   memory      10,000 / 50,000 recipients under --max-old-space-size=96: success or OOM
 //   coldstart   per built function: bundle size and median import time (10 fresh processes)
 // --quick: N = 1,000 only, one repetition, no 20 ms sequential run; proves the harness works.
+// --fanout [--quick]: fan-out past one invocation instead (fanout.ts): the sharded index, the
+// spill path against a rate-limited @connections, the spill threshold, 1,000,000 projected.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runChild } from './lib/child.ts';
@@ -14,9 +16,11 @@ import { median, round } from './lib/stats.ts';
 import { renderTables } from './lib/report.ts';
 import { measureColdStart } from './coldstart.ts';
 import { bundle } from './lib/bundle.ts';
+import { fanoutPlan, runFanoutBench } from './fanout.ts';
 
 const { values } = parseArgs({ options: {
   quick: { type: 'boolean', default: false },
+  fanout: { type: 'boolean', default: false },
   only: { type: 'string' }, // comma list of sections
   reps: { type: 'string' },
 } });
@@ -163,10 +167,16 @@ const memory = async (sink: Sink) => {
 };
 
 const started = performance.now();
+const results: Record<string, unknown> = { mode: quick ? 'quick' : values.only ? `partial (${values.only})` : 'full', machine: machine(), plan };
+if (values.fanout) {
+  // The fan-out bench has its own rig (dynalite, SQS, workers); its results go to fanout-*.json.
+  Object.assign(results, { plan: undefined }, await runFanoutBench(fanoutPlan(quick, values.only), problem));
+  finish('fanout');
+  process.exit(process.exitCode ?? 0);
+}
 // Measured processes run the bundled worker (plain JS, as deployed); see lib/bundle.ts.
 const worker = await bundle('worker.ts');
 const sink = await startSink();
-const results: Record<string, unknown> = { mode: quick ? 'quick' : values.only ? `partial (${values.only})` : 'full', machine: machine(), plan };
 try {
   if (sections.has('throughput')) {
     log('throughput');
@@ -181,19 +191,23 @@ try {
 } finally {
   await sink.stop();
 }
-results.totalSeconds = round((performance.now() - started) / 1000, 1);
-results.problems = problems;
+finish('full');
 
-const dir = new URL('./results/', import.meta.url);
-mkdirSync(dir, { recursive: true });
-// Quick runs (CI) stay out of git; full runs are the record.
-const stamp = (results.machine as { date: string }).date.slice(0, 16).replace(/[:]/g, '');
-const file = quick ? 'quick.tmp.json' : values.only ? `partial-${stamp}.tmp.json` : `full-${stamp}.json`;
-writeFileSync(new URL(file, dir), JSON.stringify(results, null, 2) + '\n');
-const tables = renderTables(results);
-if (!quick && !values.only) writeFileSync(new URL('latest-full.md', dir), tables);
-process.stdout.write(tables + `\nresults: bench/results/${file} (${results.totalSeconds} s)\n`);
-if (problems.length) {
-  process.stderr.write(`${problems.length} problem(s):\n${problems.join('\n')}\n`);
-  process.exitCode = 1;
+function finish(kind: 'full' | 'fanout'): void {
+  results.totalSeconds = round((performance.now() - started) / 1000, 1);
+  results.problems = problems;
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  // Quick runs (CI) stay out of git; full runs are the record.
+  const stamp = (results.machine as { date: string }).date.slice(0, 16).replace(/[:]/g, '');
+  const prefix = kind === 'fanout' ? 'fanout-' : '';
+  const file = quick ? `${prefix}quick.tmp.json` : values.only ? `${prefix}partial-${stamp}.tmp.json` : `${kind}-${stamp}.json`;
+  writeFileSync(new URL(file, dir), JSON.stringify(results, null, 2) + '\n');
+  const tables = renderTables(results);
+  if (!quick && !values.only) writeFileSync(new URL(`latest-${kind}.md`, dir), tables);
+  process.stdout.write(tables + `\nresults: bench/results/${file} (${results.totalSeconds} s)\n`);
+  if (problems.length) {
+    process.stderr.write(`${problems.length} problem(s):\n${problems.join('\n')}\n`);
+    process.exitCode = 1;
+  }
 }

@@ -4,6 +4,7 @@ import { transportFor, type TransportFactory, type TransportKind } from '../src/
 import { managementEndpoint, regionOf } from '../src/management/endpoint.ts';
 import type { Transport } from '../src/management/transport.ts';
 import type { BackoffOptions } from '../src/outbox/backoff.ts';
+import { sqsSender } from '../src/fanout/queue.ts';
 import { flush } from '../src/outbox/flush.ts';
 import { Outbox } from '../src/outbox/outbox.ts';
 import { addReportMetrics, holdPublish, powertoolsMetricsKey, type PublishHold, type ReportMetrics } from '../src/outbox/metrics.ts';
@@ -53,7 +54,26 @@ export interface OutboxOptions {
    * Powertools' `logMetrics` publishes for the invocation.
    */
   metrics?: ReportMetrics;
+  /**
+   * toAll/toRoom past one invocation: past `threshold` recipients (all its room and "all" entries
+   * together), or past its read budget, the rest goes to the SQS queue `queueUrl` (default
+   * FANOUT_QUEUE_URL), one message per shard, for the fan-out workers. `false`, or no queue: never.
+   */
+  fanout?: { queueUrl?: string; threshold?: number } | false;
 }
+
+/**
+ * Recipients one invocation sends itself before it spills the rest: about what it sends in the
+ * time a spill takes to get the first worker going (bench/README.md, "Fan-out": ~10,000 messages
+ * a second on one core, a hop of 0.5–1.2 s), so a broadcast spills only when the workers can
+ * finish sooner. Lambda gives a function a share of a vCPU in proportion to its memory (a whole
+ * one at 1,769 MB), and the rate follows: 5,000 at 1,769 MB or more, ~700 at 256 MB.
+ */
+export const defaultSpillThreshold = (env: NodeJS.ProcessEnv = process.env): number => {
+  const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  if (!(memory > 0) || memory >= 1769) return 5000;
+  return Math.max(500, Math.round((5000 * memory) / 1769 / 100) * 100);
+};
 
 /**
  * In-flight requests by function size. On the bench (2 cores, N = 10,000, 20 ms round trip) 100 in
@@ -116,6 +136,11 @@ const checkOptions = (config: typeof outboxDefaults & OutboxOptions): void => {
   checkNumber('outbox backoff.baseMs', config.backoff.baseMs);
   checkNumber('outbox backoff.throttledBaseMs', config.backoff.throttledBaseMs);
   checkNumber('outbox backoff.capMs', config.backoff.capMs);
+  if (config.fanout !== undefined && config.fanout !== false) {
+    if (typeof config.fanout !== 'object' || config.fanout === null) throw new TypeError('outbox fanout must be { queueUrl?, threshold? } or false');
+    if (config.fanout.threshold !== undefined) checkNumber('outbox fanout.threshold', config.fanout.threshold, { integer: true });
+    if (config.fanout.queueUrl !== undefined && !/^https?:\/\//.test(String(config.fanout.queueUrl))) throw new TypeError(`outbox fanout.queueUrl must be an SQS queue URL; got ${String(config.fanout.queueUrl)}`);
+  }
 };
 
 type WsRequest = Request<WsEvent, unknown, Error, WsContext>;
@@ -221,6 +246,8 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
     const store = storeFor(context);
     const logger = config.logger;
     const testing = testingOverrides(context);
+    // Under the testing helper everything stays in memory: no spill to a real queue.
+    const queueUrl = config.fanout === false || testing ? undefined : config.fanout?.queueUrl ?? (process.env.FANOUT_QUEUE_URL || undefined);
     let report: DeliveryReport;
     try {
       report = await flush({
@@ -228,6 +255,12 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
         discarded,
         store,
         transport: () => transportOf(request),
+        spill: queueUrl === undefined ? undefined : {
+          queue: sqsSender(queueUrl),
+          threshold: (config.fanout || undefined)?.threshold ?? defaultSpillThreshold(),
+          endpoint: () => config.endpoint ?? managementEndpoint(request.event),
+          origin: context.awsRequestId ?? 'local',
+        },
         remainingMs,
         options: testing?.connectGraceMs === undefined ? config : { ...config, connectGraceMs: testing.connectGraceMs },
         log: logger ? (report, extra) => {
@@ -263,7 +296,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
 };
 
 /** An invocation that enqueued nothing (and dropped nothing) has nothing to log or count. */
-const worthReporting = (report: DeliveryReport): boolean => report.queued + report.discarded + report.unresolved.length > 0;
+const worthReporting = (report: DeliveryReport): boolean => report.queued + report.discarded + report.unresolved.length + report.spilled > 0;
 
 /**
  * The handler (or a middleware) threw, or `$connect` answered non-2xx: API Gateway refuses that

@@ -9,12 +9,18 @@ export { rateLimit, rateLimitDefaults, type RateLimitOptions } from '../middlewa
 export { DynamoRateLimiter, MemoryRateLimiter, type DynamoRateLimiterOptions, type RateLimiter, type RateRule, type RateVerdict } from './store/rate-limit.ts';
 export { ConnectionStore, createDocumentClient, type ConnectionStoreOptions } from './store/connection-store.ts';
 export { MemoryStore } from './store/memory-store.ts';
-export { NotConnectedError, type Store, type ConnectionDetails, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult } from './store/store.ts';
+export {
+  NotConnectedError,
+  type Store, type ConnectionDetails, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Page, type PageOptions, type PageTarget,
+} from './store/store.ts';
+export { defaultConnectionShards, shardOf } from './store/shards.ts';
 export { OutboxClosedError, PayloadTooLargeError, badRequest } from './errors.ts';
 export { maxPayloadBytes } from './outbox/serialize.ts';
 export { managementEndpoint } from './management/endpoint.ts';
 export { destroyTransports, type TransportKind, type TransportFactory } from './management/clients.ts';
 export { TransportError, type Transport, type FailureKind, type DeliveryFailure } from './management/transport.ts';
+export { fanoutHandler, fanoutDefaults, type FanoutOptions, type FanoutReport } from './fanout/worker.ts';
+export type { FanoutMessage } from './fanout/message.ts';
 export type { TransportOptions } from './management/sdk-transport.ts';
 export type { BackoffOptions } from './outbox/backoff.ts';
 export type { ReportMetrics } from './outbox/metrics.ts';

@@ -94,15 +94,20 @@ export interface FailedDelivery {
   error?: string;
 }
 
-/** A room, user or "all" entry whose recipients could not all be read from the store. */
+/** A room, user or "all" entry (or one shard of it) whose recipients could not all be read, nor handed to the fan-out queue. */
 export interface UnresolvedEntry {
   target: 'room' | 'user' | 'all';
   room?: string;
   /** The user of a toUser() entry. */
   userId?: string;
-  /** `deadline`: the flush's budget ran out before (or while) it was read; `store`: the store failed. */
-  reason: 'deadline' | 'store';
-  /** The store's error, for `store`. */
+  /** The shard of the connection index, when only that shard's hand-over to the fan-out queue failed. */
+  shard?: number;
+  /**
+   * `deadline`: the flush's budget ran out before (or while) it was read; `store`: the store
+   * failed; `queue`: its fan-out message could not be sent.
+   */
+  reason: 'deadline' | 'store' | 'queue';
+  /** The store's (or the queue's) error. */
   error?: string;
   /** Recipients already read from it (and queued) before it stopped; 0 when it was never read. */
   reached: number;
@@ -137,5 +142,10 @@ export interface DeliveryReport {
   unpruned: UnprunedConnection[];
   /** Instructions dropped unsent because the invocation failed (a throw, or a refused $connect). */
   discarded: number;
+  /**
+   * Messages put on the fan-out queue (one per shard of a spilled toAll, one per spilled toRoom):
+   * their recipients are delivered by the fan-out workers, not counted here.
+   */
+  spilled: number;
   durationMs: number;
 }

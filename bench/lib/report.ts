@@ -52,5 +52,41 @@ export const renderTables = (results: Row): string => {
       cold.functions.map((f) => [f.function, ((f.bytes as number) / 1024).toFixed(0), f.importMsMedian ?? f.error, f.importMsMin ?? '–']),
     ));
   }
+  parts.push(...fanoutTables(results));
   return parts.join('\n\n') + '\n';
+};
+
+const fanoutTables = (results: Row): string[] => {
+  const parts: string[] = [];
+  if (Array.isArray(results.shards)) {
+    parts.push('### Shards: all() with K shards, 10 ms a Query (readConcurrency 4)\n' + table(
+      ['K', 'connections', 'all() ms', 'Queries'],
+      (results.shards as Row[]).map((r) => [r.shards, r.n, r.readMs, r.queries]),
+    ));
+  }
+  if (Array.isArray(results.spill)) {
+    const runs = results.spill as Row[];
+    const n = runs[0]?.n as number;
+    const limit = runs[0]?.rateLimit as number;
+    parts.push(`### Fan-out: N = ${n.toLocaleString('en')}, ${limit.toLocaleString('en')} requests/s (floor ${(n / limit).toFixed(0)} s)\n` + table(
+      ['path', 'workers', 'wall s', 'wall / floor', 'CPU µs/msg', 'sender sent', 'shards spilled', 'worker invocations', '429s', 'delivered', 'twice', 'first 200 after (ms)'],
+      runs.map((r) => [r.path === 'single' ? 'single invocation' : 'spill', r.path === 'single' ? '–' : r.workers, ((r.wallMs as number) / 1000).toFixed(2), r.ratio, r.cpuUsPerMessage,
+        r.senderSent, r.spilled, r.workerInvocations, r.throttled, r.delivered, r.duplicates, r.firstDeliveryMs]),
+    ));
+  }
+  if (Array.isArray(results.threshold)) {
+    parts.push('### Spill threshold: one invocation against spilling everything to 8 workers, no rate limit\n' + table(
+      ['N', 'single invocation ms', 'spill ms', 'spill: first 200 after (ms)', 'single CPU µs/msg', 'spill CPU µs/msg'],
+      (results.threshold as Row[]).map((r) => [r.n, r.singleMs, r.spillMs, r.spillFirstMs, r.singleCpuUs, r.spillCpuUs]),
+    ));
+  }
+  const million = results.million as Row | undefined;
+  if (million) {
+    parts.push(`### 1,000,000 recipients, sends charged to the stand-in's accounting, projected at ${(million.rateLimit as number).toLocaleString('en')} requests/s\n` + table(
+      ['workers', 'load s', 'reads + engine + queue (sends free) s', 'projected s', 'floor s', 'projected / floor', 'shards spilled', 'worker invocations', 'delivered', 'twice'],
+      [[million.workers, million.loadSeconds, ((million.simulatedMs as number) / 1000).toFixed(1), ((million.projectedMs as number) / 1000).toFixed(1),
+        ((million.floorMs as number) / 1000).toFixed(0), million.ratio, million.spilled, million.workerInvocations, million.delivered, million.duplicates]],
+    ));
+  }
+  return parts;
 };

@@ -3,9 +3,10 @@
 // the DynamoDB tables to create. The template is read by src/local/template.ts (the same reader
 // build.mjs uses); this module only resolves it to local values, so everything downstream (pool,
 // gateway, invoke) works from plain data, never from YAML.
+import { partition } from '@aws-sdk/core/client';
 import {
-  createTableInput, functionsOf, loadTemplate, localRefs, resolveEnvironment, resolveIntrinsics, routeSelectionExpression,
-  routesOf, stageOf, tablesOf, type FunctionSpec, type Template,
+  createTableInput, functionsOf, loadTemplate, localRefs, queuesOf, resolveEnvironment, resolveIntrinsics, routeSelectionExpression,
+  routesOf, stageOf, tablesOf, type FunctionSpec, type QueueSpec, type Template,
 } from './template.ts';
 import { authorizerOf, type AuthorizerSpec } from './template-auth.ts';
 
@@ -47,6 +48,15 @@ export interface AppModel {
   /** Every name the template can refer to, resolved to its local value (for policies, outputs). */
   refs: Record<string, string>;
   options: ModelOptions;
+  /** The template's SQS queues (created in the local SQS by the gateway). */
+  queues: QueueSpec[];
+}
+
+/** A queue as functions see it: what `!Ref`, `!GetAtt .Arn` and `!GetAtt .QueueName` resolve to. */
+export interface QueueRef {
+  name: string;
+  url: string;
+  arn: string;
 }
 
 export interface ModelOptions {
@@ -57,6 +67,8 @@ export interface ModelOptions {
   stage: string | undefined;
   /** Template parameter overrides (like `sam --parameter-overrides`). */
   parameters: Record<string, string>;
+  /** The queues as the local SQS created them, by logical id (else URLs of the default local SQS port). */
+  queues?: Map<string, QueueRef>;
 }
 
 export const modelDefaults: ModelOptions = {
@@ -89,6 +101,13 @@ const stageFor = (template: Template, opts: ModelOptions): { stage: string; para
  * tables by their local names (TableName resolved, else the logical id), functions by their
  * logical ids, the API by the local api id, ARNs shaped like the real ones.
  */
+/** A queue as it is named in AWS: functions reach that URL unmodified (the gateway's egress hook serves its host locally). */
+export const queueRefFor = (name: string, region: string, accountId: string): QueueRef => ({
+  name,
+  url: `https://sqs.${region}.${partition(region).dnsSuffix}/${accountId}/${name}`,
+  arn: `arn:aws:sqs:${region}:${accountId}:${name}`,
+});
+
 const refsFor = (template: Template, opts: ModelOptions, stage: { stage: string; parameter?: string }, tableNames: Map<string, string>): Record<string, string> => {
   const { region, accountId } = opts;
   const overrides: Record<string, string> = {
@@ -104,6 +123,12 @@ const refsFor = (template: Template, opts: ModelOptions, stage: { stage: string;
     } else if (r?.Type === 'AWS::Serverless::Function' || r?.Type === 'AWS::Lambda::Function') {
       overrides[id] = id;
       overrides[`${id}.Arn`] = `arn:aws:lambda:${region}:${accountId}:function:${id}`;
+    } else if (r?.Type === 'AWS::SQS::Queue') {
+      const name = typeof r.Properties?.QueueName === 'string' ? r.Properties.QueueName : id;
+      const queue = opts.queues?.get(id) ?? queueRefFor(name, region, accountId);
+      overrides[id] = queue.url;
+      overrides[`${id}.Arn`] = queue.arn;
+      overrides[`${id}.QueueName`] = queue.name;
     } else if (r?.Type === 'AWS::Serverless::WebSocketApi' || r?.Type === 'AWS::ApiGatewayV2::Api') {
       overrides[id] = opts.apiId;
       overrides[`${id}.ApiId`] = opts.apiId;
@@ -168,5 +193,6 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
     stage: stage.stage,
     refs,
     options: opts,
+    queues: queuesOf(template),
   };
 };

@@ -4,6 +4,7 @@
 //
 //   PORT (3001)            WebSocket API, @connections management API, demo page
 //   DYNAMODB_PORT (8000)   embedded DynamoDB (dynalite, in memory)
+//   SQS_PORT (9324)        embedded SQS (fauxqs, in memory), when the template has queues
 //   TEMPLATE (template.yaml), STAGE (local), AWS_REGION (us-east-1)
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
@@ -16,12 +17,13 @@ export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--para
   The local gateway on 127.0.0.1: the template's WebSocket API and functions (built with esbuild,
   run like Lambda, frozen between invocations), the @connections API, an embedded DynamoDB with
   the template's tables, and a demo page. Functions reach their execute-api and DynamoDB hosts
-  unmodified (over TLS, to the gateway); any other AWS host is refused. Edits to the functions'
+  unmodified (over TLS, to the gateway), and SQS's when the template has queues (an embedded SQS,
+  with the template's SQS event sources); any other AWS host is refused. Edits to the functions'
   source files rebuild them; edits to the template apply at once (or restart the gateway).
   --parameter-overrides  template parameters, as sam deploy takes them (Stage=prod Table='x y')
   --no-iam               do not check calls against the functions' template policies
   --no-limits            no Lambda-sized CPU and memory (cgroups) per instance
-  env: PORT (3001), DYNAMODB_PORT (8000), STAGE (the template's, else local), AWS_REGION (us-east-1), TEMPLATE`;
+  env: PORT (3001), DYNAMODB_PORT (8000), SQS_PORT (9324), STAGE (the template's, else local), AWS_REGION (us-east-1), TEMPLATE`;
 
 const portFrom = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -40,6 +42,11 @@ const tryLine = (gw: Gateway): string => {
   return `npx wscat -c ${url}${first}`;
 };
 
+const eventSources = (gw: Gateway): string[][] => [...gw.model.functions.values()].flatMap((fn) => fn.spec.sqsEvents.map((e) => [
+  'Event source',
+  `${gw.queues.get(e.queue)?.name ?? e.queue} → ${fn.logicalId} (batch ${e.batchSize}, at most ${e.maximumConcurrency ?? 'pool'} at once${e.reportBatchItemFailures ? ', partial batch failures' : ''})`,
+]));
+
 const banner = (gw: Gateway, started: number): string => {
   const routes = [...gw.model.routes].map(([key, fn]) => `${key} → ${fn}`).join(', ');
   const rows = [
@@ -47,8 +54,10 @@ const banner = (gw: Gateway, started: number): string => {
     ['WebSocket API', `${gw.wsUrl}   (also ${gw.wsUrl}/${gw.stage})`],
     ['Management API', `${gw.managementEndpoint}/@connections/{id}`],
     ['DynamoDB', `${gw.dynamodbEndpoint}   ${gw.model.tables.length === 1 ? 'table' : 'tables'} ${gw.model.tables.map((t) => t.tableName).join(', ') || '(none)'}`],
-    ['Functions call', `${gw.awsManagementEndpoint} and DynamoDB's AWS host, unmodified (TLS to this gateway)`],
+    ['Functions call', `${gw.awsManagementEndpoint} and DynamoDB's${gw.sqsEndpoint ? " and SQS's AWS hosts" : ' AWS host'}, unmodified (TLS to this gateway)`],
+    ...(gw.sqsEndpoint ? [['SQS', `${gw.sqsEndpoint}   queues ${[...gw.queues.values()].map((q) => q.name).join(', ')}`]] : []),
     ['Routes', routes],
+    ...eventSources(gw),
     ...(gw.devIssuer ? [
       ['Dev issuer', `${gw.devIssuer.url}/dev/token?name=alice   (keys at /.well-known/jwks.json; the template's issuer parameters point here, locally only)`],
     ] : []),
@@ -176,6 +185,8 @@ export const runDev = async (args: string[]): Promise<void> => {
     port: portFrom('PORT', gatewayDefaults.port),
     dynamodbPort: portFrom('DYNAMODB_PORT', gatewayDefaults.dynamodbPort),
     stage: process.env.STAGE || undefined,
+    // Unset: 9324, or a free port when DYNAMODB_PORT=0 (the gateway's rule).
+    ...(process.env.SQS_PORT ? { sqsPort: portFrom('SQS_PORT', gatewayDefaults.sqsPort) } : {}),
     region: process.env.AWS_REGION || gatewayDefaults.region,
     parameters: parseParameterOverrides(values['parameter-overrides'] ?? []),
     iam: !values['no-iam'],
@@ -197,8 +208,9 @@ export const runDev = async (args: string[]): Promise<void> => {
       watcher?.close();
       const { port } = gw;
       const dynamodbPort = Number(new URL(gw.dynamodbEndpoint).port);
+      const sqsPort = gw.sqsEndpoint ? Number(new URL(gw.sqsEndpoint).port) : options.sqsPort;
       await gw.stop();
-      gw = await startGateway({ ...options, port, dynamodbPort });
+      gw = await startGateway({ ...options, port, dynamodbPort, sqsPort });
       watcher = values['no-watch'] ? undefined : watchAndRebuild(gw, log);
       process.stdout.write(banner(gw, restarted));
     }
@@ -209,7 +221,7 @@ export const runDev = async (args: string[]): Promise<void> => {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info(`\n${signal}: stopping (closing sockets, ending instances, stopping DynamoDB)…`);
+    log.info(`\n${signal}: stopping (closing sockets, ending instances, stopping DynamoDB and SQS)…`);
     templateWatcher?.close();
     watcher?.close();
     await gw.stop();

@@ -17,7 +17,7 @@ export interface DynamoFrontOptions {
 
 interface Access { action: string; resources: string[] }
 
-const readBody = (req: IncomingMessage): Promise<Buffer> => new Promise((resolve, reject) => {
+export const readBody = (req: IncomingMessage): Promise<Buffer> => new Promise((resolve, reject) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
 });
@@ -53,24 +53,28 @@ const deny = (res: ServerResponse, type: string, message: string) => {
   }).end(text);
 };
 
-export const createDynamoFront = (opts: DynamoFrontOptions) => {
-  const upstream = new URL(opts.upstream);
-  const agent = new Agent({ keepAlive: true });
-  const tableArn = (name: string) => (name.startsWith('arn:') ? name : `arn:aws:dynamodb:${opts.region}:${opts.accountId}:table/${name}`);
-
-  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+/** Sends a request, body already read, on to the local server behind a front; `onError` answers when that server cannot be reached. */
+export const createForwarder = (upstream: URL, agent: Agent, onError: (res: ServerResponse, error: Error) => void) =>
+  (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
     const headers = { ...req.headers, host: upstream.host, 'content-length': String(body.length) };
     delete headers['transfer-encoding'];
     const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
-    out.on('error', (error) => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
-      res.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: `local DynamoDB: ${error.message}` }));
-    });
+    out.on('error', (error) => onError(res, error));
     out.end(body);
   };
+
+export const createDynamoFront = (opts: DynamoFrontOptions) => {
+  const upstream = new URL(opts.upstream);
+  const agent = new Agent({ keepAlive: true });
+  const tableArn = (name: string) => (name.startsWith('arn:') ? name : `arn:aws:dynamodb:${opts.region}:${opts.accountId}:table/${name}`);
+
+  const forward = createForwarder(upstream, agent, (res, error) => {
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
+    res.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: `local DynamoDB: ${error.message}` }));
+  });
 
   return {
     handle: async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

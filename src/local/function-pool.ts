@@ -112,6 +112,11 @@ export class FunctionPool {
     return this.#all.size;
   }
 
+  /** Their process ids (the fan-out bench reads their CPU time). */
+  get pids(): number[] {
+    return [...this.#all].flatMap((instance) => (instance.child.pid === undefined ? [] : [instance.child.pid]));
+  }
+
   #spawn(): Instance {
     const { fn, codeFile, env, log, enforceMemory, guard, identities, limits } = this.options;
     const id = this.#nextId++;

@@ -1,8 +1,10 @@
 // The local gateway: one loopback HTTP server that is the WebSocket API, the @connections
 // management API and the demo page; an embedded DynamoDB with the template's tables behind an IAM
-// check; a TLS front for the AWS host names the functions call; and a pool of local Lambda
-// instances per function, running the bundles with the template's environment, each instance with
-// its own credentials and, where cgroups allow, Lambda's CPU and memory for its MemorySize.
+// check; an embedded SQS with the template's queues, behind the same check, and pollers playing
+// the functions' SQS event source mappings; a TLS front for the AWS host names the functions call;
+// and a pool of local Lambda instances per function, running the bundles with the template's
+// environment, each instance with its own credentials and, where cgroups allow, Lambda's CPU and
+// memory for its MemorySize.
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,12 +12,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { partition } from '@aws-sdk/core/client';
-import { loadAppModel, type AppModel, type FunctionModel } from './app-model.ts';
+import { loadAppModel, queueRefFor, type AppModel, type FunctionModel, type ModelOptions } from './app-model.ts';
 import { createAuthorizer } from './authorizer.ts';
 import { createDevIssuer, type DevIssuer } from './dev-issuer.ts';
 import { loadTemplate } from './template.ts';
 import { devIssuerOf } from './template-auth.ts';
 import { startAwsFront, type AwsFront, type HostHandler } from './aws-front.ts';
+import { SqsEventSource, type BatchReport } from './event-sources.ts';
+import { createSqsFront } from './sqs-front.ts';
+import { startSqs, type LocalQueue, type LocalSqs } from './sqs.ts';
 import { buildBundles, type BuiltFunction } from './bundles.ts';
 import { startLimits, type Limits } from './cgroups.ts';
 import { ConnectionRegistry } from './connections.ts';
@@ -46,6 +51,8 @@ export interface GatewayOptions {
   dynamodbPort: number;
   /** The stage to serve; undefined: the template's literal StageName, else `local`. */
   stage?: string;
+  /** The embedded SQS, when the template has queues. 0 picks a free port (the default when dynamodbPort is 0). */
+  sqsPort: number;
   region: string;
   accountId: string;
   apiId: string;
@@ -87,6 +94,7 @@ export const gatewayDefaults: GatewayOptions = {
   host: '127.0.0.1',
   port: 3001,
   dynamodbPort: 8000,
+  sqsPort: 9324,
   region: 'us-east-1',
   accountId: '123456789012',
   apiId: 'localapi01',
@@ -125,6 +133,10 @@ export interface Gateway {
   /** The endpoint functions reach unmodified: https://<apiId>.execute-api.<region>.amazonaws.com/<stage>. */
   awsManagementEndpoint: string;
   dynamodbEndpoint: string;
+  /** The embedded SQS, when the template has queues. */
+  sqsEndpoint: string | undefined;
+  /** The template's queues by logical id, as the embedded SQS named them. */
+  queues: Map<string, LocalQueue>;
   /** The first table of the template (the connection table), by its local name. */
   tableName: string | undefined;
   port: number;
@@ -133,7 +145,10 @@ export interface Gateway {
   built: BuiltFunction[];
   /** Every LATE SEND so far, oldest first. */
   lateSends: LateSend[];
-  /** 'invocation' (InvocationReport), 'delivery' (Delivery), 'late-send' (LateSend), 'egress-refused'. */
+  /**
+   * 'invocation' (InvocationReport), 'delivery' (Delivery), 'late-send' (LateSend), 'egress-refused',
+   * 'event-source' (BatchReport: a batch of SQS records a function handled).
+   */
   events: EventEmitter;
   /** CPU and memory limits in force (undefined: off, or cgroups unavailable). */
   limits: Limits | undefined;
@@ -187,11 +202,13 @@ const describeChanges = (before: AppModel, after: AppModel): string[] => {
 
 export const startGateway = async (options: Partial<GatewayOptions> = {}): Promise<Gateway> => {
   const opts = { ...gatewayDefaults, ...options };
+  // Callers that put DynamoDB on a free port (tests) get SQS on one too, unless they say otherwise.
+  if (options.sqsPort === undefined && options.dynamodbPort === 0) opts.sqsPort = 0;
   const log = opts.logger ?? createLogger({ quiet: opts.quiet });
   // The template is checked before any port opens; the model is resolved again once the port (and
   // so the dev issuer's URL, which parameters may point at) is known.
   const devSpec = opts.devIssuer ? devIssuerOf(loadTemplate(opts.template)) : undefined;
-  const modelOptions = { region: opts.region, accountId: opts.accountId, apiId: opts.apiId, stage: opts.stage, parameters: opts.parameters };
+  const modelOptions: ModelOptions = { region: opts.region, accountId: opts.accountId, apiId: opts.apiId, stage: opts.stage, parameters: opts.parameters ?? {} };
   let model = loadAppModel(opts.template, modelOptions);
   const { stage } = model;
   const events = new EventEmitter();
@@ -202,6 +219,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
   const dnsSuffix = partition(opts.region).dnsSuffix;
   const apiHost = `${opts.apiId}.execute-api.${opts.region}.${dnsSuffix}`;
   const dynamodbHost = `dynamodb.${opts.region}.${dnsSuffix}`;
+  const sqsHost = `sqs.${opts.region}.${dnsSuffix}`;
 
   // Listen first, so a client that connects during the build is held (then served, or told 503)
   // rather than refused or left hanging.
@@ -233,6 +251,14 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       ...(devSpec.audienceParameter === undefined ? {} : { [devSpec.audienceParameter]: devIssuer!.audience }),
     };
     modelOptions.parameters = { ...devParameters, ...opts.parameters };
+    let sqs: LocalSqs | undefined;
+    if (model.queues.length > 0) {
+      sqs = await startSqs({ host: '127.0.0.1', port: 0, queues: model.queues, region: opts.region });
+      undo.push(() => sqs!.stop());
+      // Functions see the queues as in AWS (`!Ref Queue` is https://sqs.<region>.amazonaws.com/<account>/<name>,
+      // `!GetAtt Queue.Arn` names the account): the egress hook brings that host to the SQS front.
+      modelOptions.queues = new Map([...sqs.queues].map(([id, q]) => [id, queueRefFor(q.name, opts.region, opts.accountId)]));
+    }
     model = loadAppModel(opts.template, modelOptions);
     // Policies per function, resolved; warnings for what cannot be checked, once per template load.
     let policies = new Map<string, FunctionPolicy>();
@@ -264,6 +290,29 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     });
     const dynamodbEndpoint = `http://${opts.host}:${dynamodbPort}`;
 
+    // SQS: the IAM check in front of the embedded server, on its own port (SQS_PORT) for plain
+    // calls, and behind the TLS front for the functions' https ones.
+    let sqsFront: ReturnType<typeof createSqsFront> | undefined;
+    let sqsPort: number | undefined;
+    if (sqs) {
+      const front = createSqsFront({ upstream: sqs.endpoint, iam, region: opts.region, accountId: opts.accountId });
+      sqsFront = front;
+      const sqsServer = createServer((req, res) => {
+        front.handle(req, res).catch((error: Error) => {
+          log.error(`SQS front: ${error.stack ?? error.message}`);
+          if (!res.headersSent) res.writeHead(500);
+          res.end();
+        });
+      });
+      sqsPort = await listen(sqsServer, opts.sqsPort, opts.host, 'SQS_PORT')
+        .catch((error: Error) => { throw new Error(error.message.replace('Port', 'SQS port')); });
+      undo.push(async () => {
+        await closeServer(sqsServer);
+        front.close();
+      });
+    }
+    const sqsEndpoint = sqsPort === undefined ? undefined : `http://${opts.host}:${sqsPort}`;
+
     const management = createManagementApi({
       stage, registry, ledger, log, maxPayloadBytes: opts.maxMessageBytes, maxBufferedBytes: opts.maxBufferedBytes,
       iam, region: opts.region, accountId: opts.accountId, apiId: opts.apiId,
@@ -275,7 +324,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     });
 
     // The AWS host names the functions call, served over TLS with a CA only the workers trust.
-    const ca = await createLocalCa([apiHost, dynamodbHost]);
+    const ca = await createLocalCa([apiHost, dynamodbHost, ...(sqsFront ? [sqsHost] : [])]);
     const caFile = join(ownOutdir ?? mkdtempSync(join(tmpdir(), 'ws-outbox-ca-')), 'local-ca.pem');
     writeFileSync(caFile, ca.caPem);
     if (!ownOutdir) undo.push(() => rmSync(join(caFile, '..'), { recursive: true, force: true }));
@@ -286,10 +335,15 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
         res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-ErrorType': 'ForbiddenException' }).end(JSON.stringify({ message: 'Forbidden' }));
       }],
       [dynamodbHost, dynamoFront.handle],
+      ...(sqsFront ? [[sqsHost, sqsFront.handle] as [string, HostHandler]] : []),
     ]), (error, req) => log.error(`${req.headers.host} ${req.method} ${req.url}: ${error.stack ?? error.message}`));
     undo.push(() => front.close());
     const egress: EgressConfig = {
-      routes: { [apiHost]: { tls: front.port, plain: port }, [dynamodbHost]: { tls: front.port, plain: dynamodbPort } },
+      routes: {
+        [apiHost]: { tls: front.port, plain: port },
+        [dynamodbHost]: { tls: front.port, plain: dynamodbPort },
+        ...(sqsPort === undefined ? {} : { [sqsHost]: { tls: front.port, plain: sqsPort } }),
+      },
     };
 
     let limits: Limits | undefined;
@@ -321,7 +375,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       events.emit('egress-refused', refusal);
       log.loud([
         `REFUSED: ${refusal.functionName} (route ${route ?? '-'}) tried to reach ${refusal.host}:${refusal.port}.`,
-        `Locally only this app's execute-api (${apiHost}) and DynamoDB (${dynamodbHost}) are served;`,
+        `Locally only this app's execute-api (${apiHost}), DynamoDB (${dynamodbHost})${sqs ? ` and SQS (${sqsHost})` : ''} are served;`,
         'in AWS this call would reach the real service. It failed here with ECONNREFUSED.',
       ]);
     };
@@ -332,6 +386,30 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     for (const b of built) pools.set(b.logicalId, poolFor(model.functions.get(b.logicalId)!, b.outfile));
     undo.push(async () => {
       await Promise.all([...pools.values()].map((p) => p.stop()));
+    });
+
+    // The SQS event source mappings: pollers that invoke the functions, as Lambda does. They read
+    // the embedded SQS directly (Lambda polls with its own service role, not the function's).
+    const eventSources: SqsEventSource[] = [];
+    for (const fn of model.functions.values()) {
+      for (const source of fn.spec.sqsEvents) {
+        const queue = sqs?.queues.get(source.queue);
+        const pool = pools.get(fn.logicalId);
+        if (!source.enabled || !queue || !pool || !sqs) continue;
+        eventSources.push(new SqsEventSource({
+          name: `${fn.logicalId}/${source.name}`, queueUrl: queue.url, queueArn: modelOptions.queues?.get(source.queue)?.arn ?? queue.arn,
+          client: sqs.client(), pool,
+          batchSize: source.batchSize, batchingWindowMs: source.batchingWindowSeconds * 1000,
+          reportBatchItemFailures: source.reportBatchItemFailures,
+          concurrency: Math.min(source.maximumConcurrency ?? opts.maxInstances, opts.maxInstances),
+          region: opts.region, log,
+          onBatch: (report: BatchReport) => events.emit('event-source', report),
+        }));
+      }
+    }
+    const stopPolling = () => Promise.all(eventSources.map((source) => source.stop()));
+    undo.push(async () => {
+      await stopPolling();
     });
     const routesOf = (m: AppModel) => new Map([...m.routes].map(([key, id]) => [key, pools.get(id)!]));
     let authorize: ReturnType<typeof createAuthorizer> | undefined;
@@ -383,12 +461,16 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       });
     };
     gate.open();
+    for (const source of eventSources) source.start();
 
     const reload = async (): Promise<ReloadResult> => {
       const next = loadAppModel(opts.template, modelOptions);
       if (next.stage !== model.stage) throw new RestartRequired(`the stage changed from ${model.stage} to ${next.stage}`);
       if (JSON.stringify(next.tables) !== JSON.stringify(model.tables)) throw new RestartRequired('the tables changed');
       if (JSON.stringify(next.authorizer) !== JSON.stringify(model.authorizer)) throw new RestartRequired('the $connect authorizer changed');
+      if (JSON.stringify(next.queues) !== JSON.stringify(model.queues)) throw new RestartRequired('the queues changed');
+      const sqsEventsOf = (m: AppModel) => JSON.stringify([...m.functions.values()].filter((fn) => fn.spec.sqsEvents.length > 0).map((fn) => [fn.logicalId, fn.spec.sqsEvents]));
+      if (sqsEventsOf(next) !== sqsEventsOf(model)) throw new RestartRequired('the SQS event sources changed');
       const nextBuilt = await buildBundles({ template: opts.template, outdir });
       const changes = describeChanges(model, next);
       for (const b of nextBuilt) {
@@ -415,6 +497,8 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       managementEndpoint: `http://${origin}/${stage}`,
       awsManagementEndpoint: `https://${apiHost}/${stage}`,
       dynamodbEndpoint,
+      sqsEndpoint,
+      queues: sqs?.queues ?? new Map<string, LocalQueue>(),
       tableName: model.tables[0]?.tableName,
       port,
       stage,
@@ -436,8 +520,11 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       reload,
       stop() {
         stopped ??= (async () => {
-          // Stopping the pools ends running invocations, so closing never waits on a slow handler.
+          // Pollers first (no new invocations), then the pools: stopping them ends running
+          // invocations, so closing never waits on a slow handler.
+          const polling = stopPolling();
           await Promise.all([wsApi.stop(), ...[...pools.values()].map((p) => p.stop())]);
+          await polling;
           for (const step of undo.reverse()) await step();
         })();
         return stopped;

@@ -10,6 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { connectionKey } from '../store/keys.ts';
+import { connectionShards } from '../store/shards.ts';
 import { loadAppModel } from './app-model.ts';
 import { buildBundles } from './bundles.ts';
 import { describeBody, startConnectionsSink, type ConnectionsSink } from './connections-sink.ts';
@@ -40,15 +42,16 @@ const readEvent = (path: string): any => {
   }
 };
 
-// The store's connection item (pk 'connections', sk <id>), as $connect writes it: a fresh, empty
-// DynamoDB knows no connection, and every route but $connect expects its caller to exist.
-const seedCaller = async (endpoint: string, tableName: string, connectionId: string, region: string) => {
+// The store's connection item (pk 'connections#<shard>', sk <id>), as $connect writes it: a fresh,
+// empty DynamoDB knows no connection, and every route but $connect expects its caller to exist.
+const seedCaller = async (endpoint: string, tableName: string, connectionId: string, region: string, env: Record<string, string>) => {
   const client = new DynamoDBClient({ endpoint, region, credentials: localCredentials });
   const now = Date.now();
+  const { pk } = connectionKey(connectionId, connectionShards(undefined, env));
   try {
     await client.send(new PutItemCommand({
       TableName: tableName,
-      Item: { pk: { S: 'connections' }, sk: { S: connectionId }, connectedAt: { N: String(now) }, ttl: { N: String(Math.floor(now / 1000) + 7200) } },
+      Item: { pk: { S: pk }, sk: { S: connectionId }, connectedAt: { N: String(now) }, ttl: { N: String(Math.floor(now / 1000) + 7200) } },
     }));
   } finally {
     client.destroy();
@@ -104,7 +107,7 @@ export const runInvoke = async (args: string[]): Promise<number> => {
       environment = { ...environment, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
       const connectionId = event?.requestContext?.connectionId;
       const seeded = connectionId && event.requestContext.eventType !== 'CONNECT' && environment.TABLE_NAME;
-      if (seeded) await seedCaller(dynamo.endpoint, environment.TABLE_NAME!, connectionId, defaults.region);
+      if (seeded) await seedCaller(dynamo.endpoint, environment.TABLE_NAME!, connectionId, defaults.region, environment);
       say(`DynamoDB: ${dynamoUrl || '(none set)'} is not reachable → started an embedded dynalite at ${dynamo.endpoint} with table ${environment.TABLE_NAME ?? model.tables[0]?.tableName}`
         + (seeded ? `; seeded connection ${connectionId} as $connect would have` : ''));
     } else {
@@ -144,8 +147,9 @@ export const runInvoke = async (args: string[]): Promise<number> => {
           output.push(line);
           try {
             const parsed = JSON.parse(line);
-            const msg = parsed?.msg ?? parsed?.message; // a JSON line, or a structured logger's (Powertools: message)
-            if (typeof msg === 'string' && msg.includes('delivery report')) reports.push(parsed);
+            // The outbox's delivery reports and the fan-out worker's, as a JSON line or a structured logger's (Powertools: message).
+            const msg = parsed?.msg ?? parsed?.message;
+            if (typeof msg === 'string' && /^ws-outbox .*report$/.test(msg)) reports.push(parsed);
           } catch {
             // not a JSON log line
           }

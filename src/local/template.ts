@@ -75,6 +75,33 @@ export interface FunctionSpec {
   role: unknown;
   /** Route keys of the WebSocket API that invoke this function. */
   routes: string[];
+  /** The function's SQS event sources (SAM `Events` of Type SQS). */
+  sqsEvents: SqsEventSpec[];
+}
+
+/** A SAM `Events` entry of Type SQS: an event source mapping from a queue of the template. */
+export interface SqsEventSpec {
+  name: string;
+  /** The logical id of the AWS::SQS::Queue it reads (from `Queue: !GetAtt X.Arn`). */
+  queue: string;
+  /** Records per invocation (SAM's default: 10). */
+  batchSize: number;
+  /** How long the poller may gather records before it invokes, in seconds (default 0). */
+  batchingWindowSeconds: number;
+  /** `ReportBatchItemFailures` in FunctionResponseTypes: the function answers with the records that failed. */
+  reportBatchItemFailures: boolean;
+  /** ScalingConfig.MaximumConcurrency: concurrent invocations at most (undefined: no cap of its own). */
+  maximumConcurrency: number | undefined;
+  enabled: boolean;
+}
+
+export interface QueueSpec {
+  logicalId: string;
+  /** The AWS::SQS::Queue Properties, as written. */
+  properties: Record<string, any>;
+  /** The logical id of its dead-letter queue (RedrivePolicy.deadLetterTargetArn: !GetAtt X.Arn). */
+  deadLetterQueue: string | undefined;
+  maxReceiveCount: number | undefined;
 }
 
 export interface TableSpec {
@@ -352,9 +379,52 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
       policies: Array.isArray(p.Policies) ? p.Policies : p.Policies === undefined ? [] : [p.Policies],
       role: p.Role ?? globals.Role,
       routes: routes.filter(([, id]) => id === logicalId).map(([key]) => key),
+      sqsEvents: sqsEventsOf(logicalId, p.Events, template),
     };
   });
 };
+
+const sqsEventsOf = (logicalId: string, events: unknown, template: Template): SqsEventSpec[] => {
+  if (events === undefined || events === null) return [];
+  if (typeof events !== 'object' || Array.isArray(events)) throw new Error(`${logicalId}: Events must be a mapping`);
+  return Object.entries(events as Record<string, any>).filter(([, e]) => e?.Type === 'SQS').map(([name, event]) => {
+    const p = event.Properties ?? {};
+    const at = `${logicalId}.Events.${name}`;
+    const queue = targetOf(p.Queue);
+    if (!queue || template.Resources[queue]?.Type !== 'AWS::SQS::Queue') {
+      throw new Error(`${at}: Queue must point at an AWS::SQS::Queue of this template (!GetAtt Queue.Arn), got ${JSON.stringify(p.Queue)}`);
+    }
+    const types = p.FunctionResponseTypes ?? [];
+    if (!Array.isArray(types)) throw new Error(`${at}: FunctionResponseTypes must be a list`);
+    const concurrency = p.ScalingConfig?.MaximumConcurrency;
+    return {
+      name,
+      queue,
+      batchSize: number(p.BatchSize, 10, `${at}: BatchSize`),
+      batchingWindowSeconds: p.MaximumBatchingWindowInSeconds === undefined ? 0 : number(p.MaximumBatchingWindowInSeconds, 0, `${at}: MaximumBatchingWindowInSeconds`),
+      reportBatchItemFailures: types.includes('ReportBatchItemFailures'),
+      maximumConcurrency: concurrency === undefined ? undefined : number(concurrency, 0, `${at}: ScalingConfig.MaximumConcurrency`),
+      enabled: p.Enabled !== false,
+    };
+  });
+};
+
+/** Every AWS::SQS::Queue, with its dead-letter queue when RedrivePolicy names one of the template's. */
+export const queuesOf = (template: Template): QueueSpec[] =>
+  resourcesOfType(template, 'AWS::SQS::Queue').map(([logicalId, resource]) => {
+    const properties = resource.Properties ?? {};
+    const redrive = properties.RedrivePolicy;
+    const deadLetterQueue = redrive === undefined ? undefined : targetOf(redrive.deadLetterTargetArn);
+    if (redrive !== undefined && (!deadLetterQueue || template.Resources[deadLetterQueue]?.Type !== 'AWS::SQS::Queue')) {
+      throw new Error(`${logicalId}: RedrivePolicy.deadLetterTargetArn must point at an AWS::SQS::Queue of this template (!GetAtt Dlq.Arn)`);
+    }
+    return {
+      logicalId,
+      properties,
+      deadLetterQueue,
+      maxReceiveCount: redrive === undefined ? undefined : number(redrive.maxReceiveCount, 10, `${logicalId}: RedrivePolicy.maxReceiveCount`),
+    };
+  });
 
 // A template without a WebSocket API (a build-only fixture) still has functions.
 const routesOfIfAny = (template: Template): Record<string, string> => {

@@ -5,6 +5,8 @@ export interface BackoffOptions {
   throttledBaseMs: number;
   /** No single wait is longer. */
   capMs: number;
+  /** After a 429, pace all requests to the endpoint at the rate that gets through (pacer.ts). Default true. */
+  pace?: boolean;
 }
 
 /**

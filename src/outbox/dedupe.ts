@@ -46,6 +46,14 @@ export class Dedupe {
     }
   }
 
+  /**
+   * Ids that get `payload` (or will) in this flush outside the current entry, as far as remembered:
+   * a spilled entry's workers must skip them.
+   */
+  reachedElsewhere(payload: Uint8Array): Set<string> {
+    return new Set([...(this.#delivered.get(payload) ?? []), ...(this.#explicitAhead.get(payload)?.keys() ?? [])]);
+  }
+
   /** True the first time `payload` comes up for `id` in this flush. */
   first(payload: Uint8Array, id: string): boolean {
     const delivered = this.#delivered.get(payload);

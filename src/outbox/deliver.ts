@@ -2,6 +2,7 @@ import { classifyError } from '../management/classify.ts';
 import { retryableKinds, TransportError, type DeliveryFailure, type Transport } from '../management/transport.ts';
 import type { FailedDelivery } from '../types.ts';
 import { backoffDelay, sleep as sleepFor, type BackoffOptions } from './backoff.ts';
+import type { Pacer } from './pacer.ts';
 import type { Task } from './recipients.ts';
 
 export interface DeliverOptions {
@@ -17,6 +18,8 @@ export interface DeliverOptions {
   /** Epoch ms by which every request in flight has ended (its timeout is capped to it). */
   hardDeadline: number;
   backoff: BackoffOptions;
+  /** Spaces attempts out once the endpoint has answered 429 (shared by the invocations that use the endpoint). */
+  pacer?: Pacer;
   now?: () => number;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -51,7 +54,7 @@ const noteVia = (map: Map<string, Set<string>>, id: string, via: string): void =
  * Sends to the same connection keep their enqueue order.
  */
 export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOptions): Promise<DeliveryOutcome> {
-  const { transport, maxAttempts, requestTimeoutMs, deadline, hardDeadline, backoff } = options;
+  const { transport, maxAttempts, requestTimeoutMs, deadline, hardDeadline, backoff, pacer } = options;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? sleepFor;
@@ -70,7 +73,14 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
 
   const attempt = async (task: Task): Promise<void> => {
     if (goneIds.has(task.id)) return void outcome.gone.push(task.id);
+    // n counts attempts against maxAttempts; a 429 the pacer had already answered (the request
+    // left before the pace was last lowered) does not use one up.
     for (let n = 1; ; n++) {
+      const wait = pacer?.delay(now()) ?? 0;
+      if (wait > 0) {
+        if (now() + wait >= deadline) return fail(task.id, 'deadline');
+        await sleep(wait);
+      }
       const start = now();
       if (start >= deadline) return fail(task.id, 'deadline');
       const budget = Math.min(requestTimeoutMs, hardDeadline - start);
@@ -82,6 +92,7 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
         // The transport should honour the signal; the race makes sure a hung request cannot
         // outlive its budget even if it does not.
         await Promise.race([request, aborted(controller.signal)]);
+        pacer?.passed(now());
         if (task.op === 'delete') outcome.closed.push(task.id);
         outcome.sent++;
         return;
@@ -91,6 +102,7 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
       } finally {
         clearTimeout(timer);
       }
+      const stale = failure.kind === 'throttled' && pacer !== undefined && !pacer.throttled(now(), start);
       if (failure.kind === 'gone') {
         outcome.gone.push(task.id);
         goneIds.add(task.id);
@@ -100,10 +112,11 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
       }
       // A request cut short by the invocation's deadline (not by its own timeout) is a deadline failure.
       if (failure.kind === 'timeout' && budget < requestTimeoutMs) return fail(task.id, 'deadline');
-      if (!retryableKinds.has(failure.kind) || n >= maxAttempts) return fail(task.id, failure);
+      if (!stale && (!retryableKinds.has(failure.kind) || n >= maxAttempts)) return fail(task.id, failure);
       const delay = backoffDelay(n, failure.kind === 'throttled', backoff, random);
       if (now() + delay >= deadline) return fail(task.id, 'deadline');
       await sleep(delay);
+      if (stale) n--;
     }
   };
 

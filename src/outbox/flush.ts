@@ -1,3 +1,4 @@
+import { Spill, type SpillConfig } from '../fanout/spill.ts';
 import { TransportError, type Transport } from '../management/transport.ts';
 import type { Store } from '../store/store.ts';
 import type { DeliveryReport, UnresolvedEntry } from '../types.ts';
@@ -5,9 +6,10 @@ import { abortAt, raceAbort } from './abortable.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { planBudget } from './budget.ts';
 import { deliver, type DeliveryOutcome } from './deliver.ts';
+import { pacerFor } from './pacer.ts';
 import type { Entry } from './outbox.ts';
 import { prune, type PruneResult } from './prune.ts';
-import { tasksOf } from './recipients.ts';
+import { tasksOf, type ExpandOptions, type Task } from './recipients.ts';
 import { buildReport } from './report.ts';
 
 export interface FlushOptions {
@@ -25,6 +27,8 @@ export interface FlushOptions {
 
 export interface FlushInput {
   entries: Entry[];
+  /** Instead of expanding `entries`: the tasks themselves (the fan-out worker reads its shard this way). */
+  tasks?: (options: ExpandOptions) => AsyncIterable<Task>;
   /** Instructions dropped before the flush because the invocation failed; reported as such. */
   discarded: number;
   store: Store | undefined;
@@ -37,6 +41,8 @@ export interface FlushInput {
   log?: (report: DeliveryReport, extra: { pruneError?: unknown }) => void;
   /** Each gets the report once, bounded by the budget; a throw or a hang is logged, never raised. */
   onReport?: Array<((report: DeliveryReport) => void | Promise<void>) | undefined>;
+  /** Room and "all" entries past this go to the fan-out queue (src/fanout/spill.ts). */
+  spill?: Omit<SpillConfig, 'signal'>;
   now?: () => number;
 }
 
@@ -55,11 +61,18 @@ export const flush = async (input: FlushInput): Promise<DeliveryReport> => {
   const unresolved: UnresolvedEntry[] = [];
 
   let outcome = nothingDelivered();
-  if (entries.length > 0) {
+  let spilled = 0;
+  if (entries.length > 0 || input.tasks) {
     const reads = abortAt(budget.readsUntil, now);
+    // Messages to the fan-out queue may still leave until the end of the budget.
+    const sends = abortAt(budget.end, now);
+    const spill = input.spill && store ? new Spill({ ...input.spill, signal: sends.signal }, store) : undefined;
     try {
-      outcome = await deliver(tasksOf(entries, store, { signal: reads.signal, unresolved }), {
-        transport: await transportOrFailure(input.transport),
+      const transport = await transportOrFailure(input.transport);
+      const expand = { signal: reads.signal, unresolved, spill };
+      outcome = await deliver(input.tasks ? input.tasks(expand) : tasksOf(entries, store, expand), {
+        transport,
+        pacer: options.backoff.pace === false ? undefined : pacerFor(transport),
         concurrency: options.concurrency,
         maxAttempts: options.maxAttempts,
         requestTimeoutMs: options.requestTimeoutMs,
@@ -68,8 +81,15 @@ export const flush = async (input: FlushInput): Promise<DeliveryReport> => {
         backoff: options.backoff,
         now,
       });
+      if (spill) {
+        spill.carry(outcome.failed);
+        await spill.settled();
+        spilled = spill.spilled;
+        unresolved.push(...spill.unresolved);
+      }
     } finally {
       reads.clear();
+      sends.clear();
     }
   }
 
@@ -83,7 +103,7 @@ export const flush = async (input: FlushInput): Promise<DeliveryReport> => {
     }
   }
 
-  const report = buildReport(outcome, { unresolved, pruned: pruned.pruned, unpruned: pruned.unpruned, discarded: input.discarded }, now() - budget.start);
+  const report = buildReport(outcome, { unresolved, pruned: pruned.pruned, unpruned: pruned.unpruned, discarded: input.discarded, spilled }, now() - budget.start);
   input.log?.(report, { pruneError: pruned.error });
   await handOver(report, input.onReport ?? [], budget.end, now);
   return report;

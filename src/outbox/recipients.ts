@@ -1,3 +1,4 @@
+import type { Spill } from '../fanout/spill.ts';
 import type { Store } from '../store/store.ts';
 import type { UnresolvedEntry } from '../types.ts';
 import { abortable } from './abortable.ts';
@@ -12,6 +13,8 @@ export interface ExpandOptions {
   signal: AbortSignal;
   /** Room, user and "all" entries that could not be read to the end are pushed here. */
   unresolved: UnresolvedEntry[];
+  /** When set, room and "all" entries past its threshold (or past the read budget) go to the fan-out queue. */
+  spill?: Spill;
 }
 
 /**
@@ -21,9 +24,9 @@ export interface ExpandOptions {
  * as unresolved and the entries after it still go out (the caller's own reply among them).
  */
 export async function* tasksOf(entries: Entry[], store: Store | undefined, options: ExpandOptions): AsyncGenerator<Task> {
-  const { signal, unresolved } = options;
+  const { signal, unresolved, spill } = options;
   const dedupe = new Dedupe(entries);
-  for (const entry of entries) {
+  for (const [index, entry] of entries.entries()) {
     dedupe.begin(entry);
     if (entry.kind === 'disconnect') {
       yield { op: 'delete', id: entry.id };
@@ -40,6 +43,15 @@ export async function* tasksOf(entries: Entry[], store: Store | undefined, optio
         ...(error === undefined ? {} : { error: String((error as Error)?.message ?? error) }),
         reached,
       });
+      // A user's connections are a handful (its tabs and devices): a toUser() is never spilled.
+      if (entry.kind !== 'user' && spill?.covers(entry)) {
+        // Read here up to the threshold (and the read budget), handed to the fan-out queue beyond.
+        for await (const id of spill.read(entry, index, signal, () => dedupe.reachedElsewhere(entry.payload))) {
+          if (entry.except.has(id) || !dedupe.first(entry.payload, id)) continue;
+          yield room === undefined ? { op: 'post', id, payload: entry.payload } : { op: 'post', id, payload: entry.payload, room };
+        }
+        continue;
+      }
       // Past the deadline an entry is reported, not read just to count its members as failures.
       if (signal.aborted) {
         unresolved.push(unresolvedEntry('deadline', 0));

@@ -3,7 +3,7 @@ import type { DeliveryOutcome } from './deliver.ts';
 
 export const buildReport = (
   outcome: Pick<DeliveryOutcome, 'queued' | 'sent' | 'gone' | 'failed'>,
-  rest: Pick<DeliveryReport, 'unresolved' | 'pruned' | 'unpruned' | 'discarded'>,
+  rest: Pick<DeliveryReport, 'unresolved' | 'pruned' | 'unpruned' | 'discarded'> & { spilled?: number },
   durationMs: number,
 ): DeliveryReport => ({
   queued: outcome.queued,
@@ -14,6 +14,7 @@ export const buildReport = (
   pruned: rest.pruned,
   unpruned: rest.unpruned,
   discarded: rest.discarded,
+  spilled: rest.spilled ?? 0,
   durationMs,
 });
 
@@ -55,14 +56,17 @@ export const logReport = (
   log: ReportLog,
   report: DeliveryReport,
   request: { event: { requestContext?: { routeKey?: string; connectionId?: string } }; context: { awsRequestId?: string } },
-  extra: { pruneError?: unknown } = {},
+  extra: { pruneError?: unknown; warn?: boolean } = {},
+  /** More fields for the line (the fan-out worker's shard, cursor, …; `msg` to name another kind of report). */
+  fields: Record<string, unknown> = {},
 ): void => {
   const { gone, failed, unresolved, unpruned, ...counts } = report;
   // Rows kept because their $connect may be running are the rule working, not a problem.
   const troubled = unpruned.filter((u) => u.reason !== 'connecting');
-  const level = failed.length > 0 || unresolved.length > 0 || troubled.length > 0 || extra.pruneError ? 'warn' : 'info';
+  const level = failed.length > 0 || unresolved.length > 0 || troubled.length > 0 || extra.pruneError || extra.warn ? 'warn' : 'info';
   if (!logLevelAllows(level)) return;
-  logTo(log, level, 'ws-outbox delivery report', {
+  const { msg = 'ws-outbox delivery report', ...more } = fields;
+  logTo(log, level, String(msg), {
     requestId: request.context.awsRequestId,
     routeKey: request.event.requestContext?.routeKey,
     ...counts,
@@ -74,5 +78,6 @@ export const logReport = (
     unpruned: unpruned.length > 0 ? unpruned.slice(0, maxListedInLog) : undefined,
     truncated: [gone, failed, unresolved, unpruned].some((list) => list.length > maxListedInLog) || undefined,
     pruneError: extra.pruneError ? String(extra.pruneError) : undefined,
+    ...more,
   });
 };

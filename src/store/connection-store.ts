@@ -11,7 +11,12 @@ import {
 import { checkNumber, withDefaults } from '../options.ts';
 import { batchDefaults, batchGet, batchWrite, type BatchOptions, type WriteRequest } from './batch.ts';
 import { connectionKey, connectionsPartition, membershipKey, nowSeconds, roomPartition } from './keys.ts';
-import { maxConnectionSeconds, NotConnectedError, type ConnectionDetails, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Store } from './store.ts';
+import { readShards } from './read-shards.ts';
+import { connectionShards } from './shards.ts';
+import {
+  maxConnectionSeconds, NotConnectedError, type ConnectionDetails, type ConnectionInfo, type Page, type PageOptions, type PageTarget,
+  type ReadOptions, type RemoveOptions, type RemoveResult, type Store,
+} from './store.ts';
 import { checkUserId, userConnectionKey, userPartition } from './users.ts';
 
 export interface ConnectionStoreOptions {
@@ -23,6 +28,10 @@ export interface ConnectionStoreOptions {
   ttlSeconds?: number;
   /** Items per Query page (DynamoDB also stops each page at 1 MB). */
   pageSize?: number;
+  /** Shards of the connection index (K); default CONNECTION_SHARDS, else 16. Every function on the table must agree. */
+  shards?: number;
+  /** Shards all() reads at once, each one page ahead. */
+  readConcurrency?: number;
   now?: () => number;
   batch?: Partial<BatchOptions>;
 }
@@ -30,6 +39,9 @@ export interface ConnectionStoreOptions {
 const defaults = {
   ttlSeconds: maxConnectionSeconds,
   pageSize: 1000,
+  // Measured in bench/README.md ("Shards"): 4 Queries in flight read 100,000 rows about as fast
+  // as 16, and keep a toAll's burst of reads small.
+  readConcurrency: 4,
   now: Date.now,
 };
 
@@ -53,6 +65,8 @@ export const defaultDocumentClient = (): DynamoDBDocumentClient => (sharedClient
 export class ConnectionStore implements Store {
   readonly tableName: string;
   readonly client: DynamoDBDocumentClient;
+  /** K: the connection index is spread over `connections#0` … `connections#<K-1>`. */
+  readonly shards: number;
   readonly #options: typeof defaults;
   readonly #batch: BatchOptions;
 
@@ -61,8 +75,11 @@ export class ConnectionStore implements Store {
     if (!tableName) throw new Error('ConnectionStore needs a table: pass { tableName } or set TABLE_NAME');
     this.tableName = tableName;
     this.client = options.client ?? defaultDocumentClient();
-    this.#options = withDefaults(defaults, { ttlSeconds: options.ttlSeconds, pageSize: options.pageSize, now: options.now });
+    this.shards = connectionShards(options.shards);
+    this.#options = withDefaults(defaults, { ttlSeconds: options.ttlSeconds, pageSize: options.pageSize, readConcurrency: options.readConcurrency, now: options.now });
     this.#options.ttlSeconds = Math.min(this.#options.ttlSeconds, maxConnectionSeconds);
+    checkNumber('ConnectionStore pageSize', this.#options.pageSize, { min: 1, integer: true });
+    checkNumber('ConnectionStore readConcurrency', this.#options.readConcurrency, { min: 1, integer: true });
     this.#batch = withDefaults(batchDefaults, options.batch ?? {});
     checkNumber('ConnectionStore batch.maxAttempts', this.#batch.maxAttempts, { min: 1, integer: true });
     checkNumber('ConnectionStore batch.baseDelayMs', this.#batch.baseDelayMs);
@@ -79,7 +96,7 @@ export class ConnectionStore implements Store {
     // connect() throws and $connect refuses the connection; if only it lands, a toUser() that
     // reaches the never-connected id gets a 410 and the prune removes the row it came through.
     await Promise.all([
-      put({ ...connectionKey(connectionId), connectedAt: now, ttl, name: details.name, userId }),
+      put({ ...this.#key(connectionId), connectedAt: now, ttl, name: details.name, userId }),
       userId === undefined ? undefined : put({ ...userConnectionKey(userId, connectionId), ttl }),
     ]);
   }
@@ -97,7 +114,7 @@ export class ConnectionStore implements Store {
       const out = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: connectionKey(connectionId),
+          Key: this.#key(connectionId),
           UpdateExpression: 'ADD rooms :room',
           ConditionExpression: 'attribute_exists(sk) AND #ttl > :now',
           ExpressionAttributeNames: { '#ttl': 'ttl' },
@@ -122,7 +139,7 @@ export class ConnectionStore implements Store {
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: connectionKey(connectionId),
+        Key: this.#key(connectionId),
         UpdateExpression: 'DELETE rooms :room',
         ConditionExpression: 'attribute_exists(sk)',
         ExpressionAttributeValues: { ':room': new Set([room]) },
@@ -137,40 +154,76 @@ export class ConnectionStore implements Store {
     return this.#ids(roomPartition(room), options.signal);
   }
 
-  all(options: ReadOptions = {}): AsyncIterable<string> {
-    return this.#ids(connectionsPartition, options.signal);
+  /** Every live connection: the K shards read in parallel (readConcurrency at once), each one page ahead. */
+  async *all(options: ReadOptions = {}): AsyncGenerator<string> {
+    const shards = Array.from({ length: this.shards }, (_, shard) => shard);
+    for await (const page of readShards((shard) => this.pagesOf({ kind: 'all', shard }, options), shards, this.#options.readConcurrency)) yield* page.ids;
   }
 
   connectionsOf(userId: string, options: ReadOptions = {}): AsyncIterable<string> {
     return this.#ids(userPartition(checkUserId(userId, 'connectionsOf()')), options.signal);
   }
 
-  /** Pages of ids, as DynamoDB returns them (at most pageSize items or 1 MB each). */
-  async *pages(partition: string, signal?: AbortSignal): AsyncGenerator<string[]> {
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
+  /** One shard of the connection index, or a room, page by page from `cursor` (the last evaluated sk). */
+  async *pagesOf(target: PageTarget, options: PageOptions = {}): AsyncGenerator<Page> {
+    const { cursor, signal } = options;
+    const partition = this.#partitionOf(target);
+    if (cursor !== undefined && (typeof cursor !== 'string' || cursor === '')) throw new TypeError(`pagesOf: a cursor is a non-empty string; got ${JSON.stringify(cursor)}`);
+    let from: Record<string, unknown> | undefined = cursor === undefined ? undefined : { pk: partition, sk: cursor };
     do {
-      signal?.throwIfAborted();
-      const out = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          // TTL deletion is lazy (up to days): expired rows are still returned, so filter them.
-          FilterExpression: '#ttl > :now',
-          ProjectionExpression: 'sk',
-          ExpressionAttributeNames: { '#ttl': 'ttl' },
-          ExpressionAttributeValues: { ':pk': partition, ':now': nowSeconds(this.#options.now()) },
-          Limit: this.#options.pageSize,
-          ExclusiveStartKey,
-        }),
-        { abortSignal: signal },
-      );
-      yield (out.Items ?? []).map((item) => item.sk as string);
-      ExclusiveStartKey = out.LastEvaluatedKey;
-    } while (ExclusiveStartKey !== undefined);
+      const out = await this.#query(partition, from, signal);
+      from = out.next;
+      yield from === undefined ? { ids: out.ids } : { ids: out.ids, cursor: from.sk as string };
+    } while (from !== undefined);
+  }
+
+  /** Pages of ids of one partition, as DynamoDB returns them (at most pageSize items or 1 MB each). */
+  async *pages(partition: string, signal?: AbortSignal): AsyncGenerator<string[]> {
+    let from: Record<string, unknown> | undefined;
+    do {
+      const out = await this.#query(partition, from, signal);
+      yield out.ids;
+      from = out.next;
+    } while (from !== undefined);
+  }
+
+  async #query(partition: string, ExclusiveStartKey: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<{ ids: string[]; next?: Record<string, unknown> }> {
+    signal?.throwIfAborted();
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        // TTL deletion is lazy (up to days): expired rows are still returned, so filter them.
+        FilterExpression: '#ttl > :now',
+        ProjectionExpression: 'sk',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':pk': partition, ':now': nowSeconds(this.#options.now()) },
+        Limit: this.#options.pageSize,
+        ExclusiveStartKey,
+      }),
+      { abortSignal: signal },
+    );
+    return { ids: (out.Items ?? []).map((item) => item.sk as string), next: out.LastEvaluatedKey };
   }
 
   async *#ids(partition: string, signal?: AbortSignal): AsyncGenerator<string> {
     for await (const page of this.pages(partition, signal)) yield* page;
+  }
+
+  #partitionOf(target: PageTarget): string {
+    if (target?.kind === 'room') {
+      if (typeof target.room !== 'string' || target.room === '') throw new TypeError('pagesOf: a room target needs a room name');
+      return roomPartition(target.room);
+    }
+    if (target?.kind !== 'all') throw new TypeError(`pagesOf: the target is { kind: 'all', shard } or { kind: 'room', room }; got ${JSON.stringify(target)}`);
+    if (!Number.isInteger(target.shard) || target.shard < 0 || target.shard >= this.shards) {
+      throw new RangeError(`pagesOf: shard ${JSON.stringify(target.shard)} is not one of this store's ${this.shards} shards (0-${this.shards - 1})`);
+    }
+    return connectionsPartition(target.shard);
+  }
+
+  #key(connectionId: string) {
+    return connectionKey(connectionId, this.shards);
   }
 
   async roomsOf(connectionId: string): Promise<string[]> {
@@ -179,7 +232,7 @@ export class ConnectionStore implements Store {
 
   async get(connectionId: string): Promise<ConnectionInfo | undefined> {
     // Strongly consistent: a room check right after a join must see the join.
-    const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: connectionKey(connectionId), ConsistentRead: true }));
+    const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: this.#key(connectionId), ConsistentRead: true }));
     const item = out.Item;
     if (item === undefined || Number(item.ttl) <= nowSeconds(this.#options.now())) return undefined;
     return {
@@ -199,7 +252,7 @@ export class ConnectionStore implements Store {
     if (ids.length === 0) return result;
     // Each connection item lists its rooms, so 100 connections' memberships cost one BatchGetItem,
     // not one Query per id. It also says when the connection registered, for keepConnectedAfter.
-    const read = await batchGet(this.client, this.tableName, ids.map(connectionKey), { ProjectionExpression: 'sk, rooms, connectedAt, userId' }, this.#batch, signal);
+    const read = await batchGet(this.client, this.tableName, ids.map((id) => this.#key(id)), { ProjectionExpression: 'sk, rooms, connectedAt, userId' }, this.#batch, signal);
     result.requests.batchGet = read.calls;
     result.error = read.error;
     const unread = new Set(read.left.map((key) => key.sk as string));
@@ -218,7 +271,7 @@ export class ConnectionStore implements Store {
       }
       // A row that is not there is not deleted "just in case": under keepConnectedAfter its
       // $connect may be about to write it. Memberships named for it are still removed.
-      if (item !== undefined || keepConnectedAfter === undefined) deletes.push({ DeleteRequest: { Key: connectionKey(id) } });
+      if (item !== undefined || keepConnectedAfter === undefined) deletes.push({ DeleteRequest: { Key: this.#key(id) } });
       const memberOf = new Set([...((item?.rooms as Set<string> | undefined) ?? []), ...(rooms?.get(id) ?? [])]);
       for (const room of memberOf) deletes.push({ DeleteRequest: { Key: membershipKey(room, id) } });
       // Its row in the user index (user.ts): the user the item names, and any it was reached through.

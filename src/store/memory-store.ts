@@ -1,6 +1,10 @@
 import { nowSeconds } from './keys.ts';
 import { checkUserId } from './users.ts';
-import { maxConnectionSeconds, NotConnectedError, type ConnectionDetails, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Store } from './store.ts';
+import { connectionShards, shardOf } from './shards.ts';
+import {
+  maxConnectionSeconds, NotConnectedError, type ConnectionDetails, type ConnectionInfo, type Page, type PageOptions, type PageTarget,
+  type ReadOptions, type RemoveOptions, type RemoveResult, type Store,
+} from './store.ts';
 
 /**
  * The same contract as ConnectionStore, held in memory: for the testing helper and for app
@@ -11,10 +15,15 @@ export class MemoryStore implements Store {
   readonly rooms = new Map<string, Set<string>>();
   /** The user → connections index (users.ts). */
   readonly users = new Map<string, Set<string>>();
+  /** Shards of pagesOf({ kind: 'all' }), hashed from the id as ConnectionStore does. */
+  readonly shards: number;
   readonly #now: () => number;
+  readonly #pageSize: number;
 
-  constructor(options: { now?: () => number } = {}) {
+  constructor(options: { now?: () => number; shards?: number; pageSize?: number } = {}) {
     this.#now = options.now ?? Date.now;
+    this.shards = connectionShards(options.shards);
+    this.#pageSize = options.pageSize ?? 1000;
   }
 
   #live(id: string) {
@@ -68,6 +77,26 @@ export class MemoryStore implements Store {
     // Checked now, as ConnectionStore does, not at the first read.
     const ids = this.users.get(checkUserId(userId, 'connectionsOf()'));
     return this.#liveOf([...(ids ?? [])], options.signal);
+  }
+
+  /** Ids in sort-key order, as DynamoDB pages them; the cursor is the last id of a page. */
+  async *pagesOf(target: PageTarget, options: PageOptions = {}): AsyncGenerator<Page> {
+    const { cursor, signal } = options;
+    let ids: string[];
+    if (target?.kind === 'room') ids = [...(this.rooms.get(target.room) ?? [])];
+    else if (target?.kind === 'all' && Number.isInteger(target.shard) && target.shard >= 0 && target.shard < this.shards) {
+      ids = [...this.connections.keys()].filter((id) => shardOf(id, this.shards) === target.shard);
+    } else throw new RangeError(`pagesOf: no such target ${JSON.stringify(target)} (this store has ${this.shards} shards)`);
+    ids.sort();
+    let at = cursor === undefined ? 0 : ids.findIndex((id) => id > cursor);
+    if (at < 0) at = ids.length;
+    do {
+      signal?.throwIfAborted();
+      const slice = ids.slice(at, at + this.#pageSize);
+      at += this.#pageSize;
+      const live = slice.filter((id) => this.#live(id) && (target.kind === 'all' || this.rooms.get(target.room)?.has(id)));
+      yield at < ids.length ? { ids: live, cursor: slice.at(-1)! } : { ids: live };
+    } while (at < ids.length);
   }
 
   async *#liveOf(ids: string[], signal: AbortSignal | undefined): AsyncGenerator<string> {

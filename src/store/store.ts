@@ -14,6 +14,13 @@ export interface Store {
   all(options?: ReadOptions): AsyncIterable<string>;
   /** The live connections of a user (connected with that `userId`), read page by page like a room. */
   connectionsOf(userId: string, options?: ReadOptions): AsyncIterable<string>;
+  /** How many shards all() reads (`pagesOf({ kind: 'all', shard })`, shard 0 … shards-1). Needed to spill a toAll. */
+  readonly shards?: number;
+  /**
+   * One shard of all(), or a room, page by page from `cursor` (where an earlier page said the next
+   * one starts). Needed to spill toAll/toRoom to the fan-out queue, and by the fan-out worker.
+   */
+  pagesOf?(target: PageTarget, options?: PageOptions): AsyncIterable<Page>;
   /** The rooms a connection is in. */
   roomsOf(connectionId: string): Promise<string[]>;
   /** A live connection's details, or undefined. */
@@ -34,6 +41,21 @@ export interface ConnectionDetails {
 
 export interface ReadOptions {
   signal?: AbortSignal;
+}
+
+/** What pagesOf reads: one shard of the connection index, or a room. */
+export type PageTarget = { kind: 'all'; shard: number } | { kind: 'room'; room: string };
+
+export interface PageOptions extends ReadOptions {
+  /** Start after this position (a page's `cursor`); from the start when absent. */
+  cursor?: string;
+}
+
+export interface Page {
+  /** Live connection ids, in the store's order. */
+  ids: string[];
+  /** Where the next page starts (opaque); absent after the last page. */
+  cursor?: string;
 }
 
 export interface RemoveOptions {

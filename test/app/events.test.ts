@@ -4,17 +4,21 @@
 // exits as soon as the handler settles (Lambda's freeze), against real dynalite and a loopback
 // @connections server standing in for host.docker.internal.
 //
-// The files tell one story for one connection: connect (alice) → join lobby → send → leave →
-// an unknown action → disconnect. Each step's outcome is checked in the table and on the wire.
-// Every event carries what the $connect authorizer let alice in with (requestContext.authorizer);
-// authorize.json is the authorizer's own REQUEST event, with a sample token long expired.
+// The files tell one story for one connection: connect (alice) → join lobby → send → a spilled
+// lobby message reaching the fan-out worker → leave → an unknown action → disconnect. Each step's
+// outcome is checked in the table and on the wire. Every route event carries what the $connect
+// authorizer let alice in with (requestContext.authorizer); authorize.json is the authorizer's own
+// REQUEST event, with a sample token long expired.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connectionKey } from '../../src/store/keys.ts';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { build, type BuiltFunction } from '../../build.mjs';
-import { createTableInput, functionsOf, loadTemplate, localRefs, resolveEnvironment, routesOf, tableOf } from '../../src/local/template.ts';
+import { createHash } from 'node:crypto';
+import { parseFanoutMessage } from '../../src/fanout/message.ts';
+import { createTableInput, functionsOf, loadTemplate, localRefs, queuesOf, resolveEnvironment, routesOf, tableOf } from '../../src/local/template.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
 import { startManagementServer, type ManagementServer } from '../helpers/management-server.ts';
 import { repoRoot, runNode, templatePath, tempDir } from '../helpers/node.ts';
@@ -26,17 +30,20 @@ const routes = routesOf(template);
 const envJson = JSON.parse(readFileSync(join(repoRoot, 'env.json'), 'utf8')) as Record<string, Record<string, string>>;
 const readEvent = (name: string) => JSON.parse(readFileSync(join(eventsDir, `${name}.json`), 'utf8'));
 
-// One event per route, named after it.
-const story = ['connect', 'join', 'send', 'leave', 'default', 'disconnect'];
+// One event per route, named after it, and one per SQS event source (fanout.json: the FanoutQueue record).
+const story = ['connect', 'join', 'send', 'fanout', 'leave', 'default', 'disconnect'];
+const queueEvents: Record<string, string> = { fanout: 'FanoutFunction' };
 const routeOfFile = (name: string) => (['connect', 'disconnect', 'default'].includes(name) ? `$${name}` : name);
+const functionOfFile = (name: string) => queueEvents[name] ?? routes[routeOfFile(name)]!;
 
 describe('events/', () => {
   it("holds the example's story, one event per chat route, each shaped like APIGatewayProxyWebsocketEventV2", () => {
     const files = readdirSync(eventsDir).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
     expect(files).toEqual(expect.arrayContaining(story));
+    const routeFiles = files.filter((name) => name !== 'authorize' && !(name in queueEvents));
     // Every event is for a route of the template (a sample for a route you add is welcome, not required).
-    for (const name of files) expect(Object.keys(routes)).toContain(readEvent(name).requestContext.routeKey);
-    for (const name of story) {
+    for (const name of routeFiles) expect(Object.keys(routes)).toContain(readEvent(name).requestContext.routeKey);
+    for (const name of story.filter((n) => !(n in queueEvents))) {
       const event = readEvent(name);
       const rc = event.requestContext;
       expect(rc.routeKey).toBe(routeOfFile(name));
@@ -70,6 +77,24 @@ describe('events/', () => {
     expect(connect.multiValueHeaders.Host).toEqual([connect.headers.Host]);
     expect(readEvent('disconnect').requestContext).toMatchObject({ disconnectStatusCode: 1001, disconnectReason: 'Going away' });
   });
+
+  it('holds one SQS event per event source function, shaped like Lambda\'s SQSEvent, carrying a valid fan-out message', () => {
+    const withQueues = functionsOf(template).filter((f) => f.sqsEvents.length > 0).map((f) => f.logicalId);
+    expect(Object.values(queueEvents).sort()).toEqual(withQueues.sort());
+    const queueNames = queuesOf(template).map((q) => q.logicalId);
+    const event = readEvent('fanout');
+    expect(event.Records).toHaveLength(1);
+    const [record] = event.Records;
+    expect(record).toMatchObject({ eventSource: 'aws:sqs', awsRegion: 'us-east-1', messageAttributes: {} });
+    for (const key of ['messageId', 'receiptHandle', 'body']) expect(typeof record[key]).toBe('string');
+    expect(record.attributes).toMatchObject({ ApproximateReceiveCount: '1', SentTimestamp: expect.stringMatching(/^\d+$/) });
+    expect(record.md5OfBody).toBe(createHash('md5').update(record.body).digest('hex'));
+    // The queue as CloudFormation names it: <stack>-<logical id>-<suffix>.
+    expect(record.eventSourceARN).toMatch(new RegExp(`^arn:aws:sqs:us-east-1:\\d{12}:ws-outbox-(${queueNames.join('|')})-[A-Z0-9]+$`));
+    expect(record.eventSourceARN).toContain('-FanoutQueue-');
+    // A message the sender writes: the lobby of this story, for its one connection.
+    expect(parseFanoutMessage(record.body)).toMatchObject({ target: 'room', room: 'lobby', hop: 0, endpoint: 'https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev' });
+  });
 });
 
 describe('events/ through their bundles (sam local invoke, without Docker)', () => {
@@ -97,7 +122,7 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
   /** What `sam local invoke` gives the function: template variables, then env.json's declared overrides. */
   const environmentFor = (logicalId: string): Record<string, string> => {
     const fn = functions.get(logicalId)!;
-    const env = resolveEnvironment(fn, localRefs(template, { Table: 'Table' }));
+    const env = resolveEnvironment(fn, localRefs(template, { Table: 'Table', FanoutQueue: 'FanoutQueue' }));
     for (const scope of ['Parameters', logicalId]) {
       for (const [name, value] of Object.entries(envJson[scope] ?? {})) if (name in env) env[name] = value;
     }
@@ -112,14 +137,14 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize) };
   };
 
-  const invoke = async (name: string, env: Record<string, string> = {}): Promise<{ statusCode?: number; body?: string }> => {
-    const logicalId = name === 'authorize' ? 'AuthorizerFunction' : routes[routeOfFile(name)]!;
+  const invoke = async (name: string, env: Record<string, string> = {}): Promise<{ statusCode?: number; body?: string; batchItemFailures?: unknown[] }> => {
+    const logicalId = name === 'authorize' ? 'AuthorizerFunction' : functionOfFile(name);
     const resultPath = join(workdir, `${name}.result.json`);
     writeFileSync(resultPath, '');
     const run = await runNode([join(repoRoot, 'test/helpers/invoke-bundle.mjs'), bundles.get(logicalId)!.outfile,
       join(eventsDir, `${name}.json`), resultPath, String(functions.get(logicalId)!.timeout), logicalId], { env: { ...environmentFor(logicalId), ...env } });
     expect({ name, code: run.code }).toEqual({ name, code: 0 });
-    const outcome = JSON.parse(readFileSync(resultPath, 'utf8')) as { ok: boolean; result?: { statusCode?: number; body?: string }; error?: unknown };
+    const outcome = JSON.parse(readFileSync(resultPath, 'utf8')) as { ok: boolean; result?: { statusCode?: number; body?: string; batchItemFailures?: unknown[] }; error?: unknown };
     if (name === 'authorize') return outcome as never;
     expect({ name, ...outcome, error: outcome.error ?? run.stderr }).toMatchObject({ name, ok: true });
     return outcome.result ?? {};
@@ -127,17 +152,17 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
 
   /** The POSTs this step caused, as parsed JSON messages. */
   const postsSince = (start: number) => management.delivered.slice(start).map((d) => ({ to: d.connectionId, message: JSON.parse(d.body) }));
-  const connectionItem = async () => (await dynalite.documentClient.send(new GetCommand({ TableName: tableName, Key: { pk: 'connections', sk: connectionId } }))).Item;
+  const connectionItem = async () => (await dynalite.documentClient.send(new GetCommand({ TableName: tableName, Key: connectionKey(connectionId) }))).Item;
   const lobby = async () => (await dynalite.documentClient.send(new QueryCommand({
     TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'room#lobby' },
   }))).Items ?? [];
 
   // The steps depend on each other (one connection's life), so they run in order in one test.
-  it('runs connect → join → send → leave → default → disconnect with the expected effects', async () => {
+  it('runs connect → join → send → fanout → leave → default → disconnect with the expected effects', async () => {
     let mark = management.delivered.length;
     const connect = await invoke('connect');
     expect(connect.statusCode).toBe(200);
-    expect(await connectionItem()).toMatchObject({ pk: 'connections', sk: connectionId, name: 'alice', userId: 'dev-alice' });
+    expect(await connectionItem()).toMatchObject({ ...connectionKey(connectionId), name: 'alice', userId: 'dev-alice' });
     expect(postsSince(mark)).toEqual([]); // $connect never posts: the connection does not exist yet
 
     mark = management.delivered.length;
@@ -150,6 +175,11 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
     expect((await invoke('send')).statusCode).toBe(200);
     expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', id: expect.any(String), room: 'lobby', from: { id: connectionId, name: 'alice' }, text: 'hello from sam local invoke' } }]);
     ids.push(postsSince(mark)[0]!.message.id);
+
+    // The worker delivers the lobby's shard of a spilled message: alice is a member, and it is done.
+    mark = management.delivered.length;
+    expect(await invoke('fanout')).toEqual({ batchItemFailures: [] });
+    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', id: '5b0b7d5e-8f1c-4f0a-9b5e-2f4f0e6d9c31', room: 'lobby', from: { id: connectionId, name: 'alice' }, text: 'hello from the fan-out queue' } }]);
 
     mark = management.delivered.length;
     expect((await invoke('leave')).statusCode).toBe(200);

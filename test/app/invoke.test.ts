@@ -12,7 +12,10 @@ import { loadAppModel } from '../../src/local/app-model.ts';
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'gw-invoke-'));
 const envFile = join(dir, 'env.json');
-const routes = loadAppModel('template.yaml').routes;
+const model = loadAppModel('template.yaml');
+const routes = model.routes;
+// SQS events (a `Records` list) go to the function whose event source reads that queue.
+const queueFunctions = [...model.functions.values()].filter((f) => f.spec.sqsEvents.length > 0).map((f) => f.logicalId);
 const events = readdirSync('events').filter((f) => f.endsWith('.json')).sort();
 
 // What each route's handler answers for the sample event, and whether it posts anything.
@@ -42,10 +45,17 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-test("events/ has a sample for every route of the example, and none for a route the template lacks", () => {
-  const covered = events.filter((f) => f !== 'authorize.json').map((f) => JSON.parse(readFileSync(join('events', f), 'utf8')).requestContext.routeKey as string);
+const read = (file: string) => JSON.parse(readFileSync(join('events', file), 'utf8'));
+// WebSocket route events (a requestContext; authorize.json is the authorizer's) and SQS events (a Records list).
+const wsEvents = events.filter((f) => f !== 'authorize.json' && read(f).requestContext !== undefined);
+const sqsEvents = events.filter((f) => Array.isArray(read(f).Records));
+
+test("events/ has a sample for every route of the example, none for a route the template lacks, and one SQS event for the fan-out worker", () => {
+  const covered = wsEvents.map((f) => read(f).requestContext.routeKey as string);
   expect(covered).toEqual(expect.arrayContaining(Object.keys(expected)));
   for (const route of covered) expect([...routes.keys()]).toContain(route);
+  expect(sqsEvents).toEqual(['fanout.json']);
+  expect(queueFunctions).toEqual(['FanoutFunction']);
 });
 
 test('npm run invoke with events/authorize.json: the authorizer refuses the expired sample token', async () => {
@@ -55,11 +65,22 @@ test('npm run invoke with events/authorize.json: the authorizer refuses the expi
   expect(stdout).toMatch(/── error[\s\S]*"errorMessage": "Unauthorized"/);
 });
 
+test('npm run invoke with events/fanout.json: the worker delivers the lobby (empty in a fresh table) and reports the shard done', async () => {
+  const { stdout } = await run('npm', ['run', '--silent', 'invoke', '--', 'FanoutFunction', 'events/fanout.json', '--env-vars', envFile, '--outdir', join(dir, 'dist')], { timeout: 60_000 });
+  expect(stdout).toContain('invoke FanoutFunction:');
+  expect(stdout).toContain('started an embedded dynalite');
+  const response = /── response[^\n]*\n(\{[\s\S]*?\n\})/.exec(stdout);
+  expect(JSON.parse(response![1]!)).toEqual({ batchItemFailures: [] });
+  expect(stdout).toContain('"msg": "ws-outbox fanout report"');
+  expect(stdout).toMatch(/"outcome": "done"/);
+  expect(Number(/@connections requests \((\d+)\)/.exec(stdout)?.[1])).toBe(0);
+}, 90_000);
+
 // The example's samples; a sample you add for a route of your own is yours to test.
-const exampleEvents = events.filter((f) => f !== 'authorize.json' && JSON.parse(readFileSync(join('events', f), 'utf8')).requestContext.routeKey in expected);
+const exampleEvents = wsEvents.filter((f) => read(f).requestContext.routeKey in expected);
 
 test.each(exampleEvents)('npm run invoke with events/%s', async (file) => {
-  const event = JSON.parse(readFileSync(join('events', file), 'utf8'));
+  const event = read(file);
   const route = event.requestContext.routeKey as string;
   const fn = routes.get(route)!;
   const { stdout } = await run('npm', ['run', '--silent', 'invoke', '--', fn, join('events', file), '--env-vars', envFile, '--outdir', join(dir, 'dist')], { timeout: 60_000 });

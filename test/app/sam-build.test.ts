@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoDbPolicyTemplates } from '../../src/local/iam/sam-policy-templates.ts';
 import { functionsOf, loadTemplate } from '../../src/local/template.ts';
+import { connectionKey } from '../../src/store/keys.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
 import { repoRoot, runNode, templatePath, tempDir } from '../helpers/node.ts';
 
@@ -76,7 +77,7 @@ const functions = functionsOf(loadTemplate(templatePath));
     expect(run.stderr).toBe('');
     expect(JSON.parse(readFileSync(resultPath, 'utf8'))).toMatchObject({ result: { statusCode: 200 } });
     const connectionId = JSON.parse(readFileSync(join(repoRoot, 'events/connect.json'), 'utf8')).requestContext.connectionId;
-    const row = await dynalite.documentClient.send(new GetCommand({ TableName: 'Table', Key: { pk: 'connections', sk: connectionId } }));
+    const row = await dynalite.documentClient.send(new GetCommand({ TableName: 'Table', Key: connectionKey(connectionId) }));
     expect(row.Item).toBeDefined();
   }, 30_000);
 });

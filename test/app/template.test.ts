@@ -7,7 +7,9 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { functionsOf, loadTemplate, localRefs, resolveEnvironment, resolveIntrinsics, routeSelectionExpression, routesOf, tableOf, type FunctionSpec } from '../../src/local/template.ts';
+import {
+  functionsOf, loadTemplate, localRefs, queuesOf, resolveEnvironment, resolveIntrinsics, routeSelectionExpression, routesOf, tableOf, type FunctionSpec,
+} from '../../src/local/template.ts';
 import { authorizerOf, devIssuerOf } from '../../src/local/template-auth.ts';
 import { build } from '../../build.mjs';
 import { repoRoot, templatePath, tempDir } from '../helpers/node.ts';
@@ -37,6 +39,17 @@ const exampleDynamoActions: Record<string, string[]> = {
   LeaveFunction: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...batch],
   SendFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query', ...batch],
   DefaultFunction: ['dynamodb:UpdateItem', ...batch],
+  // The fan-out worker reads its shard (Query) and prunes what answers 410.
+  FanoutFunction: ['dynamodb:Query', ...batch],
+};
+// Functions that can spill a toAll/toRoom to the fan-out queue, and the worker (continuations,
+// and rescheduling a shard that made no progress). The worker's ReceiveMessage/DeleteMessage come
+// with SAM's SQS event (AWSLambdaSQSQueueExecutionRole, attached by SAM, not listed here).
+const exampleSqsActions: Record<string, string[]> = {
+  JoinFunction: ['sqs:SendMessage'],
+  LeaveFunction: ['sqs:SendMessage'],
+  SendFunction: ['sqs:SendMessage'],
+  FanoutFunction: ['sqs:SendMessage', 'sqs:ChangeMessageVisibility'],
 };
 
 interface Statement { Effect: string; Action: string | string[]; Resource: unknown }
@@ -82,7 +95,7 @@ describe('template.yaml: routes', () => {
       expect(fn.handler).toBe('index.handler');
       expect(fn.entryExists).toBe(true);
     }
-    for (const id of [...Object.values(exampleRoutes), 'AuthorizerFunction']) {
+    for (const id of [...Object.values(exampleRoutes), 'AuthorizerFunction', 'FanoutFunction']) {
       // handlers/authorize.ts is the authorizer (a verb, like the other handlers' routes).
       const name = id === 'AuthorizerFunction' ? 'authorize' : id.replace(/Function$/, '').toLowerCase();
       expect(byId.get(id)!.entry).toBe(join(repoRoot, 'handlers', `${name}.ts`));
@@ -162,6 +175,14 @@ describe('template.yaml: least privilege of the example functions', () => {
     }
   });
 
+  it('grants SQS only to functions that spill or continue a fan-out, only on the fan-out queue', () => {
+    for (const fn of functions) {
+      const sqs = statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')));
+      expect({ id: fn.logicalId, actions: sqs.flatMap(actionsOf).sort() }).toEqual({ id: fn.logicalId, actions: [...(exampleSqsActions[fn.logicalId] ?? [])].sort() });
+      for (const s of sqs) expect(s.Resource).toEqual({ 'Fn::GetAtt': ['FanoutQueue', 'Arn'] });
+    }
+  });
+
   it('grants $connect and the authorizer no ManageConnections ($connect: the connection does not exist yet; the authorizer only verifies)', () => {
     for (const id of ['ConnectFunction', 'AuthorizerFunction']) {
       expect(statementsOf(byId.get(id)!).filter((s) => actionsOf(s).some((a) => a.startsWith('execute-api:')))).toEqual([]);
@@ -193,9 +214,10 @@ describe('template.yaml: runtime and settings', () => {
     }
   });
 
-  it('keeps every timeout within API Gateway\'s 29 s integration timeout, and enables source maps', () => {
+  it('keeps every route\'s timeout within API Gateway\'s 29 s integration timeout, and enables source maps', () => {
     for (const fn of functions) {
-      expect(fn.timeout).toBeLessThanOrEqual(29);
+      // The fan-out worker is no integration (an SQS event source): its timeout is its own.
+      if (fn.routes.length > 0) expect(fn.timeout).toBeLessThanOrEqual(29);
       expect(fn.memorySize).toBeGreaterThanOrEqual(128);
       expect(String(fn.environment.NODE_OPTIONS)).toContain('--enable-source-maps');
     }
@@ -211,6 +233,7 @@ describe('template.yaml: runtime and settings', () => {
       for (const name of overrides) expect(Object.keys(fn.environment)).toContain(name);
       expect(fn.environment.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI).toBe('');
       expect(fn.environment.AWS_ENDPOINT_URL_DYNAMODB).toBe('');
+      expect(fn.environment.AWS_ENDPOINT_URL_SQS).toBe('');
     }
     // Docker's route to the host, where `npm run dev` serves the gateway and DynamoDB.
     expect(envJson.Parameters!.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI).toMatch(/^http:\/\/host\.docker\.internal:\d+/);
@@ -218,8 +241,48 @@ describe('template.yaml: runtime and settings', () => {
   });
 
   it('resolves each environment to strings, as Lambda sees it', () => {
-    const env = resolveEnvironment(byId.get('SendFunction')!, localRefs(template, { Table: 'ws-outbox-local' }));
-    expect(env).toMatchObject({ TABLE_NAME: 'ws-outbox-local', NODE_OPTIONS: '--enable-source-maps', OUTBOX_LOG_LEVEL: 'info' });
+    const queueUrl = 'https://sqs.us-east-1.amazonaws.com/123456789012/ws-outbox-FanoutQueue-X';
+    const env = resolveEnvironment(byId.get('SendFunction')!, localRefs(template, { Table: 'ws-outbox-local', FanoutQueue: queueUrl }));
+    expect(env).toMatchObject({ TABLE_NAME: 'ws-outbox-local', NODE_OPTIONS: '--enable-source-maps', OUTBOX_LOG_LEVEL: 'info', FANOUT_QUEUE_URL: queueUrl });
+  });
+});
+
+describe('template.yaml: the fan-out queue and its worker', () => {
+  const queues = new Map(queuesOf(template).map((q) => [q.logicalId, q]));
+  const worker = byId.get('FanoutFunction')!;
+
+  it('has a fan-out queue that redrives to a dead-letter queue after a few receives', () => {
+    expect([...queues.keys()].sort()).toEqual(['FanoutDeadLetterQueue', 'FanoutQueue']);
+    const queue = queues.get('FanoutQueue')!;
+    expect(queue.deadLetterQueue).toBe('FanoutDeadLetterQueue');
+    expect(queue.maxReceiveCount).toBeGreaterThanOrEqual(2);
+    expect(queue.maxReceiveCount).toBeLessThanOrEqual(10);
+    // The dead-letter queue keeps a message longer than the source queue (standard queues keep
+    // a message's first enqueue time when it moves).
+    expect(queues.get('FanoutDeadLetterQueue')!.properties.MessageRetentionPeriod).toBeGreaterThan(queue.properties.MessageRetentionPeriod);
+  });
+
+  it('runs the worker from the queue, on no route: one shard per invocation, partial batch failures, a maximum concurrency', () => {
+    expect(worker.routes).toEqual([]);
+    expect(worker.sqsEvents).toEqual([expect.objectContaining({
+      queue: 'FanoutQueue', batchSize: 1, reportBatchItemFailures: true, enabled: true,
+    })]);
+    for (const fn of functions) if (fn !== worker) expect(fn.sqsEvents).toEqual([]);
+    const concurrency = worker.sqsEvents[0]!.maximumConcurrency!;
+    // Lambda's bounds for ScalingConfig.MaximumConcurrency.
+    expect(concurrency).toBeGreaterThanOrEqual(2);
+    expect(concurrency).toBeLessThanOrEqual(1000);
+  });
+
+  it('lets a message outlive an invocation: visibility timeout at least 6 x the worker\'s timeout, as Lambda advises', () => {
+    expect(queues.get('FanoutQueue')!.properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * worker.timeout);
+  });
+
+  it('tells the spilling functions and the worker where the queue is, and no one else', () => {
+    for (const fn of functions) {
+      if (exampleSqsActions[fn.logicalId]) expect(fn.environment.FANOUT_QUEUE_URL).toEqual({ Ref: 'FanoutQueue' });
+      else expect(fn.environment.FANOUT_QUEUE_URL).toBeUndefined();
+    }
   });
 });
 

@@ -12,14 +12,14 @@ export interface ReceivedRequest {
 }
 
 /** What to answer for one request: a status (with an AWS error type), or a stall that never answers. */
-export type Behaviour = { status: number; errorType?: string } | 'stall';
+export type Behaviour = { status: number; errorType?: string; delayMs?: number } | 'stall';
 
 export interface ManagementServer {
   /** The endpoint to give the SDK, stage path included. */
   endpoint: string;
   requests: ReceivedRequest[];
-  /** Ids that got a 200 POST, in arrival order, with their bodies. */
-  delivered: { connectionId: string; body: string }[];
+  /** Ids that got a 200 POST, in arrival order, with their bodies and when (epoch ms). */
+  delivered: { connectionId: string; body: string; at: number }[];
   stop(): Promise<void>;
 }
 
@@ -33,7 +33,7 @@ export const startManagementServer = async (
   stage = 'test',
 ): Promise<ManagementServer> => {
   const requests: ReceivedRequest[] = [];
-  const delivered: { connectionId: string; body: string }[] = [];
+  const delivered: { connectionId: string; body: string; at: number }[] = [];
   const attempts = new Map<string, number>();
   const stalled = new Set<ServerResponse>();
   const server = createServer((req, res) => {
@@ -53,14 +53,19 @@ export const startManagementServer = async (
         stalled.add(res);
         return;
       }
-      if (behaviour.status >= 400) {
-        res.writeHead(behaviour.status, { 'content-type': 'application/json', 'x-amzn-errortype': behaviour.errorType ?? 'InternalServerErrorException' });
-        res.end(JSON.stringify({ message: behaviour.errorType ?? 'error' }));
-        return;
-      }
-      if (req.method === 'POST') delivered.push({ connectionId, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(req.method === 'DELETE' ? 204 : 200);
-      res.end();
+      const answer = () => {
+        if (res.destroyed) return;
+        if (behaviour.status >= 400) {
+          res.writeHead(behaviour.status, { 'content-type': 'application/json', 'x-amzn-errortype': behaviour.errorType ?? 'InternalServerErrorException' });
+          res.end(JSON.stringify({ message: behaviour.errorType ?? 'error' }));
+          return;
+        }
+        if (req.method === 'POST') delivered.push({ connectionId, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
+        res.writeHead(req.method === 'DELETE' ? 204 : 200);
+        res.end();
+      };
+      if (behaviour.delayMs) setTimeout(answer, behaviour.delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -5,7 +5,7 @@
 //
 // - every route has a function, and every function its handler file;
 // - a function that can post (it serves a message route, where the outbox sends at least the
-//   error reply, or its handler file posts) has execute-api:ManageConnections for POST on its own
+//   error reply, or its handler file posts, or it is a fan-out worker) has execute-api:ManageConnections for POST on its own
 //   API and stage (and DELETE if it disconnects clients); no other function has it;
 // - DynamoDB actions only on the app's table, no wildcard action or resource, inline statements
 //   only where DynamoDB or execute-api is concerned (a SAM policy template or a managed policy
@@ -39,7 +39,12 @@ const apiOf = (template: Template): { id: string; stageRef?: string; stage: stri
 const refsFor = (template: Template): Record<string, string> => {
   const api = apiOf(template);
   const table = tableOf(template).logicalId;
+  // Queues (a fan-out queue, say) as QUEUE_URL:<id> / QUEUE_ARN:<id>: not the table, whatever their statements grant.
+  const queues = Object.entries(template.Resources).filter(([, r]) => r?.Type === 'AWS::SQS::Queue').flatMap(([id]) => [
+    [id, `QUEUE_URL:${id}`], [`${id}.Arn`, `QUEUE_ARN:${id}`], [`${id}.QueueName`, id],
+  ]);
   return localRefs(template, {
+    ...Object.fromEntries(queues),
     [api.id]: 'API_ID', ...(api.stageRef ? { [api.stageRef]: 'STAGE' } : {}), [table]: 'TABLE', [`${table}.Arn`]: 'TABLE_ARN',
   });
 };
@@ -60,7 +65,8 @@ const statementsOf = (fn: FunctionSpec, violations: string[]): Statement[] => fn
 const sourceOf = (fn: FunctionSpec): { posts: boolean; disconnects: boolean } => {
   const text = fn.entryExists ? readFileSync(fn.entry, 'utf8') : '';
   return {
-    posts: /\boutbox\.(send|reply|broadcast|toRoom|toAll)\(|PostToConnection/.test(text),
+    // A fan-out worker (fanoutHandler) delivers spilled broadcasts.
+    posts: /\boutbox\.(send|reply|broadcast|toRoom|toAll)\(|PostToConnection|\bfanoutHandler\(/.test(text),
     disconnects: /\boutbox\.disconnect\(|DeleteConnection/.test(text),
   };
 };

@@ -9,9 +9,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
 import type { InvocationReport } from '../../../src/local/websocket-api.ts';
+import { connectionRows } from '../../helpers/connection-rows.ts';
 import { eventually, openAs, type TestClient } from './support.ts';
 
 let gateway: Gateway;
@@ -21,18 +22,7 @@ const clients: TestClient[] = [];
 // Module-level so that afterAll stops the broadcast loop even when the test fails half way.
 let broadcasting = false;
 
-const connectionRows = async (): Promise<string[]> => {
-  const ids: string[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const out = await db.send(new QueryCommand({
-      TableName: gateway.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'connections' }, ExclusiveStartKey,
-    }));
-    ids.push(...(out.Items ?? []).map((i) => i.sk as string));
-    ExclusiveStartKey = out.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return ids;
-};
+const connectionIds = async (): Promise<string[]> => (await connectionRows(db, gateway.tableName!)).map((row) => row.sk as string);
 
 beforeAll(async () => {
   outdir = mkdtempSync(join(tmpdir(), 'gw-race-'));
@@ -78,7 +68,7 @@ test('a broadcast racing 200 connects prunes none of them', async () => {
   await ticks;
   expect(invocations.send).toBeGreaterThan(10); // the broadcasts really did run during the connects
 
-  const rows = new Set(await connectionRows());
+  const rows = new Set(await connectionIds());
   expect(rows.size).toBe(clients.length);
 
   // What a user would see: every client can still join (an unregistered one gets an error).

@@ -3,6 +3,7 @@
 // frame leave their rows behind, as do rows for ids that never existed. The next send to their
 // room gets 410 for each, and the outbox removes them (connection and memberships) from the table.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { connectionKey } from '../../../src/store/keys.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ const live: ChatClient[] = [];
 const dropped: ChatClient[] = [];
 const phantoms = ['cGhhbnRvbTE=', 'cGhhbnRvbS8y+w=='];
 
-const row = async (pk: string, sk: string) => (await db.send(new GetCommand({ TableName: gateway.tableName, Key: { pk, sk } }))).Item;
+const row = async (key: { pk: string; sk: string }) => (await db.send(new GetCommand({ TableName: gateway.tableName, Key: key }))).Item;
 const roomMembers = async (room: string) => ((await db.send(new QueryCommand({
   TableName: gateway.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `room#${room}` },
 }))).Items ?? []).map((i) => i.sk as string).sort();
@@ -37,7 +38,7 @@ beforeAll(async () => {
   // Rows for connections that never existed, in the shape the store writes.
   const ttl = Math.floor(Date.now() / 1000) + 3600;
   for (const id of phantoms) {
-    await db.send(new PutCommand({ TableName: gateway.tableName, Item: { pk: 'connections', sk: id, connectedAt: Date.now() - 60_000, ttl, rooms: new Set(['attic']) } }));
+    await db.send(new PutCommand({ TableName: gateway.tableName, Item: { ...connectionKey(id), connectedAt: Date.now() - 60_000, ttl, rooms: new Set(['attic']) } }));
     await db.send(new PutCommand({ TableName: gateway.tableName, Item: { pk: 'room#attic', sk: id, ttl } }));
   }
 }, 90_000);
@@ -53,11 +54,11 @@ test('dropped clients and phantom rows are removed after the next send that targ
   // They connected a minute ago: a 410 for a connection younger than the $connect grace (30 s)
   // does not prune it, since API Gateway answers 410 until $connect returns (connect-race.test.ts).
   for (const c of dropped) {
-    await db.send(new UpdateCommand({ TableName: gateway.tableName, Key: { pk: 'connections', sk: c.id }, UpdateExpression: 'SET connectedAt = :t', ExpressionAttributeValues: { ':t': Date.now() - 60_000 } }));
+    await db.send(new UpdateCommand({ TableName: gateway.tableName, Key: connectionKey(c.id), UpdateExpression: 'SET connectedAt = :t', ExpressionAttributeValues: { ':t': Date.now() - 60_000 } }));
   }
   const stale = [...dropped.map((c) => c.id), ...phantoms];
   expect(await roomMembers('attic')).toEqual([...live.map((c) => c.id), ...stale].sort());
-  for (const id of stale) expect(await row('connections', id)).toBeDefined();
+  for (const id of stale) expect(await row(connectionKey(id))).toBeDefined();
 
   const done = new Promise<InvocationReport>((resolve) => gateway.events.on('invocation', (r: InvocationReport) => {
     if (r.route === 'send') resolve(r);
@@ -67,7 +68,7 @@ test('dropped clients and phantom rows are removed after the next send that targ
 
   // Pruned by the time the send's invocation returned: the outbox awaits the removal too.
   expect(await roomMembers('attic')).toEqual(live.map((c) => c.id).sort());
-  for (const id of stale) expect(await row('connections', id)).toBeUndefined();
-  for (const c of live) expect(await row('connections', c.id)).toBeDefined();
+  for (const id of stale) expect(await row(connectionKey(id))).toBeUndefined();
+  for (const c of live) expect(await row(connectionKey(c.id))).toBeDefined();
   await eventually(() => live.every((c) => messagesWithText(c, 'anyone there?').length === 1), 'the live members got the message');
 }, 30_000);

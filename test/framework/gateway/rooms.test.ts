@@ -2,6 +2,7 @@
 // A send to a room reaches exactly its members, once each; a send to all reaches all 50;
 // leaving and disconnecting are reflected in who gets the next message.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { connectionKey } from '../../../src/store/keys.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,7 +110,7 @@ test('disconnect: $disconnect removes the connection and its memberships; the ro
   const green = members('green');
   const gone = green[3]!;
   await gone.client.close();
-  await eventually(async () => (await db.send(new GetCommand({ TableName: gateway.tableName, Key: { pk: 'connections', sk: gone.id } }))).Item === undefined,
+  await eventually(async () => (await db.send(new GetCommand({ TableName: gateway.tableName, Key: connectionKey(gone.id) }))).Item === undefined,
     'the connection row is removed');
   const membership = await db.send(new GetCommand({ TableName: gateway.tableName, Key: { pk: 'room#green', sk: gone.id } }));
   expect(membership.Item).toBeUndefined();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
+import { connectionKey } from '../../../src/store/keys.ts';
 import { eventually, openAs, sleep, type TestClient } from './support.ts';
 
 const outdir = mkdtempSync(join(tmpdir(), 'gw-to-user-'));
@@ -67,14 +68,14 @@ test('a tab that vanished without $disconnect is pruned from the user index on 4
     await vanishes.drop();
     // The prune keeps rows younger than the $connect grace (30 s): age them, as time would.
     for (const id of await rows()) {
-      await qdb.send(new UpdateCommand({ TableName: quietGateway.tableName, Key: { pk: 'connections', sk: id }, UpdateExpression: 'SET connectedAt = :old', ExpressionAttributeValues: { ':old': Date.now() - 3_600_000 } }));
+      await qdb.send(new UpdateCommand({ TableName: quietGateway.tableName, Key: connectionKey(id), UpdateExpression: 'SET connectedAt = :old', ExpressionAttributeValues: { ':old': Date.now() - 3_600_000 } }));
     }
     sender.send({ action: 'notify', user: 'dev-dana', text: 'hello?' });
     await stays.waitFor((d) => d?.type === 'note');
     // One row left, the live tab's: the vanished one answered 410 and went with its connection.
     await eventually(async () => (await rows()).length === 1, 'the gone tab is pruned from the user index');
     expect(await rows()).toEqual([staysId]);
-    const item = await qdb.send(new GetCommand({ TableName: quietGateway.tableName, Key: { pk: 'connections', sk: staysId } }));
+    const item = await qdb.send(new GetCommand({ TableName: quietGateway.tableName, Key: connectionKey(staysId) }));
     expect(item.Item?.userId).toBe('dev-dana');
     for (const c of [stays, sender]) c.ws.terminate();
   } finally {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connectionKey } from '../../../src/store/keys.ts';
 import { BatchWriteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ConnectionStore, NotConnectedError } from '../../../src/index.ts';
 import { startDynalite, type DynaliteHandle } from '../../helpers/dynalite.ts';
@@ -190,14 +191,14 @@ describe('ConnectionStore on dynalite', () => {
     };
     const ttl = Math.floor(Date.now() / 1000) + 600;
     const ids = Array.from({ length: 500 }, (_, i) => `par${i}`);
-    await putAll(ids.map((sk) => ({ pk: 'connections', sk, ttl, connectedAt: 0 })));
+    await putAll(ids.map((sk) => ({ ...connectionKey(sk), ttl, connectedAt: 0 })));
     const store = storeWith({ client: counting as never });
     const result = await store.remove(ids);
     expect(result).toMatchObject({ connections: 500, left: [], requests: { batchGet: 5, batchWrite: 20 } });
     expect(maxInFlight).toBeGreaterThan(1);
     expect(maxInFlight).toBeLessThanOrEqual(8);
 
-    await putAll(ids.map((sk) => ({ pk: 'connections', sk, ttl, connectedAt: 0 })));
+    await putAll(ids.map((sk) => ({ ...connectionKey(sk), ttl, connectedAt: 0 })));
     const controller = new AbortController();
     controller.abort();
     const aborted = await store.remove(ids, { signal: controller.signal });

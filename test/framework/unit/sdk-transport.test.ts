@@ -13,7 +13,7 @@ import { createSdkTransport } from '../../../src/management/sdk-transport.ts';
 import { TransportError } from '../../../src/management/transport.ts';
 
 // Error paths of the plain SDK path, with the SDK's own exception classes. The same classes are
-// met for real over HTTP in test/integration/delivery.test.ts.
+// met for real over HTTP in test/framework/integration/delivery.test.ts.
 const mock = mockClient(ApiGatewayManagementApiClient);
 afterEach(() => {
   mock.reset();

@@ -1,0 +1,111 @@
+// fanoutHandler's decisions, with the in-memory store and a scripted @connections: a shard done,
+// a shard carried on (new cursor, transient failures), a shard that made no progress (back to the
+// queue), and messages it cannot use. The real queue and store are in test/framework/integration/fanout.test.ts.
+import { describe, expect, it } from '@jest/globals';
+import type { SQSRecord } from 'aws-lambda';
+import { fanoutHandler, MemoryStore, shardOf, type FanoutReport, type Store } from '../../../src/index.ts';
+import { bodyOf, parseFanoutMessage, type FanoutMessage } from '../../../src/fanout/message.ts';
+import type { QueueSender } from '../../../src/fanout/queue.ts';
+import { scriptedTransport, type Outcome } from '../../helpers/recording-transport.ts';
+
+const message = (over: Partial<FanoutMessage> = {}): FanoutMessage => ({
+  v: 1, id: 'req/0', target: 'all', shard: 2, shards: 4, payload: '{"type":"hi"}', encoding: 'utf8',
+  endpoint: 'https://abc.execute-api.us-east-1.amazonaws.com/dev', hop: 0, ...over,
+});
+
+const record = (body: string, receiveCount = 1): SQSRecord => ({
+  messageId: `m-${Math.random()}`, receiptHandle: 'rh', body, md5OfBody: '', eventSource: 'aws:sqs', awsRegion: 'us-east-1',
+  eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:FanoutQueue', messageAttributes: {},
+  attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: '1', SenderId: 's', ApproximateFirstReceiveTimestamp: '1' },
+});
+
+const context = (ms = 10_000) => ({ awsRequestId: 'r', getRemainingTimeInMillis: () => ms }) as never;
+
+const setup = async (options: { script?: (id: string, attempt: number) => Outcome; store?: Store; pageSize?: number; slowMs?: number } = {}) => {
+  const memory = new MemoryStore({ shards: 4, pageSize: options.pageSize ?? 1000 });
+  const ids = Array.from({ length: 200 }, (_, i) => `c${String(i).padStart(3, '0')}`);
+  for (const id of ids) await memory.connect(id);
+  const inShard = ids.filter((id) => shardOf(id, 4) === 2);
+  const transport = scriptedTransport(options.script ?? (() => 'ok'));
+  const queued: FanoutMessage[] = [];
+  const queue: QueueSender = { send: async (bodies) => { queued.push(...bodies.map(parseFanoutMessage)); return { failed: [] }; } };
+  const reports: FanoutReport[] = [];
+  const slow = options.slowMs;
+  const post = transport.transport.post;
+  if (slow) transport.transport.post = async (...args) => { await new Promise((resolve) => setTimeout(resolve, slow)); return post(...args); };
+  const handler = fanoutHandler({
+    store: options.store ?? memory, transport: () => transport.transport, queue, logger: false, retryDelaySeconds: 0,
+    ...(slow ? { concurrency: 1 } : {}),
+    backoff: { baseMs: 1, throttledBaseMs: 1, capMs: 2 }, onReport: (r) => { reports.push(r); },
+  });
+  return { memory, inShard, transport, queued, reports, handler };
+};
+
+describe('fanoutHandler', () => {
+  it('delivers its shard, except whom the sender excepted, and reports it done', async () => {
+    const { inShard, transport, handler, reports, queued } = await setup();
+    const except = inShard.slice(0, 2);
+    const out = await handler({ Records: [record(bodyOf(message({ except })))] } as never, context());
+    expect(out).toEqual({ batchItemFailures: [] });
+    expect(transport.succeeded.sort()).toEqual(inShard.slice(2).sort());
+    expect(reports[0]!.fanout).toMatchObject({ outcome: 'done', shard: 2, read: inShard.length, continuations: 0 });
+    expect(queued).toEqual([]);
+  });
+
+  it('carries recipients that keep failing on to a continuation, and acknowledges the record', async () => {
+    const { inShard, handler, reports, queued } = await setup({ script: (id) => (id === inShardFirst ? 'server' : 'ok') });
+    const out = await handler({ Records: [record(bodyOf(message()))] } as never, context());
+    expect(out).toEqual({ batchItemFailures: [] });
+    expect(reports[0]!.fanout).toMatchObject({ outcome: 'continued', retried: 1, continuations: 1 });
+    expect(queued).toEqual([{ ...message(), done: true, ids: [inShard[0]], hop: 1 }]);
+  });
+
+  it('continues from the cursor when its budget ends mid-shard, and the next one resumes there', async () => {
+    // One request at a time, 5 ms each: ~50 recipients take ~250 ms.
+    const { inShard, handler, reports, queued, transport } = await setup({ pageSize: 5, slowMs: 5 });
+    // 700 ms left, 500 of them the safety margin: reads stop after ~100 ms, sends ~25 ms later.
+    await handler({ Records: [record(bodyOf(message()))] } as never, context(700));
+    expect(reports[0]!.fanout.outcome).toBe('continued');
+    const next = queued[0]!;
+    expect(next.cursor).toBeDefined();
+    expect(next.hop).toBe(1);
+    // Run the continuations until the shard is done: everyone exactly once.
+    for (let i = 0; i < 100 && queued.length > 0; i++) {
+      const m = queued.shift()!;
+      await handler({ Records: [record(bodyOf(m))] } as never, context(700));
+    }
+    expect(reports.at(-1)!.fanout.outcome).toBe('done');
+    expect(transport.succeeded.sort()).toEqual([...inShard].sort());
+  });
+
+  it('sends a shard that made no progress back to the queue (batchItemFailures), with the reason', async () => {
+    const broken: Store = Object.assign(new MemoryStore({ shards: 4 }), { pagesOf: () => { throw new Error('ProvisionedThroughputExceededException'); } });
+    const { handler, reports, queued } = await setup({ store: broken });
+    const r = record(bodyOf(message()), 3);
+    const out = await handler({ Records: [r] } as never, context());
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: r.messageId }] });
+    expect(reports[0]!.fanout).toMatchObject({ outcome: 'retry', receiveCount: 3, error: expect.stringContaining('ProvisionedThroughputExceeded') });
+    expect(queued).toEqual([]);
+  });
+
+  it('sends back what it cannot use, saying why: not a fan-out message, a shard this store does not have', async () => {
+    const { handler, reports } = await setup();
+    const junk = record('{"hello":1}');
+    const tooFar = record(bodyOf(message({ shard: 9, shards: 16 })));
+    const out = await handler({ Records: [junk, tooFar] } as never, context());
+    expect(out.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([junk.messageId, tooFar.messageId].sort());
+    expect(reports.map((r) => r.fanout.error).sort()).toEqual([
+      expect.stringMatching(/not a ws-outbox fan-out message: unknown version/),
+      expect.stringMatching(/shard 9 of 16 is not one of this store's 4 shards: give every function the same CONNECTION_SHARDS/),
+    ].sort());
+  });
+
+  it('refuses nonsense options when it is built', () => {
+    expect(() => fanoutHandler({ concurrency: 0 })).toThrow(/fanout concurrency must be an integer >= 1/);
+    expect(() => fanoutHandler({ retryDelaySeconds: -1 })).toThrow(/fanout retryDelaySeconds/);
+  });
+});
+
+let inShardFirst = '';
+// The first id of shard 2 in setup()'s store (ids c000…c199, 4 shards).
+for (let i = 0; i < 200 && !inShardFirst; i++) if (shardOf(`c${String(i).padStart(3, '0')}`, 4) === 2) inShardFirst = `c${String(i).padStart(3, '0')}`;
