@@ -14,7 +14,9 @@ import type { PageTarget, Store } from '../store/store.ts';
 import type { DeliveryReport } from '../types.ts';
 import { continuationsOf, isTransient, type ShardProgress } from './continuation.ts';
 import { bodyOf, decodePayload, parseFanoutMessage, type FanoutMessage } from './message.ts';
+import { addFanoutMetrics, publishUnclaimedMetrics } from './metrics.ts';
 import { changeVisibility, sqsSender, type QueueSender } from './queue.ts';
+import type { ReportMetrics } from '../outbox/metrics.ts';
 
 /** The delivery options are the outbox's (README, "Options"), with the same defaults. */
 export interface FanoutOptions extends Pick<OutboxOptions, 'concurrency' | 'maxAttempts' | 'requestTimeoutMs' | 'connectionTimeoutMs' | 'safetyMarginMs'
@@ -33,6 +35,12 @@ export interface FanoutOptions extends Pick<OutboxOptions, 'concurrency' | 'maxA
    */
   retryDelaySeconds?: number;
   onReport?: (report: FanoutReport, context: Context) => void | Promise<void>;
+  /**
+   * A Powertools `Metrics` instance: each shard's report becomes EMF metrics (the outbox's, with
+   * route `$fanout`, plus Read and ShardsDone/ShardsContinued/ShardsRetried), published by a
+   * logMetrics you add with .use(), or by the worker itself without one.
+   */
+  metrics?: ReportMetrics;
 }
 
 /** One shard's delivery report: the outbox's, plus where the shard stands. */
@@ -109,7 +117,7 @@ export const fanoutHandler = (options: FanoutOptions = {}): MiddyfiedHandler<SQS
   checkNumber('fanout connectGraceMs', config.connectGraceMs);
   checkNumber('fanout retryDelaySeconds', config.retryDelaySeconds);
 
-  return middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const records = Array.isArray(event?.Records) ? event.Records : [];
     const queueUrl = config.queueUrl ?? (process.env.FANOUT_QUEUE_URL || undefined);
     const queue = config.queue ?? (queueUrl ? sqsSender(queueUrl) : undefined);
@@ -124,6 +132,7 @@ export const fanoutHandler = (options: FanoutOptions = {}): MiddyfiedHandler<SQS
     }));
     return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
   });
+  return config.metrics ? handler.use(publishUnclaimedMetrics(config.metrics)) : handler;
 };
 
 type ShardConfig = typeof fanoutDefaults & FanoutOptions & { queue: QueueSender | undefined };
@@ -144,6 +153,7 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
     // Nothing to deliver with: back to the queue, and so to the dead-letter queue, where it can be read.
     const report = unusable(record, receiveCount, error);
     log(config, report, context);
+    if (config.metrics) addFanoutMetrics(config.metrics, report);
     await handOver(config, report, context);
     return report;
   }
@@ -222,6 +232,7 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
     },
   };
   log(config, report, context);
+  if (config.metrics) addFanoutMetrics(config.metrics, report);
   await handOver(config, report, context);
   return report;
 };

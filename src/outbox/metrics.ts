@@ -26,7 +26,7 @@ const pascal = (reason: string): string => reason.split('-').map((w) => w.charAt
 
 /**
  * Adds the report: Sent, Gone, Failed, Pruned and DurationMs always; Failed<Reason> (FailedThrottled,
- * FailedDeadline, FailedTooLarge, …), Unresolved, Unpruned and Discarded when not zero; `route` as
+ * FailedDeadline, FailedTooLarge, …), Unresolved, Unpruned, Discarded and Spilled when not zero; `route` as
  * a dimension. An EMF blob has one set of dimensions, so the app's metrics of this invocation get
  * the route too.
  */
@@ -42,7 +42,17 @@ export const addReportMetrics = (metrics: ReportMetrics, report: DeliveryReport,
   if (report.unresolved.length > 0) metrics.addMetric('Unresolved', 'Count', report.unresolved.length);
   if (report.unpruned.length > 0) metrics.addMetric('Unpruned', 'Count', report.unpruned.length);
   if (report.discarded > 0) metrics.addMetric('Discarded', 'Count', report.discarded);
+  if (report.spilled > 0) metrics.addMetric('Spilled', 'Count', report.spilled);
   metrics.addMetric('DurationMs', 'Milliseconds', report.durationMs);
+};
+
+/** Publishes now; never throws (a Powertools error such as throwOnEmptyMetrics is logged). */
+export const publishMetrics = (metrics: ReportMetrics): void => {
+  try {
+    metrics.publishStoredMetrics();
+  } catch (error) {
+    console.error(JSON.stringify({ level: 'error', msg: 'ws-outbox: publishing the metrics failed', error: String((error as Error)?.message ?? error) }));
+  }
 };
 
 export interface PublishHold {
@@ -77,11 +87,7 @@ export const holdPublish = (metrics: ReportMetrics): PublishHold => {
       if (hadOwn) metrics.publishStoredMetrics = own;
       else delete (metrics as Partial<ReportMetrics>).publishStoredMetrics;
       if (!asked && !unclaimed) return;
-      try {
-        metrics.publishStoredMetrics();
-      } catch (error) {
-        console.error(JSON.stringify({ level: 'error', msg: 'ws-outbox: publishing the metrics failed', error: String((error as Error)?.message ?? error) }));
-      }
+      publishMetrics(metrics);
     },
   };
   holds.set(metrics, hold);

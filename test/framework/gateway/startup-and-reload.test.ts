@@ -134,7 +134,8 @@ describe('a live template (ws-outbox dev)', () => {
     writeFileSync(path, template({ route: true, word: 'hey' }));
     await eventually(() => /template reloaded: .*route shout → ShoutFunction added/.test(out), 'the reload', 30_000);
     client.send({ action: 'shout' });
-    await client.waitFor((d) => d === 'hey!');
+    // On failure, the gateway's own log says why (an invocation's error, a timeout).
+    await client.waitFor((d) => d === 'hey!').catch((error: Error) => { throw new Error(`${error.message}\n--- ws-outbox dev said:\n${out}`); });
 
     // The environment changes in place too; the connection stays open throughout.
     writeFileSync(path, template({ route: true, word: 'ho' }));

@@ -106,6 +106,24 @@ describe('other stacks', () => {
   }, 30_000);
 });
 
+describe('fanoutHandler({ metrics })', () => {
+  const shardBlob = { route: '$fanout', Sent: 1, Gone: 1, Pruned: 1, Read: 2, ShardsDone: 1 };
+
+  it("with logMetrics: each shard's report is in the one blob logMetrics prints, once per invocation", async () => {
+    const out = await invocations('one:fanout', 'two:fanout');
+    for (const name of ['one', 'two']) {
+      expect({ name, blobs: emf(out[name]!) }).toEqual({ name, blobs: [expect.objectContaining(shardBlob)] });
+      expect(out[name]!.find((l) => l.message === 'ws-outbox fanout report')).toMatchObject({ function_name: 'chat-send', sent: 1, fanout: { outcome: 'done', read: 2 } });
+    }
+    expect(metricNames(emf(out.one!)[0])).toEqual(expect.arrayContaining(['Sent', 'Read', 'ShardsDone', 'DurationMs']));
+  }, 30_000);
+
+  it('without logMetrics: the worker publishes them itself, once per invocation', async () => {
+    const out = await invocations('one:fanoutAlone', 'two:fanoutAlone');
+    for (const name of ['one', 'two']) expect({ name, blobs: emf(out[name]!) }).toEqual({ name, blobs: [expect.objectContaining(shardBlob)] });
+  }, 30_000);
+});
+
 describe('holding the publish', () => {
   it('releases a hold an earlier invocation never settled (its publish done) when the next one arms, and restores the method', () => {
     const published: string[] = [];
