@@ -28,7 +28,7 @@ export const createLogger = (options: Partial<LoggerOptions> = {}): Logger => {
   return {
     info: (m) => { if (!quiet) line(m); },
     warn: (m) => { if (!quiet) line(color('yellow', `warning: ${m}`)); },
-    error: (m) => { if (!quiet) line(color('red', m)); },
+    error: (m) => line(color('red', m)),
     fn: (prefix, m) => { if (!quiet) line(`${color('dim', `[${prefix}]`)} ${m}`); },
     loud: (lines) => {
       if (quiet) return;
