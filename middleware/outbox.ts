@@ -106,7 +106,7 @@ export const outboxDefaults = {
   fallbackTimeoutMs: 30_000,
   backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
   // The signed path sends byte-identical requests to PostToConnectionCommand (proven by
-  // test/unit/signed-transport.test.ts) at ~20 % of its CPU per message and under half its memory.
+  // test/framework/unit/signed-transport.test.ts) at ~20 % of its CPU per message and under half its memory.
   transport: 'signed' as TransportKind | TransportFactory,
   maxPayloadBytes,
   logger: ((line: string) => console.log(line)) as ReportLog | false,

@@ -4,7 +4,7 @@
 // ~2.5x cheaper than node:http per request). It skips the per-command middleware stack (endpoint
 // rules, schema serde, user agent, retry bookkeeping, error deserializer), which profiling showed
 // is most of the SDK's CPU per message; see bench/README.md.
-// test/unit/signed-transport.test.ts proves that it sends the same method, path, body and
+// test/framework/unit/signed-transport.test.ts proves that it sends the same method, path, body and
 // signature as PostToConnectionCommand and classifies failures the same way.
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';

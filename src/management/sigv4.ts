@@ -7,7 +7,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 // measured ~107 µs per request here, against ~10 µs for this (bench/README.md). Everything a
 // broadcast shares is computed once: the payload hash (one payload, N recipients; see
 // #payloadHash), the signing key (once a day, kept as a KeyObject: an HMAC keyed by a Buffer
-// re-imports the key on every call, 22 µs against 3.7 µs). test/unit/sigv4.test.ts checks that the output is
+// re-imports the key on every call, 22 µs against 3.7 µs). test/framework/unit/sigv4.test.ts checks that the output is
 // byte-for-byte what SignatureV4 produces, for random ids, bodies, dates and session tokens.
 
 const algorithm = 'AWS4-HMAC-SHA256';

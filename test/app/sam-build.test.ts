@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamoDbPolicyTemplates } from '../../src/local/iam/sam-policy-templates.ts';
+import { dynamoDbPolicyTemplates, expandPolicyTemplate, sqsPolicyTemplates } from '../../src/local/iam/sam-policy-templates.ts';
 import { functionsOf, loadTemplate } from '../../src/local/template.ts';
 import { connectionKey } from '../../src/store/keys.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
@@ -82,17 +82,31 @@ const functions = functionsOf(loadTemplate(templatePath));
   }, 30_000);
 });
 
-// The local IAM check expands SAM's DynamoDB policy templates itself (src/local/iam); they must
-// grant what the translator's own definitions grant.
+// The local IAM check expands SAM's DynamoDB and SQS policy templates itself (src/local/iam); they
+// must grant what the translator's own definitions grant.
+const translatorTemplates = () => {
+  const lib = join(repoRoot, '.venv/lib');
+  const python = readdirSync(lib).find((d) => d.startsWith('python'))!;
+  return JSON.parse(readFileSync(join(lib, python, 'site-packages/samtranslator/policy_templates_data/policy_templates.json'), 'utf8')).Templates;
+};
+
 (existsSync(sam) || process.env.CI ? describe : describe.skip)('the SAM policy templates the local IAM check knows', () => {
   it('grant the actions of the SAM translator\'s policy_templates.json, on the table and its indexes', () => {
-    const lib = join(repoRoot, '.venv/lib');
-    const python = readdirSync(lib).find((d) => d.startsWith('python'))!;
-    const templates = JSON.parse(readFileSync(join(lib, python, 'site-packages/samtranslator/policy_templates_data/policy_templates.json'), 'utf8')).Templates;
+    const templates = translatorTemplates();
     for (const [name, actions] of Object.entries(dynamoDbPolicyTemplates)) {
       const [statement] = templates[name].Definition.Statement;
       expect({ name, actions: [...actions].sort() }).toEqual({ name, actions: [...statement.Action].sort() });
       expect(JSON.stringify(statement.Resource)).toContain('table/${tableName}/index/*');
+    }
+  });
+
+  it('grant the actions of the translator\'s SQS templates, on the queue they name', () => {
+    const templates = translatorTemplates();
+    for (const name of Object.keys(sqsPolicyTemplates)) {
+      const [statement] = templates[name].Definition.Statement;
+      const [ours] = expandPolicyTemplate(name, { QueueName: 'q' }) as { Action: string[]; Resource: { 'Fn::Sub': [string, unknown] } }[];
+      expect({ name, actions: [...ours!.Action].sort() }).toEqual({ name, actions: [...statement.Action].sort() });
+      expect({ name, resource: ours!.Resource['Fn::Sub'][0] }).toEqual({ name, resource: statement.Resource['Fn::Sub'][0] });
     }
   });
 });

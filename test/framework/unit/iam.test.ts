@@ -38,13 +38,30 @@ describe('policies from the template', () => {
   it('names what it cannot check: unknown managed policies and policy templates grant nothing', () => {
     const model = loadAppModel(join(repoRoot, 'test/fixtures/apps/ts-rooms/template.yaml'));
     const fn = model.functions.get('PeekFunction')!;
-    const odd = { ...fn, spec: { ...fn.spec, policies: ['AWSSomethingManaged', { SQSSendMessagePolicy: { QueueName: 'q' } }, 'AmazonDynamoDBFullAccess'] } };
+    const odd = { ...fn, spec: { ...fn.spec, policies: ['AWSSomethingManaged', { KMSDecryptPolicy: { KeyId: 'k' } }, 'AmazonDynamoDBFullAccess'] } };
     const policy = functionPolicy(odd, model.template, model.refs);
     expect(policy.unknown).toEqual([
       'managed policy AWSSomethingManaged (not known locally: it grants nothing here)',
-      'SAM policy template SQSSendMessagePolicy (not known locally: it grants nothing here)',
+      'SAM policy template KMSDecryptPolicy (not known locally: it grants nothing here)',
     ]);
     expect(decide(policy.statements, 'dynamodb:DeleteTable', arn('anything'))).toEqual({ allowed: true });
+  });
+
+  it('expands SQSSendMessagePolicy and SQSPollerPolicy on the queue they name, and nothing else on it', () => {
+    const model = loadAppModel(join(repoRoot, 'test/fixtures/apps/ts-rooms/template.yaml'));
+    const fn = model.functions.get('PeekFunction')!;
+    const queue = 'arn:aws:sqs:us-east-1:123456789012:jobs';
+    const sender = functionPolicy({ ...fn, spec: { ...fn.spec, policies: [{ SQSSendMessagePolicy: { QueueName: 'jobs' } }] } }, model.template, model.refs);
+    expect(sender.unknown).toEqual([]);
+    expect(decide(sender.statements, 'sqs:SendMessage', queue)).toEqual({ allowed: true });
+    expect(decide(sender.statements, 'sqs:SendMessageBatch', queue)).toEqual({ allowed: true });
+    expect(decide(sender.statements, 'sqs:SendMessage', `${queue}-other`)).toEqual({ allowed: false, explicit: false });
+    expect(decide(sender.statements, 'sqs:ReceiveMessage', queue)).toEqual({ allowed: false, explicit: false });
+    const poller = functionPolicy({ ...fn, spec: { ...fn.spec, policies: [{ SQSPollerPolicy: { QueueName: 'jobs' } }] } }, model.template, model.refs);
+    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessageBatch', 'sqs:ChangeMessageVisibility']) {
+      expect({ action, decision: decide(poller.statements, action, queue) }).toEqual({ action, decision: { allowed: true } });
+    }
+    expect(decide(poller.statements, 'sqs:SendMessage', queue)).toEqual({ allowed: false, explicit: false });
   });
 });
 
