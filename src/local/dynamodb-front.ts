@@ -54,13 +54,23 @@ const deny = (res: ServerResponse, type: string, message: string) => {
 };
 
 /** Sends a request, body already read, on to the local server behind a front; `onError` answers when that server cannot be reached. */
+/** Forwards a request to the embedded server; `rewrite`, when given, changes the answer's body (read whole). */
 export const createForwarder = (upstream: URL, agent: Agent, onError: (res: ServerResponse, error: Error) => void) =>
-  (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
+  (req: IncomingMessage, res: ServerResponse, body: Buffer, rewrite?: (answer: string) => string): void => {
     const headers = { ...req.headers, host: upstream.host, 'content-length': String(body.length) };
     delete headers['transfer-encoding'];
     const out = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, agent }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
+      if (rewrite === undefined) {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+        return;
+      }
+      readBody(answer).then((raw) => {
+        const text = Buffer.from(rewrite(raw.toString('utf8')), 'utf8');
+        const answerHeaders = { ...answer.headers, 'content-length': String(text.length) };
+        delete answerHeaders['transfer-encoding'];
+        res.writeHead(answer.statusCode ?? 502, answerHeaders).end(text);
+      }, (error: Error) => onError(res, error));
     });
     out.on('error', (error) => onError(res, error));
     out.end(body);

@@ -4,6 +4,9 @@
 // JSON protocol) or the Action field (the older query protocol), the queue from QueueUrl, as the
 // ARN the template's policies name (`!GetAtt Queue.Arn`). Anything allowed goes to the embedded
 // SQS as is: it finds a queue by the region and name in its URL, whatever the host and account.
+// The queue URLs it answers with (GetQueueUrl, CreateQueue, ListQueues) name its own host and
+// account, which a function cannot reach: they are given back as the AWS URLs `!Ref Queue` gives.
+import { partition } from '@aws-sdk/core/client';
 import { randomUUID } from 'node:crypto';
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createForwarder, readBody } from './dynamodb-front.ts';
@@ -22,16 +25,21 @@ const batchActions: Record<string, string> = {
   SendMessageBatch: 'SendMessage', DeleteMessageBatch: 'DeleteMessage', ChangeMessageVisibilityBatch: 'ChangeMessageVisibility',
 };
 
-/** The IAM action and queue ARN a request needs (a request that names no queue, ListQueues say, is checked on `*`). */
-export const sqsAccessOf = (operation: string, queueUrl: unknown, queueArn: (name: string) => string): { action: string; resource: string } => {
+/**
+ * The IAM action and queue ARN a request needs: the queue from its QueueUrl, or from its QueueName
+ * (GetQueueUrl, CreateQueue); a request that names no queue (ListQueues) is checked on `*`.
+ */
+export const sqsAccessOf = (operation: string, queueUrl: unknown, queueArn: (name: string) => string, queueName?: unknown): { action: string; resource: string } => {
   const action = `sqs:${batchActions[operation] ?? operation}`;
-  if (typeof queueUrl !== 'string' || queueUrl === '') return { action, resource: queueArn('*') };
+  if (typeof queueUrl !== 'string' || queueUrl === '') {
+    return { action, resource: queueArn(typeof queueName === 'string' && queueName !== '' ? queueName : '*') };
+  }
   const name = queueUrl.replace(/[?#].*$/, '').split('/').filter(Boolean).pop() ?? '*';
   return { action, resource: queueArn(name) };
 };
 
-/** The operation and QueueUrl of a request in either of SQS's protocols. */
-const requestOf = (req: IncomingMessage, body: Buffer): { operation: string; queueUrl: unknown } => {
+/** The operation, QueueUrl and QueueName of a request in either of SQS's protocols. */
+const requestOf = (req: IncomingMessage, body: Buffer): { operation: string; queueUrl: unknown; queueName: unknown } => {
   const target = req.headers['x-amz-target'];
   if (typeof target === 'string') {
     let parsed: any;
@@ -40,11 +48,18 @@ const requestOf = (req: IncomingMessage, body: Buffer): { operation: string; que
     } catch {
       parsed = undefined;
     }
-    return { operation: target.split('.').pop() ?? '', queueUrl: parsed?.QueueUrl };
+    return { operation: target.split('.').pop() ?? '', queueUrl: parsed?.QueueUrl, queueName: parsed?.QueueName };
   }
   const form = new URLSearchParams(body.toString('utf8'));
-  return { operation: form.get('Action') ?? '', queueUrl: form.get('QueueUrl') ?? undefined };
+  return { operation: form.get('Action') ?? '', queueUrl: form.get('QueueUrl') ?? undefined, queueName: form.get('QueueName') ?? undefined };
 };
+
+/** Operations whose answer holds queue URLs. */
+const answersWithUrls = new Set(['GetQueueUrl', 'CreateQueue', 'ListQueues', 'ListDeadLetterSourceQueues']);
+
+/** The embedded SQS's own queue URLs in `text`, as the AWS URLs functions use (`https://sqs.<region>.amazonaws.com/<account>/<name>`). */
+export const awsQueueUrls = (text: string, accountId: string): string =>
+  text.replace(/https?:\/\/sqs\.([a-z0-9-]+)\.localhost(?::\d+)?\/\d{12}\//g, (_, region: string) => `https://sqs.${region}.${partition(region).dnsSuffix}/${accountId}/`);
 
 const deny = (res: ServerResponse, type: string, message: string) => {
   const text = JSON.stringify({ __type: `com.amazon.coral.service#${type}`, message });
@@ -64,9 +79,9 @@ export const createSqsFront = (opts: SqsFrontOptions) => {
   return {
     handle: async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       const body = await readBody(req);
-      const { operation, queueUrl } = requestOf(req, body);
+      const { operation, queueUrl, queueName } = requestOf(req, body);
       if (operation) {
-        const { action, resource } = sqsAccessOf(operation, queueUrl, queueArn);
+        const { action, resource } = sqsAccessOf(operation, queueUrl, queueArn, queueName);
         const verdict = opts.iam(req, action, [resource]);
         if (verdict.kind === 'denied') return deny(res, 'AccessDeniedException', verdict.message);
         if (verdict.kind === 'unsigned') {
@@ -75,7 +90,7 @@ export const createSqsFront = (opts: SqsFrontOptions) => {
             : deny(res, 'MissingAuthenticationTokenException', 'Request is missing Authentication Token');
         }
       }
-      forward(req, res, body);
+      forward(req, res, body, answersWithUrls.has(operation) ? (answer) => awsQueueUrls(answer, opts.accountId) : undefined);
     },
     close: () => agent.destroy(),
   };

@@ -3,11 +3,14 @@
 // named by a parameter, Scan, the callback URL https://${domainName}/${stage}) and ts-rooms (ESM
 // TypeScript built from SAM's esbuild metadata, AWS::Serverless::WebSocketApi, parameters
 // overridden as with --parameter-overrides, the callback URL from the API id). Their functions
-// reach AWS's host names unmodified, over TLS, and are held to their template policies.
+// reach AWS's host names unmodified (DynamoDB, SQS, @connections), over TLS, and are held to their
+// template policies.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DescribeTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
 import { createLogger } from '../../../src/local/log.ts';
+import { sqsClientFor } from '../../../src/local/sqs.ts';
 import type { InvocationReport } from '../../../src/local/websocket-api.ts';
 import { TestClient, eventually } from './support.ts';
 
@@ -89,7 +92,7 @@ describe('ts-rooms: ESM TypeScript, SAM esbuild metadata, parameters overridden,
 
   test('built from BuildProperties.EntryPoints; the table and environment follow the overridden parameters', async () => {
     const entries = gateway.built.map((b) => b.entry.replace(/.*ts-rooms\//, '')).sort();
-    expect(entries).toEqual(['src/broadcast.ts', 'src/connect.ts', 'src/disconnect.ts', 'src/peek.ts']);
+    expect(entries).toEqual(['src/broadcast.ts', 'src/connect.ts', 'src/disconnect.ts', 'src/enqueue.ts', 'src/peek.ts']);
     expect(gateway.tableName).toBe('rooms_override');
     expect(gateway.model.functions.get('BroadcastFunction')!.environment).toMatchObject({ CONNECTIONS_TABLE: 'rooms_override', GREETING: 'hi there' });
     // A parameter left at its default names the stage: the gateway serves `local`, and the
@@ -119,6 +122,21 @@ describe('ts-rooms: ESM TypeScript, SAM esbuild metadata, parameters overridden,
     const line = log.lines.find((l) => l.includes('IAM: PeekFunction'));
     expect(line).toContain('(route peek) may not dynamodb:GetItem on arn:aws:dynamodb:us-east-1:123456789012:table/rooms_override');
     expect(line).toContain('Missing statement in its Policies:  - Statement: [{ Effect: Allow, Action: dynamodb:GetItem, Resource: arn:aws:dynamodb:us-east-1:123456789012:table/rooms_override }]');
+  });
+
+  test('SQS: GetQueueUrl answers the AWS URL `!Ref` gives; SQSSendMessagePolicy allows the send, and nothing allows ReceiveMessage', async () => {
+    const client = clients[1]!;
+    client.send({ type: 'enqueue', text: 'job 1' });
+    const [answer] = await client.waitFor((d) => d?.queueUrl !== undefined);
+    expect(answer).toEqual({ queueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/JobsQueue', sent: expect.any(String), received: { error: 'AccessDeniedException' } });
+    const sqs = sqsClientFor(gateway.sqsEndpoint!, 'us-east-1');
+    try {
+      const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: gateway.queues.get('JobsQueue')!.url, WaitTimeSeconds: 1 }));
+      expect(Messages?.map((m) => m.Body)).toEqual(['job 1']);
+    } finally {
+      sqs.destroy();
+    }
+    expect(log.lines.find((l) => l.includes('IAM: EnqueueFunction'))).toContain('may not sqs:ReceiveMessage on arn:aws:sqs:us-east-1:123456789012:JobsQueue');
   });
 });
 
