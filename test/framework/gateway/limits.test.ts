@@ -11,7 +11,7 @@ import { cpuQuotaUs, startLimits } from '../../../src/local/cgroups.ts';
 import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
 import { createLogger } from '../../../src/local/log.ts';
 import type { InvocationReport } from '../../../src/local/websocket-api.ts';
-import { TestClient, eventually } from './support.ts';
+import { TestClient, eventually, webSocketTemplate } from './support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gw-limits-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -90,19 +90,13 @@ export const handler = async (event) => {
   return { statusCode: 200, body: String(process.pid) };
 };
 `);
-    writeFileSync(join(dir, 'template.yaml'), `
-Transform: AWS::Serverless-2016-10-31
-Resources:
-  Api:
-    Type: AWS::Serverless::WebSocketApi
-    Properties:
-      RouteSelectionExpression: $request.body.action
-      Routes:
-        $default: { FunctionArn: !GetAtt HogFunction.Arn }
-  HogFunction:
+    writeFileSync(join(dir, 'template.yaml'), webSocketTemplate({
+      routes: { $default: 'HogFunction' },
+      resources: `  HogFunction:
     Type: AWS::Serverless::Function
     Properties: { CodeUri: ./, Handler: hog.handler, Runtime: nodejs24.x, MemorySize: 128, Timeout: 20 }
-`);
+`,
+    }));
     gateway = await startGateway({ template: join(dir, 'template.yaml'), port: 0, dynamodbPort: 0, quiet: true, outdir: join(dir, 'dist'),
       logger: createLogger({ write: (text) => { lines.push(text); } }) });
     gateway.events.on('invocation', (r: InvocationReport) => reports.push(r));

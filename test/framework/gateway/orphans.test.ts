@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { removeCgroupTree } from '../../../src/local/cgroups.ts';
-import { TestClient, eventually, sleep } from './support.ts';
+import { TestClient, eventually, sleep, webSocketTemplate } from './support.ts';
 import { descendantsOf, hasProc, isAlive, killIfAlive, readProcess, type ProcessInfo } from './process-tree.ts';
 
 const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -20,19 +20,10 @@ const dir = mkdtempSync(join(tmpdir(), 'gw-orphans-'));
 
 // Builds into the temporary folder (CodeUri is relative to the template), so these gateways never
 // write where other tests' bundles are. Timeout 60 s keeps the slow invocation running for the test.
-writeFileSync(join(dir, 'template.yaml'), `
-Transform: AWS::Serverless-2016-10-31
-Globals:
-  Function: { Runtime: nodejs24.x, Handler: index.handler, Timeout: 60, MemorySize: 256 }
-Resources:
-  Api:
-    Type: AWS::Serverless::WebSocketApi
-    Properties:
-      RouteSelectionExpression: $request.body.action
-      Routes:
-        $default: { FunctionArn: !GetAtt EchoFunction.Arn }
-        sleep: { FunctionArn: !GetAtt SleepFunction.Arn }
-  EchoFunction:
+writeFileSync(join(dir, 'template.yaml'), webSocketTemplate({
+  globals: '{ Runtime: nodejs24.x, Handler: index.handler, Timeout: 60, MemorySize: 256 }',
+  routes: { $default: 'EchoFunction', sleep: 'SleepFunction' },
+  resources: `  EchoFunction:
     Type: AWS::Serverless::Function
     Metadata: { BuildEntry: ${join(fixtures, 'echo.ts')} }
     Properties:
@@ -44,7 +35,8 @@ Resources:
     Type: AWS::Serverless::Function
     Metadata: { BuildEntry: ${join(fixtures, 'sleep.ts')} }
     Properties: { CodeUri: dist/sleep/ }
-`);
+`,
+}));
 
 /** Everything this file started, for the clean-up: gateways, and every process found below them. */
 const gateways: ChildProcess[] = [];

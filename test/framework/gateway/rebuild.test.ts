@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
-import { TestClient } from './support.ts';
+import { TestClient, webSocketTemplate } from './support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gw-rebuild-'));
 let gateway: Gateway;
@@ -23,22 +23,15 @@ export const handler = async (event) => {
 
 beforeAll(async () => {
   writeFileSync(join(dir, 'reply.mjs'), handlerSource('v1'));
-  writeFileSync(join(dir, 'template.yaml'), `
-Transform: AWS::Serverless-2016-10-31
-Globals:
-  Function: { Runtime: nodejs24.x, Handler: index.handler, Timeout: 8 }
-Resources:
-  Api:
-    Type: AWS::Serverless::WebSocketApi
-    Properties:
-      RouteSelectionExpression: $request.body.action
-      Routes:
-        $default: { FunctionArn: !GetAtt ReplyFunction.Arn }
-  ReplyFunction:
+  writeFileSync(join(dir, 'template.yaml'), webSocketTemplate({
+    globals: '{ Runtime: nodejs24.x, Handler: index.handler, Timeout: 8 }',
+    routes: { $default: 'ReplyFunction' },
+    resources: `  ReplyFunction:
     Type: AWS::Serverless::Function
     Metadata: { BuildEntry: reply.mjs }
     Properties: { CodeUri: dist/reply/ }
-`);
+`,
+  }));
   gateway = await startGateway({ template: join(dir, 'template.yaml'), port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined, outdir: join(dir, 'dist'), iam: false });
 }, 60_000);
 

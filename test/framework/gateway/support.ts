@@ -114,3 +114,19 @@ export const devToken = async (wsUrl: string, name: string, extra: Record<string
 /** Opens a client logged in as `name` (a dev token in ?token=). */
 export const openAs = async (wsUrl: string, name: string, extra: Record<string, string> = {}): Promise<TestClient> =>
   TestClient.open(`${wsUrl}?token=${encodeURIComponent(await devToken(wsUrl, name, extra))}`);
+
+/**
+ * A SAM template with one WebSocket API routing on `action`, for the tests that write their own:
+ * `routes` maps route keys to function logical ids, `globals` is the Globals.Function mapping, and
+ * `resources` the rest of Resources (the functions), as YAML indented by two.
+ */
+export const webSocketTemplate = ({ globals, routes, resources }: { globals?: string; routes: Record<string, string>; resources: string }): string => `
+Transform: AWS::Serverless-2016-10-31
+${globals ? `Globals:\n  Function: ${globals}\n` : ''}Resources:
+  Api:
+    Type: AWS::Serverless::WebSocketApi
+    Properties:
+      RouteSelectionExpression: $request.body.action
+      Routes:
+${Object.entries(routes).map(([key, fn]) => `        ${key}: { FunctionArn: !GetAtt ${fn}.Arn }`).join('\n')}
+${resources}`;
