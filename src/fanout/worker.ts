@@ -6,6 +6,7 @@ import { regionOf } from '../management/endpoint.ts';
 import { abortable } from '../outbox/abortable.ts';
 import { flush } from '../outbox/flush.ts';
 import type { ExpandOptions, Task } from '../outbox/recipients.ts';
+import type { ReportMetrics } from '../outbox/metrics.ts';
 import { logReport } from '../outbox/report.ts';
 import { checkNumber, withDefaults } from '../options.ts';
 import { ConnectionStore } from '../store/connection-store.ts';
@@ -16,7 +17,6 @@ import { continuationsOf, isTransient, type ShardProgress } from './continuation
 import { bodyOf, decodePayload, parseFanoutMessage, type FanoutMessage } from './message.ts';
 import { addFanoutMetrics, publishUnclaimedMetrics } from './metrics.ts';
 import { changeVisibility, sqsSender, type QueueSender } from './queue.ts';
-import type { ReportMetrics } from '../outbox/metrics.ts';
 
 /** The delivery options are the outbox's (README, "Options"), with the same defaults. */
 export interface FanoutOptions extends Pick<OutboxOptions, 'concurrency' | 'maxAttempts' | 'requestTimeoutMs' | 'connectionTimeoutMs' | 'safetyMarginMs'

@@ -53,8 +53,10 @@ const deny = (res: ServerResponse, type: string, message: string) => {
   }).end(text);
 };
 
-/** Sends a request, body already read, on to the local server behind a front; `onError` answers when that server cannot be reached. */
-/** Forwards a request to the embedded server; `rewrite`, when given, changes the answer's body (read whole). */
+/**
+ * Sends a request, body already read, on to the local server behind a front; `onError` answers
+ * when that server cannot be reached. `rewrite`, when given, changes the answer's body (read whole).
+ */
 export const createForwarder = (upstream: URL, agent: Agent, onError: (res: ServerResponse, error: Error) => void) =>
   (req: IncomingMessage, res: ServerResponse, body: Buffer, rewrite?: (answer: string) => string): void => {
     const headers = { ...req.headers, host: upstream.host, 'content-length': String(body.length) };
