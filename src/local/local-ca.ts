@@ -34,11 +34,24 @@ const signWith = (cert: forge.pki.Certificate, privateKeyPem: string): void => {
   cert.sign(key as unknown as forge.pki.rsa.PrivateKey, md as unknown as forge.md.MessageDigest);
 };
 
+/**
+ * A random 16-byte serial, as hex, that DER encodes as it is: positive (first byte's high bit
+ * clear) and minimal (first byte not zero). OpenSSL refuses a certificate whose serial INTEGER is
+ * padded (`asn1 encoding routines::illegal padding`). The old serial, `0` + 15 random bytes in hex,
+ * became 0x00 + the bytes, and forge strips one leading zero only: when the first random byte was
+ * 0x00 too (and the next below 0x80), the certificate was refused and the gateway failed to start
+ * (about one start in 256).
+ */
+export const serialNumber = (bytes: Buffer = randomBytes(16)): string => {
+  const serial = Buffer.from(bytes);
+  serial[0] = (serial[0]! % 0x7f) + 1; // 0x01 … 0x7f
+  return serial.toString('hex');
+};
+
 const certificate = (publicKeyPem: string, subject: string, issuer: string, days: number): forge.pki.Certificate => {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
-  // A positive serial: the first byte's high bit clear.
-  cert.serialNumber = `0${randomBytes(15).toString('hex')}`;
+  cert.serialNumber = serialNumber();
   cert.validity.notBefore = new Date(Date.now() - 60 * 60 * 1000);
   cert.validity.notAfter = new Date(Date.now() + days * 24 * 60 * 60 * 1000);
   cert.setSubject([{ name: 'commonName', value: subject }]);
