@@ -5,7 +5,7 @@
 //
 // node-forge builds the certificates (Node has no X.509 writer); the RSA keys and signatures come
 // from node:crypto, which is some ten times faster than forge's own RSA.
-import { generateKeyPair, randomBytes, sign } from 'node:crypto';
+import { generateKeyPair, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 
@@ -77,10 +77,17 @@ export const createLocalCa = async (hosts: string[]): Promise<LocalCa> => {
     { name: 'subjectAltName', altNames: hosts.map((value) => ({ type: 2, value })) },
   ]);
   signWith(serverCert, ca.privateKey);
-  return {
-    caPem: forge.pki.certificateToPem(caCert),
-    certPem: forge.pki.certificateToPem(serverCert),
-    keyPem: server.privateKey,
-    hosts,
-  };
+  const caPem = forge.pki.certificateToPem(caCert);
+  const certPem = forge.pki.certificateToPem(serverCert);
+  // The workers read the CA through NODE_EXTRA_CA_CERTS, and Node only warns when that file does
+  // not parse: every TLS call of every function would then fail. Parse both here instead, so a
+  // certificate OpenSSL refuses stops the start-up, with this message.
+  for (const [what, pem] of [['CA', caPem], ['server', certPem]] as const) {
+    try {
+      new X509Certificate(pem);
+    } catch (error) {
+      throw new Error(`the local gateway made a ${what} certificate that OpenSSL refuses (${(error as Error).message}); please report it`);
+    }
+  }
+  return { caPem, certPem, keyPem: server.privateKey, hosts };
 };
