@@ -6,10 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
 import type { InvocationReport } from '../../../src/local/websocket-api.ts';
-import { TestClient, eventually } from './support.ts';
+import { TestClient, eventually, recordedEvent } from './support.ts';
 
 const template = 'test/fixtures/mechanics-template.yaml';
 const outdir = mkdtempSync(join(tmpdir(), 'gw-rules-'));
@@ -26,19 +25,11 @@ afterAll(async () => {
   await gateway?.stop();
 });
 
-/** An event a fixture stored in the table (see test/fixtures/functions/record.ts). */
-const recordedEvent = async (kind: string, connectionId: string): Promise<any> => {
-  const db = new DynamoDBClient({ endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
-  try {
-    let item: any;
-    await eventually(async () => {
-      item = (await db.send(new GetItemCommand({ TableName: gateway.tableName, Key: { pk: { S: kind }, sk: { S: connectionId } } }))).Item;
-      return item !== undefined;
-    }, `${kind} has ${connectionId}`);
-    return JSON.parse(item.event.S);
-  } finally {
-    db.destroy();
-  }
+/** An event a fixture stored in the table (see test/fixtures/functions/record.ts); it must come. */
+const recorded = async (kind: string, connectionId: string): Promise<any> => {
+  const event = await recordedEvent(gateway, kind, connectionId, 15_000);
+  if (event === undefined) throw new Error(`timed out waiting for ${kind} has ${connectionId}`);
+  return event;
 };
 
 const refusal = (query: string) => TestClient.open(`${gateway.wsUrl}${query}`).then(
@@ -66,7 +57,7 @@ describe('$connect', () => {
     const [echo] = await client.waitFor((d) => d?.event);
     const id = echo.event.requestContext.connectionId;
     await client.close(4000);
-    const connect = await recordedEvent('connect-events', id);
+    const connect = await recorded('connect-events', id);
     expect(connect.headers).toMatchObject({
       'X-Custom': 'yes', 'User-Agent': 'rules-test', 'Sec-WebSocket-Version': '13',
       'X-Forwarded-For': '127.0.0.1', 'X-Forwarded-Port': String(gateway.port), 'X-Forwarded-Proto': 'http',
@@ -80,7 +71,7 @@ describe('$connect', () => {
       routeKey: '$connect', eventType: 'CONNECT', connectionId: id, stage: 'local', apiId: 'localapi01',
       identity: { sourceIp: '127.0.0.1', userAgent: 'rules-test' },
     });
-    const disconnect = await recordedEvent('disconnect-events', id);
+    const disconnect = await recorded('disconnect-events', id);
     expect(disconnect.requestContext).toMatchObject({
       routeKey: '$disconnect', eventType: 'DISCONNECT', connectionId: id, disconnectStatusCode: 4000,
       connectedAt: connect.requestContext.connectedAt,

@@ -5,10 +5,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
 import type { InvocationReport } from '../../../src/local/websocket-api.ts';
-import { TestClient, eventually, sleep } from './support.ts';
+import { TestClient, eventually, recordedEvent, sleep } from './support.ts';
 
 const quiet = process.env.GATEWAY_LOG === undefined;
 const outdir = mkdtempSync(join(tmpdir(), 'gw-auth-'));
@@ -38,21 +37,6 @@ const refusal = (gw: Gateway, query: string, h: Record<string, string> = headers
   (error: { status?: number; body?: string }) => error,
 );
 
-/** An item a fixture recorded (test/fixtures/functions/record.ts), or undefined after `waitMs`. */
-const recorded = async (gw: Gateway, kind: string, key: string, waitMs = 10_000): Promise<any> => {
-  const db = new DynamoDBClient({ endpoint: gw.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
-  try {
-    let item: any;
-    await eventually(async () => {
-      item = (await db.send(new GetItemCommand({ TableName: gw.tableName, Key: { pk: { S: kind }, sk: { S: key } } }))).Item;
-      return item !== undefined;
-    }, `${kind} has ${key}`, waitMs).catch(() => undefined);
-    return item === undefined ? undefined : JSON.parse(item.event.S);
-  } finally {
-    db.destroy();
-  }
-};
-
 describe('identity sources', () => {
   test('a missing or empty identity source is 401, and the authorizer never runs', async () => {
     const before = reports.filter((r) => r.route === '$connect authorizer').length;
@@ -63,13 +47,13 @@ describe('identity sources', () => {
     expect(noHeader.status).toBe(401);
     expect(JSON.parse(noHeader.body!)).toEqual({ message: 'Unauthorized' });
     expect(reports.filter((r) => r.route === '$connect authorizer').length).toBe(before);
-    expect(await recorded(gateway, 'authorizer-events', t, 500)).toBeUndefined();
+    expect(await recordedEvent(gateway, 'authorizer-events', t, 500)).toBeUndefined();
   });
 
   test('header names match whatever their case; the authorizer gets a REQUEST event', async () => {
     const t = tag();
     const client = await TestClient.open(`${gateway.wsUrl}?mode=allow&tag=${t}`, { headers: { 'x-CLIENT': 'lower' } });
-    const event = await recorded(gateway, 'authorizer-events', t);
+    const event = await recordedEvent(gateway, 'authorizer-events', t);
     expect(event).toMatchObject({
       type: 'REQUEST',
       methodArn: 'arn:aws:execute-api:us-east-1:123456789012:localapi01/local/$connect',
@@ -111,9 +95,9 @@ describe('the context', () => {
     const id = echo.event.requestContext.connectionId;
     const expected = { principalId: 'u-42', name: 'record', n: '42', ok: 'true', integrationLatency: expect.any(Number) };
     expect(echo.event.requestContext.authorizer).toMatchObject(expected);
-    expect((await recorded(gateway, 'connect-events', id)).requestContext.authorizer).toMatchObject(expected);
+    expect((await recordedEvent(gateway, 'connect-events', id)).requestContext.authorizer).toMatchObject(expected);
     await client.close();
-    expect((await recorded(gateway, 'disconnect-events', id)).requestContext.authorizer).toMatchObject(expected);
+    expect((await recordedEvent(gateway, 'disconnect-events', id)).requestContext.authorizer).toMatchObject(expected);
   });
 
   test('is per connection: two users on one warm authorizer instance keep their own', async () => {
@@ -133,10 +117,10 @@ test('the authorizer is a Lambda like the others: frozen when it returns, so its
   const t = tag();
   const first = await TestClient.open(`${gateway.wsUrl}?mode=timer&tag=${t}`, { headers });
   await sleep(400); // the timer (50 ms) would have fired by now in a process that kept running
-  expect(await recorded(gateway, 'authorizer-timers', t, 100)).toBeUndefined();
+  expect(await recordedEvent(gateway, 'authorizer-timers', t, 100)).toBeUndefined();
   const second = await TestClient.open(`${gateway.wsUrl}?mode=allow&tag=${tag()}`, { headers });
   // Thawed for the next invocation, the old timer fires then.
-  expect(await recorded(gateway, 'authorizer-timers', t)).toBeDefined();
+  expect(await recordedEvent(gateway, 'authorizer-timers', t)).toBeDefined();
   await Promise.all([first.close(), second.close()]);
 });
 

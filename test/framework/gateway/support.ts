@@ -1,6 +1,8 @@
 // Real `ws` clients for the gateway tests: every received frame is kept (parsed when it is JSON),
 // and tests wait for what they expect with a deadline rather than sleeping.
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import WebSocket from 'ws';
+import type { Gateway } from '../../../src/local/gateway.ts';
 
 export interface Received {
   data: any;
@@ -130,3 +132,21 @@ ${globals ? `Globals:\n  Function: ${globals}\n` : ''}Resources:
       Routes:
 ${Object.entries(routes).map(([key, fn]) => `        ${key}: { FunctionArn: !GetAtt ${fn}.Arn }`).join('\n')}
 ${resources}`;
+
+/**
+ * The event a fixture recorded in the gateway's table (test/fixtures/functions/record.ts) under
+ * `kind` and `key`, waited for up to `waitMs`; undefined if it never came.
+ */
+export const recordedEvent = async (gw: Gateway, kind: string, key: string, waitMs = 10_000): Promise<any> => {
+  const db = new DynamoDBClient({ endpoint: gw.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  try {
+    let item: any;
+    await eventually(async () => {
+      item = (await db.send(new GetItemCommand({ TableName: gw.tableName, Key: { pk: { S: kind }, sk: { S: key } } }))).Item;
+      return item !== undefined;
+    }, `${kind} has ${key}`, waitMs).catch(() => undefined);
+    return item === undefined ? undefined : JSON.parse(item.event.S);
+  } finally {
+    db.destroy();
+  }
+};
