@@ -88,6 +88,21 @@ describe('fanoutHandler', () => {
     expect(queued).toEqual([]);
   });
 
+  it('returns inside its budget when the store hangs (and ignores its signal): the shard goes back to the queue', async () => {
+    const hung: Store = Object.assign(new MemoryStore({ shards: 4 }), {
+      pagesOf: async function* () { await new Promise(() => {}); },
+    });
+    const { handler, reports } = await setup({ store: hung });
+    const r = record(bodyOf(message()));
+    const started = performance.now();
+    const out = await handler({ Records: [r] } as never, context(2_000));
+    // The budget: 2 s remaining less the 500 ms safety margin.
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: r.messageId }] });
+    expect(reports[0]!.fanout).toMatchObject({ outcome: 'retry', read: 0 });
+    expect(reports[0]!.unresolved).toEqual([expect.objectContaining({ target: 'all', shard: 2, reason: 'deadline', reached: 0 })]);
+  });
+
   it('sends back what it cannot use, saying why: not a fan-out message, a shard this store does not have', async () => {
     const { handler, reports } = await setup();
     const junk = record('{"hello":1}');
