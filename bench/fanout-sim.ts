@@ -91,7 +91,7 @@ export const simulateMillion = async (rig: Rig, options: { n: number; rateLimit:
     return { statusCode: 200 };
   }, { store, transport, fanout: { queueUrl: queue.url }, logger: false, onReport: (r) => { senderReport = r; } });
   const reports: FanoutReport[] = [];
-  const worker = fanoutHandler({ store, transport, queueUrl: queue.url, logger: false, onReport: (r) => { reports.push(r); } });
+  const worker = fanoutHandler({ store, transport, endpoint: 'https://abcd123456.execute-api.us-east-1.amazonaws.com/bench', queueUrl: queue.url, logger: false, onReport: (r) => { reports.push(r); } });
   const source = new SqsEventSource({
     name: 'FanoutFunction/Shards', queueUrl: queue.url, queueArn: queue.arn, client: rig.sqs.client(),
     pool: inProcessPool('FanoutFunction', worker as never, { timeoutMs: 30_000 }),

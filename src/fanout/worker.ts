@@ -14,6 +14,7 @@ import { readShards } from '../store/read-shards.ts';
 import type { PageTarget, Store } from '../store/store.ts';
 import type { DeliveryReport } from '../types.ts';
 import { continuationsOf, isTransient, type ShardProgress } from './continuation.ts';
+import { checkFanoutMessage, listedIds, pinnedEndpoint } from './guard.ts';
 import { bodyOf, decodePayload, parseFanoutMessage, type FanoutMessage } from './message.ts';
 import { addFanoutMetrics, publishUnclaimedMetrics } from './metrics.ts';
 import { changeVisibility, sqsSender, type QueueSender } from './queue.ts';
@@ -23,7 +24,11 @@ export interface FanoutOptions extends Pick<OutboxOptions, 'concurrency' | 'maxA
   | 'reserveMs' | 'connectGraceMs' | 'fallbackTimeoutMs' | 'backoff' | 'transport' | 'logger'> {
   /** The connection store; by default a DynamoDB store on TABLE_NAME. It must page from a cursor (pagesOf). */
   store?: Store;
-  /** The @connections endpoint; by default AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, else the one in the message. */
+  /**
+   * The one @connections endpoint it posts to; by default AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI,
+   * else `https://{WEBSOCKET_API_ID}.execute-api.{region}.{dnsSuffix}/{WEBSOCKET_STAGE}`. Never the
+   * message's: a message naming another endpoint is refused (guard.ts).
+   */
   endpoint?: string;
   /** Where continuations go (and whose messages' visibility is changed); default FANOUT_QUEUE_URL. */
   queueUrl?: string;
@@ -60,6 +65,8 @@ export type FanoutReport = DeliveryReport & {
     cursor?: string;
     /** Ids carried on to be sent again (transient failures). */
     retried: number;
+    /** Ids the message carried that the store does not list in its shard or room: not posted. */
+    unlisted?: number;
     continuations: number;
     error?: string;
   };
@@ -142,15 +149,20 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
   const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
   let message: FanoutMessage;
   let store: Store;
+  let payload: Uint8Array;
+  const endpoint = pinnedEndpoint(config.endpoint);
   try {
     message = parseFanoutMessage(record.body);
+    payload = decodePayload(message);
+    checkFanoutMessage(message, payload, endpoint);
     store = config.store ?? storeOnTable();
     if (typeof store.pagesOf !== 'function') throw new Error('the connection store cannot page from a cursor (pagesOf)');
     if (message.target === 'all' && message.shard! >= (store.shards ?? 1)) {
       throw new Error(`shard ${message.shard} of ${message.shards ?? '?'} is not one of this store's ${store.shards ?? 1} shards: give every function the same CONNECTION_SHARDS`);
     }
   } catch (error) {
-    // Nothing to deliver with: back to the queue, and so to the dead-letter queue, where it can be read.
+    // Nothing to deliver with, or refused: back to the queue, and so to the dead-letter queue,
+    // where it can be read. Nothing of it is posted.
     const report = unusable(record, receiveCount, error);
     log(config, report, context);
     if (config.metrics) addFanoutMetrics(config.metrics, report);
@@ -160,14 +172,17 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
 
   const progress: ShardProgress = { cursor: message.cursor, done: message.done === true };
   let read = 0;
-  const payload = decodePayload(message);
+  let unlisted: string[] = [];
+  let unchecked: string[] = [];
   const except = new Set(message.except ?? []);
   const room = message.target === 'room' ? message.room : undefined;
   const target: PageTarget = room === undefined ? { kind: 'all', shard: message.shard! } : { kind: 'room', room };
   const task = (id: string): Task => (room === undefined ? { op: 'post', id, payload } : { op: 'post', id, payload, room });
 
   async function* tasks({ signal, unresolved }: ExpandOptions): AsyncGenerator<Task> {
-    for (const id of new Set(message.ids ?? [])) if (!except.has(id)) yield task(id);
+    const carried = await listedIds(store, message, signal);
+    ({ unlisted, unchecked } = carried);
+    for (const id of carried.listed) if (!except.has(id)) yield task(id);
     if (progress.done) return;
     try {
       // One page ahead, as the sender's own reads; a page is handed over whole or not at all.
@@ -189,23 +204,29 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
     }
   }
 
-  const endpoint = config.endpoint ?? (process.env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI || message.endpoint);
   const delivery = await flush({
     entries: [],
     tasks,
     discarded: 0,
     store,
     transport: () => transportFor(config.transport, {
-      endpoint, region: regionOf(), requestTimeoutMs: config.requestTimeoutMs, connectionTimeoutMs: config.connectionTimeoutMs, maxSockets: config.concurrency,
+      endpoint: endpoint!, region: regionOf(), requestTimeoutMs: config.requestTimeoutMs, connectionTimeoutMs: config.connectionTimeoutMs, maxSockets: config.concurrency,
     }),
     remainingMs,
     options: config,
   });
 
-  const retry = [...new Set(delivery.failed.filter((f) => isTransient(f.reason)).map((f) => f.connectionId))];
+  if (unlisted.length > 0) {
+    console.error(JSON.stringify({
+      level: 'warn', msg: 'ws-outbox: fan-out message carried ids the store does not list in its shard or room; not posted',
+      id: message.id, ...(room === undefined ? { shard: message.shard } : { room }), unlisted: unlisted.length, sample: unlisted.slice(0, 5),
+    }));
+  }
+  // Ids not checked against the store yet go on with the retries, to be checked by the next worker.
+  const retry = [...new Set([...delivery.failed.filter((f) => isTransient(f.reason)).map((f) => f.connectionId), ...unchecked])];
   const finished = progress.done && retry.length === 0;
   // Progress: something read, or some of the ids it carried resolved (sent, gone, or failed for good).
-  const resolved = delivery.sent + delivery.gone.length + delivery.failed.length - retry.length;
+  const resolved = delivery.sent + delivery.gone.length + delivery.failed.length + unchecked.length - retry.length + unlisted.length;
   const moved = read > 0 || resolved > 0;
   let outcome: FanoutReport['fanout']['outcome'] = finished ? 'done' : 'retry';
   let continuations = 0;
@@ -228,6 +249,7 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
       hop: message.hop, receiveCount, outcome, read,
       ...(progress.done ? {} : { cursor: progress.cursor }),
       retried: outcome === 'continued' ? retry.length : 0, continuations,
+      ...(unlisted.length === 0 ? {} : { unlisted: unlisted.length }),
       ...(error === undefined ? {} : { error }),
     },
   };

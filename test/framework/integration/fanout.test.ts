@@ -103,7 +103,7 @@ const sender = (store: Store, threshold: number, what: (outbox: any) => void) =>
 const workers = (store: Store, options: { concurrency?: number; timeoutMs?: number; fanout?: Parameters<typeof fanoutHandler>[0] } = {}) => {
   const reports: FanoutReport[] = [];
   const batches: BatchReport[] = [];
-  const handler = fanoutHandler({ store, queueUrl: queue.url, retryDelaySeconds: 0, logger: false, onReport: (r) => { reports.push(r); }, ...options.fanout });
+  const handler = fanoutHandler({ store, endpoint: management.endpoint, queueUrl: queue.url, retryDelaySeconds: 0, logger: false, onReport: (r) => { reports.push(r); }, ...options.fanout });
   const source = new SqsEventSource({
     name: 'FanoutFunction/Shards', queueUrl: queue.url, queueArn: queue.arn, client: sqs.client(),
     pool: inProcessPool('FanoutFunction', handler as never, { timeoutMs: options.timeoutMs ?? 20_000 }),

@@ -21,7 +21,7 @@ const record = (body: string, receiveCount = 1): SQSRecord => ({
 
 const context = (ms = 10_000) => ({ awsRequestId: 'r', getRemainingTimeInMillis: () => ms }) as never;
 
-const setup = async (options: { script?: (id: string, attempt: number) => Outcome; store?: Store; pageSize?: number; slowMs?: number } = {}) => {
+const setup = async (options: { script?: (id: string, attempt: number) => Outcome; store?: Store; pageSize?: number; slowMs?: number; endpoint?: string | null } = {}) => {
   const memory = new MemoryStore({ shards: 4, pageSize: options.pageSize ?? 1000 });
   const ids = Array.from({ length: 200 }, (_, i) => `c${String(i).padStart(3, '0')}`);
   for (const id of ids) await memory.connect(id);
@@ -33,12 +33,15 @@ const setup = async (options: { script?: (id: string, attempt: number) => Outcom
   const slow = options.slowMs;
   const post = transport.transport.post;
   if (slow) transport.transport.post = async (...args) => { await new Promise((resolve) => setTimeout(resolve, slow)); return post(...args); };
+  // The endpoints the worker built a client for: where its signed requests would have gone.
+  const endpoints: string[] = [];
   const handler = fanoutHandler({
-    store: options.store ?? memory, transport: () => transport.transport, queue, logger: false, retryDelaySeconds: 0,
+    ...(options.endpoint === null ? {} : { endpoint: options.endpoint ?? message().endpoint }),
+    store: options.store ?? memory, transport: (o) => { endpoints.push(o.endpoint); return transport.transport; }, queue, logger: false, retryDelaySeconds: 0,
     ...(slow ? { concurrency: 1 } : {}),
     backoff: { baseMs: 1, throttledBaseMs: 1, capMs: 2 }, onReport: (r) => { reports.push(r); },
   });
-  return { memory, inShard, transport, queued, reports, handler };
+  return { memory, inShard, ids, transport, queued, reports, handler, endpoints };
 };
 
 describe('fanoutHandler', () => {
@@ -113,6 +116,76 @@ describe('fanoutHandler', () => {
       expect.stringMatching(/not a ws-outbox fan-out message: unknown version/),
       expect.stringMatching(/shard 9 of 16 is not one of this store's 4 shards: give every function the same CONNECTION_SHARDS/),
     ].sort());
+  });
+
+  describe('a queue message is input: it never chooses where the worker posts, how much, or to whom', () => {
+    const withEnv = async (env: Record<string, string | undefined>, run: () => Promise<void>) => {
+      const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+      for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      try {
+        await run();
+      } finally {
+        for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      }
+    };
+    const noEndpointEnv = { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: undefined, WEBSOCKET_API_ID: undefined, WEBSOCKET_STAGE: undefined };
+
+    it('a message naming another endpoint is refused and dead-lettered: no client for it, nothing posted', async () => {
+      const { handler, transport, reports, endpoints } = await setup();
+      const r = record(bodyOf(message({ endpoint: 'http://attacker.example/stolen' })));
+      const out = await handler({ Records: [r] } as never, context());
+      expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: r.messageId }] });
+      expect(endpoints).toEqual([]);
+      expect(transport.posts).toEqual([]);
+      expect(reports[0]!.fanout).toMatchObject({ outcome: 'retry', error: expect.stringMatching(/names the endpoint "http:\/\/attacker.example\/stolen", not this worker's https:\/\/abc.execute-api.us-east-1.amazonaws.com\/dev: refused/) });
+    });
+
+    it('with no endpoint configured, it takes none from the message: every message is refused, saying what to set', async () => {
+      await withEnv(noEndpointEnv, async () => {
+        const { handler, transport, reports, endpoints } = await setup({ endpoint: null });
+        const out = await handler({ Records: [record(bodyOf(message()))] } as never, context());
+        expect(out.batchItemFailures).toHaveLength(1);
+        expect(endpoints).toEqual([]);
+        expect(transport.posts).toEqual([]);
+        expect(reports[0]!.fanout.error).toMatch(/does not know its API's @connections endpoint.*set WEBSOCKET_API_ID and WEBSOCKET_STAGE/);
+      });
+    });
+
+    it('derives its endpoint from WEBSOCKET_API_ID, WEBSOCKET_STAGE and the region, and delivers messages that name it', async () => {
+      await withEnv({ ...noEndpointEnv, WEBSOCKET_API_ID: 'abc', WEBSOCKET_STAGE: 'dev', AWS_REGION: 'us-east-1' }, async () => {
+        const { handler, inShard, transport, endpoints } = await setup({ endpoint: null });
+        const out = await handler({ Records: [record(bodyOf(message()))] } as never, context());
+        expect(out).toEqual({ batchItemFailures: [] });
+        expect(endpoints).toEqual(['https://abc.execute-api.us-east-1.amazonaws.com/dev']);
+        expect(transport.succeeded.sort()).toEqual([...inShard].sort());
+      });
+    });
+
+    it('refuses payloads over 128 KB (200 KB and 1 MB): nothing posted', async () => {
+      const { handler, transport, reports } = await setup();
+      const records = [200 * 1024, 1024 * 1024].map((n) => record(bodyOf(message({ payload: 'x'.repeat(n) }))));
+      const out = await handler({ Records: records } as never, context());
+      expect(out.batchItemFailures).toHaveLength(2);
+      expect(transport.posts).toEqual([]);
+      expect(reports.map((r) => r.fanout.error)).toEqual([
+        expect.stringMatching(/payload is 204800 bytes, over API Gateway's 131072-byte limit: refused/),
+        expect.stringMatching(/payload is 1048576 bytes, over/),
+      ]);
+    });
+
+    it('posts carried ids only when the store lists them in the message\'s shard or room: 5,000 made-up ids reach nobody', async () => {
+      const { handler, transport, reports, inShard, ids, memory } = await setup();
+      const madeUp = Array.from({ length: 5000 }, (_, i) => `forged${i}`);
+      const otherShard = ids.find((id) => shardOf(id, 4) !== 2)!;
+      await handler({ Records: [record(bodyOf(message({ done: true, ids: [...madeUp, otherShard, inShard[0]!] })))] } as never, context());
+      expect(transport.posts.map((p) => p.id)).toEqual([inShard[0]]);
+      expect(reports[0]!.fanout).toMatchObject({ outcome: 'done', unlisted: 5001 });
+      // A room message: members only.
+      await memory.join(inShard[1]!, 'r');
+      transport.posts.length = 0;
+      await handler({ Records: [record(bodyOf(message({ target: 'room', room: 'r', shard: undefined, shards: undefined, done: true, ids: [inShard[1]!, inShard[2]!] })))] } as never, context());
+      expect(transport.posts.map((p) => p.id)).toEqual([inShard[1]]);
+    });
   });
 
   it('refuses nonsense options when it is built', () => {

@@ -1,0 +1,88 @@
+// What the fan-out worker checks before it posts anything a queue message asks for. A queue
+// message is input: anyone who may SendMessage to the queue (a bug, a misconfigured sibling
+// stack, an attacker with a leaked key) can write one. The worker's own credentials sign every
+// POST it makes, so the message must never choose where they go, how big a payload is, or who
+// gets it beyond what the store lists.
+import { partition } from '@aws-sdk/core/client';
+import { regionOf } from '../management/endpoint.ts';
+import { maxPayloadBytes } from '../outbox/serialize.ts';
+import { shardOf } from '../store/shards.ts';
+import type { Store } from '../store/store.ts';
+import { BadFanoutMessage, type FanoutMessage } from './message.ts';
+
+/**
+ * The one @connections endpoint this worker posts to: `endpoint` (an option), else
+ * AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, else built from WEBSOCKET_API_ID and WEBSOCKET_STAGE
+ * (the template gives the function `!Ref WebSocketApi` and the stage), as the senders build theirs
+ * from the event. Undefined when none is configured: then every message is refused.
+ */
+export const pinnedEndpoint = (endpoint: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined => {
+  const given = endpoint || env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI;
+  if (given) return normalised(given);
+  const apiId = env.WEBSOCKET_API_ID;
+  const stage = env.WEBSOCKET_STAGE;
+  if (!apiId || !stage) return undefined;
+  const region = regionOf(env);
+  return `https://${apiId}.execute-api.${region}.${partition(region).dnsSuffix}/${stage}`;
+};
+
+const normalised = (url: string): string => url.replace(/\/+$/, '');
+
+export const noEndpointMessage = 'the fan-out worker does not know its API\'s @connections endpoint, so it posts nowhere: '
+  + 'set WEBSOCKET_API_ID and WEBSOCKET_STAGE (!Ref of the WebSocket API and its stage) or AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI '
+  + 'on the function, or pass fanoutHandler({ endpoint })';
+
+/**
+ * Refuses (throws BadFanoutMessage) a message that names another endpoint than the pinned one, or
+ * whose payload is over API Gateway's 128 KB: the sender never writes either, so it is not ours.
+ */
+export const checkFanoutMessage = (message: FanoutMessage, payload: Uint8Array, endpoint: string | undefined): void => {
+  if (endpoint === undefined) throw new BadFanoutMessage(noEndpointMessage);
+  if (normalised(message.endpoint) !== endpoint) {
+    throw new BadFanoutMessage(`it names the endpoint ${JSON.stringify(message.endpoint)}, not this worker's ${endpoint}: refused, nothing posted`);
+  }
+  if (payload.byteLength > maxPayloadBytes) {
+    throw new BadFanoutMessage(`its payload is ${payload.byteLength} bytes, over API Gateway's ${maxPayloadBytes}-byte limit: refused, nothing posted`);
+  }
+};
+
+/** Lookups in flight at once when carried ids are checked. */
+const lookupsAtOnce = 25;
+
+export interface ListedIds {
+  /** Carried ids the store lists for the message's shard or room, in the message's order. */
+  listed: string[];
+  /** Carried ids the store does not list there (never posted). */
+  unlisted: string[];
+  /** Ids not checked (the read budget ended, or the store failed): carried on, never posted unchecked. */
+  unchecked: string[];
+}
+
+/**
+ * A message's `ids` (recipients a sender or an earlier worker could not reach yet) are posted only
+ * if the store still lists them where the message says: a live row in its shard, or a member of its
+ * room. Pages the worker reads itself come from the store; these come from the message, and a
+ * forged one could name anyone (or 5,000 made-up ids). A connection that left the room or went
+ * meanwhile is rightly skipped too.
+ */
+export const listedIds = async (store: Store, message: FanoutMessage, signal: AbortSignal): Promise<ListedIds> => {
+  const ids = [...new Set(message.ids ?? [])];
+  const result: ListedIds = { listed: [], unlisted: [], unchecked: [] };
+  const shards = store.shards ?? 1;
+  for (let i = 0; i < ids.length; i += lookupsAtOnce) {
+    const chunk = ids.slice(i, i + lookupsAtOnce);
+    if (signal.aborted) {
+      result.unchecked.push(...ids.slice(i));
+      break;
+    }
+    const found = await Promise.all(chunk.map((id) => store.get(id).catch(() => 'error' as const)));
+    chunk.forEach((id, k) => {
+      const row = found[k];
+      if (row === 'error') result.unchecked.push(id);
+      else if (row === undefined) result.unlisted.push(id);
+      else if (message.target === 'room' ? row.rooms.includes(message.room!) : shardOf(id, shards) === message.shard) result.listed.push(id);
+      else result.unlisted.push(id);
+    });
+  }
+  return result;
+};
