@@ -30,6 +30,12 @@ export interface OutboxOptions {
   reserveMs?: number;
   /** A 410 for a connection whose row is younger than this does not prune it: API Gateway answers 410 until $connect returns. */
   connectGraceMs?: number;
+  /**
+   * A client that keeps answering 429 while others get through is not reading: the flush gives up
+   * on it at once (failed, reason `stalled`). `true` also closes it (DeleteConnection), and its row
+   * is pruned. Default false: only reported.
+   */
+  disconnectStalled?: boolean;
   /** Used when the context has no getRemainingTimeInMillis (plain scripts, some tests). */
   fallbackTimeoutMs?: number;
   backoff?: Partial<BackoffOptions>;
@@ -103,6 +109,7 @@ export const outboxDefaults = {
   reserveMs: 1000,
   // API Gateway's integration timeout is at most 29 s, so by then any $connect has returned.
   connectGraceMs: 30_000,
+  disconnectStalled: false,
   fallbackTimeoutMs: 30_000,
   backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
   // The signed path sends byte-identical requests to PostToConnectionCommand (proven by
@@ -133,6 +140,7 @@ const checkOptions = (config: typeof outboxDefaults & OutboxOptions): void => {
   checkNumber('outbox connectGraceMs', config.connectGraceMs);
   checkNumber('outbox fallbackTimeoutMs', config.fallbackTimeoutMs, { min: 1 });
   checkNumber('outbox maxPayloadBytes', config.maxPayloadBytes, { min: 1, integer: true });
+  if (typeof config.disconnectStalled !== 'boolean') throw new TypeError(`outbox disconnectStalled must be true or false; got ${String(config.disconnectStalled)}`);
   checkNumber('outbox backoff.baseMs', config.backoff.baseMs);
   checkNumber('outbox backoff.throttledBaseMs', config.backoff.throttledBaseMs);
   checkNumber('outbox backoff.capMs', config.backoff.capMs);

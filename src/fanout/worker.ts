@@ -21,7 +21,7 @@ import { changeVisibility, sqsSender, type QueueSender } from './queue.ts';
 
 /** The delivery options are the outbox's (README, "Options"), with the same defaults. */
 export interface FanoutOptions extends Pick<OutboxOptions, 'concurrency' | 'maxAttempts' | 'requestTimeoutMs' | 'connectionTimeoutMs' | 'safetyMarginMs'
-  | 'reserveMs' | 'connectGraceMs' | 'fallbackTimeoutMs' | 'backoff' | 'transport' | 'logger'> {
+  | 'reserveMs' | 'connectGraceMs' | 'disconnectStalled' | 'fallbackTimeoutMs' | 'backoff' | 'transport' | 'logger'> {
   /** The connection store; by default a DynamoDB store on TABLE_NAME. It must page from a cursor (pagesOf). */
   store?: Store;
   /**
@@ -80,6 +80,7 @@ export const fanoutDefaults = {
   safetyMarginMs: outboxDefaults.safetyMarginMs,
   reserveMs: outboxDefaults.reserveMs,
   connectGraceMs: outboxDefaults.connectGraceMs,
+  disconnectStalled: outboxDefaults.disconnectStalled,
   fallbackTimeoutMs: outboxDefaults.fallbackTimeoutMs,
   backoff: outboxDefaults.backoff,
   transport: outboxDefaults.transport,

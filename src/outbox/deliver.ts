@@ -4,6 +4,7 @@ import type { FailedDelivery } from '../types.ts';
 import { backoffDelay, sleep as sleepFor, type BackoffOptions } from './backoff.ts';
 import type { Pacer } from './pacer.ts';
 import type { Task } from './recipients.ts';
+import { stallAfterMs, type StalledClients } from './stalled.ts';
 
 export interface DeliverOptions {
   transport: Transport;
@@ -20,6 +21,10 @@ export interface DeliverOptions {
   backoff: BackoffOptions;
   /** Spaces attempts out once the endpoint has answered 429 (shared by the invocations that use the endpoint). */
   pacer?: Pacer;
+  /** Connections found not reading, remembered across flushes (stalled.ts); none: each flush finds them anew. */
+  stalled?: StalledClients;
+  /** Close a stalled connection (DeleteConnection) instead of only reporting it. Default false. */
+  disconnectStalled?: boolean;
   now?: () => number;
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -60,19 +65,43 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
   const sleep = options.sleep ?? sleepFor;
   const outcome: DeliveryOutcome = { queued: 0, sent: 0, gone: [], failed: [], closed: [], goneRooms: new Map(), goneUsers: new Map() };
 
-  const fail = (id: string, failure: Pick<DeliveryFailure, 'kind' | 'status' | 'name'> | 'deadline') => {
+  const fail = (id: string, failure: Pick<DeliveryFailure, 'kind' | 'status' | 'name'> | 'deadline' | 'stalled') => {
     outcome.failed.push(
-      failure === 'deadline'
-        ? { connectionId: id, reason: 'deadline' }
-        : { connectionId: id, reason: failure.kind, status: failure.status, error: failure.name },
+      failure === 'deadline' ? { connectionId: id, reason: 'deadline' }
+        : failure === 'stalled' ? { connectionId: id, reason: 'stalled', status: 429, error: 'LimitExceededException' }
+          : { connectionId: id, reason: failure.kind, status: failure.status, error: failure.name },
     );
   };
 
   // 410 is final for a connection: later messages to it in this flush are gone without a request.
   const goneIds = new Set<string>();
+  // Stalled connections (stalled.ts): later messages to them in this flush fail without a request,
+  // which also keeps their order (nothing after a failed message reaches them).
+  const stalledIds = new Set<string>();
+  // Requests that got through so far, and when and after how many of them each connection first answered 429.
+  let passes = 0;
+  const firstThrottle = new Map<string, { at: number; passes: number }>();
+
+  const giveUp = async (task: Task): Promise<void> => {
+    stalledIds.add(task.id);
+    options.stalled?.add(task.id, now());
+    fail(task.id, 'stalled');
+    if (!options.disconnectStalled) return;
+    // Best effort, inside the same budget: a client that does not read is closed, and its row
+    // pruned with the ids this flush closed itself.
+    const budget = Math.min(requestTimeoutMs, hardDeadline - now());
+    if (budget <= 0) return;
+    try {
+      await transport.delete(task.id, AbortSignal.timeout(budget));
+      outcome.closed.push(task.id);
+    } catch {
+      // Reported as stalled all the same; the app may close it itself.
+    }
+  };
 
   const attempt = async (task: Task): Promise<void> => {
     if (goneIds.has(task.id)) return void outcome.gone.push(task.id);
+    if (stalledIds.has(task.id)) return fail(task.id, 'stalled');
     // n counts attempts against maxAttempts; a 429 the pacer had already answered (the request
     // left before the pace was last lowered) does not use one up.
     for (let n = 1; ; n++) {
@@ -93,6 +122,8 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
         // outlive its budget even if it does not.
         await Promise.race([request, aborted(controller.signal)]);
         pacer?.passed(now());
+        passes++;
+        options.stalled?.forget(task.id);
         if (task.op === 'delete') outcome.closed.push(task.id);
         outcome.sent++;
         return;
@@ -102,7 +133,14 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
       } finally {
         clearTimeout(timer);
       }
-      const stale = failure.kind === 'throttled' && pacer !== undefined && !pacer.throttled(now(), start);
+      if (failure.kind === 'throttled' && options.stalled !== undefined) {
+        // Still 429 well after its first one while others get through, or from a connection this
+        // instance already found stalled: this client is not reading; the endpoint is not throttling.
+        const first = firstThrottle.get(task.id);
+        if (options.stalled.has(task.id, now()) || (first !== undefined && passes > first.passes && now() - first.at >= stallAfterMs)) return giveUp(task);
+        if (first === undefined) firstThrottle.set(task.id, { at: now(), passes });
+      }
+      const stale = failure.kind === 'throttled' && pacer !== undefined && !pacer.throttled(now(), start, task.id);
       if (failure.kind === 'gone') {
         outcome.gone.push(task.id);
         goneIds.add(task.id);

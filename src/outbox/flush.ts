@@ -7,6 +7,7 @@ import type { BackoffOptions } from './backoff.ts';
 import { planBudget } from './budget.ts';
 import { deliver, type DeliveryOutcome } from './deliver.ts';
 import { pacerFor } from './pacer.ts';
+import { stalledClientsFor } from './stalled.ts';
 import type { Entry } from './outbox.ts';
 import { prune, type PruneResult } from './prune.ts';
 import { tasksOf, type ExpandOptions, type Task } from './recipients.ts';
@@ -23,6 +24,8 @@ export interface FlushOptions {
   reserveMs: number;
   /** A gone connection whose row is younger than this is not pruned (its $connect may be running). */
   connectGraceMs: number;
+  /** Close connections found not reading (stalled.ts) instead of only reporting them. */
+  disconnectStalled?: boolean;
 }
 
 export interface FlushInput {
@@ -73,6 +76,8 @@ export const flush = async (input: FlushInput): Promise<DeliveryReport> => {
       outcome = await deliver(input.tasks ? input.tasks(expand) : tasksOf(entries, store, expand), {
         transport,
         pacer: options.backoff.pace === false ? undefined : pacerFor(transport),
+        stalled: stalledClientsFor(transport),
+        disconnectStalled: options.disconnectStalled === true,
         concurrency: options.concurrency,
         maxAttempts: options.maxAttempts,
         requestTimeoutMs: options.requestTimeoutMs,

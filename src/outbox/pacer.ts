@@ -54,6 +54,8 @@ export class Pacer {
   #window = { start: 0, count: 0, previous: 0 };
   #firstAt: number | undefined;
   #lastPassed: number | undefined;
+  /** The last 429 that did not set the pace: one connection's, waiting for a second one to confirm. */
+  #lone: { id: string; at: number } | undefined;
 
   constructor(options: Partial<PacerOptions> = {}) {
     this.#options = { ...pacerDefaults, ...options };
@@ -106,10 +108,22 @@ export class Pacer {
   /**
    * A request sent at `sentAt` was answered 429 at `now`. Returns false when that is old news: the
    * request left before the pace was last set, so the pace has already answered it.
+   *
+   * Given the `connectionId`, a 429 sets the pace only when another connection also answered 429
+   * within measureMs: the account's limit refuses requests whoever they are for, while a client
+   * that does not read makes only its own connection answer 429, and must not slow the others.
    */
-  throttled(now: number, sentAt: number = now): boolean {
-    const { start, minRate } = this.#options;
+  throttled(now: number, sentAt: number = now, connectionId?: string): boolean {
+    const { start, minRate, measureMs } = this.#options;
     if (sentAt < this.#lastCut) return false;
+    if (connectionId !== undefined) {
+      const lone = this.#lone;
+      if (lone === undefined || lone.id === connectionId || now - lone.at > measureMs) {
+        this.#lone = { id: connectionId, at: now };
+        return true;
+      }
+      this.#lone = undefined;
+    }
     this.#rate = Math.max(minRate, this.#measured(now) * start);
     this.#since = now;
     this.#lastCut = now;

@@ -1,0 +1,119 @@
+// A client that stops reading: API Gateway answers 429 for its connection only. The engine gives
+// up on it for the flush (reason `stalled`) instead of retrying it until the invocation's end, its
+// 429s do not slow the pace for everyone, and the instance remembers it for the next flushes.
+import { describe, expect, it } from '@jest/globals';
+import { TransportError, type Transport } from '../../../src/management/transport.ts';
+import { deliver } from '../../../src/outbox/deliver.ts';
+import { Pacer } from '../../../src/outbox/pacer.ts';
+import type { Task } from '../../../src/outbox/recipients.ts';
+import { StalledClients } from '../../../src/outbox/stalled.ts';
+
+/** Every connection answers 200 at once, except `stuck`, which answers 429 (its buffer is full). */
+const stuckTransport = () => {
+  const requests: { op: 'post' | 'delete'; id: string }[] = [];
+  const transport: Transport = {
+    post: async (id) => {
+      requests.push({ op: 'post', id });
+      await new Promise((resolve) => setImmediate(resolve));
+      if (id === 'stuck') throw new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Too Many Requests' });
+    },
+    delete: async (id) => {
+      requests.push({ op: 'delete', id });
+    },
+    destroy: () => undefined,
+  };
+  return { transport, requests, toStuck: () => requests.filter((r) => r.op === 'post' && r.id === 'stuck').length };
+};
+
+/** `messages` messages to a room of `stuck` and 20 readers, in order. */
+async function* room(messages: number): AsyncGenerator<Task> {
+  for (let m = 0; m < messages; m++) {
+    yield { op: 'post', id: 'stuck', payload: new Uint8Array([m]) };
+    for (let i = 0; i < 20; i++) yield { op: 'post', id: `ok${i}`, payload: new Uint8Array([m]) };
+  }
+}
+
+// The outbox's defaults: 4 attempts, a first 429 backoff of up to 200 ms.
+const run = (transport: Transport, stalled: StalledClients | undefined, pacer: Pacer, disconnectStalled = false) => deliver(room(5), {
+  transport, pacer, stalled, disconnectStalled, concurrency: 10, maxAttempts: 4, requestTimeoutMs: 1000,
+  deadline: Date.now() + 10_000, hardDeadline: Date.now() + 11_000, backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
+});
+
+describe('a connection that keeps answering 429 while others get through', () => {
+  it('is given up for the flush as `stalled`, with no retry that holds it, and its 429s do not set the pace', async () => {
+    const { transport, toStuck } = stuckTransport();
+    const pacer = new Pacer();
+    const started = performance.now();
+    const out = await run(transport, new StalledClients(), pacer);
+    const tookMs = performance.now() - started;
+    expect(out.sent).toBe(100);
+    // Its five messages: the first given up, the other four failed without a request (order kept).
+    expect(out.failed).toEqual(Array.from({ length: 5 }, () => ({ connectionId: 'stuck', reason: 'stalled', status: 429, error: 'LimitExceededException' })));
+    // A few attempts over ~200 ms (backoff jitter), never the four attempts and ~1.4 s of backoff of a throttle.
+    expect(toStuck()).toBeLessThanOrEqual(4);
+    expect(tookMs).toBeLessThan(1_000);
+    expect(pacer.rate(Date.now())).toBeUndefined();
+  });
+
+  it('the next flush of the instance gives it one request, no retry; a request that gets through forgets it', async () => {
+    const { transport, toStuck } = stuckTransport();
+    const stalled = new StalledClients();
+    await run(transport, stalled, new Pacer());
+    const before = toStuck();
+    const started = performance.now();
+    const out = await run(transport, stalled, new Pacer());
+    expect(toStuck() - before).toBe(1);
+    expect(out.failed.map((f) => f.reason)).toEqual(['stalled', 'stalled', 'stalled', 'stalled', 'stalled']);
+    expect(performance.now() - started).toBeLessThan(150);
+    // It reads again: the first request that gets through forgets it.
+    expect(stalled.has('stuck', Date.now())).toBe(true);
+    const reading = await deliver((async function* () { yield { op: 'post' as const, id: 'stuck-reading', payload: new Uint8Array([1]) }; })(), {
+      transport, stalled, concurrency: 1, maxAttempts: 1, requestTimeoutMs: 100, deadline: Date.now() + 1000, hardDeadline: Date.now() + 1100,
+      backoff: { baseMs: 1, throttledBaseMs: 1, capMs: 1 },
+    });
+    expect(reading.sent).toBe(1);
+    stalled.add('stuck-reading', Date.now());
+    stalled.forget('stuck-reading');
+    expect(stalled.has('stuck-reading', Date.now())).toBe(false);
+  });
+
+  it('disconnectStalled: it is closed (DeleteConnection) once, and listed as closed for the prune', async () => {
+    const { transport, requests } = stuckTransport();
+    const out = await run(transport, new StalledClients(), new Pacer(), true);
+    expect(requests.filter((r) => r.op === 'delete')).toEqual([{ op: 'delete', id: 'stuck' }]);
+    expect(out.closed).toEqual(['stuck']);
+  });
+
+  it('a connection throttled briefly (the account limit) is still retried and delivered, not taken for stalled', async () => {
+    let refusals = 0;
+    const transport: Transport = {
+      post: async (id) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (id === 'busy' && refusals++ < 2) throw new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Rate exceeded' });
+      },
+      delete: async () => undefined,
+      destroy: () => undefined,
+    };
+    async function* some(): AsyncGenerator<Task> {
+      yield { op: 'post', id: 'busy', payload: new Uint8Array([1]) };
+      for (let i = 0; i < 20; i++) yield { op: 'post', id: `ok${i}`, payload: new Uint8Array([1]) };
+    }
+    const out = await deliver(some(), {
+      transport, pacer: new Pacer(), stalled: new StalledClients(), concurrency: 5, maxAttempts: 4, requestTimeoutMs: 1000,
+      deadline: Date.now() + 5_000, hardDeadline: Date.now() + 6_000, backoff: { baseMs: 5, throttledBaseMs: 10, capMs: 50 },
+    });
+    expect(out).toMatchObject({ sent: 21, failed: [] });
+  });
+});
+
+describe('Pacer, told which connection answered 429', () => {
+  it('sets the pace when two connections answer 429 within its window, not for one connection alone', () => {
+    const pacer = new Pacer();
+    for (let t = 0; t < 300; t++) pacer.passed(t);
+    pacer.throttled(300, 300, 'stuck');
+    pacer.throttled(320, 320, 'stuck');
+    expect(pacer.rate(330)).toBeUndefined();
+    pacer.throttled(340, 340, 'other');
+    expect(pacer.rate(340)).toBeGreaterThan(500);
+  });
+});
