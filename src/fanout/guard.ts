@@ -6,7 +6,6 @@
 import { partition } from '@aws-sdk/core/client';
 import { regionOf } from '../management/endpoint.ts';
 import { maxPayloadBytes } from '../outbox/serialize.ts';
-import { shardOf } from '../store/shards.ts';
 import type { Store } from '../store/store.ts';
 import { BadFanoutMessage, type FanoutMessage } from './message.ts';
 
@@ -50,9 +49,9 @@ export const checkFanoutMessage = (message: FanoutMessage, payload: Uint8Array, 
 const lookupsAtOnce = 25;
 
 export interface ListedIds {
-  /** Carried ids the store lists for the message's shard or room, in the message's order. */
+  /** Carried ids the store lists (a live connection; for a room, a member of it), in the message's order. */
   listed: string[];
-  /** Carried ids the store does not list there (never posted). */
+  /** Carried ids the store does not list so (never posted). */
   unlisted: string[];
   /** Ids not checked (the read budget ended, or the store failed): carried on, never posted unchecked. */
   unchecked: string[];
@@ -60,15 +59,14 @@ export interface ListedIds {
 
 /**
  * A message's `ids` (recipients a sender or an earlier worker could not reach yet) are posted only
- * if the store still lists them where the message says: a live row in its shard, or a member of its
- * room. Pages the worker reads itself come from the store; these come from the message, and a
+ * if the store still lists them: a live connection for a toAll (the sender's hand-over carries ids
+ * of every shard in one message), a member of the room for a toRoom. Pages the worker reads itself come from the store; these come from the message, and a
  * forged one could name anyone (or 5,000 made-up ids). A connection that left the room or went
  * meanwhile is rightly skipped too.
  */
 export const listedIds = async (store: Store, message: FanoutMessage, signal: AbortSignal): Promise<ListedIds> => {
   const ids = [...new Set(message.ids ?? [])];
   const result: ListedIds = { listed: [], unlisted: [], unchecked: [] };
-  const shards = store.shards ?? 1;
   for (let i = 0; i < ids.length; i += lookupsAtOnce) {
     const chunk = ids.slice(i, i + lookupsAtOnce);
     if (signal.aborted) {
@@ -80,7 +78,7 @@ export const listedIds = async (store: Store, message: FanoutMessage, signal: Ab
       const row = found[k];
       if (row === 'error') result.unchecked.push(id);
       else if (row === undefined) result.unlisted.push(id);
-      else if (message.target === 'room' ? row.rooms.includes(message.room!) : shardOf(id, shards) === message.shard) result.listed.push(id);
+      else if (message.target === 'all' || row.rooms.includes(message.room!)) result.listed.push(id);
       else result.unlisted.push(id);
     });
   }

@@ -219,7 +219,7 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
 
   if (unlisted.length > 0) {
     console.error(JSON.stringify({
-      level: 'warn', msg: 'ws-outbox: fan-out message carried ids the store does not list in its shard or room; not posted',
+      level: 'warn', msg: 'ws-outbox: fan-out message carried ids the store does not list (not live, or not in its room); not posted',
       id: message.id, ...(room === undefined ? { shard: message.shard } : { room }), unlisted: unlisted.length, sample: unlisted.slice(0, 5),
     }));
   }

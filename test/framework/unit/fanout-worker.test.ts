@@ -174,13 +174,14 @@ describe('fanoutHandler', () => {
       ]);
     });
 
-    it('posts carried ids only when the store lists them in the message\'s shard or room: 5,000 made-up ids reach nobody', async () => {
+    it('posts carried ids only when the store lists them (live; in the room for a room): 5,000 made-up ids reach nobody', async () => {
       const { handler, transport, reports, inShard, ids, memory } = await setup();
       const madeUp = Array.from({ length: 5000 }, (_, i) => `forged${i}`);
+      // A sender's hand-over carries ids of every shard in one message: any live connection is listed.
       const otherShard = ids.find((id) => shardOf(id, 4) !== 2)!;
       await handler({ Records: [record(bodyOf(message({ done: true, ids: [...madeUp, otherShard, inShard[0]!] })))] } as never, context());
-      expect(transport.posts.map((p) => p.id)).toEqual([inShard[0]]);
-      expect(reports[0]!.fanout).toMatchObject({ outcome: 'done', unlisted: 5001 });
+      expect(transport.posts.map((p) => p.id)).toEqual([otherShard, inShard[0]]);
+      expect(reports[0]!.fanout).toMatchObject({ outcome: 'done', unlisted: 5000 });
       // A room message: members only.
       await memory.join(inShard[1]!, 'r');
       transport.posts.length = 0;
