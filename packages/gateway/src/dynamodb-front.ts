@@ -78,6 +78,31 @@ export const createForwarder = (upstream: URL, agent: Agent, onError: (res: Serv
     out.end(body);
   };
 
+// What dynalite serves (its index.js): these API versions and operations, on POST, with these content types.
+const apiVersions = new Set(['DynamoDB_20111205', 'DynamoDB_20120810']);
+const operations = new Set(['BatchGetItem', 'BatchWriteItem', 'CreateTable', 'DeleteItem', 'DeleteTable', 'DescribeTable', 'DescribeTimeToLive',
+  'GetItem', 'ListTables', 'PutItem', 'Query', 'Scan', 'TagResource', 'UntagResource', 'ListTagsOfResource', 'UpdateItem', 'UpdateTable']);
+const contentTypes = new Set(['application/json', 'application/x-amz-json-1.0']);
+
+/** The operation and body as dynalite reads them, or why it would not run it. */
+export const dynamoRequestOf = (req: Pick<IncomingMessage, 'method' | 'headers'>, body: Buffer): { operation: string; body: unknown } | { refused: string } => {
+  if (req.method !== 'POST') return { refused: `${req.method} is not a DynamoDB operation (POST)` };
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
+  if (!contentTypes.has(type)) return { refused: `content type ${JSON.stringify(type)} (DynamoDB takes application/x-amz-json-1.0)` };
+  const target = String(req.headers['x-amz-target'] ?? '').split('.');
+  if (target.length !== 2 || !apiVersions.has(target[0]!) || !operations.has(target[1]!)) {
+    return { refused: `unknown operation ${JSON.stringify(req.headers['x-amz-target'] ?? '')} (not one the local DynamoDB serves)` };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { refused: 'the body is not JSON' };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { refused: 'the body is not a JSON object' };
+  return { operation: target[1]!, body: parsed };
+};
+
 export const createDynamoFront = (opts: DynamoFrontOptions) => {
   const upstream = new URL(opts.upstream);
   const agent = new Agent({ keepAlive: true });
@@ -91,15 +116,12 @@ export const createDynamoFront = (opts: DynamoFrontOptions) => {
   return {
     handle: async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       const body = await readBody(req);
-      const target = req.headers['x-amz-target'];
-      const operation = typeof target === 'string' ? target.split('.').pop() ?? '' : '';
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.toString('utf8'));
-      } catch {
-        parsed = undefined;
+      const request = dynamoRequestOf(req, body);
+      if ('refused' in request) {
+        if (opts.iam.refuse(req, 'DynamoDB', request.refused)) return deny(res, 'UnknownOperationException', `The local DynamoDB front refused this request: ${request.refused}`);
+        return forward(req, res, body);
       }
-      for (const { action, resources } of (operation && accessesOf(operation, parsed, tableArn)) || []) {
+      for (const { action, resources } of accessesOf(request.operation, request.body, tableArn) ?? []) {
         const verdict = opts.iam(req, action, resources);
         if (verdict.kind === 'denied') return deny(res, 'AccessDeniedException', verdict.message);
         if (verdict.kind === 'unsigned') {

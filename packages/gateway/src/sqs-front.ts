@@ -1,11 +1,14 @@
 // The gateway's SQS endpoint, as the functions see it: `sqs.<region>.amazonaws.com`, unmodified
 // (the egress hook sends it here, over the TLS front). Like the DynamoDB front, it does what SQS's
-// front door does before a queue is touched, the IAM check: the operation from X-Amz-Target (the
-// JSON protocol) or the Action field (the older query protocol), the queue from QueueUrl, as the
-// ARN the template's policies name (`!GetAtt Queue.Arn`). Anything allowed goes to the embedded
-// SQS as is: it finds a queue by the region and name in its URL, whatever the host and account.
-// The queue URLs it answers with (GetQueueUrl, CreateQueue, ListQueues) name its own host and
-// account, which a function cannot reach: they are given back as the AWS URLs `!Ref Queue` gives.
+// front door does before a queue is touched, the IAM check, on the request **as the embedded SQS
+// (fauxqs) will read it**: a check that reads a request one way while the server reads it another
+// is no check. fauxqs takes SQS's JSON protocol on `POST /` (content type application/x-amz-json-1.0),
+// the action as X-Amz-Target with its first `AmazonSQS.` removed, and the queue as the last
+// non-empty `/` segment of QueueUrl after its scheme and host (a query string included), in the
+// region its host names. Anything else it serves (form-encoded SNS and STS, S3 on any path, its own
+// `/_fauxqs/...` inspection, /health) is not SQS to a function and is refused, as is an action it
+// does not know. The queue URLs it answers with (GetQueueUrl, CreateQueue, ListQueues) name its own
+// host and account, which a function cannot reach: they are given back as the AWS URLs `!Ref Queue` gives.
 import { partition } from '@aws-sdk/core/client';
 import { randomUUID } from 'node:crypto';
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -25,33 +28,50 @@ const batchActions: Record<string, string> = {
   SendMessageBatch: 'SendMessage', DeleteMessageBatch: 'DeleteMessage', ChangeMessageVisibilityBatch: 'ChangeMessageVisibility',
 };
 
+/** The SQS actions the embedded SQS serves (fauxqs's router); any other is refused before it. */
+export const sqsActions = new Set(['CreateQueue', 'DeleteQueue', 'GetQueueUrl', 'ListQueues', 'GetQueueAttributes', 'SetQueueAttributes',
+  'PurgeQueue', 'SendMessage', 'ReceiveMessage', 'DeleteMessage', 'SendMessageBatch', 'DeleteMessageBatch', 'ChangeMessageVisibility',
+  'ChangeMessageVisibilityBatch', 'TagQueue', 'UntagQueue', 'ListQueueTags']);
+
+/** The queue a QueueUrl names for fauxqs: the last non-empty segment after scheme and host (query string and all), in the region its `sqs.<region>.` host names. */
+export const queueOfUrl = (queueUrl: string): { name: string | undefined; region: string | undefined } => ({
+  name: queueUrl.replace(/^https?:\/\/[^/]+/, '').split('/').filter(Boolean).pop(),
+  region: /^https?:\/\/sqs\.([^.]+)\./.exec(queueUrl)?.[1],
+});
+
 /**
  * The IAM action and queue ARN a request needs: the queue from its QueueUrl, or from its QueueName
  * (GetQueueUrl, CreateQueue); a request that names no queue (ListQueues) is checked on `*`.
  */
-export const sqsAccessOf = (operation: string, queueUrl: unknown, queueArn: (name: string) => string, queueName?: unknown): { action: string; resource: string } => {
+export const sqsAccessOf = (operation: string, queueUrl: unknown, queueArn: (name: string, region?: string) => string, queueName?: unknown): { action: string; resource: string } => {
   const action = `sqs:${batchActions[operation] ?? operation}`;
   if (typeof queueUrl !== 'string' || queueUrl === '') {
     return { action, resource: queueArn(typeof queueName === 'string' && queueName !== '' ? queueName : '*') };
   }
-  const name = queueUrl.replace(/[?#].*$/, '').split('/').filter(Boolean).pop() ?? '*';
-  return { action, resource: queueArn(name) };
+  const { name, region } = queueOfUrl(queueUrl);
+  return { action, resource: queueArn(name ?? '*', region) };
 };
 
-/** The operation, QueueUrl and QueueName of a request in either of SQS's protocols. */
-const requestOf = (req: IncomingMessage, body: Buffer): { operation: string; queueUrl: unknown; queueName: unknown } => {
+/** The action, QueueUrl and QueueName as fauxqs reads them, or why it would not read it as an SQS request. */
+export const sqsRequestOf = (req: Pick<IncomingMessage, 'method' | 'url' | 'headers'>, body: Buffer):
+  { operation: string; queueUrl: unknown; queueName: unknown } | { refused: string } => {
+  const path = (req.url ?? '').split('?')[0];
+  if (req.method !== 'POST' || path !== '/') return { refused: `${req.method} ${path} is not an SQS request (SQS takes POST /)` };
+  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/x-amz-json-1.0') return { refused: `content type ${JSON.stringify(type)}: the local SQS speaks SQS's JSON protocol only (application/x-amz-json-1.0)` };
   const target = req.headers['x-amz-target'];
-  if (typeof target === 'string') {
-    let parsed: any;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      parsed = undefined;
-    }
-    return { operation: target.split('.').pop() ?? '', queueUrl: parsed?.QueueUrl, queueName: parsed?.QueueName };
+  if (typeof target !== 'string') return { refused: 'no X-Amz-Target' };
+  const operation = target.replace('AmazonSQS.', '');
+  if (!target.startsWith('AmazonSQS.') || !sqsActions.has(operation)) return { refused: `unknown action ${JSON.stringify(target)}` };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { refused: 'the body is not JSON' };
   }
-  const form = new URLSearchParams(body.toString('utf8'));
-  return { operation: form.get('Action') ?? '', queueUrl: form.get('QueueUrl') ?? undefined, queueName: form.get('QueueName') ?? undefined };
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { refused: 'the body is not a JSON object' };
+  const { QueueUrl: queueUrl, QueueName: queueName } = parsed as Record<string, unknown>;
+  return { operation, queueUrl, queueName };
 };
 
 /** Operations whose answer holds queue URLs. */
@@ -71,7 +91,7 @@ const deny = (res: ServerResponse, type: string, message: string) => {
 
 export const createSqsFront = (opts: SqsFrontOptions) => {
   const agent = new Agent({ keepAlive: true });
-  const queueArn = (name: string) => `arn:aws:sqs:${opts.region}:${opts.accountId}:${name}`;
+  const queueArn = (name: string, region = opts.region) => `arn:aws:sqs:${region}:${opts.accountId}:${name}`;
   const forward = createForwarder(new URL(opts.upstream), agent, (res, error) => {
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
     res.end(JSON.stringify({ __type: 'com.amazonaws.sqs#InternalError', message: `local SQS: ${error.message}` }));
@@ -79,16 +99,19 @@ export const createSqsFront = (opts: SqsFrontOptions) => {
   return {
     handle: async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       const body = await readBody(req);
-      const { operation, queueUrl, queueName } = requestOf(req, body);
-      if (operation) {
-        const { action, resource } = sqsAccessOf(operation, queueUrl, queueArn, queueName);
-        const verdict = opts.iam(req, action, [resource]);
-        if (verdict.kind === 'denied') return deny(res, 'AccessDeniedException', verdict.message);
-        if (verdict.kind === 'unsigned') {
-          return verdict.signed
-            ? deny(res, 'InvalidClientTokenId', 'The security token included in the request is invalid.')
-            : deny(res, 'MissingAuthenticationTokenException', 'Request is missing Authentication Token');
-        }
+      const request = sqsRequestOf(req, body);
+      if ('refused' in request) {
+        if (opts.iam.refuse(req, 'SQS', request.refused)) return deny(res, 'AccessDeniedException', `The local SQS front refused this request: ${request.refused}`);
+        return forward(req, res, body);
+      }
+      const { operation, queueUrl, queueName } = request;
+      const { action, resource } = sqsAccessOf(operation, queueUrl, queueArn, queueName);
+      const verdict = opts.iam(req, action, [resource]);
+      if (verdict.kind === 'denied') return deny(res, 'AccessDeniedException', verdict.message);
+      if (verdict.kind === 'unsigned') {
+        return verdict.signed
+          ? deny(res, 'InvalidClientTokenId', 'The security token included in the request is invalid.')
+          : deny(res, 'MissingAuthenticationTokenException', 'Request is missing Authentication Token');
       }
       forward(req, res, body, answersWithUrls.has(operation) ? (answer) => awsQueueUrls(answer, opts.accountId) : undefined);
     },

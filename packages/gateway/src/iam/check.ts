@@ -3,11 +3,15 @@
 // resource (evaluate.ts). A denial is logged with the function, its route, the action and the
 // statement it lacks, and answered by the front as that service answers it.
 //
-// A request signed with a key the gateway did not issue comes from outside the functions (a test,
-// the AWS CLI, a developer's script) and is not checked. One that carries a worker's invocation
-// stamp but no key the gateway issued was made by a function without its credentials (an unsigned
-// fetch, say): AWS refuses those too.
+// A request signed with a key the gateway did not issue, on the plain ports (DYNAMODB_PORT,
+// SQS_PORT, PORT), comes from outside the functions (a test, the AWS CLI, a developer's script) and
+// is not checked. One that carries a worker's invocation stamp but no key the gateway issued was
+// made by a function without its credentials (an unsigned fetch, say): AWS refuses those too. So is
+// any request on the TLS front without a key the gateway issued, stamp or not: only the functions'
+// connections to the AWS host names reach it (egress.ts), and a raw socket there (no stamp, keys
+// made up) must not pass for an outside tool.
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { InvocationLedger } from '../invocations.ts';
 import type { Logger } from '../log.ts';
 import { invocationHeader } from '../worker-protocol.ts';
@@ -32,18 +36,40 @@ export interface IamCheckOptions {
   log: Pick<Logger, 'error'>;
 }
 
-export type IamCheck = (req: IncomingMessage, action: string, resources: string[]) => IamVerdict;
+export interface IamCheck {
+  (req: IncomingMessage, action: string, resources: string[]): IamVerdict;
+  /**
+   * A request a front cannot read as its server would (an unknown operation, a path it does not
+   * serve, a body that does not parse): refused, with a line naming the function that made it.
+   * False when IAM is off (`--no-iam`): then the front passes it on as it is.
+   */
+  refuse(req: IncomingMessage, service: string, why: string): boolean;
+}
 
-export const createIamCheck = (opts: IamCheckOptions): IamCheck => (req, action, resources) => {
+/** True for a request that came through the TLS front: the functions' own connections to AWS host names. */
+export const viaTlsFront = (req: IncomingMessage): boolean => (req.socket as TLSSocket | undefined)?.encrypted === true;
+
+/** Who made a request, as the log names it: the function of its key or of its invocation stamp. */
+const callerOf = (opts: IamCheckOptions, req: IncomingMessage): string => {
+  const identity = opts.identities.get(accessKeyOf(req.headers, req.url));
+  const stamp = req.headers[invocationHeader];
+  const invocation = typeof stamp === 'string' ? opts.ledger.get(stamp) : undefined;
+  const name = identity?.functionName ?? invocation?.functionName;
+  if (name !== undefined) return `${name} (route ${invocation?.route ?? '-'})`;
+  return viaTlsFront(req) ? 'a function (not signed with its role\'s credentials, no invocation stamp)' : 'a caller from outside the functions';
+};
+
+export const createIamCheck = (opts: IamCheckOptions): IamCheck => Object.assign((req: IncomingMessage, action: string, resources: string[]): IamVerdict => {
   if (!opts.enabled) return { kind: 'allowed' };
   const identity = opts.identities.get(accessKeyOf(req.headers, req.url));
   const stamp = req.headers[invocationHeader];
   const invocation = typeof stamp === 'string' ? opts.ledger.get(stamp) : undefined;
   if (!identity) {
-    if (invocation === undefined) return { kind: 'allowed' };
-    opts.log.error(`IAM: ${invocation.functionName} (route ${invocation.route ?? '-'}) called ${action} without the credentials of its role `
+    if (invocation === undefined && !viaTlsFront(req)) return { kind: 'allowed' };
+    const functionName = invocation?.functionName ?? 'a function (no invocation stamp)';
+    opts.log.error(`IAM: ${functionName} (route ${invocation?.route ?? '-'}) called ${action} without the credentials of its role `
       + '(an unsigned request, or keys of its own): AWS refuses it. Sign with the default credential chain (the SDK does).');
-    return { kind: 'unsigned', functionName: invocation.functionName, signed: accessKeyOf(req.headers, req.url) !== undefined };
+    return { kind: 'unsigned', functionName, signed: accessKeyOf(req.headers, req.url) !== undefined };
   }
   const statements = opts.policyOf(identity.logicalId)?.statements ?? [];
   for (const resource of resources) {
@@ -64,4 +90,11 @@ export const createIamCheck = (opts: IamCheckOptions): IamCheck => (req, action,
     };
   }
   return { kind: 'allowed' };
-};
+}, {
+  refuse: (req: IncomingMessage, service: string, why: string): boolean => {
+    if (!opts.enabled) return false;
+    opts.log.error(`IAM: ${callerOf(opts, req)} sent ${service} a request it cannot check (${why}): refused. `
+      + `${req.method ?? '?'} ${req.url ?? ''}`);
+    return true;
+  },
+});
