@@ -13,7 +13,7 @@ import { startGateway, gatewayDefaults, RestartRequired, type Gateway, type Gate
 import { createLogger } from './log.ts';
 import { parseParameterOverrides } from './template.ts';
 
-export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--parameter-overrides Key=Value ...] [--static folder] [--no-iam] [--no-limits] [--no-watch]
+export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--parameter-overrides Key=Value ...] [--static folder] [--allowed-host name ...] [--no-iam] [--no-limits] [--no-watch]
   The local gateway on 127.0.0.1: the template's WebSocket API and functions (built with esbuild,
   run like Lambda, frozen between invocations), the @connections API, an embedded DynamoDB with
   the template's tables, and the --static folder at / if given. Functions reach their execute-api and DynamoDB hosts
@@ -22,6 +22,7 @@ export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--para
   source files rebuild them; edits to the template apply at once (or restart the gateway).
   --parameter-overrides  template parameters, as sam deploy takes them (Stage=prod Table='x y')
   --static folder        serve this folder at http://127.0.0.1:PORT/ (an app's demo page); nothing by default
+  --allowed-host name    also answer requests whose Host is this name (loopback names and the emulated AWS hosts only by default: DNS rebinding)
   --no-iam               do not check calls against the functions' template policies
   --no-limits            no Lambda-sized CPU and memory (cgroups) per instance
   env: PORT (3001), DYNAMODB_PORT (8000), SQS_PORT (9324), STAGE (the template's, else local), AWS_REGION (us-east-1), TEMPLATE`;
@@ -175,6 +176,7 @@ export const runDev = async (args: string[]): Promise<void> => {
       template: { type: 'string', short: 't' },
       'parameter-overrides': { type: 'string', multiple: true },
       static: { type: 'string' },
+      'allowed-host': { type: 'string', multiple: true },
       'no-iam': { type: 'boolean' },
       'no-limits': { type: 'boolean' },
       'no-watch': { type: 'boolean' },
@@ -200,6 +202,7 @@ export const runDev = async (args: string[]): Promise<void> => {
     iam: !values['no-iam'],
     limits: !values['no-limits'],
     ...(values.static === undefined ? {} : { staticDir: checkedFolder(values.static) }),
+    ...(values['allowed-host'] === undefined ? {} : { allowedHosts: values['allowed-host'] }),
     logger: log,
   };
   let gw = await startGateway(options);

@@ -29,6 +29,7 @@ import { startDynamo, type LocalDynamo } from './dynamodb.ts';
 import type { EgressConfig } from './egress.ts';
 import { FunctionPool } from './function-pool.ts';
 import { createIamCheck } from './iam/check.ts';
+import { createHostCheck, refuseHost, refusedHostMessage } from './host-check.ts';
 import { Identities } from './iam/identities.ts';
 import { functionPolicy, type FunctionPolicy } from './iam/policies.ts';
 import { InvocationLedger, type LateSend } from './invocations.ts';
@@ -90,6 +91,8 @@ export interface GatewayOptions {
   devAudience: string;
   /** A folder served at `/` on the WebSocket API's port (an app's demo page); undefined: none. */
   staticDir?: string;
+  /** Host names answered besides loopback, the emulated AWS hosts and `host` (host-check.ts: DNS rebinding). */
+  allowedHosts?: string[];
 }
 
 export const gatewayDefaults: GatewayOptions = {
@@ -224,6 +227,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
   const apiHost = `${opts.apiId}.execute-api.${opts.region}.${dnsSuffix}`;
   const dynamodbHost = `dynamodb.${opts.region}.${dnsSuffix}`;
   const sqsHost = `sqs.${opts.region}.${dnsSuffix}`;
+  const hostCheck = createHostCheck([apiHost, dynamodbHost, sqsHost, opts.host, ...(opts.allowedHosts ?? [])]);
 
   // Listen first, so a client that connects during the build is held (then served, or told 503)
   // rather than refused or left hanging.
@@ -231,12 +235,13 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
   const server = createServer();
   let handleRequest: (req: IncomingMessage, res: ServerResponse) => void = () => {};
   let handleUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void = () => {};
-  server.on('request', (req, res) => gate.hold(() => handleRequest(req, res), (why) => {
+  server.on('request', (req, res) => hostCheck.allows(req) ? gate.hold(() => handleRequest(req, res), (why) => {
     req.resume();
     serviceUnavailable(res, why);
-  }));
+  }) : refuseHost(req, res));
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => {});
+    if (!hostCheck.allows(req)) return refuseUpgrade(socket, 403, JSON.stringify({ message: refusedHostMessage(req) }));
     gate.hold(() => handleUpgrade(req, socket, head), (why) => refuseUpgrade(socket, 503, JSON.stringify({ message: `Service Unavailable: ${why}` }), { 'Retry-After': '1' }));
   });
   const port = await listen(server, opts.port, opts.host, 'PORT');
@@ -280,6 +285,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     undo.push(() => dynamo.stop());
     const dynamoFront = createDynamoFront({ upstream: dynamo.endpoint, iam, region: opts.region, accountId: opts.accountId });
     const dynamoServer = createServer((req, res) => {
+      if (!hostCheck.allows(req)) return refuseHost(req, res);
       dynamoFront.handle(req, res).catch((error: Error) => {
         log.error(`DynamoDB front: ${error.stack ?? error.message}`);
         if (!res.headersSent) res.writeHead(500);
@@ -302,6 +308,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       const front = createSqsFront({ upstream: sqs.endpoint, iam, region: opts.region, accountId: opts.accountId });
       sqsFront = front;
       const sqsServer = createServer((req, res) => {
+        if (!hostCheck.allows(req)) return refuseHost(req, res);
         front.handle(req, res).catch((error: Error) => {
           log.error(`SQS front: ${error.stack ?? error.message}`);
           if (!res.headersSent) res.writeHead(500);
@@ -445,7 +452,8 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     handleRequest = (req, res) => {
       const path = new URL(req.url ?? '/', 'http://local').pathname;
       const handle = isManagementPath(req.url) ? management(req, res)
-        : devIssuer?.serves(path) ? devIssuer.handle(req, res)
+        // Tokens only to loopback names: not to a function's call to the execute-api host, say.
+        : devIssuer?.serves(path) ? (hostCheck.loopback(req) ? devIssuer.handle(req, res) : Promise.resolve(refuseHost(req, res, 'the dev issuer answers loopback names only (localhost, 127.0.0.1, [::1])')))
         : serveStatic(req, res);
       handle.catch((error: Error) => {
         log.error(`${req.method} ${req.url}: ${error.stack ?? error.message}`);

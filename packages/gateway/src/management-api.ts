@@ -1,8 +1,10 @@
 // The @connections management API, on the gateway's own port, as the real SDK client expects it:
 // `POST|GET|DELETE /@connections/{id}` and `/{stage}/@connections/{id}`, AWS error types in the
 // `x-amzn-ErrorType` header with a JSON `{"message"}` body. Each request is checked against the
-// calling function's execute-api:ManageConnections statements (iam/check.ts; the signature itself
-// is not verified). A connection whose client is not reading (more than maxBufferedBytes waiting
+// calling function's execute-api:ManageConnections statements (iam/check.ts). As on AWS, a request
+// must carry a SigV4 signature (an Authorization header or a presigned query): without one it is
+// 403 MissingAuthenticationTokenException, with a malformed one 403 IncompleteSignatureException
+// (the signature itself is not verified: the gateway does not know the keys of outside callers). A connection whose client is not reading (more than maxBufferedBytes waiting
 // to be written to it) answers POST with 429 LimitExceededException, as API Gateway does, and
 // nobody else waits for it.
 //
@@ -94,6 +96,28 @@ const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
   req.on('error', reject);
 });
 
+/**
+ * Why a request is not SigV4-signed as API Gateway requires, as its error type and message; undefined
+ * when it is (the signature's value is not checked). The rules follow what API Gateway answers.
+ */
+export const unsignedReason = (req: Pick<IncomingMessage, 'headers' | 'url'>): { type: string; message: string } | undefined => {
+  const authorization = req.headers.authorization;
+  const query = new URLSearchParams((req.url ?? '').includes('?') ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1) : '');
+  if (authorization === undefined || authorization === '') {
+    if (!query.has('X-Amz-Algorithm')) return { type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' };
+    const missing = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-Date'].filter((name) => !query.get(name));
+    return missing.length === 0 ? undefined
+      : { type: 'IncompleteSignatureException', message: `AWS query-string parameters must include ${missing.map((m) => `'${m}'`).join(', ')}. Re-examine the query-string parameters.` };
+  }
+  if (!/^AWS4-HMAC-SHA256\s/.test(authorization)) {
+    return { type: 'IncompleteSignatureException', message: `Authorization header requires the AWS4-HMAC-SHA256 algorithm (SigV4). Authorization=${authorization.split(/\s/)[0]}` };
+  }
+  const missing = ['Credential', 'SignedHeaders', 'Signature'].filter((name) => !new RegExp(`[\\s,]${name}=[^,\\s]+`).test(authorization));
+  if (!req.headers['x-amz-date'] && !req.headers.date) missing.push("either 'X-Amz-Date' or 'Date' header");
+  return missing.length === 0 ? undefined
+    : { type: 'IncompleteSignatureException', message: `Authorization header requires ${missing.map((m) => (m.includes(' ') ? m : `'${m}' parameter`)).join(', ')}.` };
+};
+
 export const createManagementApi = (options: Omit<ManagementApiOptions, keyof typeof defaults> & Partial<ManagementApiOptions>) => {
   const opts = withDefaults(defaults, options);
   const { registry, ledger, log } = opts;
@@ -127,6 +151,11 @@ export const createManagementApi = (options: Omit<ManagementApiOptions, keyof ty
   };
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const unsigned = unsignedReason(req);
+    if (unsigned !== undefined) {
+      req.resume();
+      return reply(res, 403, { message: unsigned.message }, unsigned.type);
+    }
     const match = pathPattern.exec(req.url ?? '')!;
     const [, rawStage, rawId] = match;
     const stage = rawStage === undefined ? undefined : decode(rawStage);

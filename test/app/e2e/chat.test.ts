@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startGateway, type Gateway } from '../../../packages/gateway/src/gateway.ts';
+import { signedConnectionsFetch } from '../../../packages/gateway/test/gateway/support.ts';
 
 // These callbacks run in the page; the project compiles without the DOM lib.
 declare const document: any;
@@ -110,7 +111,8 @@ test('two users log in, join a room; one sends; both show the message with their
 
 /** What PostToConnection does: POST the bytes to the page's connection on the management API. */
 const postToConnection = async (connectionId: string, body: string): Promise<void> => {
-  const res = await fetch(`${gateway.managementEndpoint}/@connections/${encodeURIComponent(connectionId)}`, { method: 'POST', body });
+  // Signed, as the SDK signs it: the gateway, as API Gateway, refuses unsigned calls.
+  const res = await signedConnectionsFetch(gateway.managementEndpoint, connectionId, 'POST', body);
   expect(res.status).toBe(200);
 };
 

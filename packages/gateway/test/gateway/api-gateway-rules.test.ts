@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
 import type { InvocationReport } from '../../src/websocket-api.ts';
-import { TestClient, eventually, recordedEvent } from './support.ts';
+import { TestClient, eventually, recordedEvent, signedConnectionsFetch } from './support.ts';
 
 const template = 'test/fixtures/mechanics-template.yaml';
 const outdir = mkdtempSync(join(tmpdir(), 'gw-rules-'));
@@ -115,7 +115,7 @@ describe('$connect', () => {
     const error = await refusal('?name=' + encodeURIComponent('no way!'));
     expect(error.status).toBe(400);
     const refused = reports.filter((r) => r.route === '$connect' && r.statusCode === 400).at(-1)!;
-    const res = await fetch(`${gateway.managementEndpoint}/@connections/${encodeURIComponent(refused.connectionId)}`, { method: 'GET' });
+    const res = await signedConnectionsFetch(gateway.managementEndpoint, refused.connectionId, 'GET');
     expect(res.status).toBe(410);
   });
 });

@@ -11,7 +11,7 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk
 import { startGateway, type Gateway } from '../../src/gateway.ts';
 import { createLogger } from '../../src/log.ts';
 import type { InvocationReport } from '../../src/websocket-api.ts';
-import { TestClient, eventually, sleep } from './support.ts';
+import { TestClient, eventually, signedFetch, sleep } from './support.ts';
 
 const quiet = process.env.GATEWAY_LOG === undefined;
 const lines: string[] = [];
@@ -58,7 +58,7 @@ describe('bad input', () => {
 
   test('a malformed %-escape in a @connections path is a 400, never a 500', async () => {
     for (const path of ['/@connections/%E0%A4%A', `/${gateway.stage}/@connections/abc%ZZ`, '/%E0%A4%A/@connections/abc']) {
-      const res = await fetch(`http://127.0.0.1:${gateway.port}${path}`, { method: 'POST', body: 'x' });
+      const res = await signedFetch(`http://127.0.0.1:${gateway.port}${path}`, 'POST', 'x');
       expect({ path, status: res.status, type: res.headers.get('x-amzn-errortype') }).toEqual({ path, status: 400, type: 'BadRequestException' });
     }
   });

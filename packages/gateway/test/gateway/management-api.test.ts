@@ -8,7 +8,7 @@ import {
   ApiGatewayManagementApiClient, DeleteConnectionCommand, GetConnectionCommand, PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
-import { TestClient } from './support.ts';
+import { signedConnectionsFetch, signedFetch, TestClient } from './support.ts';
 
 let gateway: Gateway;
 let sdk: ApiGatewayManagementApiClient;
@@ -60,7 +60,7 @@ describe('POST (PostToConnection)', () => {
 
   test('works on the stage-less path too, with the id URL-encoded', async () => {
     const { client, id } = await connect();
-    const res = await fetch(`http://127.0.0.1:${gateway.port}/@connections/${encodeURIComponent(id)}`, { method: 'POST', body: 'plain text' });
+    const res = await signedFetch(`http://127.0.0.1:${gateway.port}/@connections/${encodeURIComponent(id)}`, 'POST', 'plain text');
     expect(res.status).toBe(200);
     await client.waitFor((d) => d === 'plain text');
     await client.close();
@@ -125,7 +125,7 @@ describe('410 GoneException', () => {
   });
 
   test('the raw answer carries x-amzn-ErrorType and a JSON message', async () => {
-    const res = await fetch(`${gateway.managementEndpoint}/@connections/${encodeURIComponent('no/such+id=')}`, { method: 'POST', body: 'x' });
+    const res = await signedConnectionsFetch(gateway.managementEndpoint, 'no/such+id=', 'POST', 'x');
     expect(res.status).toBe(410);
     expect(res.headers.get('x-amzn-errortype')).toBe('GoneException');
     expect(await res.json()).toEqual({ message: expect.stringContaining('no/such+id=') });
@@ -133,7 +133,14 @@ describe('410 GoneException', () => {
 });
 
 test('a wrong stage in the path is 403 ForbiddenException', async () => {
-  const res = await fetch(`http://127.0.0.1:${gateway.port}/prod/@connections/abc`, { method: 'GET' });
+  const res = await signedFetch(`http://127.0.0.1:${gateway.port}/prod/@connections/abc`, 'GET');
   expect(res.status).toBe(403);
   expect(res.headers.get('x-amzn-errortype')).toBe('ForbiddenException');
+});
+
+test('an unsigned call is 403 MissingAuthenticationTokenException, as API Gateway answers it', async () => {
+  const res = await fetch(`http://127.0.0.1:${gateway.port}/@connections/abc`, { method: 'GET' });
+  expect(res.status).toBe(403);
+  expect(res.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
+  expect(await res.json()).toEqual({ message: 'Missing Authentication Token' });
 });

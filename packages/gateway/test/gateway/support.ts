@@ -1,6 +1,9 @@
 // Real `ws` clients for the gateway tests: every received frame is kept (parsed when it is JSON),
 // and tests wait for what they expect with a deadline rather than sleeping.
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { Sha256 } from '@smithy/core/checksum';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
 import WebSocket from 'ws';
 import type { Gateway } from '../../src/gateway.ts';
 
@@ -150,3 +153,19 @@ export const recordedEvent = async (gw: Gateway, kind: string, key: string, wait
     db.destroy();
   }
 };
+
+/**
+ * A raw request to the gateway's @connections API, SigV4-signed as the SDK signs it (the gateway,
+ * as API Gateway, refuses unsigned ones): for tests that look at the wire. `url` is sent as is.
+ */
+export const signedFetch = async (url: string, method: 'GET' | 'POST' | 'DELETE', body?: string): Promise<Response> => {
+  const { protocol, hostname, port, host } = new URL(url);
+  const path = url.slice(url.indexOf('/', url.indexOf('//') + 2));
+  const signer = new SignatureV4({ credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' }, region: 'us-east-1', service: 'execute-api', sha256: Sha256 });
+  const signed = await signer.sign(new HttpRequest({ protocol, hostname, port: Number(port), method, path, headers: { host }, ...(body === undefined ? {} : { body }) }));
+  return fetch(url, { method, headers: signed.headers, ...(body === undefined ? {} : { body }) });
+};
+
+/** signedFetch on `<endpoint>/@connections/<id, URL-encoded>`. */
+export const signedConnectionsFetch = (endpoint: string, connectionId: string, method: 'GET' | 'POST' | 'DELETE', body?: string): Promise<Response> =>
+  signedFetch(`${endpoint}/@connections/${encodeURIComponent(connectionId)}`, method, body);
