@@ -273,7 +273,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
         maxMessageBytes: opts.maxMessageBytes, maxFrameBytes: opts.maxFrameBytes,
         idleTimeoutMs: opts.idleTimeoutMs, maxDurationMs: opts.maxDurationMs, runDisconnect: opts.runDisconnect,
       },
-      management, devIssuer, staticDir: opts.staticDir,
+      management, devIssuer, staticDir: opts.staticDir, stopAlongside: [() => eventSources.stop(), () => lambda.stop()],
       onInvocation: (report: InvocationReport) => events.emit('invocation', report),
     }));
     eventSources.start();

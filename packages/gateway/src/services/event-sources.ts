@@ -20,6 +20,7 @@ export const createEventSources = (options: {
   maxInstances: number; region: string; log: Logger; onBatch: (report: BatchReport) => void;
 }): EventSourcesService => {
   const sources: SqsEventSource[] = [];
+  let stopping: Promise<void> | undefined;
   const { sqs } = options;
   for (const fn of options.model.functions.values()) {
     for (const source of fn.spec.sqsEvents) {
@@ -48,8 +49,6 @@ export const createEventSources = (options: {
       if (JSON.stringify(next.queues) !== JSON.stringify(previous.queues)) return 'the queues changed';
       return sqsEventsOf(next) !== sqsEventsOf(previous) ? 'the SQS event sources changed' : undefined;
     },
-    stop: async () => {
-      await Promise.all(sources.map((source) => source.stop()));
-    },
+    stop: () => (stopping ??= Promise.all(sources.map((source) => source.stop())).then(() => undefined)),
   };
 };

@@ -30,9 +30,11 @@ export const startLambda = async (options: {
 }): Promise<LambdaService> => {
   const { log } = options;
   const cleanups: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
+  let stopping: Promise<void> | undefined;
+  // Once: the WebSocket API's stop ends the pools too (so closing never waits on a running handler).
+  const stopAll = () => (stopping ??= (async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
-  };
+  })());
   try {
     let limits: Limits | undefined;
     if (options.useLimits) {

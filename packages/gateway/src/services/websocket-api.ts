@@ -30,6 +30,8 @@ export const startWebSocketApi = async (options: {
   model: AppModel; entry: EntryService; pools: Map<string, FunctionPool>; registry: ConnectionRegistry; limits: WebSocketApiLimits;
   api: { apiId: string; domainName: string }; region: string; accountId: string;
   management: HostHandler; devIssuer: DevIssuer | undefined; staticDir: string | undefined; log: Logger;
+  /** Stopped together with the API: the pollers (no new invocations) and the pools (which ends running ones). */
+  stopAlongside: Array<() => Promise<void>>;
   onInvocation: (report: InvocationReport) => void;
 }): Promise<GatewayService> => {
   const { model, log, pools } = options;
@@ -93,6 +95,9 @@ export const startWebSocketApi = async (options: {
     reload(next) {
       wsApi.setRoutes(next.routeSelectionExpression, routesOf(next));
     },
-    stop: () => wsApi.stop(),
+    // wsApi.stop() waits for running invocations, and stopping the pools is what ends them.
+    stop: async () => {
+      await Promise.all([wsApi.stop(), ...options.stopAlongside.map((stop) => stop())]);
+    },
   };
 };
