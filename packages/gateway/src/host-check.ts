@@ -31,8 +31,9 @@ export interface HostCheck {
   loopback(req: Pick<IncomingMessage, 'headers'>): boolean;
 }
 
-export const createHostCheck = (extra: Iterable<string>): HostCheck => {
-  const names = new Set([...extra].map((h) => h.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '')).filter((h) => h !== '' && h !== '0.0.0.0' && h !== '::'));
+export const createHostCheck = (extra: readonly unknown[]): HostCheck => {
+  for (const name of extra) if (typeof name !== 'string') throw new TypeError(`startGateway allowedHosts must be host names; got ${String(name)}`);
+  const names = new Set((extra as string[]).map((h) => h.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '')).filter((h) => h !== '' && h !== '0.0.0.0' && h !== '::'));
   return {
     allows: (req) => {
       const name = hostNameOf(req);
