@@ -40,8 +40,9 @@ export interface CanaryResult {
   max: number;
   /** The slowest probes: when they were sent (ms after the flood's start) and their latency. */
   worst: { at: number; latency: number }[];
-  /** The p99 of the send invocations' durations (ms). */
+  /** The p99 of the send invocations' durations (ms), and their p50, p90 and max. */
   sendP99Ms: number;
+  send: { count: number; p50: number; p90: number; max: number };
   floodMs: number;
 }
 
@@ -130,6 +131,7 @@ export const runCanary = async (over: Partial<CanaryOptions> = {}): Promise<Cana
     return {
       latencies, lost: sentAt.size - seenAt.size, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN,
       worst, sendP99Ms: quantile(sendDurations, 0.99), floodMs,
+      send: { count: sendDurations.length, p50: quantile(sendDurations, 0.5), p90: quantile(sendDurations, 0.9), max: sendDurations.at(-1) ?? NaN },
     };
   } finally {
     for (const ws of clients) ws.terminate();

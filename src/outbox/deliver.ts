@@ -78,9 +78,9 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
   // Stalled connections (stalled.ts): later messages to them in this flush fail without a request,
   // which also keeps their order (nothing after a failed message reaches them).
   const stalledIds = new Set<string>();
-  // Requests that got through so far, and when and after how many of them each connection first answered 429.
-  let passes = 0;
-  const firstThrottle = new Map<string, { at: number; passes: number }>();
+  // When a request last got through, and when each connection's first 429 came and its request left.
+  let lastPassAt = -Infinity;
+  const firstThrottle = new Map<string, { at: number; sentAt: number }>();
 
   const giveUp = async (task: Task): Promise<void> => {
     stalledIds.add(task.id);
@@ -122,7 +122,7 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
         // outlive its budget even if it does not.
         await Promise.race([request, aborted(controller.signal)]);
         pacer?.passed(now());
-        passes++;
+        lastPassAt = now();
         options.stalled?.forget(task.id);
         if (task.op === 'delete') outcome.closed.push(task.id);
         outcome.sent++;
@@ -134,11 +134,13 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
         clearTimeout(timer);
       }
       if (failure.kind === 'throttled' && options.stalled !== undefined) {
-        // Still 429 well after its first one while others get through, or from a connection this
-        // instance already found stalled: this client is not reading; the endpoint is not throttling.
+        // Still 429 well after its first one (or at its last attempt) while others got through since
+        // its first request left, or from a connection this instance already found stalled: this
+        // client is not reading; the endpoint is not throttling.
         const first = firstThrottle.get(task.id);
-        if (options.stalled.has(task.id, now()) || (first !== undefined && passes > first.passes && now() - first.at >= stallAfterMs)) return giveUp(task);
-        if (first === undefined) firstThrottle.set(task.id, { at: now(), passes });
+        const othersPass = first !== undefined && lastPassAt >= first.sentAt;
+        if (options.stalled.has(task.id, now()) || (othersPass && (now() - first.at >= stallAfterMs || n >= maxAttempts))) return giveUp(task);
+        if (first === undefined) firstThrottle.set(task.id, { at: now(), sentAt: start });
       }
       const stale = failure.kind === 'throttled' && pacer !== undefined && !pacer.throttled(now(), start, task.id);
       if (failure.kind === 'gone') {

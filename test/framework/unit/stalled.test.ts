@@ -55,6 +55,38 @@ describe('a connection that keeps answering 429 while others get through', () =>
     expect(pacer.rate(Date.now())).toBeUndefined();
   });
 
+  it('in a small room whose others were all served before its first 429, it is still found stalled, and remembered', async () => {
+    let toStuck = 0;
+    const transport: Transport = {
+      post: async (id) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (id !== 'stuck') return;
+        toStuck++;
+        // Answered after the others: nothing else passes in this flush after its first 429.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        throw new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Too Many Requests' });
+      },
+      delete: async () => undefined,
+      destroy: () => undefined,
+    };
+    async function* small(): AsyncGenerator<Task> {
+      for (const id of ['stuck', 'a', 'b', 'c']) yield { op: 'post', id, payload: new Uint8Array([1]) };
+    }
+    const stalled = new StalledClients();
+    const options = {
+      transport, pacer: new Pacer(), stalled, concurrency: 10, maxAttempts: 4, requestTimeoutMs: 1000,
+      deadline: Date.now() + 10_000, hardDeadline: Date.now() + 11_000, backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
+    };
+    const first = await deliver(small(), options);
+    expect(first.failed).toEqual([{ connectionId: 'stuck', reason: 'stalled', status: 429, error: 'LimitExceededException' }]);
+    expect(stalled.has('stuck', Date.now())).toBe(true);
+    const before = toStuck;
+    const started = performance.now();
+    await deliver(small(), { ...options, deadline: Date.now() + 10_000, hardDeadline: Date.now() + 11_000 });
+    expect(toStuck - before).toBe(1);
+    expect(performance.now() - started).toBeLessThan(150);
+  });
+
   it('the next flush of the instance gives it one request, no retry; a request that gets through forgets it', async () => {
     const { transport, toStuck } = stuckTransport();
     const stalled = new StalledClients();
