@@ -102,6 +102,10 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
   const attempt = async (task: Task): Promise<void> => {
     if (goneIds.has(task.id)) return void outcome.gone.push(task.id);
     if (stalledIds.has(task.id)) return fail(task.id, 'stalled');
+    if (options.stalled?.skips(task.id, now())) {
+      stalledIds.add(task.id);
+      return fail(task.id, 'stalled');
+    }
     // n counts attempts against maxAttempts; a 429 the pacer had already answered (the request
     // left before the pace was last lowered) does not use one up.
     for (let n = 1; ; n++) {

@@ -72,7 +72,7 @@ describe('a connection that keeps answering 429 while others get through', () =>
     async function* small(): AsyncGenerator<Task> {
       for (const id of ['stuck', 'a', 'b', 'c']) yield { op: 'post', id, payload: new Uint8Array([1]) };
     }
-    const stalled = new StalledClients();
+    const stalled = new StalledClients(30_000, 0);
     const options = {
       transport, pacer: new Pacer(), stalled, concurrency: 10, maxAttempts: 4, requestTimeoutMs: 1000,
       deadline: Date.now() + 10_000, hardDeadline: Date.now() + 11_000, backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
@@ -87,11 +87,16 @@ describe('a connection that keeps answering 429 while others get through', () =>
     expect(performance.now() - started).toBeLessThan(150);
   });
 
-  it('the next flush of the instance gives it one request, no retry; a request that gets through forgets it', async () => {
+  it('the next flushes of the instance send it nothing for a while, then one request, no retry; a request that gets through forgets it', async () => {
     const { transport, toStuck } = stuckTransport();
-    const stalled = new StalledClients();
+    const stalled = new StalledClients(30_000, 300);
     await run(transport, stalled, new Pacer());
-    const before = toStuck();
+    let before = toStuck();
+    const quiet = await run(transport, stalled, new Pacer());
+    expect(toStuck() - before).toBe(0);
+    expect(quiet.failed.map((f) => f.reason)).toEqual(['stalled', 'stalled', 'stalled', 'stalled', 'stalled']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    before = toStuck();
     const started = performance.now();
     const out = await run(transport, stalled, new Pacer());
     expect(toStuck() - before).toBe(1);
