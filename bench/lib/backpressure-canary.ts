@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { startGateway } from '../../packages/gateway/src/gateway.ts';
 
 export interface CanaryOptions {
-  /** One member never reads (the run); false: everyone reads (the control). */
+  /** One member never reads (the run); false: that member reads like the others (the control, same work). */
   stuck: boolean;
   /** Messages of `bytes` sent to the room by the flooders. */
   messages: number;
@@ -77,11 +77,12 @@ export const runCanary = async (over: Partial<CanaryOptions> = {}): Promise<Cana
     const sendDurations: number[] = [];
     gateway.events.on('invocation', (r: { route?: string; durationMs?: number }) => { if (r.route === 'send' && typeof r.durationMs === 'number') sendDurations.push(r.durationMs); });
     const room = 'canary';
-    const stuck = o.stuck ? await open(gateway.wsUrl, 'stuck') : undefined;
+    // The same members in both runs, so that only its reading differs.
+    const member = await open(gateway.wsUrl, 'stuck');
     const flooders = await Promise.all(Array.from({ length: o.flooders }, (_, i) => open(gateway.wsUrl, `flooder${i}`)));
     const prober = await open(gateway.wsUrl, 'prober');
     const observer = await open(gateway.wsUrl, 'observer');
-    clients.push(...(stuck ? [stuck] : []), ...flooders, prober, observer);
+    clients.push(member, ...flooders, prober, observer);
     for (const ws of clients) await joinRoom(ws, room);
     // Warm-up: instances of the send function started (as many as a burst makes), so that cold
     // starts are not what the probes measure.
@@ -93,7 +94,7 @@ export const runCanary = async (over: Partial<CanaryOptions> = {}): Promise<Cana
       for (let i = 0; i < warm; i++) flooders[i % flooders.length]!.send(JSON.stringify({ action: 'send', room, text: `warm-${i}` }));
     });
     // Stop reading: what the gateway writes to it piles up in the kernel's buffers, then in its own (429 past 1 MiB).
-    if (stuck) (stuck as unknown as { _socket: { pause(): void } })._socket.pause();
+    if (o.stuck) (member as unknown as { _socket: { pause(): void } })._socket.pause();
 
     const sentAt = new Map<string, number>();
     const seenAt = new Map<string, number>();

@@ -35,13 +35,19 @@ export const prune = async (store: Store, outcome: Pick<DeliveryOutcome, 'gone' 
   const run = async (ids: Set<string>, keepConnectedAfter: number | undefined): Promise<void> => {
     if (ids.size === 0) return;
     let removed: RemoveResult;
+    // What the store says it has removed so far: if we stop waiting, the report still says what was done.
+    const done = new Set<string>();
     try {
       // The race is for a store that ignores the signal: it must not hold the invocation.
-      removed = await raceAbort(store.remove(ids, { rooms: outcome.goneRooms, users: outcome.goneUsers, signal: options.signal, keepConnectedAfter }), options.signal);
+      removed = await raceAbort(store.remove(ids, {
+        rooms: outcome.goneRooms, users: outcome.goneUsers, signal: options.signal, keepConnectedAfter,
+        onRemoved: (removedIds) => { for (const id of removedIds) done.add(id); },
+      }), options.signal);
     } catch (error) {
       result.error ??= options.signal.aborted ? undefined : error;
       const reason = options.signal.aborted ? 'deadline' : 'store';
-      for (const connectionId of ids) result.unpruned.push({ connectionId, reason });
+      result.pruned += done.size;
+      for (const connectionId of ids) if (!done.has(connectionId)) result.unpruned.push({ connectionId, reason });
       return;
     }
     result.pruned += removed.connections;

@@ -60,6 +60,7 @@ const inBatches = async <T>(
   what: string,
   options: BatchOptions,
   signal: AbortSignal | undefined,
+  onDone?: (done: T[]) => void,
 ): Promise<BatchOutcome<T>> => {
   const outcome: BatchOutcome<T> = { calls: 0, left: [] };
   await forEachBounded(chunksOf(items, size), options.parallel, async (chunk) => {
@@ -74,7 +75,12 @@ const inBatches = async <T>(
       if (signal?.aborted) break;
       outcome.calls++;
       try {
+        const sent = pending;
         pending = await send(pending, signal);
+        if (onDone !== undefined) {
+          const unprocessed = new Set(pending);
+          onDone(sent.filter((item) => !unprocessed.has(item)));
+        }
       } catch (error) {
         if (!signal?.aborted) outcome.error ??= error;
         break;
@@ -86,11 +92,15 @@ const inBatches = async <T>(
 };
 
 /** Writes requests 25 at a time, retrying whatever comes back unprocessed. */
-export const batchWrite = (client: DynamoDBDocumentClient, table: string, requests: WriteRequest[], options = batchDefaults, signal?: AbortSignal): Promise<BatchOutcome<WriteRequest>> =>
+export const batchWrite = (
+  client: DynamoDBDocumentClient, table: string, requests: WriteRequest[], options = batchDefaults, signal?: AbortSignal, onWritten?: (done: WriteRequest[]) => void,
+): Promise<BatchOutcome<WriteRequest>> =>
   inBatches(requests, maxWriteBatch, async (pending, abortSignal) => {
     const out = await client.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }), { abortSignal });
-    return (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
-  }, 'BatchWriteItem', options, signal);
+    // DynamoDB hands back copies of the unprocessed requests: map them to the ones sent, by key.
+    const unprocessed = new Set(((out.UnprocessedItems?.[table] ?? []) as WriteRequest[]).map((r) => JSON.stringify(r)));
+    return pending.filter((r) => unprocessed.has(JSON.stringify(r)));
+  }, 'BatchWriteItem', options, signal, onWritten);
 
 /** Reads keys 100 at a time, retrying unprocessed keys. */
 export const batchGet = async (

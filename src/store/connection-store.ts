@@ -246,7 +246,7 @@ export class ConnectionStore implements Store {
   }
 
   async remove(connectionIds: Iterable<string>, options: RemoveOptions = {}): Promise<RemoveResult> {
-    const { rooms, users, signal, keepConnectedAfter } = options;
+    const { rooms, users, signal, keepConnectedAfter, onRemoved } = options;
     const ids = [...new Set(connectionIds)];
     const result: RemoveResult = { connections: 0, items: 0, left: [], requests: { batchGet: 0, batchWrite: 0 } };
     if (ids.length === 0) return result;
@@ -279,7 +279,11 @@ export class ConnectionStore implements Store {
       for (const userId of userOf) deletes.push({ DeleteRequest: { Key: userConnectionKey(userId, id) } });
       removing.push(id);
     }
-    const written = await batchWrite(this.client, this.tableName, deletes, this.#batch, signal);
+    // A connection counts as removed when its own row's delete is done (its memberships follow).
+    const connectionRow = (request: WriteRequest) => (request as { DeleteRequest: { Key: { pk: string; sk: string } } }).DeleteRequest.Key;
+    const isConnectionRow = (request: WriteRequest) => String(connectionRow(request).pk).startsWith(connectionsPartition(0).replace(/\d+$/, ''));
+    const written = await batchWrite(this.client, this.tableName, deletes, this.#batch, signal,
+      onRemoved && ((done) => onRemoved(done.filter(isConnectionRow).map((request) => String(connectionRow(request).sk)))));
     result.requests.batchWrite = written.calls;
     result.error ??= written.error;
     // Every key's sk is the connection id, so what is left maps back to connections.

@@ -137,6 +137,7 @@ export class MemoryStore implements Store {
       }
       if (this.connections.delete(id)) result.items++;
       result.connections++;
+      options.onRemoved?.([id]);
     }
     return result;
   }

@@ -67,6 +67,11 @@ export interface RemoveOptions {
   /** Stops starting batches once aborted; what was not removed is in `left` with reason `deadline`. */
   signal?: AbortSignal;
   /**
+   * Told of connections as their rows are deleted (batch by batch), so that a caller that stops
+   * waiting (its deadline) can still report what was done.
+   */
+  onRemoved?: (connectionIds: string[]) => void;
+  /**
    * Epoch ms: a connection whose row was written after this is kept (reason `connecting`), and so
    * is one whose row is not found (its $connect may not have written it yet). API Gateway answers
    * 410 for a connection until its $connect returns, so a 410 alone does not prove it is gone.

@@ -1,13 +1,15 @@
 // The backpressure canary (bench/lib/backpressure-canary.ts) as a test: a room flooded with 8 KB
 // messages through the local gateway and the example's handlers while one member never reads its
 // socket. The gateway answers 429 for that connection, as API Gateway does; the others' messages
-// must arrive as in the control run, where everyone reads: p99 within 1 s (or, on a machine so
+// must arrive as in the control run, where the same member reads: p99 within 1 s (or, on a machine so
 // loaded that the control itself is slow, within twice the control's p99), and none lost.
 import { expect, test } from '@jest/globals';
 import { runCanary } from '../../../../bench/lib/backpressure-canary.ts';
 
 test('one member that never reads does not hold up the room: p99 as in the control, nothing lost', async () => {
-  const load = { messages: 1_500, rate: 75, probeEveryMs: 100 };
+  // Past ~450 messages the stuck member's buffers are full and every post to it answers 429. A
+  // modest rate: on a loaded machine a saturated gateway queues in both runs alike.
+  const load = { messages: 1_200, rate: 40, probeEveryMs: 100 };
   const control = await runCanary({ ...load, stuck: false });
   const stuck = await runCanary({ ...load, stuck: true });
   const summary = (r: typeof stuck) => ({ p50: Math.round(r.p50), p99: Math.round(r.p99), lost: r.lost, worst: r.worst });
