@@ -1,7 +1,7 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { FetchError, JwtBaseError } from 'aws-jwt-verify/error';
 import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
-import { displayNameOf, hasClaim } from './lib/claims.ts';
+import { displayNameOf, hasClaim, maxUserIdLength } from './lib/claims.ts';
 import { verifierFromEnv, type Verifier } from './lib/verifier.ts';
 
 /**
@@ -11,7 +11,7 @@ import { verifierFromEnv, type Verifier } from './lib/verifier.ts';
  * one is refused with 401 before this runs).
  *
  *   a token that fails verification (signature, kid, issuer, audience, expiry) → throw "Unauthorized" → 401
- *   a valid token without a usable display name                                → Deny                   → 403
+ *   a valid token without a usable display name, or with a sub over 256 chars → Deny                   → 403
  *   a valid token                                                               → Allow, principalId = sub,
  *                                                                                 context { name, broadcast }
  *
@@ -49,6 +49,12 @@ export const handler = async (event: APIGatewayRequestAuthorizerEvent) => {
   }
   const userId = payload.sub;
   const name = displayNameOf(payload);
+  // The store keys a user's connections by this id: one it cannot keep is refused here (403), not
+  // by a $connect that would fail with 500.
+  if (typeof userId === 'string' && userId.length > maxUserIdLength) {
+    log('warn', `authorizer: valid token, but its sub is longer than the ${maxUserIdLength} characters a user id may have`, { subLength: userId.length });
+    return { principalId: 'anonymous', policyDocument: policy('Deny', event.methodArn) };
+  }
   if (typeof userId !== 'string' || userId === '' || name === undefined) {
     log('warn', 'authorizer: valid token, but no user id or no display name in the safe set (1-64 letters, digits, _ . -)', { sub: userId });
     return { principalId: typeof userId === 'string' && userId !== '' ? userId : 'anonymous', policyDocument: policy('Deny', event.methodArn) };

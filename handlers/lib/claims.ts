@@ -11,3 +11,10 @@ export const hasClaim = (payload: JwtPayload, claim: string): boolean => {
   const listed = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
   return [...scope, ...listed(payload.scp), ...listed(payload['cognito:groups'])].includes(claim);
 };
+
+/**
+ * The longest `sub` the chat accepts: the connection store keeps user ids of at most this many
+ * characters (ws-outbox/store's maxUserIdLength; a test keeps the two equal). Written out here so
+ * that the authorizer's bundle does not carry the store.
+ */
+export const maxUserIdLength = 256;

@@ -9,3 +9,4 @@ export {
 export { connectionKey, membershipKey, connectionsPartition, roomPartition } from './keys.ts';
 export { defaultConnectionShards, connectionShards, shardOf } from './shards.ts';
 export { DynamoRateLimiter, MemoryRateLimiter, type DynamoRateLimiterOptions, type RateLimiter, type RateRule, type RateVerdict } from './rate-limit.ts';
+export { maxUserIdLength } from './users.ts';

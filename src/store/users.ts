@@ -8,10 +8,13 @@ export const userPartition = (userId: string) => `user#${userId}`;
 
 export const userConnectionKey = (userId: string, connectionId: string) => ({ pk: userPartition(userId), sk: connectionId });
 
-/** A user id is what the authorizer verified (a JWT `sub`): any non-empty string up to 256 characters. */
+/** The longest user id the store keeps: an authorizer should deny a longer `sub` (403), not let $connect fail. */
+export const maxUserIdLength = 256;
+
+/** A user id is what the authorizer verified (a JWT `sub`): any non-empty string up to maxUserIdLength characters. */
 export const checkUserId = (userId: unknown, what: string): string => {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
-    throw new TypeError(`${what} needs a user id (a non-empty string of at most 256 characters), got ${JSON.stringify(userId)}`);
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > maxUserIdLength) {
+    throw new TypeError(`${what} needs a user id (a non-empty string of at most ${maxUserIdLength} characters), got ${JSON.stringify(userId)}`);
   }
   return userId;
 };

@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
+import { maxUserIdLength as storeMaxUserIdLength } from 'ws-outbox/store';
+import { maxUserIdLength } from '../../handlers/lib/claims.ts';
 import { startGateway, type Gateway } from '../../packages/gateway/src/gateway.ts';
 import { devToken, openAs, sleep, TestClient } from '../../packages/gateway/test/gateway/support.ts';
 
@@ -70,6 +72,14 @@ describe('connecting', () => {
 
   test('a valid token whose name is not one the chat can show → 403 (Deny)', async () => {
     expect(await refusal(gateway, await devToken(gateway.wsUrl, 'bad name<script>'))).toBe(403);
+  });
+
+  test('a valid token whose sub is longer than the store keeps (300 characters) → 403 (Deny), not a $connect 500', async () => {
+    expect(await refusal(gateway, await devToken(gateway.wsUrl, 'longsub', { sub: 's'.repeat(300) }))).toBe(403);
+    // The authorizer's limit is the store's; 256 is still fine.
+    expect(maxUserIdLength).toBe(storeMaxUserIdLength);
+    const client = await open('longsub', { sub: 's'.repeat(256) });
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
   });
 
   test('a valid token → connected', async () => {
