@@ -3,10 +3,13 @@ import { chatHandler } from './lib/chat-handler.ts';
 import { validObject } from './lib/protocol.ts';
 
 /**
- * $default: whatever matched no route — an unknown action, a missing one, or a frame that is not
- * JSON (the body parser answers that with a 400 before this runs). The caller gets an error.
+ * $default: whatever matched no route — an unknown action, a missing one, a binary frame (API
+ * Gateway routes only text frames by their body), or a frame that is not JSON (the body parser
+ * answers that with a 400 before this runs). The caller gets an error.
  */
 export const handler = chatHandler(async (event) => {
+  // A binary frame reaches $default whatever it holds: say so, rather than blame its action.
+  if (event.isBase64Encoded) throw badRequest('binary frames are not routed by their body: send the message as a text frame (JSON)');
   const { action } = validObject(event.body);
   if (action === undefined) throw badRequest('missing field "action" (one of: join, leave, send)');
   throw badRequest(`unknown action ${JSON.stringify(action)} (one of: join, leave, send)`);

@@ -120,6 +120,8 @@ describe('chat protocol', () => {
   it.each([
     ['an unknown action', defaultRoute, '$default', { action: 'dance' }, 'unknown action "dance" (one of: join, leave, send)'],
     ['no action', defaultRoute, '$default', { room: 'x' }, 'missing field "action" (one of: join, leave, send)'],
+    ['a binary frame holding a valid send (API Gateway routes only text frames by their body)', defaultRoute, '$default',
+      new TextEncoder().encode(JSON.stringify({ action: 'send', room: 'lobby', text: 'hi' })), 'binary frames are not routed by their body: send the message as a text frame (JSON)'],
     ['invalid JSON', defaultRoute, '$default', 'not json', 'Invalid JSON: the message must be a JSON object'],
     ['join without a room', join, 'join', { action: 'join' }, 'missing field "room"'],
     ['a room with a space', join, 'join', { action: 'join', room: 'a b' }, '"room" must be 1-64 letters, digits, "_", "." or "-"'],
