@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
+  GetConnectionCommand,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -41,6 +42,19 @@ export const createSdkTransport = (options: TransportOptions): Transport => {
       throwOnRequestTimeout: true,
     }),
   });
+  // Confirmations (GetConnection) on sockets of their own, never reused (see Transport.confirmGone).
+  const confirmations = new ApiGatewayManagementApiClient({
+    endpoint: options.endpoint,
+    region: options.region,
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new HttpAgent({ keepAlive: false }),
+      httpsAgent: new HttpsAgent({ keepAlive: false }),
+      connectionTimeout: options.connectionTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    }),
+  });
   const rethrow = (error: unknown, signal: AbortSignal): never => {
     throw new TransportError(classifyError(error, signal.aborted), { cause: error });
   };
@@ -51,8 +65,19 @@ export const createSdkTransport = (options: TransportOptions): Transport => {
     async delete(connectionId, signal) {
       await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }), { abortSignal: signal }).catch((e) => rethrow(e, signal));
     },
+    async confirmGone(connectionId, signal) {
+      try {
+        await confirmations.send(new GetConnectionCommand({ ConnectionId: connectionId }), { abortSignal: signal });
+        return false;
+      } catch (error) {
+        const failure = classifyError(error, signal.aborted);
+        if (failure.kind === 'gone') return true;
+        throw new TransportError(failure, { cause: error });
+      }
+    },
     destroy() {
       client.destroy();
+      confirmations.destroy();
     },
   };
 };

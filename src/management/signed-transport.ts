@@ -55,19 +55,26 @@ export const createSignedTransport = (options: SignedTransportOptions): Transpor
     origin: url.origin, maxSockets: options.maxSockets,
     connectTimeoutMs: options.connectionTimeoutMs, timeoutMs: options.requestTimeoutMs,
   });
+  // Confirmations (GetConnection) go on sockets of their own, one per request (Connection: close):
+  // a stray answer on a pooled socket is what they are there to see through.
+  const confirmations = new Http1Pool({
+    origin: url.origin, maxSockets: Math.min(10, options.maxSockets ?? 10),
+    connectTimeoutMs: options.connectionTimeoutMs, timeoutMs: options.requestTimeoutMs,
+  });
   // defaultProvider() memoizes, and refreshes temporary credentials shortly before they expire.
   const signer = new ConnectionsSigner({ credentials: options.credentials ?? defaultProvider(), region: options.region });
 
-  const request = async (method: 'POST' | 'DELETE', connectionId: string, body: Uint8Array | undefined, signal: AbortSignal) => {
+  const request = async (method: 'POST' | 'DELETE' | 'GET', connectionId: string, body: Uint8Array | undefined, signal: AbortSignal) => {
     const path = `${basePath}/@connections/${escapeUri(connectionId)}`;
     const headers = await signer.sign({ method, host, path, body, date: options.signingDate?.() });
+    if (method === 'GET') headers.connection = 'close';
     // X-Ray propagation, as the SDK's recursion-detection middleware does it from the environment
     // (unsigned header). Read per request: the runtime sets it per invocation.
     const traceId = process.env._X_AMZN_TRACE_ID;
     if (traceId && process.env.AWS_LAMBDA_FUNCTION_NAME) headers['X-Amzn-Trace-Id'] = traceId;
     let response;
     try {
-      response = await pool.request({ method, path, headers, body, signal });
+      response = await (method === 'GET' ? confirmations : pool).request({ method, path, headers, body, signal });
     } catch (error) {
       throw new TransportError(classifyError(error, signal.aborted), { cause: error });
     }
@@ -78,6 +85,13 @@ export const createSignedTransport = (options: SignedTransportOptions): Transpor
   return {
     post: (connectionId, body, signal) => request('POST', connectionId, body, signal),
     delete: (connectionId, signal) => request('DELETE', connectionId, undefined, signal),
-    destroy: () => pool.destroy(),
+    confirmGone: (connectionId, signal) => request('GET', connectionId, undefined, signal).then(() => false, (error: TransportError) => {
+      if (error.failure?.kind === 'gone') return true;
+      throw error;
+    }),
+    destroy: () => {
+      pool.destroy();
+      confirmations.destroy();
+    },
   };
 };

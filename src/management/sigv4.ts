@@ -50,7 +50,7 @@ export const canonicalPathOf = (path: string): string => {
 };
 
 export interface SignOptions {
-  method: 'POST' | 'DELETE';
+  method: 'POST' | 'DELETE' | 'GET';
   /** host[:port], exactly as sent in the Host header. */
   host: string;
   /** The request path, already escaped once (as sent on the wire). */

@@ -28,6 +28,13 @@ export interface Transport {
   post(connectionId: string, body: Uint8Array, signal: AbortSignal): Promise<void>;
   /** DeleteConnection. Resolves on 2xx; rejects with a TransportError otherwise. */
   delete(connectionId: string, signal: AbortSignal): Promise<void>;
+  /**
+   * GetConnection on a socket of its own (never one a POST used): true when the connection is gone
+   * (410), false when it is live. A 410 read on a reused keep-alive socket may be a stray answer
+   * meant for another request (HTTP/1.1 cannot tell), so the engine confirms one this way before
+   * a connection is reported gone and its rows pruned. A transport without it is trusted as is.
+   */
+  confirmGone?(connectionId: string, signal: AbortSignal): Promise<boolean>;
   /** Frees sockets. Used by tests and tools; Lambda never calls it. */
   destroy(): void;
 }

@@ -65,10 +65,12 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
   const sleep = options.sleep ?? sleepFor;
   const outcome: DeliveryOutcome = { queued: 0, sent: 0, gone: [], failed: [], closed: [], goneRooms: new Map(), goneUsers: new Map() };
 
-  const fail = (id: string, failure: Pick<DeliveryFailure, 'kind' | 'status' | 'name'> | 'deadline' | 'stalled') => {
+  const fail = (id: string, failure: Pick<DeliveryFailure, 'kind' | 'status' | 'name'> | 'deadline' | 'stalled' | 'unconfirmed') => {
     outcome.failed.push(
       failure === 'deadline' ? { connectionId: id, reason: 'deadline' }
         : failure === 'stalled' ? { connectionId: id, reason: 'stalled', status: 429, error: 'LimitExceededException' }
+          // A 410 its confirmation did not bear out: delivery unknown, nothing pruned.
+          : failure === 'unconfirmed' ? { connectionId: id, reason: 'unconfirmed', status: 410, error: 'GoneException' }
           : { connectionId: id, reason: failure.kind, status: failure.status, error: failure.name },
     );
   };
@@ -96,6 +98,18 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
       outcome.closed.push(task.id);
     } catch {
       // Reported as stalled all the same; the app may close it itself.
+    }
+  };
+
+  // 'gone' when a GetConnection on a socket of its own says so (or the transport cannot ask).
+  const confirmGone = async (id: string): Promise<'gone' | 'live' | 'unknown'> => {
+    if (transport.confirmGone === undefined) return 'gone';
+    const budget = Math.min(requestTimeoutMs, hardDeadline - now());
+    if (budget <= 0) return 'unknown';
+    try {
+      return (await transport.confirmGone(id, AbortSignal.timeout(budget))) ? 'gone' : 'live';
+    } catch {
+      return 'unknown';
     }
   };
 
@@ -148,6 +162,15 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
       }
       const stale = failure.kind === 'throttled' && pacer !== undefined && !pacer.throttled(now(), start, task.id);
       if (failure.kind === 'gone') {
+        // A 410 on a reused socket may be a stray answer meant for another request: confirmed on a
+        // socket of its own before anyone is told, or anything pruned. Live after all: sent again
+        // (at least once); not known: failed, nothing pruned.
+        const verdict = await confirmGone(task.id);
+        if (verdict === 'live') {
+          if (n < maxAttempts && now() < deadline) continue;
+          return fail(task.id, 'unconfirmed');
+        }
+        if (verdict === 'unknown') return fail(task.id, 'unconfirmed');
         outcome.gone.push(task.id);
         goneIds.add(task.id);
         if (task.op === 'post' && task.room !== undefined) noteVia(outcome.goneRooms, task.id, task.room);
