@@ -1,8 +1,10 @@
 // Gone: 1,000 members of a room, ~30 % of them gone at the sink. The outbox broadcasts to the room
 // through a real ConnectionStore on dynalite, and a counting proxy between the store's client and
 // dynalite records every DynamoDB request by operation (X-Amz-Target), retries included.
-// Prints one JSON line. Usage: node bench/gone.ts --n 1000 (the sink's endpoint in
-// AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, its gone share set by the harness).
+// Prints one JSON line. Usage: node bench/gone.ts --n 1000 [--no-confirm] (the sink's endpoint in
+// AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, its gone share set by the harness). --no-confirm: the
+// signed transport without its 410 confirmation (GetConnection on a socket of its own), to price it.
+import { createSignedTransport } from '../src/management/signed-transport.ts';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -15,7 +17,7 @@ import { startDynamoProxy } from './lib/dynamo-proxy.ts';
 import { benchIds } from './lib/gone.ts';
 
 const defaults = { n: 1000, extraRooms: 10 };
-const { values } = parseArgs({ options: { n: { type: 'string' } } });
+const { values } = parseArgs({ options: { n: { type: 'string' }, 'no-confirm': { type: 'boolean', default: false } } });
 const n = Number(values.n ?? defaults.n);
 
 const dynamo = await startDynalite('ws-outbox-bench');
@@ -40,7 +42,10 @@ let report: DeliveryReport | undefined;
 const handler = wsHandler(async (_event, context) => {
   context.outbox.toRoom('bench', { type: 'message', room: 'bench', text: 'who is still there?' });
   return { statusCode: 200 };
-}, { store, transport: 'signed', onReport: (r) => { report = r; }, logger: false });
+}, {
+  store, onReport: (r) => { report = r; }, logger: false,
+  transport: values['no-confirm'] ? (options) => ({ ...createSignedTransport(options), confirmGone: undefined }) : 'signed',
+});
 
 proxy.start();
 await handler(messageEvent('conn-0') as never, lambdaContext() as never);
@@ -58,7 +63,7 @@ const gone = r?.gone.length ?? 0;
 const itemsDeleted = gone * (1 + 2);
 const batchWrite = requests.BatchWriteItem ?? 0;
 process.stdout.write(JSON.stringify({
-  recipients: n, sent: r?.sent, gone, pruned: r?.pruned, failed: r?.failed.length,
+  recipients: n, confirm: !values['no-confirm'], sent: r?.sent, gone, pruned: r?.pruned, failed: r?.failed.length,
   itemsDeleted, requests,
   batchWriteBound: Math.ceil(itemsDeleted / maxWriteBatch),
   batchWriteWithinBound: batchWrite <= Math.ceil(itemsDeleted / maxWriteBatch),

@@ -138,13 +138,25 @@ const gone = async (sink: Sink) => {
   await sink.configure({ delayMs: 0, goneShare: 0.3 });
   await sink.reset();
   const outcome = await runChild<Record<string, unknown>>('gone.ts', ['--n', '1000'], { env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint } });
+  const sinkStats = await sink.stats();
+  // The price of confirming each 410 (GetConnection on a socket of its own): the same run without
+  // it, alternated, the median of each.
+  const durations = { confirm: [] as number[], noConfirm: [] as number[] };
+  for (let rep = 0; rep < (quick ? 1 : 3); rep++) {
+    for (const [key, args] of [['noConfirm', ['--no-confirm']], ['confirm', []]] as const) {
+      await sink.reset();
+      const run = await runChild<{ durationMs?: number }>('gone.ts', ['--n', '1000', ...args], { env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint } });
+      if (run.ok && typeof run.result?.durationMs === 'number') durations[key].push(run.result.durationMs);
+    }
+  }
+  const confirmation = { durationMs: median(durations.confirm), withoutMs: median(durations.noConfirm), ratio: round(median(durations.confirm) / median(durations.noConfirm), 2) };
   if (!outcome.ok) problem(`gone failed: ${outcome.stderrTail}`);
   else if (!(outcome.result as { batchWriteWithinBound?: boolean }).batchWriteWithinBound) problem('gone: more BatchWriteItem calls than ceil(items / 25)');
   else {
     const r = outcome.result as { roomMembersAfter?: number; connectionsAfter?: number; expectedAfter?: number };
     if (r.roomMembersAfter !== r.expectedAfter || r.connectionsAfter !== r.expectedAfter) problem(`gone: ${r.roomMembersAfter} room members and ${r.connectionsAfter} connections left, expected ${r.expectedAfter}`);
   }
-  return { ...outcome.result, sinkStats: await sink.stats(), ...(outcome.ok ? {} : { error: outcome.stderrTail }) };
+  return { ...outcome.result, sinkStats, confirmation, ...(outcome.ok ? {} : { error: outcome.stderrTail }) };
 };
 
 const memory = async (sink: Sink) => {

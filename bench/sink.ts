@@ -23,7 +23,7 @@ const config: { delayMs: number; goneShare: number; rateLimit: number; burst?: n
   goneShare: Number(values['gone-share'] ?? defaults.goneShare),
   rateLimit: defaults.rateLimit,
 };
-const freshStats = () => ({ posts: 0, deletes: 0, gone: 0, unsigned: 0, bytes: 0, inFlight: 0, peakInFlight: 0, throttled: 0, firstAt: 0, lastAt: 0, ids: 0, duplicates: 0, perSecond: [] as number[] });
+const freshStats = () => ({ posts: 0, gets: 0, deletes: 0, gone: 0, unsigned: 0, bytes: 0, inFlight: 0, peakInFlight: 0, throttled: 0, firstAt: 0, lastAt: 0, ids: 0, duplicates: 0, perSecond: [] as number[] });
 let stats = freshStats();
 let bucket = new TokenBucket({ rate: config.rateLimit }, performance.now());
 // Which ids got a 200 and how often, when counting is on (the fan-out bench checks exactly-once).
@@ -79,11 +79,13 @@ const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
   if (stats.inFlight > stats.peakInFlight) stats.peakInFlight = stats.inFlight;
   if (config.delayMs > 0) await new Promise((r) => setTimeout(r, config.delayMs));
   stats.inFlight--;
-  if (req.method === 'DELETE') stats.deletes++; else { stats.posts++; stats.bytes += body.length; }
+  if (req.method === 'DELETE') stats.deletes++; else if (req.method === 'GET') stats.gets++; else { stats.posts++; stats.bytes += body.length; }
   if (isGone(id, config.goneShare)) {
     stats.gone++;
     return json(res, 410, { message: null }, { 'x-amzn-errortype': 'GoneException' });
   }
+  // GetConnection (the engine confirms a 410 with one): a live connection's details.
+  if (req.method === 'GET') return json(res, 200, { connectedAt: new Date().toISOString(), identity: { sourceIp: '127.0.0.1', userAgent: 'bench' }, lastActiveAt: new Date().toISOString() });
   if (req.method === 'DELETE') { res.writeHead(204); res.end(); return; }
   const doneAt = Date.now();
   stats.firstAt ||= doneAt;
