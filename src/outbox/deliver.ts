@@ -53,6 +53,16 @@ const noteVia = (map: Map<string, Set<string>>, id: string, via: string): void =
   set.add(via);
 };
 
+let warnedNoConfirmation = false;
+const warnNoConfirmation = (): void => {
+  if (warnedNoConfirmation) return;
+  warnedNoConfirmation = true;
+  console.error(JSON.stringify({
+    level: 'warn', msg: 'ws-outbox: a 410 could not be confirmed (GetConnection answered 403): it is trusted as is, and a stray answer on a reused '
+      + 'socket could prune a live connection. Allow execute-api:ManageConnections on .../<stage>/GET/@connections/* to the function.',
+  }));
+};
+
 /**
  * Delivers every task with at most `concurrency` requests in flight. Tasks are pulled one at a
  * time from the (lazy) source, so nothing is built for recipients that are not being sent to yet.
@@ -108,7 +118,12 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
     if (budget <= 0) return 'unknown';
     try {
       return (await transport.confirmGone(id, AbortSignal.timeout(budget))) ? 'gone' : 'live';
-    } catch {
+    } catch (error) {
+      // No GET permission (a policy written before confirmations): the 410 is trusted, as before, and said once.
+      if ((error as TransportError).failure?.kind === 'forbidden') {
+        warnNoConfirmation();
+        return 'gone';
+      }
       return 'unknown';
     }
   };

@@ -40,7 +40,8 @@ const exampleDynamoActions: Record<string, string[]> = {
   SendFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query', ...batch],
   DefaultFunction: ['dynamodb:UpdateItem', ...batch],
   // The fan-out worker reads its shard (Query) and prunes what answers 410.
-  FanoutFunction: ['dynamodb:Query', ...batch],
+  // GetItem: the ids a queue message carries are checked against the store before they are posted.
+  FanoutFunction: ['dynamodb:Query', 'dynamodb:GetItem', ...batch],
 };
 // Functions that can spill a toAll/toRoom to the fan-out queue, and the worker (continuations,
 // and rescheduling a shard that made no progress). The worker's ReceiveMessage/DeleteMessage come

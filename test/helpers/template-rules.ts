@@ -83,7 +83,7 @@ export const routeViolations = (template: Template): string[] => {
   return functions.filter((fn) => !fn.entryExists).map((fn) => `${fn.logicalId}: no handler file (looked for ${fn.entryCandidates.join(', ')})`);
 };
 
-/** ManageConnections on exactly the functions that can post, for POST (and DELETE if they disconnect) on this API and stage only. */
+/** ManageConnections on exactly the functions that can post, for POST and GET (a 410 is confirmed) (and DELETE if they disconnect) on this API and stage only. */
 export const manageConnectionsViolations = (template: Template): string[] => {
   const api = apiOf(template);
   const refs = refsFor(template);
@@ -110,7 +110,7 @@ export const manageConnectionsViolations = (template: Template): string[] => {
       violations.push(`${fn.logicalId} disconnects clients but has no execute-api:ManageConnections on ${api.id}'s stage for DELETE/@connections/*`);
     }
     for (const r of resources) {
-      const allowed = arn(canPost ? 'POST' : 'DELETE').test(r) || (source.disconnects && arn('DELETE').test(r));
+      const allowed = arn(canPost ? 'POST' : 'DELETE').test(r) || (canPost && arn('GET').test(r)) || (source.disconnects && arn('DELETE').test(r));
       if (!allowed) violations.push(`${fn.logicalId}: ManageConnections on ${r}, which is not its API and stage (or a method it does not use)`);
     }
   }
