@@ -1,5 +1,6 @@
 import { wsHandler } from 'ws-outbox';
 import { identityOf, type ChatAuthorizer } from './lib/identity.ts';
+import { checkConnectionCap } from './lib/limits.ts';
 
 /**
  * $connect: registers the connection under its verified user (for toUser) with the display name,
@@ -8,6 +9,7 @@ import { identityOf, type ChatAuthorizer } from './lib/identity.ts';
  */
 export const handler = wsHandler<unknown, ChatAuthorizer>(async (event, context) => {
   const { userId, name } = identityOf(event);
+  await checkConnectionCap(context.store, userId);
   await context.store.connect(event.requestContext.connectionId, { name, userId });
   return { statusCode: 200 };
 });

@@ -13,6 +13,13 @@ export interface RateLimitOptions {
   limiter?: RateLimiter;
   /** What the caller is told, as {"type":"error","message":…}. */
   message?: string;
+  /**
+   * Whose bucket a message takes from: by default its connection. Give the verified user
+   * (`(event) => \`user:${event.requestContext.authorizer?.principalId}\``) to limit a user across all
+   * its connections; with the DynamoDB limiter the bucket is one row, shared by every instance.
+   * Undefined: not limited by this rule.
+   */
+  key?: (event: WsEvent) => string | undefined;
 }
 
 export const rateLimitDefaults = {
@@ -40,7 +47,9 @@ export const rateLimit = (options: RateLimitOptions = {}): MiddlewareObj => {
     before: async (request: Request) => {
       const requestContext = (request.event as WsEvent | undefined)?.requestContext;
       if (requestContext?.eventType !== 'MESSAGE' || !requestContext.connectionId) return;
-      const verdict = await (config.limiter ?? defaultLimiter()).take(requestContext.connectionId, rule);
+      const key = config.key === undefined ? requestContext.connectionId : config.key(request.event as WsEvent);
+      if (key === undefined) return;
+      const verdict = await (config.limiter ?? defaultLimiter()).take(key, rule);
       if (!verdict.allowed) throw createError(429, config.message);
     },
   };

@@ -14,6 +14,12 @@ export const limits = {
   ratePerSecond: fromEnv('RATE_PER_SECOND', 5, Number.MIN_VALUE, false),
   /** Messages a connection may send at once after a quiet spell (RATE_BURST). */
   burst: fromEnv('RATE_BURST', 10, 1),
+  /** Client messages per second per user, over all its connections, sustained (USER_RATE_PER_SECOND). */
+  userRatePerSecond: fromEnv('USER_RATE_PER_SECOND', 10, Number.MIN_VALUE, false),
+  /** Messages a user may send at once, over all its connections (USER_RATE_BURST). */
+  userBurst: fromEnv('USER_RATE_BURST', 20, 1),
+  /** Connections one user may have open at once (MAX_CONNECTIONS_PER_USER). */
+  maxConnectionsPerUser: fromEnv('MAX_CONNECTIONS_PER_USER', 10, 1),
   /** Rooms one connection may be in (MAX_ROOMS_PER_CONNECTION). */
   maxRoomsPerConnection: fromEnv('MAX_ROOMS_PER_CONNECTION', 20, 1),
   /** Members one room may have (MAX_ROOM_MEMBERS); every send to it costs one post per member. */
@@ -36,4 +42,17 @@ export const checkJoinCaps = async (store: Store, connectionId: string, room: st
   // Counted up to the cap only: a room at its cap costs one page, not a read of all of it.
   for await (const _ of store.members(room)) if (++members >= caps.maxRoomMembers) break;
   if (members >= caps.maxRoomMembers) throw createError(403, `room "${room}" is full (${caps.maxRoomMembers} members)`);
+};
+
+/**
+ * Refuses a $connect past the user's connection cap (429). The count is a Query of the user's
+ * connections in the table, so every instance sees the same ones; connects of one user at the same
+ * instant can overshoot by the connects in flight, and a connection that went without its
+ * $disconnect counts until its 410 prune or its TTL (2 h at most).
+ */
+export const checkConnectionCap = async (store: Store, userId: string, cap: number = limits.maxConnectionsPerUser): Promise<void> => {
+  let open = 0;
+  // Counted up to the cap only.
+  for await (const _ of store.connectionsOf(userId)) if (++open >= cap) break;
+  if (open >= cap) throw createError(429, `too many connections for this user (${cap} at most): close one first`);
 };

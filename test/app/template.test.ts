@@ -33,7 +33,8 @@ const batch = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'];
 // rate limit (rate#<connection>). GetItem: room checks.
 const exampleDynamoActions: Record<string, string[]> = {
   AuthorizerFunction: [],
-  ConnectFunction: ['dynamodb:PutItem'],
+  // Query: the user's connections, for its connection cap.
+  ConnectFunction: ['dynamodb:Query', 'dynamodb:PutItem'],
   DisconnectFunction: ['dynamodb:GetItem', 'dynamodb:Query', ...batch],
   JoinFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Query', ...batch],
   LeaveFunction: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...batch],
