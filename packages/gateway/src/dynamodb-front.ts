@@ -84,6 +84,18 @@ const operations = new Set(['BatchGetItem', 'BatchWriteItem', 'CreateTable', 'De
   'GetItem', 'ListTables', 'PutItem', 'Query', 'Scan', 'TagResource', 'UntagResource', 'ListTagsOfResource', 'UpdateItem', 'UpdateTable']);
 const contentTypes = new Set(['application/json', 'application/x-amz-json-1.0']);
 
+/** A request body as both servers read it (JSON.parse of the UTF-8 text), when it is a JSON object; else why not. */
+export const jsonObjectOf = (body: Buffer): { object: Record<string, unknown> } | { refused: string } => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { refused: 'the body is not JSON' };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { refused: 'the body is not a JSON object' };
+  return { object: parsed as Record<string, unknown> };
+};
+
 /** The operation and body as dynalite reads them, or why it would not run it. */
 export const dynamoRequestOf = (req: Pick<IncomingMessage, 'method' | 'headers'>, body: Buffer): { operation: string; body: unknown } | { refused: string } => {
   if (req.method !== 'POST') return { refused: `${req.method} is not a DynamoDB operation (POST)` };
@@ -93,14 +105,8 @@ export const dynamoRequestOf = (req: Pick<IncomingMessage, 'method' | 'headers'>
   if (target.length !== 2 || !apiVersions.has(target[0]!) || !operations.has(target[1]!)) {
     return { refused: `unknown operation ${JSON.stringify(req.headers['x-amz-target'] ?? '')} (not one the local DynamoDB serves)` };
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return { refused: 'the body is not JSON' };
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { refused: 'the body is not a JSON object' };
-  return { operation: target[1]!, body: parsed };
+  const json = jsonObjectOf(body);
+  return 'refused' in json ? json : { operation: target[1]!, body: json.object };
 };
 
 export const createDynamoFront = (opts: DynamoFrontOptions) => {

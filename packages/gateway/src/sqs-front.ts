@@ -12,7 +12,7 @@
 import { partition } from '@aws-sdk/core/client';
 import { randomUUID } from 'node:crypto';
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createForwarder, readBody } from './dynamodb-front.ts';
+import { createForwarder, jsonObjectOf, readBody } from './dynamodb-front.ts';
 import type { IamCheck } from './iam/check.ts';
 
 export interface SqsFrontOptions {
@@ -63,15 +63,9 @@ export const sqsRequestOf = (req: Pick<IncomingMessage, 'method' | 'url' | 'head
   if (typeof target !== 'string') return { refused: 'no X-Amz-Target' };
   const operation = target.replace('AmazonSQS.', '');
   if (!target.startsWith('AmazonSQS.') || !sqsActions.has(operation)) return { refused: `unknown action ${JSON.stringify(target)}` };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return { refused: 'the body is not JSON' };
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { refused: 'the body is not a JSON object' };
-  const { QueueUrl: queueUrl, QueueName: queueName } = parsed as Record<string, unknown>;
-  return { operation, queueUrl, queueName };
+  const json = jsonObjectOf(body);
+  if ('refused' in json) return json;
+  return { operation, queueUrl: json.object.QueueUrl, queueName: json.object.QueueName };
 };
 
 /** Operations whose answer holds queue URLs. */
