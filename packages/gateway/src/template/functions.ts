@@ -1,0 +1,115 @@
+// SAM's rules for functions: Globals.Function merged in, where a function's source is (the entry
+// rules), and its SQS event sources.
+import { existsSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import { resourcesOfType, templateRoot } from './load.ts';
+import { routesOf, targetOf } from './api.ts';
+import { positiveNumber as number } from './values.ts';
+import type { FunctionSpec, Resource, SqsEventSpec, Template } from './types.ts';
+
+/** The source extensions a handler file may have, in the order they are looked for. */
+export const handlerExtensions = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
+
+const withExtensions = (path: string): string[] => (/\.[cm]?[jt]s$/.test(path) ? [path] : handlerExtensions.map((ext) => `${path}${ext}`));
+
+/**
+ * Where a function's source is looked for, in order, as paths relative to the template's folder
+ * (see the top of this file). `from` says which rule gave them.
+ */
+const entryCandidates = (logicalId: string, resource: Resource, codeUri: string, handlerModule: string): { paths: string[]; from: FunctionSpec['entryFrom'] } => {
+  const metadata = resource.Metadata ?? {};
+  const buildEntry = metadata.BuildEntry;
+  if (buildEntry !== undefined) {
+    if (typeof buildEntry !== 'string' || buildEntry === '') throw new Error(`${logicalId}: Metadata.BuildEntry must be a path to a .ts file`);
+    return { paths: [buildEntry], from: 'BuildEntry' };
+  }
+  const folder = codeUri.replace(/[\\/]+$/, '');
+  if (metadata.BuildMethod === 'esbuild') {
+    // sam build: EntryPoints relative to CodeUri (the one named like the Handler's module when
+    // there are several), or else the Handler's module; .ts, then .js, when no extension is given.
+    const points: unknown[] = Array.isArray(metadata.BuildProperties?.EntryPoints) ? metadata.BuildProperties.EntryPoints : [];
+    const named = points.filter((p): p is string => typeof p === 'string');
+    const base = (p: string) => basename(p).replace(/\.[cm]?[jt]s$/, '');
+    const point = named.find((p) => base(p) === basename(handlerModule)) ?? named[0] ?? handlerModule;
+    return { paths: withExtensions(join(folder, point)), from: 'esbuild' };
+  }
+  return {
+    paths: [...withExtensions(`handlers/${basename(folder)}`), ...withExtensions(join(folder, handlerModule))],
+    from: 'CodeUri',
+  };
+};
+
+/** Every AWS::Serverless::Function, with Globals.Function merged in (SAM's rules for the keys used here). */
+export const functionsOf = (template: Template, options: { root?: string } = {}): FunctionSpec[] => {
+  const root = options.root ?? templateRoot(template);
+  const globals = template.Globals?.Function ?? {};
+  const routes = Object.entries(routesOfIfAny(template));
+  return resourcesOfType(template, 'AWS::Serverless::Function').map(([logicalId, resource]) => {
+    const p = resource.Properties ?? {};
+    const codeUri = p.CodeUri ?? globals.CodeUri;
+    if (typeof codeUri !== 'string' || codeUri === '') {
+      throw new Error(`${logicalId}: CodeUri must be a local folder such as dist/${logicalId.replace(/Function$/, '').toLowerCase()}/`);
+    }
+    const handler = p.Handler ?? globals.Handler;
+    const [, handlerModule, handlerExport] = /^(.+)\.([A-Za-z_$][\w$]*)$/.exec(String(handler ?? '')) ?? [];
+    if (!handlerModule || !handlerExport) {
+      throw new Error(`${logicalId}: Handler must look like index.handler, got ${JSON.stringify(handler)}`);
+    }
+    const { paths, from } = entryCandidates(logicalId, resource, codeUri, handlerModule);
+    const candidates = paths.map((path) => (isAbsolute(path) ? path : resolve(root, path)));
+    const entry = candidates.find((path) => existsSync(path));
+    return {
+      logicalId,
+      codeUri,
+      handler: String(handler),
+      handlerModule,
+      handlerExport,
+      entry: entry ?? candidates[0]!,
+      entryCandidates: candidates,
+      entryExists: entry !== undefined,
+      entryFromMetadata: from !== 'CodeUri',
+      entryFrom: from,
+      runtime: p.Runtime ?? globals.Runtime,
+      architectures: p.Architectures ?? globals.Architectures ?? ['x86_64'],
+      // SAM's own defaults: 3 s and 128 MB.
+      timeout: number(p.Timeout ?? globals.Timeout, 3, `${logicalId}: Timeout`),
+      memorySize: number(p.MemorySize ?? globals.MemorySize, 128, `${logicalId}: MemorySize`),
+      environment: { ...(globals.Environment?.Variables ?? {}), ...(p.Environment?.Variables ?? {}) },
+      policies: Array.isArray(p.Policies) ? p.Policies : p.Policies === undefined ? [] : [p.Policies],
+      role: p.Role ?? globals.Role,
+      routes: routes.filter(([, id]) => id === logicalId).map(([key]) => key),
+      sqsEvents: sqsEventsOf(logicalId, p.Events, template),
+    };
+  });
+};
+
+const sqsEventsOf = (logicalId: string, events: unknown, template: Template): SqsEventSpec[] => {
+  if (events === undefined || events === null) return [];
+  if (typeof events !== 'object' || Array.isArray(events)) throw new Error(`${logicalId}: Events must be a mapping`);
+  return Object.entries(events as Record<string, any>).filter(([, e]) => e?.Type === 'SQS').map(([name, event]) => {
+    const p = event.Properties ?? {};
+    const at = `${logicalId}.Events.${name}`;
+    const queue = targetOf(p.Queue);
+    if (!queue || template.Resources[queue]?.Type !== 'AWS::SQS::Queue') {
+      throw new Error(`${at}: Queue must point at an AWS::SQS::Queue of this template (!GetAtt Queue.Arn), got ${JSON.stringify(p.Queue)}`);
+    }
+    const types = p.FunctionResponseTypes ?? [];
+    if (!Array.isArray(types)) throw new Error(`${at}: FunctionResponseTypes must be a list`);
+    const concurrency = p.ScalingConfig?.MaximumConcurrency;
+    return {
+      name,
+      queue,
+      batchSize: number(p.BatchSize, 10, `${at}: BatchSize`),
+      batchingWindowSeconds: p.MaximumBatchingWindowInSeconds === undefined ? 0 : number(p.MaximumBatchingWindowInSeconds, 0, `${at}: MaximumBatchingWindowInSeconds`),
+      reportBatchItemFailures: types.includes('ReportBatchItemFailures'),
+      maximumConcurrency: concurrency === undefined ? undefined : number(concurrency, 0, `${at}: ScalingConfig.MaximumConcurrency`),
+      enabled: p.Enabled !== false,
+    };
+  });
+};
+
+// A template without a WebSocket API (a build-only fixture) still has functions.
+const routesOfIfAny = (template: Template): Record<string, string> => {
+  const hasApi = resourcesOfType(template, 'AWS::Serverless::WebSocketApi', 'AWS::ApiGatewayV2::Api').length > 0;
+  return hasApi ? routesOf(template) : {};
+};
