@@ -362,7 +362,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       }
     }
 
-    let built = await buildBundles({ template: opts.template, outdir });
+    let built = await buildBundles({ template: opts.template, outdir, say: (line) => log.info(line) });
     const env = {
       AWS_REGION: opts.region,
       AWS_DEFAULT_REGION: opts.region,
@@ -476,7 +476,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       if (JSON.stringify(next.queues) !== JSON.stringify(model.queues)) throw new RestartRequired('the queues changed');
       const sqsEventsOf = (m: AppModel) => JSON.stringify([...m.functions.values()].filter((fn) => fn.spec.sqsEvents.length > 0).map((fn) => [fn.logicalId, fn.spec.sqsEvents]));
       if (sqsEventsOf(next) !== sqsEventsOf(model)) throw new RestartRequired('the SQS event sources changed');
-      const nextBuilt = await buildBundles({ template: opts.template, outdir });
+      const nextBuilt = await buildBundles({ template: opts.template, outdir, say: (line) => log.info(line) });
       const changes = describeChanges(model, next);
       for (const b of nextBuilt) {
         const fn = next.functions.get(b.logicalId)!;
@@ -519,7 +519,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       devIssuer,
       staticDir: opts.staticDir === undefined ? undefined : resolve(opts.staticDir),
       async rebuild() {
-        built = await buildBundles({ template: opts.template, outdir });
+        built = await buildBundles({ template: opts.template, outdir, say: (line) => log.info(line) });
         for (const b of built) pools.get(b.logicalId)?.reload(b.outfile);
         return built;
       },

@@ -77,40 +77,80 @@ export const targetOf = (value: unknown): string | undefined => {
   return undefined;
 };
 
+/** One route of the WebSocket API and what it integrates with. */
+export interface RouteIntegration {
+  routeKey: string;
+  /** The AWS::ApiGatewayV2::Integration's logical id (none for SAM's Routes). */
+  integrationId: string | undefined;
+  /** IntegrationType: AWS_PROXY (Lambda proxy), AWS (Lambda custom, or another AWS service), HTTP, HTTP_PROXY, MOCK. */
+  type: string;
+  /** The function a Lambda integration invokes. */
+  functionId: string | undefined;
+  /** The integration's URI, resolved to local names (e.g. arn:aws:apigateway:us-east-1:sqs:path/123456789012/Queue.QueueName). */
+  uri: string | undefined;
+  /** RequestTemplates, as written. */
+  requestTemplates: Record<string, string>;
+  templateSelectionExpression: string | undefined;
+  /** WHEN_NO_MATCH (API Gateway's default), NEVER or WHEN_NO_TEMPLATES. */
+  passthroughBehavior: string;
+}
+
 /**
- * Route key → logical id of its function. Reads `Routes` of an AWS::Serverless::WebSocketApi, or
- * for a raw AWS::ApiGatewayV2 API, each Route → its Integration (Target `integrations/<id>`,
- * written with Join, Sub or a literal) → the IntegrationUri's function (Sub, GetAtt, Join).
+ * Every route of the WebSocket API with its integration. Reads `Routes` of an
+ * AWS::Serverless::WebSocketApi (Lambda proxy, always), or for a raw AWS::ApiGatewayV2 API, each
+ * Route → its Integration (Target `integrations/<id>`, written with Join, Sub or a literal) → the
+ * IntegrationUri (Sub, GetAtt, Join). A Lambda integration that names no function of the template
+ * is an error; other integrations (AWS services, HTTP, MOCK) are listed for the caller to emulate
+ * or skip.
  */
-export const routesOf = (template: Template): Record<string, string> => {
+export const integrationsOf = (template: Template): RouteIntegration[] => {
   const [apiId, api] = theWebSocketApi(template);
-  const routes: Record<string, string> = {};
   const functionIds = new Set(resourcesOfType(template, ...functionTypes).map(([id]) => id));
   const refs = wiringRefs(template);
-  const add = (key: string, target: unknown, written: unknown) => {
+  const lambdaFunction = (key: string, target: unknown, written: unknown): string => {
     const fn = functionNamed(target, functionIds);
     if (!fn) {
       const named = targetOf(written) ?? (typeof target === 'string' ? target : JSON.stringify(written));
       throw new Error(`Route ${key} of ${apiId} does not point at a function of this template (got ${named ?? 'nothing'})`);
     }
-    routes[key] = fn;
+    return fn;
   };
+  const none = { integrationId: undefined, uri: undefined, requestTemplates: {}, templateSelectionExpression: undefined, passthroughBehavior: 'WHEN_NO_MATCH' };
   if (api.Type === 'AWS::Serverless::WebSocketApi') {
-    for (const [key, route] of Object.entries<any>(api.Properties?.Routes ?? {})) {
-      add(key, resolvedOrUndefined(route?.FunctionArn, refs), route?.FunctionArn);
-    }
-  } else {
-    for (const [, route] of resourcesOfType(template, 'AWS::ApiGatewayV2::Route')) {
-      const p = route.Properties ?? {};
-      if (String(resolvedOrUndefined(p.ApiId, refs)).replace(/\.ApiId$/, '') !== apiId) continue;
-      const target = resolvedOrUndefined(p.Target, refs);
-      const integrationId = typeof target === 'string' ? /^integrations\/([A-Za-z0-9]+)$/.exec(target)?.[1] : undefined;
-      const uri = integrationId ? template.Resources[integrationId]?.Properties?.IntegrationUri : undefined;
-      add(String(resolvedOrUndefined(p.RouteKey, refs)), resolvedOrUndefined(uri, refs), p.Target);
-    }
+    return Object.entries<any>(api.Properties?.Routes ?? {}).map(([key, route]) => ({
+      ...none, routeKey: key, type: 'AWS_PROXY', functionId: lambdaFunction(key, resolvedOrUndefined(route?.FunctionArn, refs), route?.FunctionArn),
+    }));
   }
-  return routes;
+  const integrations: RouteIntegration[] = [];
+  for (const [, route] of resourcesOfType(template, 'AWS::ApiGatewayV2::Route')) {
+    const p = route.Properties ?? {};
+    if (String(resolvedOrUndefined(p.ApiId, refs)).replace(/\.ApiId$/, '') !== apiId) continue;
+    const key = String(resolvedOrUndefined(p.RouteKey, refs));
+    const target = resolvedOrUndefined(p.Target, refs);
+    const integrationId = typeof target === 'string' ? /^integrations\/([A-Za-z0-9]+)$/.exec(target)?.[1] : undefined;
+    const integration = integrationId ? template.Resources[integrationId]?.Properties ?? {} : {};
+    const uri = resolvedOrUndefined(integration.IntegrationUri, refs);
+    const type = String(integration.IntegrationType ?? 'AWS_PROXY');
+    // AWS_PROXY is always Lambda; AWS is Lambda when its URI is the Lambda invocation path.
+    const isLambda = type === 'AWS_PROXY' || (type === 'AWS' && (typeof uri !== 'string' || /:lambda:path\/|:function:/.test(uri) || functionIds.has(uri)));
+    const templates = integration.RequestTemplates;
+    integrations.push({
+      routeKey: key,
+      integrationId,
+      type,
+      functionId: isLambda ? lambdaFunction(key, uri, p.Target) : undefined,
+      uri: typeof uri === 'string' ? uri : undefined,
+      requestTemplates: templates !== null && typeof templates === 'object' ? Object.fromEntries(Object.entries(templates).map(([k, v]) => [k, String(v)])) : {},
+      templateSelectionExpression: typeof integration.TemplateSelectionExpression === 'string' ? integration.TemplateSelectionExpression : undefined,
+      passthroughBehavior: String(integration.PassthroughBehavior ?? 'WHEN_NO_MATCH'),
+    });
+  }
+  return integrations;
 };
+
+/** Route key → logical id of its function, for the routes that invoke a Lambda function (see integrationsOf). */
+export const routesOf = (template: Template): Record<string, string> =>
+  Object.fromEntries(integrationsOf(template).flatMap((i) => (i.functionId === undefined ? [] : [[i.routeKey, i.functionId]])));
 
 /** The stage the template deploys its WebSocket API to: SAM's StageName, or a raw Stage of that API. */
 export const stageOf = (template: Template): unknown => {

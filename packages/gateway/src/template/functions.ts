@@ -5,7 +5,7 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import { resourcesOfType, templateRoot } from './load.ts';
 import { routesOf, targetOf } from './api.ts';
 import { positiveNumber as number } from './values.ts';
-import type { FunctionSpec, Resource, SqsEventSpec, Template } from './types.ts';
+import type { FunctionSpec, Resource, SkippedFunction, SqsEventSpec, Template } from './types.ts';
 
 /** The source extensions a handler file may have, in the order they are looked for. */
 export const handlerExtensions = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
@@ -39,12 +39,38 @@ const entryCandidates = (logicalId: string, resource: Resource, codeUri: string,
   };
 };
 
-/** Every AWS::Serverless::Function, with Globals.Function merged in (SAM's rules for the keys used here). */
+/**
+ * Why a function is outside what the gateway runs (an Image function, a runtime other than Node,
+ * code in S3), in one line that names it and what will not work locally; undefined when it runs.
+ */
+const unsupportedReason = (logicalId: string, resource: Resource, globals: Record<string, any>): string | undefined => {
+  const p = resource.Properties ?? {};
+  const routes = 'its routes and event sources do nothing locally';
+  if ((p.PackageType ?? globals.PackageType) === 'Image') return `${logicalId} is a container image function (PackageType: Image), which the local gateway does not run: ${routes}`;
+  const runtime = p.Runtime ?? globals.Runtime;
+  if (typeof runtime === 'string' && !/^nodejs\d+\.x$/.test(runtime)) return `${logicalId} runs on ${runtime}; the local gateway runs Node.js functions only: ${routes}`;
+  const codeUri = p.CodeUri ?? globals.CodeUri;
+  if (codeUri !== undefined && typeof codeUri !== 'string') return `${logicalId} has its code in S3 (CodeUri is not a local folder), which the local gateway cannot fetch: ${routes}`;
+  if (p.InlineCode !== undefined) return `${logicalId} has InlineCode, which the local gateway does not run: ${routes}`;
+  return undefined;
+};
+
+/** The AWS::Serverless::Function resources the gateway does not run, each with its one line. */
+export const skippedFunctionsOf = (template: Template): SkippedFunction[] => {
+  const globals = template.Globals?.Function ?? {};
+  return resourcesOfType(template, 'AWS::Serverless::Function').flatMap(([logicalId, resource]) => {
+    const why = unsupportedReason(logicalId, resource, globals);
+    return why === undefined ? [] : [{ logicalId, why }];
+  });
+};
+
+/** Every AWS::Serverless::Function the gateway runs, with Globals.Function merged in (SAM's rules for the keys used here). */
 export const functionsOf = (template: Template, options: { root?: string } = {}): FunctionSpec[] => {
   const root = options.root ?? templateRoot(template);
   const globals = template.Globals?.Function ?? {};
   const routes = Object.entries(routesOfIfAny(template));
-  return resourcesOfType(template, 'AWS::Serverless::Function').map(([logicalId, resource]) => {
+  const mappings = eventSourceMappingsOf(template);
+  return resourcesOfType(template, 'AWS::Serverless::Function').filter(([id, r]) => unsupportedReason(id, r, globals) === undefined).map(([logicalId, resource]) => {
     const p = resource.Properties ?? {};
     const codeUri = p.CodeUri ?? globals.CodeUri;
     if (typeof codeUri !== 'string' || codeUri === '') {
@@ -58,6 +84,7 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
     const { paths, from } = entryCandidates(logicalId, resource, codeUri, handlerModule);
     const candidates = paths.map((path) => (isAbsolute(path) ? path : resolve(root, path)));
     const entry = candidates.find((path) => existsSync(path));
+    const handlersRule = from === 'CodeUri' && entry !== undefined && candidates.indexOf(entry) < handlerExtensions.length;
     return {
       logicalId,
       codeUri,
@@ -78,7 +105,9 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
       policies: Array.isArray(p.Policies) ? p.Policies : p.Policies === undefined ? [] : [p.Policies],
       role: p.Role ?? globals.Role,
       routes: routes.filter(([, id]) => id === logicalId).map(([key]) => key),
-      sqsEvents: sqsEventsOf(logicalId, p.Events, template),
+      sqsEvents: [...sqsEventsOf(logicalId, p.Events, template), ...mappings.filter((m) => m.functionId === logicalId).map((m) => m.event)],
+      metadata: resource.Metadata ?? {},
+      ownBuild: from === 'BuildEntry' || handlersRule,
     };
   });
 };
@@ -113,3 +142,30 @@ const routesOfIfAny = (template: Template): Record<string, string> => {
   const hasApi = resourcesOfType(template, 'AWS::Serverless::WebSocketApi', 'AWS::ApiGatewayV2::Api').length > 0;
   return hasApi ? routesOf(template) : {};
 };
+
+/**
+ * AWS::Lambda::EventSourceMapping resources from a queue of the template to a function of it
+ * (`FunctionName: !Ref Fn`, `EventSourceArn: !GetAtt Queue.Arn`), as SQS event sources. Mappings
+ * from anything else (streams, Kafka) are not SQS sources and are left out here.
+ */
+const eventSourceMappingsOf = (template: Template): Array<{ functionId: string; event: SqsEventSpec }> =>
+  resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').flatMap(([id, resource]) => {
+    const p = resource.Properties ?? {};
+    const functionId = targetOf(p.FunctionName) ?? (typeof p.FunctionName === 'string' ? p.FunctionName : undefined);
+    const queue = targetOf(p.EventSourceArn);
+    if (!functionId || !queue || template.Resources[queue]?.Type !== 'AWS::SQS::Queue') return [];
+    const types = Array.isArray(p.FunctionResponseTypes) ? p.FunctionResponseTypes : [];
+    const concurrency = p.ScalingConfig?.MaximumConcurrency;
+    return [{
+      functionId,
+      event: {
+        name: id,
+        queue,
+        batchSize: number(p.BatchSize, 10, `${id}: BatchSize`),
+        batchingWindowSeconds: p.MaximumBatchingWindowInSeconds === undefined ? 0 : number(p.MaximumBatchingWindowInSeconds, 0, `${id}: MaximumBatchingWindowInSeconds`),
+        reportBatchItemFailures: types.includes('ReportBatchItemFailures'),
+        maximumConcurrency: concurrency === undefined ? undefined : number(concurrency, 0, `${id}: ScalingConfig.MaximumConcurrency`),
+        enabled: p.Enabled !== false,
+      },
+    }];
+  });

@@ -52,8 +52,21 @@ export interface FunctionSpec {
   role: unknown;
   /** Route keys of the WebSocket API that invoke this function. */
   routes: string[];
-  /** The function's SQS event sources (SAM `Events` of Type SQS). */
+  /** The function's SQS event sources (SAM `Events` of Type SQS, and AWS::Lambda::EventSourceMapping resources naming it). */
   sqsEvents: SqsEventSpec[];
+  /** The function's Metadata, as written (SAM's build settings: BuildMethod, BuildProperties, …). */
+  metadata: Record<string, any>;
+  /**
+   * True when the source came from this project's own build rules (Metadata.BuildEntry, or
+   * handlers/<CodeUri's last folder>): `ws-outbox build` makes its code, as the Makefile does for sam build.
+   */
+  ownBuild: boolean;
+}
+
+/** A function the gateway does not run (an Image function, another language), and what that means locally. */
+export interface SkippedFunction {
+  logicalId: string;
+  why: string;
 }
 
 /** A SAM `Events` entry of Type SQS: an event source mapping from a queue of the template. */
