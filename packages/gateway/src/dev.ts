@@ -11,7 +11,7 @@ import { basename, dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startGateway, gatewayDefaults, RestartRequired, type Gateway, type GatewayOptions } from './gateway.ts';
 import { createLogger } from './log.ts';
-import { parseParameterOverrides } from './template.ts';
+import { gatherParameterOverrides, parseParameterOverrides } from './template.ts';
 
 export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--parameter-overrides Key=Value ...] [--static folder] [--no-iam] [--no-limits] [--no-watch]
   The local gateway on 127.0.0.1: the template's WebSocket API and functions (built with esbuild,
@@ -20,7 +20,8 @@ export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--para
   unmodified (over TLS, to the gateway), and SQS's when the template has queues (an embedded SQS,
   with the template's SQS event sources); any other AWS host is refused. Edits to the functions'
   source files rebuild them; edits to the template apply at once (or restart the gateway).
-  --parameter-overrides  template parameters, as sam deploy takes them (Stage=prod Table='x y')
+  --parameter-overrides  template parameters, as sam deploy takes them: Stage=prod Table='x y' (one or several
+                         words), or ParameterKey=Stage,ParameterValue=prod
   --static folder        serve this folder at http://127.0.0.1:PORT/ (an app's demo page); nothing by default
   --no-iam               do not check calls against the functions' template policies
   --no-limits            no Lambda-sized CPU and memory (cgroups) per instance
@@ -170,7 +171,7 @@ const watchTemplate = (template: string, onChange: () => Promise<void>, log: Ret
 /** `ws-outbox dev [args]`: resolves once the gateway is up; it then runs until SIGINT or SIGTERM. */
 export const runDev = async (args: string[]): Promise<void> => {
   const { values } = parseArgs({
-    args,
+    args: gatherParameterOverrides(args),
     options: {
       template: { type: 'string', short: 't' },
       'parameter-overrides': { type: 'string', multiple: true },

@@ -22,6 +22,8 @@ import { SqsEventSource, type BatchReport } from './event-sources.ts';
 import { createSqsFront } from './sqs-front.ts';
 import { startSqs, type LocalQueue, type LocalSqs } from './sqs.ts';
 import { buildBundles, type BuiltFunction } from './bundles.ts';
+import { routeTargetsFor } from './route-targets.ts';
+import { normalizeApiPath, watchApiRequest } from './api-paths.ts';
 import { startLimits, type Limits } from './cgroups.ts';
 import { ConnectionRegistry } from './connections.ts';
 import { createDynamoFront } from './dynamodb-front.ts';
@@ -272,6 +274,8 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       for (const [id, p] of policies) for (const line of p.unknown) log.warn(`IAM: ${id}: ${line}`);
     };
     loadPolicies(model);
+    // What the template has that the gateway skips or only partly emulates: one line each, never fatal.
+    for (const notice of model.notices) log.warn(notice);
     const iam = createIamCheck({
       enabled: opts.iam, identities, policyOf: (id) => policies.get(id), accountId: opts.accountId, ledger, log,
     });
@@ -335,6 +339,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     if (!ownOutdir) undo.push(() => rmSync(join(caFile, '..'), { recursive: true, force: true }));
     const front: AwsFront = await startAwsFront(ca, new Map<string, HostHandler>([
       [apiHost, async (req, res) => {
+        watchApiRequest(req, res, log, apiHost);
         if (isManagementPath(req.url)) return management(req, res);
         req.resume();
         res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-ErrorType': 'ForbiddenException' }).end(JSON.stringify({ message: 'Forbidden' }));
@@ -416,7 +421,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     undo.push(async () => {
       await stopPolling();
     });
-    const routesOf = (m: AppModel) => new Map([...m.routes].map(([key, id]) => [key, pools.get(id)!]));
+    const routesOf = (m: AppModel) => routeTargetsFor(m, pools, sqs);
     let authorize: ReturnType<typeof createAuthorizer> | undefined;
     if (model.authorizer?.kind === 'iam') {
       log.warn('The WebSocket API uses AWS_IAM authorization, which the local gateway does not emulate: connections are not authorized locally.');
@@ -443,6 +448,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     });
 
     handleRequest = (req, res) => {
+      if (isManagementPath(normalizeApiPath(req.url))) watchApiRequest(req, res, log, origin);
       const path = new URL(req.url ?? '/', 'http://local').pathname;
       const handle = isManagementPath(req.url) ? management(req, res)
         : devIssuer?.serves(path) ? devIssuer.handle(req, res)

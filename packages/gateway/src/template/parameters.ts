@@ -22,3 +22,27 @@ export const parseParameterOverrides = (args: string | string[]): Record<string,
   }
   return result;
 };
+
+/**
+ * SAM CLI's `--parameter-overrides A=1 B=2` takes every word up to the next option: splits them
+ * out of `args` as one `--parameter-overrides` value each, so a strict option parser (parseArgs)
+ * sees `--parameter-overrides A=1 --parameter-overrides B=2` and not a stray positional `B=2`.
+ */
+export const gatherParameterOverrides = (args: string[]): string[] => {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg !== '--parameter-overrides') {
+      out.push(arg);
+      continue;
+    }
+    let taken = 0;
+    while (i + 1 < args.length && !args[i + 1]!.startsWith('--')) {
+      out.push('--parameter-overrides', args[++i]!);
+      taken++;
+    }
+    // No value: left for the parser, which says that the option needs one.
+    if (taken === 0) out.push(arg);
+  }
+  return out;
+};
