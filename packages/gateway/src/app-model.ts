@@ -162,13 +162,36 @@ const tableNamesOf = (template: Template, opts: ModelOptions): Map<string, strin
   }));
 };
 
+// Event sources the gateway serves: the WebSocket API's routes and SQS queues. Anything else that
+// would invoke a function on AWS (an HTTP or REST API, a schedule, S3, a stream) is named once.
+const servedEvents = new Set(['SQS']);
+
+const otherEntryPoints = (template: Template): string[] => {
+  const lines: string[] = [];
+  for (const [id, r] of Object.entries(template.Resources)) {
+    if (r?.Type === 'AWS::Serverless::HttpApi' || r?.Type === 'AWS::Serverless::Api' || r?.Type === 'AWS::ApiGateway::RestApi'
+      || (r?.Type === 'AWS::ApiGatewayV2::Api' && r.Properties?.ProtocolType === 'HTTP')) {
+      lines.push(`${id} (${r.Type}) is not served: the local gateway serves the WebSocket API only`);
+    }
+    if (r?.Type !== 'AWS::Serverless::Function' || r.Properties?.PackageType === 'Image') continue;
+    const events = r.Properties?.Events;
+    if (events === null || typeof events !== 'object') continue;
+    for (const [name, event] of Object.entries<any>(events)) {
+      if (servedEvents.has(event?.Type)) continue;
+      const where = event?.Properties?.Path ? ` ${event.Properties.Method ?? 'ANY'} ${event.Properties.Path}` : '';
+      lines.push(`${id}.Events.${name} (${event?.Type}${where}) does not invoke ${id} locally: the gateway serves WebSocket routes and SQS event sources only`);
+    }
+  }
+  return lines;
+};
+
 /**
  * The routes the gateway serves and how: Lambda proxy routes to functions it runs, emulated
  * integrations (Lambda custom with RequestTemplates, SQS SendMessage), and a notice for each
  * route, function or integration it cannot run, so nothing outside the model stops it.
  */
 const wiringOf = (template: Template, functions: Map<string, FunctionModel>) => {
-  const notices = skippedFunctionsOf(template).map((s) => s.why);
+  const notices = [...skippedFunctionsOf(template).map((s) => s.why), ...otherEntryPoints(template)];
   const routes = new Map<string, string>();
   const integrations = new Map<string, RouteIntegration>();
   const unavailableRoutes = new Map<string, string>();
