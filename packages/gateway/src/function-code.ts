@@ -52,8 +52,8 @@ const shown = (path: string): string => {
 const prepared = (fn: FunctionSpec, taskRoot: string, sources: string[], extra: Partial<BuiltFunction> = {}): BuiltFunction => {
   const file = handlerFile(taskRoot, fn.handler);
   if (file === undefined) {
-    throw new BuildError(`${fn.logicalId}: no ${fn.handlerModule}.js, .mjs or .cjs in ${shown(taskRoot)} for Handler ${fn.handler} `
-      + `(Lambda would fail every invocation with Runtime.ImportModuleError)${buildHint(fn, taskRoot)}`);
+    throw new BuildError(`${fn.logicalId}: no handler file for Handler ${fn.handler} in ${shown(taskRoot)}: looked for ${fn.handlerModule}, .js, .mjs, .cjs `
+      + `as Lambda does (it would fail every invocation with Runtime.ImportModuleError)${buildHint(fn, taskRoot)}`);
   }
   return { logicalId: fn.logicalId, entry: fn.entry, outfile: file, bytes: statSync(file).size, mapBytes: 0, inputs: [], sources, externals: [], ...extra };
 };

@@ -10,6 +10,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { callHandler, loadLambdaHandler, type Handler } from './handler-loader.ts';
 import { registerRuntimeSdk } from './runtime-sdk.ts';
 import { installEgress, type EgressConfig } from './egress.ts';
@@ -39,11 +41,17 @@ diagnosticsChannel.subscribe('ws-outbox:http1.request.created', (message) => {
   if (id !== undefined) request.headers[invocationHeader] = id;
 });
 
+// This file (or its bundle for an older Node) and the handler loader beside it.
+const workerFiles = [fileURLToPath(import.meta.url), join(dirname(fileURLToPath(import.meta.url)), 'handler-loader.')];
+const isWorkerFrame = (line: string): boolean => workerFiles.some((file) => line.includes(file));
+
 // Lambda's shapes for what a handler throws, rejects with or calls back with: an Error by its
 // name, a string as errorType "string" (an authorizer's callback('Unauthorized')).
 const toLambdaError = (error: unknown, fallbackType = 'Error'): LambdaError => {
   if (error instanceof Error) {
-    return { errorType: error.name || fallbackType, errorMessage: error.message, trace: error.stack?.split('\n') };
+    // The worker's own frames (this file, the loader) say nothing about the function: left out.
+    const trace = error.stack?.split('\n').filter((line) => !isWorkerFrame(line));
+    return { errorType: error.name || fallbackType, errorMessage: error.message, trace };
   }
   if (typeof error === 'string') return { errorType: 'string', errorMessage: error };
   return { errorType: fallbackType, errorMessage: JSON.stringify(error) ?? String(error) };
