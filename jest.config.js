@@ -7,11 +7,14 @@
 // runs the same command line again in a child process that has it, and exits with its status.
 import { spawnSync } from 'node:child_process';
 
+// The second flag makes the processes that tests start resolve ws-outbox and @ws-outbox/gateway to
+// their sources, as `npm test` does.
 const vmModules = '--experimental-vm-modules';
+const sources = '--conditions=ws-outbox-source';
 if (!process.execArgv.includes(vmModules) && !(process.env.NODE_OPTIONS ?? '').split(/\s+/).includes(vmModules)) {
   const child = spawnSync(process.execPath, process.argv.slice(1), {
     stdio: 'inherit',
-    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${vmModules}`.trim() },
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${vmModules} ${sources}`.trim() },
   });
   process.exit(child.status ?? 1);
 }

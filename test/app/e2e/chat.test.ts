@@ -28,7 +28,7 @@ beforeAll(async () => {
   }
   gateway = await startGateway({
     template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true,
-    outdir,
+    outdir, staticDir: 'demo', // the example's page, served as `npm run dev` serves it (--static demo)
   });
   browser = await chromium.launch({
     executablePath,
