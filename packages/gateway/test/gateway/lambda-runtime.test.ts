@@ -33,9 +33,9 @@ afterAll(() => {
  * Starts the gateway on a fixture app; `outside` runs a copy in a temp folder, where no
  * node_modules above it holds anything (as a checkout of a public app).
  */
-const start = async (app: string, options: Partial<GatewayOptions> & { outside?: boolean } = {}) => {
+const start = async (app: string, { outside, ...options }: Partial<GatewayOptions> & { outside?: boolean } = {}) => {
   let folder = join(apps, app);
-  if (options.outside) {
+  if (outside) {
     const dir = mkdtempSync(join(tmpdir(), 'ws-outbox-app-'));
     temps.push(dir);
     cpSync(folder, join(dir, app), { recursive: true });
