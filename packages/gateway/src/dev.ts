@@ -14,7 +14,7 @@ import { createLogger } from './log.ts';
 import { gatherParameterOverrides, parseParameterOverrides } from './template.ts';
 
 export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--parameter-overrides Key=Value ...] [--static folder] [--no-iam] [--no-limits] [--no-watch]
-  The local gateway on 127.0.0.1: the template's WebSocket API and functions (built with esbuild,
+  The local gateway on 127.0.0.1: the template's WebSocket API and functions (built as sam build builds them, loaded as Lambda's Node runtime loads them,
   run like Lambda, frozen between invocations), the @connections API, an embedded DynamoDB with
   the template's tables, and the --static folder at / if given. Functions reach their execute-api and DynamoDB hosts
   unmodified (over TLS, to the gateway), and SQS's when the template has queues (an embedded SQS,
