@@ -122,19 +122,22 @@ const sqsEventsOf = (logicalId: string, events: unknown, template: Template): Sq
     if (!queue || template.Resources[queue]?.Type !== 'AWS::SQS::Queue') {
       throw new Error(`${at}: Queue must point at an AWS::SQS::Queue of this template (!GetAtt Queue.Arn), got ${JSON.stringify(p.Queue)}`);
     }
-    const types = p.FunctionResponseTypes ?? [];
-    if (!Array.isArray(types)) throw new Error(`${at}: FunctionResponseTypes must be a list`);
-    const concurrency = p.ScalingConfig?.MaximumConcurrency;
-    return {
-      name,
-      queue,
-      batchSize: number(p.BatchSize, 10, `${at}: BatchSize`),
-      batchingWindowSeconds: p.MaximumBatchingWindowInSeconds === undefined ? 0 : number(p.MaximumBatchingWindowInSeconds, 0, `${at}: MaximumBatchingWindowInSeconds`),
-      reportBatchItemFailures: types.includes('ReportBatchItemFailures'),
-      maximumConcurrency: concurrency === undefined ? undefined : number(concurrency, 0, `${at}: ScalingConfig.MaximumConcurrency`),
-      enabled: p.Enabled !== false,
-    };
+    if (p.FunctionResponseTypes !== undefined && !Array.isArray(p.FunctionResponseTypes)) throw new Error(`${at}: FunctionResponseTypes must be a list`);
+    return { name, queue, ...pollerSettings(p, at) };
   });
+};
+
+/** The poller's settings, as a SAM SQS event and an AWS::Lambda::EventSourceMapping both write them. */
+const pollerSettings = (p: Record<string, any>, at: string): Omit<SqsEventSpec, 'name' | 'queue'> => {
+  const types: unknown[] = Array.isArray(p.FunctionResponseTypes) ? p.FunctionResponseTypes : [];
+  const concurrency = p.ScalingConfig?.MaximumConcurrency;
+  return {
+    batchSize: number(p.BatchSize, 10, `${at}: BatchSize`),
+    batchingWindowSeconds: p.MaximumBatchingWindowInSeconds === undefined ? 0 : number(p.MaximumBatchingWindowInSeconds, 0, `${at}: MaximumBatchingWindowInSeconds`),
+    reportBatchItemFailures: types.includes('ReportBatchItemFailures'),
+    maximumConcurrency: concurrency === undefined ? undefined : number(concurrency, 0, `${at}: ScalingConfig.MaximumConcurrency`),
+    enabled: p.Enabled !== false,
+  };
 };
 
 // A template without a WebSocket API (a build-only fixture) still has functions.
@@ -154,18 +157,5 @@ const eventSourceMappingsOf = (template: Template): Array<{ functionId: string; 
     const functionId = targetOf(p.FunctionName) ?? (typeof p.FunctionName === 'string' ? p.FunctionName : undefined);
     const queue = targetOf(p.EventSourceArn);
     if (!functionId || !queue || template.Resources[queue]?.Type !== 'AWS::SQS::Queue') return [];
-    const types = Array.isArray(p.FunctionResponseTypes) ? p.FunctionResponseTypes : [];
-    const concurrency = p.ScalingConfig?.MaximumConcurrency;
-    return [{
-      functionId,
-      event: {
-        name: id,
-        queue,
-        batchSize: number(p.BatchSize, 10, `${id}: BatchSize`),
-        batchingWindowSeconds: p.MaximumBatchingWindowInSeconds === undefined ? 0 : number(p.MaximumBatchingWindowInSeconds, 0, `${id}: MaximumBatchingWindowInSeconds`),
-        reportBatchItemFailures: types.includes('ReportBatchItemFailures'),
-        maximumConcurrency: concurrency === undefined ? undefined : number(concurrency, 0, `${id}: ScalingConfig.MaximumConcurrency`),
-        enabled: p.Enabled !== false,
-      },
-    }];
+    return [{ functionId, event: { name: id, queue, ...pollerSettings(p, id) } }];
   });
