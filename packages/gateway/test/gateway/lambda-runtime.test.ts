@@ -3,6 +3,8 @@
 // runtime's SDK, callbacks by Runtime, each Runtime's Node, memory, and the template features
 // outside the gateway's model (skipped with a line, or emulated) never stopping it.
 import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -155,6 +157,33 @@ describe('template features outside the model never stop the gateway', () => {
       expect(Table?.ProvisionedThroughput).toMatchObject({ ReadCapacityUnits: 4, WriteCapacityUnits: 2 });
     } finally {
       db.destroy();
+    }
+  }, 60_000);
+
+  test('ws-outbox dev --parameter-overrides takes SAM\'s separate words (A=1 B=2)', async () => {
+    const { NODE_OPTIONS: _jestOnly, ...env } = process.env;
+    const dev = spawn(process.execPath, ['--conditions=ws-outbox-source', 'packages/gateway/src/cli.ts', 'dev', '--template', join(apps, 'intrinsic-table', 'template.yaml'),
+      '--parameter-overrides', 'ReadUnits=6', 'WriteUnits=7', 'Suffix=words', '--no-limits', '--no-watch'], {
+      env: { ...env, PORT: '0', DYNAMODB_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = once(dev, 'exit');
+    let out = '';
+    dev.stdout!.on('data', (d: Buffer) => (out += d));
+    dev.stderr!.on('data', (d: Buffer) => (out += d));
+    try {
+      await eventually(() => /ready in/.test(out) || dev.exitCode !== null, 'the gateway is ready', 30_000);
+      const endpoint = /DynamoDB\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      expect({ endpoint, out }).toMatchObject({ endpoint: expect.stringMatching(/^http/) });
+      const db = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+      try {
+        const { Table } = await db.send(new DescribeTableCommand({ TableName: 'ws-outbox-local-words' }));
+        expect(Table?.ProvisionedThroughput).toMatchObject({ ReadCapacityUnits: 6, WriteCapacityUnits: 7 });
+      } finally {
+        db.destroy();
+      }
+    } finally {
+      dev.kill('SIGTERM');
+      await exited;
     }
   }, 60_000);
 
