@@ -56,7 +56,11 @@ const eventSources = (gw: Gateway): string[][] => [...gw.model.functions.values(
 ]));
 
 const banner = (gw: Gateway, started: number): string => {
-  const routes = [...gw.model.routes].map(([key, fn]) => `${key} → ${fn}`).join(', ');
+  const routes = [
+    ...[...gw.model.routes].map(([key, fn]) => `${key} → ${fn}`),
+    ...[...gw.model.integrations].map(([key, i]) => `${key} → ${i.functionId ?? i.uri?.split(':').pop()} (${i.functionId ? 'request template' : 'SQS'})`),
+    ...[...gw.model.unavailableRoutes.keys()].map((key) => `${key} → (not run locally)`),
+  ].join(', ');
   const rows = [
     ...(gw.staticDir ? [['Static', `http://127.0.0.1:${gw.port}/   (${relative(process.cwd(), gw.staticDir) || '.'})`]] : []),
     ['WebSocket API', `${gw.wsUrl}   (also ${gw.wsUrl}/${gw.stage})`],

@@ -11,6 +11,13 @@
 //     Lambda's own message; older runtimes call it with a callback.
 // Nothing here imports the gateway: it runs inside the function's process, on the function's Node
 // (which may be 20 or 22), so it keeps to what those offer.
+//
+// Why not run aws-lambda-ric itself behind a local Runtime API, as AWS's emulator does: 4.x builds
+// curl and aws-lambda-cpp with cmake at install (a heavy native dependency for a dev tool); it is
+// the nodejs24.x client only (it refuses every callback handler, so nodejs22.x and older would
+// need 3.x besides); and the freeze would then come from outside, after the HTTP round trip of its
+// response, leaving a window in which un-awaited work runs. The worker freezes itself right after
+// its result is written (runtime.ts), which the project's guarantee rests on.
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';

@@ -12,7 +12,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { callHandler, loadLambdaHandler, type Handler } from './handler-loader.ts';
+import { callHandler, loadLambdaHandler, runtimeMajor, type CallbackContext, type Handler } from './handler-loader.ts';
 import { registerRuntimeSdk } from './runtime-sdk.ts';
 import { installEgress, type EgressConfig } from './egress.ts';
 import { egressVariable, invocationHeader, type FromWorker, type LambdaError, type ToWorker } from './worker-protocol.ts';
@@ -75,7 +75,7 @@ const sendAndFreeze = (message: FromWorker): void => {
   }
 };
 
-const contextFor = (message: ToWorker) => {
+const contextFor = (message: ToWorker, runtime: string) => {
   const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local';
   const region = process.env.AWS_REGION ?? 'us-east-1';
   return {
@@ -90,7 +90,7 @@ const contextFor = (message: ToWorker) => {
     // Runtimes before nodejs24.x have it (true by default); nodejs24.x removed it with callbacks.
     // Locally a callback's result is returned at once, as with false: the gateway cannot tell
     // the handler's pending work from its own in the event loop.
-    callbackWaitsForEmptyEventLoop: true,
+    ...((runtimeMajor(`AWS_Lambda_${runtime}`) ?? 24) < 24 ? { callbackWaitsForEmptyEventLoop: true } : {}),
   };
 };
 
@@ -130,7 +130,7 @@ const main = async (): Promise<void> => {
     send({ type: 'started', requestId: message.requestId });
     let reply: FromWorker;
     try {
-      const value = await invocation.run(message.requestId, () => callHandler(handler, message.event, contextFor(message), runtime));
+      const value = await invocation.run(message.requestId, () => callHandler(handler, message.event, contextFor(message, runtime) as CallbackContext, runtime));
       reply = { type: 'result', requestId: message.requestId, result: JSON.stringify(value ?? null) };
     } catch (error) {
       reply = { type: 'error', requestId: message.requestId, error: toLambdaError(error) };

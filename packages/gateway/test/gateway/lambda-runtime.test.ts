@@ -110,6 +110,13 @@ describe('loading as Lambda does', () => {
     expect(app.log()).toMatch(/out of memory: the instance went over its MemorySize of 128 MB during init/);
   }, 60_000);
 
+  test('a makefile build runs make build-<LogicalId> with ARTIFACTS_DIR, and the function runs what it wrote', async () => {
+    const app = await start('makefile-build');
+    await app.open();
+    await eventually(() => app.reports.some((r) => r.route === '$connect'), '$connect ran');
+    expect(app.reports.find((r) => r.route === '$connect')).toMatchObject({ functionName: 'MadeFunction', status: 'ok', statusCode: 200 });
+  }, 60_000);
+
   test('every failed build is listed', async () => {
     await expect(start('broken-builds')).rejects.toThrow(/2 builds failed:[\s\S]*FirstFunction[\s\S]*not-there-first[\s\S]*SecondFunction[\s\S]*not-there-second/);
   }, 60_000);
