@@ -167,12 +167,13 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
         clearTimeout(timer);
       }
       if (failure.kind === 'throttled' && options.stalled !== undefined) {
-        // Still 429 well after its first one (or at its last attempt) while others got through since
+        // Still 429 at its third attempt, well after its first 429 (or at its last attempt), while others got through since
         // its first request left, or from a connection this instance already found stalled: this
         // client is not reading; the endpoint is not throttling.
         const first = firstThrottle.get(task.id);
         const othersPass = first !== undefined && lastPassAt >= first.sentAt;
-        if (options.stalled.has(task.id, now()) || (othersPass && (now() - first.at >= stallAfterMs || n >= maxAttempts))) return giveUp(task);
+        // Three 429s in a row over stallAfterMs: a brief account-level throttle (twice, say) is retried as before.
+        if (options.stalled.has(task.id, now()) || (othersPass && ((n >= 3 && now() - first.at >= stallAfterMs) || n >= maxAttempts))) return giveUp(task);
         if (first === undefined) firstThrottle.set(task.id, { at: now(), sentAt: start });
       }
       const stale = failure.kind === 'throttled' && pacer !== undefined && !pacer.throttled(now(), start, task.id);

@@ -8,8 +8,8 @@ export const stallAfterMs = 200;
  * both when the account's rate limit is reached and when one connection cannot take more (its
  * outbound buffer is full). Retrying the second kind only holds the invocation: the client is not
  * going to read within it, and every message behind it in the flush, and every invocation queued
- * behind this instance, waits too. So a connection that still answers 429 stallAfterMs after its
- * first 429 (or at its last attempt), while other requests to the same endpoint got through since
+ * behind this instance, waits too. So a connection that still answers 429 at its third attempt,
+ * stallAfterMs after its first 429 (or at its last attempt), while other requests to the same endpoint got through since
  * its first request left, is **stalled** (an account-level 429 is gone by then: the pace was cut,
  * and the others' requests pass): the engine gives up on it for the flush (reason `stalled`, no
  * more retries, its 429s do not slow the pace), and remembers it here for `memoryMs`. The next
