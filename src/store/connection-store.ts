@@ -193,6 +193,10 @@ export class ConnectionStore implements Store {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk',
+        // A room's members and a user's connections are read strongly consistent: a member who has
+        // just left is not sent the room's next message, a joiner gets it. (Twice the read units of
+        // an eventually consistent Query; the connection index, read for toAll, stays eventual.)
+        ...(partition.startsWith(roomPartition('')) || partition.startsWith(userPartition('')) ? { ConsistentRead: true } : {}),
         // TTL deletion is lazy (up to days): expired rows are still returned, so filter them.
         FilterExpression: '#ttl > :now',
         ProjectionExpression: 'sk',

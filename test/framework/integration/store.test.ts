@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connectionKey } from '../../../src/store/keys.ts';
-import { BatchWriteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ConnectionStore, NotConnectedError } from '../../../src/store/index.ts';
 import { startDynalite, type DynaliteHandle } from '../../helpers/dynalite.ts';
 
@@ -48,6 +49,29 @@ describe('ConnectionStore on dynalite', () => {
     expect(await store.get('c1')).toBeUndefined();
     expect(await collect(store.members('lobby'))).toEqual([]);
     expect(await collect(store.members('games'))).toEqual([]);
+  });
+
+  it('reads a room and a user strongly consistently (a leaver is not a recipient a moment later), the connection index eventually', async () => {
+    // What each Query asked DynamoDB for, seen on the wire by a middleware of a client of its own.
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: db.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }));
+    const asked: { pk: unknown; consistent: unknown }[] = [];
+    client.middlewareStack.add((next) => async (args) => {
+      const input = (args as { input: { ExpressionAttributeValues?: Record<string, unknown>; ConsistentRead?: unknown } }).input;
+      if (input.ExpressionAttributeValues?.[':pk'] !== undefined) asked.push({ pk: input.ExpressionAttributeValues[':pk'], consistent: input.ConsistentRead });
+      return next(args);
+    }, { step: 'initialize' });
+    const store = new ConnectionStore({ tableName: db.tableName, client, shards: 1 });
+    await store.connect('cr-1', { userId: 'u-cr' });
+    await store.join('cr-1', 'cr-room');
+    await collect(store.members('cr-room'));
+    await collect(store.connectionsOf('u-cr'));
+    await collect(store.all());
+    expect(asked).toEqual([
+      { pk: 'room#cr-room', consistent: true },
+      { pk: 'user#u-cr', consistent: true },
+      { pk: 'connections#0', consistent: undefined },
+    ]);
+    client.destroy();
   });
 
   it('refuses to join an unknown connection', async () => {
