@@ -9,20 +9,27 @@ import { maxPayloadBytes } from '../outbox/serialize.ts';
 import type { Store } from '../store/store.ts';
 import { BadFanoutMessage, type FanoutMessage } from './message.ts';
 
+export interface PinnedEndpoint {
+  /** Where the worker posts: `endpoint` (an option), else AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, else `api`. */
+  postTo: string;
+  /** The API's own AWS endpoint, built from WEBSOCKET_API_ID and WEBSOCKET_STAGE when given. */
+  api: string | undefined;
+}
+
 /**
- * The one @connections endpoint this worker posts to: `endpoint` (an option), else
- * AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, else built from WEBSOCKET_API_ID and WEBSOCKET_STAGE
- * (the template gives the function `!Ref WebSocketApi` and the stage), as the senders build theirs
- * from the event. Undefined when none is configured: then every message is refused.
+ * The one @connections endpoint this worker posts to, from its configuration only: `endpoint` (an
+ * option), else AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI, else built from WEBSOCKET_API_ID and
+ * WEBSOCKET_STAGE (the template gives the function `!Ref WebSocketApi` and the stage), as the
+ * senders build theirs from the event. Undefined when none is configured: every message is refused.
  */
-export const pinnedEndpoint = (endpoint: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined => {
-  const given = endpoint || env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI;
-  if (given) return normalised(given);
+export const pinnedEndpoint = (endpoint: string | undefined, env: NodeJS.ProcessEnv = process.env): PinnedEndpoint | undefined => {
   const apiId = env.WEBSOCKET_API_ID;
   const stage = env.WEBSOCKET_STAGE;
-  if (!apiId || !stage) return undefined;
   const region = regionOf(env);
-  return `https://${apiId}.execute-api.${region}.${partition(region).dnsSuffix}/${stage}`;
+  const api = apiId && stage ? `https://${apiId}.execute-api.${region}.${partition(region).dnsSuffix}/${stage}` : undefined;
+  const given = endpoint || env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI;
+  const postTo = given ? normalised(given) : api;
+  return postTo === undefined ? undefined : { postTo, api };
 };
 
 const normalised = (url: string): string => url.replace(/\/+$/, '');
@@ -32,13 +39,16 @@ export const noEndpointMessage = 'the fan-out worker does not know its API\'s @c
   + 'on the function, or pass fanoutHandler({ endpoint })';
 
 /**
- * Refuses (throws BadFanoutMessage) a message that names another endpoint than the pinned one, or
- * whose payload is over API Gateway's 128 KB: the sender never writes either, so it is not ours.
+ * Refuses (throws BadFanoutMessage) a message that names an endpoint other than this worker's (the
+ * one it posts to, or its API's own AWS endpoint, which a sender with the override variable unset
+ * writes), or whose payload is over API Gateway's 128 KB: the sender never writes either, so it is
+ * not ours. Whatever a message names, the worker posts to `postTo` only.
  */
-export const checkFanoutMessage = (message: FanoutMessage, payload: Uint8Array, endpoint: string | undefined): void => {
+export const checkFanoutMessage = (message: FanoutMessage, payload: Uint8Array, endpoint: PinnedEndpoint | undefined): void => {
   if (endpoint === undefined) throw new BadFanoutMessage(noEndpointMessage);
-  if (normalised(message.endpoint) !== endpoint) {
-    throw new BadFanoutMessage(`it names the endpoint ${JSON.stringify(message.endpoint)}, not this worker's ${endpoint}: refused, nothing posted`);
+  const named = normalised(message.endpoint);
+  if (named !== endpoint.postTo && named !== endpoint.api) {
+    throw new BadFanoutMessage(`it names the endpoint ${JSON.stringify(message.endpoint)}, not this worker's ${endpoint.postTo}: refused, nothing posted`);
   }
   if (payload.byteLength > maxPayloadBytes) {
     throw new BadFanoutMessage(`its payload is ${payload.byteLength} bytes, over API Gateway's ${maxPayloadBytes}-byte limit: refused, nothing posted`);

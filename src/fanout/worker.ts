@@ -219,7 +219,7 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
     discarded: 0,
     store,
     transport: () => transportFor(config.transport, {
-      endpoint: endpoint!, region: regionOf(), requestTimeoutMs: config.requestTimeoutMs, connectionTimeoutMs: config.connectionTimeoutMs, maxSockets: config.concurrency,
+      endpoint: endpoint!.postTo, region: regionOf(), requestTimeoutMs: config.requestTimeoutMs, connectionTimeoutMs: config.connectionTimeoutMs, maxSockets: config.concurrency,
     }),
     remainingMs,
     options: config,

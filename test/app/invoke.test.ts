@@ -40,6 +40,9 @@ beforeAll(() => {
     },
     // An issuer nothing serves and that the sample token does not name: refused before any fetch.
     AuthorizerFunction: { ISSUER_URL: 'https://issuer.invalid', AUDIENCE: 'ws-outbox-local' },
+    // The API the sample fan-out message names (events/fanout.json), as env.json says: the worker
+    // takes only messages for its own API.
+    FanoutFunction: { WEBSOCKET_API_ID: 'a1b2c3d4e5', WEBSOCKET_STAGE: 'dev' },
   }));
 });
 
