@@ -8,9 +8,10 @@ import { expect, test } from '@jest/globals';
 import { runCanary } from '../../../../bench/lib/backpressure-canary.ts';
 
 test('one member that never reads does not hold up the room: p99 as in the control, nothing lost', async () => {
-  // Past ~450 messages the stuck member's buffers are full and every post to it answers 429. A
-  // modest rate: on a loaded machine a saturated gateway queues in both runs alike.
-  const load = { messages: 1_000, rate: 35, probeEveryMs: 100 };
+  // The stuck member's kernel buffers on loopback take a few MB before the gateway's own 1 MiB
+  // fills and posts to it answer 429: the issue's 2,500 messages get well past that. A rate a
+  // loaded 2-core machine sustains: a saturated gateway queues in both runs alike.
+  const load = { messages: 2_500, rate: 60, probeEveryMs: 100 };
   const control = await runCanary({ ...load, stuck: false });
   const stuck = await runCanary({ ...load, stuck: true });
   const summary = (r: typeof stuck) => ({ p50: Math.round(r.p50), p99: Math.round(r.p99), lost: r.lost, worst: r.worst });
@@ -19,4 +20,4 @@ test('one member that never reads does not hold up the room: p99 as in the contr
   // too and the engine gives up on them as on the stuck one: a few probes, as in the control.
   expect(stuck.lost).toBeLessThanOrEqual(control.lost + Math.ceil(0.03 * stuck.latencies.length));
   expect(stuck.p99).toBeLessThanOrEqual(Math.max(1_000, 2 * control.p99));
-}, 240_000);
+}, 360_000);
