@@ -3,8 +3,10 @@
 //   sweep       outbox-signed at N = 10,000, 20 ms, concurrency 25..200 (full runs only)
 //   gone        1,000 recipients, 30 % gone: DynamoDB requests used to prune (dynalite)
 //   memory      10,000 / 50,000 recipients under --max-old-space-size=96: success or OOM
-//   coldstart   per built function: bundle size and median import time (10 fresh processes)
+//   coldstart   per function: init at full CPU + first invocation under a 256 MB CPU share, against a
+//               plain SDK v3 app and an aws-lite app (coldstart.ts)
 // --quick: N = 1,000 only, one repetition, no 20 ms sequential run; proves the harness works.
+// --coldstart [--reps 7] [--only send,$connect] [--profile send]: the cold-start bench alone.
 // --fanout [--quick]: fan-out past one invocation instead (fanout.ts): the sharded index, the
 // spill path against a rate-limited @connections, the spill threshold, 1,000,000 projected.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -16,11 +18,12 @@ import { median, round } from './lib/stats.ts';
 import { renderTables } from './lib/report.ts';
 import { measureColdStart } from './coldstart.ts';
 import { bundle } from './lib/bundle.ts';
-import { fanoutPlan, runFanoutBench } from './fanout.ts';
 
 const { values } = parseArgs({ options: {
   quick: { type: 'boolean', default: false },
   fanout: { type: 'boolean', default: false },
+  coldstart: { type: 'boolean', default: false },
+  profile: { type: 'string' },
   only: { type: 'string' }, // comma list of sections
   reps: { type: 'string' },
 } });
@@ -170,8 +173,15 @@ const started = performance.now();
 const results: Record<string, unknown> = { mode: quick ? 'quick' : values.only ? `partial (${values.only})` : 'full', machine: machine(), plan };
 if (values.fanout) {
   // The fan-out bench has its own rig (dynalite, SQS, workers); its results go to fanout-*.json.
+  const { fanoutPlan, runFanoutBench } = await import('./fanout.ts');
   Object.assign(results, { plan: undefined }, await runFanoutBench(fanoutPlan(quick, values.only), problem));
   finish('fanout');
+  process.exit(process.exitCode ?? 0);
+}
+if (values.coldstart) {
+  const cold = await measureColdStart({ reps: Number(values.reps ?? (quick ? 3 : 7)), only: values.only?.split(','), profile: values.profile, log });
+  results.coldstart = cold;
+  finish('coldstart');
   process.exit(process.exitCode ?? 0);
 }
 // Measured processes run the bundled worker (plain JS, as deployed); see lib/bundle.ts.
@@ -187,23 +197,24 @@ try {
   if (sections.has('sweep')) { log('sweep'); results.sweep = await sweep(sink); }
   if (sections.has('gone')) { log('gone'); results.gone = await gone(sink); }
   if (sections.has('memory')) { log('memory'); results.memory = await memory(sink); }
-  if (sections.has('coldstart')) { log('coldstart'); results.coldstart = await measureColdStart({ runs: quick ? 3 : 10 }); }
+  if (sections.has('coldstart')) { log('coldstart'); results.coldstart = await measureColdStart({ reps: quick ? 3 : 7, log }); }
 } finally {
   await sink.stop();
 }
 finish('full');
 
-function finish(kind: 'full' | 'fanout'): void {
+function finish(kind: 'full' | 'fanout' | 'coldstart'): void {
   results.totalSeconds = round((performance.now() - started) / 1000, 1);
   results.problems = problems;
   const dir = new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   // Quick runs (CI) stay out of git; full runs are the record.
   const stamp = (results.machine as { date: string }).date.slice(0, 16).replace(/[:]/g, '');
-  const prefix = kind === 'fanout' ? 'fanout-' : '';
+  const prefix = kind === 'full' ? '' : `${kind}-`;
   const file = quick ? `${prefix}quick.tmp.json` : values.only ? `${prefix}partial-${stamp}.tmp.json` : `${kind}-${stamp}.json`;
   writeFileSync(new URL(file, dir), JSON.stringify(results, null, 2) + '\n');
-  const tables = renderTables(results);
+  const cold = results.coldstart as { profile?: string } | undefined;
+  const tables = renderTables(results) + (kind === 'coldstart' && cold?.profile ? `\n\`\`\`\n${cold.profile}\n\`\`\`\n` : '');
   if (!quick && !values.only) writeFileSync(new URL(`latest-${kind}.md`, dir), tables);
   process.stdout.write(tables + `\nresults: bench/results/${file} (${results.totalSeconds} s)\n`);
   if (problems.length) {

@@ -1,6 +1,7 @@
 // Renders the results object as the markdown tables printed by `npm run bench` and pasted into
 // bench/README.md.
 import { mib } from './stats.ts';
+import { renderColdTable } from '../coldstart.ts';
 
 type Row = Record<string, unknown>;
 const table = (header: string[], rows: unknown[][]) =>
@@ -45,13 +46,8 @@ export const renderTables = (results: Row): string => {
         r.rssWithinLimit === null || r.rssWithinLimit === undefined ? '–' : r.rssWithinLimit ? 'yes' : 'no', r.peakHeap ? mib(r.peakHeap as number) : '–']),
     ));
   }
-  const cold = results.coldstart as { source: string; functions: Row[] } | undefined;
-  if (cold) {
-    parts.push(`### Cold start (${cold.source})\n` + table(
-      ['function', 'bundle KiB', 'import ms (median)', 'import ms (min)'],
-      cold.functions.map((f) => [f.function, ((f.bytes as number) / 1024).toFixed(0), f.importMsMedian ?? f.error, f.importMsMin ?? '–']),
-    ));
-  }
+  const cold = results.coldstart as Parameters<typeof renderColdTable>[0] | undefined;
+  if (cold) parts.push(`### Cold start: init at full CPU, then the first invocation\n${renderColdTable(cold)}`);
   parts.push(...fanoutTables(results));
   return parts.join('\n\n') + '\n';
 };
