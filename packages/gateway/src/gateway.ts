@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { partition } from '@aws-sdk/core/client';
 import { loadAppModel, queueRefFor, type AppModel, type FunctionModel, type ModelOptions } from './app-model.ts';
 import { createAuthorizer } from './authorizer.ts';
@@ -36,7 +36,8 @@ import { createLocalCa } from './local-ca.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createManagementApi, isManagementPath } from './management-api.ts';
 import { createStartupGate } from './startup-gate.ts';
-import { serveDemo } from './static.ts';
+import { createStaticHandler } from './static.ts';
+import { WsOutboxError } from 'ws-outbox/util';
 import { startWorkerGuard } from './worker-guard.ts';
 import { egressVariable } from './worker-protocol.ts';
 import { createWebSocketApi, refuseUpgrade, type InvocationReport } from './websocket-api.ts';
@@ -45,7 +46,7 @@ export interface GatewayOptions {
   /** The SAM template to serve. */
   template: string;
   host: string;
-  /** WebSocket + management API + demo page. 0 picks a free port. */
+  /** WebSocket + management API (+ the static folder, if any). 0 picks a free port. */
   port: number;
   /** The embedded DynamoDB. 0 picks a free port. */
   dynamodbPort: number;
@@ -87,6 +88,8 @@ export interface GatewayOptions {
   devIssuer: boolean;
   /** The `aud` of the dev issuer's tokens (and the audience parameter's local value). */
   devAudience: string;
+  /** A folder served at `/` on the WebSocket API's port (an app's demo page); undefined: none. */
+  staticDir?: string;
 }
 
 export const gatewayDefaults: GatewayOptions = {
@@ -119,10 +122,9 @@ export interface ReloadResult {
 }
 
 /** A template edit the running gateway cannot take (a new stage, other tables): restart it. */
-export class RestartRequired extends Error {
+export class RestartRequired extends WsOutboxError {
   constructor(message: string) {
-    super(message);
-    this.name = 'RestartRequired';
+    super('RESTART_REQUIRED', message);
   }
 }
 
@@ -154,6 +156,8 @@ export interface Gateway {
   limits: Limits | undefined;
   /** The development issuer, when the template uses it: `url`, `audience`, `mint({ name })`. */
   devIssuer: DevIssuer | undefined;
+  /** The folder served at `/` (absolute), when asked for. */
+  staticDir: string | undefined;
   /** Rebuilds the bundles; new invocations run the new code on fresh instances. */
   rebuild(): Promise<BuiltFunction[]>;
   /** Reads the template again and applies it (routes, functions, environment, policies); RestartRequired when it cannot. */
@@ -313,6 +317,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     }
     const sqsEndpoint = sqsPort === undefined ? undefined : `http://${opts.host}:${sqsPort}`;
 
+    const serveStatic = createStaticHandler(opts.staticDir);
     const management = createManagementApi({
       stage, registry, ledger, log, maxPayloadBytes: opts.maxMessageBytes, maxBufferedBytes: opts.maxBufferedBytes,
       iam, region: opts.region, accountId: opts.accountId, apiId: opts.apiId,
@@ -441,7 +446,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       const path = new URL(req.url ?? '/', 'http://local').pathname;
       const handle = isManagementPath(req.url) ? management(req, res)
         : devIssuer?.serves(path) ? devIssuer.handle(req, res)
-        : serveDemo(req, res);
+        : serveStatic(req, res);
       handle.catch((error: Error) => {
         log.error(`${req.method} ${req.url}: ${error.stack ?? error.message}`);
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -512,6 +517,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       events,
       limits,
       devIssuer,
+      staticDir: opts.staticDir === undefined ? undefined : resolve(opts.staticDir),
       async rebuild() {
         built = await buildBundles({ template: opts.template, outdir });
         for (const b of built) pools.get(b.logicalId)?.reload(b.outfile);

@@ -15,7 +15,7 @@ import { newConnectionId } from './ids.ts';
 import type { AuthorizerDecision } from './authorizer.ts';
 import type { Logger } from './log.ts';
 import { routeSelector } from './route-selection.ts';
-import { withDefaults } from '../options.ts';
+import { withDefaults } from 'ws-outbox/util';
 
 export interface InvocationReport {
   route: string;

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
 import { build, BuildError, esbuildOptions, type BuiltFunction } from '../../../build.mjs';
-import { functionsOf, loadTemplate } from '../../../src/local/template.ts';
+import { functionsOf, loadTemplate } from '../../../packages/gateway/src/template.ts';
 import { node24, repoRoot, runNode, tempDir } from '../../helpers/node.ts';
 
 // A template with routes of its own (wsHandler functions), never the example app's.

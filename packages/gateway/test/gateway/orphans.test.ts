@@ -1,6 +1,6 @@
 // No function worker (nor any other helper process) outlives the local gateway, however it ends:
 // killed with SIGKILL, an uncaught throw, or a clean SIGTERM, with instances both frozen (SIGSTOP)
-// and mid-invocation at that moment. The gateway is `npm run dev` itself (src/local/dev.ts, file
+// and mid-invocation at that moment. The gateway is `npm run dev` itself (packages/gateway/src/dev.ts, file
 // watching on), in a child process of this test. The processes checked are the ones found below
 // that child's pid before it ends, identified by pid and start time; nothing is looked up by name.
 import { afterAll, describe, expect, test } from '@jest/globals';
@@ -10,11 +10,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { removeCgroupTree } from '../../../src/local/cgroups.ts';
+import { removeCgroupTree } from '../../src/cgroups.ts';
 import { TestClient, eventually, sleep, webSocketTemplate } from './support.ts';
 import { descendantsOf, hasProc, isAlive, killIfAlive, readProcess, type ProcessInfo } from './process-tree.ts';
 
-const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const root = resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
 const fixtures = join(root, 'test/fixtures/functions');
 const dir = mkdtempSync(join(tmpdir(), 'gw-orphans-'));
 
@@ -54,7 +54,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const isWorker = (p: ProcessInfo) => p.cmdline.includes('src/local/runtime.ts');
+const isWorker = (p: ProcessInfo) => p.cmdline.includes('packages/gateway/src/runtime.ts');
 
 interface Running {
   gateway: ChildProcess;
@@ -65,7 +65,7 @@ interface Running {
 /** `npm run dev` (without npm, whose own process would sit between) on free ports, once it has printed its banner. */
 const startDev = async (nodeArgs: string[] = []): Promise<Running & { wsUrl: string }> => {
   const { NODE_OPTIONS: _jestOnly, ...env } = process.env;
-  const gateway = spawn(process.execPath, [...nodeArgs, 'src/local/cli.ts', 'dev', '--template', join(dir, 'template.yaml')], {
+  const gateway = spawn(process.execPath, [...nodeArgs, '--conditions=ws-outbox-source', 'packages/gateway/src/cli.ts', 'dev', '--template', join(dir, 'template.yaml')], {
     cwd: root,
     env: { ...env, PORT: '0', DYNAMODB_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -124,7 +124,7 @@ const survivorsAfter = async (tree: ProcessInfo[], withinMs: number): Promise<{ 
     // The helpers are below the gateway too, and must end with it: esbuild's service (kept by the
     // build API for rebuilds) and the workers' watchdog.
     expect(tree.filter((p) => p.cmdline.includes('esbuild') && p.cmdline.includes('--service'))).toHaveLength(1);
-    expect(tree.filter((p) => p.cmdline.includes('src/local/watchdog.ts'))).toHaveLength(1);
+    expect(tree.filter((p) => p.cmdline.includes('packages/gateway/src/watchdog.ts'))).toHaveLength(1);
     // Its instances' cgroups (where this runs as root with cgroups): the watchdog removes them too.
     const cgroups = ['cpu', 'memory'].map((c) => `/sys/fs/cgroup/${c}/ws-outbox-${gateway.pid}`).filter((path) => existsSync(path));
     process.kill(gateway.pid!, 'SIGKILL');
@@ -157,7 +157,7 @@ const survivorsAfter = async (tree: ProcessInfo[], withinMs: number): Promise<{ 
   test('gateway and watchdog SIGKILLed together: the running instance still ends, as its IPC channel closes', async () => {
     // The one case the watchdog cannot cover; frozen instances then stay (afterAll kills them).
     const { gateway, exited, tree } = await startWithWorkers();
-    const watchdog = tree.find((p) => p.cmdline.includes('src/local/watchdog.ts'))!;
+    const watchdog = tree.find((p) => p.cmdline.includes('packages/gateway/src/watchdog.ts'))!;
     const running = tree.filter((p) => isWorker(p) && p.state !== 'T');
     expect(running).toHaveLength(1);
     process.kill(watchdog.pid, 'SIGKILL');
@@ -169,7 +169,7 @@ const survivorsAfter = async (tree: ProcessInfo[], withinMs: number): Promise<{ 
 
   test('a watchdog killed with SIGKILL is replaced, and the replacement still covers every worker', async () => {
     const { gateway, exited, tree } = await startWithWorkers();
-    const isWatchdog = (p: ProcessInfo) => p.cmdline.includes('src/local/watchdog.ts');
+    const isWatchdog = (p: ProcessInfo) => p.cmdline.includes('packages/gateway/src/watchdog.ts');
     const [watchdog, ...others] = tree.filter(isWatchdog);
     expect(watchdog).toBeDefined();
     expect(others).toEqual([]);
