@@ -12,7 +12,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import tls from 'node:tls';
 import { checkNumber, withDefaults } from '../options.ts';
-import { HttpParseError, ResponseParser, type Http1Response } from './http1-response.ts';
+import { defaultMaxBodyBytes, HttpParseError, ResponseParser, type Http1Response } from './http1-response.ts';
 
 export type { Http1Response } from './http1-response.ts';
 
@@ -27,6 +27,8 @@ export interface Http1PoolOptions {
   idleMs?: number;
   /** Extra TLS options (a test CA, for instance). */
   tls?: tls.ConnectionOptions;
+  /** A longer response body is an HPE_INVALID_RESPONSE error (DynamoDB's answers reach 16 MB). */
+  maxBodyBytes?: number;
 }
 
 export interface Http1Request {
@@ -53,6 +55,7 @@ const defaults = {
   timeoutMs: 3_000,
   // undici's default. Servers announce theirs in Keep-Alive: timeout=N, which is honoured.
   idleMs: 4_000,
+  maxBodyBytes: defaultMaxBodyBytes,
 };
 
 const visibleAscii = /^[\t\x20-\x7e]*$/;
@@ -153,6 +156,7 @@ export class Http1Pool {
     checkNumber('connectTimeoutMs', this.#config.connectTimeoutMs, { min: 1 });
     checkNumber('timeoutMs', this.#config.timeoutMs, { min: 1 });
     checkNumber('idleMs', this.#config.idleMs);
+    checkNumber('maxBodyBytes', this.#config.maxBodyBytes, { min: 1, integer: true });
     const url = new URL(options.origin);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`unsupported protocol ${url.protocol}`);
     this.#https = url.protocol === 'https:';
@@ -293,7 +297,7 @@ export class Http1Pool {
   #dispatch(connection: Connection, pending: Pending): void {
     if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
     connection.current = pending;
-    connection.parser = new ResponseParser();
+    connection.parser = new ResponseParser(this.#config.maxBodyBytes);
     const signal = pending.signal;
     // Never aborted here: request() refuses an aborted signal, and an abort while queued leaves the queue.
     if (signal) {
