@@ -11,13 +11,14 @@ export interface ChildOutcome<T> {
   stderrTail: string;
 }
 
-export const runChild = <T>(script: string, args: string[], options: { nodeFlags?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ChildOutcome<T>> =>
+export const runChild = <T>(script: string, args: string[], options: { nodeFlags?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<ChildOutcome<T>> =>
   new Promise((resolve) => {
     const path = script.startsWith('/') ? script : new URL(`../${script}`, import.meta.url).pathname;
     const child = spawn(process.execPath, [...(options.nodeFlags ?? []), path, ...args], {
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });

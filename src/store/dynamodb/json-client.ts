@@ -6,11 +6,11 @@
 // function pays seven times over in wall time (bench/README.md, "Cold start").
 // Retries follow the SDK's standard strategy: 3 attempts, full-jitter backoff (100 ms base, 500 ms
 // for throttling), for throttling errors, 5xx, timeouts and network errors; never after an abort.
-import { partition } from '@aws-sdk/core/client';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { checkNumber, withDefaults } from '../../options.ts';
 import { backoffDelay } from '../../outbox/backoff.ts';
 import { defaultCredentials } from '../../management/credentials.ts';
+import { partitionOf } from '../../management/partition.ts';
 import { Http1Pool } from '../../management/http1-pool.ts';
 import { ConnectionsSigner } from '../../management/sigv4.ts';
 
@@ -68,7 +68,7 @@ export const dynamoEndpoint = (env: NodeJS.ProcessEnv = process.env): string => 
   const override = env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL;
   if (override) return override;
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
-  const { dnsSuffix, dualStackDnsSuffix } = partition(region);
+  const { dnsSuffix, dualStackDnsSuffix } = partitionOf(region);
   const fips = env.AWS_USE_FIPS_ENDPOINT === 'true' ? '-fips' : '';
   return env.AWS_USE_DUALSTACK_ENDPOINT === 'true' ? `https://dynamodb${fips}.${region}.${dualStackDnsSuffix}` : `https://dynamodb${fips}.${region}.${dnsSuffix}`;
 };
