@@ -14,7 +14,7 @@
 // With --profile <contender>, one more sample runs its first invocation under the share inside
 // the CPU profiler, on an unminified bundle, and the bench prints where the time went.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,19 +29,24 @@ import { audience, startStubs, type Stubs } from './cold/stubs.ts';
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const coldDefaults = { reps: 7, memoryMb: 256 };
 
+// `split`: as template.yaml builds our functions (Metadata Splitting: dynamic imports in chunks/);
+// the reference apps as most apps are bundled (sam build's esbuild): one file, and the plain SDK
+// app split as well, to show what splitting costs a function whose first call needs its chunks.
 export const coldContenders = [
-  { name: 'send', entry: 'handlers/send.ts', event: 'message', ours: true },
-  { name: '$connect', entry: 'handlers/connect.ts', event: 'connect', ours: true },
-  { name: 'authorizer', entry: 'handlers/authorize.ts', event: 'authorize', ours: true },
-  { name: 'fan-out worker', entry: 'handlers/fanout.ts', event: 'fanout', ours: true },
-  { name: 'sdk-app', entry: 'bench/cold/sdk-app.ts', event: 'message', ours: false },
-  { name: 'lite-app', entry: 'bench/cold/lite-app.ts', event: 'message', ours: false },
+  { name: 'send', entry: 'handlers/send.ts', event: 'message', ours: true, split: true },
+  { name: '$connect', entry: 'handlers/connect.ts', event: 'connect', ours: true, split: true },
+  { name: 'authorizer', entry: 'handlers/authorize.ts', event: 'authorize', ours: true, split: true },
+  { name: 'fan-out worker', entry: 'handlers/fanout.ts', event: 'fanout', ours: true, split: true },
+  { name: 'sdk-app', entry: 'bench/cold/sdk-app.ts', event: 'message', ours: false, split: false },
+  { name: 'sdk-app (split)', entry: 'bench/cold/sdk-app.ts', event: 'message', ours: false, split: true },
+  { name: 'lite-app', entry: 'bench/cold/lite-app.ts', event: 'message', ours: false, split: false },
 ] as const;
 type Contender = (typeof coldContenders)[number];
 
 // The gateway's `ws-outbox build` options (esbuild, ESM, node24, minified, the SDK's ES module
-// builds, a require() for bundled CommonJS), without the source map: it is a file beside the
-// bundle that Node reads only with --enable-source-maps, which both sides would pay alike.
+// builds, a require() for bundled CommonJS, chunks/ for split functions), without the
+// source map: a file beside the bundle that Node reads only with --enable-source-maps, which
+// every contender would pay alike.
 const shippedOptions = async (): Promise<BuildOptions> => {
   try {
     const { esbuildOptions } = await import('../build.mjs') as { esbuildOptions: BuildOptions };
@@ -50,6 +55,7 @@ const shippedOptions = async (): Promise<BuildOptions> => {
     // The build's module did not load (the gateway's files moving): the same options, inline.
     return {
       bundle: true, platform: 'node', format: 'esm', target: 'node24', minify: true, mainFields: ['module', 'main'], legalComments: 'none', logLevel: 'silent',
+      conditions: ['module', 'ws-outbox-source'], chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' },
       banner: { js: "import { createRequire as __wsOutboxCreateRequire } from 'node:module'; const require = __wsOutboxCreateRequire(import.meta.url);" },
     };
   }
@@ -59,9 +65,9 @@ const bundleAll = async (dir: string, contenders: readonly Contender[], minify =
   const options = await shippedOptions();
   const files = new Map<string, string>();
   for (const c of contenders) {
-    const outfile = join(dir, c.name.replace(/\W+/g, '-'), 'index.mjs');
-    await build({ ...options, minify, entryPoints: [join(root, c.entry)], outfile, absWorkingDir: root });
-    files.set(c.name, outfile);
+    const outdir = join(dir, c.name.replace(/\W+/g, '-'));
+    await build({ ...options, splitting: c.split, minify, entryPoints: [join(root, c.entry)], outdir, entryNames: 'index', absWorkingDir: root });
+    files.set(c.name, join(outdir, 'index.mjs'));
   }
   return files;
 };
@@ -122,8 +128,25 @@ const sample = async (runner: string, bundle: string, event: unknown, env: NodeJ
   }
 };
 
+/** KiB of the bundle and the chunks it imports statically (what init loads), and of everything shipped. */
+const sizesOf = (file: string): { initKiB: number; totalKiB: number } => {
+  const dir = join(file, '..');
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    const code = readFileSync(path, 'utf8');
+    // esbuild's static chunk imports: import{…}from"./chunks/x.mjs" (dynamic ones are import("…")).
+    for (const m of code.matchAll(/(?:^|[;}\s])import\s*(?:[\w{},*\s$]*from\s*)?["'](\.{1,2}\/[^"']+)["']/g)) visit(join(path, '..', m[1]!));
+  };
+  visit(file);
+  const kib = (files: string[]) => Math.round(files.reduce((n, f) => n + statSync(f).size, 0) / 1024);
+  const chunks = existsSync(join(dir, 'chunks')) ? readdirSync(join(dir, 'chunks')).filter((name) => name.endsWith('.mjs')).map((name) => join(dir, 'chunks', name)) : [];
+  return { initKiB: kib([...seen]), totalKiB: kib([file, ...chunks]) };
+};
+
 export interface ColdRow {
-  contender: string; ours: boolean; bundleKiB: number; samples: number;
+  contender: string; ours: boolean; bundleKiB: number; initKiB: number; samples: number;
   initMs: number; firstShareMs: number; totalShareMs: number; firstFullMs: number; warmShareMs: number;
   firstShareCpuMs: number; requests: string; vsSdk?: number; vsLite?: number;
 }
@@ -164,7 +187,7 @@ export const measureColdStart = async (options: { reps?: number; only?: string[]
       const { share, full } = samples.get(c.name)!;
       const requests = Object.entries(share[0]!.requests).sort().map(([k, v]) => `${k} ${v}`).join(', ');
       return {
-        contender: c.name, ours: c.ours, bundleKiB: Math.round(statSync(bundles.get(c.name)!).size / 1024), samples: share.length,
+        contender: c.name, ours: c.ours, bundleKiB: sizesOf(bundles.get(c.name)!).totalKiB, initKiB: sizesOf(bundles.get(c.name)!).initKiB, samples: share.length,
         initMs: round(median(share.map((s) => s.init.ms)), 1),
         firstShareMs: round(median(share.map((s) => s.invoke.ms)), 1),
         totalShareMs: round(median(share.map((s) => s.init.ms + s.invoke.ms)), 1),
@@ -204,7 +227,7 @@ export const measureColdStart = async (options: { reps?: number; only?: string[]
 };
 
 export const renderColdTable = (cold: { cpu: string; rows: ColdRow[] }): string => {
-  const head = ['contender', 'bundle KiB', 'init ms (full CPU)', 'first invocation ms (share)', '**init + first (share)**', '÷ plain SDK app', '÷ aws-lite app', 'first invocation ms (full CPU)', 'warm ms (share)', 'first invocation CPU ms', 'requests'];
-  const rows = cold.rows.map((r) => [r.contender, r.bundleKiB, r.initMs, r.firstShareMs, `**${r.totalShareMs}**`, r.vsSdk ?? '–', r.vsLite ?? '–', r.firstFullMs, r.warmShareMs, r.firstShareCpuMs, r.requests]);
+  const head = ['contender', 'KiB at init / shipped', 'init ms (full CPU)', 'first invocation ms (share)', '**init + first (share)**', '÷ plain SDK app', '÷ aws-lite app', 'first invocation ms (full CPU)', 'warm ms (share)', 'first invocation CPU ms', 'requests'];
+  const rows = cold.rows.map((r) => [r.contender, r.initKiB === undefined ? r.bundleKiB : `${r.initKiB} / ${r.bundleKiB}`, r.initMs, r.firstShareMs, `**${r.totalShareMs}**`, r.vsSdk ?? '–', r.vsLite ?? '–', r.firstFullMs, r.warmShareMs, r.firstShareCpuMs, r.requests]);
   return [`${cold.cpu}; medians of ${cold.rows[0]?.samples ?? 0} fresh processes each`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 };
