@@ -211,11 +211,10 @@ export const measureColdStart = async (options: { reps?: number; only?: string[]
       const profileDir = join(dir, 'profile');
       mkdirSync(profileDir);
       const s = await sample(runner, plain.get(c.name)!, events[c.event], { ...lambdaEnv(stubs, home, c.name, coldDefaults.memoryMb), PROFILE_DIR: profileDir }, limits, coldDefaults.memoryMb, stubs);
-      const source = readFileSync(plain.get(c.name)!, 'utf8');
       const read = (step: string) => JSON.parse(readFileSync(join(profileDir, `${step}.cpuprofile`), 'utf8'));
       profile = [
-        summarizeColdProfile(read('init'), source, { step: 'init (full CPU, unminified)', wallMs: s.init.ms, cpuMs: s.init.cpuMs, contender: c.name }),
-        summarizeColdProfile(read('invoke'), source, { step: `first invocation (${limits ? 'under the share' : 'full CPU'})`, wallMs: s.invoke.ms, cpuMs: s.invoke.cpuMs, contender: c.name }),
+        summarizeColdProfile(read('init'), { step: 'init (full CPU, unminified)', wallMs: s.init.ms, cpuMs: s.init.cpuMs, contender: c.name }),
+        summarizeColdProfile(read('invoke'), { step: `first invocation (${limits ? 'under the share' : 'full CPU'})`, wallMs: s.invoke.ms, cpuMs: s.invoke.cpuMs, contender: c.name }),
       ].join('\n\n');
     }
     return { cpu: cpuNote, limited: Boolean(limits), reps, node: process.version, rows, ...(profile ? { profile } : {}) };

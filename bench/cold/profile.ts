@@ -6,6 +6,9 @@
 // esbuild's unminified output starts every module with a `// <path>` comment, so a line number
 // is enough to name the npm package or our own file.
 
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
 
@@ -43,9 +46,16 @@ export const phaseOf = (owner: string, functionName: string): string => {
   return 'other libraries';
 };
 
-export const summarizeColdProfile = (profile: CpuProfile, bundleSource: string, info: { step: string; wallMs: number; cpuMs: number; contender: string }, top = 14): string => {
-  const modules = modulesOf(bundleSource);
-  const moduleAt = (line: number): string => {
+export const summarizeColdProfile = (profile: CpuProfile, info: { step: string; wallMs: number; cpuMs: number; contender: string }, top = 14): string => {
+  // The bundle and its chunks, each with its own module headers.
+  const headers = new Map<string, [number, string][]>();
+  const modulesIn = (url: string) => {
+    let found = headers.get(url);
+    if (!found) headers.set(url, (found = modulesOf(readFileSync(fileURLToPath(url), 'utf8'))));
+    return found;
+  };
+  const moduleAt = (url: string, line: number): string => {
+    const modules = modulesIn(url);
     let lo = 0, hi = modules.length - 1, found = '(bundle prelude)';
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
@@ -57,7 +67,7 @@ export const summarizeColdProfile = (profile: CpuProfile, bundleSource: string, 
   const ownerOf = (node: ProfileNode): string => {
     const { url, functionName, lineNumber } = node.callFrame;
     if (functionName === '(garbage collector)' || functionName === '(program)' || functionName === '(idle)') return functionName;
-    if (url.endsWith('.mjs') && url.includes('ws-outbox-cold-')) return ownerOfPath(moduleAt(lineNumber));
+    if (url.endsWith('.mjs') && url.includes('ws-outbox-cold-')) return ownerOfPath(moduleAt(url, lineNumber));
     if (url.startsWith('node:')) return url.split('/').slice(0, 2).join('/');
     if (!url) return `(native) ${functionName}`;
     return url.includes('runner') ? '(bench runner)' : url;
