@@ -7,9 +7,9 @@
 //                     which the output says), and again in a second process at full CPU
 //   warm              a second call under the same share, for reference
 // against loopback stubs (cold/stubs.ts) for DynamoDB, @connections and the issuer's keys.
-// Contenders: our built functions (send, $connect, the authorizer, the fan-out worker), and two
+// Contenders: our built functions (send, $connect, the authorizer, the fan-out worker), and three
 // apps doing a `send`'s essential work (one DynamoDB read, one PostToConnection): a plain AWS
-// SDK v3 app and an aws-lite app. Samples interleave (contender after contender, repetition
+// SDK v3 app, an aws-lite app, and the same on ws-outbox's own lean clients without the outbox. Samples interleave (contender after contender, repetition
 // after repetition), so drift in machine load spreads over all of them; the figures are medians.
 // With --profile <contender>, one more sample runs its first invocation under the share inside
 // the CPU profiler, on an unminified bundle, and the bench prints where the time went.
@@ -40,6 +40,7 @@ export const coldContenders = [
   { name: 'sdk-app', entry: 'bench/cold/sdk-app.ts', event: 'message', ours: false, split: false },
   { name: 'sdk-app (split)', entry: 'bench/cold/sdk-app.ts', event: 'message', ours: false, split: true },
   { name: 'lite-app', entry: 'bench/cold/lite-app.ts', event: 'message', ours: false, split: false },
+  { name: 'own-app', entry: 'bench/cold/own-app.ts', event: 'message', ours: false, split: true },
 ] as const;
 type Contender = (typeof coldContenders)[number];
 
@@ -66,7 +67,7 @@ const bundleAll = async (dir: string, contenders: readonly Contender[], minify =
   const files = new Map<string, string>();
   for (const c of contenders) {
     const outdir = join(dir, c.name.replace(/\W+/g, '-'));
-    await build({ ...options, splitting: c.split, minify, entryPoints: [join(root, c.entry)], outdir, entryNames: 'index', absWorkingDir: root });
+    await build({ ...options, splitting: c.split, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' }, minify, entryPoints: [join(root, c.entry)], outdir, entryNames: 'index', absWorkingDir: root });
     files.set(c.name, join(outdir, 'index.mjs'));
   }
   return files;

@@ -16,8 +16,13 @@ interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: numb
 const modulesOf = (source: string): [number, string][] => {
   const out: [number, string][] = [];
   source.split('\n').forEach((line, i) => {
-    const m = /^\/\/ ((?:node_modules|src|middleware|handlers|bench)\/\S+)$/.exec(line);
-    if (m) out.push([i, m[1]!]);
+    const m = /^\/\/ (\S+\.[cm]?[jt]s)$/.exec(line);
+    if (!m) return;
+    // Paths are relative to the build's working folder: node_modules may sit further up.
+    const path = m[1]!;
+    const nm = path.lastIndexOf('node_modules/');
+    if (nm >= 0) out.push([i, path.slice(nm)]);
+    else if (/^(src|middleware|handlers|bench)\//.test(path)) out.push([i, path]);
   });
   return out;
 };
