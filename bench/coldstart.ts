@@ -48,26 +48,26 @@ type Contender = (typeof coldContenders)[number];
 // builds, a require() for bundled CommonJS, chunks/ for split functions), without the
 // source map: a file beside the bundle that Node reads only with --enable-source-maps, which
 // every contender would pay alike.
-const shippedOptions = async (): Promise<BuildOptions> => {
+const shippedOptions = async (split: boolean): Promise<BuildOptions> => {
   try {
-    const { esbuildOptions } = await import('../build.mjs') as { esbuildOptions: BuildOptions };
-    return { ...esbuildOptions, sourcemap: false, metafile: false };
+    const { esbuildOptions, splittingOptions } = await import('../build.mjs') as { esbuildOptions: BuildOptions; splittingOptions: BuildOptions };
+    return { ...esbuildOptions, ...(split ? splittingOptions : { splitting: false }), sourcemap: false, metafile: false };
   } catch {
     // The build's module did not load (the gateway's files moving): the same options, inline.
     return {
       bundle: true, platform: 'node', format: 'esm', target: 'node24', minify: true, mainFields: ['module', 'main'], legalComments: 'none', logLevel: 'silent',
-      conditions: ['module', 'ws-outbox-source'], chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' },
+      conditions: ['module', 'ws-outbox-source'], splitting: split, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' },
       banner: { js: "import { createRequire as __wsOutboxCreateRequire } from 'node:module'; const require = __wsOutboxCreateRequire(import.meta.url);" },
     };
   }
 };
 
 const bundleAll = async (dir: string, contenders: readonly Contender[], minify = true) => {
-  const options = await shippedOptions();
   const files = new Map<string, string>();
   for (const c of contenders) {
+    const options = await shippedOptions(c.split);
     const outdir = join(dir, c.name.replace(/\W+/g, '-'));
-    await build({ ...options, splitting: c.split, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' }, minify, entryPoints: [join(root, c.entry)], outdir, entryNames: 'index', absWorkingDir: root });
+    await build({ ...options, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' }, minify, entryPoints: [join(root, c.entry)], outdir, entryNames: 'index', absWorkingDir: root });
     files.set(c.name, join(outdir, 'index.mjs'));
   }
   return files;

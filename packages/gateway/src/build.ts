@@ -17,6 +17,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 import { withDefaults, WsOutboxError } from 'ws-outbox/util';
+import { builtinsViaRequire } from './builtins-via-require.ts';
 import { functionsOf, loadTemplate, type FunctionSpec } from './template.ts';
 
 export interface BuildOptions {
@@ -95,13 +96,23 @@ export const esbuildOptions = {
   // loads the SDK's clients that way (its lean paths need none), and in one file their ~400 KB
   // cost a cold `send` ~20 ms of compiling at init. It costs when the first invocation needs the
   // chunks anyway (a plain SDK app: +16 ms of CPU in its first invocation, at the function's CPU
-  // share), hence opt-in (bench/README.md, "Cold start"). Lambda ships the whole folder.
+  // share), hence opt-in (splittingOptions; bench/README.md, "Cold start"). Lambda ships the whole folder.
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
   banner: { js: banner },
   legalComments: 'none',
   metafile: true,
   logLevel: 'silent',
+} satisfies esbuild.BuildOptions;
+
+/**
+ * What `Metadata: { Splitting: true }` adds to esbuildOptions: dynamic imports in chunks/, and Node
+ * built-ins required rather than imported as ES modules (builtins-via-require.ts). Both keep out
+ * of init what the function loads only when it uses it.
+ */
+export const splittingOptions = {
+  splitting: true,
+  plugins: [builtinsViaRequire],
 } satisfies esbuild.BuildOptions;
 
 /** Thrown for anything the user must fix in the template or a handler; the CLI prints only the message. */
@@ -175,7 +186,7 @@ export async function build(options: BuildOptions = {}): Promise<BuiltFunction[]
     await mkdir(dirname(outfile), { recursive: true });
     const run = async (entry: Pick<esbuild.BuildOptions, 'entryPoints' | 'stdin'>) => {
       // esbuild splits only entry points, not stdin (the CommonJS wrapper): that one is one file.
-      const where = entry.stdin || !fn.splitting ? { outfile, splitting: false } : { outdir: folder, entryNames: fn.handlerModule, splitting: true };
+      const where = entry.stdin || !fn.splitting ? { outfile, splitting: false } : { ...splittingOptions, outdir: folder, entryNames: fn.handlerModule };
       try {
         return await esbuild.build({ ...esbuildOptions, ...entry, ...where, absWorkingDir: templateDir });
       } catch (error) {
