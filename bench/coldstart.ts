@@ -42,7 +42,7 @@ export const coldContenders = [
   { name: 'lite-app', entry: 'bench/cold/lite-app.ts', event: 'message', ours: false, split: false },
   { name: 'own-app', entry: 'bench/cold/own-app.ts', event: 'message', ours: false, split: true },
 ] as const;
-type Contender = (typeof coldContenders)[number];
+type Contender = { name: string; entry: string; event: string; ours: boolean; split: boolean; root?: string };
 
 // The gateway's `ws-outbox build` options (esbuild, ESM, node24, minified, the SDK's ES module
 // builds, a require() for bundled CommonJS, chunks/ for split functions), without the
@@ -67,7 +67,8 @@ const bundleAll = async (dir: string, contenders: readonly Contender[], minify =
   for (const c of contenders) {
     const options = await shippedOptions(c.split);
     const outdir = join(dir, c.name.replace(/\W+/g, '-'));
-    await build({ ...options, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' }, minify, entryPoints: [join(root, c.entry)], outdir, entryNames: 'index', absWorkingDir: root });
+    const tree = c.root ?? root;
+    await build({ ...options, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' }, minify, entryPoints: [join(tree, c.entry)], outdir, entryNames: 'index', absWorkingDir: tree });
     files.set(c.name, join(outdir, 'index.mjs'));
   }
   return files;
@@ -152,10 +153,17 @@ export interface ColdRow {
   firstShareCpuMs: number; requests: string; vsSdk?: number; vsLite?: number;
 }
 
-export const measureColdStart = async (options: { reps?: number; only?: string[]; profile?: string; log?: (text: string) => void } = {}) => {
+/**
+ * `baseline`: another checkout of the project (its own node_modules) whose functions run as extra
+ * contenders, "<name> (baseline)", one file each as its build made them: before and after in one
+ * interleaved run.
+ */
+export const measureColdStart = async (options: { reps?: number; only?: string[]; profile?: string; baseline?: string; log?: (text: string) => void } = {}) => {
   const reps = options.reps ?? coldDefaults.reps;
   const log = options.log ?? ((text: string) => process.stderr.write(text + '\n'));
-  const contenders = coldContenders.filter((c) => !options.only || options.only.includes(c.name) || c.name === 'sdk-app');
+  const mine: Contender[] = coldContenders.filter((c) => !options.only || options.only.includes(c.name) || c.name === 'sdk-app');
+  const baseline: Contender[] = options.baseline === undefined ? [] : mine.filter((c) => c.ours).map((c) => ({ ...c, name: `${c.name} (baseline)`, split: false, root: options.baseline }));
+  const contenders = [...mine, ...baseline];
   const dir = mkdtempSync(join(tmpdir(), 'ws-outbox-cold-'));
   const home = join(dir, 'home');
   mkdirSync(home);
@@ -206,8 +214,8 @@ export const measureColdStart = async (options: { reps?: number; only?: string[]
     }
     let profile: string | undefined;
     if (options.profile) {
-      const c = coldContenders.find((x) => x.name === options.profile);
-      if (!c) throw new Error(`--profile: no contender ${options.profile} (one of ${coldContenders.map((x) => x.name).join(', ')})`);
+      const c = contenders.find((x) => x.name === options.profile);
+      if (!c) throw new Error(`--profile: no contender ${options.profile} (one of ${contenders.map((x) => x.name).join(', ')})`);
       const plain = await bundleAll(join(dir, 'plain'), [c], false);
       const profileDir = join(dir, 'profile');
       mkdirSync(profileDir);

@@ -8,7 +8,8 @@
 //   coldstart   per function: init at full CPU + first invocation under a 256 MB CPU share, against a
 //               plain SDK v3 app and an aws-lite app (coldstart.ts)
 // --quick: N = 1,000 only, one repetition, no 20 ms sequential run; proves the harness works.
-// --coldstart [--reps 7] [--only send,$connect] [--profile send]: the cold-start bench alone.
+// --coldstart [--reps 7] [--only send,$connect] [--profile send] [--baseline ../other-checkout]: the
+// cold-start bench alone (--baseline: that checkout's functions too, "send (baseline)", in the same run).
 // --fanout [--quick]: fan-out past one invocation instead (fanout.ts): the sharded index, the
 // spill path against a rate-limited @connections, the spill threshold, 1,000,000 projected.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ const { values } = parseArgs({ options: {
   fanout: { type: 'boolean', default: false },
   coldstart: { type: 'boolean', default: false },
   profile: { type: 'string' },
+  baseline: { type: 'string' },
   only: { type: 'string' }, // comma list of sections
   reps: { type: 'string' },
 } });
@@ -221,7 +223,7 @@ if (values.fanout) {
   process.exit(process.exitCode ?? 0);
 }
 if (values.coldstart) {
-  const cold = await measureColdStart({ reps: Number(values.reps ?? (quick ? 3 : 7)), only: values.only?.split(','), profile: values.profile, log });
+  const cold = await measureColdStart({ reps: Number(values.reps ?? (quick ? 3 : 7)), only: values.only?.split(','), profile: values.profile, baseline: values.baseline, log });
   results.coldstart = cold;
   finish('coldstart');
   process.exit(process.exitCode ?? 0);
