@@ -43,7 +43,7 @@ export const phaseOf = (owner: string, functionName: string): string => {
   if (owner === '(garbage collector)' || owner === '(program)' || owner === '(idle)') return owner;
   if (/credential-provider|token-providers|nested-clients/.test(owner)) return 'credential resolution';
   if (/endpoints?|util-endpoints|region-config|partition/.test(owner)) return 'endpoint resolution';
-  if (/^node:internal\/(modules|bootstrap|deps|webstreams)|^\(bundle prelude\)/.test(owner)) return 'module loading: compile, evaluation, Node internals loaded on first use';
+  if (/^node:internal\/(modules|bootstrap|deps|webstreams)|^\(bundle prelude\)/.test(owner)) return 'module loading: compile, evaluation (esbuild\'s module wrappers), Node internals loaded on first use (undici via node:http)';
   if (/signature-v4|sigv4|aws4|node:internal\/crypto/.test(owner)) return 'signing';
   if (/^node:|node-http-handler|http1-pool|http1-response|fetch-http/.test(owner)) return 'HTTP and sockets (Node, HTTP client)';
   if (/@aws-sdk|@smithy|@aws-lite/.test(owner)) return 'AWS client (commands, middleware, serde)';
@@ -77,9 +77,11 @@ export const summarizeColdProfile = (profile: CpuProfile, info: { step: string; 
     if (!url) return `(native) ${functionName}`;
     return url.includes('runner') ? '(bench runner)' : url;
   };
+  // Samples of the idle loop (waiting for a socket) are not CPU: left out, the rest share the CPU time.
+  const busy = profile.samples.filter((id) => byId.get(id)!.callFrame.functionName !== '(idle)');
   const self = new Map<number, number>();
-  const perSample = (info.cpuMs * 1000) / Math.max(1, profile.samples.length);
-  for (const id of profile.samples) self.set(id, (self.get(id) ?? 0) + perSample);
+  const perSample = (info.cpuMs * 1000) / Math.max(1, busy.length);
+  for (const id of busy) self.set(id, (self.get(id) ?? 0) + perSample);
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   const byOwner = new Map<string, number>();
   const byPhase = new Map<string, number>();
@@ -108,7 +110,7 @@ export const summarizeColdProfile = (profile: CpuProfile, info: { step: string; 
   const share = (us: number) => `${((us / total) * 100).toFixed(0).padStart(3)} %`;
   const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
   return [
-    `${info.step} of ${info.contender}: ${info.wallMs.toFixed(1)} ms wall, ${info.cpuMs.toFixed(1)} ms CPU (profiler on, so slower than unprofiled), ${profile.samples.length} samples scaled to that CPU`,
+    `${info.step} of ${info.contender}: ${info.wallMs.toFixed(1)} ms wall, ${info.cpuMs.toFixed(1)} ms CPU (profiler on, so slower than unprofiled), ${busy.length} busy samples scaled to that CPU`,
     `evaluation of lazily loaded modules (inclusive): ${ms(evaluation).trim()} ms`,
     '-- self time by phase', ...sorted(byPhase).map(([k, v]) => `${ms(v)} ms ${share(v)}  ${k}`),
     '-- self time by owner', ...sorted(byOwner).slice(0, top).map(([k, v]) => `${ms(v)} ms ${share(v)}  ${k}`),
