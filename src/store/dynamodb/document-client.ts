@@ -95,11 +95,20 @@ function encodeBinary(this: Record<string, unknown>, key: string, value: unknown
   return raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') : value;
 }
 
+/** A command that is not ours (lib-dynamodb's, say) is refused with what to import instead. */
+const ours = (command: unknown): DocumentCommand<unknown, unknown> => {
+  if (command instanceof DocumentCommand) return command;
+  const name = (command as { constructor?: { name?: string } })?.constructor?.name ?? typeof command;
+  throw new TypeError(`the store's lean DynamoDB client takes ws-outbox's commands (import { ${/Command$/.test(name) ? name : 'PutCommand'} } from 'ws-outbox/store': `
+    + `the same names and inputs as @aws-sdk/lib-dynamodb's), not a ${name}; or give the store an SDK DynamoDBDocumentClient`);
+};
+
 /** The lean document client: DynamoDB's JSON protocol without the SDK's client (json-client.ts). */
 export const createLiteDocumentClient = (options: DynamoJsonClientOptions = {}): DocumentClient => {
   const client = new DynamoJsonClient(options);
   return {
-    async send(command, sendOptions) {
+    async send(anyCommand, sendOptions) {
+      const command = ours(anyCommand);
       const input = inputOf(command.operation, command.input as Record<string, unknown>);
       const output = await client.call<Wire>(command.operation, input, sendOptions?.abortSignal, { replacer: encodeBinary });
       // Only answers that hold binary attributes pay for decoding them.
@@ -112,6 +121,8 @@ export const createLiteDocumentClient = (options: DynamoJsonClientOptions = {}):
 /** An SDK DynamoDBDocumentClient behind the same interface: each command rebuilt as lib-dynamodb's (sdk-commands.ts, loaded on first use). */
 export const sdkDocumentClient = (client: DynamoDBDocumentClient): DocumentClient => ({
   async send(command, sendOptions) {
+    // lib-dynamodb's own commands (code written for the SDK client) go through as they are.
+    if (!(command instanceof DocumentCommand)) return client.send(command as never, sendOptions) as never;
     const { sdkCommands } = await import('./sdk-commands.ts');
     const Command = sdkCommands[command.sdkName as keyof typeof sdkCommands] as unknown as new (input: unknown) => Parameters<DynamoDBDocumentClient['send']>[0];
     return client.send(new Command(command.input), sendOptions) as never;

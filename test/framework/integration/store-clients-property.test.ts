@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { ConnectionStore, MemoryStore, type Store } from '../../../src/index.ts';
+import { PutCommand as SdkPutCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClientOf, GetCommand, PutCommand } from '../../../src/store/dynamodb/document-client.ts';
 import { startDynalite, type DynaliteHandle } from '../../helpers/dynalite.ts';
 
@@ -104,5 +105,15 @@ describe('ConnectionStore on either client, and MemoryStore', () => {
       expect(states[1]).toEqual(states[0]);
       expect(states[2]).toEqual(states[0]);
     }), { numRuns: 25 });
+  });
+});
+
+describe("a store client given lib-dynamodb's own commands", () => {
+  it('on the SDK client, sends them as they are; on the lean one, refuses them naming what to import', async () => {
+    const Item = { pk: 'foreign', sk: 'f1', n: 1 };
+    await documentClientOf(db.documentClient).send(new SdkPutCommand({ TableName: db.tableName, Item }) as never);
+    expect((await db.leanClient.send(new GetCommand({ TableName: db.tableName, Key: { pk: 'foreign', sk: 'f1' } }))).Item).toEqual(Item);
+    await expect(db.leanClient.send(new SdkPutCommand({ TableName: db.tableName, Item }) as never))
+      .rejects.toThrow(/takes ws-outbox's commands \(import \{ PutCommand \} from 'ws-outbox\/store'/);
   });
 });
