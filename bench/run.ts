@@ -30,13 +30,14 @@ const { values } = parseArgs({ options: {
   baseline: { type: 'string' },
   only: { type: 'string' }, // comma list of sections
   reps: { type: 'string' },
+  ns: { type: 'string' }, // throughput's N values, comma-separated
 } });
 const quick = values.quick;
 const sections = new Set((values.only ?? 'throughput,sweep,gone,memory,share,coldstart').split(','));
 
 const outboxReady = existsSync(new URL('../src/index.ts', import.meta.url));
 const plan = {
-  ns: quick ? [1_000] : [1_000, 10_000],
+  ns: values.ns ? values.ns.split(',').map(Number) : quick ? [1_000] : [1_000, 10_000],
   delays: [0, 20],
   reps: Number(values.reps ?? (quick ? 1 : 3)),
   // The *-transport contenders are diagnostics (transport alone, no engine); quick skips them.
@@ -52,7 +53,7 @@ const plan = {
   },
   // Lambda's CPU share of a 256 MB function (cgroups, as the local gateway applies it), for a warm
   // broadcast: the issue's bars are 0.8 ms a recipient here, and 60 µs of CPU a message at full CPU.
-  share: { n: 2_000, delayMs: 20, memoryMb: 256, contenders: ['raw-socket', ...(outboxReady ? ['outbox-signed'] : [])], reps: quick ? 1 : 3 },
+  share: { n: 2_000, delayMs: 20, memoryMb: 256, contenders: ['raw-socket', ...(outboxReady ? ['outbox-signed'] : [])], reps: Number(values.reps ?? (quick ? 1 : 3)) },
   bars: { cpuUsPerMessage: 60, shareMsPerRecipient: 0.8 },
 };
 
@@ -79,17 +80,19 @@ const throughput = async (sink: Sink) => {
       const runs = new Map<string, WorkerResult[]>();
       for (let rep = 0; rep < plan.reps; rep++) {
         // Contenders interleave within a repetition, so drift in machine load spreads over all.
-        for (const contender of plan.contenders) {
+        for (const label of [...plan.contenders, ...(baselineWorker ? ['outbox-signed (baseline)'] : [])]) {
+          // --baseline <checkout>: that checkout's outbox, interleaved with ours.
+          const contender = label === 'outbox-signed (baseline)' ? 'outbox-signed' : label;
           const slow = contender === 'sequential' && delayMs > 0;
           if (slow && (quick || rep > 0)) continue; // ~21 ms x N; one run says enough
-          const outcome = await runChild<WorkerResult>(worker, ['--contender', contender, '--n', String(n)], {
+          const outcome = await runChild<WorkerResult>(label === contender ? worker : baselineWorker!, ['--contender', contender, '--n', String(n)], {
             nodeFlags: ['--expose-gc'], env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint },
           });
-          if (!outcome.ok || !outcome.result) { problem(`${contender} n=${n} ${delayMs}ms failed: ${outcome.stderrTail}`); continue; }
+          if (!outcome.ok || !outcome.result) { problem(`${label} n=${n} ${delayMs}ms failed: ${outcome.stderrTail}`); continue; }
           const r = outcome.result;
-          if (r.sent !== n) problem(`${contender} n=${n} ${delayMs}ms delivered ${r.sent}/${n}`);
-          log(`  ${contender.padEnd(16)} n=${n} ${delayMs}ms  ${r.wallMs.toFixed(0)} ms  ${(r.cpuUs / n).toFixed(0)} µs/msg`);
-          runs.set(contender, [...(runs.get(contender) ?? []), r]);
+          if (r.sent !== n) problem(`${label} n=${n} ${delayMs}ms delivered ${r.sent}/${n}`);
+          log(`  ${label.padEnd(16)} n=${n} ${delayMs}ms  ${r.wallMs.toFixed(0)} ms  ${(r.cpuUs / n).toFixed(0)} µs/msg`);
+          runs.set(label, [...(runs.get(label) ?? []), r]);
         }
       }
       for (const [contender, rs] of runs) {
@@ -112,7 +115,7 @@ const ratios = (rows: Awaited<ReturnType<typeof throughput>>) => {
   for (const n of plan.ns) for (const delayMs of plan.delays) {
     const get = (c: string) => rows.find((r) => r.n === n && r.delayMs === delayMs && r.contender === c);
     const naive = get('naive'), raw = get('raw'), rawSocket = get('raw-socket');
-    for (const c of ['outbox-sdk', 'outbox-signed', 'sdk-transport', 'signed-transport']) {
+    for (const c of ['outbox-sdk', 'outbox-signed', 'outbox-signed (baseline)', 'sdk-transport', 'signed-transport']) {
       const o = get(c);
       if (!o || !naive || !raw) continue;
       out.push({
@@ -188,18 +191,21 @@ const share = async (sink: Sink) => {
   const { n, delayMs, memoryMb, contenders, reps } = plan.share;
   await sink.configure({ delayMs, goneShare: 0 });
   const runs = new Map<string, WorkerResult[]>();
+  // --baseline <checkout>: its outbox too, interleaved with ours.
+  const runsOf = [...contenders.map((c) => ({ label: c, contender: c, script: worker })),
+    ...(baselineWorker ? [{ label: 'outbox-signed (baseline)', contender: 'outbox-signed', script: baselineWorker }] : [])];
   try {
     for (let rep = 0; rep < reps; rep++) {
-      for (const contender of contenders) {
+      for (const { label, contender, script } of runsOf) {
         let cgroup: ReturnType<typeof limits.attach> | undefined;
-        const outcome = await runChild<WorkerResult>(worker, ['--contender', contender, '--n', String(n)], {
+        const outcome = await runChild<WorkerResult>(script, ['--contender', contender, '--n', String(n)], {
           nodeFlags: ['--expose-gc'], env: { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: sink.endpoint, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb) },
-          onSpawn: (pid) => { cgroup = limits.attach(pid, `share-${contender}-${rep}`, memoryMb); cgroup.limitCpu(); },
+          onSpawn: (pid) => { cgroup = limits.attach(pid, `share-${label.replace(/\W+/g, "-")}-${rep}`, memoryMb); cgroup.limitCpu(); },
         });
         await cgroup?.remove();
-        if (!outcome.ok || !outcome.result || outcome.result.sent !== n) { problem(`share ${contender} failed: ${outcome.stderrTail}`); continue; }
-        log(`  share ${contender.padEnd(14)} n=${n}: ${(outcome.result.wallMs / n).toFixed(3)} ms/recipient, ${(outcome.result.cpuUs / n).toFixed(0)} µs CPU/msg`);
-        runs.set(contender, [...(runs.get(contender) ?? []), outcome.result]);
+        if (!outcome.ok || !outcome.result || outcome.result.sent !== n) { problem(`share ${label} failed: ${outcome.stderrTail}`); continue; }
+        log(`  share ${label.padEnd(14)} n=${n}: ${(outcome.result.wallMs / n).toFixed(3)} ms/recipient, ${(outcome.result.cpuUs / n).toFixed(0)} µs CPU/msg`);
+        runs.set(label, [...(runs.get(label) ?? []), outcome.result]);
       }
     }
   } finally {
@@ -230,6 +236,8 @@ if (values.coldstart) {
 }
 // Measured processes run the bundled worker (plain JS, as deployed); see lib/bundle.ts.
 const worker = await bundle('worker.ts');
+// --baseline <checkout>: its outbox runs beside ours in the throughput and share sections.
+const baselineWorker = values.baseline === undefined ? undefined : await bundle('worker.ts', values.baseline);
 const sink = await startSink();
 try {
   if (sections.has('throughput')) {
