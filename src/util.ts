@@ -3,3 +3,4 @@
 // and check options and one error class to catch across the project.
 export { withDefaults, checkNumber } from './options.ts';
 export { WsOutboxError } from './errors.ts';
+export { checkOptions, pickRules, type Rule, type Schema } from './schema.ts';

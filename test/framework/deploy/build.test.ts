@@ -16,7 +16,7 @@ const templatePath = join(repoRoot, 'test/fixtures/rules/template.yaml');
 // their shared core and credential chain, Middy, and our code.
 const bundleBudgetBytes = 512 * 1024;
 // Never in a Lambda bundle: dev tools, the local gateway, test helpers.
-const forbiddenInputs = [/^dynalite$/, /^ws$/, /^esbuild$/, /^yaml$/, /^jest/, /^@jest\//, /^aws-sdk-client-mock/, /(^|\/)src\/local\//, /(^|\/)src\/testing\/(?!overrides\.ts$)/, /(^|\/)test\/(helpers|framework|app|package)\//];
+const forbiddenInputs = [/^dynalite$/, /^ws$/, /^esbuild$/, /^yaml$/, /^jest/, /^@jest\//, /^aws-sdk-client-mock/, /(^|\/)packages\/gateway\//, /(^|\/)src\/testing\/(?!overrides\.ts$)/, /(^|\/)test\/(helpers|framework|app|package)\//];
 // (src/testing/overrides.ts is in on purpose: a few bytes that let the harness inject a store.)
 
 describe('build.mjs on a template', () => {

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,11 +63,11 @@ interface Running {
 }
 
 /** `npm run dev` (without npm, whose own process would sit between) on free ports, once it has printed its banner. */
-const startDev = async (nodeArgs: string[] = []): Promise<Running & { wsUrl: string }> => {
+const startDev = async (nodeArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<Running & { wsUrl: string }> => {
   const { NODE_OPTIONS: _jestOnly, ...env } = process.env;
   const gateway = spawn(process.execPath, [...nodeArgs, '--conditions=ws-outbox-source', 'packages/gateway/src/cli.ts', 'dev', '--template', join(dir, 'template.yaml')], {
     cwd: root,
-    env: { ...env, PORT: '0', DYNAMODB_PORT: '0' },
+    env: { ...env, PORT: '0', DYNAMODB_PORT: '0', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   gateways.push(gateway);
@@ -88,8 +88,8 @@ const startDev = async (nodeArgs: string[] = []): Promise<Running & { wsUrl: str
  * A gateway with four instances: three frozen (two SleepFunction, one EchoFunction), one
  * mid-invocation (a 10-minute sleep). Returns every process below the gateway at that point.
  */
-const startWithWorkers = async (nodeArgs: string[] = []): Promise<Running & { tree: ProcessInfo[] }> => {
-  const running = await startDev(nodeArgs);
+const startWithWorkers = async (nodeArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<Running & { tree: ProcessInfo[] }> => {
+  const running = await startDev(nodeArgs, extraEnv);
   const client = await TestClient.open(running.wsUrl);
   clients.push(client);
   // Sent together, so each gets its own instance; the two short ones freeze when they return.
@@ -152,6 +152,18 @@ const survivorsAfter = async (tree: ProcessInfo[], withinMs: number): Promise<{ 
     expect(await exited).toEqual([0, null]);
     const { survivors } = await survivorsAfter(tree, 5_000);
     expect(survivors).toEqual([]);
+  }, 90_000);
+
+  test('SIGHUP (the terminal closed) stops it like SIGTERM: exit 0, nothing left, its temporary folder removed', async () => {
+    // Its own TMPDIR, so the folders it makes (bundles, the local CA) are the only ones in it.
+    const tmp = mkdtempSync(join(dir, 'tmp-'));
+    const { gateway, exited, tree } = await startWithWorkers([], { TMPDIR: tmp });
+    expect(readdirSync(tmp).length).toBeGreaterThan(0);
+    process.kill(gateway.pid!, 'SIGHUP');
+    expect(await exited).toEqual([0, null]);
+    const { survivors } = await survivorsAfter(tree, 5_000);
+    expect(survivors).toEqual([]);
+    expect(readdirSync(tmp)).toEqual([]);
   }, 90_000);
 
   test('gateway and watchdog SIGKILLed together: the running instance still ends, as its IPC channel closes', async () => {
