@@ -171,7 +171,7 @@ describe('the guide\'s project (docs/adopting.md)', () => {
         'connectionsPartition', 'createDocumentClient', 'defaultConnectionShards', 'membershipKey', 'roomPartition', 'shardOf'],
       'ws-outbox/transport': ['TransportError', 'destroyTransports', 'managementEndpoint'],
       'ws-outbox/testing': ['WsTestHarness', 'makeWsEvent', 'newConnectionId'],
-      'ws-outbox/util': ['WsOutboxError', 'checkNumber', 'withDefaults'],
+      'ws-outbox/util': ['WsOutboxError', 'checkNumber', 'checkOptions', 'pickRules', 'withDefaults'],
       '@ws-outbox/gateway': ['BuildError', 'build', 'esbuildOptions', 'gatewayDefaults', 'runCli', 'sizeTable', 'startGateway'],
     });
   });
