@@ -23,6 +23,7 @@ import { runnableBlocks, stepCommands, type DocBlock } from '../helpers/doc-bloc
 import { startDynalite } from '../helpers/dynalite.ts';
 import { startManagementServer } from '../helpers/management-server.ts';
 import { node24, repoRoot, runNode, tempDir } from '../helpers/node.ts';
+import { describeWhen } from '../helpers/skip.ts';
 
 const guide = 'docs/adopting.md';
 const blocks = runnableBlocks(guide);
@@ -349,11 +350,7 @@ describe('the ws-outbox bin', () => {
 });
 
 // SAM CLI comes from `npm run validate` (it creates .venv; CI runs it before the tests).
-const withSam = existsSync(sam) || Boolean(process.env.CI);
-if (!withSam) {
-  process.stdout.write('consumer.test.ts: skipping "sam validate --lint and sam build" (no SAM CLI at .venv/bin/sam): run `npm run validate` once to install it, as CI does\n');
-}
-(withSam ? describe : describe.skip)('the guide\'s sam validate --lint and sam build', () => {
+describeWhen(existsSync(sam) || Boolean(process.env.CI), 'test/package/consumer.test.ts, sam validate --lint and sam build', 'no SAM CLI in .venv: run `npm run validate` once to install SAM CLI 1.170.0 there (CI does, and never skips these)')('the guide\'s sam validate --lint and sam build', () => {
   it('validate and build, one bundle per function, and the bundles run: $connect stores the caller, send posts to it', async () => {
     for (const line of stepCommands(blocks, 'build')) {
       expect(line).toMatch(/^sam /);
