@@ -1,6 +1,6 @@
 // The docs hold together: every relative link and anchor of README.md, docs/ and the packages'
 // READMEs leads somewhere; code blocks marked runnable (`file=`, `step=`) only live on the pages a
-// test builds from (docs/adopting.md: test/package/consumer.test.ts; docs/add-route.md:
+// test builds from (docs/adopting.md and docs/middy-and-powertools.md: test/package/consumer.test.ts; docs/add-route.md:
 // test/app/add-route.test.ts), so no block claims to be tested without being so; the README stays
 // short, and the examples import the packages by name, as an adopter does.
 import { describe, expect, it } from '@jest/globals';
@@ -11,7 +11,7 @@ import { repoRoot } from '../helpers/node.ts';
 
 const pages = ['README.md', 'packages/gateway/README.md', 'bench/README.md',
   ...readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
-const testedPages = ['docs/adopting.md', 'docs/add-route.md'];
+const testedPages = ['docs/adopting.md', 'docs/middy-and-powertools.md', 'docs/add-route.md'];
 
 /** Markdown text without its fenced code blocks (links in code are not links). */
 const prose = (text: string): string => text.replace(/^```[^\n]*\n[\s\S]*?^```[ \t]*$/gm, '');

@@ -196,6 +196,31 @@ describe('the guide\'s project (docs/adopting.md)', () => {
     expect(failed.stdout).toContain("Property 'discardFailed' does not exist");
   });
 
+  it('runs the Powertools stack of docs/middy-and-powertools.md: strict types, the report through its Logger, its metrics in one EMF blob', () => {
+    const page = runnableBlocks('docs/middy-and-powertools.md');
+    for (const line of stepCommands(page, 'powertools-install')) ok(run('npm', installCommand(line), project, 300_000), line);
+    const files = page.filter((b) => 'file' in b.attrs);
+    expect(files.map((b) => b.attrs.file)).toEqual(['handlers/posted.ts']);
+    for (const block of files) writeBlock(block);
+    ok(run('npm', ['run', 'typecheck']), 'npm run typecheck (with Powertools)');
+    // Not the docs': a member of the room posts through the page's handler, with the harness.
+    writeFileSync(join(project, 'powertools-check.ts'), `import { WsTestHarness } from 'ws-outbox/testing';
+import { handler as connect } from './handlers/connect.ts';
+import { handler as posted } from './handlers/posted.ts';
+const h = new WsTestHarness();
+const { connectionId } = await h.connect(connect);
+await h.store.join(connectionId, 'lobby');
+const { response } = await h.invoke(posted, { routeKey: 'post', connectionId, body: { action: 'post', room: 'lobby', text: 'hi' } });
+console.log(JSON.stringify({ check: true, status: response.statusCode, received: h.received(connectionId) }));
+`);
+    const lines = ok(run(node24, ['powertools-check.ts']), 'powertools-check.ts').trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expect(lines.find((l) => l.check)).toEqual({ check: true, status: 200, received: [{ type: 'message', text: 'hi' }] });
+    expect(lines.find((l) => l.message === 'ws-outbox delivery report')).toMatchObject({ service: 'chat', routeKey: 'post', sent: 1 });
+    const blobs = lines.filter((l) => l._aws);
+    expect(blobs).toHaveLength(1);
+    expect(blobs[0]).toMatchObject({ route: 'post', MessagesPosted: 1, Sent: 1, Failed: 0 });
+  });
+
   it('passes the guide\'s test with node:test (npm test)', () => {
     for (const line of stepCommands(blocks, 'test')) {
       const out = ok(sh(line), line);
