@@ -175,7 +175,7 @@ describe('the guide\'s project (docs/adopting.md)', () => {
       'ws-outbox/util': ['WsOutboxError', 'checkNumber', 'checkOptions', 'pickRules', 'withDefaults'],
       '@ws-outbox/gateway': ['BuildError', 'build', 'esbuildOptions', 'gatewayDefaults', 'runCli', 'sizeTable', 'startGateway'],
     });
-  });
+  }, 60_000);
 
   it('typechecks strict without skipLibCheck; the one shim is exactly what @middy/core\'s optional peer needs', () => {
     ok(run('npm', ['run', 'typecheck']), 'npm run typecheck');
@@ -194,7 +194,7 @@ describe('the guide\'s project (docs/adopting.md)', () => {
     rmSync(bad);
     expect(failed.status).not.toBe(0);
     expect(failed.stdout).toContain("Property 'discardFailed' does not exist");
-  });
+  }, 180_000);
 
   it('runs the Powertools stack of docs/middy-and-powertools.md: strict types, the report through its Logger, its metrics in one EMF blob', () => {
     const page = runnableBlocks('docs/middy-and-powertools.md');
@@ -219,7 +219,7 @@ console.log(JSON.stringify({ check: true, status: response.statusCode, received:
     const blobs = lines.filter((l) => l._aws);
     expect(blobs).toHaveLength(1);
     expect(blobs[0]).toMatchObject({ route: 'post', MessagesPosted: 1, Sent: 1, Failed: 0 });
-  });
+  }, 400_000);
 
   it('passes the guide\'s test with node:test (npm test)', () => {
     for (const line of stepCommands(blocks, 'test')) {
@@ -227,7 +227,7 @@ console.log(JSON.stringify({ check: true, status: response.statusCode, received:
       expect(out).toMatch(/^ℹ pass 2$/m);
       expect(out).toMatch(/^ℹ fail 0$/m);
     }
-  });
+  }, 120_000);
 
   it('invokes one function with `ws-outbox invoke` and the guide\'s event', () => {
     const [line, ...rest] = stepCommands(blocks, 'invoke');
@@ -235,7 +235,7 @@ console.log(JSON.stringify({ check: true, status: response.statusCode, received:
     const out = ok(sh(line!, project, 120_000), line!);
     expect(out).toContain('invoke SendFunction: handlers/send.ts → dist/send/index.mjs');
     expect(out).toMatch(/POST +Cn1= +\{"type":"message","from":"Cn1=","text":"from invoke"\}/);
-  });
+  }, 120_000);
 
   it('runs `ws-outbox dev`: real ws clients connect, and a message reaches both', async () => {
     const [line, ...rest] = stepCommands(blocks, 'dev');
@@ -320,7 +320,7 @@ describe('the ws-outbox bin', () => {
     for (const command of ['dev', 'invoke', 'build']) {
       expect(ok(run(bin(), [command, '--help']), `${command} --help`)).toMatch(new RegExp(`^usage: ws-outbox ${command}`));
     }
-  });
+  }, 60_000);
 
   it('refuses an older Node loudly: non-zero, with what to do', () => {
     // The machine's own `node` (outside node_modules) when it is older than 24, as on a developer's
@@ -336,7 +336,7 @@ describe('the ws-outbox bin', () => {
     expect(older.stderr).toContain('npm i -D node@24');
     // The guide quotes the message.
     expect(readFileSync(join(repoRoot, guide), 'utf8')).toContain("`ws-outbox: Node 24 or newer is required (Lambda's nodejs24.x); this is Node 20.19.2.`");
-  });
+  }, 60_000);
 
   it('says there is no template, and where it looked', () => {
     const empty = join(work, 'empty');
@@ -346,7 +346,7 @@ describe('the ws-outbox bin', () => {
       expect(r.status).not.toBe(0);
       expect(r.stderr).toContain(`ws-outbox ${args[0]}: No template at ${join(empty, 'template.yaml')}`);
     }
-  });
+  }, 60_000);
 
   it('names the handler files it looked for when a function has none', () => {
     writeFileSync(join(project, 'missing.yaml'), readFileSync(join(project, 'template.yaml'), 'utf8').replace('CodeUri: dist/send/', 'CodeUri: dist/shout/'));
@@ -356,13 +356,13 @@ describe('the ws-outbox bin', () => {
     expect(r.stderr).toContain('SendFunction: no handler file for CodeUri dist/shout/ and Handler index.handler; looked for handlers/shout.ts, handlers/shout.mts, '
       + 'handlers/shout.cts, handlers/shout.js, handlers/shout.mjs, handlers/shout.cjs, dist/shout/index.ts, dist/shout/index.mts, dist/shout/index.cts, '
       + 'dist/shout/index.js, dist/shout/index.mjs, dist/shout/index.cjs');
-  });
+  }, 60_000);
 
   it('names the functions the template has for an unknown function id', () => {
     const r = run(bin(), ['invoke', 'ShoutFunction', 'events/send.json']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('ws-outbox invoke: No function ShoutFunction in template.yaml; it has ConnectFunction, DisconnectFunction, SendFunction');
-  });
+  }, 60_000);
 
   it('refuses an unknown command and an unknown option with the usage', () => {
     const command = run(bin(), ['deploy']);
@@ -371,7 +371,7 @@ describe('the ws-outbox bin', () => {
     const option = run(bin(), ['build', '--templat', 'x']);
     expect(option.status).toBe(1);
     expect(option.stderr).toMatch(/ws-outbox build: Unknown option '--templat'[\s\S]*usage: ws-outbox build/);
-  });
+  }, 60_000);
 });
 
 // SAM CLI comes from `npm run validate` (it creates .venv; CI runs it before the tests).
