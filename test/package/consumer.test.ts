@@ -133,7 +133,8 @@ describe('the tarballs', () => {
     expect([...new Set(paths.map((p) => p.split('/')[0]))].sort()).toEqual(['LICENSE', 'README.md', 'bin', 'lib', 'package.json', 'src']);
     expect(paths).toEqual(expect.arrayContaining(['bin/ws-outbox.js', 'lib/index.js', 'lib/index.d.ts', 'lib/cli.js', 'lib/runtime.js', 'lib/watchdog.js']));
     expect(paths.filter((p) => /(^|\/)(test|demo|fixtures)\/|\.html$/.test(p))).toEqual([]);
-    expect(gateway.size).toBeLessThan(220 * 1024);
+    // About 225 KB today (its TypeScript sources and their compiled lib/); past this it picked up something.
+    expect(gateway.size).toBeLessThan(280 * 1024);
   });
 });
 
