@@ -169,12 +169,14 @@ describe('the guide\'s project (docs/adopting.md)', () => {
     expect(Object.fromEntries(lines)).toEqual({
       'ws-outbox': ['ConnectionStore', 'MemoryStore', 'OutboxClosedError', 'PayloadTooLargeError', 'WsOutboxError', 'badRequest', 'cleanupOutbox',
         'fanoutDefaults', 'fanoutHandler', 'maxPayloadBytes', 'outbox', 'outboxDefaults', 'rateLimit', 'rateLimitDefaults', 'wsHandler', 'wsJsonBodyParser'],
-      'ws-outbox/store': ['ConnectionStore', 'DynamoRateLimiter', 'MemoryRateLimiter', 'MemoryStore', 'NotConnectedError', 'connectionKey', 'connectionShards',
-        'connectionsPartition', 'createDocumentClient', 'defaultConnectionShards', 'membershipKey', 'roomPartition', 'shardOf'],
+      'ws-outbox/store': ['BatchGetCommand', 'BatchWriteCommand', 'ConnectionStore', 'DeleteCommand', 'DocumentCommand', 'DynamoDBServiceError',
+        'DynamoRateLimiter', 'GetCommand', 'MemoryRateLimiter', 'MemoryStore', 'NotConnectedError', 'PutCommand', 'QueryCommand', 'UpdateCommand',
+        'connectionKey', 'connectionShards', 'connectionsPartition', 'createDocumentClient', 'createLiteDocumentClient', 'defaultConnectionShards',
+        'dynamoEndpoint', 'membershipKey', 'roomPartition', 'sdkDocumentClient', 'shardOf'],
       'ws-outbox/transport': ['TransportError', 'destroyTransports', 'managementEndpoint'],
       'ws-outbox/testing': ['WsTestHarness', 'makeWsEvent', 'newConnectionId'],
       'ws-outbox/util': ['WsOutboxError', 'checkNumber', 'checkOptions', 'pickRules', 'withDefaults'],
-      '@ws-outbox/gateway': ['BuildError', 'build', 'esbuildOptions', 'gatewayDefaults', 'runCli', 'sizeTable', 'startGateway'],
+      '@ws-outbox/gateway': ['BuildError', 'build', 'esbuildOptions', 'gatewayDefaults', 'runCli', 'sizeTable', 'splittingOptions', 'startGateway'],
     });
   }, 60_000);
 
