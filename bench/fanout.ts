@@ -11,7 +11,8 @@
 import { ConnectionStore } from '../src/store/connection-store.ts';
 import { defaultSpillThreshold } from '../middleware/outbox.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand } from '../src/store/dynamodb/document-client.ts';
 import { forEachBounded } from '../src/bounded.ts';
 import { connectionKey } from '../src/store/keys.ts';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';

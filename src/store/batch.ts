@@ -1,4 +1,4 @@
-import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, type DocumentClient } from './dynamodb/document-client.ts';
 import { forEachBounded } from '../bounded.ts';
 import { backoffDelay, sleep } from '../outbox/backoff.ts';
 
@@ -93,7 +93,7 @@ const inBatches = async <T>(
 
 /** Writes requests 25 at a time, retrying whatever comes back unprocessed. */
 export const batchWrite = (
-  client: DynamoDBDocumentClient, table: string, requests: WriteRequest[], options = batchDefaults, signal?: AbortSignal, onWritten?: (done: WriteRequest[]) => void,
+  client: DocumentClient, table: string, requests: WriteRequest[], options = batchDefaults, signal?: AbortSignal, onWritten?: (done: WriteRequest[]) => void,
 ): Promise<BatchOutcome<WriteRequest>> =>
   inBatches(requests, maxWriteBatch, async (pending, abortSignal) => {
     const out = await client.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }), { abortSignal });
@@ -104,7 +104,7 @@ export const batchWrite = (
 
 /** Reads keys 100 at a time, retrying unprocessed keys. */
 export const batchGet = async (
-  client: DynamoDBDocumentClient,
+  client: DocumentClient,
   table: string,
   keys: Key[],
   projection: { ProjectionExpression: string; ExpressionAttributeNames?: Record<string, string> },
