@@ -12,6 +12,7 @@ import { logReport, type ReportLog } from '../src/outbox/report.ts';
 import { maxPayloadBytes } from '../src/outbox/serialize.ts';
 import { ConnectionStore } from '../src/store/connection-store.ts';
 import type { Store } from '../src/store/store.ts';
+import type { RoomLog } from '../src/store/room-log.ts';
 import { checkNumber, withDefaults } from '../src/options.ts';
 import { testingOverrides } from '../src/testing/overrides.ts';
 import type { DeliveryReport, WsContext, WsEvent } from '../src/types.ts';
@@ -266,6 +267,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
         log: logger ? (report, extra) => {
           if (worthReporting(report)) logReport(logger, report, request, extra);
         } : undefined,
+        roomLog: roomLogOf(store),
         onReport: [testing?.onReport, config.onReport && ((report) => config.onReport!(report, context))],
       });
       if (config.metrics && worthReporting(report)) {
@@ -294,6 +296,9 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
 
   return { before, after, onError };
 };
+
+/** The room log of a store with sessions on (ConnectionStore with a window; see README "Reconnects and resume"). */
+const roomLogOf = (store: Store | undefined): RoomLog | undefined => (store as { log?: RoomLog } | undefined)?.log;
 
 /** An invocation that enqueued nothing (and dropped nothing) has nothing to log or count. */
 const worthReporting = (report: DeliveryReport): boolean => report.queued + report.discarded + report.unresolved.length + report.spilled > 0;

@@ -14,6 +14,12 @@ export {
   type Store, type ConnectionDetails, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Page, type PageOptions, type PageTarget,
 } from './store/store.ts';
 export { defaultConnectionShards, shardOf } from './store/shards.ts';
+export { RoomLog, defaultWindowSeconds, type RoomLogOptions, type LogEntry, type LogRead } from './store/room-log.ts';
+export { SessionStore, type Session, type SessionStoreOptions } from './store/sessions.ts';
+export { sessionHandler, userIdOf } from './sessions/handler.ts';
+export { resumeSession, type ResumeRequest, type SessionReply, type ResumeInput } from './sessions/resume.ts';
+export { disconnectSession, closedExplicitly, type DisconnectOutcome } from './sessions/disconnect.ts';
+export type { StreamReset, ResetReason } from './sessions/replay.ts';
 export { OutboxClosedError, PayloadTooLargeError, badRequest } from './errors.ts';
 export { maxPayloadBytes } from './outbox/serialize.ts';
 export { managementEndpoint } from './management/endpoint.ts';
