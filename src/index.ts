@@ -18,7 +18,7 @@ export { RoomLog, defaultWindowSeconds, type RoomLogOptions, type LogEntry, type
 export { SessionStore, type Session, type SessionStoreOptions } from './store/sessions.ts';
 export { sessionHandler, userIdOf } from './sessions/handler.ts';
 export { resumeSession, type ResumeRequest, type SessionReply, type ResumeInput } from './sessions/resume.ts';
-export { disconnectSession, closedExplicitly, type DisconnectOutcome } from './sessions/disconnect.ts';
+export { disconnectSession, closedExplicitly, type DisconnectOutcome, type DisconnectEvent } from './sessions/disconnect.ts';
 export type { StreamReset, ResetReason } from './sessions/replay.ts';
 export { OutboxClosedError, PayloadTooLargeError, badRequest } from './errors.ts';
 export { maxPayloadBytes } from './outbox/serialize.ts';

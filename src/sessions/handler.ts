@@ -1,11 +1,11 @@
 import { createError } from '@middy/util';
 import { badRequest } from '../errors.ts';
 import { ConnectionStore } from '../store/connection-store.ts';
-import { roomStream } from '../store/room-log.ts';
+import { roomStream, userStream } from '../store/room-log.ts';
 import type { Store } from '../store/store.ts';
 import type { WsContext, WsEvent } from '../types.ts';
 import { wsHandler, type WsHandlerOptions, type WsLambdaHandler } from '../ws-handler.ts';
-import { lostStart, replayTo } from './replay.ts';
+import { continueAfter, lostStart, replayTo, type StreamReplay } from './replay.ts';
 import { resumeSession, type ResumeRequest } from './resume.ts';
 
 /**
@@ -14,8 +14,9 @@ import { resumeSession, type ResumeRequest } from './resume.ts';
  *
  *   {"action":"resume","session":<token|null>,"rooms":{"R":<seq>},"useq":<seq>}
  *        → {"type":"session",…} then {"type":"replay",…} frames (resume.ts)
- *   {"action":"history","room":"R","after":<seq>}
- *        → {"type":"replay","room":"R","head":H,"messages":[…]} (+ "reset":"expired" when the start is gone)
+ *   {"action":"history","room":"R","after":<seq>}   (or "user":true for toUser messages)
+ *        → {"type":"replay","room":"R","head":H,"fetched":true,"messages":[…]}
+ *          (+ "reset":"expired","after":A when the start is gone: the stream continues after A)
  *   {"action":"ping"} → {"type":"pong"}: a data frame each way, which is what API Gateway counts
  *        against its 10-minute idle timeout (a WebSocket ping frame is not a message to it).
  */
@@ -33,17 +34,27 @@ export const sessionHandler = (options: WsHandlerOptions = {}): WsLambdaHandler 
       return { statusCode: 200 };
     }
     if (action === 'history') {
-      const room = event.body.room;
-      const after = event.body.after;
-      if (typeof room !== 'string' || room === '') throw badRequest('history needs "room"');
+      const { room, user, after } = event.body;
+      if (user !== true && (typeof room !== 'string' || room === '')) throw badRequest('history needs "room" (or "user": true)');
       if (typeof after !== 'number' || !Number.isSafeInteger(after) || after < 0) throw badRequest('history needs "after", the last sequence delivered');
-      // Only a member reads a room's log.
-      if (!(await store.roomsOf(connectionId)).includes(room)) throw createError(403, `not a member of room "${room}"`);
-      const read = await store.log!.read(roomStream(room), after);
-      const replay = { stream: { room }, after, read };
+      let stream: StreamReplay['stream'];
+      let key: string;
+      if (user === true) {
+        stream = { user: true };
+        key = userStream(userIdOf(event));
+      } else {
+        // Only a member reads a room's log.
+        if (!(await store.roomsOf(connectionId)).includes(room as string)) throw createError(403, `not a member of room "${room as string}"`);
+        stream = { room: room as string };
+        key = roomStream(room as string);
+      }
+      const read = await store.log!.read(key, after);
+      const replay: StreamReplay = { stream, after, read };
       const lost = lostStart(replay);
+      const reset = lost ? { reset: read.complete ? 'expired' : 'too-many', after: continueAfter(read) } : {};
       if (lost && !read.complete) replay.read = { entries: [], head: read.head, complete: true };
-      replayTo(context.outbox, replay, lost ? { reset: read.complete ? 'expired' : 'too-many' } : {});
+      // `fetched`: the client may skip what is still missing below what it holds (never sent).
+      replayTo(context.outbox, replay, { ...reset, fetched: true });
       return { statusCode: 200 };
     }
     throw badRequest(`unknown session action ${JSON.stringify(action)} (resume, history, ping)`);

@@ -17,9 +17,12 @@ export interface StreamReset {
   room?: string;
   user?: true;
   reason: ResetReason;
-  /** The stream's head: the client continues after it. */
-  head?: number;
+  /** Where the stream continues: what came before (and after the client's position) is gone. */
+  after?: number;
 }
+
+/** Where a stream whose start was lost continues: before its first retained entry, or at the head. */
+export const continueAfter = (read: LogRead): number => (read.complete && read.entries[0] !== undefined ? read.entries[0].seq - 1 : read.head);
 
 /**
  * Whether a read lost the start of what the client missed: sequences after `after` that are no

@@ -3,7 +3,7 @@ import type { ConnectionStore } from '../store/connection-store.ts';
 import { roomStream, userStream } from '../store/room-log.ts';
 import type { Session } from '../store/sessions.ts';
 import type { WsOutbox } from '../types.ts';
-import { lostStart, replayTo, type StreamReplay, type StreamReset } from './replay.ts';
+import { continueAfter, lostStart, replayTo, type StreamReplay, type StreamReset } from './replay.ts';
 
 /** What a client sends to begin or resume its session (`{"action":"resume", …}`). */
 export interface ResumeRequest {
@@ -70,7 +70,7 @@ export const resumeSession = async (input: ResumeInput): Promise<SessionReply> =
     const useq = await log.head(userStream(userId));
     const fresh = await sessions.create(userId, connectionId, useq);
     const reset: StreamReset[] = claimed.map(([room]) => ({ room, reason }));
-    if (request.useq !== undefined) reset.push({ user: true, reason, head: useq });
+    if (request.useq !== undefined) reset.push({ user: true, reason, after: useq });
     const reply: SessionReply = { type: 'session', session: fresh.token, resumed: false, missed: 0, reset, rooms: [] };
     if (refused) reply.refused = 'the session belongs to another user';
     else if (token !== undefined) reply.refused = 'the session ended or its recovery window passed';
@@ -102,7 +102,7 @@ export const resumeSession = async (input: ResumeInput): Promise<SessionReply> =
   const reset: StreamReset[] = claimed.filter(([room]) => !(room in session.rooms)).map(([room]) => ({ room, reason: 'not-in-session' }));
   for (const replay of [...reads, userRead]) {
     if (!lostStart(replay)) continue;
-    reset.push({ ...('room' in replay.stream ? { room: replay.stream.room } : { user: true }), reason: replay.read.complete ? 'expired' : 'too-many', head: replay.read.head });
+    reset.push({ ...('room' in replay.stream ? { room: replay.stream.room } : { user: true }), reason: replay.read.complete ? 'expired' : 'too-many', after: continueAfter(replay.read) });
     // Past maxReplay the client starts over from the head rather than from a partial replay.
     if (!replay.read.complete) replay.read = { entries: [], head: replay.read.head, complete: true };
   }

@@ -214,7 +214,7 @@ describe('sessions', () => {
     await drop(c1, user);
     const c2 = await connect(user);
     const back = await resume(c2, user, { session: reply.session, rooms: { [room]: seq - 1 } });
-    expect(back.reply).toMatchObject({ resumed: true, missed: 0, reset: [{ room, reason: 'expired', head: seq }] });
+    expect(back.reply).toMatchObject({ resumed: true, missed: 0, reset: [{ room, reason: 'expired', after: seq }] });
   });
 
   it('an explicit close (1000) ends the session at once; a leave ends the membership at once', async () => {
