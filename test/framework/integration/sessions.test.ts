@@ -5,6 +5,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { ConnectionStore, destroyTransports, disconnectSession, sessionHandler, wsHandler, type DeliveryReport } from '../../../src/index.ts';
 import { roomStream } from '../../../src/store/room-log.ts';
+import { outboxDefaults } from '../../../middleware/outbox.ts';
+import { flush } from '../../../src/outbox/flush.ts';
+import { Outbox } from '../../../src/outbox/outbox.ts';
+import { createSignedTransport } from '../../../src/management/signed-transport.ts';
 import { makeWsEvent } from '../../../src/testing/events.ts';
 import { startDynalite, type DynaliteHandle } from '../../helpers/dynalite.ts';
 import { gone, startManagementServer, type ManagementServer } from '../../helpers/management-server.ts';
@@ -98,6 +102,33 @@ describe('the room log', () => {
     const seqs = received(a).map((m) => m.seq).sort((x, y) => x - y);
     expect(new Set(seqs).size).toBe(12);
     expect(seqs.at(-1) - seqs[0]).toBe(11);
+  });
+
+  it('a room spilled to the fan-out queue carries the stamped message, so the workers deliver the logged bytes', async () => {
+    const room = fresh('room');
+    const members = [await connect('u1'), await connect('u2'), await connect('u3')];
+    for (const id of members) await store.join(id, room);
+    // One member a page: the room is handed over a page in, as a big room would be.
+    const paged = new ConnectionStore({ tableName: db.tableName, client: db.documentClient, sessions: { windowSeconds: 120 }, now: () => clock, pageSize: 1 });
+    const box = new Outbox();
+    box.toRoom(room, { type: 'message', text: 'to many' });
+    const bodies: string[] = [];
+    const report = await flush({
+      entries: box.close(),
+      discarded: 0,
+      store: paged,
+      roomLog: paged.log,
+      transport: async () => createSignedTransport({ endpoint: api.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } }),
+      // Past one recipient, the rest of the room goes to the queue (the workers post what it carries).
+      spill: { threshold: 1, queue: { send: async (b) => (bodies.push(...b), { failed: [] }) }, endpoint: () => api.endpoint, origin: 'test' },
+      remainingMs: 10_000,
+      options: outboxDefaults,
+    });
+    expect(report.spilled).toBe(1);
+    const [logged] = (await store.log!.read(roomStream(room), 0)).entries;
+    const spilled = JSON.parse(bodies[0]!);
+    expect(spilled.payload).toBe(new TextDecoder().decode(logged!.payload));
+    expect(JSON.parse(spilled.payload)).toMatchObject({ text: 'to many', room, seq: expect.any(Number) });
   });
 
   it('filters entries past the window on read (TTL deletion is lazy): a read after it is a lost start', async () => {

@@ -17,7 +17,9 @@ const ingest = (streams: Streams, m: Incoming) => {
   streams.ingest(key, seq, m);
 };
 
-afterEach(() => jest.useRealTimers());
+afterEach(() => {
+  jest.useRealTimers();
+});
 
 describe('per-room order and dedupe', () => {
   it('delivers any arrival order of a contiguous run, with any duplicates, once each and in sequence order', () => {
