@@ -58,7 +58,7 @@ export type ClientState = 'connecting' | 'resuming' | 'open' | 'reconnecting' | 
 
 export interface ClientEvents {
   /** A connection is up and its session ready (`resumed` tells whether the old one came back). */
-  open: { resumed: boolean; session: string };
+  open: { resumed: boolean; session: string; connectionId?: string };
   /** The session came back: `missed` messages are being delivered (replayed) right after this. */
   resumed: { missed: number; rooms: string[] };
   /** A room (or the user stream) was not recovered in full: what it missed before `after` is gone. */
@@ -66,7 +66,9 @@ export interface ClientEvents {
   /** A message for the app: once, and in its room's order. */
   message: Incoming;
   /** The socket went; a reconnect follows unless `willReconnect` is false. */
-  close: { code: number; reason: string; willReconnect: boolean; unsent: number };
+  close: { code: number; reason: string; willReconnect: boolean; unsent: number; refused?: boolean };
+  /** A copy of a message already delivered was dropped (at-least-once delivery, or a replay overlapping live delivery). */
+  duplicate: Incoming;
   /** Waiting `delayMs` before reconnect attempt `attempt`. */
   reconnecting: { attempt: number; delayMs: number };
   /** Something the client cannot fix itself (a token provider that throws keeps retrying too). */
@@ -125,6 +127,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       gapTimeoutMs: this.#options.gapTimeoutMs,
       recentSize: this.#options.dedupeSize,
       deliver: (message) => this.emit('message', message),
+      duplicate: (message) => this.emit('duplicate', message),
       fetch: (key, after) => this.#fetch(key, after),
     });
     queueMicrotask(() => void this.#connect());
@@ -231,7 +234,8 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       // A refused upgrade (an expired token: 401/403) looks like a close before open: the next
       // attempt asks the provider for a new token.
       if (!opened) this.#token = undefined;
-      this.emit('close', { code: event.code ?? 1006, reason: event.reason ?? '', willReconnect: true, unsent: this.#queue.length });
+      // `refused`: it never opened (the upgrade was refused, or the network is down).
+      this.emit('close', { code: event.code ?? 1006, reason: event.reason ?? '', willReconnect: this.#state !== 'closed', unsent: this.#queue.length, ...(opened ? {} : { refused: true }) });
       this.#scheduleReconnect();
     });
     socket.addEventListener('error', () => {
@@ -308,7 +312,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     if (stream !== undefined) return this.#streams.ingest(stream[0], stream[1], message);
     // Unsequenced (a direct send): dedupe by id only.
     if (typeof message.id === 'string') {
-      if (this.#ids.has(message.id)) return;
+      if (this.#ids.has(message.id)) return this.emit('duplicate', message);
       this.#ids.add(message.id);
       if (this.#ids.size > this.#options.dedupeSize) this.#ids.delete(this.#ids.values().next().value!);
     }
@@ -331,7 +335,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     this.#state = 'open';
     this.#startKeepalive();
     if (resumed) this.emit('resumed', { missed: Number(frame.missed ?? 0), rooms: (frame.rooms as string[] | undefined) ?? [] });
-    this.emit('open', { resumed, session: this.#session });
+    this.emit('open', { resumed, session: this.#session, ...(typeof frame.connectionId === 'string' ? { connectionId: frame.connectionId } : {}) });
     const queued = this.#queue;
     this.#queue = [];
     for (const text of queued) this.#write(text);

@@ -26,6 +26,8 @@ export interface StreamsOptions {
   /** Sequences remembered per stream for dedupe. */
   recentSize: number;
   deliver: (message: Incoming) => void;
+  /** A copy of a delivered (or held) message came again and was dropped. */
+  duplicate?: (message: Incoming) => void;
   /** A gap did not fill in time: fetch what came after `after`. */
   fetch: (key: StreamKey, after: number) => void;
 }
@@ -61,7 +63,10 @@ export class Streams {
       stream = { last: seq - 1, held: new Map(), recent: new Set() };
       this.#streams.set(key, stream);
     }
-    if (stream.recent.has(seq) || stream.held.has(seq)) return;
+    if (stream.recent.has(seq) || stream.held.has(seq)) {
+      this.#options.duplicate?.(message);
+      return;
+    }
     if (seq <= stream.last) {
       // Unseen, yet behind the position: a message that was in flight while the stream began, or
       // one whose gap was declared gone too early. Late rather than lost.

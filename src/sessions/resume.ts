@@ -20,6 +20,8 @@ const validSeq = (seq: unknown): number => (typeof seq === 'number' && Number.is
 /** What the client is told first: `{"type":"session", …}`, then its replay frames. */
 export interface SessionReply {
   type: 'session';
+  /** This connection's id (the `from` of what it sends), new on every connection. */
+  connectionId: string;
   /** The resume token to send next time (a new one when the old could not be resumed). */
   session: string;
   resumed: boolean;
@@ -71,7 +73,7 @@ export const resumeSession = async (input: ResumeInput): Promise<SessionReply> =
     const fresh = await sessions.create(userId, connectionId, useq);
     const reset: StreamReset[] = claimed.map(([room]) => ({ room, reason }));
     if (request.useq !== undefined) reset.push({ user: true, reason, after: useq });
-    const reply: SessionReply = { type: 'session', session: fresh.token, resumed: false, missed: 0, reset, rooms: [] };
+    const reply: SessionReply = { type: 'session', connectionId, session: fresh.token, resumed: false, missed: 0, reset, rooms: [] };
     if (refused) reply.refused = 'the session belongs to another user';
     else if (token !== undefined) reply.refused = 'the session ended or its recovery window passed';
     outbox.reply(reply as unknown as Record<string, never>);
@@ -108,7 +110,7 @@ export const resumeSession = async (input: ResumeInput): Promise<SessionReply> =
   }
   reads.sort((a, b) => ('room' in a.stream && 'room' in b.stream ? a.stream.room.localeCompare(b.stream.room) : 0));
   const missed = [...reads, userRead].reduce((sum, replay) => sum + replay.read.entries.length, 0);
-  const reply: SessionReply = { type: 'session', session: token, resumed: true, missed, reset, rooms };
+  const reply: SessionReply = { type: 'session', connectionId, session: token, resumed: true, missed, reset, rooms };
   outbox.reply(reply as unknown as Record<string, never>);
   for (const replay of [...reads, userRead]) replayTo(outbox, replay);
   return reply;

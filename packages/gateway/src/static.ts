@@ -8,6 +8,8 @@ const files: Record<string, { file: string; type: string }> = {
   '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/demo.css': { file: 'demo.css', type: 'text/css; charset=utf-8' },
   '/demo.js': { file: 'demo.js', type: 'text/javascript; charset=utf-8' },
+  // ws-outbox/client, bundled for the page (the example's `npm run build:demo-client`).
+  '/client.js': { file: 'client.js', type: 'text/javascript; charset=utf-8' },
 };
 
 export const serveDemo = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -186,3 +186,56 @@ test('a name the authorizer refuses shows as rejected in the page', async () => 
   await page.waitForSelector('#status.bad');
   await expect(page.locator('#log li.error').first().textContent()).resolves.toContain('refused');
 }, 30_000);
+
+test('a dropped connection: the page says "reconnecting…", resumes, and delivers what it missed', async () => {
+  // API Gateway's idle timeout, shortened: it closes both pages' sockets (1001) while they are quiet.
+  const outdirIdle = mkdtempSync(join(tmpdir(), 'ws-outbox-e2e-idle-'));
+  const idle = await startGateway({ template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true, outdir: outdirIdle, idleTimeoutMs: 3000 });
+  try {
+    const open = async (name: string) => {
+      const page = await browser.newPage();
+      page.on('pageerror', (error) => { throw error; });
+      // The page's network: while window.offline is true, every new socket is refused, as in a tunnel.
+      await page.addInitScript(() => {
+        const Native = (globalThis as any).WebSocket;
+        (globalThis as any).offline = false;
+        (globalThis as any).WebSocket = class extends Native {
+          constructor(url: string) {
+            super((globalThis as any).offline ? 'ws://127.0.0.1:1/' : url);
+          }
+        };
+      });
+      await page.goto(`http://127.0.0.1:${idle.port}/`);
+      await page.fill('#name', name);
+      await page.click('#connect');
+      await page.waitForSelector('#status.on');
+      await page.fill('#room', 'lobby');
+      await page.click('#join');
+      await page.waitForFunction(() => document.querySelector('#rooms')?.textContent?.includes('lobby'));
+      return page;
+    };
+    const alice = await open('alice');
+    const bob = await open('bob');
+    await alice.evaluate(() => { (globalThis as any).offline = true; });
+    await alice.waitForFunction(() => document.querySelector('#status')?.textContent === 'reconnecting…', undefined, { timeout: 15_000 });
+    for (const text of ['while you were away 1', 'while you were away 2']) {
+      await bob.fill('#text', text);
+      await bob.click('#send');
+    }
+    await bob.waitForFunction(() => [...document.querySelectorAll('#log li.mine')].some((li: any) => li.textContent?.includes('while you were away 2')), undefined, { timeout: 15_000 });
+    await alice.evaluate(() => { (globalThis as any).offline = false; });
+    await alice.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li: any) => /resumed: 2 missed messages delivered/.test(li.textContent ?? '')), undefined, { timeout: 15_000 });
+    await alice.waitForSelector('#status.on');
+    for (const text of ['while you were away 1', 'while you were away 2']) await expect(shown(alice, text)).resolves.toBe(1);
+    // Still in the room after the resume: a new message arrives live.
+    await bob.fill('#text', 'welcome back');
+    await bob.click('#send');
+    await alice.waitForFunction(() => [...document.querySelectorAll('#log li.theirs')].some((li: any) => li.textContent?.includes('welcome back')), undefined, { timeout: 15_000 });
+    mkdirSync(artifacts, { recursive: true });
+    writeFileSync(join(artifacts, 'e2e-chat-resumed.png'), await alice.screenshot({ fullPage: true }));
+    await Promise.all([alice.close(), bob.close()]);
+  } finally {
+    await idle.stop();
+    rmSync(outdirIdle, { recursive: true, force: true });
+  }
+}, 90_000);
