@@ -177,7 +177,9 @@ $('connect-form').addEventListener('submit', async (e) => {
     }
     if (ev.willReconnect) {
       setStatus('reconnecting…', 'off');
-      return add('system', { text: `Connection lost (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''}); reconnecting…` });
+      // One line per lost connection, not one per failed attempt while the network is down.
+      if (!ev.refused) add('system', { text: `Connection lost (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''}); reconnecting…` });
+      return;
     }
     if (rejected) return;
     setConnected(false);
