@@ -1,14 +1,14 @@
 // npm run build [-- --template t.yaml] [-- --outdir dir] [-- SendFunction JoinFunction]
 //
-// The repository's entry to `ws-outbox build` (src/local/build.ts): esbuild bundles of every
+// The example's entry to `ws-outbox build` (the local gateway's build, @ws-outbox/gateway): esbuild bundles of every
 // AWS::Serverless::Function of template.yaml into the folder its CodeUri names, from
 // handlers/<CodeUri's last folder>.ts or the file its Metadata.BuildEntry names. Importable with
-// no side effects; it runs as the CLI only when executed directly (`node build.mjs`).
+// no side effects; it runs as the CLI only when executed directly (`npm run build`; plain `node build.mjs` needs `--conditions=ws-outbox-source` in this repository, where the packages resolve to their sources).
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { runCli } from './src/local/cli.ts';
+import { runCli } from '@ws-outbox/gateway';
 
-export { build, BuildError, esbuildOptions, sizeTable } from './src/local/build.ts';
+export { build, BuildError, esbuildOptions, sizeTable } from '@ws-outbox/gateway';
 
 if (import.meta.main ?? (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href)) {
   process.exitCode = await runCli(['build', ...process.argv.slice(2)]);

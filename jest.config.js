@@ -7,11 +7,14 @@
 // runs the same command line again in a child process that has it, and exits with its status.
 import { spawnSync } from 'node:child_process';
 
+// The second flag makes the processes that tests start resolve ws-outbox and @ws-outbox/gateway to
+// their sources, as `npm test` does.
 const vmModules = '--experimental-vm-modules';
+const sources = '--conditions=ws-outbox-source';
 if (!process.execArgv.includes(vmModules) && !(process.env.NODE_OPTIONS ?? '').split(/\s+/).includes(vmModules)) {
   const child = spawnSync(process.execPath, process.argv.slice(1), {
     stdio: 'inherit',
-    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${vmModules}`.trim() },
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${vmModules} ${sources}`.trim() },
   });
   process.exit(child.status ?? 1);
 }
@@ -26,9 +29,12 @@ export default {
     }],
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  // test/framework: the framework, on fixtures of its own; test/app: the example app (yours to
-  // change); test/package: the packed tarball in a fresh project.
-  roots: ['<rootDir>/test'],
+  // ws-outbox and @ws-outbox/gateway resolve to their TypeScript sources here (package.json exports,
+  // condition ws-outbox-source), as tsc, esbuild and the npm scripts' Node resolve them.
+  testEnvironmentOptions: { customExportConditions: ['node', 'node-addons', 'ws-outbox-source'] },
+  // test/framework: the library, on fixtures of its own; packages/gateway/test: the local gateway;
+  // test/app: the example app (yours to change); test/package: the packed tarballs in a fresh project.
+  roots: ['<rootDir>/test', '<rootDir>/packages/gateway/test'],
   testMatch: ['**/*.test.ts'],
   // Two tests run alone, each with its own script: the browser (npm run test:e2e), and README's
   // "Add a route" on a copy of the repository (npm run test:add-route), whose own jest run would

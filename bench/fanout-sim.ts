@@ -5,10 +5,10 @@
 // bucket run on a virtual clock (GCRA): a request offered at t is admitted at the first instant
 // the bucket has a token for it. The last admission is where the fan-out would end at that rate.
 import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
-import { createTableInput, loadTemplate, tableOf } from '../src/local/template.ts';
+import { createTableInput, loadTemplate, tableOf } from '../packages/gateway/src/template.ts';
 import { ConnectionStore, fanoutHandler, wsHandler, type DeliveryReport, type FanoutReport } from '../src/index.ts';
 import type { Transport } from '../src/management/transport.ts';
-import { SqsEventSource } from '../src/local/event-sources.ts';
+import { SqsEventSource } from '../packages/gateway/src/event-sources.ts';
 import { inProcessPool } from '../test/helpers/in-process-pool.ts';
 import { loadConnections, quietLog, type Rig } from './lib/fanout-rig.ts';
 import { round } from './lib/stats.ts';

@@ -18,8 +18,8 @@ import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 import { forEachBounded } from '../src/bounded.ts';
 import { connectionKey } from '../src/store/keys.ts';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { createTableInput, loadTemplate, tableOf } from '../src/local/template.ts';
-import { localCredentials } from '../src/local/dynamodb.ts';
+import { createTableInput, loadTemplate, tableOf } from '../packages/gateway/src/template.ts';
+import { localCredentials } from '../packages/gateway/src/dynamodb.ts';
 import { startDynamoProxy } from './lib/dynamo-proxy.ts';
 import { loadConnections, runFanout, startRig, type FanoutRun, type Rig } from './lib/fanout-rig.ts';
 import { benchIds } from './lib/gone.ts';

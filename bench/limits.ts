@@ -1,12 +1,12 @@
 // A broadcast through the local gateway with and without Lambda's CPU and memory limits
-// (src/local/cgroups.ts), in the same run: N real `ws` clients, one `floodoutbox` message (the
+// (packages/gateway/src/cgroups.ts), in the same run: N real `ws` clients, one `floodoutbox` message (the
 // outbox's bounded, awaited fan-out to every client) from a 256 MB function, timed from the send
 // until every client has its message. Warm instances; the median of R broadcasts per mode.
 // Prints one line per mode and the ratio. Usage: npm run bench:limits [-- --n 300 --rounds 5]
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { startGateway } from '../src/local/gateway.ts';
-import type { InvocationReport } from '../src/local/websocket-api.ts';
+import { startGateway } from '../packages/gateway/src/gateway.ts';
+import type { InvocationReport } from '../packages/gateway/src/websocket-api.ts';
 
 const { values } = parseArgs({ options: { n: { type: 'string' }, rounds: { type: 'string' } } });
 const n = Number(values.n ?? 300);

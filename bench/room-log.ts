@@ -11,7 +11,8 @@
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConnectionStore, destroyTransports, wsHandler, type DeliveryReport } from '../src/index.ts';
+import { ConnectionStore, wsHandler, type DeliveryReport } from '../src/index.ts';
+import { destroyTransports } from '../src/transport.ts';
 import { spawn } from 'node:child_process';
 import { once as onceEvent } from 'node:events';
 import { createInterface } from 'node:readline';

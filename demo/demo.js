@@ -6,7 +6,7 @@
 // messages delivered"), drops duplicates and keeps each room in order. Sends
 // {"action":"join"|"leave"|"send", …}; shows joined / left / message / error as they arrive, with
 // the verified names the server put in them.
-import { WsOutboxClient } from '/client.js';
+import { WsOutboxClient } from './client.js';
 
 const $ = (id) => document.getElementById(id);
 const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;

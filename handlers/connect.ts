@@ -1,4 +1,4 @@
-import { wsHandler } from '../src/index.ts';
+import { wsHandler } from 'ws-outbox';
 import { identityOf, type ChatAuthorizer } from './lib/identity.ts';
 
 /**

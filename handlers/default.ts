@@ -1,4 +1,4 @@
-import { badRequest } from '../src/index.ts';
+import { badRequest } from 'ws-outbox';
 import { chatHandler } from './lib/chat-handler.ts';
 import { validObject } from './lib/protocol.ts';
 

@@ -1,4 +1,4 @@
-import { disconnectSession, wsHandler } from '../src/index.ts';
+import { disconnectSession, wsHandler } from 'ws-outbox';
 import { eventId } from './lib/protocol.ts';
 import { identityOf, type ChatAuthorizer } from './lib/identity.ts';
 

@@ -1,4 +1,4 @@
-import { fanoutHandler } from '../src/index.ts';
+import { fanoutHandler } from 'ws-outbox';
 
 /**
  * The fan-out worker (SQS event source on FanoutQueue): delivers the shards of a toAll or toRoom

@@ -1,4 +1,4 @@
-import { rateLimit, sessionHandler } from '../src/index.ts';
+import { rateLimit, sessionHandler } from 'ws-outbox';
 import { limits } from './lib/limits.ts';
 
 /**

@@ -13,7 +13,8 @@ import { maxPayloadBytes } from '../src/outbox/serialize.ts';
 import { ConnectionStore } from '../src/store/connection-store.ts';
 import type { Store } from '../src/store/store.ts';
 import type { RoomLog } from '../src/store/room-log.ts';
-import { checkNumber, withDefaults } from '../src/options.ts';
+import { withDefaults } from '../src/options.ts';
+import { checkOptions, type Schema } from '../src/schema.ts';
 import { testingOverrides } from '../src/testing/overrides.ts';
 import type { DeliveryReport, WsContext, WsEvent } from '../src/types.ts';
 
@@ -123,26 +124,41 @@ const defaultStore = (): Store | undefined => {
   return store;
 };
 
-/** Bad numbers fail here, when the handler module loads, with the option's name. */
-const checkOptions = (config: typeof outboxDefaults & OutboxOptions): void => {
-  checkNumber('outbox concurrency', config.concurrency, { min: 1, integer: true });
-  checkNumber('outbox maxAttempts', config.maxAttempts, { min: 1, integer: true });
-  checkNumber('outbox requestTimeoutMs', config.requestTimeoutMs, { min: 1 });
-  checkNumber('outbox connectionTimeoutMs', config.connectionTimeoutMs, { min: 1 });
-  checkNumber('outbox safetyMarginMs', config.safetyMarginMs);
-  checkNumber('outbox reserveMs', config.reserveMs);
-  checkNumber('outbox connectGraceMs', config.connectGraceMs);
-  checkNumber('outbox fallbackTimeoutMs', config.fallbackTimeoutMs, { min: 1 });
-  checkNumber('outbox maxPayloadBytes', config.maxPayloadBytes, { min: 1, integer: true });
-  checkNumber('outbox backoff.baseMs', config.backoff.baseMs);
-  checkNumber('outbox backoff.throttledBaseMs', config.backoff.throttledBaseMs);
-  checkNumber('outbox backoff.capMs', config.backoff.capMs);
-  if (config.fanout !== undefined && config.fanout !== false) {
-    if (typeof config.fanout !== 'object' || config.fanout === null) throw new TypeError('outbox fanout must be { queueUrl?, threshold? } or false');
-    if (config.fanout.threshold !== undefined) checkNumber('outbox fanout.threshold', config.fanout.threshold, { integer: true });
-    if (config.fanout.queueUrl !== undefined && !/^https?:\/\//.test(String(config.fanout.queueUrl))) throw new TypeError(`outbox fanout.queueUrl must be an SQS queue URL; got ${String(config.fanout.queueUrl)}`);
-  }
-};
+const positiveInteger = { type: 'number', min: 1, integer: true } as const;
+const positive = { type: 'number', min: 1 } as const;
+const nonNegative = { type: 'number' } as const;
+const logSink = { type: 'anyOf', rules: [{ type: 'function' }, { type: 'object' }, { type: 'literal', values: [false] }], expected: 'a function, a logger (Powertools Logger) or false' } as const;
+
+/**
+ * What outbox() takes, checked when the handler module loads (a bad value fails the cold start
+ * with the option's name, not the first send). The fan-out worker's schema is derived from it.
+ */
+export const outboxOptionsSchema = {
+  concurrency: positiveInteger,
+  maxAttempts: positiveInteger,
+  requestTimeoutMs: positive,
+  connectionTimeoutMs: positive,
+  safetyMarginMs: nonNegative,
+  reserveMs: nonNegative,
+  connectGraceMs: nonNegative,
+  fallbackTimeoutMs: positive,
+  maxPayloadBytes: positiveInteger,
+  backoff: { type: 'object', fields: { baseMs: nonNegative, throttledBaseMs: nonNegative, capMs: nonNegative } },
+  transport: { type: 'anyOf', rules: [{ type: 'literal', values: ['sdk', 'signed'] }, { type: 'function' }], expected: "'sdk', 'signed' or a transport factory" },
+  store: { type: 'anyOf', rules: [{ type: 'object' }, { type: 'literal', values: [false] }], expected: 'a Store or false' },
+  endpoint: { type: 'string', pattern: /^https?:\/\//, expected: 'an http(s) URL' },
+  onReport: { type: 'function' },
+  logger: logSink,
+  metrics: { type: 'object' },
+  fanout: {
+    type: 'anyOf',
+    rules: [
+      { type: 'literal', values: [false] },
+      { type: 'object', fields: { queueUrl: { type: 'string', pattern: /^https?:\/\//, expected: 'an SQS queue URL' }, threshold: { type: 'number', integer: true } } },
+    ],
+    expected: '{ queueUrl?, threshold? } or false',
+  },
+} satisfies Schema;
 
 type WsRequest = Request<WsEvent, unknown, Error, WsContext>;
 
@@ -171,7 +187,8 @@ export const cleanupOutbox = async (request: { internal?: Record<string, unknown
  */
 export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unknown, Error, WsContext> => {
   const config = withDefaults(outboxDefaults, { ...options, backoff: withDefaults(outboxDefaults.backoff, options.backoff ?? {}) });
-  checkOptions(config);
+  // Bad values fail here, when the handler module loads, with the option's name.
+  checkOptions('outbox', outboxOptionsSchema, config);
   const settled = new WeakMap<Outbox, Promise<DeliveryReport>>();
   const publishHolds = new WeakMap<Outbox, PublishHold>();
 

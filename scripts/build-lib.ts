@@ -1,27 +1,38 @@
-// npm run build:lib: the package's lib/ folder, from scratch. tsc (TypeScript 7) compiles src/ and
-// middleware/ to ESM JavaScript and .d.ts (tsconfig.lib.json); the demo page's static files are
-// copied beside the compiled gateway, and the bin is made executable. `npm pack` runs this first
+// npm run build:lib: a package's lib/ folder, from scratch. tsc (TypeScript 7) compiles its
+// TypeScript to ESM JavaScript and .d.ts (its tsconfig.lib.json); `npm pack` runs this first
 // (prepack), so a tarball never ships a stale or partial lib/.
+//
+//   node scripts/build-lib.ts            the library, ws-outbox (src/ and middleware/ -> lib/)
+//   node scripts/build-lib.ts gateway    the local gateway, @ws-outbox/gateway (packages/gateway/src -> lib/);
+//                                        it compiles against the library's lib/, so that is built first
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const lib = join(root, 'lib');
+const tsc = join(root, 'node_modules/typescript/bin/tsc');
 
-rmSync(lib, { recursive: true, force: true });
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.lib.json')], { cwd: root, stdio: 'inherit' });
-if (tsc.status !== 0) {
-  console.error(`build:lib: tsc failed (exit ${tsc.status ?? tsc.signal})`);
-  process.exit(1);
+const compile = (dir: string, expected: string): void => {
+  const lib = join(dir, 'lib');
+  rmSync(lib, { recursive: true, force: true });
+  const run = spawnSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.lib.json')], { cwd: dir, stdio: 'inherit' });
+  if (run.status !== 0) {
+    console.error(`build:lib: tsc failed in ${dir} (exit ${run.status ?? run.signal})`);
+    process.exit(1);
+  }
+  if (!existsSync(join(lib, expected))) {
+    console.error(`build:lib: ${join(lib, expected)} was not emitted`);
+    process.exit(1);
+  }
+  // stderr: `npm pack --json` prints its JSON on stdout after this.
+  console.error(`build:lib: ${lib} written (ESM JavaScript and .d.ts)`);
+};
+
+const which = process.argv[2] ?? 'library';
+if (which !== 'library' && which !== 'gateway') {
+  console.error(`build:lib: unknown package ${JSON.stringify(which)} (library or gateway)`);
+  process.exit(2);
 }
-cpSync(join(root, 'src/local/demo'), join(lib, 'src/local/demo'), { recursive: true });
-const bin = join(lib, 'src/local/cli.js');
-if (!existsSync(bin)) {
-  console.error(`build:lib: ${bin} was not emitted`);
-  process.exit(1);
-}
-chmodSync(bin, 0o755);
-// stderr: `npm pack --json` prints its JSON on stdout after this.
-console.error('build:lib: lib/ written (ESM JavaScript, .d.ts, demo page)');
+compile(root, 'src/index.js');
+if (which === 'gateway') compile(join(root, 'packages/gateway'), 'cli.js');

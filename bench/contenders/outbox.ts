@@ -2,7 +2,8 @@
 // and a Lambda-like context. The endpoint comes from AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI
 // (the sink), exactly as in a deployment with an endpoint override.
 import { wsHandler } from '../../src/index.ts';
-import { destroyTransports, type DeliveryReport } from '../../src/index.ts';
+import type { DeliveryReport } from '../../src/index.ts';
+import { destroyTransports } from '../../src/transport.ts';
 import type { Contender, ContenderOptions } from './types.ts';
 
 let invocations = 0;

@@ -1,4 +1,4 @@
-import { rateLimit, wsHandler, type WsHandlerFn, type WsLambdaHandler } from '../../src/index.ts';
+import { rateLimit, wsHandler, type WsHandlerFn, type WsLambdaHandler } from 'ws-outbox';
 import type { ChatAuthorizer } from './identity.ts';
 import { limits } from './limits.ts';
 

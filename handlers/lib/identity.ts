@@ -1,5 +1,5 @@
 import { createError } from '@middy/util';
-import type { WsEvent } from '../../src/index.ts';
+import type { WsEvent } from 'ws-outbox';
 
 /**
  * What the example's authorizer (handlers/authorize.ts) puts in its context. API Gateway hands it

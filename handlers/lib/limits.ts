@@ -1,6 +1,6 @@
 import { createError } from '@middy/util';
-import { checkNumber } from '../../src/options.ts';
-import type { Store } from '../../src/index.ts';
+import { checkNumber } from 'ws-outbox/util';
+import type { Store } from 'ws-outbox';
 
 // The chat's abuse limits. Each can be changed through the function's environment; a bad value
 // fails when the function loads, naming the variable.

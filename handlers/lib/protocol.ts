@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { badRequest } from '../../src/index.ts';
+import { badRequest } from 'ws-outbox';
 import { safeName } from './names.ts';
 
 // The chat protocol (README "Chat protocol"): what clients send, and the checks on it.

@@ -1,6 +1,7 @@
 // One SQS message per shard of a spilled toAll (or per spilled toRoom): what the fan-out worker
 // needs to deliver that shard with the same engine, from where the sender stopped. JSON, small
 // keys; the payload as text when it is valid UTF-8 (JSON messages always are), else base64.
+import { WsOutboxError } from '../errors.ts';
 
 /** SQS's default MaximumMessageSize (256 KiB), which is also the most a SendMessageBatch may carry. */
 export const maxMessageBytes = 262_144;
@@ -53,10 +54,9 @@ export const bodyOf = (message: FanoutMessage): string => JSON.stringify(message
 export const bytesOf = (body: string): number => Buffer.byteLength(body);
 
 /** A message the worker cannot use: it goes back to the queue, and so to the dead-letter queue. */
-export class BadFanoutMessage extends Error {
+export class BadFanoutMessage extends WsOutboxError {
   constructor(why: string) {
-    super(`not a ws-outbox fan-out message: ${why}`);
-    this.name = 'BadFanoutMessage';
+    super('BAD_FANOUT_MESSAGE', `not a ws-outbox fan-out message: ${why}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { outboxDefaults, type OutboxOptions } from '../../middleware/outbox.ts';
+import { outboxDefaults, outboxOptionsSchema, type OutboxOptions } from '../../middleware/outbox.ts';
 import { transportFor } from '../management/clients.ts';
 import { regionOf } from '../management/endpoint.ts';
 import { abortable } from '../outbox/abortable.ts';
@@ -8,7 +8,8 @@ import { flush } from '../outbox/flush.ts';
 import type { ExpandOptions, Task } from '../outbox/recipients.ts';
 import type { ReportMetrics } from '../outbox/metrics.ts';
 import { logReport } from '../outbox/report.ts';
-import { checkNumber, withDefaults } from '../options.ts';
+import { withDefaults } from '../options.ts';
+import { checkOptions, pickRules, type Schema } from '../schema.ts';
 import { ConnectionStore } from '../store/connection-store.ts';
 import { readShards } from '../store/read-shards.ts';
 import type { PageTarget, Store } from '../store/store.ts';
@@ -81,6 +82,19 @@ export const fanoutDefaults = {
 };
 
 
+/** The delivery options the worker shares with the outbox: their rules are the outbox's own. */
+const sharedOptions = ['concurrency', 'maxAttempts', 'requestTimeoutMs', 'connectionTimeoutMs', 'safetyMarginMs', 'reserveMs', 'connectGraceMs',
+  'fallbackTimeoutMs', 'backoff', 'transport', 'logger', 'endpoint', 'onReport', 'metrics'] as const;
+
+/** What fanoutHandler() takes: the outbox's schema for what they share, plus the worker's own. */
+export const fanoutOptionsSchema = {
+  ...pickRules(outboxOptionsSchema, sharedOptions),
+  store: { type: 'object' },
+  queueUrl: { type: 'string', pattern: /^https?:\/\//, expected: 'an SQS queue URL' },
+  queue: { type: 'object' },
+  retryDelaySeconds: { type: 'number' },
+} satisfies Schema;
+
 /** Visibility timeouts are at most 12 hours; a retry this far out helps nobody. */
 const maxRetryDelaySeconds = 900;
 
@@ -109,13 +123,7 @@ const queueUrlOf = (record: SQSRecord, queueUrl: string | undefined): string | u
  */
 export const fanoutHandler = (options: FanoutOptions = {}): MiddyfiedHandler<SQSEvent, SQSBatchResponse, Error, Context> => {
   const config = withDefaults(fanoutDefaults, { ...options, backoff: withDefaults(fanoutDefaults.backoff, options.backoff ?? {}) });
-  checkNumber('fanout concurrency', config.concurrency, { min: 1, integer: true });
-  checkNumber('fanout maxAttempts', config.maxAttempts, { min: 1, integer: true });
-  checkNumber('fanout requestTimeoutMs', config.requestTimeoutMs, { min: 1 });
-  checkNumber('fanout safetyMarginMs', config.safetyMarginMs);
-  checkNumber('fanout reserveMs', config.reserveMs);
-  checkNumber('fanout connectGraceMs', config.connectGraceMs);
-  checkNumber('fanout retryDelaySeconds', config.retryDelaySeconds);
+  checkOptions('fanout', fanoutOptionsSchema, config);
 
   const handler = middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const records = Array.isArray(event?.Records) ? event.Records : [];

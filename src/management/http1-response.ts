@@ -2,6 +2,7 @@
 // what the @connections API sends (a status, a few headers, an empty or tiny JSON body) and the
 // framings RFC 9112 allows for it: Content-Length, chunked, or read-until-close. It is strict:
 // anything malformed is an HttpParseError, and the connection is never reused after one.
+import { WsOutboxError } from '../errors.ts';
 
 /** Node's default --max-http-header-size. */
 const maxHeadBytes = 16 * 1024;
@@ -28,11 +29,10 @@ export interface Http1Response {
   keepAlive: boolean;
 }
 
-export class HttpParseError extends Error {
-  readonly code = 'HPE_INVALID_RESPONSE';
+export class HttpParseError extends WsOutboxError {
   constructor(message: string) {
-    super(`invalid HTTP response: ${message}`);
-    this.name = 'HttpParseError';
+    // Node's own parser error code, so callers that know node:http's errors recognise it.
+    super('HPE_INVALID_RESPONSE', `invalid HTTP response: ${message}`);
   }
 }
 

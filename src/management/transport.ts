@@ -1,6 +1,7 @@
 // The delivery engine talks to the @connections API through this narrow interface, so that the
 // plain SDK path (PostToConnectionCommand) and a leaner signed-HTTP path are interchangeable and
 // can be proven equivalent by test.
+import { WsOutboxError } from '../errors.ts';
 
 /** What went wrong with one request, in the terms the engine decides on. */
 export type FailureKind =
@@ -31,11 +32,10 @@ export interface Transport {
   destroy(): void;
 }
 
-export class TransportError extends Error {
+export class TransportError extends WsOutboxError {
   readonly failure: DeliveryFailure;
   constructor(failure: DeliveryFailure, options?: { cause?: unknown }) {
-    super(failure.message, options);
-    this.name = 'TransportError';
+    super(`DELIVERY_${failure.kind.toUpperCase()}`, failure.message, options);
     this.failure = failure;
   }
 }

@@ -123,10 +123,10 @@ export class RoomLog {
     do {
       const out = await this.client.send(new QueryCommand({
         TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
         FilterExpression: '#ttl > :now',
         ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':pk': logPartition(stream), ':from': entrySortKey(after + 1), ':to': entrySortKey(head), ':now': now },
+        ExpressionAttributeValues: { ':pk': logPartition(stream), ':first': entrySortKey(after + 1), ':last': entrySortKey(head), ':now': now },
         ConsistentRead: true,
         ExclusiveStartKey: start,
       }), { abortSignal: signal });

@@ -1,3 +1,4 @@
+import { WsOutboxError } from '../errors.ts';
 /** What the framework and the example app need from a connection store. */
 export interface Store {
   /** Registers a connection; it expires `ttlSeconds` later (at most API Gateway's 2 h). */
@@ -99,12 +100,11 @@ export interface RemoveResult {
 }
 
 /** A join for a connection the store does not know (never connected, or expired). */
-export class NotConnectedError extends Error {
+export class NotConnectedError extends WsOutboxError {
   readonly statusCode = 400;
   readonly expose = true;
   constructor(connectionId: string) {
-    super(`connection ${connectionId} is not registered (connect first)`);
-    this.name = 'NotConnectedError';
+    super('NOT_CONNECTED', `connection ${connectionId} is not registered (connect first)`);
   }
 }
 

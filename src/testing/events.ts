@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { newConnectionId } from '../local/ids.ts';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 
 export interface WsEventSpec {
@@ -26,7 +25,8 @@ export const authorizerAsSeen = (authorizer: NonNullable<WsEventSpec['authorizer
   integrationLatency: 0,
 });
 
-export { newConnectionId };
+/** A connection id shaped like API Gateway's: 11 random bytes in standard base64, `/` and `+` included. */
+export const newConnectionId = (): string => randomBytes(11).toString('base64');
 
 /**
  * An event shaped like the ones API Gateway WebSocket APIs send Lambda: requestContext fields,

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
-import { startGateway, type Gateway } from '../../src/local/gateway.ts';
-import { devToken, openAs, sleep, TestClient } from '../framework/gateway/support.ts';
+import { startGateway, type Gateway } from '../../packages/gateway/src/gateway.ts';
+import { devToken, openAs, sleep, TestClient } from '../../packages/gateway/test/gateway/support.ts';
 
 const quiet = process.env.GATEWAY_LOG === undefined;
 const outdir = mkdtempSync(join(tmpdir(), 'gw-app-auth-'));

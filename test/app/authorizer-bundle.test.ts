@@ -8,11 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { build } from '../../build.mjs';
-import { loadAppModel } from '../../src/local/app-model.ts';
-import { FunctionPool, type InvokeOutcome } from '../../src/local/function-pool.ts';
-import { InvocationLedger } from '../../src/local/invocations.ts';
-import { createLogger } from '../../src/local/log.ts';
-import { startWorkerGuard, type WorkerGuard } from '../../src/local/worker-guard.ts';
+import { loadAppModel } from '../../packages/gateway/src/app-model.ts';
+import { FunctionPool, type InvokeOutcome } from '../../packages/gateway/src/function-pool.ts';
+import { InvocationLedger } from '../../packages/gateway/src/invocations.ts';
+import { createLogger } from '../../packages/gateway/src/log.ts';
+import { startWorkerGuard, type WorkerGuard } from '../../packages/gateway/src/worker-guard.ts';
 import { templatePath, tempDir } from '../helpers/node.ts';
 
 const audience = 'chat-app';

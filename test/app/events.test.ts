@@ -18,7 +18,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { build, type BuiltFunction } from '../../build.mjs';
 import { createHash } from 'node:crypto';
 import { parseFanoutMessage } from '../../src/fanout/message.ts';
-import { createTableInput, functionsOf, loadTemplate, localRefs, queuesOf, resolveEnvironment, routesOf, tableOf } from '../../src/local/template.ts';
+import { createTableInput, functionsOf, loadTemplate, localRefs, queuesOf, resolveEnvironment, routesOf, tableOf } from '../../packages/gateway/src/template.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
 import { startManagementServer, type ManagementServer } from '../helpers/management-server.ts';
 import { repoRoot, runNode, templatePath, tempDir } from '../helpers/node.ts';

@@ -10,7 +10,7 @@ import { SendQueueFullError, WsOutboxClient, type ClientOptions } from '../../sr
 import { RoomLog, roomStream } from '../../src/store/room-log.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startGateway, type Gateway } from '../../src/local/gateway.ts';
+import { startGateway, type Gateway } from '../../packages/gateway/src/gateway.ts';
 
 const quiet = process.env.GATEWAY_LOG === undefined;
 const dirs: string[] = [];

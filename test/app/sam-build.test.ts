@@ -8,8 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamoDbPolicyTemplates, expandPolicyTemplate, sqsPolicyTemplates } from '../../src/local/iam/sam-policy-templates.ts';
-import { functionsOf, loadTemplate } from '../../src/local/template.ts';
+import { dynamoDbPolicyTemplates, expandPolicyTemplate, sqsPolicyTemplates } from '../../packages/gateway/src/iam/sam-policy-templates.ts';
+import { functionsOf, loadTemplate } from '../../packages/gateway/src/template.ts';
 import { connectionKey } from '../../src/store/keys.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
 import { repoRoot, runNode, templatePath, tempDir } from '../helpers/node.ts';
@@ -82,7 +82,7 @@ const functions = functionsOf(loadTemplate(templatePath));
   }, 30_000);
 });
 
-// The local IAM check expands SAM's DynamoDB and SQS policy templates itself (src/local/iam); they
+// The local IAM check expands SAM's DynamoDB and SQS policy templates itself (packages/gateway/src/iam); they
 // must grant what the translator's own definitions grant.
 const translatorTemplates = () => {
   const lib = join(repoRoot, '.venv/lib');

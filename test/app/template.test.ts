@@ -9,8 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   functionsOf, loadTemplate, localRefs, queuesOf, resolveEnvironment, resolveIntrinsics, routeSelectionExpression, routesOf, tableOf, type FunctionSpec,
-} from '../../src/local/template.ts';
-import { authorizerOf, devIssuerOf } from '../../src/local/template-auth.ts';
+} from '../../packages/gateway/src/template.ts';
+import { authorizerOf, devIssuerOf } from '../../packages/gateway/src/template-auth.ts';
 import { build } from '../../build.mjs';
 import { repoRoot, templatePath, tempDir } from '../helpers/node.ts';
 import { templateViolations, ttlViolations } from '../helpers/template-rules.ts';

@@ -1,7 +1,7 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { localCredentials, startDynamo } from '../../src/local/dynamodb.ts';
-import { createTableInput, loadTemplate, tableOf } from '../../src/local/template.ts';
+import { localCredentials, startDynamo } from '../../packages/gateway/src/dynamodb.ts';
+import { createTableInput, loadTemplate, tableOf } from '../../packages/gateway/src/template.ts';
 
 export interface DynaliteHandle {
   endpoint: string;

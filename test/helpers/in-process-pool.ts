@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { InvokeOutcome } from '../../src/local/function-pool.ts';
+import type { InvokeOutcome } from '../../packages/gateway/src/function-pool.ts';
 
 type Handler = (event: never, context: never) => Promise<unknown>;
 

@@ -15,10 +15,10 @@
 import { readFileSync } from 'node:fs';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { localCredentials, startDynamo } from '../../src/local/dynamodb.ts';
+import { localCredentials, startDynamo } from '../../packages/gateway/src/dynamodb.ts';
 import {
   createTableInput, functionsOf, localRefs, resolveIntrinsics, routesOf, tableOf, type FunctionSpec, type Template,
-} from '../../src/local/template.ts';
+} from '../../packages/gateway/src/template.ts';
 import { ConnectionStore } from '../../src/store/connection-store.ts';
 
 interface Statement { Effect?: string; Action?: string | string[]; Resource?: unknown }

@@ -1,6 +1,6 @@
 // What the local gateway needs to know about a SAM template: the WebSocket API's routes, route
 // selection expression and stage, each function's runtime settings and resolved environment, and
-// the DynamoDB tables to create. The template is read by src/local/template.ts (the same reader
+// the DynamoDB tables to create. The template is read by packages/gateway/src/template.ts (the same reader
 // build.mjs uses); this module only resolves it to local values, so everything downstream (pool,
 // gateway, invoke) works from plain data, never from YAML.
 import { partition } from '@aws-sdk/core/client';

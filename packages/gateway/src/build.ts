@@ -16,7 +16,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
-import { withDefaults } from '../options.ts';
+import { withDefaults, WsOutboxError } from 'ws-outbox/util';
 import { functionsOf, loadTemplate, type FunctionSpec } from './template.ts';
 
 export interface BuildOptions {
@@ -79,6 +79,11 @@ export const esbuildOptions = {
   sourcesContent: false,
   // Prefer the ES module builds (the AWS SDK ships both): they tree-shake, the CJS builds do not.
   mainFields: ['module', 'main'],
+  // ws-outbox's packages export their TypeScript sources under this condition (and ship them), so
+  // a bundle built inside the ws-outbox repository takes the library's current sources rather than
+  // a lib/ that may be stale or unbuilt; for an installed package both are the same code.
+  // Setting conditions drops esbuild's default 'module' one, so it is named again.
+  conditions: ['module', 'ws-outbox-source'],
   // Everything is bundled, @aws-sdk/* included: we pin our own SDK rather than the runtime's.
   external: [],
   banner: { js: banner },
@@ -88,10 +93,9 @@ export const esbuildOptions = {
 } satisfies esbuild.BuildOptions;
 
 /** Thrown for anything the user must fix in the template or a handler; the CLI prints only the message. */
-export class BuildError extends Error {
+export class BuildError extends WsOutboxError {
   constructor(message: string) {
-    super(message);
-    this.name = 'BuildError';
+    super('BUILD_FAILED', message);
   }
 }
 

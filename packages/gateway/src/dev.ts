@@ -2,30 +2,37 @@
 // Prints where everything is, rebuilds when a source file of a bundle changes, and stops cleanly
 // on Ctrl-C or SIGTERM.
 //
-//   PORT (3001)            WebSocket API, @connections management API, demo page
+//   PORT (3001)            WebSocket API, @connections management API, the --static folder
 //   DYNAMODB_PORT (8000)   embedded DynamoDB (dynalite, in memory)
 //   SQS_PORT (9324)        embedded SQS (fauxqs, in memory), when the template has queues
 //   TEMPLATE (template.yaml), STAGE (local), AWS_REGION (us-east-1)
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startGateway, gatewayDefaults, RestartRequired, type Gateway, type GatewayOptions } from './gateway.ts';
 import { createLogger } from './log.ts';
 import { parseParameterOverrides } from './template.ts';
 
-export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--parameter-overrides Key=Value ...] [--no-iam] [--no-limits] [--no-watch]
+export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--parameter-overrides Key=Value ...] [--static folder] [--no-iam] [--no-limits] [--no-watch]
   The local gateway on 127.0.0.1: the template's WebSocket API and functions (built with esbuild,
   run like Lambda, frozen between invocations), the @connections API, an embedded DynamoDB with
-  the template's tables, and a demo page. Functions reach their execute-api and DynamoDB hosts
+  the template's tables, and the --static folder at / if given. Functions reach their execute-api and DynamoDB hosts
   unmodified (over TLS, to the gateway), and SQS's when the template has queues (an embedded SQS,
   with the template's SQS event sources); any other AWS host is refused. Edits to the functions'
   source files rebuild them; edits to the template apply at once (or restart the gateway).
   --parameter-overrides  template parameters, as sam deploy takes them (Stage=prod Table='x y')
+  --static folder        serve this folder at http://127.0.0.1:PORT/ (an app's demo page); nothing by default
   --no-iam               do not check calls against the functions' template policies
   --no-limits            no Lambda-sized CPU and memory (cgroups) per instance
   env: PORT (3001), DYNAMODB_PORT (8000), SQS_PORT (9324), STAGE (the template's, else local), AWS_REGION (us-east-1), TEMPLATE,
        IDLE_TIMEOUT_SECONDS (600) and MAX_CONNECTION_SECONDS (7200): API Gateway's idle timeout and
        connection cap, shorter to see a client reconnect and resume`;
+
+/** The --static folder, checked now: a typo is a clear error at start-up, not a 404 later. */
+const checkedFolder = (dir: string): string => {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--static ${dir}: no such folder (give the folder to serve at /, e.g. --static demo)`);
+  return resolve(dir);
+};
 
 const portFrom = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -61,7 +68,7 @@ const eventSources = (gw: Gateway): string[][] => [...gw.model.functions.values(
 const banner = (gw: Gateway, started: number): string => {
   const routes = [...gw.model.routes].map(([key, fn]) => `${key} → ${fn}`).join(', ');
   const rows = [
-    ['Demo page', `http://127.0.0.1:${gw.port}/`],
+    ...(gw.staticDir ? [['Static', `http://127.0.0.1:${gw.port}/   (${relative(process.cwd(), gw.staticDir) || '.'})`]] : []),
     ['WebSocket API', `${gw.wsUrl}   (also ${gw.wsUrl}/${gw.stage})`],
     ['Management API', `${gw.managementEndpoint}/@connections/{id}`],
     ['DynamoDB', `${gw.dynamodbEndpoint}   ${gw.model.tables.length === 1 ? 'table' : 'tables'} ${gw.model.tables.map((t) => t.tableName).join(', ') || '(none)'}`],
@@ -178,6 +185,7 @@ export const runDev = async (args: string[]): Promise<void> => {
     options: {
       template: { type: 'string', short: 't' },
       'parameter-overrides': { type: 'string', multiple: true },
+      static: { type: 'string' },
       'no-iam': { type: 'boolean' },
       'no-limits': { type: 'boolean' },
       'no-watch': { type: 'boolean' },
@@ -204,6 +212,7 @@ export const runDev = async (args: string[]): Promise<void> => {
     parameters: parseParameterOverrides(values['parameter-overrides'] ?? []),
     iam: !values['no-iam'],
     limits: !values['no-limits'],
+    ...(values.static === undefined ? {} : { staticDir: checkedFolder(values.static) }),
     logger: log,
   };
   let gw = await startGateway(options);
@@ -242,6 +251,7 @@ export const runDev = async (args: string[]): Promise<void> => {
     log.info('stopped.');
     process.exit(0);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // SIGHUP (the terminal closed, an ssh session ended) stops it the same way: sockets closed,
+  // instances ended, the temp folder removed, never a silent exit that leaves them behind.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));
 };

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import type { TableModel } from './app-model.ts';
-import { withDefaults } from '../options.ts';
+import { withDefaults } from 'ws-outbox/util';
 
 export interface DynamoOptions {
   host: string;

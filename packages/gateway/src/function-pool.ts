@@ -13,7 +13,7 @@ import type { InvocationLedger } from './invocations.ts';
 import type { FromWorker, LambdaError, ToWorker } from './worker-protocol.ts';
 import type { Logger } from './log.ts';
 import type { WorkerGuard } from './worker-guard.ts';
-import { withDefaults } from '../options.ts';
+import { withDefaults } from 'ws-outbox/util';
 import { isTypeScript, siblingModule } from './sibling.ts';
 
 const runtimePath = siblingModule('runtime', import.meta.url);

@@ -1,51 +1,46 @@
-// The local gateway: one loopback HTTP server that is the WebSocket API, the @connections
-// management API and the demo page; an embedded DynamoDB with the template's tables behind an IAM
+// The local gateway, composed of services (services/, one lifecycle each: start, hosts, reload,
+// stop): one loopback HTTP server that is the WebSocket API, the @connections management API and,
+// when asked, a static folder; an embedded DynamoDB with the template's tables behind an IAM
 // check; an embedded SQS with the template's queues, behind the same check, and pollers playing
 // the functions' SQS event source mappings; a TLS front for the AWS host names the functions call;
 // and a pool of local Lambda instances per function, running the bundles with the template's
 // environment, each instance with its own credentials and, where cgroups allow, Lambda's CPU and
 // memory for its MemorySize.
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { partition } from '@aws-sdk/core/client';
-import { loadAppModel, queueRefFor, type AppModel, type FunctionModel, type ModelOptions } from './app-model.ts';
-import { createAuthorizer } from './authorizer.ts';
+import { checkOptions, withDefaults, type Schema } from 'ws-outbox/util';
+import { loadAppModel, queueRefFor, type AppModel, type ModelOptions } from './app-model.ts';
+import type { BuiltFunction } from './bundles.ts';
+import type { Limits } from './cgroups.ts';
+import { ConnectionRegistry } from './connections.ts';
 import { createDevIssuer, type DevIssuer } from './dev-issuer.ts';
+import type { BatchReport } from './event-sources.ts';
+import { Identities } from './iam/identities.ts';
+import { InvocationLedger, type LateSend } from './invocations.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createManagementApi } from './management-api.ts';
+import type { LocalQueue } from './sqs.ts';
 import { loadTemplate } from './template.ts';
 import { devIssuerOf } from './template-auth.ts';
-import { startAwsFront, type AwsFront, type HostHandler } from './aws-front.ts';
-import { SqsEventSource, type BatchReport } from './event-sources.ts';
-import { createSqsFront } from './sqs-front.ts';
-import { startSqs, type LocalQueue, type LocalSqs } from './sqs.ts';
-import { buildBundles, type BuiltFunction } from './bundles.ts';
-import { startLimits, type Limits } from './cgroups.ts';
-import { ConnectionRegistry } from './connections.ts';
-import { createDynamoFront } from './dynamodb-front.ts';
-import { startDynamo, type LocalDynamo } from './dynamodb.ts';
-import type { EgressConfig } from './egress.ts';
-import { FunctionPool } from './function-pool.ts';
-import { createIamCheck } from './iam/check.ts';
-import { Identities } from './iam/identities.ts';
-import { functionPolicy, type FunctionPolicy } from './iam/policies.ts';
-import { InvocationLedger, type LateSend } from './invocations.ts';
-import { createLocalCa } from './local-ca.ts';
-import { createLogger, type Logger } from './log.ts';
-import { createManagementApi, isManagementPath } from './management-api.ts';
-import { createStartupGate } from './startup-gate.ts';
-import { serveDemo } from './static.ts';
-import { startWorkerGuard } from './worker-guard.ts';
-import { egressVariable } from './worker-protocol.ts';
-import { createWebSocketApi, refuseUpgrade, type InvocationReport } from './websocket-api.ts';
+import type { InvocationReport } from './websocket-api.ts';
+import { startDynamoService } from './services/dynamodb.ts';
+import { startEntry } from './services/entry.ts';
+import { createEventSources } from './services/event-sources.ts';
+import { createIam } from './services/iam.ts';
+import { startLambda } from './services/lambda.ts';
+import { ServiceSet } from './services/service.ts';
+import { startSqsService } from './services/sqs.ts';
+import { startTlsFront } from './services/tls-front.ts';
+import { apiHostHandler, startWebSocketApi } from './services/websocket-api.ts';
 
 export interface GatewayOptions {
   /** The SAM template to serve. */
   template: string;
   host: string;
-  /** WebSocket + management API + demo page. 0 picks a free port. */
+  /** WebSocket + management API (+ the static folder, if any). 0 picks a free port. */
   port: number;
   /** The embedded DynamoDB. 0 picks a free port. */
   dynamodbPort: number;
@@ -87,6 +82,8 @@ export interface GatewayOptions {
   devIssuer: boolean;
   /** The `aud` of the dev issuer's tokens (and the audience parameter's local value). */
   devAudience: string;
+  /** A folder served at `/` on the WebSocket API's port (an app's demo page); undefined: none. */
+  staticDir?: string;
 }
 
 export const gatewayDefaults: GatewayOptions = {
@@ -113,18 +110,26 @@ export const gatewayDefaults: GatewayOptions = {
   devAudience: 'ws-outbox-local',
 };
 
+const port = { type: 'number', integer: true } as const;
+const positive = { type: 'number', min: 1 } as const;
+const text = { type: 'string' } as const;
+const flag = { type: 'boolean' } as const;
+
+/** What startGateway() takes, checked before anything starts. */
+export const gatewayOptionsSchema = {
+  template: text, host: text, port, dynamodbPort: port, stage: text, sqsPort: port, region: text, accountId: text, apiId: text, outdir: text,
+  idleTimeoutMs: positive, maxDurationMs: positive, maxMessageBytes: positive, maxFrameBytes: positive, maxBufferedBytes: positive,
+  runDisconnect: flag, maxInstances: { type: 'number', min: 1, integer: true }, iam: flag, limits: flag, cgroupRoot: text,
+  startupHoldMs: { type: 'number' }, quiet: flag, logger: { type: 'object' }, parameters: { type: 'object' }, devIssuer: flag, devAudience: text, staticDir: text,
+} satisfies Schema;
+
 /** What a template edit changed, applied without a restart. */
 export interface ReloadResult {
   changes: string[];
 }
 
 /** A template edit the running gateway cannot take (a new stage, other tables): restart it. */
-export class RestartRequired extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RestartRequired';
-  }
-}
+export { RestartRequired } from './errors.ts';
 
 export interface Gateway {
   wsUrl: string;
@@ -154,31 +159,14 @@ export interface Gateway {
   limits: Limits | undefined;
   /** The development issuer, when the template uses it: `url`, `audience`, `mint({ name })`. */
   devIssuer: DevIssuer | undefined;
+  /** The folder served at `/` (absolute), when asked for. */
+  staticDir: string | undefined;
   /** Rebuilds the bundles; new invocations run the new code on fresh instances. */
   rebuild(): Promise<BuiltFunction[]>;
   /** Reads the template again and applies it (routes, functions, environment, policies); RestartRequired when it cannot. */
   reload(): Promise<ReloadResult>;
   stop(): Promise<void>;
 }
-
-const listen = (server: Server, port: number, host: string, what: string): Promise<number> => new Promise((resolve, reject) => {
-  server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE'
-    ? new Error(`Port ${port} is in use: set ${what} to a free port`)
-    : error));
-  server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
-});
-
-const closeServer = (server: Server) => new Promise<void>((resolve) => {
-  if (!server.listening) return resolve();
-  server.close(() => resolve());
-  server.closeAllConnections();
-});
-
-const serviceUnavailable = (res: ServerResponse, why: string) => {
-  if (res.headersSent) return res.end();
-  const body = JSON.stringify({ message: `Service Unavailable: ${why}` });
-  res.writeHead(503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'retry-after': '1' }).end(body);
-};
 
 /** What changed between two models, for the reload's log line. */
 const describeChanges = (before: AppModel, after: AppModel): string[] => {
@@ -201,12 +189,13 @@ const describeChanges = (before: AppModel, after: AppModel): string[] => {
 };
 
 export const startGateway = async (options: Partial<GatewayOptions> = {}): Promise<Gateway> => {
-  const opts = { ...gatewayDefaults, ...options };
+  const opts = withDefaults(gatewayDefaults, options);
+  checkOptions('startGateway', gatewayOptionsSchema, opts);
   // Callers that put DynamoDB on a free port (tests) get SQS on one too, unless they say otherwise.
   if (options.sqsPort === undefined && options.dynamodbPort === 0) opts.sqsPort = 0;
   const log = opts.logger ?? createLogger({ quiet: opts.quiet });
   // The template is checked before any port opens; the model is resolved again once the port (and
-  // so the dev issuer's URL, which parameters may point at) is known.
+  // so the dev issuer's URL, which parameters may point at) and the queues' URLs are known.
   const devSpec = opts.devIssuer ? devIssuerOf(loadTemplate(opts.template)) : undefined;
   const modelOptions: ModelOptions = { region: opts.region, accountId: opts.accountId, apiId: opts.apiId, stage: opts.stage, parameters: opts.parameters ?? {} };
   let model = loadAppModel(opts.template, modelOptions);
@@ -221,318 +210,108 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
   const dynamodbHost = `dynamodb.${opts.region}.${dnsSuffix}`;
   const sqsHost = `sqs.${opts.region}.${dnsSuffix}`;
 
-  // Listen first, so a client that connects during the build is held (then served, or told 503)
-  // rather than refused or left hanging.
-  const gate = createStartupGate(opts.startupHoldMs);
-  const server = createServer();
-  let handleRequest: (req: IncomingMessage, res: ServerResponse) => void = () => {};
-  let handleUpgrade: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void = () => {};
-  server.on('request', (req, res) => gate.hold(() => handleRequest(req, res), (why) => {
-    req.resume();
-    serviceUnavailable(res, why);
-  }));
-  server.on('upgrade', (req, socket, head) => {
-    socket.on('error', () => {});
-    gate.hold(() => handleUpgrade(req, socket, head), (why) => refuseUpgrade(socket, 503, JSON.stringify({ message: `Service Unavailable: ${why}` }), { 'Retry-After': '1' }));
-  });
-  const port = await listen(server, opts.port, opts.host, 'PORT');
-  const origin = `${opts.host}:${port}`;
-
-  // Everything below is undone, in reverse, if start-up fails.
-  const undo: Array<() => Promise<void> | void> = [() => closeServer(server)];
-  const ownOutdir = opts.outdir === undefined ? mkdtempSync(join(tmpdir(), 'ws-outbox-gateway-')) : undefined;
-  if (ownOutdir) undo.push(() => rmSync(ownOutdir, { recursive: true, force: true }));
-  const outdir = opts.outdir ?? join(ownOutdir!, 'functions');
-  let devIssuer: DevIssuer | undefined;
+  const services = new ServiceSet(log);
+  const entry = await services.start(startEntry({ host: opts.host, port: opts.port, holdMs: opts.startupHoldMs }));
+  const origin = `${opts.host}:${entry.port}`;
   try {
-    devIssuer = devSpec && await createDevIssuer({ url: `http://${origin}`, audience: opts.devAudience });
-    const devParameters: Record<string, string> = devSpec === undefined ? {} : {
-      [devSpec.issuerParameter]: devIssuer!.url,
-      ...(devSpec.audienceParameter === undefined ? {} : { [devSpec.audienceParameter]: devIssuer!.audience }),
+    const ownOutdir = opts.outdir === undefined ? mkdtempSync(join(tmpdir(), 'ws-outbox-gateway-')) : undefined;
+    const scratch = ownOutdir ?? mkdtempSync(join(tmpdir(), 'ws-outbox-ca-'));
+    services.onStop('temporary folder', () => rmSync(scratch, { recursive: true, force: true }));
+    const outdir = opts.outdir ?? join(ownOutdir!, 'functions');
+
+    const devIssuer = devSpec && await createDevIssuer({ url: `http://${origin}`, audience: opts.devAudience });
+    modelOptions.parameters = {
+      ...(devSpec === undefined ? {} : { [devSpec.issuerParameter]: devIssuer!.url }),
+      ...(devSpec?.audienceParameter === undefined ? {} : { [devSpec.audienceParameter]: devIssuer!.audience }),
+      ...opts.parameters,
     };
-    modelOptions.parameters = { ...devParameters, ...opts.parameters };
-    let sqs: LocalSqs | undefined;
-    if (model.queues.length > 0) {
-      sqs = await startSqs({ host: '127.0.0.1', port: 0, queues: model.queues, region: opts.region });
-      undo.push(() => sqs!.stop());
-      // Functions see the queues as in AWS (`!Ref Queue` is https://sqs.<region>.amazonaws.com/<account>/<name>,
-      // `!GetAtt Queue.Arn` names the account): the egress hook brings that host to the SQS front.
-      modelOptions.queues = new Map([...sqs.queues].map(([id, q]) => [id, queueRefFor(q.name, opts.region, opts.accountId)]));
-    }
+    const iam = await services.start(Promise.resolve(createIam({ enabled: opts.iam, identities, accountId: opts.accountId, ledger, log })));
+    const common = { host: opts.host, region: opts.region, accountId: opts.accountId, iam: iam.check, log };
+    const sqs = model.queues.length > 0 ? await services.start(startSqsService({ ...common, model, port: opts.sqsPort, awsHost: sqsHost })) : undefined;
+    // Functions see the queues as in AWS (`!Ref Queue` is https://sqs.<region>.amazonaws.com/<account>/<name>,
+    // `!GetAtt Queue.Arn` names the account): the egress hook brings that host to the SQS front.
+    if (sqs) modelOptions.queues = new Map([...sqs.sqs.queues].map(([id, q]) => [id, queueRefFor(q.name, opts.region, opts.accountId)]));
     model = loadAppModel(opts.template, modelOptions);
-    // Policies per function, resolved; warnings for what cannot be checked, once per template load.
-    let policies = new Map<string, FunctionPolicy>();
-    const loadPolicies = (m: AppModel) => {
-      policies = new Map([...m.functions.values()].map((fn) => [fn.logicalId, functionPolicy(fn, m.template, m.refs)]));
-      if (!opts.iam) return;
-      for (const [id, p] of policies) for (const line of p.unknown) log.warn(`IAM: ${id}: ${line}`);
-    };
-    loadPolicies(model);
-    const iam = createIamCheck({
-      enabled: opts.iam, identities, policyOf: (id) => policies.get(id), accountId: opts.accountId, ledger, log,
-    });
-
-    const dynamo: LocalDynamo = await startDynamo({ host: '127.0.0.1', port: 0, tables: model.tables, region: opts.region });
-    undo.push(() => dynamo.stop());
-    const dynamoFront = createDynamoFront({ upstream: dynamo.endpoint, iam, region: opts.region, accountId: opts.accountId });
-    const dynamoServer = createServer((req, res) => {
-      dynamoFront.handle(req, res).catch((error: Error) => {
-        log.error(`DynamoDB front: ${error.stack ?? error.message}`);
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
-      });
-    });
-    const dynamodbPort = await listen(dynamoServer, opts.dynamodbPort, opts.host, 'DYNAMODB_PORT')
-      .catch((error: Error) => { throw new Error(error.message.replace('Port', 'DynamoDB port')); });
-    undo.push(async () => {
-      await closeServer(dynamoServer);
-      dynamoFront.close();
-    });
-    const dynamodbEndpoint = `http://${opts.host}:${dynamodbPort}`;
-
-    // SQS: the IAM check in front of the embedded server, on its own port (SQS_PORT) for plain
-    // calls, and behind the TLS front for the functions' https ones.
-    let sqsFront: ReturnType<typeof createSqsFront> | undefined;
-    let sqsPort: number | undefined;
-    if (sqs) {
-      const front = createSqsFront({ upstream: sqs.endpoint, iam, region: opts.region, accountId: opts.accountId });
-      sqsFront = front;
-      const sqsServer = createServer((req, res) => {
-        front.handle(req, res).catch((error: Error) => {
-          log.error(`SQS front: ${error.stack ?? error.message}`);
-          if (!res.headersSent) res.writeHead(500);
-          res.end();
-        });
-      });
-      sqsPort = await listen(sqsServer, opts.sqsPort, opts.host, 'SQS_PORT')
-        .catch((error: Error) => { throw new Error(error.message.replace('Port', 'SQS port')); });
-      undo.push(async () => {
-        await closeServer(sqsServer);
-        front.close();
-      });
-    }
-    const sqsEndpoint = sqsPort === undefined ? undefined : `http://${opts.host}:${sqsPort}`;
+    iam.load(model);
+    const dynamo = await services.start(startDynamoService({ ...common, model, port: opts.dynamodbPort, awsHost: dynamodbHost }));
 
     const management = createManagementApi({
       stage, registry, ledger, log, maxPayloadBytes: opts.maxMessageBytes, maxBufferedBytes: opts.maxBufferedBytes,
-      iam, region: opts.region, accountId: opts.accountId, apiId: opts.apiId,
+      iam: iam.check, region: opts.region, accountId: opts.accountId, apiId: opts.apiId,
       onLateSend: (late) => {
         lateSends.push(late);
         events.emit('late-send', late);
       },
       onDelivery: (delivery) => events.emit('delivery', delivery),
     });
+    const apiHosts = { name: 'execute-api', hosts: [{ host: apiHost, handler: apiHostHandler(management), plainPort: entry.port }], stop: async () => {} };
+    await services.start(Promise.resolve(apiHosts));
+    const tls = await services.start(startTlsFront({ hosts: services.hosts(), folder: scratch, log }));
 
-    // The AWS host names the functions call, served over TLS with a CA only the workers trust.
-    const ca = await createLocalCa([apiHost, dynamodbHost, ...(sqsFront ? [sqsHost] : [])]);
-    const caFile = join(ownOutdir ?? mkdtempSync(join(tmpdir(), 'ws-outbox-ca-')), 'local-ca.pem');
-    writeFileSync(caFile, ca.caPem);
-    if (!ownOutdir) undo.push(() => rmSync(join(caFile, '..'), { recursive: true, force: true }));
-    const front: AwsFront = await startAwsFront(ca, new Map<string, HostHandler>([
-      [apiHost, async (req, res) => {
-        if (isManagementPath(req.url)) return management(req, res);
-        req.resume();
-        res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-ErrorType': 'ForbiddenException' }).end(JSON.stringify({ message: 'Forbidden' }));
-      }],
-      [dynamodbHost, dynamoFront.handle],
-      ...(sqsFront ? [[sqsHost, sqsFront.handle] as [string, HostHandler]] : []),
-    ]), (error, req) => log.error(`${req.headers.host} ${req.method} ${req.url}: ${error.stack ?? error.message}`));
-    undo.push(() => front.close());
-    const egress: EgressConfig = {
-      routes: {
-        [apiHost]: { tls: front.port, plain: port },
-        [dynamodbHost]: { tls: front.port, plain: dynamodbPort },
-        ...(sqsPort === undefined ? {} : { [sqsHost]: { tls: front.port, plain: sqsPort } }),
+    const lambda = await services.start(startLambda({
+      model, template: opts.template, outdir, region: opts.region, caFile: tls.caFile, egress: tls.egress,
+      useLimits: opts.limits, cgroupRoot: opts.cgroupRoot, maxInstances: opts.maxInstances, ledger, identities, log,
+      onEgressRefused: (refusal) => {
+        const route = refusal.requestId ? ledger.get(refusal.requestId)?.route : undefined;
+        events.emit('egress-refused', refusal);
+        log.loud([
+          `REFUSED: ${refusal.functionName} (route ${route ?? '-'}) tried to reach ${refusal.host}:${refusal.port}.`,
+          `Locally only this app's execute-api (${apiHost}), DynamoDB (${dynamodbHost})${sqs ? ` and SQS (${sqsHost})` : ''} are served;`,
+          'in AWS this call would reach the real service. It failed here with ECONNREFUSED.',
+        ]);
       },
-    };
-
-    let limits: Limits | undefined;
-    if (opts.limits) {
-      const result = startLimits({ root: opts.cgroupRoot });
-      if (result.limits) {
-        limits = result.limits;
-        undo.push(() => limits!.stop().catch((error: Error) => log.warn(`cgroups not removed: ${error.message}`)));
-      } else {
-        log.warn(`CPU and memory limits are off: ${result.reason}. Functions run with the whole machine (--no-limits silences this).`);
-      }
-    }
-
-    let built = await buildBundles({ template: opts.template, outdir });
-    const env = {
-      AWS_REGION: opts.region,
-      AWS_DEFAULT_REGION: opts.region,
-      AWS_SAM_LOCAL: 'true',
-      NODE_EXTRA_CA_CERTS: caFile,
-      [egressVariable]: JSON.stringify(egress),
-    };
-    // Workers are frozen between invocations and cannot notice this process dying: the guard's
-    // watchdog kills them if it ends without stop() (a crash, SIGKILL), and removes the cgroups.
-    const guard = startWorkerGuard({ log });
-    undo.push(() => guard.stop());
-    for (const root of limits?.roots ?? []) guard.cleanUp(root);
-    const onEgressRefused = (refusal: { functionName: string; instance: number; host: string; port: number; requestId?: string }) => {
-      const route = refusal.requestId ? ledger.get(refusal.requestId)?.route : undefined;
-      events.emit('egress-refused', refusal);
-      log.loud([
-        `REFUSED: ${refusal.functionName} (route ${route ?? '-'}) tried to reach ${refusal.host}:${refusal.port}.`,
-        `Locally only this app's execute-api (${apiHost}), DynamoDB (${dynamodbHost})${sqs ? ` and SQS (${sqsHost})` : ''} are served;`,
-        'in AWS this call would reach the real service. It failed here with ECONNREFUSED.',
-      ]);
-    };
-    const pools = new Map<string, FunctionPool>();
-    const poolFor = (fn: FunctionModel, codeFile: string) => new FunctionPool({
-      fn, codeFile, env, ledger, log, guard, identities, limits, onEgressRefused, maxInstances: opts.maxInstances,
-    });
-    for (const b of built) pools.set(b.logicalId, poolFor(model.functions.get(b.logicalId)!, b.outfile));
-    undo.push(async () => {
-      await Promise.all([...pools.values()].map((p) => p.stop()));
-    });
-
-    // The SQS event source mappings: pollers that invoke the functions, as Lambda does. They read
-    // the embedded SQS directly (Lambda polls with its own service role, not the function's).
-    const eventSources: SqsEventSource[] = [];
-    for (const fn of model.functions.values()) {
-      for (const source of fn.spec.sqsEvents) {
-        const queue = sqs?.queues.get(source.queue);
-        const pool = pools.get(fn.logicalId);
-        if (!source.enabled || !queue || !pool || !sqs) continue;
-        eventSources.push(new SqsEventSource({
-          name: `${fn.logicalId}/${source.name}`, queueUrl: queue.url, queueArn: modelOptions.queues?.get(source.queue)?.arn ?? queue.arn,
-          client: sqs.client(), pool,
-          batchSize: source.batchSize, batchingWindowMs: source.batchingWindowSeconds * 1000,
-          reportBatchItemFailures: source.reportBatchItemFailures,
-          concurrency: Math.min(source.maximumConcurrency ?? opts.maxInstances, opts.maxInstances),
-          region: opts.region, log,
-          onBatch: (report: BatchReport) => events.emit('event-source', report),
-        }));
-      }
-    }
-    const stopPolling = () => Promise.all(eventSources.map((source) => source.stop()));
-    undo.push(async () => {
-      await stopPolling();
-    });
-    const routesOf = (m: AppModel) => new Map([...m.routes].map(([key, id]) => [key, pools.get(id)!]));
-    let authorize: ReturnType<typeof createAuthorizer> | undefined;
-    if (model.authorizer?.kind === 'iam') {
-      log.warn('The WebSocket API uses AWS_IAM authorization, which the local gateway does not emulate: connections are not authorized locally.');
-    } else if (model.authorizer?.kind === 'lambda') {
-      const pool = pools.get(model.authorizer.functionId);
-      if (pool === undefined) {
-        throw new Error(`The $connect authorizer's function ${model.authorizer.functionId} is not an AWS::Serverless::Function the gateway can build and run`);
-      }
-      authorize = createAuthorizer({
-        pool, identitySources: model.authorizer.identitySources, name: model.authorizer.name, log,
-        region: opts.region, accountId: opts.accountId, stageVariables: model.stageVariables,
-        onInvocation: (report) => events.emit('invocation', report),
-      });
-    }
-
-    const wsApi = createWebSocketApi({
-      api: { apiId: opts.apiId, stage, domainName: apiHost },
-      routeSelectionExpression: model.routeSelectionExpression,
-      routes: routesOf(model), registry, log,
-      maxMessageBytes: opts.maxMessageBytes, maxFrameBytes: opts.maxFrameBytes,
-      idleTimeoutMs: opts.idleTimeoutMs, maxDurationMs: opts.maxDurationMs, runDisconnect: opts.runDisconnect,
+    }));
+    const eventSources = await services.start(Promise.resolve(createEventSources({
+      model, sqs: sqs?.sqs, pools: lambda.pools, maxInstances: opts.maxInstances, region: opts.region, log,
+      queueArns: new Map([...modelOptions.queues ?? []].map(([id, ref]) => [id, ref.arn])),
+      onBatch: (report: BatchReport) => events.emit('event-source', report),
+    })));
+    await services.start(startWebSocketApi({
+      model, entry, pools: lambda.pools, registry, log, region: opts.region, accountId: opts.accountId,
+      api: { apiId: opts.apiId, domainName: apiHost },
+      limits: {
+        maxMessageBytes: opts.maxMessageBytes, maxFrameBytes: opts.maxFrameBytes,
+        idleTimeoutMs: opts.idleTimeoutMs, maxDurationMs: opts.maxDurationMs, runDisconnect: opts.runDisconnect,
+      },
+      management, devIssuer, staticDir: opts.staticDir, stopAlongside: [() => eventSources.stop(), () => lambda.stop()],
       onInvocation: (report: InvocationReport) => events.emit('invocation', report),
-      authorize,
-    });
+    }));
+    eventSources.start();
 
-    handleRequest = (req, res) => {
-      const path = new URL(req.url ?? '/', 'http://local').pathname;
-      const handle = isManagementPath(req.url) ? management(req, res)
-        : devIssuer?.serves(path) ? devIssuer.handle(req, res)
-        : serveDemo(req, res);
-      handle.catch((error: Error) => {
-        log.error(`${req.method} ${req.url}: ${error.stack ?? error.message}`);
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ message: 'Internal error in the local gateway' }));
-      });
-    };
-    handleUpgrade = (req, socket, head) => {
-      const path = new URL(req.url ?? '/', 'http://local').pathname;
-      // Clients connect to the stage URL on AWS; `/` is accepted too for convenience.
-      if (path !== '/' && path !== `/${stage}` && path !== `/${stage}/`) {
-        refuseUpgrade(socket, 404, JSON.stringify({ message: 'Not Found' }));
-        return;
-      }
-      wsApi.handleUpgrade(req, socket, head).catch((error: Error) => {
-        log.error(`upgrade: ${error.stack ?? error.message}`);
-        refuseUpgrade(socket, 500, JSON.stringify({ message: 'Internal server error' }));
-      });
-    };
-    gate.open();
-    for (const source of eventSources) source.start();
-
-    const reload = async (): Promise<ReloadResult> => {
-      const next = loadAppModel(opts.template, modelOptions);
-      if (next.stage !== model.stage) throw new RestartRequired(`the stage changed from ${model.stage} to ${next.stage}`);
-      if (JSON.stringify(next.tables) !== JSON.stringify(model.tables)) throw new RestartRequired('the tables changed');
-      if (JSON.stringify(next.authorizer) !== JSON.stringify(model.authorizer)) throw new RestartRequired('the $connect authorizer changed');
-      if (JSON.stringify(next.queues) !== JSON.stringify(model.queues)) throw new RestartRequired('the queues changed');
-      const sqsEventsOf = (m: AppModel) => JSON.stringify([...m.functions.values()].filter((fn) => fn.spec.sqsEvents.length > 0).map((fn) => [fn.logicalId, fn.spec.sqsEvents]));
-      if (sqsEventsOf(next) !== sqsEventsOf(model)) throw new RestartRequired('the SQS event sources changed');
-      const nextBuilt = await buildBundles({ template: opts.template, outdir });
-      const changes = describeChanges(model, next);
-      for (const b of nextBuilt) {
-        const fn = next.functions.get(b.logicalId)!;
-        const pool = pools.get(b.logicalId);
-        if (pool) pool.reload(b.outfile, fn);
-        else pools.set(b.logicalId, poolFor(fn, b.outfile));
-      }
-      const removed = [...pools.keys()].filter((id) => !next.functions.has(id));
-      const retired = removed.map((id) => pools.get(id)!);
-      for (const id of removed) pools.delete(id);
-      wsApi.setRoutes(next.routeSelectionExpression, routesOf(next));
-      loadPolicies(next);
-      model = next;
-      built = nextBuilt;
-      // Removed functions: their running invocations end with the pool.
-      await Promise.all(retired.map((p) => p.stop()));
-      return { changes };
-    };
-
-    let stopped: Promise<void> | undefined;
     return {
       wsUrl: `ws://${origin}`,
       managementEndpoint: `http://${origin}/${stage}`,
       awsManagementEndpoint: `https://${apiHost}/${stage}`,
-      dynamodbEndpoint,
-      sqsEndpoint,
-      queues: sqs?.queues ?? new Map<string, LocalQueue>(),
+      dynamodbEndpoint: dynamo.endpoint,
+      sqsEndpoint: sqs?.endpoint,
+      queues: sqs?.sqs.queues ?? new Map<string, LocalQueue>(),
       tableName: model.tables[0]?.tableName,
-      port,
+      port: entry.port,
       stage,
       get model() {
         return model;
       },
       get built() {
-        return built;
+        return lambda.built;
       },
       lateSends,
       events,
-      limits,
+      limits: lambda.limits,
       devIssuer,
-      async rebuild() {
-        built = await buildBundles({ template: opts.template, outdir });
-        for (const b of built) pools.get(b.logicalId)?.reload(b.outfile);
-        return built;
+      staticDir: opts.staticDir === undefined ? undefined : resolve(opts.staticDir),
+      rebuild: () => lambda.rebuild(),
+      async reload() {
+        const next = loadAppModel(opts.template, modelOptions);
+        await services.reload(next, model);
+        const changes = describeChanges(model, next);
+        model = next;
+        return { changes };
       },
-      reload,
-      stop() {
-        stopped ??= (async () => {
-          // Pollers first (no new invocations), then the pools: stopping them ends running
-          // invocations, so closing never waits on a slow handler.
-          const polling = stopPolling();
-          await Promise.all([wsApi.stop(), ...[...pools.values()].map((p) => p.stop())]);
-          await polling;
-          for (const step of undo.reverse()) await step();
-        })();
-        return stopped;
-      },
+      stop: () => services.stop(),
     };
   } catch (error) {
-    gate.fail(`start-up failed: ${(error as Error).message.split('\n')[0]}`);
-    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => {});
+    entry.fail(`start-up failed: ${(error as Error).message.split('\n')[0]}`);
+    await services.stop();
     throw error;
   }
 };

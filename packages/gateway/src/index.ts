@@ -1,4 +1,4 @@
-// The local gateway as a library, for tests of your own: `import { startGateway } from 'ws-outbox/local'`.
+// The local gateway as a library, for tests of your own: `import { startGateway } from '@ws-outbox/gateway'`.
 //
 //   const gw = await startGateway({ template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true });
 //   // gw.wsUrl, gw.managementEndpoint, gw.dynamodbEndpoint, gw.tableName, gw.events, await gw.stop()
@@ -6,4 +6,5 @@ export { startGateway, gatewayDefaults, type Gateway, type GatewayOptions } from
 export type { InvocationReport } from './websocket-api.ts';
 export type { Delivery } from './management-api.ts';
 export type { LateSend } from './invocations.ts';
-export { build, BuildError, type BuildOptions, type BuiltFunction } from './build.ts';
+export { build, BuildError, esbuildOptions, sizeTable, type BuildOptions, type BuiltFunction } from './build.ts';
+export { runCli } from './cli.ts';

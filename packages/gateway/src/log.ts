@@ -1,7 +1,7 @@
 // The gateway's console output: one line per event, function output prefixed with the function
 // and instance, and LATE SENDs impossible to miss. `quiet` keeps tests silent except for errors.
 import { styleText } from 'node:util';
-import { withDefaults } from '../options.ts';
+import { withDefaults } from 'ws-outbox/util';
 
 export interface Logger {
   info(message: string): void;

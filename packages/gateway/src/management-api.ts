@@ -17,7 +17,7 @@ import type { InvocationLedger, LateSend } from './invocations.ts';
 import type { IamCheck } from './iam/check.ts';
 import type { Logger } from './log.ts';
 import { invocationHeader } from './worker-protocol.ts';
-import { withDefaults } from '../options.ts';
+import { withDefaults } from 'ws-outbox/util';
 
 export interface Delivery {
   connectionId: string;

@@ -12,7 +12,6 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ClientRequest } from 'node:http';
-import { requestCreatedChannel, type Http1Request } from '../management/http1-pool.ts';
 import { installEgress, type EgressConfig } from './egress.ts';
 import { egressVariable, invocationHeader, type FromWorker, type LambdaError, type ToWorker } from './worker-protocol.ts';
 
@@ -32,8 +31,10 @@ diagnosticsChannel.subscribe('undici:request:create', (message) => {
   if (id !== undefined) request.addHeader(invocationHeader, id);
 });
 
-requestCreatedChannel.subscribe((message) => {
-  const { request } = message as { request: Http1Request };
+// The library's own client publishes on a channel of its own (by name: this worker imports nothing
+// of the library, which an app may not even use).
+diagnosticsChannel.subscribe('ws-outbox:http1.request.created', (message) => {
+  const { request } = message as { request: { headers: Record<string, string> } };
   const id = invocation.getStore();
   if (id !== undefined) request.headers[invocationHeader] = id;
 });

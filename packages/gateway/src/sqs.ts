@@ -7,7 +7,7 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
 import type { AddressInfo } from 'node:net';
-import { withDefaults } from '../options.ts';
+import { withDefaults } from 'ws-outbox/util';
 import { localCredentials } from './dynamodb.ts';
 import type { QueueSpec } from './template.ts';
 

@@ -15,7 +15,7 @@ import { newConnectionId } from './ids.ts';
 import type { AuthorizerDecision } from './authorizer.ts';
 import type { Logger } from './log.ts';
 import { routeSelector } from './route-selection.ts';
-import { withDefaults } from '../options.ts';
+import { withDefaults } from 'ws-outbox/util';
 
 export interface InvocationReport {
   route: string;
@@ -94,7 +94,7 @@ const rejectUpgrade = (socket: Duplex, status: number, outcome?: InvokeOutcome) 
 const failureDetails = (outcome: InvokeOutcome, statusCode: number): string[] => {
   if (outcome.status === 'error') {
     // The function's frames; the local runtime's own (which called the handler) say nothing.
-    const frames = (outcome.error.trace ?? []).filter((line) => /^\s*at /.test(line) && !/\/local\/runtime\.[jt]s:/.test(line))
+    const frames = (outcome.error.trace ?? []).filter((line) => /^\s*at /.test(line) && !/\/(?:src|lib)\/runtime\.[jt]s:/.test(line))
       .slice(0, 5).map((line) => `    ${line.trim()}`);
     return [`  ${outcome.error.errorType}: ${outcome.error.errorMessage}`, ...frames];
   }

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
+import { startGateway, type Gateway } from '../../../packages/gateway/src/gateway.ts';
 
 // These callbacks run in the page; the project compiles without the DOM lib.
 declare const document: any;
@@ -28,7 +28,7 @@ beforeAll(async () => {
   }
   gateway = await startGateway({
     template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true,
-    outdir,
+    outdir, staticDir: 'demo', // the example's page, served as `npm run dev` serves it (--static demo)
   });
   browser = await chromium.launch({
     executablePath,
@@ -190,7 +190,7 @@ test('a name the authorizer refuses shows as rejected in the page', async () => 
 test('a dropped connection: the page says "reconnecting…", resumes, and delivers what it missed', async () => {
   // API Gateway's idle timeout, shortened: it closes both pages' sockets (1001) while they are quiet.
   const outdirIdle = mkdtempSync(join(tmpdir(), 'ws-outbox-e2e-idle-'));
-  const idle = await startGateway({ template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true, outdir: outdirIdle, idleTimeoutMs: 3000 });
+  const idle = await startGateway({ template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true, outdir: outdirIdle, staticDir: 'demo', idleTimeoutMs: 3000 });
   try {
     const open = async (name: string) => {
       const page = await browser.newPage();

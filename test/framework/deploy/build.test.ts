@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
 import { build, BuildError, esbuildOptions, type BuiltFunction } from '../../../build.mjs';
-import { functionsOf, loadTemplate } from '../../../src/local/template.ts';
+import { functionsOf, loadTemplate } from '../../../packages/gateway/src/template.ts';
 import { node24, repoRoot, runNode, tempDir } from '../../helpers/node.ts';
 
 // A template with routes of its own (wsHandler functions), never the example app's.
@@ -16,7 +16,7 @@ const templatePath = join(repoRoot, 'test/fixtures/rules/template.yaml');
 // their shared core and credential chain, Middy, and our code.
 const bundleBudgetBytes = 512 * 1024;
 // Never in a Lambda bundle: dev tools, the local gateway, test helpers.
-const forbiddenInputs = [/^dynalite$/, /^ws$/, /^esbuild$/, /^yaml$/, /^jest/, /^@jest\//, /^aws-sdk-client-mock/, /(^|\/)src\/local\//, /(^|\/)src\/testing\/(?!overrides\.ts$)/, /(^|\/)test\/(helpers|framework|app|package)\//];
+const forbiddenInputs = [/^dynalite$/, /^ws$/, /^esbuild$/, /^yaml$/, /^jest/, /^@jest\//, /^aws-sdk-client-mock/, /(^|\/)packages\/gateway\//, /(^|\/)src\/testing\/(?!overrides\.ts$)/, /(^|\/)test\/(helpers|framework|app|package)\//];
 // (src/testing/overrides.ts is in on purpose: a few bytes that let the harness inject a store.)
 
 describe('build.mjs on a template', () => {

@@ -4,7 +4,7 @@
 // by the same rules in test/app/template.test.ts.
 import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { loadTemplate, localRefs, parseTemplate, resolveIntrinsics, type Template } from '../../../src/local/template.ts';
+import { loadTemplate, localRefs, parseTemplate, resolveIntrinsics, type Template } from '../../../packages/gateway/src/template.ts';
 import { repoRoot } from '../../helpers/node.ts';
 import {
   dynamoViolations, manageConnectionsViolations, routeViolations, templateViolations, ttlViolations,

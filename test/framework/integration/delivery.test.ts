@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ConnectionStore, destroyTransports, wsHandler, type DeliveryReport } from '../../../src/index.ts';
+import { ConnectionStore, wsHandler, type DeliveryReport } from '../../../src/index.ts';
+import { destroyTransports } from '../../../src/transport.ts';
 import { makeWsEvent } from '../../../src/testing/events.ts';
 import { startDynalite, type DynaliteHandle } from '../../helpers/dynalite.ts';
 import { gone, startManagementServer, throttled, type ManagementServer } from '../../helpers/management-server.ts';

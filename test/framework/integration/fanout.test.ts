@@ -6,15 +6,16 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { BatchWriteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { ConnectionStore, destroyTransports, fanoutHandler, wsHandler, type DeliveryReport, type FanoutReport, type Store } from '../../../src/index.ts';
-import { SqsEventSource, type BatchReport } from '../../../src/local/event-sources.ts';
-import { startSqs, type LocalSqs } from '../../../src/local/sqs.ts';
+import { destroyTransports } from '../../../src/transport.ts';
+import { ConnectionStore, fanoutHandler, wsHandler, type DeliveryReport, type FanoutReport, type Store } from '../../../src/index.ts';
+import { SqsEventSource, type BatchReport } from '../../../packages/gateway/src/event-sources.ts';
+import { startSqs, type LocalSqs } from '../../../packages/gateway/src/sqs.ts';
 import { connectionKey, membershipKey } from '../../../src/store/keys.ts';
 import { startDynalite, type DynaliteHandle } from '../../helpers/dynalite.ts';
 import { inProcessPool } from '../../helpers/in-process-pool.ts';
 import { gone, serverError, startManagementServer, type Behaviour, type ManagementServer } from '../../helpers/management-server.ts';
 import { makeWsEvent } from '../../../src/testing/index.ts';
-import { eventually } from '../gateway/support.ts';
+import { eventually } from '../../../packages/gateway/test/gateway/support.ts';
 
 const shards = 8;
 let db: DynaliteHandle;
@@ -65,7 +66,7 @@ afterEach(async () => {
 const freshStore = async (options: { pageSize?: number } = {}): Promise<ConnectionStore> => {
   const tableName = `fanout-${++table}`;
   const { CreateTableCommand } = await import('@aws-sdk/client-dynamodb');
-  const { createTableInput, loadTemplate, tableOf } = await import('../../../src/local/template.ts');
+  const { createTableInput, loadTemplate, tableOf } = await import('../../../packages/gateway/src/template.ts');
   await db.client.send(new CreateTableCommand(createTableInput(tableOf(loadTemplate('template.yaml')), tableName) as never));
   return new ConnectionStore({ tableName, client: db.documentClient, shards, pageSize: options.pageSize ?? 100 });
 };

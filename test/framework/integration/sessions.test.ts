@@ -3,7 +3,8 @@
 // real SDK over HTTP to a loopback @connections server, and dynalite. A clock the test moves
 // stands in for the recovery window passing.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { ConnectionStore, destroyTransports, disconnectSession, sessionHandler, wsHandler, type DeliveryReport } from '../../../src/index.ts';
+import { ConnectionStore, disconnectSession, sessionHandler, wsHandler, type DeliveryReport } from '../../../src/index.ts';
+import { destroyTransports } from '../../../src/transport.ts';
 import { roomStream } from '../../../src/store/room-log.ts';
 import { outboxDefaults } from '../../../middleware/outbox.ts';
 import { flush } from '../../../src/outbox/flush.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connectionKey } from '../../../src/store/keys.ts';
 import { BatchWriteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ConnectionStore, NotConnectedError } from '../../../src/index.ts';
+import { ConnectionStore, NotConnectedError } from '../../../src/store/index.ts';
 import { startDynalite, type DynaliteHandle } from '../../helpers/dynalite.ts';
 
 // The DynamoDB store against a real DynamoDB-protocol server (dynalite) on loopback.

@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { continuationsOf } from '../../../src/fanout/continuation.ts';
 import { bodyOf, bytesOf, decodePayload, encodePayload, maxMessageBytes, parseFanoutMessage, type FanoutMessage } from '../../../src/fanout/message.ts';
 import { batchesOf } from '../../../src/fanout/queue.ts';
-import { failedRecords } from '../../../src/local/event-sources.ts';
+import { failedRecords } from '../../../packages/gateway/src/event-sources.ts';
 
 const base: FanoutMessage = {
   v: 1, id: 'req-1/0', target: 'all', shard: 3, shards: 16, payload: '{"type":"message"}', encoding: 'utf8',

@@ -3,7 +3,8 @@
 // queue), and messages it cannot use. The real queue and store are in test/framework/integration/fanout.test.ts.
 import { describe, expect, it } from '@jest/globals';
 import type { SQSRecord } from 'aws-lambda';
-import { fanoutHandler, MemoryStore, shardOf, type FanoutReport, type Store } from '../../../src/index.ts';
+import { fanoutHandler, MemoryStore, type FanoutReport, type Store } from '../../../src/index.ts';
+import { shardOf } from '../../../src/store/index.ts';
 import { bodyOf, parseFanoutMessage, type FanoutMessage } from '../../../src/fanout/message.ts';
 import type { QueueSender } from '../../../src/fanout/queue.ts';
 import { scriptedTransport, type Outcome } from '../../helpers/recording-transport.ts';

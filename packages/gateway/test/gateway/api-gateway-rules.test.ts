@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
-import type { InvocationReport } from '../../../src/local/websocket-api.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+import type { InvocationReport } from '../../src/websocket-api.ts';
 import { TestClient, eventually, recordedEvent } from './support.ts';
 
 const template = 'test/fixtures/mechanics-template.yaml';

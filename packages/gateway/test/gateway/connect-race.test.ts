@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
-import type { InvocationReport } from '../../../src/local/websocket-api.ts';
-import { connectionRows } from '../../helpers/connection-rows.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+import type { InvocationReport } from '../../src/websocket-api.ts';
+import { connectionRows } from '../../../../test/helpers/connection-rows.ts';
 import { eventually, openAs, type TestClient } from './support.ts';
 
 let gateway: Gateway;

@@ -4,7 +4,7 @@
 // lets every request dynalite has begun to answer finish before it closes the sockets.
 import http from 'node:http';
 import { expect, it } from '@jest/globals';
-import { startDynamo } from '../../../src/local/dynamodb.ts';
+import { startDynamo } from '../../src/dynamodb.ts';
 
 const table = {
   definition: {

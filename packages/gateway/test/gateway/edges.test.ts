@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
-import { createLogger } from '../../../src/local/log.ts';
-import type { InvocationReport } from '../../../src/local/websocket-api.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+import { createLogger } from '../../src/log.ts';
+import type { InvocationReport } from '../../src/websocket-api.ts';
 import { TestClient, eventually, sleep } from './support.ts';
 
 const quiet = process.env.GATEWAY_LOG === undefined;

@@ -9,9 +9,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
-import type { BatchReport } from '../../../src/local/event-sources.ts';
-import { sqsClientFor } from '../../../src/local/sqs.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+import type { BatchReport } from '../../src/event-sources.ts';
+import { sqsClientFor } from '../../src/sqs.ts';
 import { eventually, TestClient } from './support.ts';
 
 let gateway: Gateway;

@@ -8,10 +8,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DescribeTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
-import { createLogger } from '../../../src/local/log.ts';
-import { sqsClientFor } from '../../../src/local/sqs.ts';
-import type { InvocationReport } from '../../../src/local/websocket-api.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+import { createLogger } from '../../src/log.ts';
+import { sqsClientFor } from '../../src/sqs.ts';
+import type { InvocationReport } from '../../src/websocket-api.ts';
 import { TestClient, eventually } from './support.ts';
 
 const quiet = process.env.GATEWAY_LOG === undefined;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
 import { TestClient, eventually, sleep } from './support.ts';
 
 let gateway: Gateway;

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
-import type { Delivery } from '../../../src/local/management-api.ts';
-import type { InvocationReport } from '../../../src/local/websocket-api.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+import type { Delivery } from '../../src/management-api.ts';
+import type { InvocationReport } from '../../src/websocket-api.ts';
 import { joinAs, messagesWithText, type ChatClient } from './chat-support.ts';
 import { eventually, sleep } from './support.ts';
 

@@ -1,4 +1,4 @@
-// CPU and memory per function instance as Lambda sizes them (src/local/cgroups.ts): the quota and
+// CPU and memory per function instance as Lambda sizes them (packages/gateway/src/cgroups.ts): the quota and
 // limit an instance's cgroup holds, an instance over its memory ended as Lambda ends it, every
 // cgroup removed when the gateway stops, and --no-limits. The files cgroup v1 and v2 take are
 // also checked on a folder laid out like each (any machine); the real ones where this runs as
@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuQuotaUs, startLimits } from '../../../src/local/cgroups.ts';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
-import { createLogger } from '../../../src/local/log.ts';
-import type { InvocationReport } from '../../../src/local/websocket-api.ts';
+import { cpuQuotaUs, startLimits } from '../../src/cgroups.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+import { createLogger } from '../../src/log.ts';
+import type { InvocationReport } from '../../src/websocket-api.ts';
 import { TestClient, eventually, webSocketTemplate } from './support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gw-limits-'));

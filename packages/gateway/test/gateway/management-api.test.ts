@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import {
   ApiGatewayManagementApiClient, DeleteConnectionCommand, GetConnectionCommand, PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
 import { TestClient } from './support.ts';
 
 let gateway: Gateway;

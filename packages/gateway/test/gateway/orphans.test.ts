@@ -1,20 +1,20 @@
 // No function worker (nor any other helper process) outlives the local gateway, however it ends:
 // killed with SIGKILL, an uncaught throw, or a clean SIGTERM, with instances both frozen (SIGSTOP)
-// and mid-invocation at that moment. The gateway is `npm run dev` itself (src/local/dev.ts, file
+// and mid-invocation at that moment. The gateway is `npm run dev` itself (packages/gateway/src/dev.ts, file
 // watching on), in a child process of this test. The processes checked are the ones found below
 // that child's pid before it ends, identified by pid and start time; nothing is looked up by name.
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { removeCgroupTree } from '../../../src/local/cgroups.ts';
+import { removeCgroupTree } from '../../src/cgroups.ts';
 import { TestClient, eventually, sleep, webSocketTemplate } from './support.ts';
 import { descendantsOf, hasProc, isAlive, killIfAlive, readProcess, type ProcessInfo } from './process-tree.ts';
 
-const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const root = resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
 const fixtures = join(root, 'test/fixtures/functions');
 const dir = mkdtempSync(join(tmpdir(), 'gw-orphans-'));
 
@@ -54,7 +54,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const isWorker = (p: ProcessInfo) => p.cmdline.includes('src/local/runtime.ts');
+const isWorker = (p: ProcessInfo) => p.cmdline.includes('packages/gateway/src/runtime.ts');
 
 interface Running {
   gateway: ChildProcess;
@@ -63,11 +63,11 @@ interface Running {
 }
 
 /** `npm run dev` (without npm, whose own process would sit between) on free ports, once it has printed its banner. */
-const startDev = async (nodeArgs: string[] = []): Promise<Running & { wsUrl: string }> => {
+const startDev = async (nodeArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<Running & { wsUrl: string }> => {
   const { NODE_OPTIONS: _jestOnly, ...env } = process.env;
-  const gateway = spawn(process.execPath, [...nodeArgs, 'src/local/cli.ts', 'dev', '--template', join(dir, 'template.yaml')], {
+  const gateway = spawn(process.execPath, [...nodeArgs, '--conditions=ws-outbox-source', 'packages/gateway/src/cli.ts', 'dev', '--template', join(dir, 'template.yaml')], {
     cwd: root,
-    env: { ...env, PORT: '0', DYNAMODB_PORT: '0' },
+    env: { ...env, PORT: '0', DYNAMODB_PORT: '0', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   gateways.push(gateway);
@@ -88,8 +88,8 @@ const startDev = async (nodeArgs: string[] = []): Promise<Running & { wsUrl: str
  * A gateway with four instances: three frozen (two SleepFunction, one EchoFunction), one
  * mid-invocation (a 10-minute sleep). Returns every process below the gateway at that point.
  */
-const startWithWorkers = async (nodeArgs: string[] = []): Promise<Running & { tree: ProcessInfo[] }> => {
-  const running = await startDev(nodeArgs);
+const startWithWorkers = async (nodeArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<Running & { tree: ProcessInfo[] }> => {
+  const running = await startDev(nodeArgs, extraEnv);
   const client = await TestClient.open(running.wsUrl);
   clients.push(client);
   // Sent together, so each gets its own instance; the two short ones freeze when they return.
@@ -124,7 +124,7 @@ const survivorsAfter = async (tree: ProcessInfo[], withinMs: number): Promise<{ 
     // The helpers are below the gateway too, and must end with it: esbuild's service (kept by the
     // build API for rebuilds) and the workers' watchdog.
     expect(tree.filter((p) => p.cmdline.includes('esbuild') && p.cmdline.includes('--service'))).toHaveLength(1);
-    expect(tree.filter((p) => p.cmdline.includes('src/local/watchdog.ts'))).toHaveLength(1);
+    expect(tree.filter((p) => p.cmdline.includes('packages/gateway/src/watchdog.ts'))).toHaveLength(1);
     // Its instances' cgroups (where this runs as root with cgroups): the watchdog removes them too.
     const cgroups = ['cpu', 'memory'].map((c) => `/sys/fs/cgroup/${c}/ws-outbox-${gateway.pid}`).filter((path) => existsSync(path));
     process.kill(gateway.pid!, 'SIGKILL');
@@ -154,10 +154,22 @@ const survivorsAfter = async (tree: ProcessInfo[], withinMs: number): Promise<{ 
     expect(survivors).toEqual([]);
   }, 90_000);
 
+  test('SIGHUP (the terminal closed) stops it like SIGTERM: exit 0, nothing left, its temporary folder removed', async () => {
+    // Its own TMPDIR, so the folders it makes (bundles, the local CA) are the only ones in it.
+    const tmp = mkdtempSync(join(dir, 'tmp-'));
+    const { gateway, exited, tree } = await startWithWorkers([], { TMPDIR: tmp });
+    expect(readdirSync(tmp).length).toBeGreaterThan(0);
+    process.kill(gateway.pid!, 'SIGHUP');
+    expect(await exited).toEqual([0, null]);
+    const { survivors } = await survivorsAfter(tree, 5_000);
+    expect(survivors).toEqual([]);
+    expect(readdirSync(tmp)).toEqual([]);
+  }, 90_000);
+
   test('gateway and watchdog SIGKILLed together: the running instance still ends, as its IPC channel closes', async () => {
     // The one case the watchdog cannot cover; frozen instances then stay (afterAll kills them).
     const { gateway, exited, tree } = await startWithWorkers();
-    const watchdog = tree.find((p) => p.cmdline.includes('src/local/watchdog.ts'))!;
+    const watchdog = tree.find((p) => p.cmdline.includes('packages/gateway/src/watchdog.ts'))!;
     const running = tree.filter((p) => isWorker(p) && p.state !== 'T');
     expect(running).toHaveLength(1);
     process.kill(watchdog.pid, 'SIGKILL');
@@ -169,7 +181,7 @@ const survivorsAfter = async (tree: ProcessInfo[], withinMs: number): Promise<{ 
 
   test('a watchdog killed with SIGKILL is replaced, and the replacement still covers every worker', async () => {
     const { gateway, exited, tree } = await startWithWorkers();
-    const isWatchdog = (p: ProcessInfo) => p.cmdline.includes('src/local/watchdog.ts');
+    const isWatchdog = (p: ProcessInfo) => p.cmdline.includes('packages/gateway/src/watchdog.ts');
     const [watchdog, ...others] = tree.filter(isWatchdog);
     expect(watchdog).toBeDefined();
     expect(others).toEqual([]);

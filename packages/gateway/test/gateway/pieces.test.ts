@@ -1,8 +1,8 @@
 // The gateway's pure pieces: route selection as API Gateway evaluates it, and env.json overrides
 // as `sam local invoke` applies them.
 import { describe, expect, test } from '@jest/globals';
-import { routeSelector } from '../../../src/local/route-selection.ts';
-import { applyEnvOverrides } from '../../../src/local/env-file.ts';
+import { routeSelector } from '../../src/route-selection.ts';
+import { applyEnvOverrides } from '../../src/env-file.ts';
 
 describe('routeSelector', () => {
   const select = routeSelector('$request.body.action', ['$connect', '$disconnect', '$default', 'join', 'send']);

@@ -3,14 +3,14 @@
 // frame leave their rows behind, as do rows for ids that never existed. The next send to their
 // room gets 410 for each, and the outbox removes them (connection and memberships) from the table.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { connectionKey } from '../../../src/store/keys.ts';
+import { connectionKey } from '../../../../src/store/keys.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
-import type { InvocationReport } from '../../../src/local/websocket-api.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+import type { InvocationReport } from '../../src/websocket-api.ts';
 import { joinAs, messagesWithText, type ChatClient } from './chat-support.ts';
 import { eventually } from './support.ts';
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
 import { TestClient, webSocketTemplate } from './support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gw-rebuild-'));

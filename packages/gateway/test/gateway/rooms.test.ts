@@ -2,14 +2,14 @@
 // A send to a room reaches exactly its members, once each; a send to all reaches all 50;
 // leaving and disconnecting are reflected in who gets the next message.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { connectionKey } from '../../../src/store/keys.ts';
+import { connectionKey } from '../../../../src/store/keys.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
-import type { InvocationReport } from '../../../src/local/websocket-api.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+import type { InvocationReport } from '../../src/websocket-api.ts';
 import { joinAs, messagesWithText, type ChatClient } from './chat-support.ts';
 import { eventually } from './support.ts';
 

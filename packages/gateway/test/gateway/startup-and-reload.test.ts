@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { startGateway } from '../../../src/local/gateway.ts';
+import { startGateway } from '../../src/gateway.ts';
 import { TestClient, eventually } from './support.ts';
 
-const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const root = resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
 const dir = mkdtempSync(join(tmpdir(), 'gw-startup-'));
 const children: ChildProcess[] = [];
 
@@ -118,7 +118,7 @@ describe('a live template (ws-outbox dev)', () => {
     writeFileSync(path, template());
     const { NODE_OPTIONS: _jest, ...env } = process.env;
     // --no-iam: the handler posts with an unsigned fetch (AWS would refuse it; not what this tests).
-    const child = spawn(process.execPath, ['src/local/cli.ts', 'dev', '--template', path, '--no-limits', '--no-iam'], {
+    const child = spawn(process.execPath, ['--conditions=ws-outbox-source', 'packages/gateway/src/cli.ts', 'dev', '--template', path, '--no-limits', '--no-iam'], {
       cwd: root, env: { ...env, PORT: '0', DYNAMODB_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);

@@ -2,7 +2,7 @@
 // and tests wait for what they expect with a deadline rather than sleeping.
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import WebSocket from 'ws';
-import type { Gateway } from '../../../src/local/gateway.ts';
+import type { Gateway } from '../../src/gateway.ts';
 
 export interface Received {
   data: any;

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { startGateway, type Gateway } from '../../../src/local/gateway.ts';
-import { connectionKey } from '../../../src/store/keys.ts';
+import { startGateway, type Gateway } from '../../src/gateway.ts';
+import { connectionKey } from '../../../../src/store/keys.ts';
 import { eventually, openAs, sleep, type TestClient } from './support.ts';
 
 const outdir = mkdtempSync(join(tmpdir(), 'gw-to-user-'));

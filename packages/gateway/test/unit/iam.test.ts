@@ -3,13 +3,13 @@
 // and what a DynamoDB request needs (X-Amz-Target and the tables in its body).
 import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { accessesOf } from '../../../src/local/dynamodb-front.ts';
-import { decide } from '../../../src/local/iam/evaluate.ts';
-import { accessKeyOf } from '../../../src/local/iam/identities.ts';
-import { functionPolicy } from '../../../src/local/iam/policies.ts';
-import { dynamoDbPolicyTemplates } from '../../../src/local/iam/sam-policy-templates.ts';
-import { loadAppModel } from '../../../src/local/app-model.ts';
-import { repoRoot } from '../../helpers/node.ts';
+import { accessesOf } from '../../src/dynamodb-front.ts';
+import { decide } from '../../src/iam/evaluate.ts';
+import { accessKeyOf } from '../../src/iam/identities.ts';
+import { functionPolicy } from '../../src/iam/policies.ts';
+import { dynamoDbPolicyTemplates } from '../../src/iam/sam-policy-templates.ts';
+import { loadAppModel } from '../../src/app-model.ts';
+import { repoRoot } from '../../../../test/helpers/node.ts';
 
 const arn = (name: string) => `arn:aws:dynamodb:us-east-1:123456789012:table/${name}`;
 

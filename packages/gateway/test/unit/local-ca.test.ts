@@ -1,4 +1,4 @@
-// The local gateway's certificate authority (src/local/local-ca.ts). Its certificates must be ones
+// The local gateway's certificate authority (packages/gateway/src/local-ca.ts). Its certificates must be ones
 // OpenSSL accepts every time: a serial whose DER INTEGER was padded (a 0x00 byte before a byte
 // with its high bit clear) made Node refuse about one start in 256 with "illegal padding".
 import { describe, expect, it } from '@jest/globals';
@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import forge from 'node-forge';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import { createLocalCa, serialNumber } from '../../../src/local/local-ca.ts';
+import { createLocalCa, serialNumber } from '../../src/local-ca.ts';
 
 describe('serialNumber', () => {
   it('is 16 bytes whose DER INTEGER is positive and minimal, whatever the random bytes', () => {

@@ -1,0 +1,13 @@
+// `ws-outbox/store`: the connection store and what works with its data: the DynamoDB store and its
+// in-memory twin, the sharded connection index, and the rate limiters.
+export { ConnectionStore, createDocumentClient, type ConnectionStoreOptions } from './connection-store.ts';
+export { MemoryStore } from './memory-store.ts';
+export {
+  NotConnectedError,
+  type Store, type ConnectionDetails, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Page, type PageOptions, type PageTarget,
+} from './store.ts';
+export { connectionKey, membershipKey, connectionsPartition, roomPartition } from './keys.ts';
+export { defaultConnectionShards, connectionShards, shardOf } from './shards.ts';
+export { DynamoRateLimiter, MemoryRateLimiter, type DynamoRateLimiterOptions, type RateLimiter, type RateRule, type RateVerdict } from './rate-limit.ts';
+export { RoomLog, defaultWindowSeconds, roomStream, userStream, type RoomLogOptions, type LogEntry, type LogRead } from './room-log.ts';
+export { SessionStore, sessionKeyOf, type Session, type SessionStoreOptions } from './sessions.ts';
