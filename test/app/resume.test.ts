@@ -252,6 +252,10 @@ describe('with short limits: the window, the idle timeout, the 2-hour cap, token
     expect(() => ivy.client.send({ action: 'send', room: 'queue', text: 'q4' })).toThrow(/offline send queue is full \(3 messages/);
     await offline;
     await eventually(() => ivy.inRoom('queue').length === 3, 'the queued sends came back through the room');
-    expect(ivy.inRoom('queue').map((m) => m.text)).toEqual(['q1', 'q2', 'q3']);
+    // All three, in the room's order (their sequences). Each send is its own invocation, so the
+    // room's order need not be the order they were sent in (README "Reconnects and resume").
+    const got = ivy.inRoom('queue');
+    expect(got.map((m) => m.text).sort()).toEqual(['q1', 'q2', 'q3']);
+    expect(got.map((m) => m.seq)).toEqual(got.map((m) => m.seq).sort((a, b) => a - b));
   }, 60_000);
 });
