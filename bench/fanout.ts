@@ -161,7 +161,7 @@ export const runFanoutBench = async (plan: FanoutPlan, problem: (text: string) =
     if (plan.sections.has('roomlog')) {
       // The room log's cost per message against no log, same run (room-log.ts, its own processes).
       log('fanout: roomlog (sessions off vs on, interleaved)');
-      const out = await runChild<Record<string, unknown>>('room-log.ts', plan.quick ? ['--quick'] : []);
+      const out = await runChild<Record<string, unknown>>('room-log.ts', plan.quick ? ['--quick'] : [], { nodeFlags: process.execArgv.filter((flag) => flag.startsWith('--conditions')) });
       if (!out.ok) problem(`fanout roomlog: ${out.stderrTail || `exit ${out.code}`}`);
       results.roomLog = out.result;
     }

@@ -31,7 +31,8 @@ process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
 const sink = await startSink();
 await sink.configure({ delayMs: 0, goneShare: 0, rateLimit: 0 });
 process.env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI = sink.endpoint;
-const child = spawn(process.execPath, [new URL('./lib/dynamo-child.ts', import.meta.url).pathname, 'ws-outbox-room-log-bench', String(rttMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+// The same Node flags (--conditions=ws-outbox-source: the gateway's dynalite imports the library by name).
+const child = spawn(process.execPath, [...process.execArgv, new URL('./lib/dynamo-child.ts', import.meta.url).pathname, 'ws-outbox-room-log-bench', String(rttMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
 const [line] = await onceEvent(createInterface({ input: child.stdout! }), 'line') as [string];
 const dynamo = JSON.parse(line) as { endpoint: string; control: string; tableName: string };
 const proxy = {
