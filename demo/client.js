@@ -181,7 +181,8 @@ var clientDefaults = {
   gapTimeoutMs: 1500,
   maxQueue: 100,
   dedupeSize: 2e3,
-  refreshBeforeMs: 6e4
+  refreshBeforeMs: 6e4,
+  sessions: true
 };
 var SendQueueFullError = class extends Error {
   constructor(max) {
@@ -221,6 +222,7 @@ var WsOutboxClient = class extends Emitter {
       const value = this.#options[key];
       if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
     }
+    if (typeof this.#options.sessions !== "boolean") throw new TypeError(`WsOutboxClient sessions must be true or false; got ${String(this.#options.sessions)}`);
     this.#streams = new Streams({
       gapTimeoutMs: this.#options.gapTimeoutMs,
       recentSize: this.#options.dedupeSize,
@@ -305,6 +307,10 @@ var WsOutboxClient = class extends Emitter {
       if (this.#socket !== socket) return;
       opened = true;
       this.#state = "resuming";
+      if (!this.#options.sessions) {
+        this.#onSession({ type: "session", session: "", resumed: false });
+        return;
+      }
       const { rooms, useq } = this.#streams.positions();
       this.#write(JSON.stringify({ action: "resume", session: this.#session ?? null, rooms, ...useq === void 0 ? {} : { useq } }));
       this.#later(() => {
@@ -327,13 +333,24 @@ var WsOutboxClient = class extends Emitter {
     socket.addEventListener("error", () => {
     });
   }
+  /**
+   * The provider is asked at every connect (it may cache; it knows its tokens). If it fails, a
+   * token it gave earlier (at the last connect, or ahead of expiry) that is still valid is used.
+   */
   async #freshToken() {
-    const margin = this.#options.refreshBeforeMs;
-    if (this.#token !== void 0 && (this.#token.expiresAt === void 0 || this.#token.expiresAt - margin > Date.now())) return this.#token;
-    const token = toToken(await this.#provider());
-    this.#token = token;
-    this.#scheduleRefresh(token);
-    return token;
+    try {
+      const token = toToken(await this.#provider());
+      this.#token = token;
+      this.#scheduleRefresh(token);
+      return token;
+    } catch (error) {
+      const kept = this.#token;
+      if (kept !== void 0 && kept.expiresAt !== void 0 && kept.expiresAt > Date.now()) {
+        this.emit("error", { message: `the token provider failed (a token it gave earlier is used): ${String(error?.message ?? error)}`, cause: error });
+        return kept;
+      }
+      throw error;
+    }
   }
   /** Asks the provider again ahead of expiry, so a reconnect never waits on (or fails with) a stale token. */
   #scheduleRefresh(token) {
@@ -403,7 +420,7 @@ var WsOutboxClient = class extends Emitter {
       else if (reset.after !== void 0) this.#streams.rebase(key, reset.after);
       this.emit("reset", reset);
     }
-    if (!resumed) {
+    if (!resumed && this.#options.sessions) {
       for (const key of this.#streams.keys()) if (key !== userKey) this.#streams.forget(key);
     }
     this.#attempt = 0;

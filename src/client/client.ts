@@ -40,6 +40,11 @@ export interface ClientOptions {
   dedupeSize?: number;
   /** Fetch a fresh token this long before the current one expires. */
   refreshBeforeMs?: number;
+  /**
+   * false: the server has no session route (`sessionHandler`): no resume, the client only
+   * reconnects, dedupes, orders what carries a sequence, queues and keeps alive.
+   */
+  sessions?: boolean;
 }
 
 export const clientDefaults = {
@@ -52,6 +57,7 @@ export const clientDefaults = {
   maxQueue: 100,
   dedupeSize: 2000,
   refreshBeforeMs: 60_000,
+  sessions: true,
 };
 
 export type ClientState = 'connecting' | 'resuming' | 'open' | 'reconnecting' | 'closed';
@@ -123,6 +129,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       const value = this.#options[key];
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
     }
+    if (typeof this.#options.sessions !== 'boolean') throw new TypeError(`WsOutboxClient sessions must be true or false; got ${String(this.#options.sessions)}`);
     this.#streams = new Streams({
       gapTimeoutMs: this.#options.gapTimeoutMs,
       recentSize: this.#options.dedupeSize,
@@ -215,6 +222,10 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       if (this.#socket !== socket) return;
       opened = true;
       this.#state = 'resuming';
+      if (!this.#options.sessions) {
+        this.#onSession({ type: 'session', session: '', resumed: false });
+        return;
+      }
       const { rooms, useq } = this.#streams.positions();
       this.#write(JSON.stringify({ action: 'resume', session: this.#session ?? null, rooms, ...(useq === undefined ? {} : { useq }) }));
       // An invocation that failed (or never ran) leaves the client without its session frame.
@@ -232,7 +243,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       this.#socket = undefined;
       this.#stopKeepalive();
       // A refused upgrade (an expired token: 401/403) looks like a close before open: the next
-      // attempt asks the provider for a new token.
+      // attempt asks the provider again, and never falls back to the token refused.
       if (!opened) this.#token = undefined;
       // `refused`: it never opened (the upgrade was refused, or the network is down).
       this.emit('close', { code: event.code ?? 1006, reason: event.reason ?? '', willReconnect: this.#state !== 'closed', unsent: this.#queue.length, ...(opened ? {} : { refused: true }) });
@@ -243,13 +254,24 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     });
   }
 
+  /**
+   * The provider is asked at every connect (it may cache; it knows its tokens). If it fails, a
+   * token it gave earlier (at the last connect, or ahead of expiry) that is still valid is used.
+   */
   async #freshToken(): Promise<Token> {
-    const margin = this.#options.refreshBeforeMs;
-    if (this.#token !== undefined && (this.#token.expiresAt === undefined || this.#token.expiresAt - margin > Date.now())) return this.#token;
-    const token = toToken(await this.#provider!());
-    this.#token = token;
-    this.#scheduleRefresh(token);
-    return token;
+    try {
+      const token = toToken(await this.#provider!());
+      this.#token = token;
+      this.#scheduleRefresh(token);
+      return token;
+    } catch (error) {
+      const kept = this.#token;
+      if (kept !== undefined && kept.expiresAt !== undefined && kept.expiresAt > Date.now()) {
+        this.emit('error', { message: `the token provider failed (a token it gave earlier is used): ${String((error as Error)?.message ?? error)}`, cause: error });
+        return kept;
+      }
+      throw error;
+    }
   }
 
   /** Asks the provider again ahead of expiry, so a reconnect never waits on (or fails with) a stale token. */
@@ -330,7 +352,8 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       else if (reset.after !== undefined) this.#streams.rebase(key, reset.after);
       this.emit('reset', reset);
     }
-    if (!resumed) for (const key of this.#streams.keys()) if (key !== userKey) this.#streams.forget(key);
+    // A new session has none of the old one's rooms (without sessions, the rooms are the app's to keep).
+    if (!resumed && this.#options.sessions) for (const key of this.#streams.keys()) if (key !== userKey) this.#streams.forget(key);
     this.#attempt = 0;
     this.#state = 'open';
     this.#startKeepalive();

@@ -42,10 +42,12 @@ afterAll(async () => {
   rmSync(outdir, { recursive: true, force: true });
 });
 
-const openChat = async (name: string, options: { broadcast?: boolean } = {}): Promise<Page> => {
+/** A page logged in as `name` and in the lobby; `on` another gateway, `before` a script run before the page's own. */
+const openChat = async (name: string, options: { broadcast?: boolean; on?: Gateway; before?: () => void } = {}): Promise<Page> => {
   const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
   page.on('pageerror', (error) => { throw error; });
-  await page.goto(`http://127.0.0.1:${gateway.port}/`);
+  if (options.before) await page.addInitScript(options.before);
+  await page.goto(`http://127.0.0.1:${(options.on ?? gateway).port}/`);
   await page.fill('#name', name);
   if (options.broadcast) await page.check('#broadcast');
   await page.click('#connect');
@@ -192,28 +194,17 @@ test('a dropped connection: the page says "reconnecting…", resumes, and delive
   const outdirIdle = mkdtempSync(join(tmpdir(), 'ws-outbox-e2e-idle-'));
   const idle = await startGateway({ template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true, outdir: outdirIdle, staticDir: 'demo', idleTimeoutMs: 3000 });
   try {
-    const open = async (name: string) => {
-      const page = await browser.newPage();
-      page.on('pageerror', (error) => { throw error; });
-      // The page's network: while window.offline is true, every new socket is refused, as in a tunnel.
-      await page.addInitScript(() => {
-        const Native = (globalThis as any).WebSocket;
-        (globalThis as any).offline = false;
-        (globalThis as any).WebSocket = class extends Native {
-          constructor(url: string) {
-            super((globalThis as any).offline ? 'ws://127.0.0.1:1/' : url);
-          }
-        };
-      });
-      await page.goto(`http://127.0.0.1:${idle.port}/`);
-      await page.fill('#name', name);
-      await page.click('#connect');
-      await page.waitForSelector('#status.on');
-      await page.fill('#room', 'lobby');
-      await page.click('#join');
-      await page.waitForFunction(() => document.querySelector('#rooms')?.textContent?.includes('lobby'));
-      return page;
+    // The page's network: while window.offline is true, every new socket is refused, as in a tunnel.
+    const tunnel = () => {
+      const Native = (globalThis as any).WebSocket;
+      (globalThis as any).offline = false;
+      (globalThis as any).WebSocket = class extends Native {
+        constructor(url: string) {
+          super((globalThis as any).offline ? 'ws://127.0.0.1:1/' : url);
+        }
+      };
     };
+    const open = (name: string) => openChat(name, { on: idle, before: tunnel });
     const alice = await open('alice');
     const bob = await open('bob');
     await alice.evaluate(() => { (globalThis as any).offline = true; });
