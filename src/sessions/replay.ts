@@ -13,13 +13,13 @@ export interface StreamReplay {
 /** Why a stream was not recovered (the client is told, never left to guess). */
 export type ResetReason = 'expired' | 'unknown-session' | 'refused' | 'not-in-session' | 'too-many';
 
-export interface StreamReset {
+export type StreamReset = {
   room?: string;
   user?: true;
   reason: ResetReason;
   /** Where the stream continues: what came before (and after the client's position) is gone. */
   after?: number;
-}
+};
 
 /** Where a stream whose start was lost continues: before its first retained entry, or at the head. */
 export const continueAfter = (read: LogRead): number => (read.complete && read.entries[0] !== undefined ? read.entries[0].seq - 1 : read.head);

@@ -18,7 +18,7 @@ export interface ResumeRequest {
 const validSeq = (seq: unknown): number => (typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 ? seq : 0);
 
 /** What the client is told first: `{"type":"session", …}`, then its replay frames. */
-export interface SessionReply {
+export type SessionReply = {
   type: 'session';
   /** This connection's id (the `from` of what it sends), new on every connection. */
   connectionId: string;
@@ -33,7 +33,7 @@ export interface SessionReply {
   rooms: string[];
   /** Why the token was not resumed, in words. */
   refused?: string;
-}
+};
 
 export interface ResumeInput {
   store: ConnectionStore;
@@ -76,7 +76,7 @@ export const resumeSession = async (input: ResumeInput): Promise<SessionReply> =
     const reply: SessionReply = { type: 'session', connectionId, session: fresh.token, resumed: false, missed: 0, reset, rooms: [] };
     if (refused) reply.refused = 'the session belongs to another user';
     else if (token !== undefined) reply.refused = 'the session ended or its recovery window passed';
-    outbox.reply(reply as unknown as Record<string, never>);
+    outbox.reply(reply);
     replayTo(outbox, { stream: { user: true }, after: useq, read: { entries: [], head: useq, complete: true } });
     return reply;
   }
@@ -111,7 +111,7 @@ export const resumeSession = async (input: ResumeInput): Promise<SessionReply> =
   reads.sort((a, b) => ('room' in a.stream && 'room' in b.stream ? a.stream.room.localeCompare(b.stream.room) : 0));
   const missed = [...reads, userRead].reduce((sum, replay) => sum + replay.read.entries.length, 0);
   const reply: SessionReply = { type: 'session', connectionId, session: token, resumed: true, missed, reset, rooms };
-  outbox.reply(reply as unknown as Record<string, never>);
+  outbox.reply(reply);
   for (const replay of [...reads, userRead]) replayTo(outbox, replay);
   return reply;
 };
