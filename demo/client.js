@@ -56,7 +56,7 @@ var Streams = class {
   ingest(key, seq, message) {
     let stream = this.#streams.get(key);
     if (stream === void 0) {
-      stream = { last: seq - 1, held: /* @__PURE__ */ new Map(), recent: /* @__PURE__ */ new Set() };
+      stream = { last: seq - 1, held: /* @__PURE__ */ new Map(), recent: /* @__PURE__ */ new Set(), fetches: 0 };
       this.#streams.set(key, stream);
     }
     if (stream.recent.has(seq) || stream.held.has(seq)) {
@@ -78,7 +78,7 @@ var Streams = class {
   }
   /** Sets where a stream continues (a server-given position): held messages up to it go out first, in order. */
   rebase(key, after) {
-    const stream = this.#streams.get(key) ?? { last: after, held: /* @__PURE__ */ new Map(), recent: /* @__PURE__ */ new Set() };
+    const stream = this.#streams.get(key) ?? { last: after, held: /* @__PURE__ */ new Map(), recent: /* @__PURE__ */ new Set(), fetches: 0 };
     this.#streams.set(key, stream);
     for (const seq of [...stream.held.keys()].sort((a, b) => a - b)) {
       if (seq > after) break;
@@ -91,12 +91,19 @@ var Streams = class {
     this.#drain(stream);
   }
   /**
-   * A fetch (history) came back and was ingested: what is still missing below a held message was
-   * never sent (its invocation failed) or is gone; skip to the held ones.
+   * A fetch (history) came back and was ingested. What is still missing below a held message was
+   * never sent (its invocation failed after taking the sequence), or is still being written by an
+   * invocation that took it a moment ago: so the gap is fetched once more, and only then skipped
+   * (the message, if it comes after all, is delivered late rather than lost).
    */
-  settle(key) {
+  settle(key, fetchesBeforeSkip = 2) {
     const stream = this.#streams.get(key);
     if (stream === void 0 || stream.held.size === 0) return;
+    stream.fetches += 1;
+    if (stream.fetches < fetchesBeforeSkip) {
+      this.#armGap(key, stream);
+      return;
+    }
     this.rebase(key, Math.min(...stream.held.keys()) - 1);
   }
   /** The client is no longer in this stream (a new session without it). */
@@ -134,8 +141,9 @@ var Streams = class {
       this.#deliver(stream, stream.last, next);
       next = stream.held.get(stream.last + 1);
     }
-    if (stream.held.size === 0 && stream.gapTimer !== void 0) {
-      clearTimeout(stream.gapTimer);
+    if (stream.held.size === 0) {
+      stream.fetches = 0;
+      if (stream.gapTimer !== void 0) clearTimeout(stream.gapTimer);
       stream.gapTimer = void 0;
     }
   }

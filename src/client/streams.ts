@@ -18,6 +18,8 @@ interface Stream {
   /** Sequences delivered lately, to drop a copy that comes again (a replay overlapping live delivery, a retried POST). */
   recent: Set<number>;
   gapTimer?: ReturnType<typeof setTimeout>;
+  /** Fetches answered while the same gap stayed open. */
+  fetches: number;
 }
 
 export interface StreamsOptions {
@@ -60,7 +62,7 @@ export class Streams {
     let stream = this.#streams.get(key);
     if (stream === undefined) {
       // The first message of a stream the client had no position in (a room it just joined).
-      stream = { last: seq - 1, held: new Map(), recent: new Set() };
+      stream = { last: seq - 1, held: new Map(), recent: new Set(), fetches: 0 };
       this.#streams.set(key, stream);
     }
     if (stream.recent.has(seq) || stream.held.has(seq)) {
@@ -85,7 +87,7 @@ export class Streams {
 
   /** Sets where a stream continues (a server-given position): held messages up to it go out first, in order. */
   rebase(key: StreamKey, after: number): void {
-    const stream = this.#streams.get(key) ?? { last: after, held: new Map(), recent: new Set() };
+    const stream = this.#streams.get(key) ?? { last: after, held: new Map(), recent: new Set(), fetches: 0 };
     this.#streams.set(key, stream);
     for (const seq of [...stream.held.keys()].sort((a, b) => a - b)) {
       if (seq > after) break;
@@ -99,12 +101,19 @@ export class Streams {
   }
 
   /**
-   * A fetch (history) came back and was ingested: what is still missing below a held message was
-   * never sent (its invocation failed) or is gone; skip to the held ones.
+   * A fetch (history) came back and was ingested. What is still missing below a held message was
+   * never sent (its invocation failed after taking the sequence), or is still being written by an
+   * invocation that took it a moment ago: so the gap is fetched once more, and only then skipped
+   * (the message, if it comes after all, is delivered late rather than lost).
    */
-  settle(key: StreamKey): void {
+  settle(key: StreamKey, fetchesBeforeSkip = 2): void {
     const stream = this.#streams.get(key);
     if (stream === undefined || stream.held.size === 0) return;
+    stream.fetches += 1;
+    if (stream.fetches < fetchesBeforeSkip) {
+      this.#armGap(key, stream);
+      return;
+    }
     this.rebase(key, Math.min(...stream.held.keys()) - 1);
   }
 
@@ -149,8 +158,9 @@ export class Streams {
       this.#deliver(stream, stream.last, next);
       next = stream.held.get(stream.last + 1);
     }
-    if (stream.held.size === 0 && stream.gapTimer !== undefined) {
-      clearTimeout(stream.gapTimer);
+    if (stream.held.size === 0) {
+      stream.fetches = 0;
+      if (stream.gapTimer !== undefined) clearTimeout(stream.gapTimer);
       stream.gapTimer = undefined;
     }
   }
