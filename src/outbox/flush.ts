@@ -12,7 +12,7 @@ import { prune, type PruneResult } from './prune.ts';
 import { tasksOf, type ExpandOptions, type Task } from './recipients.ts';
 import { buildReport } from './report.ts';
 import { stampEntries } from './stamp.ts';
-import type { RoomLog } from '../store/room-log.ts';
+import type { MessageLog } from '../store/room-log.ts';
 
 export interface FlushOptions {
   concurrency: number;
@@ -44,7 +44,7 @@ export interface FlushInput {
   /** Each gets the report once, bounded by the budget; a throw or a hang is logged, never raised. */
   onReport?: Array<((report: DeliveryReport) => void | Promise<void>) | undefined>;
   /** When set, toRoom/toUser messages get their stream's sequence and are logged for resume (stamp.ts) before anything is sent. */
-  roomLog?: RoomLog;
+  roomLog?: MessageLog;
   /** Room and "all" entries past this go to the fan-out queue (src/fanout/spill.ts). */
   spill?: Omit<SpillConfig, 'signal'>;
   now?: () => number;

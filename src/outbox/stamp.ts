@@ -1,5 +1,5 @@
 import { forEachBounded } from '../bounded.ts';
-import { roomStream, userStream, type RoomLog } from '../store/room-log.ts';
+import { roomStream, userStream, type MessageLog } from '../store/room-log.ts';
 import type { UnresolvedEntry } from '../types.ts';
 import type { Entry } from './outbox.ts';
 
@@ -14,7 +14,7 @@ import type { Entry } from './outbox.ts';
  * reached some members but could never be replayed to the others would break the room's order.
  * Strings and bytes cannot carry a sequence: they go out as before, unlogged.
  */
-export const stampEntries = async (entries: Entry[], log: RoomLog, options: { signal: AbortSignal; unresolved: UnresolvedEntry[]; parallel?: number }): Promise<Entry[]> => {
+export const stampEntries = async (entries: Entry[], log: MessageLog, options: { signal: AbortSignal; unresolved: UnresolvedEntry[]; parallel?: number }): Promise<Entry[]> => {
   type Logged = Extract<Entry, { kind: 'room' | 'user' }>;
   const streams = new Map<string, { target: 'room' | 'user'; name: string; entries: Logged[] }>();
   for (const entry of entries) {

@@ -1,4 +1,4 @@
-import { ConnectionStore } from '../store/connection-store.ts';
+import type { SessionCapable } from '../store/sessions.ts';
 import type { Store } from '../store/store.ts';
 
 /** What these read of a $disconnect event (any WsEvent, whatever its authorizer type). */
@@ -28,7 +28,7 @@ export const disconnectSession = async (store: Store, event: DisconnectEvent): P
   const connectionId = event.requestContext.connectionId;
   const info = await store.get(connectionId);
   await store.disconnect(connectionId);
-  const sessions = store instanceof ConnectionStore ? store.sessions : undefined;
+  const sessions = (store as Store & SessionCapable).sessions;
   if (info?.session === undefined || sessions === undefined) return { rooms: info?.rooms ?? [], ended: true };
   const explicit = closedExplicitly(event);
   // Either is a no-op when a resume has already moved the session to another connection.

@@ -1,6 +1,6 @@
 import { createError } from '@middy/util';
 import { badRequest } from '../errors.ts';
-import { ConnectionStore } from '../store/connection-store.ts';
+import type { SessionCapable } from '../store/sessions.ts';
 import { roomStream, userStream } from '../store/room-log.ts';
 import type { Store } from '../store/store.ts';
 import type { WsContext, WsEvent } from '../types.ts';
@@ -48,7 +48,7 @@ export const sessionHandler = (options: WsHandlerOptions = {}): WsLambdaHandler 
         stream = { room: room as string };
         key = roomStream(room as string);
       }
-      const read = await store.log!.read(key, after);
+      const read = await store.log.read(key, after);
       const replay: StreamReplay = { stream, after, read };
       const lost = lostStart(replay);
       const reset = lost ? { reset: read.complete ? 'expired' : 'too-many', after: continueAfter(read) } : {};
@@ -67,12 +67,13 @@ export const userIdOf = (event: WsEvent): string => {
   return userId;
 };
 
-const sessionStoreOf = (context: WsContext): ConnectionStore => {
-  const store: Store = context.store;
-  if (!(store instanceof ConnectionStore) || !store.sessions || !store.log) {
-    throw new Error('sessions are off: set SESSION_WINDOW_SECONDS (every function on the table), or pass a ConnectionStore with { sessions }');
+type SessionStoreOf = Store & Required<SessionCapable>;
+const sessionStoreOf = (context: WsContext): SessionStoreOf => {
+  const store = context.store as Store & SessionCapable;
+  if (!store.sessions || !store.log) {
+    throw new Error('sessions are off: set SESSION_WINDOW_SECONDS (every function on the table), or pass a store with { sessions } (ConnectionStore, MemoryStore)');
   }
-  return store;
+  return store as SessionStoreOf;
 };
 
 const resumeRequestOf = (body: Record<string, unknown>): ResumeRequest => {

@@ -32,8 +32,10 @@ export const continueAfter = (read: LogRead): number => (read.complete && read.e
 export const lostStart = ({ after, read }: Pick<StreamReplay, 'after' | 'read'>): boolean => {
   if (!read.complete) return true;
   if (read.head <= after) return false;
+  // A position before the numbering began (a room joined before its first message) is its start.
+  const from = Math.max(after, read.base ?? 0);
   const first = read.entries[0];
-  return first === undefined || first.seq > after + 1;
+  return first === undefined || first.seq > from + 1;
 };
 
 // A frame stays well under API Gateway's 128 KB, whatever the messages' sizes (each is under it).

@@ -1,7 +1,7 @@
 import { forEachBounded } from '../bounded.ts';
-import type { ConnectionStore } from '../store/connection-store.ts';
+import type { SessionCapable } from '../store/sessions.ts';
+import type { Store } from '../store/store.ts';
 import { roomStream, userStream } from '../store/room-log.ts';
-import type { Session } from '../store/sessions.ts';
 import type { WsOutbox } from '../types.ts';
 import { continueAfter, lostStart, replayTo, type StreamReplay, type StreamReset } from './replay.ts';
 
@@ -36,7 +36,8 @@ export type SessionReply = {
 };
 
 export interface ResumeInput {
-  store: ConnectionStore;
+  /** A store with sessions on (ConnectionStore or MemoryStore with `sessions`). */
+  store: Store & SessionCapable;
   outbox: WsOutbox;
   connectionId: string;
   /** The verified user of this connection (the authorizer's principalId). */
@@ -61,7 +62,7 @@ export const resumeSession = async (input: ResumeInput): Promise<SessionReply> =
   const { store, outbox, connectionId, userId, request } = input;
   const sessions = store.sessions;
   const log = store.log;
-  if (!sessions || !log) throw new Error('resumeSession: the store has no sessions (set SESSION_WINDOW_SECONDS, or pass { sessions } to ConnectionStore)');
+  if (!sessions || !log) throw new Error('resumeSession: the store has no sessions (set SESSION_WINDOW_SECONDS, or pass { sessions } to the store)');
   const claimed = Object.entries(request.rooms ?? {});
   const token = typeof request.session === 'string' && request.session !== '' ? request.session : undefined;
   const found = token === undefined ? undefined : await sessions.get(token);
@@ -81,7 +82,7 @@ export const resumeSession = async (input: ResumeInput): Promise<SessionReply> =
     return reply;
   }
 
-  const session: Session = found;
+  const session = found;
   if (session.connectionId !== connectionId) {
     // Its rooms and its place in the user index move here. API Gateway may not have noticed that
     // the old socket is dead (no close frame): closing it stops a half-open socket from taking

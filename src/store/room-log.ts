@@ -57,11 +57,22 @@ export interface LogRead {
   entries: LogEntry[];
   /** The last sequence handed out (0 when the stream has none). */
   head: number;
+  /** Where the stream's numbering began (its first sequence is base + 1); 0 when unknown. */
+  base?: number;
   /** False when more entries follow than maxReplay allowed. */
   complete: boolean;
 }
 
-export class RoomLog {
+/** What the outbox and the session route need of a log (RoomLog in DynamoDB, MemoryRoomLog in memory). */
+export interface MessageLog {
+  readonly windowSeconds: number;
+  allocate(stream: string, count: number, signal?: AbortSignal): Promise<number>;
+  append(stream: string, entries: LogEntry[], signal?: AbortSignal): Promise<void>;
+  head(stream: string, signal?: AbortSignal): Promise<number>;
+  read(stream: string, after: number, signal?: AbortSignal): Promise<LogRead>;
+}
+
+export class RoomLog implements MessageLog {
   readonly tableName: string;
   readonly client: DynamoDBDocumentClient;
   readonly windowSeconds: number;
@@ -84,8 +95,11 @@ export class RoomLog {
     const out = await this.client.send(new UpdateCommand({
       TableName: this.tableName,
       Key: headKey(stream),
-      UpdateExpression: 'SET seq = if_not_exists(seq, :base) + :n, #ttl = :ttl',
-      ExpressionAttributeNames: { '#ttl': 'ttl' },
+      // `base` remembers where this numbering began: a position before it (a room joined before
+      // its first message) is its start, not a gap.
+      UpdateExpression: 'SET seq = if_not_exists(seq, :base) + :n, #base = if_not_exists(#base, :base), #ttl = :ttl',
+      // Both are DynamoDB reserved words.
+      ExpressionAttributeNames: { '#ttl': 'ttl', '#base': 'base' },
       ExpressionAttributeValues: { ':base': now * 1000, ':n': count, ':ttl': nowSeconds(now) + this.#options.headSeconds },
       ReturnValues: 'UPDATED_NEW',
     }), { abortSignal: signal });
@@ -104,10 +118,14 @@ export class RoomLog {
 
   /** The last sequence handed out in a stream, 0 when none (strongly consistent). */
   async head(stream: string, signal?: AbortSignal): Promise<number> {
+    return (await this.#head(stream, signal)).head;
+  }
+
+  async #head(stream: string, signal?: AbortSignal): Promise<{ head: number; base: number }> {
     const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: headKey(stream), ConsistentRead: true }), { abortSignal: signal });
     const item = out.Item;
-    if (item === undefined || Number(item.ttl) <= nowSeconds(this.#options.now())) return 0;
-    return Number(item.seq);
+    if (item === undefined || Number(item.ttl) <= nowSeconds(this.#options.now())) return { head: 0, base: 0 };
+    return { head: Number(item.seq), base: Number(item.base ?? 0) };
   }
 
   /**
@@ -115,9 +133,9 @@ export class RoomLog {
    * began is in it), and the head read first, so every entry up to that head had been allocated.
    */
   async read(stream: string, after: number, signal?: AbortSignal): Promise<LogRead> {
-    const head = await this.head(stream, signal);
+    const { head, base } = await this.#head(stream, signal);
     const entries: LogEntry[] = [];
-    if (head <= after) return { entries, head, complete: true };
+    if (head <= after) return { entries, head, base, complete: true };
     let start: Record<string, unknown> | undefined;
     const now = nowSeconds(this.#options.now());
     do {
@@ -131,11 +149,11 @@ export class RoomLog {
         ExclusiveStartKey: start,
       }), { abortSignal: signal });
       for (const item of out.Items ?? []) {
-        if (entries.length === this.#options.maxReplay) return { entries, head, complete: false };
+        if (entries.length === this.#options.maxReplay) return { entries, head, base, complete: false };
         entries.push({ seq: Number(String(item.sk).slice(4)), payload: item.payload as Uint8Array });
       }
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
-    return { entries, head, complete: true };
+    return { entries, head, base, complete: true };
   }
 }

@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { checkNumber } from '../options.ts';
 import { connectionKey, nowSeconds } from './keys.ts';
-import { defaultWindowSeconds } from './room-log.ts';
+import { defaultWindowSeconds, type MessageLog } from './room-log.ts';
 import { maxConnectionSeconds } from './store.ts';
 
 export const sessionKeyOf = (token: string) => `session#${createHash('sha256').update(token).digest('hex')}`;
@@ -44,7 +44,28 @@ export interface SessionStoreOptions {
 
 const isConditionFailure = (error: unknown) => (error as Error)?.name === 'ConditionalCheckFailedException';
 
-export class SessionStore {
+/** What the session route and $disconnect need of a session store (SessionStore in DynamoDB, MemorySessions in memory). */
+export interface Sessions {
+  readonly windowSeconds: number;
+  create(userId: string, connectionId: string, useq: number): Promise<{ token: string; session: Session }>;
+  get(token: string): Promise<Session | undefined>;
+  attach(key: string, connectionId: string): Promise<boolean>;
+  detach(key: string, connectionId: string): Promise<void>;
+  end(key: string, connectionId: string): Promise<void>;
+  addRoom(key: string, room: string, headAtJoin: number): Promise<void>;
+  removeRoom(key: string, room: string): Promise<void>;
+}
+
+/** A store with sessions on: what resume, history and $disconnect work through. */
+export interface SessionCapable {
+  readonly sessions?: Sessions;
+  readonly log?: MessageLog;
+}
+
+/** The resume token: 32 random bytes, unguessable and URL-safe. */
+export const newResumeToken = (): string => randomBytes(32).toString('base64url');
+
+export class SessionStore implements Sessions {
   readonly windowSeconds: number;
   readonly #tableName: string;
   readonly #client: DynamoDBDocumentClient;
@@ -61,8 +82,7 @@ export class SessionStore {
 
   /** A fresh session for a connection of `userId`; resolves with its resume token (shown to the client, never stored). */
   async create(userId: string, connectionId: string, useq: number): Promise<{ token: string; session: Session }> {
-    // 32 random bytes: unguessable, and URL-safe as the client sends it back.
-    const token = randomBytes(32).toString('base64url');
+    const token = newResumeToken();
     const session: Session = { key: sessionKeyOf(token), userId, connectionId, rooms: {}, useq, ttl: this.#attachedTtl() };
     await this.#client.send(new PutCommand({ TableName: this.#tableName, Item: { ...itemKey(session.key), userId, connectionId, rooms: {}, useq, ttl: session.ttl } }));
     await this.#name(connectionId, session.key);

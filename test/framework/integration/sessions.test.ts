@@ -3,7 +3,7 @@
 // real SDK over HTTP to a loopback @connections server, and dynalite. A clock the test moves
 // stands in for the recovery window passing.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { ConnectionStore, disconnectSession, sessionHandler, wsHandler, type DeliveryReport } from '../../../src/index.ts';
+import { ConnectionStore, MemoryStore, disconnectSession, sessionHandler, wsHandler, type DeliveryReport } from '../../../src/index.ts';
 import { destroyTransports } from '../../../src/transport.ts';
 import { roomStream } from '../../../src/store/room-log.ts';
 import { outboxDefaults } from '../../../middleware/outbox.ts';
@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 let clock = Date.now();
-let store: ConnectionStore;
+let store: ConnectionStore | MemoryStore;
 let n = 0;
 const fresh = (prefix: string) => `${prefix}-${++n}-${Math.random().toString(36).slice(2, 8)}`;
 beforeEach(() => {
@@ -160,7 +160,15 @@ describe('the room log', () => {
   });
 });
 
-describe('sessions', () => {
+// The same contract in memory (MemoryStore, for the testing helper) as on DynamoDB.
+describe.each([
+  ['ConnectionStore (dynalite)', () => new ConnectionStore({ tableName: db.tableName, client: db.documentClient, sessions: { windowSeconds: 120 }, now: () => clock })],
+  ['MemoryStore', () => new MemoryStore({ sessions: { windowSeconds: 120 }, now: () => clock })],
+])('sessions, %s', (_, makeStore) => {
+  beforeEach(() => {
+    store = makeStore();
+  });
+
   it('a first resume begins a session; a drop keeps it; a resume within the window moves the rooms and replays what was missed, in order', async () => {
     const [room, user] = [fresh('room'), fresh('alice')];
     const c1 = await connect(user);
@@ -183,6 +191,18 @@ describe('sessions', () => {
     await say(room, 'after');
     expect(received(c2).at(-1)).toMatchObject({ text: 'after', seq: lastSeq + 3 });
     expect((await store.get(c2))?.rooms).toEqual([room]);
+  });
+
+  it('a room joined before its first message: a resume without a position replays from the join, with no reset', async () => {
+    const [room, user] = [fresh('room'), fresh('ann')];
+    const c1 = await connect(user);
+    const { reply } = await resume(c1, user);
+    await store.join(c1, room); // the room has no log yet: the session records position 0
+    await drop(c1, user);
+    await say(room, 'first ever');
+    const c2 = await connect(user);
+    const back = await resume(c2, user, { session: reply.session });
+    expect(back.reply).toMatchObject({ resumed: true, missed: 1, reset: [] });
   });
 
   it('a resume while API Gateway still holds the old socket closes it and takes its rows', async () => {
