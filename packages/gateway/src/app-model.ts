@@ -9,6 +9,8 @@ import {
   routesOf, stageOf, tablesOf, type FunctionSpec, type QueueSpec, type Template,
 } from './template.ts';
 import { authorizerOf, type AuthorizerSpec } from './template-auth.ts';
+import { integrationsOf, skippedFunctionsOf, type RouteIntegration } from './template.ts';
+import { unsupportedDirectives } from './mapping-template.ts';
 
 export interface FunctionModel {
   logicalId: string;
@@ -50,6 +52,15 @@ export interface AppModel {
   options: ModelOptions;
   /** The template's SQS queues (created in the local SQS by the gateway). */
   queues: QueueSpec[];
+  /**
+   * Routes whose integration is not a Lambda proxy but is emulated: a Lambda custom integration
+   * (its RequestTemplates make the event) or an SQS service integration (they make the SendMessage).
+   */
+  integrations: Map<string, RouteIntegration>;
+  /** Routes the template has but the gateway cannot serve (route → why): they answer as an integration failure does. */
+  unavailableRoutes: Map<string, string>;
+  /** One line per template feature the gateway skips or only partly emulates, naming it and what will not work locally. */
+  notices: string[];
 }
 
 /** A queue as functions see it: what `!Ref`, `!GetAtt .Arn` and `!GetAtt .QueueName` resolve to. */
@@ -115,7 +126,7 @@ const refsFor = (template: Template, opts: ModelOptions, stage: { stage: string;
     ...(stage.parameter ? { [stage.parameter]: stage.stage } : {}),
   };
   for (const [id, r] of Object.entries(template.Resources)) {
-    if (r?.Type === 'AWS::DynamoDB::Table') {
+    if (r?.Type === 'AWS::DynamoDB::Table' || r?.Type === 'AWS::Serverless::SimpleTable') {
       const name = tableNames.get(id)!;
       overrides[id] = name;
       overrides[`${id}.Arn`] = `arn:aws:dynamodb:${region}:${accountId}:table/${name}`;
@@ -151,6 +162,71 @@ const tableNamesOf = (template: Template, opts: ModelOptions): Map<string, strin
   }));
 };
 
+// Event sources the gateway serves: the WebSocket API's routes and SQS queues. Anything else that
+// would invoke a function on AWS (an HTTP or REST API, a schedule, S3, a stream) is named once.
+const servedEvents = new Set(['SQS']);
+
+const otherEntryPoints = (template: Template): string[] => {
+  const lines: string[] = [];
+  for (const [id, r] of Object.entries(template.Resources)) {
+    if (r?.Type === 'AWS::Serverless::HttpApi' || r?.Type === 'AWS::Serverless::Api' || r?.Type === 'AWS::ApiGateway::RestApi'
+      || (r?.Type === 'AWS::ApiGatewayV2::Api' && r.Properties?.ProtocolType === 'HTTP')) {
+      lines.push(`${id} (${r.Type}) is not served: the local gateway serves the WebSocket API only`);
+    }
+    if (r?.Type !== 'AWS::Serverless::Function' || r.Properties?.PackageType === 'Image') continue;
+    const events = r.Properties?.Events;
+    if (events === null || typeof events !== 'object') continue;
+    for (const [name, event] of Object.entries<any>(events)) {
+      if (servedEvents.has(event?.Type)) continue;
+      const where = event?.Properties?.Path ? ` ${event.Properties.Method ?? 'ANY'} ${event.Properties.Path}` : '';
+      lines.push(`${id}.Events.${name} (${event?.Type}${where}) does not invoke ${id} locally: the gateway serves WebSocket routes and SQS event sources only`);
+    }
+  }
+  return lines;
+};
+
+/**
+ * The routes the gateway serves and how: Lambda proxy routes to functions it runs, emulated
+ * integrations (Lambda custom with RequestTemplates, SQS SendMessage), and a notice for each
+ * route, function or integration it cannot run, so nothing outside the model stops it.
+ */
+const wiringOf = (template: Template, functions: Map<string, FunctionModel>) => {
+  const notices = [...skippedFunctionsOf(template).map((s) => s.why), ...otherEntryPoints(template)];
+  const routes = new Map<string, string>();
+  const integrations = new Map<string, RouteIntegration>();
+  const unavailableRoutes = new Map<string, string>();
+  if (!hasApi(template)) return { routes, integrations, notices, unavailableRoutes };
+  const sqsQueues = new Set(queuesOf(template).map((q) => q.logicalId));
+  for (const integration of integrationsOf(template)) {
+    const { routeKey: key, functionId } = integration;
+    const where = integration.integrationId ?? key;
+    if (functionId !== undefined && !functions.has(functionId)) {
+      notices.push(`route ${key} → ${functionId}, which the gateway does not run (above): messages to ${key} get an internal error`);
+      unavailableRoutes.set(key, `${functionId} does not run locally`);
+    } else if (functionId !== undefined && integration.type === 'AWS_PROXY') {
+      routes.set(key, functionId);
+    } else if (functionId !== undefined) {
+      const directives = Object.values(integration.requestTemplates).flatMap(unsupportedDirectives);
+      notices.push(`route ${key} → ${functionId} is a Lambda custom integration (${where}): the event is its RequestTemplates rendered locally`
+        + `${directives.length ? ` without their ${[...new Set(directives)].join(', ')} directives, which are left as written` : ''}; route responses are not sent back`);
+      integrations.set(key, integration);
+    } else {
+      const queue = /:sqs:path\/[^/]+\/([^/]+)$/.exec(integration.uri ?? '')?.[1]?.replace(/\.QueueName$/, '');
+      const sqsTemplate = integration.type === 'AWS' && queue !== undefined;
+      const known = sqsTemplate && (sqsQueues.has(queue) || queuesOf(template).some((q) => q.properties.QueueName === queue));
+      if (known) {
+        integrations.set(key, integration);
+      } else {
+        const what = sqsTemplate ? `an SQS integration with queue ${queue}, which is not a queue of this template`
+          : `a ${integration.type} integration${integration.uri ? ` to ${integration.uri}` : ''}, which the local gateway does not emulate`;
+        notices.push(`route ${key} (${where}) is ${what}: messages to ${key} get an internal error locally`);
+        unavailableRoutes.set(key, `its ${integration.type} integration is not emulated locally`);
+      }
+    }
+  }
+  return { routes, integrations, notices, unavailableRoutes };
+};
+
 /** Reads a SAM template into the model the local gateway runs. Errors name what to fix. */
 export const loadAppModel = (templatePath: string, options: Partial<ModelOptions> = {}): AppModel => {
   const opts: ModelOptions = { ...modelDefaults, ...options, parameters: { ...options.parameters } };
@@ -176,6 +252,7 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
       spec,
     });
   }
+  const { routes, integrations, notices, unavailableRoutes } = wiringOf(template, functions);
   const api = Object.values(template.Resources).find((r) => r?.Type === 'AWS::Serverless::WebSocketApi' || r?.Type === 'AWS::ApiGatewayV2::Api');
   const stageVariables = resolveIntrinsics(api?.Properties?.StageVariables ?? {}, refs, 'StageVariables') as Record<string, unknown>;
   return {
@@ -184,11 +261,16 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
     authorizer: hasApi(template) ? authorizerOf(template) : undefined,
     stageVariables: Object.fromEntries(Object.entries(stageVariables).map(([k, v]) => [k, String(v)])),
     routeSelectionExpression: hasApi(template) ? routeSelectionExpression(template) : '$request.body.action',
-    routes: new Map(hasApi(template) ? Object.entries(routesOf(template)) : []),
+    routes,
+    integrations,
+    unavailableRoutes,
+    notices,
     functions,
     tables: tablesOf(template).map((table) => {
       const tableName = tableNames.get(table.logicalId)!;
-      return { logicalId: table.logicalId, tableName, definition: createTableInput(table, tableName), ttlAttribute: table.ttlAttribute };
+      // Intrinsics wherever the definition has them (`ReadCapacityUnits: !Ref Param`), resolved as CloudFormation would.
+      const definition = createTableInput(table, tableName, (value, at) => resolveIntrinsics(value, refs, at));
+      return { logicalId: table.logicalId, tableName, definition, ttlAttribute: table.ttlAttribute };
     }),
     stage: stage.stage,
     refs,

@@ -157,7 +157,8 @@ export async function build(options: BuildOptions = {}): Promise<BuiltFunction[]
   const missing = wanted.filter((fn) => !fn.entryExists);
   if (missing.length > 0) throw new BuildError(missing.map(missingEntry).join('\n'));
 
-  return Promise.all(wanted.map(async (fn) => {
+  // Every function is built even when one fails, and every failure is reported.
+  const settled = await Promise.allSettled(wanted.map(async (fn) => {
     const outfile = join(outputFolder(fn, templateDir, opts), `${fn.handlerModule}.mjs`);
     await mkdir(dirname(outfile), { recursive: true });
     const run = async (entry: Pick<esbuild.BuildOptions, 'entryPoints' | 'stdin'>) => {
@@ -194,6 +195,14 @@ export async function build(options: BuildOptions = {}): Promise<BuiltFunction[]
       externals: [...new Set(output.imports.filter((i) => i.external).map((i) => i.path))].sort(),
     };
   }));
+  const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    const unexpected = failures.find((e) => !(e instanceof BuildError));
+    if (unexpected) throw unexpected;
+    throw new BuildError(`${failures.length} builds failed:\n${failures.map((e) => e.message).join('\n')}`);
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<BuiltFunction>).value);
 }
 
 /** Bytes in the output per npm package (node_modules/<pkg>) or per own source file. */

@@ -4,7 +4,7 @@
 // and an invocation that outlives the function's Timeout is killed along with its instance.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { FunctionModel } from './app-model.ts';
 import type { InstanceCgroup, Limits } from './cgroups.ts';
@@ -15,6 +15,11 @@ import type { Logger } from './log.ts';
 import type { WorkerGuard } from './worker-guard.ts';
 import { withDefaults } from 'ws-outbox/util';
 import { isTypeScript, siblingModule } from './sibling.ts';
+import { handlerFile } from './handler-loader.ts';
+import { missingNodeWarning, nodeForRuntime, type NodeChoice } from './node-versions.ts';
+import { dependenciesVariable, runtimeSdkVariable } from './runtime-sdk.ts';
+import { installedDependenciesOf } from './function-code.ts';
+import { runtimeFor, runtimeSdkFolder } from './worker-files.ts';
 
 const runtimePath = siblingModule('runtime', import.meta.url);
 
@@ -47,12 +52,20 @@ export interface PoolOptions {
 
 const defaults = { maxInstances: 10, initTimeoutMs: 10_000, enforceMemory: true };
 
-// The folder Lambda unpacks the code into: the bundle is `<root>/<Handler's module>.mjs`, and the
-// module may name a subfolder (`src/app.handler`).
-const taskRoot = (codeFile: string, handler: string): string => {
-  const module = `${handler.slice(0, handler.lastIndexOf('.'))}.mjs`;
-  return codeFile.endsWith(module) ? codeFile.slice(0, codeFile.length - module.length).replace(/\/$/, '') || '/' : dirname(codeFile);
+// The folder Lambda unpacks the code into: the code file is the Handler's module
+// (`<root>/<module>.<ext>`, the module possibly in a subfolder: `src/app.handler`).
+export const taskRoot = (codeFile: string, handler: string): string => {
+  const module = handler.slice(0, handler.lastIndexOf('.'));
+  const withoutExtension = codeFile.replace(/\.[cm]?js$/, '');
+  if (withoutExtension.endsWith(`/${module}`)) {
+    const root = withoutExtension.slice(0, withoutExtension.length - module.length).replace(/\/$/, '') || '/';
+    if (handlerFile(root, handler) !== undefined) return root;
+  }
+  return dirname(codeFile);
 };
+
+// A missing Runtime's Node is said once per gateway process, not once per instance.
+const warnedMajors = new Set<number>();
 
 interface Instance {
   id: number;
@@ -67,15 +80,23 @@ interface Instance {
   initMs?: number;
   /** Reported once, on the instance's first invocation. */
   coldStartPending: boolean;
+  /** V8 said it ran out of heap (the heap is capped at the MemorySize). */
+  heapExhausted?: boolean;
 }
 
-const waitForReady = (child: ChildProcess, timeoutMs: number): Promise<number> => new Promise((resolve, reject) => {
+/** Lambda's own words when an instance went over its memory, and the limit. */
+const outOfMemory = (fn: FunctionModel, when: string): string =>
+  `out of memory: the instance went over its MemorySize of ${fn.memoryMb} MB ${when} and was ended (Runtime.OutOfMemory). Raise MemorySize, or load less.`;
+
+const waitForReady = (child: ChildProcess, timeoutMs: number, ranOutOfMemory: () => boolean, memoryWords: string): Promise<number> => new Promise((resolve, reject) => {
   const timer = setTimeout(() => done(new Error(`init did not finish within ${timeoutMs} ms`)), timeoutMs);
   const onMessage = (m: FromWorker) => {
     if (m.type === 'ready') done(undefined, m.initMs);
     else if (m.type === 'init-error') done(Object.assign(new Error(m.error.errorMessage), { name: m.error.errorType }));
   };
-  const onExit = (code: number | null, signal: string | null) => done(new Error(`the runtime exited during init (${signal ?? `code ${code}`})`));
+  const onExit = (code: number | null, signal: string | null) => done(ranOutOfMemory()
+    ? Object.assign(new Error(`the runtime exited during init (${signal ?? `code ${code}`}): ${memoryWords}`), { name: 'Runtime.OutOfMemory' })
+    : new Error(`the runtime exited during init (${signal ?? `code ${code}`})`));
   const done = (error?: Error, initMs = 0) => {
     clearTimeout(timer);
     child.off('message', onMessage).off('exit', onExit);
@@ -117,11 +138,33 @@ export class FunctionPool {
     return [...this.#all].flatMap((instance) => (instance.child.pid === undefined ? [] : [instance.child.pid]));
   }
 
-  #spawn(): Instance {
+  /** The Node for the function's Runtime (warned about once when missing), and the worker script for it. */
+  #worker(): Promise<{ node: NodeChoice; script: string }> {
+    const { fn, log } = this.options;
+    const runtime = fn.runtime;
+    if (this.#workerFor?.runtime !== runtime) {
+      const node = nodeForRuntime(runtime, [dirname(fn.spec.entry)]);
+      const wanted = /^nodejs(\d+)\.x$/.exec(runtime)?.[1];
+      if (!node.matches && wanted !== undefined && !warnedMajors.has(Number(wanted))) {
+        warnedMajors.add(Number(wanted));
+        log.warn(missingNodeWarning(runtime, node.major));
+      }
+      this.#workerFor = { runtime, ready: runtimeFor(runtimePath, node.major).then((script) => ({ node, script })) };
+    }
+    return this.#workerFor.ready;
+  }
+
+  #workerFor?: { runtime: string; ready: Promise<{ node: NodeChoice; script: string }> };
+
+  #spawn(worker: { node: NodeChoice; script: string }): Instance {
     const { fn, codeFile, env, log, enforceMemory, guard, identities, limits } = this.options;
     const id = this.#nextId++;
     const identity = identities?.issue(fn.logicalId, fn.functionName, id);
-    const child = fork(runtimePath, [], {
+    const sdk = runtimeSdkFolder();
+    const root = taskRoot(resolvePath(codeFile), fn.handler);
+    const dependencies = installedDependenciesOf(root);
+    const child = fork(worker.script, [], {
+      execPath: worker.node.execPath,
       // A clean environment, as on Lambda: nothing leaks from the gateway's own process (such as
       // jest's NODE_OPTIONS) except PATH and HOME.
       env: {
@@ -140,8 +183,13 @@ export class FunctionPool {
         AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.functionName}`,
         AWS_LAMBDA_LOG_STREAM_NAME: `local/[$LATEST]${id}`,
         AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
-        LAMBDA_TASK_ROOT: taskRoot(codeFile, fn.handler),
+        LAMBDA_TASK_ROOT: root,
         _HANDLER: fn.handler,
+        // After the function's own node_modules: the dependencies the gateway installed for it,
+        // then the runtime's AWS SDK v3 (runtime-sdk.ts). NODE_PATH for require, a hook for import.
+        NODE_PATH: [dependencies, sdk].filter(Boolean).join(':'),
+        ...(sdk === undefined ? {} : { [runtimeSdkVariable]: sdk }),
+        ...(dependencies === undefined ? {} : { [dependenciesVariable]: dependencies }),
       },
       execArgv: enforceMemory ? [`--max-old-space-size=${Math.max(64, Math.floor(fn.memoryMb * 0.9))}`] : [],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -157,10 +205,14 @@ export class FunctionPool {
     }
     guard.watch(child);
     const prefix = `${fn.functionName}#${id}`;
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => log.fn(prefix, line));
-    }
     const instance: Instance = { id, child, identity, cgroup, generation: this.#generation, frozen: false, dead: false, coldStartPending: true };
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        // V8's own last words when the heap (capped at the MemorySize) is full.
+        if (/JavaScript heap out of memory|Reached heap limit/.test(line)) instance.heapExhausted = true;
+        log.fn(prefix, line);
+      });
+    }
     child.on('message', (m: FromWorker) => {
       if (m?.type === 'egress-refused') this.options.onEgressRefused?.({ functionName: fn.functionName, instance: id, host: m.host, port: m.port, requestId: m.requestId });
     });
@@ -180,15 +232,17 @@ export class FunctionPool {
 
   async #acquire(): Promise<Instance> {
     if (this.#stopped) throw new Error(`${this.name}: the gateway is stopping`);
+    const worker = await this.#worker();
+    if (this.#stopped) throw new Error(`${this.name}: the gateway is stopping`);
     // Most recently used first, as Lambda prefers the warmest environment.
     const warm = this.#idle.pop();
     if (warm) return warm;
     // #spawn counts the new instance in #all at once, so concurrent cold starts respect the cap.
     if (this.#all.size < this.options.maxInstances) {
       const spawnedAt = performance.now();
-      const instance = this.#spawn();
+      const instance = this.#spawn(worker);
       try {
-        await waitForReady(instance.child, this.options.initTimeoutMs);
+        await waitForReady(instance.child, this.options.initTimeoutMs, () => instance.outOfMemory === true || instance.heapExhausted === true, outOfMemory(this.options.fn, 'during init'));
         instance.cgroup?.limitCpu();
         // Cold start as a user feels it: process start plus the bundle's init.
         instance.initMs = Math.round(performance.now() - spawnedAt);
@@ -272,8 +326,8 @@ export class FunctionPool {
       };
       // Lambda's words for a runtime that died mid-invocation (Go's os/exec wording: "signal: killed").
       const onExit = (code: number | null, signal: string | null) => {
-        const outOfMemory = signal === 'SIGKILL' && instance.outOfMemory === true;
-        if (outOfMemory) this.options.log.error(`${fn.functionName}#${instance.id}: ${requestId} went over its MemorySize of ${fn.memoryMb} MB: the kernel ended the instance`);
+        const memory = (signal === 'SIGKILL' && instance.outOfMemory === true) || instance.heapExhausted === true;
+        if (memory) this.options.log.error(`${fn.functionName}#${instance.id}: ${requestId} ${outOfMemory(fn, 'during the invocation')}`);
         const why = signal ? `signal: ${signal === 'SIGKILL' ? 'killed' : signal.replace(/^SIG/, '').toLowerCase()}` : `exit status ${code}`;
         finish({
           status: 'error', requestId, durationMs: durationMs(), initMs,

@@ -244,7 +244,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       },
       onDelivery: (delivery) => events.emit('delivery', delivery),
     });
-    const apiHosts = { name: 'execute-api', hosts: [{ host: apiHost, handler: apiHostHandler(management), plainPort: entry.port }], stop: async () => {} };
+    const apiHosts = { name: 'execute-api', hosts: [{ host: apiHost, handler: apiHostHandler(management, log, apiHost), plainPort: entry.port }], stop: async () => {} };
     await services.start(Promise.resolve(apiHosts));
     const tls = await services.start(startTlsFront({ hosts: services.hosts(), folder: scratch, log }));
 
@@ -273,7 +273,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
         maxMessageBytes: opts.maxMessageBytes, maxFrameBytes: opts.maxFrameBytes,
         idleTimeoutMs: opts.idleTimeoutMs, maxDurationMs: opts.maxDurationMs, runDisconnect: opts.runDisconnect,
       },
-      management, devIssuer, staticDir: opts.staticDir, stopAlongside: [() => eventSources.stop(), () => lambda.stop()],
+      management, devIssuer, staticDir: opts.staticDir, stopAlongside: [() => eventSources.stop(), () => lambda.stop()], sqs: sqs?.sqs,
       onInvocation: (report: InvocationReport) => events.emit('invocation', report),
     }));
     eventSources.start();

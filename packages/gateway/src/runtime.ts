@@ -9,9 +9,11 @@
 // LATE SEND for a management-API request that outlived its invocation.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { ClientRequest } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { callHandler, loadLambdaHandler, runtimeMajor, type CallbackContext, type Handler } from './handler-loader.ts';
+import { registerRuntimeSdk } from './runtime-sdk.ts';
 import { installEgress, type EgressConfig } from './egress.ts';
 import { egressVariable, invocationHeader, type FromWorker, type LambdaError, type ToWorker } from './worker-protocol.ts';
 
@@ -39,11 +41,20 @@ diagnosticsChannel.subscribe('ws-outbox:http1.request.created', (message) => {
   if (id !== undefined) request.headers[invocationHeader] = id;
 });
 
+// This file (or its bundle for an older Node) and the handler loader beside it.
+const workerFiles = [fileURLToPath(import.meta.url), join(dirname(fileURLToPath(import.meta.url)), 'handler-loader.')];
+const isWorkerFrame = (line: string): boolean => workerFiles.some((file) => line.includes(file));
+
+// Lambda's shapes for what a handler throws, rejects with or calls back with: an Error by its
+// name, a string as errorType "string" (an authorizer's callback('Unauthorized')).
 const toLambdaError = (error: unknown, fallbackType = 'Error'): LambdaError => {
   if (error instanceof Error) {
-    return { errorType: error.name || fallbackType, errorMessage: error.message, trace: error.stack?.split('\n') };
+    // The worker's own frames (this file, the loader) say nothing about the function: left out.
+    const trace = error.stack?.split('\n').filter((line) => !isWorkerFrame(line));
+    return { errorType: error.name || fallbackType, errorMessage: error.message, trace };
   }
-  return { errorType: fallbackType, errorMessage: String(error) };
+  if (typeof error === 'string') return { errorType: 'string', errorMessage: error };
+  return { errorType: fallbackType, errorMessage: JSON.stringify(error) ?? String(error) };
 };
 
 const send = (message: FromWorker): void => {
@@ -64,7 +75,7 @@ const sendAndFreeze = (message: FromWorker): void => {
   }
 };
 
-const contextFor = (message: ToWorker) => {
+const contextFor = (message: ToWorker, runtime: string) => {
   const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local';
   const region = process.env.AWS_REGION ?? 'us-east-1';
   return {
@@ -76,25 +87,11 @@ const contextFor = (message: ToWorker) => {
     logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME ?? `/aws/lambda/${functionName}`,
     logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? 'local',
     getRemainingTimeInMillis: () => Math.max(0, message.deadlineMs - Date.now()),
+    // Runtimes before nodejs24.x have it (true by default); nodejs24.x removed it with callbacks.
+    // Locally a callback's result is returned at once, as with false: the gateway cannot tell
+    // the handler's pending work from its own in the event loop.
+    ...((runtimeMajor(`AWS_Lambda_${runtime}`) ?? 24) < 24 ? { callbackWaitsForEmptyEventLoop: true } : {}),
   };
-};
-
-const loadHandler = async (): Promise<(event: unknown, context: unknown) => unknown> => {
-  const spec = process.env._HANDLER ?? 'index.handler';
-  const dot = spec.lastIndexOf('.');
-  const [moduleName, exportName] = [spec.slice(0, dot), spec.slice(dot + 1)];
-  const file = join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), `${moduleName}.mjs`);
-  let mod: Record<string, unknown>;
-  try {
-    mod = await import(pathToFileURL(file).href);
-  } catch (error) {
-    throw Object.assign(new Error(`Cannot load ${file}: ${(error as Error).message}`), { name: 'Runtime.ImportModuleError' });
-  }
-  const fn = mod[exportName];
-  if (typeof fn !== 'function') {
-    throw Object.assign(new Error(`${moduleName}.${exportName} is not a function (exports: ${Object.keys(mod).join(', ') || 'none'})`), { name: 'Runtime.HandlerNotFound' });
-  }
-  return fn as (event: unknown, context: unknown) => unknown;
 };
 
 // The gateway's settings for this worker's network, read once and taken out of the environment
@@ -116,10 +113,14 @@ const main = async (): Promise<void> => {
   // than finish its invocation against nothing and then freeze for good. A frozen one cannot see
   // this; the gateway's watchdog kills those (worker-guard.ts).
   process.on('disconnect', () => process.exit(1));
+  registerRuntimeSdk();
   const started = performance.now();
-  let handler: (event: unknown, context: unknown) => unknown;
+  // The Runtime as the template names it (AWS_EXECUTION_ENV is AWS_Lambda_<Runtime>): its rules
+  // for callbacks, whichever Node this worker runs on.
+  const runtime = (process.env.AWS_EXECUTION_ENV ?? 'AWS_Lambda_nodejs24.x').replace(/^AWS_Lambda_/, '');
+  let handler: Handler;
   try {
-    handler = await loadHandler();
+    handler = await loadLambdaHandler(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), process.env._HANDLER ?? 'index.handler', runtime);
   } catch (error) {
     send({ type: 'init-error', error: toLambdaError(error, 'Runtime.ImportModuleError') });
     process.exit(1);
@@ -129,7 +130,7 @@ const main = async (): Promise<void> => {
     send({ type: 'started', requestId: message.requestId });
     let reply: FromWorker;
     try {
-      const value = await invocation.run(message.requestId, () => handler(message.event, contextFor(message)));
+      const value = await invocation.run(message.requestId, () => callHandler(handler, message.event, contextFor(message, runtime) as CallbackContext, runtime));
       reply = { type: 'result', requestId: message.requestId, result: JSON.stringify(value ?? null) };
     } catch (error) {
       reply = { type: 'error', requestId: message.requestId, error: toLambdaError(error) };

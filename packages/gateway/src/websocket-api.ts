@@ -10,7 +10,8 @@ import { ConnectionRegistry, type LiveConnection } from './connections.ts';
 import { connectEvent, disconnectEvent, messageEvent, type ApiInfo } from './events.ts';
 import { watchFrameSizes } from './frame-limit.ts';
 import { handshakeError } from './handshake.ts';
-import type { FunctionPool, InvokeOutcome } from './function-pool.ts';
+import type { InvokeOutcome } from './function-pool.ts';
+import type { RouteTarget } from './route-targets.ts';
 import { newConnectionId } from './ids.ts';
 import type { AuthorizerDecision } from './authorizer.ts';
 import type { Logger } from './log.ts';
@@ -32,7 +33,7 @@ export interface WebSocketApiOptions {
   api: ApiInfo;
   routeSelectionExpression: string;
   /** Route key → the pool of the function it integrates with. */
-  routes: Map<string, FunctionPool>;
+  routes: Map<string, RouteTarget>;
   registry: ConnectionRegistry;
   log: Logger;
   onInvocation: (report: InvocationReport) => void;
@@ -260,7 +261,7 @@ export const createWebSocketApi = (options: Omit<WebSocketApiOptions, keyof type
   return {
     handleUpgrade,
     /** A changed template: new messages are routed with these; connections stay open. */
-    setRoutes(routeSelectionExpression: string, next: Map<string, FunctionPool>) {
+    setRoutes(routeSelectionExpression: string, next: Map<string, RouteTarget>) {
       selectRoute = routeSelector(routeSelectionExpression, next.keys());
       routes = next;
     },

@@ -74,8 +74,9 @@ export const functionPolicy = (fn: FunctionModel, template: Template, refs: Reco
   if (fn.spec.role !== undefined && role === undefined) unknown.push(`Role ${JSON.stringify(fn.spec.role)} is not an AWS::IAM::Role of this template`);
   const entries = role !== undefined ? roleEntries(template, role) : fn.spec.policies;
   for (const entry of entries) {
-    if (typeof entry === 'string' || (entry !== null && typeof entry === 'object' && Object.keys(entry).length === 1 && ('Fn::Sub' in entry || 'Ref' in entry))) {
-      // A managed policy: by name or ARN, or a template resource.
+    const intrinsic = entry !== null && typeof entry === 'object' && Object.keys(entry).length === 1 && /^(Ref|Fn::\w+)$/.test(Object.keys(entry)[0]!);
+    if (typeof entry === 'string' || intrinsic) {
+      // A managed policy: by name or ARN (written with any intrinsic: Sub, Join, If…), or a template resource.
       let name: string;
       try {
         name = String(resolveIntrinsics(entry, refs));

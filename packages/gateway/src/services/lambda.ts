@@ -46,7 +46,7 @@ export const startLambda = async (options: {
         log.warn(`CPU and memory limits are off: ${result.reason}. Functions run with the whole machine (--no-limits silences this).`);
       }
     }
-    let built = await buildBundles({ template: options.template, outdir: options.outdir });
+    let built = await buildBundles({ template: options.template, outdir: options.outdir, say: (line) => log.info(line) });
     const env = {
       AWS_REGION: options.region,
       AWS_DEFAULT_REGION: options.region,
@@ -77,12 +77,12 @@ export const startLambda = async (options: {
       },
       limits,
       async rebuild() {
-        built = await buildBundles({ template: options.template, outdir: options.outdir });
+        built = await buildBundles({ template: options.template, outdir: options.outdir, say: (line) => log.info(line) });
         for (const b of built) pools.get(b.logicalId)?.reload(b.outfile);
         return built;
       },
       async reload(next) {
-        const nextBuilt = await buildBundles({ template: options.template, outdir: options.outdir });
+        const nextBuilt = await buildBundles({ template: options.template, outdir: options.outdir, say: (line) => log.info(line) });
         for (const b of nextBuilt) {
           const fn = next.functions.get(b.logicalId)!;
           const pool = pools.get(b.logicalId);

@@ -10,13 +10,20 @@ import type { DevIssuer } from '../dev-issuer.ts';
 import type { FunctionPool } from '../function-pool.ts';
 import type { Logger } from '../log.ts';
 import { isManagementPath } from '../management-api.ts';
+import { normalizeApiPath, watchApiRequest } from '../api-paths.ts';
+import { routeTargetsFor } from '../route-targets.ts';
+import type { LocalSqs } from '../sqs.ts';
 import { createStaticHandler } from '../static.ts';
 import { createWebSocketApi, refuseUpgrade, type InvocationReport } from '../websocket-api.ts';
 import type { EntryService } from './entry.ts';
 import type { GatewayService, HostHandler } from './service.ts';
 
-/** The API's AWS host answers the @connections paths; anything else is API Gateway's 403. */
-export const apiHostHandler = (management: HostHandler): HostHandler => async (req, res) => {
+/**
+ * The API's AWS host answers the @connections paths (`//` collapsed, as API Gateway does);
+ * anything else is API Gateway's 403. Every 403 is logged with why.
+ */
+export const apiHostHandler = (management: HostHandler, log?: Pick<Logger, 'warn'>, host = 'execute-api'): HostHandler => async (req, res) => {
+  if (log) watchApiRequest(req, res, log, host);
   if (isManagementPath(req.url)) return management(req, res);
   req.resume();
   res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-ErrorType': 'ForbiddenException' }).end(JSON.stringify({ message: 'Forbidden' }));
@@ -33,10 +40,15 @@ export const startWebSocketApi = async (options: {
   /** Stopped together with the API: the pollers (no new invocations) and the pools (which ends running ones). */
   stopAlongside: Array<() => Promise<void>>;
   onInvocation: (report: InvocationReport) => void;
+  /** The local SQS, for routes integrated with a queue. */
+  sqs?: LocalSqs;
 }): Promise<GatewayService> => {
   const { model, log, pools } = options;
   const { stage } = model;
-  const routesOf = (m: AppModel) => new Map([...m.routes].map(([key, id]) => [key, pools.get(id)!]));
+  // Lambda proxy routes go to the pools; emulated integrations and unservable routes to their targets.
+  const routesOf = (m: AppModel) => routeTargetsFor(m, pools, options.sqs);
+  // What the template has that the gateway skips or only partly emulates: one line each, never fatal.
+  for (const notice of model.notices) log.warn(notice);
   let authorize: ReturnType<typeof createAuthorizer> | undefined;
   if (model.authorizer?.kind === 'iam') {
     log.warn('The WebSocket API uses AWS_IAM authorization, which the local gateway does not emulate: connections are not authorized locally.');
@@ -63,6 +75,7 @@ export const startWebSocketApi = async (options: {
   const { devIssuer, management } = options;
 
   const handleRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (isManagementPath(normalizeApiPath(req.url))) watchApiRequest(req, res, log, `port ${options.entry.port}`);
     const path = new URL(req.url ?? '/', 'http://local').pathname;
     const handle = isManagementPath(req.url) ? management(req, res)
       : devIssuer?.serves(path) ? devIssuer.handle(req, res)

@@ -107,8 +107,8 @@ describe('errors and endpoints', () => {
     const block = text.slice(text.indexOf('boom        BoomFunction'));
     expect(block).toMatch(/^boom {8}BoomFunction \S+ → ERROR \(\d+ ms/);
     expect(block).toContain('  Error: boom from the handler: on purpose');
-    // The function's own frames (its bundle has no source map here: minified names), not the runtime's.
-    expect(block).toMatch(/\n {4}at \S+ \(file:\S+\/BoomFunction\/boom\.mjs:\d+:\d+\)/);
+    // The function's own frames (its CodeUri runs as it is, as on Lambda: the file itself), not the runtime's.
+    expect(block).toMatch(/\n {4}at explode \(file:\S+\/edge-functions\/boom\.mjs:2:\d+\)/);
     expect(block.split('\n\n')[0]).not.toContain('runtime.ts');
   });
 

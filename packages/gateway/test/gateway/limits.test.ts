@@ -138,7 +138,7 @@ export const handler = async (event) => {
     await eventually(() => reports.length === 2, 'the invocation', 20_000);
     expect(reports[1]).toMatchObject({ status: 'error' });
     const log = lines.join('');
-    expect(log).toMatch(/HogFunction#\d+: \S+ went over its MemorySize of 128 MB: the kernel ended the instance/);
+    expect(log).toMatch(/HogFunction#\d+: \S+ out of memory: the instance went over its MemorySize of 128 MB during the invocation/);
     expect(log).toMatch(/Runtime\.ExitError: RequestId: \S+ Error: Runtime exited with error: signal: killed/);
     await client.waitFor((d) => d?.message === 'Internal server error');
     await client.close();

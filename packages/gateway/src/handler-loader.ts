@@ -1,0 +1,151 @@
+// How Lambda's Node runtime finds and calls a handler, for the worker (runtime.ts). The rules are
+// those of AWS's runtime interface client (aws-lambda-ric), written anew here:
+//   - `_HANDLER` is `[dir/]module.name[.nested]`; the module is `LAMBDA_TASK_ROOT/dir/module` tried
+//     with the extensions '', .js, .mjs, .cjs in that order, and loaded with Node's own loader
+//     (ESM or CommonJS by extension and the nearest package.json, as Node decides);
+//   - the handler is `name[.nested]` on the module namespace, else on its default export (a
+//     CommonJS module's module.exports, whatever `__esModule` says);
+//   - errors are Lambda's: Runtime.MalformedHandlerName, Runtime.ImportModuleError,
+//     Runtime.UserCodeSyntaxError, Runtime.HandlerNotFound, Runtime.CallbackHandlerDeprecated.
+//   - a handler with a third (callback) parameter fails init on nodejs24.x and later, with
+//     Lambda's own message; older runtimes call it with a callback.
+// Nothing here imports the gateway: it runs inside the function's process, on the function's Node
+// (which may be 20 or 22), so it keeps to what those offer.
+//
+// Why not run aws-lambda-ric itself behind a local Runtime API, as AWS's emulator does: 4.x builds
+// curl and aws-lambda-cpp with cmake at install (a heavy native dependency for a dev tool); it is
+// the nodejs24.x client only (it refuses every callback handler, so nodejs22.x and older would
+// need 3.x besides); and the freeze would then come from outside, after the HTTP round trip of its
+// response, leaving a window in which un-awaited work runs. The worker freezes itself right after
+// its result is written (runtime.ts), which the project's guarantee rests on.
+import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export type Handler = (event: unknown, context: unknown, callback?: (error?: unknown, result?: unknown) => void) => unknown;
+
+export class LambdaRuntimeError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+// Lambda's message, word for word, for a callback handler on nodejs24.x.
+export const callbackRemovedMessage = 'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. '
+  + 'You need to modify this function to use a supported handler signature to use Node.js 24 or later. '
+  + 'For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
+
+/** `src/app.handler` → { moduleRoot: 'src', moduleName: 'app', handlerName: 'handler' }. */
+export const parseHandler = (spec: string): { moduleRoot: string; moduleName: string; handlerName: string } => {
+  if (spec.includes('..')) {
+    throw new LambdaRuntimeError('Runtime.MalformedHandlerName', `'${spec}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`);
+  }
+  const last = basename(spec);
+  const match = /^([^.]*)\.(.*)$/.exec(last);
+  if (!match || !match[1] || !match[2]) throw new LambdaRuntimeError('Runtime.MalformedHandlerName', 'Bad handler');
+  return { moduleRoot: spec.slice(0, spec.length - last.length).replace(/\/$/, ''), moduleName: match[1], handlerName: match[2] };
+};
+
+/** The runtime's Node major, from AWS_EXECUTION_ENV (`AWS_Lambda_nodejs22.x` → 22); undefined when it is not a Node runtime name. */
+export const runtimeMajor = (executionEnv: string | undefined): number | undefined => {
+  const major = /nodejs(\d+)\.x$/.exec(executionEnv ?? '')?.[1];
+  return major === undefined ? undefined : Number(major);
+};
+
+/** The file the handler's module is, as the runtime looks for it; undefined when none exists. */
+export const handlerFile = (taskRoot: string, spec: string): string | undefined => {
+  const { moduleRoot, moduleName } = parseHandler(spec);
+  const base = resolve(taskRoot, moduleRoot, moduleName);
+  return ['', '.js', '.mjs', '.cjs'].map((ext) => `${base}${ext}`).find((file) => statSync(file, { throwIfNoEntry: false })?.isFile() === true);
+};
+
+// What a missing module means on Lambda, in one line the developer can act on.
+const missingModuleHint = (message: string, runtime: string): string => {
+  const name = /Cannot find (?:module|package) '((?:@[^/']+\/)?[^/']+)/.exec(message)?.[1];
+  if (name === 'aws-sdk') {
+    return `\n  ${runtime} has no aws-sdk (v2): Lambda's Node runtimes from nodejs18.x include only the AWS SDK v3 (@aws-sdk/*). `
+      + 'Add aws-sdk to the function\'s package.json dependencies, or move to SDK v3.';
+  }
+  if (name?.startsWith('@aws-sdk/')) {
+    return `\n  ${runtime} provides ${name} on Lambda, but the local gateway has no copy of it: install it in your project (npm i -D ${name}).`;
+  }
+  return '';
+};
+
+/** Loads the handler as Lambda's Node runtime does. Throws LambdaRuntimeError (Lambda's error types). */
+export const loadLambdaHandler = async (taskRoot: string, spec: string, runtime: string): Promise<Handler> => {
+  const { moduleRoot, moduleName, handlerName } = parseHandler(spec);
+  const file = handlerFile(taskRoot, spec);
+  let mod: unknown;
+  try {
+    if (file !== undefined) {
+      mod = await import(pathToFileURL(file).href);
+    } else {
+      // Neither a file nor one with the runtime's extensions: Node's require resolution from the
+      // task root (a folder with an index.js, a package name), as the runtime falls back to.
+      const require = createRequire(join(taskRoot, 'index.js'));
+      mod = require(require.resolve(moduleName, { paths: [taskRoot, join(taskRoot, moduleRoot)] }));
+    }
+  } catch (error) {
+    const e = error as Error & { code?: string };
+    if (e instanceof SyntaxError) throw new LambdaRuntimeError('Runtime.UserCodeSyntaxError', `${e.name}: ${e.message}`);
+    if (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND') {
+      throw new LambdaRuntimeError('Runtime.ImportModuleError', `Error: ${e.message.split('\n')[0]}${missingModuleHint(e.message, runtime)}`);
+    }
+    throw error;
+  }
+  const find = (root: unknown): unknown => handlerName.split('.')
+    .reduce<unknown>((nested, key) => (nested !== null && (typeof nested === 'object' || typeof nested === 'function') ? (nested as Record<string, unknown>)[key] : undefined), root);
+  let handler = find(mod);
+  if (handler === undefined && mod !== null && typeof mod === 'object' && 'default' in mod) handler = find((mod as { default: unknown }).default);
+  if (handler === undefined) throw new LambdaRuntimeError('Runtime.HandlerNotFound', `${spec} is undefined or not exported`);
+  if (typeof handler !== 'function') throw new LambdaRuntimeError('Runtime.HandlerNotFound', `${spec} is not a function`);
+  const major = runtimeMajor(`AWS_Lambda_${runtime}`);
+  if (handler.length >= 3 && (major === undefined || major >= 24)) {
+    throw new LambdaRuntimeError('Runtime.CallbackHandlerDeprecated', callbackRemovedMessage);
+  }
+  return handler as Handler;
+};
+
+export interface CallbackContext {
+  callbackWaitsForEmptyEventLoop: boolean;
+  done?: (error?: unknown, result?: unknown) => void;
+  succeed?: (result?: unknown) => void;
+  fail?: (error?: unknown) => void;
+}
+
+/**
+ * One invocation as the runtime makes it: the handler's promise, or (before nodejs24.x) the first
+ * of its callback, context.done/succeed/fail, or its returned promise. A handler that returns no
+ * promise and never calls back settles with null, as Lambda's does once the event loop is empty.
+ */
+export const callHandler = (handler: Handler, event: unknown, context: CallbackContext, runtime: string): Promise<unknown> => {
+  const major = runtimeMajor(`AWS_Lambda_${runtime}`);
+  const callbacks = major !== undefined && major < 24;
+  if (!callbacks) return Promise.resolve().then(() => handler(event, context));
+  return new Promise((resolvePromise, reject) => {
+    let settled = false;
+    const callback = (error?: unknown, result?: unknown) => {
+      if (settled) return;
+      settled = true;
+      if (error !== undefined && error !== null) reject(error);
+      else resolvePromise(result);
+    };
+    Object.assign(context, { done: callback, succeed: (result?: unknown) => callback(null, result), fail: (error?: unknown) => callback(error ?? 'handled') });
+    let returned: unknown;
+    try {
+      returned = handler(event, context, callback);
+    } catch (error) {
+      callback(error);
+      return;
+    }
+    if (returned !== null && typeof returned === 'object' && typeof (returned as Promise<unknown>).then === 'function') {
+      (returned as Promise<unknown>).then((value) => callback(null, value), (error) => callback(error ?? new Error('the handler rejected with nothing')));
+    } else if (handler.length < 3) {
+      // No callback to wait for: the runtime returns null once the event loop has nothing left.
+      setImmediate(() => callback(null, null));
+    }
+  });
+};

@@ -1,0 +1,163 @@
+// The template readers' small jobs, each on its own: CloudFormation intrinsics and conditions as
+// the gateway resolves them, SAM's two --parameter-overrides forms, request mapping templates,
+// and the handler rules of Lambda's Node runtime.
+import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { evaluateCondition } from '../../src/template/conditions.ts';
+import { resolveIntrinsics } from '../../src/template/intrinsics.ts';
+import { gatherParameterOverrides, parseParameterOverrides } from '../../src/template/parameters.ts';
+import { localRefs } from '../../src/template/refs.ts';
+import { parseTemplate } from '../../src/template/load.ts';
+import { createTableInput, tablesOf } from '../../src/template/resources.ts';
+import { renderTemplate, selectTemplate, unsupportedDirectives } from '../../src/mapping-template.ts';
+import { sendMessageInput } from '../../src/route-targets.ts';
+import { callHandler, handlerFile, loadLambdaHandler, parseHandler } from '../../src/handler-loader.ts';
+
+const template = parseTemplate(`
+Parameters:
+  Env: { Type: String, Default: dev }
+  Units: { Type: Number, Default: 5 }
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+  NotProd: !Not [!Condition IsProd]
+  Both: !And [!Condition NotProd, !Equals [!Ref Units, '5']]
+  Either: !Or [!Condition IsProd, !Equals [!Ref AWS::Region, us-east-1]]
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Sub \${AWS::StackName}-\${Env}
+      AttributeDefinitions: [{ AttributeName: id, AttributeType: S }]
+      KeySchema: [{ AttributeName: id, KeyType: HASH }]
+      ProvisionedThroughput: { ReadCapacityUnits: !Ref Units, WriteCapacityUnits: !If [IsProd, 10, 1] }
+  Simple:
+    Type: AWS::Serverless::SimpleTable
+`);
+
+describe('intrinsics', () => {
+  const refs = localRefs(template, { Table: 'local-table', 'Table.Arn': 'arn:aws:dynamodb:us-east-1:123456789012:table/local-table' });
+
+  test('Ref, Sub (both forms, ${!literal}), GetAtt (both forms), Join, If and AWS::NoValue', () => {
+    expect(resolveIntrinsics({ Ref: 'Env' }, refs)).toBe('dev');
+    expect(resolveIntrinsics({ 'Fn::Sub': '${AWS::StackName}/${Table}/${!Kept}' }, refs)).toBe('ws-outbox-local/local-table/${Kept}');
+    expect(resolveIntrinsics({ 'Fn::Sub': ['${A}-${Env}', { A: { Ref: 'Table' } }] }, refs)).toBe('local-table-dev');
+    expect(resolveIntrinsics({ 'Fn::GetAtt': ['Table', 'Arn'] }, refs)).toMatch(/:table\/local-table$/);
+    expect(resolveIntrinsics({ 'Fn::GetAtt': 'Table.Arn' }, refs)).toMatch(/:table\/local-table$/);
+    expect(resolveIntrinsics({ 'Fn::Join': ['-', ['a', { Ref: 'Env' }]] }, refs)).toBe('a-dev');
+    expect(resolveIntrinsics({ 'Fn::If': ['IsProd', 'big', 'small'] }, refs)).toBe('small');
+    expect(resolveIntrinsics({ keep: 1, drop: { 'Fn::If': ['IsProd', 1, { Ref: 'AWS::NoValue' }] } }, refs)).toEqual({ keep: 1 });
+    expect(resolveIntrinsics(['a', { Ref: 'AWS::NoValue' }, 'b'], refs)).toEqual(['a', 'b']);
+  });
+
+  test('anything it cannot resolve is an error that names where', () => {
+    expect(() => resolveIntrinsics({ x: { Ref: 'Nope' } }, refs, 'Fn.Environment')).toThrow(/Cannot resolve Nope at Fn\.Environment\.x/);
+    expect(() => resolveIntrinsics({ 'Fn::ImportValue': 'x' }, refs)).toThrow(/Cannot resolve Fn::ImportValue/);
+    expect(() => resolveIntrinsics({ 'Fn::If': ['Unknown', 1, 2] }, refs)).toThrow(/names condition Unknown/);
+  });
+
+  test('a value without intrinsics comes back as it is (any JSON)', () => {
+    const plain = fc.jsonValue().filter((v) => JSON.stringify(v).match(/"(Ref|Fn::[A-Za-z]+|Condition)"/) === null);
+    fc.assert(fc.property(plain, (value) => {
+      expect(resolveIntrinsics(value, refs)).toEqual(value);
+    }));
+  });
+
+  test('a table definition: capacities from parameters become numbers; a SimpleTable is a hash-keyed on-demand table', () => {
+    const [table, simple] = tablesOf(template);
+    const input = createTableInput(table!, 'local-table', (value, at) => resolveIntrinsics(value, refs, at));
+    expect(input.ProvisionedThroughput).toEqual({ ReadCapacityUnits: 5, WriteCapacityUnits: 1 });
+    expect(createTableInput(simple!, 'Simple')).toEqual({
+      TableName: 'Simple', BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+    });
+  });
+});
+
+describe('conditions', () => {
+  test('Equals, Not, And, Or and Condition, from the parameters as they stand', () => {
+    const dev = localRefs(template);
+    expect([dev['Condition::IsProd'], dev['Condition::NotProd'], dev['Condition::Both'], dev['Condition::Either']]).toEqual(['false', 'true', 'true', 'true']);
+    const prod = localRefs(template, { Env: 'prod', 'AWS::Region': 'eu-west-1' });
+    expect([prod['Condition::IsProd'], prod['Condition::NotProd'], prod['Condition::Both'], prod['Condition::Either']]).toEqual(['true', 'false', 'false', 'true']);
+  });
+
+  test('a condition that refers to itself, or to one that is not defined, is an error', () => {
+    expect(() => evaluateCondition('A', { A: { Condition: 'B' }, B: { Condition: 'A' } }, {}, [])).toThrow(/refers to itself \(A → B → A\)/);
+    expect(() => evaluateCondition('A', { A: { Condition: 'Missing' } }, {}, [])).toThrow(/Condition Missing is not defined/);
+    expect(() => evaluateCondition('A', { A: { 'Fn::Contains': [] } }, {}, [])).toThrow(/Cannot evaluate Fn::Contains/);
+  });
+});
+
+describe('--parameter-overrides', () => {
+  test('SAM\'s words (several after one flag), quoted values, and the ParameterKey=,ParameterValue= form', () => {
+    const args = gatherParameterOverrides(['--template', 't.yaml', '--parameter-overrides', 'A=1', 'B=two words', '--no-iam', '--parameter-overrides', 'ParameterKey=C,ParameterValue=x=y']);
+    expect(args).toEqual(['--template', 't.yaml', '--parameter-overrides', 'A=1', '--parameter-overrides', 'B=two words', '--no-iam', '--parameter-overrides', 'ParameterKey=C,ParameterValue=x=y']);
+    expect(parseParameterOverrides(['A=1 B="b c"', "D='e f'", 'ParameterKey=C,ParameterValue=x=y'])).toEqual({ A: '1', B: 'b c', D: 'e f', C: 'x=y' });
+    expect(() => parseParameterOverrides('novalue')).toThrow(/expected Key=Value/);
+    expect(gatherParameterOverrides(['--parameter-overrides'])).toEqual(['--parameter-overrides']);
+  });
+});
+
+describe('request mapping templates', () => {
+  const input = { body: JSON.stringify({ action: 'tell', a: { b: [1, 'two'] }, text: 'x y&z' }), requestContext: { connectionId: 'c1', stage: 'test', authorizer: { principalId: 'me' } }, stageVariables: { v: 'sv' } };
+
+  test('references: $input.body/json/path, $context (nested), $stageVariables, $util, an escaped dollar', () => {
+    expect(renderTemplate('{"c":"$context.connectionId","p":"$context.authorizer.principalId","a":$input.json(\'$.a\'),"b1":"$input.path(\'$.a.b[1]\')","s":"$stageVariables.v"}', input))
+      .toBe('{"c":"c1","p":"me","a":{"b":[1,"two"]},"b1":"two","s":"sv"}');
+    expect(renderTemplate('Body=$util.urlEncode($input.json(\'$.text\'))&Raw=$util.escapeJavaScript($input.body)', input))
+      .toBe(`Body=%22x+y%26z%22&Raw=${JSON.stringify(input.body).slice(1, -1)}`);
+    expect(renderTemplate('cost: \\$5 $unknown', input)).toBe('cost: $5 $unknown');
+  });
+
+  test('directives are named, not evaluated; the template is picked by its selection expression', () => {
+    expect(unsupportedDirectives('#set($x = 1)#if($x)y#end')).toEqual(['#set', '#if', '#end']);
+    expect(selectTemplate({ $default: 'd', tell: 't' }, '\\$default', '{}')).toBe('d');
+    expect(selectTemplate({ $default: 'd', tell: 't' }, '$request.body.action', '{"action":"tell"}')).toBe('t');
+    expect(selectTemplate({ 'application/json': 'only' }, undefined, '{}')).toBe('only');
+    expect(selectTemplate({ a: '1', b: '2' }, undefined, '{}')).toBeUndefined();
+  });
+
+  test('an SQS SendMessage form becomes its SendMessage input', () => {
+    expect(sendMessageInput('Action=SendMessage&MessageGroupId=g&MessageBody=%7B%7D&MessageAttribute.1.Name=from&MessageAttribute.1.Value.StringValue=c1&MessageAttribute.1.Value.DataType=String', 'https://q')).toEqual({
+      QueueUrl: 'https://q', MessageBody: '{}', MessageGroupId: 'g', MessageDeduplicationId: undefined, DelaySeconds: undefined,
+      MessageAttributes: { from: { DataType: 'String', StringValue: 'c1' } },
+    });
+    expect(() => sendMessageInput('Action=SendMessageBatch', 'https://q')).toThrow(/only SendMessage/);
+  });
+});
+
+describe('Lambda\'s handler rules', () => {
+  test('the handler string: a module in a folder, a nested name, and names Lambda refuses', () => {
+    expect(parseHandler('src/app.handler')).toEqual({ moduleRoot: 'src', moduleName: 'app', handlerName: 'handler' });
+    expect(parseHandler('index.a.b')).toEqual({ moduleRoot: '', moduleName: 'index', handlerName: 'a.b' });
+    expect(() => parseHandler('../up.handler')).toThrow(expect.objectContaining({ name: 'Runtime.MalformedHandlerName' }));
+    expect(() => parseHandler('nodot')).toThrow(expect.objectContaining({ name: 'Runtime.MalformedHandlerName' }));
+  });
+
+  test('extensions in Lambda\'s order, the default export\'s names, missing handlers and callbacks by runtime', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ws-outbox-loader-'));
+    try {
+      mkdirSync(join(dir, 'lib'));
+      writeFileSync(join(dir, 'lib', 'both.js'), 'exports.handler = async () => "js";');
+      writeFileSync(join(dir, 'lib', 'both.mjs'), 'export const handler = async () => "mjs";');
+      writeFileSync(join(dir, 'package.json'), '{}');
+      writeFileSync(join(dir, 'cb.cjs'), 'module.exports = { handler: (e, c, callback) => callback(null, "cb"), plain: () => "ignored" };');
+      expect(handlerFile(dir, 'lib/both.handler')).toBe(join(dir, 'lib', 'both.js'));
+      const js = await loadLambdaHandler(dir, 'lib/both.handler', 'nodejs24.x');
+      expect(await callHandler(js, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs24.x')).toBe('js');
+      await expect(loadLambdaHandler(dir, 'lib/both.nothing', 'nodejs24.x')).rejects.toMatchObject({ name: 'Runtime.HandlerNotFound', message: 'lib/both.nothing is undefined or not exported' });
+      await expect(loadLambdaHandler(dir, 'absent.handler', 'nodejs24.x')).rejects.toMatchObject({ name: 'Runtime.ImportModuleError' });
+      await expect(loadLambdaHandler(dir, 'cb.handler', 'nodejs24.x')).rejects.toMatchObject({ name: 'Runtime.CallbackHandlerDeprecated' });
+      const cb = await loadLambdaHandler(dir, 'cb.handler', 'nodejs22.x');
+      expect(await callHandler(cb, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs22.x')).toBe('cb');
+      // A non-promise return value is ignored by the callback runtimes (null), as on Lambda.
+      const plain = await loadLambdaHandler(dir, 'cb.plain', 'nodejs20.x');
+      expect(await callHandler(plain, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs20.x')).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
