@@ -459,6 +459,7 @@ var WsOutboxClient = class extends Emitter {
     }
     const body = key === userKey ? { action: "history", user: true, after } : { action: "history", room: key.slice(5), after };
     this.#write(JSON.stringify(body));
+    this.#later(() => this.#streams.rearm(key), 2 * this.#options.gapTimeoutMs);
   }
   #write(text) {
     this.#socket?.send(text);

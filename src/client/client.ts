@@ -386,6 +386,8 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     }
     const body = key === userKey ? { action: 'history', user: true, after } : { action: 'history', room: key.slice(5), after };
     this.#write(JSON.stringify(body));
+    // An answer that never comes (a throttled or failed request) must not hold the room forever.
+    this.#later(() => this.#streams.rearm(key), 2 * this.#options.gapTimeoutMs);
   }
 
   #write(text: string): void {

@@ -140,6 +140,23 @@ describe('ws-outbox/client on a real socket', () => {
     expect(frames.map((f) => f.frame)).toEqual([{ action: 'send', text: 'hi' }]);
   });
 
+  it('holds a message after a gap, asks for the gap, and asks again when no answer comes', async () => {
+    behaviour = answering;
+    const { count, events } = make({ gapTimeoutMs: 100 });
+    await until(() => count('open') === 1, 'open');
+    const socket = connections[0]!.socket;
+    socket.send(JSON.stringify({ type: 'message', room: 'r', seq: 10, id: 'a' }));
+    socket.send(JSON.stringify({ type: 'message', room: 'r', seq: 12, id: 'c' }));
+    await until(() => frames.filter((f) => f.frame.action === 'history').length >= 2, 'a second history request');
+    expect(frames.filter((f) => f.frame.action === 'history')[0]!.frame).toEqual({ action: 'history', room: 'r', after: 10 });
+    expect(events.filter((e) => e.type === 'message').map((e) => e.value.id)).toEqual(['a']);
+    // The answer fills the gap: both come out, in order, once.
+    socket.send(JSON.stringify({ type: 'replay', room: 'r', head: 12, fetched: true, messages: [{ type: 'message', room: 'r', seq: 11, id: 'b' }, { type: 'message', room: 'r', seq: 12, id: 'c' }] }));
+    await until(() => events.filter((e) => e.type === 'message').length === 3, 'the gap filled');
+    expect(events.filter((e) => e.type === 'message').map((e) => e.value.id)).toEqual(['a', 'b', 'c']);
+    expect(count('duplicate')).toBe(1);
+  });
+
   it('refuses bad options with the option\'s name', () => {
     expect(() => new WsOutboxClient({ url: 'http://x' })).toThrow(/wss:/);
     expect(() => new WsOutboxClient({ url, WebSocket: WebSocket as never, maxQueue: -1 })).toThrow(/maxQueue/);
