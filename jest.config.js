@@ -36,8 +36,8 @@ export default {
   // test/app: the example app (yours to change); test/package: the packed tarballs in a fresh project.
   roots: ['<rootDir>/test', '<rootDir>/packages/gateway/test'],
   testMatch: ['**/*.test.ts'],
-  // Two tests run alone, each with its own script: the browser (npm run test:e2e), and README's
-  // "Add a route" on a copy of the repository (npm run test:add-route), whose own jest run would
+  // Two tests run alone, each with its own script: the browser (npm run test:e2e), and docs/add-route.md
+  // ("Add a route") on a copy of the repository (npm run test:add-route), whose own jest run would
   // compete for the cores with the timing-sensitive tests of this one.
   testPathIgnorePatterns: ['/node_modules/', '/test/app/e2e/', '/test/app/add-route\\.test\\.ts$'],
   testTimeout: 30000,

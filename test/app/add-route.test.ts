@@ -1,7 +1,7 @@
-// README.md's "Add a route", done to a copy of this repository exactly as written there: the code
-// blocks labelled with a path (```ts handlers/whoami.ts, ```yaml template.yaml Routes, …) are
-// written or inserted where the README says, then the copy's typecheck and tests run. The framework's
-// tests must not notice the new route, and the app's own tests (the new one included) must pass.
+// docs/add-route.md, done to a copy of this repository exactly as written there: its blocks marked
+// `file=…` (```ts file=handlers/whoami.ts, ```yaml file=template.yaml insert=Routes, …) are written
+// or inserted where the page says, then the copy's typecheck and tests run. The framework's tests
+// must not notice the new route, and the app's own tests (the new one included) must pass.
 //
 // The copy holds what the tests need (sources, tests, template, config), with node_modules linked,
 // not copied. Its tests run in one child jest; this file, the SAM validation and `sam build` (slow,
@@ -10,33 +10,24 @@
 import { describe, expect, it } from '@jest/globals';
 import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runnableBlocks, type DocBlock } from '../helpers/doc-blocks.ts';
 import { repoRoot, runNode, tempDir } from '../helpers/node.ts';
 
-interface Block { lang: string; target: string; place?: string; code: string }
+const page = 'docs/add-route.md';
 
-/** The labelled code blocks of the README section that starts with `heading`. */
-const readmeBlocks = (heading: string): Block[] => {
-  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  const start = readme.indexOf(`\n## ${heading}\n`);
-  expect(start).toBeGreaterThan(-1);
-  const end = readme.indexOf('\n## ', start + 1);
-  const section = readme.slice(start, end === -1 ? undefined : end);
-  return [...section.matchAll(/```(\w+) ([^\s`]+)(?: (\w+))?\n([\s\S]*?)```/g)]
-    .map(([, lang, target, place, code]) => ({ lang: lang!, target: target!, place, code: code! }));
-};
-
-/** Inserts `code` into the template: a route right after `Routes:`, a resource right before `Outputs:`. */
-const insert = (template: string, block: Block): string => {
-  const anchor = block.place === 'Routes' ? /^ {6}Routes:\n/m : /^Outputs:\n/m;
+/** Inserts a block into the template: a route right after `Routes:`, a resource right before `Outputs:`. */
+const insert = (template: string, block: DocBlock): string => {
+  const place = block.attrs.insert;
+  const anchor = place === 'Routes' ? /^ {6}Routes:\n/m : /^Outputs:\n/m;
   const match = anchor.exec(template);
-  expect({ place: block.place, found: match !== null }).toEqual({ place: block.place, found: true });
-  const at = block.place === 'Routes' ? match!.index + match![0].length : match!.index;
-  return `${template.slice(0, at)}${block.place === 'Routes' ? block.code : `${block.code}\n`}${template.slice(at)}`;
+  expect({ place, found: match !== null }).toEqual({ place, found: true });
+  const at = place === 'Routes' ? match!.index + match![0].length : match!.index;
+  return `${template.slice(0, at)}${place === 'Routes' ? block.code : `${block.code}\n`}${template.slice(at)}`;
 };
 
 const copyRepository = (): string => {
   const copy = join(tempDir('add-route'), 'repo');
-  for (const path of ['src', 'middleware', 'handlers', 'test', 'events', 'scripts', 'template.yaml', 'env.json', 'build.mjs', 'build.d.mts',
+  for (const path of ['src', 'middleware', 'handlers', 'packages/gateway/src', 'packages/gateway/test', 'packages/gateway/package.json', 'test', 'events', 'scripts', 'template.yaml', 'env.json', 'build.mjs', 'build.d.mts',
     'package.json', 'jest.config.js', 'tsconfig.json']) {
     cpSync(join(repoRoot, path), join(copy, path), { recursive: true });
   }
@@ -44,17 +35,17 @@ const copyRepository = (): string => {
   return copy;
 };
 
-describe('README "Add a route", on a copy of the repository', () => {
+describe(`${page}, on a copy of the repository`, () => {
   it('keeps the typecheck and the framework and app tests green, the new route\'s test included', async () => {
-    const blocks = readmeBlocks('Add a route');
-    expect(blocks.map((b) => `${b.target}${b.place ? ` ${b.place}` : ''}`)).toEqual([
+    const blocks = runnableBlocks(page);
+    expect(blocks.map((b) => `${b.attrs.file}${b.attrs.insert ? ` ${b.attrs.insert}` : ''}`)).toEqual([
       'handlers/whoami.ts', 'template.yaml Routes', 'template.yaml Resources', 'test/app/whoami.test.ts',
     ]);
     const copy = copyRepository();
     let template = readFileSync(join(copy, 'template.yaml'), 'utf8');
     for (const block of blocks) {
-      if (block.target === 'template.yaml') template = insert(template, block);
-      else writeFileSync(join(copy, block.target), block.code);
+      if (block.attrs.file === 'template.yaml') template = insert(template, block);
+      else writeFileSync(join(copy, block.attrs.file!), block.code);
     }
     writeFileSync(join(copy, 'template.yaml'), template);
 

@@ -2,11 +2,12 @@
 // template.yaml and expect it to fail for the right reason. Needs the pinned SAM CLI in .venv,
 // which `npm run validate` installs (CI runs it before the tests); without it these are skipped on
 // a developer's machine, but never under CI=true, where a missing SAM CLI must fail.
-import { describe, expect, it } from '@jest/globals';
+import { expect, it } from '@jest/globals';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot, templatePath, tempDir } from '../helpers/node.ts';
+import { describeWhen } from '../helpers/skip.ts';
 
 const haveSam = existsSync(join(repoRoot, '.venv/bin/sam')) && existsSync(join(repoRoot, '.venv/bin/cfn-lint'));
 const original = readFileSync(templatePath, 'utf8');
@@ -20,7 +21,7 @@ const validate = (edit: (text: string) => string) => {
   return { code: run.status, output: `${run.stdout}${run.stderr}` };
 };
 
-(haveSam || process.env.CI ? describe : describe.skip)('npm run validate (SAM CLI 1.170.0 in .venv)', () => {
+describeWhen(haveSam || Boolean(process.env.CI), 'test/app/validate.test.ts', 'no SAM CLI in .venv: run `npm run validate` once to install SAM CLI 1.170.0 there (CI does, and never skips these)')('npm run validate (SAM CLI 1.170.0 in .venv)', () => {
   it('fails on a policy that points at a resource that does not exist (only the translated template shows it)', () => {
     const { code, output } = validate((t) => t.replace('Resource: !GetAtt Table.Arn', 'Resource: !GetAtt Tabel.Arn'));
     expect(code).not.toBe(0);

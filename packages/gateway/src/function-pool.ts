@@ -23,6 +23,12 @@ import { runtimeFor, runtimeSdkFolder } from './worker-files.ts';
 
 const runtimePath = siblingModule('runtime', import.meta.url);
 
+/**
+ * The errorType of an invocation the gateway's own stop ended (its instance killed, or never
+ * started): not the function's failure, so it is logged as the stop, not as an error.
+ */
+export const stoppedErrorType = 'Gateway.Stopped';
+
 export type InvokeOutcome =
   | { status: 'ok'; requestId: string; result: unknown; durationMs: number; initMs?: number }
   | { status: 'error'; requestId: string; error: LambdaError; durationMs: number; initMs?: number }
@@ -285,6 +291,9 @@ export class FunctionPool {
       instance = await this.#acquire();
     } catch (error) {
       const e = error as Error;
+      if (this.#stopped) {
+        return { status: 'error', requestId, error: { errorType: stoppedErrorType, errorMessage: 'the gateway stopped before an instance was ready' }, durationMs: performance.now() - started };
+      }
       this.options.log.error(`${this.name}: ${e.name}: ${e.message}`);
       return { status: 'error', requestId, error: { errorType: e.name || 'Runtime.InitError', errorMessage: e.message }, durationMs: performance.now() - started };
     }
@@ -326,6 +335,10 @@ export class FunctionPool {
       };
       // Lambda's words for a runtime that died mid-invocation (Go's os/exec wording: "signal: killed").
       const onExit = (code: number | null, signal: string | null) => {
+        if (this.#stopped) {
+          finish({ status: 'error', requestId, durationMs: durationMs(), initMs, error: { errorType: stoppedErrorType, errorMessage: 'the gateway stopped during this invocation' } });
+          return;
+        }
         const memory = (signal === 'SIGKILL' && instance.outOfMemory === true) || instance.heapExhausted === true;
         if (memory) this.options.log.error(`${fn.functionName}#${instance.id}: ${requestId} ${outOfMemory(fn, 'during the invocation')}`);
         const why = signal ? `signal: ${signal === 'SIGKILL' ? 'killed' : signal.replace(/^SIG/, '').toLowerCase()}` : `exit status ${code}`;

@@ -9,7 +9,9 @@
 // LATE SEND for a management-API request that outlived its invocation.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { ClientRequest } from 'node:http';
+import http, { type ClientRequest } from 'node:http';
+import https from 'node:https';
+import { syncBuiltinESMExports } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { callHandler, loadLambdaHandler, runtimeMajor, type CallbackContext, type Handler } from './handler-loader.ts';
@@ -22,11 +24,31 @@ const invocation = new AsyncLocalStorage<string>();
 // node:http (the AWS SDK's NodeHttpHandler), undici (fetch) and the outbox's own keep-alive client
 // (the signed transport) all announce new requests on a diagnostics channel before any header is
 // written, in the caller's async context.
-diagnosticsChannel.subscribe('http.client.request.created', (message) => {
+const stampRequest = (message: unknown) => {
   const { request } = message as { request: ClientRequest };
   const id = invocation.getStore();
-  if (id !== undefined && !request.headersSent) request.setHeader(invocationHeader, id);
-});
+  if (id !== undefined && !request.headersSent && request.getHeader(invocationHeader) === undefined) request.setHeader(invocationHeader, id);
+};
+diagnosticsChannel.subscribe('http.client.request.created', stampRequest);
+
+// Node 20 (nodejs20.x functions) has no `created` channel, and its `start` comes after the
+// headers are written: there, http.request and https.request themselves stamp what they return
+// (and get, which calls the module's own request), and ES modules' named imports are synced.
+const stampOnNode20 = (): void => {
+  if (Number(process.versions.node.split('.')[0]) >= 22) return;
+  for (const mod of [http, https] as Array<typeof http>) {
+    const request = mod.request;
+    const stamped = ((...args: Parameters<typeof http.request>) => {
+      const req = request(...args);
+      stampRequest({ request: req });
+      return req;
+    }) as typeof http.request;
+    mod.request = stamped;
+    mod.get = ((...args: Parameters<typeof http.get>) => stamped(...args).end()) as typeof http.get;
+  }
+  syncBuiltinESMExports();
+};
+stampOnNode20();
 diagnosticsChannel.subscribe('undici:request:create', (message) => {
   const { request } = message as { request: { addHeader(name: string, value: string): void } };
   const id = invocation.getStore();

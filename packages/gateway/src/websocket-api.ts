@@ -10,7 +10,7 @@ import { ConnectionRegistry, type LiveConnection } from './connections.ts';
 import { connectEvent, disconnectEvent, messageEvent, type ApiInfo } from './events.ts';
 import { watchFrameSizes } from './frame-limit.ts';
 import { handshakeError } from './handshake.ts';
-import type { InvokeOutcome } from './function-pool.ts';
+import { stoppedErrorType, type InvokeOutcome } from './function-pool.ts';
 import type { RouteTarget } from './route-targets.ts';
 import { newConnectionId } from './ids.ts';
 import type { AuthorizerDecision } from './authorizer.ts';
@@ -138,9 +138,11 @@ export const createWebSocketApi = (options: Omit<WebSocketApiOptions, keyof type
     const outcome = await track(pool.invoke(event, { route }));
     const statusCode = statusCodeOf(outcome);
     const cold = outcome.initMs !== undefined ? `, cold start ${outcome.initMs} ms` : '';
-    const what = outcome.status === 'ok' ? String(statusCode) : outcome.status === 'timeout' ? 'TIMEOUT' : 'ERROR';
+    const stopped = outcome.status === 'error' && outcome.error.errorType === stoppedErrorType;
+    const what = outcome.status === 'ok' ? String(statusCode) : outcome.status === 'timeout' ? 'TIMEOUT' : stopped ? 'STOPPED' : 'ERROR';
     const line = `${route.padEnd(11)} ${pool.name} ${connectionId} → ${what} (${outcome.durationMs.toFixed(0)} ms${cold})`;
-    if (outcome.status === 'ok' && statusCode < 500) log.info(line);
+    if (stopped) log.info(`${line}: ended by the gateway's stop`);
+    else if (outcome.status === 'ok' && statusCode < 500) log.info(line);
     else log.error([line, ...failureDetails(outcome, statusCode)].join('\n'));
     opts.onInvocation({
       route, functionName: pool.name, connectionId, requestId: outcome.requestId, status: outcome.status,

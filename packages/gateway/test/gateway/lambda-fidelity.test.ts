@@ -20,7 +20,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // The client's $disconnect runs to its end before the stop, which would otherwise end its
+  // instance mid-init and log that as an error.
+  const disconnected = new Promise<void>((resolve) => gateway?.events.on('invocation', (r: { route: string }) => { if (r.route === '$disconnect') resolve(); }));
   await client?.close();
+  if (gateway) await Promise.race([disconnected, sleep(10_000)]);
   await gateway?.stop();
 });
 

@@ -104,6 +104,18 @@ describe('loading as Lambda does', () => {
     }
   }, 60_000);
 
+  test('a late send from a nodejs20.x function is seen (stamped with its invocation on Node 20 too)', async () => {
+    const app = await start('node-major', { iam: false });
+    const client = await app.open();
+    // The un-awaited post runs a little each time the instance thaws, until it goes out: late.
+    for (let i = 0; i < 30 && app.gateway.lateSends.length === 0; i++) {
+      client.send({ action: 'late' });
+      await eventually(() => app.reports.filter((r) => r.route === 'late').length > i, 'the late route returned');
+    }
+    await eventually(() => app.gateway.lateSends.length > 0, 'a LATE SEND is reported');
+    expect(app.gateway.lateSends[0]).toMatchObject({ functionName: 'LateFunction', route: 'late', method: 'POST' });
+  }, 60_000);
+
   test('an instance that goes over its MemorySize during init says so: out of memory, and the limit', async () => {
     const app = await start('init-oom');
     await expect(app.open()).rejects.toMatchObject({ status: 500 });

@@ -11,7 +11,7 @@ import { startGateway, type Gateway } from '../../src/gateway.ts';
 import type { Delivery } from '../../src/management-api.ts';
 import type { InvocationReport } from '../../src/websocket-api.ts';
 import { joinAs, messagesWithText, type ChatClient } from './chat-support.ts';
-import { eventually, sleep } from './support.ts';
+import { eventually, expectedNoise, sleep } from './support.ts';
 
 let gateway: Gateway;
 let sender: ChatClient;
@@ -32,7 +32,7 @@ const invoke = (route: string, body: Record<string, unknown>): Promise<Invocatio
 
 beforeAll(async () => {
   gateway = await startGateway({
-    template: 'test/fixtures/template.yaml', port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined,
+    template: 'test/fixtures/template.yaml', port: 0, dynamodbPort: 0, ...expectedNoise('late-send.test.ts runs the un-awaited sends bug on purpose'),
     outdir: mkdtempSync(join(tmpdir(), 'gw-late-')),
   });
   gateway.events.on('delivery', (d: Delivery) => deliveries.push(d));

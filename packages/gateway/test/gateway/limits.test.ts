@@ -4,6 +4,7 @@
 // also checked on a folder laid out like each (any machine); the real ones where this runs as
 // root on Linux with cgroups.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describeWhen } from '../../../../test/helpers/skip.ts';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +72,7 @@ const realCgroups = process.getuid?.() === 0 && startLimits({ name: `ws-outbox-p
 if (realCgroups && realCgroups.limits) await realCgroups.limits.stop();
 const haveCgroups = realCgroups !== false && realCgroups.limits !== undefined;
 
-(haveCgroups ? describe : describe.skip)('real cgroups (root on Linux)', () => {
+describeWhen(haveCgroups, 'packages/gateway/test/gateway/limits.test.ts, real cgroups', `no writable cgroups here (${realCgroups === false ? 'not root' : 'reason' in realCgroups ? realCgroups.reason : ''}): run the tests as root on Linux to check the CPU and memory limits`)('real cgroups (root on Linux)', () => {
   let gateway: Gateway;
   const reports: InvocationReport[] = [];
   const pids: number[] = [];

@@ -3,7 +3,8 @@
 // and mid-invocation at that moment. The gateway is `npm run dev` itself (packages/gateway/src/dev.ts, file
 // watching on), in a child process of this test. The processes checked are the ones found below
 // that child's pid before it ends, identified by pid and start time; nothing is looked up by name.
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { afterAll, expect, test } from '@jest/globals';
+import { describeWhen } from '../../../../test/helpers/skip.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -117,7 +118,7 @@ const survivorsAfter = async (tree: ProcessInfo[], withinMs: number): Promise<{ 
   return { survivors, ms: Math.round(performance.now() - started) };
 };
 
-(hasProc ? describe : describe.skip)('function workers never outlive the gateway', () => {
+describeWhen(hasProc, 'packages/gateway/test/gateway/orphans.test.ts, workers never outlive the gateway', 'no /proc here (the check reads process trees from it): run on Linux')('function workers never outlive the gateway', () => {
   test('SIGKILL to the gateway: frozen and running workers, and every helper, are gone within seconds', async () => {
     const { gateway, exited, tree } = await startWithWorkers();
     expect(tree.filter(isWorker)).toHaveLength(4);

@@ -3,6 +3,7 @@
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import WebSocket from 'ws';
 import type { Gateway } from '../../src/gateway.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
 
 export interface Received {
   data: any;
@@ -149,4 +150,16 @@ export const recordedEvent = async (gw: Gateway, kind: string, key: string, wait
   } finally {
     db.destroy();
   }
+};
+
+/**
+ * Gateway options for a suite that provokes failures on purpose (an authorizer that throws, sends
+ * after the freeze, an instance killed while it works): as quiet as `quiet: true`, and every line
+ * the gateway still prints (its errors) starts with `[expected: <what>]`, so `npm test`'s output
+ * tells the tests working from a problem. GATEWAY_LOG=1 shows the whole log, unlabelled.
+ */
+export const expectedNoise = (what: string): { quiet: boolean; logger?: Logger } => {
+  if (process.env.GATEWAY_LOG !== undefined) return { quiet: false };
+  const label = `[expected: ${what}] `;
+  return { quiet: true, logger: createLogger({ quiet: true, write: (text) => { process.stderr.write(text.replace(/^(?=.)/gm, label)); } }) };
 };
