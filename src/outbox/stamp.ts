@@ -16,31 +16,37 @@ import type { Entry } from './outbox.ts';
  */
 export const stampEntries = async (entries: Entry[], log: MessageLog, options: { signal: AbortSignal; unresolved: UnresolvedEntry[]; parallel?: number }): Promise<Entry[]> => {
   type Logged = Extract<Entry, { kind: 'room' | 'user' }>;
-  const streams = new Map<string, { target: 'room' | 'user'; name: string; entries: Logged[] }>();
+  // Per stream: its entries, and the distinct messages among them (the same message object to the
+  // same room twice is one message: the flush sends it once).
+  const streams = new Map<string, { target: 'room' | 'user'; name: string; entries: Logged[]; messages: Uint8Array[] }>();
   for (const entry of entries) {
     if ((entry.kind !== 'room' && entry.kind !== 'user') || !isJsonObject(entry.payload)) continue;
     const [target, name] = entry.kind === 'room' ? ['room', entry.room] as const : ['user', entry.userId] as const;
     const stream = target === 'room' ? roomStream(name) : userStream(name);
-    const group = streams.get(stream) ?? { target, name, entries: [] };
-    // The same message object to the same room twice is one message (the flush sends it once).
-    if (!group.entries.some((other) => other.kind === entry.kind && other.payload === entry.payload)) group.entries.push(entry);
+    const group = streams.get(stream) ?? { target, name, entries: [], messages: [] };
+    group.entries.push(entry);
+    if (!group.messages.includes(entry.payload)) group.messages.push(entry.payload);
     streams.set(stream, group);
   }
   if (streams.size === 0) return entries;
 
-  const stamped = new Map<Uint8Array, Uint8Array>();
+  // Stamped bytes per room/user entry, and per message for the direct sends of the same object.
+  const byEntry = new Map<Entry, Uint8Array>();
+  const byMessage = new Map<Uint8Array, Uint8Array>();
   const failed = new Set<Entry>();
   await forEachBounded([...streams], options.parallel ?? 8, async ([stream, group]) => {
     try {
       options.signal.throwIfAborted();
-      const first = await log.allocate(stream, group.entries.length, options.signal);
-      const written = group.entries.map((entry, index) => {
+      const first = await log.allocate(stream, group.messages.length, options.signal);
+      const written = group.messages.map((message, index) => {
         const seq = first + index;
         const fields = group.target === 'room' ? { room: group.name, seq } : { useq: seq };
-        return { entry, seq, payload: encoder.encode(JSON.stringify({ ...JSON.parse(decoder.decode(entry.payload)), ...fields })) };
+        return { message, seq, payload: encoder.encode(JSON.stringify({ ...JSON.parse(decoder.decode(message)), ...fields })) };
       });
       await log.append(stream, written.map(({ seq, payload }) => ({ seq, payload })), options.signal);
-      for (const { entry, payload } of written) if (!stamped.has(entry.payload)) stamped.set(entry.payload, payload);
+      const stampOf = new Map(written.map(({ message, payload }) => [message, payload]));
+      for (const entry of group.entries) byEntry.set(entry, stampOf.get(entry.payload)!);
+      for (const { message, payload } of written) if (!byMessage.has(message)) byMessage.set(message, payload);
     } catch (error) {
       for (const entry of group.entries) {
         failed.add(entry);
@@ -61,7 +67,7 @@ export const stampEntries = async (entries: Entry[], log: MessageLog, options: {
   for (const entry of entries) {
     if (entry.kind === 'disconnect') out.push(entry);
     else if (failed.has(entry)) continue;
-    else out.push({ ...entry, payload: stamped.get(entry.payload) ?? entry.payload } as Entry);
+    else out.push({ ...entry, payload: byEntry.get(entry) ?? byMessage.get(entry.payload) ?? entry.payload } as Entry);
   }
   return out;
 };

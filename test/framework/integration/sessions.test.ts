@@ -95,6 +95,24 @@ describe('the room log', () => {
     expect(log.entries.map((e) => JSON.parse(new TextDecoder().decode(e.payload)).text)).toEqual(['one', 'two', 'three']);
   });
 
+  it('one message object to two rooms gets each room\'s stamp; to one room twice, one sequence and one send', async () => {
+    const [r1, r2] = [fresh('room'), fresh('room')];
+    const a = await connect('u1');
+    await store.join(a, r1);
+    await store.join(a, r2);
+    const handler = wsHandler(async (_e, context) => {
+      const message = { type: 'message', text: 'both' };
+      context.outbox.toRoom(r1, message);
+      context.outbox.toRoom(r2, message);
+      context.outbox.toRoom(r1, message);
+    }, options());
+    await handler(makeWsEvent({ routeKey: 'send', body: {} }), lambdaContext());
+    const got = received(a);
+    expect(got.map((m) => m.room).sort()).toEqual([r1, r2].sort());
+    expect((await store.log!.read(roomStream(r1), 0)).entries).toHaveLength(1);
+    expect((await store.log!.read(roomStream(r2), 0)).entries).toHaveLength(1);
+  });
+
   it('gives concurrent invocations distinct, consecutive sequences (one order per room)', async () => {
     const room = fresh('room');
     const a = await connect('u1');
