@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runCli } from '@ws-outbox/gateway';
 
-export { build, BuildError, esbuildOptions, sizeTable } from '@ws-outbox/gateway';
+export { build, BuildError, esbuildOptions, sizeTable, splittingOptions } from '@ws-outbox/gateway';
 
 if (import.meta.main ?? (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href)) {
   process.exitCode = await runCli(['build', ...process.argv.slice(2)]);

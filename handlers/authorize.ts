@@ -25,6 +25,22 @@ import { verifierFromEnv, type Verifier } from './lib/verifier.ts';
 let verifier: Verifier | undefined;
 const broadcastClaim = process.env.BROADCAST_CLAIM || 'chat:broadcast';
 
+// The issuer's keys are fetched during init, as aws-jwt-verify advises for Lambda: init runs with
+// a whole vCPU, the first invocation at the function's share (at 256 MB the fetch and its TLS
+// handshake there took most of a cold authorizer's time: bench/README.md, "Cold start"). Bounded,
+// and never fatal: a configuration error is reported by the first invocation, and keys that could
+// not be fetched now are fetched by the first verify, as before.
+const hydrateTimeoutMs = 2000;
+try {
+  verifier = verifierFromEnv();
+  await Promise.race([
+    verifier.hydrate().catch(() => undefined),
+    new Promise((resolve) => setTimeout(resolve, hydrateTimeoutMs).unref()),
+  ]);
+} catch {
+  verifier = undefined; // verifierFromEnv() throws it again, with its message, at each invocation
+}
+
 
 const policy = (effect: 'Allow' | 'Deny', methodArn: string) => ({
   Version: '2012-10-17',

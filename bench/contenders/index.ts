@@ -2,6 +2,7 @@
 import { createNaive } from './naive.ts';
 import { createOutbox } from './outbox.ts';
 import { createRaw } from './raw.ts';
+import { createRawSocket } from './raw-socket.ts';
 import { createSequential } from './sequential.ts';
 import { createTransportOnly } from './transport-only.ts';
 import type { Contender, ContenderOptions } from './types.ts';
@@ -10,6 +11,7 @@ export const contenders = {
   naive: createNaive,
   sequential: createSequential,
   raw: createRaw,
+  'raw-socket': createRawSocket,
   'sdk-transport': createTransportOnly('sdk'),
   'signed-transport': createTransportOnly('signed'),
   'outbox-sdk': createOutbox('sdk'),

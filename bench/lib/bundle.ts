@@ -7,10 +7,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-export const bundle = async (entry: string): Promise<string> => {
+/** `root`: another checkout's bench/ (its own sources and node_modules), for same-run comparisons. */
+export const bundle = async (entry: string, root?: string): Promise<string> => {
   const outfile = join(mkdtempSync(join(tmpdir(), 'ws-outbox-bench-')), entry.replace(/\.ts$/, '.mjs'));
   await build({
-    entryPoints: [fileURLToPath(new URL(`../${entry}`, import.meta.url))],
+    entryPoints: [root === undefined ? fileURLToPath(new URL(`../${entry}`, import.meta.url)) : join(root, 'bench', entry)],
+    ...(root === undefined ? {} : { absWorkingDir: root }),
+    conditions: ['module', 'ws-outbox-source'],
     outfile, bundle: true, platform: 'node', format: 'esm', target: 'node24',
     // Unminified: profiles of the bundle keep readable names.
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },

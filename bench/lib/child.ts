@@ -11,13 +11,17 @@ export interface ChildOutcome<T> {
   stderrTail: string;
 }
 
-export const runChild = <T>(script: string, args: string[], options: { nodeFlags?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ChildOutcome<T>> =>
+export const runChild = <T>(script: string, args: string[], options: { nodeFlags?: string[]; env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<ChildOutcome<T>> =>
   new Promise((resolve) => {
     const path = script.startsWith('/') ? script : new URL(`../${script}`, import.meta.url).pathname;
-    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), path, ...args], {
+    // The bench's own export conditions (ws-outbox-source: the library's TypeScript sources), so a
+    // TypeScript child resolves 'ws-outbox/…' as the bench does rather than to an unbuilt lib/.
+    const conditions = process.execArgv.filter((arg) => arg.startsWith('--conditions') || arg === '-C');
+    const child = spawn(process.execPath, [...conditions, ...(options.nodeFlags ?? []), path, ...args], {
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });

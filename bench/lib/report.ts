@@ -1,6 +1,7 @@
 // Renders the results object as the markdown tables printed by `npm run bench` and pasted into
 // bench/README.md.
 import { mib } from './stats.ts';
+import { renderColdTable } from '../coldstart.ts';
 
 type Row = Record<string, unknown>;
 const table = (header: string[], rows: unknown[][]) =>
@@ -18,8 +19,8 @@ export const renderTables = (results: Row): string => {
   }
   if (Array.isArray(results.ratios) && results.ratios.length) {
     parts.push('### Ratios (same run; < 1 is better for the contender)\n' + table(
-      ['N', 'delay', 'contender', 'wall / naive', 'CPU / naive', 'wall / raw', 'CPU / raw'],
-      (results.ratios as Row[]).map((r) => [r.n, `${r.delayMs} ms`, r.contender, r.wallVsNaive, r.cpuVsNaive, r.wallVsRaw, r.cpuVsRaw]),
+      ['N', 'delay', 'contender', 'wall / naive', 'CPU / naive', 'wall / raw', 'CPU / raw', 'CPU / raw-socket'],
+      (results.ratios as Row[]).map((r) => [r.n, `${r.delayMs} ms`, r.contender, r.wallVsNaive, r.cpuVsNaive, r.wallVsRaw, r.cpuVsRaw, r.cpuVsRawSocket ?? '–']),
     ));
   }
   if (Array.isArray(results.sweep) && results.sweep.length) {
@@ -45,13 +46,14 @@ export const renderTables = (results: Row): string => {
         r.rssWithinLimit === null || r.rssWithinLimit === undefined ? '–' : r.rssWithinLimit ? 'yes' : 'no', r.peakHeap ? mib(r.peakHeap as number) : '–']),
     ));
   }
-  const cold = results.coldstart as { source: string; functions: Row[] } | undefined;
-  if (cold) {
-    parts.push(`### Cold start (${cold.source})\n` + table(
-      ['function', 'bundle KiB', 'import ms (median)', 'import ms (min)'],
-      cold.functions.map((f) => [f.function, ((f.bytes as number) / 1024).toFixed(0), f.importMsMedian ?? f.error, f.importMsMin ?? '–']),
+  if (Array.isArray(results.share)) {
+    parts.push('### A warm broadcast under a 256 MB CPU share (cgroup, 14.5 % of a vCPU)\n' + table(
+      ['N', 'sink delay', 'contender', 'runs', 'ms per recipient', 'CPU µs/msg', 'per recipient / raw-socket'],
+      (results.share as Row[]).map((r) => [r.n, `${r.delayMs} ms`, r.contender, r.runs, r.msPerRecipient, r.cpuUsPerMsg, r.vsRawSocket ?? '–']),
     ));
-  }
+  } else if (results.share) parts.push(`### Broadcast under a CPU share\n${JSON.stringify(results.share)}`);
+  const cold = results.coldstart as Parameters<typeof renderColdTable>[0] | undefined;
+  if (cold) parts.push(`### Cold start: init at full CPU, then the first invocation\n${renderColdTable(cold)}`);
   parts.push(...fanoutTables(results));
   return parts.join('\n\n') + '\n';
 };

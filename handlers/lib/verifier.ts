@@ -17,6 +17,8 @@ import type { JwtPayload } from 'aws-jwt-verify/jwt-model';
 
 export interface Verifier {
   verify(token: string): Promise<JwtPayload>;
+  /** Fetches the issuer's keys now (aws-jwt-verify's hydrate), so that the first verify need not. */
+  hydrate(): Promise<void>;
   /** What it trusts, for the log. */
   describe: string;
 }
@@ -65,14 +67,14 @@ export const verifierFromEnv = (env: NodeJS.ProcessEnv = process.env): Verifier 
     if (!audience) throw new AuthConfigError('ISSUER_URL is set but AUDIENCE is empty: set the Audience parameter to the app client id your issuer puts in "aud"');
     const jwksUri = env.JWKS_URI || `${issuer}/.well-known/jwks.json`;
     const verifier = JwtRsaVerifier.create({ issuer, audience, jwksUri }, { jwksCache });
-    return { verify: sameIssuerFirst(issuer, (token) => verifier.verify(token)), describe: `OIDC issuer ${issuer} (audience ${audience}, keys ${jwksUri})` };
+    return { verify: sameIssuerFirst(issuer, (token) => verifier.verify(token)), hydrate: () => verifier.hydrate(), describe: `OIDC issuer ${issuer} (audience ${audience}, keys ${jwksUri})` };
   }
   const userPoolId = env.USER_POOL_ID;
   const clientId = env.USER_POOL_CLIENT_ID;
   if (userPoolId && clientId) {
     const verifier = CognitoJwtVerifier.create({ userPoolId, clientId, tokenUse: 'id' }, { jwksCache });
     const { issuer: poolIssuer } = CognitoJwtVerifier.parseUserPoolId(userPoolId);
-    return { verify: sameIssuerFirst(poolIssuer, (token) => verifier.verify(token)), describe: `Cognito user pool ${userPoolId} (app client ${clientId}, ID tokens)` };
+    return { verify: sameIssuerFirst(poolIssuer, (token) => verifier.verify(token)), hydrate: () => verifier.hydrate(), describe: `Cognito user pool ${userPoolId} (app client ${clientId}, ID tokens)` };
   }
   throw new AuthConfigError('no issuer to trust: set IssuerUrl and Audience, or UserPoolId and UserPoolClientId, or CreateUserPool=true');
 };

@@ -1,5 +1,4 @@
-import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { forEachBounded } from '../bounded.ts';
 import { bytesOf, maxMessageBytes } from './message.ts';
 
@@ -37,24 +36,19 @@ export const batchesOf = (bodies: string[]): number[][] => {
   return batches;
 };
 
-let sharedClient: SQSClient | undefined;
-/**
- * One client per process, reused across warm invocations. An empty AWS_ENDPOINT_URL_SQS (as SAM
- * templates declare it) means "not set". Given explicitly, the endpoint also stops the SDK from
- * sending to the queue URL's own host (locally, fauxqs names queues sqs.<region>.localhost).
- */
-// (Imported statically on purpose: esbuild then keeps only the two commands used, ~40 KB; a
-// dynamic import would bundle the whole client.)
-export const defaultSqsClient = (): SQSClient => (sharedClient ??= new SQSClient({
-  endpoint: process.env.AWS_ENDPOINT_URL_SQS || undefined,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true }),
-}));
+// The SDK's SQS client is loaded on first use (sqs-client.ts): most invocations never touch the queue.
+const sqs = () => import('./sqs-client.ts');
+
+/** The process's SQS client (AWS_ENDPOINT_URL_SQS honoured), loaded on first use. */
+export const defaultSqsClient = async (): Promise<SQSClient> => (await sqs()).defaultSqsClient();
 
 /** Makes a message of the fan-out queue visible again after `seconds` (best effort). */
-export const changeVisibility = (queueUrl: string, receiptHandle: string, seconds: number): Promise<unknown> =>
-  defaultSqsClient().send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
+export const changeVisibility = async (queueUrl: string, receiptHandle: string, seconds: number): Promise<unknown> => {
+  const { ChangeMessageVisibilityCommand, defaultSqsClient: client } = await sqs();
+  return client().send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
+};
 
-export const sqsSender = (queueUrl: string, client: () => SQSClient = defaultSqsClient): QueueSender => ({
+export const sqsSender = (queueUrl: string, client: () => SQSClient | Promise<SQSClient> = defaultSqsClient): QueueSender => ({
   async send(bodies, signal) {
     const outcome: SendOutcome = { failed: [] };
     const fail = (indexes: number[], error: unknown) => {
@@ -68,7 +62,8 @@ export const sqsSender = (queueUrl: string, client: () => SQSClient = defaultSqs
     await forEachBounded(batches, 4, async (batch) => {
       if (signal?.aborted) return fail(batch, 'the flush deadline passed before the fan-out message was sent');
       try {
-        const out = await client().send(new SendMessageBatchCommand({
+        const { SendMessageBatchCommand } = await sqs();
+        const out = await (await client()).send(new SendMessageBatchCommand({
           QueueUrl: queueUrl,
           Entries: batch.map((i) => ({ Id: `m${i}`, MessageBody: bodies[i]! })),
         }), { abortSignal: signal });

@@ -1,4 +1,4 @@
-import { createSdkTransport, type TransportOptions } from './sdk-transport.ts';
+import type { TransportOptions } from './sdk-transport.ts';
 import type { Transport } from './transport.ts';
 
 export type TransportKind = 'sdk' | 'signed';
@@ -8,9 +8,10 @@ export type TransportFactory = (options: TransportOptions) => Transport;
 // per endpoint and settings, instead of a TLS handshake per invocation.
 const cache = new Map<string, Transport>();
 
+// Each loaded on demand, so that a function evaluates only the path it uses: the SDK's client is
+// ~40 ms of a cold start's module evaluation on its own (bench/README.md, "Cold start").
 const factories: Record<TransportKind, () => Promise<TransportFactory>> = {
-  sdk: async () => createSdkTransport,
-  // Loaded on demand so that functions using the plain path do not bundle-load it.
+  sdk: async () => (await import('./sdk-transport.ts')).createSdkTransport,
   signed: async () => (await import('./signed-transport.ts')).createSignedTransport,
 };
 

@@ -1,13 +1,13 @@
-import { partition } from '@aws-sdk/core/client';
 import type { WsEvent } from '../types.ts';
+import { partitionOf } from './partition.ts';
 
 /**
  * The @connections endpoint for this event. The SDK's service variable wins (local gateway,
  * tests, VPC endpoints); otherwise it is built from apiId, region and stage. `domainName` is not
  * used: behind a custom domain it names the domain, where @connections does not live.
  * The DNS suffix is the region's partition's (amazonaws.com.cn in China, c2s.ic.gov in aws-iso,
- * ...), from the SDK's own partition table, as its endpoint rules for this service resolve it;
- * a region the table does not list yet is placed by its partition's name pattern.
+ * ...), as the SDK's endpoint rules for this service resolve it (partition.ts, checked against the
+ * SDK's own table by test); a region the table does not list yet is placed by its partition's name pattern.
  */
 export const managementEndpoint = (event: Pick<WsEvent, 'requestContext'>, env: NodeJS.ProcessEnv = process.env): string => {
   const override = env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI;
@@ -20,7 +20,7 @@ export const managementEndpoint = (event: Pick<WsEvent, 'requestContext'>, env: 
         '(or set AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI)',
     );
   }
-  return `https://${apiId}.execute-api.${region}.${partition(region).dnsSuffix}/${stage}`;
+  return `https://${apiId}.execute-api.${region}.${partitionOf(region).dnsSuffix}/${stage}`;
 };
 
 export const regionOf = (env: NodeJS.ProcessEnv = process.env): string => env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';

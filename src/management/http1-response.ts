@@ -7,7 +7,8 @@ import { WsOutboxError } from '../errors.ts';
 /** Node's default --max-http-header-size. */
 const maxHeadBytes = 16 * 1024;
 /** Management API bodies are tiny JSON documents; a megabyte is a broken or hostile peer. */
-const maxBodyBytes = 1024 * 1024;
+/** The default ceiling on a response body: @connections answers are tiny; DynamoDB's clients raise it. */
+export const defaultMaxBodyBytes = 1024 * 1024;
 const maxChunkLineBytes = 1024;
 
 const crlfcrlf = Buffer.from('\r\n\r\n');
@@ -102,7 +103,7 @@ const readField = (line: string, fields: Record<string, string>): void => {
 };
 
 /** "5" or "5, 5" (a repeated header) is 5; differing or non-numeric values are an error (RFC 9110 8.6). */
-const contentLength = (value: string): number => {
+const contentLength = (value: string, maxBodyBytes: number): number => {
   const values = value.split(',').map((v) => v.trim());
   const first = values[0] as string;
   if (!digits.test(first) || values.some((v) => v !== first)) throw new HttpParseError(`bad content-length ${JSON.stringify(value)}`);
@@ -112,6 +113,7 @@ const contentLength = (value: string): number => {
 };
 
 export class ResponseParser {
+  readonly #maxBodyBytes: number;
   #state: State = 'head';
   readonly #pending = new ByteQueue();
   readonly #body = new ByteQueue();
@@ -124,6 +126,10 @@ export class ResponseParser {
   // How far the search for the end of the head got, so that a head arriving a byte at a time is
   // scanned once, not once per byte.
   #scanned = 0;
+
+  constructor(maxBodyBytes = defaultMaxBodyBytes) {
+    this.#maxBodyBytes = maxBodyBytes;
+  }
 
   /** Bytes received after the response ended. The client never pipelines, so any are an error. */
   get leftover(): number { return this.#state === 'done' ? this.#pending.length : 0; }
@@ -179,7 +185,7 @@ export class ResponseParser {
           const size = chunkLine.exec(line)?.[1];
           if (size === undefined) throw new HttpParseError(`bad chunk size ${JSON.stringify(line.slice(0, 40))}`);
           this.#remaining = parseInt(size, 16);
-          if (this.#body.length + this.#remaining > maxBodyBytes) throw new HttpParseError(`body exceeds ${maxBodyBytes} bytes`);
+          if (this.#body.length + this.#remaining > this.#maxBodyBytes) throw new HttpParseError(`body exceeds ${this.#maxBodyBytes} bytes`);
           this.#state = this.#remaining === 0 ? 'trailers' : 'chunk-data';
           break;
         }
@@ -233,7 +239,7 @@ export class ResponseParser {
       else { this.#state = 'until-close'; this.#keepAlive = false; }
     } else if (headers['content-length'] !== undefined) {
       this.#state = 'length';
-      this.#remaining = contentLength(headers['content-length']);
+      this.#remaining = contentLength(headers['content-length'], this.#maxBodyBytes);
     } else {
       this.#state = 'until-close';
       this.#keepAlive = false;
@@ -249,7 +255,7 @@ export class ResponseParser {
   }
 
   #append(bytes: Buffer): void {
-    if (this.#body.length + bytes.length > maxBodyBytes) throw new HttpParseError(`body exceeds ${maxBodyBytes} bytes`);
+    if (this.#body.length + bytes.length > this.#maxBodyBytes) throw new HttpParseError(`body exceeds ${this.#maxBodyBytes} bytes`);
     this.#body.push(bytes);
   }
 

@@ -1,14 +1,14 @@
 // A lean PostToConnection / DeleteConnection path, built from the SDK's own parts: its credential
-// chain, with a SigV4 signer specialised for these two requests (sigv4.ts: ~10x cheaper than
+// chain (credentials.ts), with a SigV4 signer specialised for these two requests (sigv4.ts: ~10x cheaper than
 // SignatureV4, proven byte-identical by test) and a keep-alive HTTP/1.1 client (http1-pool.ts:
 // ~2.5x cheaper than node:http per request). It skips the per-command middleware stack (endpoint
 // rules, schema serde, user agent, retry bookkeeping, error deserializer), which profiling showed
 // is most of the SDK's CPU per message; see bench/README.md.
 // test/framework/unit/signed-transport.test.ts proves that it sends the same method, path, body and
 // signature as PostToConnectionCommand and classifies failures the same way.
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { classifyError, kindOfStatus } from './classify.ts';
+import { defaultCredentials } from './credentials.ts';
 import { Http1Pool } from './http1-pool.ts';
 import { ConnectionsSigner, escapeUri } from './sigv4.ts';
 import { TransportError, type Transport } from './transport.ts';
@@ -55,8 +55,9 @@ export const createSignedTransport = (options: SignedTransportOptions): Transpor
     origin: url.origin, maxSockets: options.maxSockets,
     connectTimeoutMs: options.connectionTimeoutMs, timeoutMs: options.requestTimeoutMs,
   });
-  // defaultProvider() memoizes, and refreshes temporary credentials shortly before they expire.
-  const signer = new ConnectionsSigner({ credentials: options.credentials ?? defaultProvider(), region: options.region });
+  // The environment's credentials (Lambda's), else the SDK's chain, loaded on demand; it memoizes,
+  // and refreshes temporary credentials shortly before they expire.
+  const signer = new ConnectionsSigner({ credentials: options.credentials ?? defaultCredentials(), region: options.region });
 
   const request = async (method: 'POST' | 'DELETE', connectionId: string, body: Uint8Array | undefined, signal: AbortSignal) => {
     const path = `${basePath}/@connections/${escapeUri(connectionId)}`;

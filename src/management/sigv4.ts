@@ -1,8 +1,8 @@
 import { createHash, createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
-// SigV4 for exactly the two requests the outbox makes (POST and DELETE on @connections/{id}),
-// written by hand for speed. @smithy/signature-v4 is generic: it canonicalizes arbitrary headers
+// SigV4 for exactly the requests ws-outbox makes (POST and DELETE on @connections/{id}, and
+// DynamoDB's JSON POSTs, which add a content type and X-Amz-Target), written by hand for speed. @smithy/signature-v4 is generic: it canonicalizes arbitrary headers
 // and query strings, hashes the payload per request and wraps every hash in async classes, which
 // measured ~107 µs per request here, against ~10 µs for this (bench/README.md). Everything a
 // broadcast shares is computed once: the payload hash (one payload, N recipients; see
@@ -51,6 +51,12 @@ export const canonicalPathOf = (path: string): string => {
 
 export interface SignOptions {
   method: 'POST' | 'DELETE';
+  /** Default application/octet-stream (@connections); DynamoDB's is application/x-amz-json-1.0. */
+  contentType?: string;
+  /** X-Amz-Target, signed (DynamoDB's JSON protocol names the operation there). */
+  target?: string;
+  /** Hash the body every time instead of caching it per payload object (bodies used once). */
+  freshBody?: boolean;
   /** host[:port], exactly as sent in the Host header. */
   host: string;
   /** The request path, already escaped once (as sent on the wire). */
@@ -79,17 +85,18 @@ export class ConnectionsSigner {
     const credentials = await this.#credentials();
     const longDate = amzDate(options.date ?? new Date());
     const shortDate = longDate.slice(0, 8);
-    const payloadHash = options.body === undefined ? emptyHash : this.#payloadHash(options.body);
+    const payloadHash = options.body === undefined ? emptyHash : options.freshBody ? hash('sha256', options.body, 'hex') : this.#payloadHash(options.body);
     // Alphabetical order, as SigV4 requires: content-length, content-type, host, x-amz-*.
     const headers: Record<string, string> = {};
     if (options.body !== undefined) {
       headers['content-length'] = String(options.body.byteLength);
-      headers['content-type'] = 'application/octet-stream';
+      headers['content-type'] = options.contentType ?? 'application/octet-stream';
     }
     headers.host = options.host;
     headers['x-amz-content-sha256'] = payloadHash;
     headers['x-amz-date'] = longDate;
     if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken;
+    if (options.target !== undefined) headers['x-amz-target'] = options.target;
     const names = Object.keys(headers);
     let canonicalHeaders = '';
     for (const name of names) canonicalHeaders += `${name}:${headers[name]}\n`;

@@ -1,4 +1,4 @@
-import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, type DocumentClient } from './dynamodb/document-client.ts';
 import { forEachBounded } from '../bounded.ts';
 import { backoffDelay, sleep } from '../outbox/backoff.ts';
 
@@ -86,7 +86,7 @@ const inBatches = async <T>(
 };
 
 /** Writes requests 25 at a time, retrying whatever comes back unprocessed. */
-export const batchWrite = (client: DynamoDBDocumentClient, table: string, requests: WriteRequest[], options = batchDefaults, signal?: AbortSignal): Promise<BatchOutcome<WriteRequest>> =>
+export const batchWrite = (client: DocumentClient, table: string, requests: WriteRequest[], options = batchDefaults, signal?: AbortSignal): Promise<BatchOutcome<WriteRequest>> =>
   inBatches(requests, maxWriteBatch, async (pending, abortSignal) => {
     const out = await client.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }), { abortSignal });
     return (out.UnprocessedItems?.[table] ?? []) as WriteRequest[];
@@ -94,7 +94,7 @@ export const batchWrite = (client: DynamoDBDocumentClient, table: string, reques
 
 /** Reads keys 100 at a time, retrying unprocessed keys. */
 export const batchGet = async (
-  client: DynamoDBDocumentClient,
+  client: DocumentClient,
   table: string,
   keys: Key[],
   projection: { ProjectionExpression: string; ExpressionAttributeNames?: Record<string, string> },

@@ -1,6 +1,13 @@
 // `ws-outbox/store`: the connection store and what works with its data: the DynamoDB store and its
 // in-memory twin, the sharded connection index, and the rate limiters.
-export { ConnectionStore, createDocumentClient, type ConnectionStoreOptions } from './connection-store.ts';
+export { ConnectionStore, type ConnectionStoreOptions } from './connection-store.ts';
+// Its DynamoDB clients: the lean default, and the SDK's (for those who want it).
+export {
+  createLiteDocumentClient, sdkDocumentClient, type DocumentClient,
+  DocumentCommand, GetCommand, PutCommand, UpdateCommand, DeleteCommand, QueryCommand, BatchGetCommand, BatchWriteCommand,
+} from './dynamodb/document-client.ts';
+export { createDocumentClient } from './dynamodb/sdk-client.ts';
+export { DynamoDBServiceError, dynamoEndpoint, type DynamoJsonClientOptions } from './dynamodb/json-client.ts';
 export { MemoryStore } from './memory-store.ts';
 export {
   NotConnectedError,

@@ -13,7 +13,8 @@
 //     remembers in memory (a flood is refused locally instead of paying a write per frame).
 // MemoryRateLimiter is the same algorithm in one process: for tests, and for `store: false` apps.
 
-import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClientOf, UpdateCommand, type DocumentClient } from './dynamodb/document-client.ts';
 import { checkNumber } from '../options.ts';
 import { defaultDocumentClient } from './connection-store.ts';
 import { maxConnectionSeconds } from './store.ts';
@@ -70,7 +71,8 @@ export class MemoryRateLimiter implements RateLimiter {
 
 export interface DynamoRateLimiterOptions {
   tableName?: string;
-  client?: DynamoDBDocumentClient;
+  /** An SDK DynamoDBDocumentClient or a DocumentClient; default: the store's lean client. */
+  client?: DynamoDBDocumentClient | DocumentClient;
   /** The clock, read as each write leaves (when take() is not given a time). */
   now?: () => number;
 }
@@ -80,7 +82,7 @@ const conditionFailed = (error: unknown) => (error as Error)?.name === 'Conditio
 /** GCRA in the connection table: shared by every instance (see the cost above). */
 export class DynamoRateLimiter implements RateLimiter {
   readonly tableName: string;
-  readonly client: DynamoDBDocumentClient;
+  readonly client: DocumentClient;
   // Per instance: keys refused recently, until when. Saves the writes a flood would cost.
   readonly #refusedUntil = new Map<string, number>();
   readonly #now: () => number;
@@ -90,7 +92,7 @@ export class DynamoRateLimiter implements RateLimiter {
     const tableName = options.tableName ?? process.env.TABLE_NAME;
     if (!tableName) throw new Error('DynamoRateLimiter needs a table: pass { tableName } or set TABLE_NAME');
     this.tableName = tableName;
-    this.client = options.client ?? defaultDocumentClient();
+    this.client = documentClientOf(options.client ?? defaultDocumentClient());
   }
 
   async take(key: string, rule: RateRule, at?: number): Promise<RateVerdict> {

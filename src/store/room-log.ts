@@ -11,7 +11,8 @@
 // (a room quiet for longer than its TTL) restarts far above any sequence a client still holds,
 // so the client sees a gap (and a reset) rather than "old" numbers it would drop as duplicates.
 // Entries expire with the window; TTL deletion is lazy, so reads filter on `ttl`.
-import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClientOf, GetCommand, QueryCommand, UpdateCommand, type DocumentClient } from './dynamodb/document-client.ts';
 import { checkNumber, withDefaults } from '../options.ts';
 import { batchDefaults, batchWrite, type BatchOptions, type WriteRequest } from './batch.ts';
 import { nowSeconds } from './keys.ts';
@@ -28,7 +29,8 @@ export const defaultWindowSeconds = 120;
 
 export interface RoomLogOptions {
   tableName: string;
-  client: DynamoDBDocumentClient;
+  /** The store's client (or an SDK DynamoDBDocumentClient). */
+  client: DocumentClient | DynamoDBDocumentClient;
   /** How long entries are kept: at least the sessions' recovery window. */
   windowSeconds?: number;
   /** How long a quiet stream keeps its head (and so its numbering). */
@@ -74,14 +76,14 @@ export interface MessageLog {
 
 export class RoomLog implements MessageLog {
   readonly tableName: string;
-  readonly client: DynamoDBDocumentClient;
+  readonly client: DocumentClient;
   readonly windowSeconds: number;
   readonly #options: typeof defaults;
   readonly #batch: BatchOptions;
 
   constructor(options: RoomLogOptions) {
     this.tableName = options.tableName;
-    this.client = options.client;
+    this.client = documentClientOf(options.client);
     this.#options = withDefaults(defaults, { windowSeconds: options.windowSeconds, headSeconds: options.headSeconds, maxReplay: options.maxReplay, now: options.now });
     this.windowSeconds = checkNumber('room log windowSeconds', this.#options.windowSeconds, { min: 1, integer: true });
     checkNumber('room log headSeconds', this.#options.headSeconds, { min: 1, integer: true });

@@ -9,7 +9,8 @@
 // as long as a connection can (2 h) plus the window; once its connection goes it lives for the
 // window only, and a reconnect within it resumes it (src/sessions/resume.ts).
 import { createHash, randomBytes } from 'node:crypto';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, documentClientOf, GetCommand, PutCommand, UpdateCommand, type DocumentClient } from './dynamodb/document-client.ts';
 import { checkNumber } from '../options.ts';
 import { connectionKey, nowSeconds } from './keys.ts';
 import { defaultWindowSeconds, type MessageLog } from './room-log.ts';
@@ -34,7 +35,8 @@ export interface Session {
 
 export interface SessionStoreOptions {
   tableName: string;
-  client: DynamoDBDocumentClient;
+  /** The store's client (or an SDK DynamoDBDocumentClient). */
+  client: DocumentClient | DynamoDBDocumentClient;
   /** The recovery window: how long a session outlives its connection. */
   windowSeconds?: number;
   /** Shards of the connection index (the store's), to find connection items. */
@@ -68,13 +70,13 @@ export const newResumeToken = (): string => randomBytes(32).toString('base64url'
 export class SessionStore implements Sessions {
   readonly windowSeconds: number;
   readonly #tableName: string;
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: DocumentClient;
   readonly #shards: number;
   readonly #now: () => number;
 
   constructor(options: SessionStoreOptions) {
     this.#tableName = options.tableName;
-    this.#client = options.client;
+    this.#client = documentClientOf(options.client);
     this.#shards = options.shards;
     this.#now = options.now ?? Date.now;
     this.windowSeconds = checkNumber('sessions windowSeconds', options.windowSeconds ?? defaultWindowSeconds, { min: 1, integer: true });
@@ -191,7 +193,7 @@ export class SessionStore implements Sessions {
   /** A condition on the holding connection that fails means the session moved on (or ended): nothing to do. */
   async #unlessMoved(command: UpdateCommand | DeleteCommand): Promise<void> {
     try {
-      await this.#client.send(command as UpdateCommand);
+      await this.#client.send(command);
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }

@@ -13,7 +13,7 @@ import { FunctionPool, type InvokeOutcome } from '../../packages/gateway/src/fun
 import { InvocationLedger } from '../../packages/gateway/src/invocations.ts';
 import { createLogger } from '../../packages/gateway/src/log.ts';
 import { startWorkerGuard, type WorkerGuard } from '../../packages/gateway/src/worker-guard.ts';
-import { templatePath, tempDir } from '../helpers/node.ts';
+import { runNode, templatePath, tempDir } from '../helpers/node.ts';
 
 const audience = 'chat-app';
 let server: Server;
@@ -134,6 +134,20 @@ describe('the authorizer bundle against a loopback JWKS', () => {
     expect(allowed(await authorize(await token(k, { name: 'Alice Smith', preferred_username: 'alice.s' }))).context.name).toBe('alice.s');
     expect(allowed(await authorize(await token(k, { scope: 'openid chat:broadcast' }))).context).toEqual({ name: 'alice', broadcast: true });
     expect(allowed(await authorize(await token(k, { 'cognito:groups': ['chat:broadcast'] }))).context.broadcast).toBe(true);
+  });
+
+  it('fetches the keys while it loads (init, at full CPU), and loads all the same when the issuer is down', async () => {
+    jwks = { keys: [(await key('key-init')).jwk] };
+    const before = jwksRequests;
+    const load = (issuerUrl: string) => runNode(['--input-type=module', '-e', 'await import(process.argv[1]); console.log("loaded")', bundle],
+      { env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', ISSUER_URL: issuerUrl, AUDIENCE: audience }, timeoutMs: 20_000 });
+    const up = await load(issuer);
+    expect({ stdout: up.stdout.trim(), code: up.code }).toEqual({ stdout: 'loaded', code: 0 });
+    expect(jwksRequests).toBe(before + 1); // before any invocation
+    const started = Date.now();
+    const down = await load('http://127.0.0.1:1');
+    expect({ stdout: down.stdout.trim(), code: down.code }).toEqual({ stdout: 'loaded', code: 0 });
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('with no issuer configured, fails every invocation with the reason (API Gateway then answers 500)', async () => {

@@ -170,14 +170,16 @@ describe('the guide\'s project (docs/adopting.md)', () => {
       'ws-outbox': ['ConnectionStore', 'MemoryStore', 'OutboxClosedError', 'PayloadTooLargeError', 'WsOutboxError', 'badRequest', 'cleanupOutbox',
         'closedExplicitly', 'disconnectSession', 'fanoutDefaults', 'fanoutHandler', 'maxPayloadBytes', 'outbox', 'outboxDefaults', 'rateLimit',
         'rateLimitDefaults', 'resumeSession', 'sessionHandler', 'userIdOf', 'wsHandler', 'wsJsonBodyParser'],
-      'ws-outbox/store': ['ConnectionStore', 'DynamoRateLimiter', 'MemoryRateLimiter', 'MemoryRoomLog', 'MemorySessions', 'MemoryStore', 'NotConnectedError',
-        'RoomLog', 'SessionStore', 'connectionKey', 'connectionShards', 'connectionsPartition', 'createDocumentClient', 'defaultConnectionShards',
-        'defaultWindowSeconds', 'membershipKey', 'roomPartition', 'roomStream', 'sessionKeyOf', 'shardOf', 'userStream'],
+      'ws-outbox/store': ['BatchGetCommand', 'BatchWriteCommand', 'ConnectionStore', 'DeleteCommand', 'DocumentCommand', 'DynamoDBServiceError',
+        'DynamoRateLimiter', 'GetCommand', 'MemoryRateLimiter', 'MemoryRoomLog', 'MemorySessions', 'MemoryStore', 'NotConnectedError', 'PutCommand',
+        'QueryCommand', 'RoomLog', 'SessionStore', 'UpdateCommand', 'connectionKey', 'connectionShards', 'connectionsPartition', 'createDocumentClient',
+        'createLiteDocumentClient', 'defaultConnectionShards', 'defaultWindowSeconds', 'dynamoEndpoint', 'membershipKey', 'roomPartition', 'roomStream',
+        'sdkDocumentClient', 'sessionKeyOf', 'shardOf', 'userStream'],
       'ws-outbox/client': ['SendQueueFullError', 'WsOutboxClient', 'backoffDefaults', 'clientDefaults', 'jwtExpiry', 'reconnectDelay'],
       'ws-outbox/transport': ['TransportError', 'destroyTransports', 'managementEndpoint'],
       'ws-outbox/testing': ['WsTestHarness', 'makeWsEvent', 'newConnectionId'],
       'ws-outbox/util': ['WsOutboxError', 'checkNumber', 'checkOptions', 'pickRules', 'withDefaults'],
-      '@ws-outbox/gateway': ['BuildError', 'build', 'esbuildOptions', 'gatewayDefaults', 'runCli', 'sizeTable', 'startGateway'],
+      '@ws-outbox/gateway': ['BuildError', 'build', 'esbuildOptions', 'gatewayDefaults', 'runCli', 'sizeTable', 'splittingOptions', 'startGateway'],
     });
   }, 60_000);
 

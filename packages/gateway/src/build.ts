@@ -12,11 +12,12 @@
 //
 // The local gateway and `ws-outbox invoke` build through `build()` too, so what runs locally is
 // exactly what would be deployed.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 import { withDefaults, WsOutboxError } from 'ws-outbox/util';
+import { builtinsViaRequire } from './builtins-via-require.ts';
 import { functionsOf, loadTemplate, type FunctionSpec } from './template.ts';
 
 export interface BuildOptions {
@@ -38,7 +39,10 @@ export interface BuiltFunction {
   entry: string;
   /** Absolute path of the bundle (<module>.mjs); its source map is outfile + '.map'. */
   outfile: string;
+  /** Everything the function ships: the bundle and its chunks (chunks/, loaded when first imported). */
   bytes: number;
+  /** What a cold start loads before the handler runs: the bundle and the chunks it imports statically. */
+  initBytes: number;
   mapBytes: number;
   /** Package (node_modules/<pkg>) or own source file → bytes in the bundle, largest first. */
   inputs: Array<{ name: string; bytes: number }>;
@@ -86,10 +90,29 @@ export const esbuildOptions = {
   conditions: ['module', 'ws-outbox-source'],
   // Everything is bundled, @aws-sdk/* included: we pin our own SDK rather than the runtime's.
   external: [],
+  // One file, unless the function asks for splitting (Metadata: { Splitting: true }): then what a
+  // dynamic import() reaches goes to chunks/, loaded when first imported, and a cold start
+  // compiles only the code its init needs. It pays when the lazy code is rarely used: ws-outbox
+  // loads the SDK's clients that way (its lean paths need none), and in one file their ~400 KB
+  // cost a cold `send` ~20 ms of compiling at init. It costs when the first invocation needs the
+  // chunks anyway (a plain SDK app: +16 ms of CPU in its first invocation, at the function's CPU
+  // share), hence opt-in (splittingOptions; bench/README.md, "Cold start"). Lambda ships the whole folder.
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
   banner: { js: banner },
   legalComments: 'none',
   metafile: true,
   logLevel: 'silent',
+} satisfies esbuild.BuildOptions;
+
+/**
+ * What `Metadata: { Splitting: true }` adds to esbuildOptions: dynamic imports in chunks/, and Node
+ * built-ins required rather than imported as ES modules (builtins-via-require.ts). Both keep out
+ * of init what the function loads only when it uses it.
+ */
+export const splittingOptions = {
+  splitting: true,
+  plugins: [builtinsViaRequire],
 } satisfies esbuild.BuildOptions;
 
 /** Thrown for anything the user must fix in the template or a handler; the CLI prints only the message. */
@@ -159,11 +182,14 @@ export async function build(options: BuildOptions = {}): Promise<BuiltFunction[]
 
   // Every function is built even when one fails, and every failure is reported.
   const settled = await Promise.allSettled(wanted.map(async (fn) => {
-    const outfile = join(outputFolder(fn, templateDir, opts), `${fn.handlerModule}.mjs`);
+    const folder = outputFolder(fn, templateDir, opts);
+    const outfile = join(folder, `${fn.handlerModule}.mjs`);
     await mkdir(dirname(outfile), { recursive: true });
     const run = async (entry: Pick<esbuild.BuildOptions, 'entryPoints' | 'stdin'>) => {
+      // esbuild splits only entry points, not stdin (the CommonJS wrapper): that one is one file.
+      const where = entry.stdin || !fn.splitting ? { outfile, splitting: false } : { ...splittingOptions, outdir: folder, entryNames: fn.handlerModule };
       try {
-        return await esbuild.build({ ...esbuildOptions, ...entry, outfile, absWorkingDir: templateDir });
+        return await esbuild.build({ ...esbuildOptions, ...entry, ...where, absWorkingDir: templateDir });
       } catch (error) {
         const errors = (error as { errors?: esbuild.Message[] }).errors ?? [];
         const details = errors.map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`).join('\n');
@@ -176,23 +202,35 @@ export async function build(options: BuildOptions = {}): Promise<BuiltFunction[]
     if (commonJs) result = await run({ stdin: commonJsEntry(fn) });
     if (!opts.quiet) for (const w of result.warnings) console.warn(`${fn.logicalId}: warning: ${w.text}`);
     const outputs = result.metafile.outputs;
-    const key = Object.keys(outputs).find((k) => k.endsWith('.mjs'))!;
-    const output = outputs[key]!;
+    const code = Object.entries(outputs).filter(([k]) => k.endsWith('.mjs'));
+    // Each dynamic import() is an entry of its own chunk too; the function's is the handler module.
+    const [key, output] = code.find(([k]) => resolve(templateDir, k) === outfile)!;
+    // The entry and the chunks it imports statically: what init loads.
+    const atInit = new Set<string>();
+    const visit = (k: string) => {
+      if (atInit.has(k) || !outputs[k]) return;
+      atInit.add(k);
+      for (const i of outputs[k]!.imports) if (i.kind === 'import-statement') visit(i.path);
+    };
+    visit(key);
+    await removeStaleChunks(folder, code.map(([k]) => resolve(templateDir, k)));
     if (!commonJs && !output.exports.includes(fn.handlerExport)) {
       throw new BuildError(`${fn.logicalId}: ${shown(fn.entry)} exports no \`${fn.handlerExport}\` (Handler: ${fn.handler}); `
         + `it exports ${output.exports.length ? output.exports.map((e) => `\`${e}\``).join(', ') : 'nothing'}. Add \`export const ${fn.handlerExport} = …\`.`);
     }
-    const mapKey = Object.keys(outputs).find((k) => k.endsWith('.map'));
+    const sum = (entries: Array<[string, { bytes: number }]>) => entries.reduce((n, [, o]) => n + o.bytes, 0);
+    const inputs = Object.assign({}, ...code.map(([, o]) => o.inputs)) as Record<string, { bytesInOutput: number }>;
     return {
       logicalId: fn.logicalId,
       entry: fn.entry,
       outfile,
-      bytes: output.bytes,
-      mapBytes: mapKey ? outputs[mapKey]!.bytes : 0,
-      inputs: contributions(output.inputs),
-      sources: ownSources(Object.keys(output.inputs), templateDir),
+      bytes: sum(code),
+      initBytes: sum(code.filter(([k]) => atInit.has(k))),
+      mapBytes: sum(Object.entries(outputs).filter(([k]) => k.endsWith('.map'))),
+      inputs: contributions(inputs),
+      sources: ownSources(Object.keys(inputs), templateDir),
       // What the bundle still imports at run time: only Node built-ins, or it will not load on Lambda.
-      externals: [...new Set(output.imports.filter((i) => i.external).map((i) => i.path))].sort(),
+      externals: [...new Set(code.flatMap(([, o]) => o.imports.filter((i) => i.external).map((i) => i.path)))].sort(),
     };
   }));
   const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
@@ -204,6 +242,14 @@ export async function build(options: BuildOptions = {}): Promise<BuiltFunction[]
   }
   return settled.map((s) => (s as PromiseFulfilledResult<BuiltFunction>).value);
 }
+
+/** Chunks an earlier build left in <folder>/chunks that this one did not write (content-hashed names change with the code). */
+const removeStaleChunks = async (folder: string, written: string[]): Promise<void> => {
+  const chunks = join(folder, 'chunks');
+  const keep = new Set(written.flatMap((file) => [file, `${file}.map`]));
+  const present = await readdir(chunks).catch(() => [] as string[]);
+  await Promise.all(present.map((name) => join(chunks, name)).filter((file) => !keep.has(file)).map((file) => rm(file, { force: true })));
+};
 
 /** Bytes in the output per npm package (node_modules/<pkg>) or per own source file. */
 const contributions = (inputs: Record<string, { bytesInOutput: number }>): BuiltFunction['inputs'] => {
@@ -232,11 +278,11 @@ const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
 
 /** The size table the CLI prints. */
 export const sizeTable = (results: BuiltFunction[]): string => {
-  const rows = results.map((r) => [r.logicalId, shown(r.outfile), kb(r.bytes), kb(r.mapBytes),
+  const rows = results.map((r) => [r.logicalId, shown(r.outfile), kb(r.initBytes), kb(r.bytes), kb(r.mapBytes),
     r.inputs.slice(0, 3).map((i) => `${i.name} ${kb(i.bytes)}`).join(', ')]);
-  const head = ['function', 'bundle', 'size', 'map', 'largest inputs'];
+  const head = ['function', 'bundle', 'at init', 'size', 'map', 'largest inputs'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 2 || i === 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   const total = results.reduce((n, r) => n + r.bytes, 0);
   return [line(head), ...rows.map(line), `${results.length} functions, ${kb(total)} in total`].join('\n');
 };

@@ -55,7 +55,8 @@ const prepared = (fn: FunctionSpec, taskRoot: string, sources: string[], extra: 
     throw new BuildError(`${fn.logicalId}: no handler file for Handler ${fn.handler} in ${shown(taskRoot)}: looked for ${fn.handlerModule}, .js, .mjs, .cjs `
       + `as Lambda does (it would fail every invocation with Runtime.ImportModuleError)${buildHint(fn, taskRoot)}`);
   }
-  return { logicalId: fn.logicalId, entry: fn.entry, outfile: file, bytes: statSync(file).size, mapBytes: 0, inputs: [], sources, externals: [], ...extra };
+  const bytes = statSync(file).size;
+  return { logicalId: fn.logicalId, entry: fn.entry, outfile: file, bytes, initBytes: bytes, mapBytes: 0, inputs: [], sources, externals: [], ...extra };
 };
 
 // A CodeUri that holds TypeScript, or names a build output that is not there, needs a build first.

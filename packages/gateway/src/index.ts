@@ -6,5 +6,5 @@ export { startGateway, gatewayDefaults, type Gateway, type GatewayOptions } from
 export type { InvocationReport } from './websocket-api.ts';
 export type { Delivery } from './management-api.ts';
 export type { LateSend } from './invocations.ts';
-export { build, BuildError, esbuildOptions, sizeTable, type BuildOptions, type BuiltFunction } from './build.ts';
+export { build, BuildError, esbuildOptions, sizeTable, splittingOptions, type BuildOptions, type BuiltFunction } from './build.ts';
 export { runCli } from './cli.ts';

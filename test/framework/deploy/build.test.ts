@@ -1,7 +1,7 @@
 // build.mjs: real esbuild, real bundles, each loaded in a fresh Node 24 process as Lambda would.
 // Output goes to a temp folder (the outdir option), never dist/, so concurrent runs cannot collide.
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
 import { build, BuildError, esbuildOptions, type BuiltFunction } from '../../../build.mjs';
@@ -101,6 +101,42 @@ describe('build.mjs errors', () => {
   const fn = (id: string, codeUri: string, extra = '') =>
     `  ${id}:\n    Type: AWS::Serverless::Function\n${extra}    Properties: { CodeUri: ${codeUri}, Handler: index.handler, Runtime: nodejs24.x }\n`;
 
+  it('splits a function that asks for it (Metadata Splitting: true): dynamic imports in chunks/, loaded on first use; others stay one file', async () => {
+    const template = fixture({
+      'template.yaml': `Resources:\n${fn('SplitFunction', 'dist/split/', '    Metadata: { Splitting: true }\n')}${fn('WholeFunction', 'dist/whole/', '    Metadata: { BuildEntry: handlers/split.ts }\n')}`,
+      // Built-ins imported as ES modules, default and named: required in the split bundle.
+      'handlers/split.ts': "import { STATUS_CODES } from 'node:http';\nimport fs from 'node:fs';\n"
+        + "export const handler = async () => (STATUS_CODES[200] === 'OK' && typeof fs.readFileSync === 'function' ? (await import('./lazy.ts')).answer() : -1);\n",
+      'handlers/lazy.ts': `export const answer = () => '${'x'.repeat(2000)}'.split('').length;\n`,
+    });
+    const out = tempDir('split-out');
+    const [split, whole] = await build({ template, outdir: out });
+    const lazyChunks = () => readdirSync(join(out, 'split', 'chunks')).filter((f) => /^lazy-.*\.mjs$/.test(f));
+    const firstLazy = lazyChunks();
+    expect(firstLazy).toHaveLength(1);
+    expect(split!.initBytes).toBeLessThan(2000); // the handler, esbuild's interop helpers; not the 2,000-character lazy module
+    expect(split!.bytes - split!.initBytes).toBeGreaterThan(2000);
+    expect(existsSync(join(out, 'whole', 'chunks'))).toBe(false);
+    expect(whole!.initBytes).toBe(whole!.bytes);
+    // Split: node:http through require() (no ESM facade, so no undici at init); one file: as imported.
+    const splitCode = [split!.outfile, ...readdirSync(join(out, 'split', 'chunks')).filter((f) => f.endsWith('.mjs')).map((f) => join(out, 'split', 'chunks', f))]
+      .map((f) => readFileSync(f, 'utf8')).join('\n');
+    expect(splitCode).not.toMatch(/from\s*"node:http"/);
+    expect(splitCode).toMatch(/\w\("node:http"\)/); // esbuild's __require shim, through the banner's require()
+    expect(readFileSync(whole!.outfile, 'utf8')).toMatch(/from\s*"node:http"/);
+    for (const b of [split!, whole!]) {
+      const run = await runNode(['--input-type=module', '-e', 'console.log(await (await import(process.argv[1])).handler())', b.outfile], { cwd: out });
+      expect({ stdout: run.stdout.trim(), code: run.code }).toEqual({ stdout: '2000', code: 0 });
+    }
+    // A rebuild with other code leaves no stale chunk behind.
+    writeFileSync(join(template, '..', 'handlers/lazy.ts'), "export const answer = () => 'changed'.split('').length;\n");
+    await build({ template, outdir: out, functions: ['SplitFunction'] });
+    expect(lazyChunks()).toHaveLength(1);
+    expect(lazyChunks()).not.toEqual(firstLazy);
+    const bad = fixture({ 'template.yaml': `Resources:\n${fn('OddFunction', 'dist/odd/', "    Metadata: { Splitting: 'yes' }\n")}`, 'handlers/odd.ts': 'export const handler = () => 1;\n' });
+    await expect(build({ template: bad, outdir: tempDir('odd') })).rejects.toThrow(/OddFunction: Metadata.Splitting must be true or false/);
+  });
+
   it('names the function and the missing file when a handler source does not exist', async () => {
     const template = fixture({ 'template.yaml': `Resources:\n${fn('GhostFunction', 'dist/ghost/')}` });
     const error = await build({ template, outdir: tempDir('out') }).catch((e: unknown) => e);
@@ -169,7 +205,7 @@ describe('build.mjs as a CLI', () => {
     const run = await runNode(['build.mjs', '--template', templatePath, '--outdir', out], { timeoutMs: 60_000 });
     expect(run.code).toBe(0);
     for (const id of ['HelloFunction', 'ByeFunction', 'FallbackFunction', 'PingFunction', 'KickFunction']) {
-      expect(run.stdout).toMatch(new RegExp(`^${id} +\\S+index\\.mjs +\\d+\\.\\d KB +\\d+\\.\\d KB +@`, 'm'));
+      expect(run.stdout).toMatch(new RegExp(`^${id} +\\S+index\\.mjs +\\d+\\.\\d KB +\\d+\\.\\d KB +\\d+\\.\\d KB +@`, 'm'));
     }
     expect(run.stdout).toMatch(/^5 functions, \d+\.\d KB in total$/m);
   }, 60_000);

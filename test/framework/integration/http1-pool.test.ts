@@ -162,6 +162,30 @@ describe('a well-behaved server', () => {
     expect({ stdout: child.stdout.trim(), stderr: child.stderr }).toEqual({ stdout: '200', stderr: '' });
   });
 
+  it('sockets stay ref\'d while any is busy, and none once all are idle: after a burst, and when the last busy one closes', async () => {
+    // The last answer to arrive closes its socket (Connection: close, 150 ms late), while the
+    // others went idle meanwhile: the process must still end on its own.
+    const echo = await echoServer({
+      keepAliveTimeout: 30_000,
+      handle: (req, res) => {
+        if (req.url !== '/late-close') return false;
+        setTimeout(() => res.writeHead(200, { connection: 'close', 'content-length': 2 }).end('ok'), 150);
+        return true;
+      },
+    });
+    const run = async (paths: string[]) => {
+      const script = `import { Http1Pool } from ${JSON.stringify(new URL('../../../src/management/http1-pool.ts', import.meta.url).href)};
+        const p = new Http1Pool({ origin: ${JSON.stringify(echo.origin)}, idleMs: 20_000, maxSockets: 12 });
+        const post = (path) => p.request({ method: 'POST', path, headers: {}, body: Buffer.from('x') }).then((r) => r.status);
+        console.log((await Promise.all(${JSON.stringify(paths)}.map(post))).join(','));`;
+      // Killed after 10 s: an exit code of 0 means it ended on its own, long before idleMs.
+      const child = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+      return { stdout: child.stdout.trim(), stderr: child.stderr };
+    };
+    expect(await run([...Array(11).fill('/a'), '/late-close'])).toEqual({ stdout: Array(12).fill('200').join(','), stderr: '' });
+    expect(await run(Array(12).fill('/a'))).toEqual({ stdout: Array(12).fill('200').join(','), stderr: '' });
+  });
+
   it("honours the server's Keep-Alive: timeout hint, with a second's margin", async () => {
     // node:http announces "Keep-Alive: timeout=1" for a 1 s keepAliveTimeout: margin leaves 0 ms.
     const echo = await echoServer({ keepAliveTimeout: 1_000 });

@@ -5,7 +5,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { rateLimit } from '../../../middleware/rate-limit.ts';
 import { DynamoRateLimiter, MemoryRateLimiter, type RateLimiter } from '../../../src/store/rate-limit.ts';
 import { makeWsEvent } from '../../../src/testing/events.ts';
-import { startDynalite, type DynaliteHandle } from '../../helpers/dynalite.ts';
+import type { DocumentClient } from '../../../src/store/dynamodb/document-client.ts';
+import { startDynalite, storeClientKinds, type DynaliteHandle, type StoreClientKind } from '../../helpers/dynalite.ts';
 
 let db: DynaliteHandle;
 beforeAll(async () => {
@@ -24,14 +25,18 @@ const pattern = async (limiter: RateLimiter, key: string, times: number[]) => {
   return out;
 };
 
-// A client that counts the requests it sends: what the limiter costs in DynamoDB writes.
-const countingClient = () => {
+// A client of that kind that counts the requests it sends: what the limiter costs in DynamoDB writes.
+const countingClient = (kind: StoreClientKind) => {
   const counter = { sent: 0 };
-  const client = DynamoDBDocumentClient.from(db.client);
-  client.middlewareStack.add((next) => async (args) => {
-    counter.sent++;
-    return next(args);
-  }, { step: 'initialize' });
+  if (kind === 'sdk') {
+    const client = DynamoDBDocumentClient.from(db.client);
+    client.middlewareStack.add((next) => async (args) => {
+      counter.sent++;
+      return next(args);
+    }, { step: 'initialize' });
+    return { client, counter };
+  }
+  const client: DocumentClient = { send: (command, options) => (counter.sent++, db.leanClient.send(command, options)), destroy: () => {} };
   return { client, counter };
 };
 
@@ -39,7 +44,7 @@ const t0 = 1_800_000_000_000;
 
 describe.each([
   ['MemoryRateLimiter', () => new MemoryRateLimiter()],
-  ['DynamoRateLimiter (dynalite)', () => new DynamoRateLimiter({ tableName: db.tableName, client: db.documentClient })],
+  ...storeClientKinds.map((kind): [string, () => RateLimiter] => [`DynamoRateLimiter (dynalite, ${kind} client)`, () => new DynamoRateLimiter({ tableName: db.tableName, client: db.storeClient(kind) })]),
 ])('%s', (_, make) => {
   it('allows the burst at once, then one message per interval', async () => {
     const key = `k-${Math.random()}`;
@@ -64,11 +69,11 @@ describe.each([
   });
 });
 
-describe('DynamoRateLimiter', () => {
+describe.each(storeClientKinds)('DynamoRateLimiter (%s client)', (kind) => {
   it('holds across instances: two limiters on one table share the bucket', async () => {
     const key = `shared-${Math.random()}`;
-    const a = new DynamoRateLimiter({ tableName: db.tableName, client: db.documentClient });
-    const b = new DynamoRateLimiter({ tableName: db.tableName, client: db.documentClient });
+    const a = new DynamoRateLimiter({ tableName: db.tableName, client: db.storeClient(kind) });
+    const b = new DynamoRateLimiter({ tableName: db.tableName, client: db.storeClient(kind) });
     const seen = [];
     for (let i = 0; i < 6; i++) seen.push((await (i % 2 ? a : b).take(key, rule, t0)).allowed);
     expect(seen.filter(Boolean)).toHaveLength(3);
@@ -79,14 +84,14 @@ describe('DynamoRateLimiter', () => {
     // write landed and the SDK retried it); by the second write the clock has passed tat. Both
     // conditions on the fresh clock alone would fail, and refuse a message the bucket has room for.
     const ticks = [t0, t0 + 100, t0 + 300];
-    const limiter = new DynamoRateLimiter({ tableName: db.tableName, client: db.documentClient, now: () => ticks.shift() ?? t0 + 300 });
+    const limiter = new DynamoRateLimiter({ tableName: db.tableName, client: db.storeClient(kind), now: () => ticks.shift() ?? t0 + 300 });
     const key = `race-${Math.random()}`;
     expect((await limiter.take(key, rule)).allowed).toBe(true); // tat = t0 + 200
     expect((await limiter.take(key, rule)).allowed).toBe(true); // A at t0+100 fails, B at t0+300 passes
   });
 
   it('costs one write at a normal pace, and none for a flood refused within one interval on the same instance', async () => {
-    const { client, counter } = countingClient();
+    const { client, counter } = countingClient(kind);
     const limiter = new DynamoRateLimiter({ tableName: db.tableName, client });
     const key = `cost-${Math.random()}`;
     await limiter.take(key, rule, t0);

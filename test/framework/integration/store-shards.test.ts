@@ -7,7 +7,8 @@ import { ConnectionStore, MemoryStore } from '../../../src/index.ts';
 import { connectionKey, connectionsPartition } from '../../../src/store/keys.ts';
 import { connectionShards, defaultConnectionShards, fnv1a, shardOf } from '../../../src/store/shards.ts';
 import type { Page } from '../../../src/store/store.ts';
-import { startDynalite, type DynaliteHandle } from '../../helpers/dynalite.ts';
+import { documentClientOf } from '../../../src/store/dynamodb/document-client.ts';
+import { startDynalite, storeClientKinds, type DynaliteHandle, type StoreClientKind } from '../../helpers/dynalite.ts';
 
 let db: DynaliteHandle;
 beforeAll(async () => {
@@ -23,8 +24,9 @@ const collect = async <T>(it: AsyncIterable<T>): Promise<T[]> => {
   return out;
 };
 
-/** A client that counts Query requests and how many were in flight at once. */
-const countingClient = () => {
+/** A client (the store's of that kind) that counts Query requests and how many were in flight at once. */
+const countingClient = (kind: StoreClientKind) => {
+  const inner = documentClientOf(db.storeClient(kind));
   const stats = { queries: 0, inFlight: 0, maxInFlight: 0 };
   const client = {
     send: async (command: { constructor: { name: string } }, options?: unknown) => {
@@ -35,7 +37,7 @@ const countingClient = () => {
         stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
       }
       try {
-        return await db.documentClient.send(command as never, options as never);
+        return await inner.send(command as never, options as never);
       } finally {
         if (query) stats.inFlight--;
       }
@@ -83,9 +85,9 @@ describe('shard of a connection id', () => {
   });
 });
 
-describe('ConnectionStore, sharded', () => {
+describe.each(storeClientKinds)('ConnectionStore, sharded (%s client)', (kind) => {
   it('writes each connection row to connections#<shardOf(id)>, and finds it by id alone', async () => {
-    const store = new ConnectionStore({ tableName: db.tableName, client: db.documentClient, shards: 8 });
+    const store = new ConnectionStore({ tableName: db.tableName, client: db.storeClient(kind), shards: 8 });
     const ids = Array.from({ length: 40 }, (_, i) => `place-${i}`);
     for (const id of ids) await store.connect(id, { name: 'n' });
     await store.join('place-3', 'lobby');
@@ -107,7 +109,7 @@ describe('ConnectionStore, sharded', () => {
   it('all() reads every shard to its end: 3,000 rows in pages of 50, each id once, at most readConcurrency Queries at a time', async () => {
     const ids = Array.from({ length: 3000 }, (_, i) => `many-${i}`);
     await putRows(ids, 16);
-    const { client, stats } = countingClient();
+    const { client, stats } = countingClient(kind);
     const store = new ConnectionStore({ tableName: db.tableName, client, pageSize: 50, readConcurrency: 4 });
     const read = await collect(store.all());
     expect(read).toHaveLength(3000);
@@ -120,7 +122,7 @@ describe('ConnectionStore, sharded', () => {
   it('reads the next page of a shard while the current one is being delivered', async () => {
     const ids = Array.from({ length: 30 }, (_, i) => `ahead-${String(i).padStart(2, '0')}`);
     await putRows(ids, 1);
-    const { client, stats } = countingClient();
+    const { client, stats } = countingClient(kind);
     const store = new ConnectionStore({ tableName: db.tableName, client, pageSize: 10, readConcurrency: 1, shards: 1 });
     const iterator = store.all()[Symbol.asyncIterator]();
     await iterator.next(); // the first id of the first page
@@ -134,7 +136,7 @@ describe('ConnectionStore, sharded', () => {
   it('pagesOf resumes from a cursor: the pages after it are the rest of the shard, nothing twice', async () => {
     const ids = Array.from({ length: 95 }, (_, i) => `cur-${String(i).padStart(3, '0')}`);
     await putRows(ids, 1);
-    const store = new ConnectionStore({ tableName: db.tableName, client: db.documentClient, pageSize: 20, shards: 1 });
+    const store = new ConnectionStore({ tableName: db.tableName, client: db.storeClient(kind), pageSize: 20, shards: 1 });
     const all: Page[] = await collect(store.pagesOf({ kind: 'all', shard: 0 }));
     expect(all.map((p) => p.ids.length)).toEqual([20, 20, 20, 20, 15]);
     expect(all.at(-1)!.cursor).toBeUndefined();
@@ -152,8 +154,8 @@ describe('ConnectionStore, sharded', () => {
     const leaving = Array.from({ length: 400 }, (_, i) => `leaving-${i}`);
     const arriving = Array.from({ length: 400 }, (_, i) => `arriving-${i}`);
     await putRows([...stable, ...leaving], shards);
-    const writer = new ConnectionStore({ tableName: db.tableName, client: db.documentClient, shards });
-    const reader = new ConnectionStore({ tableName: db.tableName, client: db.documentClient, shards, pageSize: 25 });
+    const writer = new ConnectionStore({ tableName: db.tableName, client: db.storeClient(kind), shards });
+    const reader = new ConnectionStore({ tableName: db.tableName, client: db.storeClient(kind), shards, pageSize: 25 });
 
     let reading = true;
     let churned = 0;
@@ -192,7 +194,7 @@ describe('ConnectionStore, sharded', () => {
   it('an aborted all() stops reading every shard', async () => {
     const ids = Array.from({ length: 400 }, (_, i) => `abort-${i}`);
     await putRows(ids, 16);
-    const { client, stats } = countingClient();
+    const { client, stats } = countingClient(kind);
     const store = new ConnectionStore({ tableName: db.tableName, client, pageSize: 10 });
     const controller = new AbortController();
     const seen: string[] = [];

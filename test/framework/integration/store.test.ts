@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connectionKey } from '../../../src/store/keys.ts';
 import { BatchWriteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ConnectionStore, NotConnectedError } from '../../../src/store/index.ts';
-import { startDynalite, type DynaliteHandle } from '../../helpers/dynalite.ts';
+import { BatchWriteCommand as StoreBatchWriteCommand, documentClientOf } from '../../../src/store/dynamodb/document-client.ts';
+import { startDynalite, storeClientKinds, type DynaliteHandle } from '../../helpers/dynalite.ts';
 
-// The DynamoDB store against a real DynamoDB-protocol server (dynalite) on loopback.
+// The DynamoDB store against a real DynamoDB-protocol server (dynalite) on loopback, on both of
+// its clients: the SDK's DynamoDBDocumentClient and the lean one (src/store/dynamodb/).
 
 let db: DynaliteHandle;
 beforeAll(async () => {
@@ -13,9 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.stop();
 });
-
-const storeWith = (over: Partial<ConstructorParameters<typeof ConnectionStore>[0]> = {}) =>
-  new ConnectionStore({ tableName: db.tableName, client: db.documentClient, ...over });
 
 const collect = async (it: AsyncIterable<string>) => {
   const out: string[] = [];
@@ -30,7 +29,12 @@ const putAll = async (items: Record<string, unknown>[]) => {
   }
 };
 
-describe('ConnectionStore on dynalite', () => {
+describe.each(storeClientKinds)('ConnectionStore on dynalite (%s client)', (kind) => {
+  // The store's client, as a store of this suite gets it; wrappers below count or break its calls.
+  const client = () => documentClientOf(db.storeClient(kind));
+  const storeWith = (over: Partial<ConstructorParameters<typeof ConnectionStore>[0]> = {}) =>
+    new ConnectionStore({ tableName: db.tableName, client: db.storeClient(kind), ...over });
+
   it('connects, joins, lists, leaves and disconnects', async () => {
     const store = storeWith();
     await store.connect('c1', { name: 'alice' });
@@ -131,12 +135,12 @@ describe('ConnectionStore on dynalite', () => {
       send: async (command: { input: { RequestItems?: Record<string, unknown[]> } }) => {
         calls++;
         const requests = command.input.RequestItems?.[db.tableName];
-        if (command.constructor.name === 'BatchWriteCommand' && requests && requests.length > 1 && calls % 2 === 1) {
+        if (command instanceof StoreBatchWriteCommand && requests && requests.length > 1 && calls % 2 === 1) {
           const half = Math.ceil(requests.length / 2);
-          const out = await db.documentClient.send(new BatchWriteCommand({ RequestItems: { [db.tableName]: requests.slice(0, half) as never } }));
+          const out = await client().send(new StoreBatchWriteCommand({ RequestItems: { [db.tableName]: requests.slice(0, half) as never } }));
           return { ...out, UnprocessedItems: { [db.tableName]: requests.slice(half) } };
         }
-        return db.documentClient.send(command as never);
+        return client().send(command as never);
       },
     };
     const store = storeWith();
@@ -183,7 +187,7 @@ describe('ConnectionStore on dynalite', () => {
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
         try {
-          return await db.documentClient.send(command, options);
+          return await client().send(command, options);
         } finally {
           inFlight--;
         }
@@ -210,7 +214,7 @@ describe('ConnectionStore on dynalite', () => {
 
   it('a read aborted mid-room stops asking DynamoDB for pages', async () => {
     let queries = 0;
-    const counting = { send: async (command: never, options?: never) => (queries++, db.documentClient.send(command, options)) };
+    const counting = { send: async (command: never, options?: never) => (queries++, client().send(command, options)) };
     const ttl = Math.floor(Date.now() / 1000) + 600;
     await putAll(Array.from({ length: 50 }, (_, i) => ({ pk: 'room#abort-room', sk: `ab${i}`, ttl })));
     const store = storeWith({ client: counting as never, pageSize: 10 });

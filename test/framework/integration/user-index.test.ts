@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConnectionStore, MemoryStore, type Store } from '../../../src/index.ts';
-import { startDynalite, type DynaliteHandle } from '../../helpers/dynalite.ts';
+import { startDynalite, storeClientKinds, type DynaliteHandle } from '../../helpers/dynalite.ts';
 
 let db: DynaliteHandle;
 beforeAll(async () => {
@@ -25,7 +25,7 @@ let n = 0;
 const fresh = (prefix: string) => `${prefix}-${++n}`;
 
 const stores: Array<[string, () => Store]> = [
-  ['ConnectionStore (dynalite)', () => new ConnectionStore({ tableName: db.tableName, client: db.documentClient, pageSize: 2 })],
+  ...storeClientKinds.map((kind): [string, () => Store] => [`ConnectionStore (dynalite, ${kind} client)`, () => new ConnectionStore({ tableName: db.tableName, client: db.storeClient(kind), pageSize: 2 })]),
   ['MemoryStore', () => new MemoryStore()],
 ];
 
@@ -83,11 +83,11 @@ describe.each(stores)('%s: the user index', (_, makeStore) => {
   });
 });
 
-describe('ConnectionStore on dynalite: user rows', () => {
+describe.each(storeClientKinds)('ConnectionStore on dynalite: user rows (%s client)', (kind) => {
   it('expire with the connection, and expired rows are filtered on read', async () => {
     const user = fresh('erin');
     const now = Date.now();
-    const store = new ConnectionStore({ tableName: db.tableName, client: db.documentClient });
+    const store = new ConnectionStore({ tableName: db.tableName, client: db.storeClient(kind) });
     await store.connect('e1', { userId: user });
     const row = (await db.documentClient.send(new GetCommand({ TableName: db.tableName, Key: { pk: `user#${user}`, sk: 'e1' } }))).Item;
     const item = await store.get('e1');

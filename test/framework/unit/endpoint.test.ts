@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from '@jest/globals';
 import { destroyTransports, transportFor } from '../../../src/management/clients.ts';
 import { managementEndpoint } from '../../../src/management/endpoint.ts';
+import { partitionOf } from '../../../src/management/partition.ts';
 import { makeWsEvent } from '../../../src/testing/events.ts';
 
 const event = makeWsEvent({ routeKey: 'send', apiId: 'a1b2c3d4e5', stage: 'prod' });
@@ -27,7 +28,7 @@ describe('management endpoint', () => {
   });
 });
 
-interface SdkPartition { id: string; regionRegex: string; regions: Record<string, unknown>; outputs: { dnsSuffix: string } }
+interface SdkPartition { id: string; regionRegex: string; regions: Record<string, unknown>; outputs: { dnsSuffix: string; dualStackDnsSuffix: string } }
 
 /**
  * The partition table of the installed SDK (@aws-sdk/core, what its endpoint rules resolve with).
@@ -48,6 +49,18 @@ describe("the endpoint's DNS suffix is the region's partition's", () => {
   it('for every partition the SDK knows, the ones a hand table would forget included', () => {
     expect(partitions.map((p) => p.id)).toEqual(expect.arrayContaining(['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc']));
     expect(cases.every(([, region]) => region !== undefined)).toBe(true);
+  });
+
+  it('our partition table (src/management/partition.ts) places every region of the SDK\'s as the SDK does, and each pattern\'s new regions too', () => {
+    for (const p of partitions) {
+      const expected = { name: p.id, dnsSuffix: p.outputs.dnsSuffix, dualStackDnsSuffix: p.outputs.dualStackDnsSuffix };
+      for (const region of Object.keys(p.regions)) expect({ region, ...partitionOf(region) }).toEqual({ region, ...expected });
+      // A region newer than the table, made to fit the partition's pattern.
+      const future = p.regionRegex.replace(/^\^|\$$/g, '').replace(/\((\w+)(\|[^)]*)?\)/, '$1').replaceAll('\\-', '-').replace('\\w+', 'future').replace('\\d+', '9');
+      expect(new RegExp(p.regionRegex).test(future)).toBe(true);
+      expect({ future, ...partitionOf(future) }).toEqual({ future, ...expected });
+    }
+    expect(partitionOf('mars-north-1')).toEqual({ name: 'aws', dnsSuffix: 'amazonaws.com', dualStackDnsSuffix: 'api.aws' }); // the SDK's default
   });
 
   it.each(cases)('%s: %s -> .%s', (_id, region, suffix) => {

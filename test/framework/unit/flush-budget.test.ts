@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { wsHandler, type DeliveryReport, type WsHandlerOptions } from '../../../src/index.ts';
 import type { Transport } from '../../../src/management/transport.ts';
-import { ConnectionStore, createDocumentClient } from '../../../src/store/connection-store.ts';
+import { ConnectionStore } from '../../../src/store/connection-store.ts';
+import { createDocumentClient } from '../../../src/store/dynamodb/sdk-client.ts';
 import { MemoryStore } from '../../../src/store/memory-store.ts';
 import type { Store } from '../../../src/store/store.ts';
 import { makeWsEvent } from '../../../src/testing/events.ts';

@@ -67,4 +67,34 @@ describe('ConnectionsSigner', () => {
     expect(b.authorization).toBe(refB.authorization);
     expect(new Set([a.authorization, b.authorization, c.authorization]).size).toBe(3);
   });
+
+  // DynamoDB's JSON protocol (the store's lean client): POST / with a JSON content type and the
+  // operation in X-Amz-Target, signed as SignatureV4 signs it for the dynamodb service.
+  it('matches SignatureV4 for DynamoDB JSON requests: random bodies, targets, dates, regions and session tokens', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.json({ maxDepth: 3 }),
+        fc.constantFrom('GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem', 'BatchWriteItem'),
+        fc.date({ min: new Date('2020-01-01'), max: new Date('2035-01-01'), noInvalidDate: true }),
+        fc.option(fc.stringMatching(/^[A-Za-z0-9+/=]{1,60}$/), { nil: undefined }),
+        fc.constantFrom('us-east-1', 'eu-west-1', 'ap-southeast-2'),
+        fc.constantFrom('dynamodb.eu-west-1.amazonaws.com', '127.0.0.1:8000'),
+        async (json, operation, date, sessionToken, region, host) => {
+          const body = new TextEncoder().encode(json);
+          const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken };
+          const headers = { host, 'content-type': 'application/x-amz-json-1.0', 'content-length': String(body.byteLength), 'x-amz-target': `DynamoDB_20120810.${operation}` };
+          const [hostname, port] = host.split(':');
+          const ref = await new SignatureV4({ credentials, region, service: 'dynamodb', sha256: Sha256 }).sign(
+            new HttpRequest({ protocol: 'https:', hostname, port: port ? Number(port) : undefined, method: 'POST', path: '/', headers, body }),
+            { signingDate: date },
+          );
+          const mine = await new ConnectionsSigner({ region, service: 'dynamodb', credentials }).sign({
+            method: 'POST', host, path: '/', body, date, contentType: 'application/x-amz-json-1.0', target: `DynamoDB_20120810.${operation}`, freshBody: true,
+          });
+          expect(mine).toEqual(ref.headers);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });

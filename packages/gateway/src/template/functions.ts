@@ -16,6 +16,12 @@ const withExtensions = (path: string): string[] => (/\.[cm]?[jt]s$/.test(path) ?
  * Where a function's source is looked for, in order, as paths relative to the template's folder
  * (see the top of this file). `from` says which rule gave them.
  */
+const splittingOf = (logicalId: string, resource: Resource): boolean => {
+  const value = (resource.Metadata as Record<string, unknown> | undefined)?.Splitting;
+  if (value !== undefined && typeof value !== 'boolean') throw new Error(`${logicalId}: Metadata.Splitting must be true or false, got ${JSON.stringify(value)}`);
+  return value === true;
+};
+
 const entryCandidates = (logicalId: string, resource: Resource, codeUri: string, handlerModule: string): { paths: string[]; from: FunctionSpec['entryFrom'] } => {
   const metadata = resource.Metadata ?? {};
   const buildEntry = metadata.BuildEntry;
@@ -96,6 +102,7 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
       entryExists: entry !== undefined,
       entryFromMetadata: from !== 'CodeUri',
       entryFrom: from,
+      splitting: splittingOf(logicalId, resource),
       runtime: p.Runtime ?? globals.Runtime,
       architectures: p.Architectures ?? globals.Architectures ?? ['x86_64'],
       // SAM's own defaults: 3 s and 128 MB.

@@ -38,6 +38,8 @@ export interface FunctionSpec {
   entryFromMetadata: boolean;
   /** Which rule named the source: Metadata.BuildEntry, SAM's esbuild metadata, or CodeUri + Handler. */
   entryFrom: 'BuildEntry' | 'esbuild' | 'CodeUri';
+  /** `Metadata: { Splitting: true }`: the build puts what dynamic import()s reach in chunks/, loaded on first use (build.ts). */
+  splitting: boolean;
   runtime: string | undefined;
   architectures: string[];
   /** Seconds. */

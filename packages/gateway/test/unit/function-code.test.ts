@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const spec = (metadata: Record<string, unknown>, ownBuild = false): FunctionSpec => ({
   logicalId: 'Fn', codeUri: 'src/', handler: 'app.handler', handlerModule: 'app', handlerExport: 'handler',
-  entry: join(dir, 'app.ts'), entryCandidates: [], entryExists: false, entryFromMetadata: false, entryFrom: 'CodeUri',
+  entry: join(dir, 'app.ts'), entryCandidates: [], entryExists: false, entryFromMetadata: false, entryFrom: 'CodeUri', splitting: false,
   runtime: 'nodejs24.x', architectures: ['x86_64'], timeout: 3, memorySize: 128, environment: {}, policies: [], role: undefined,
   routes: [], sqsEvents: [], metadata, ownBuild,
 });
