@@ -9,9 +9,8 @@
 //
 // Prints a table and one JSON line; exits 1 if a message was not delivered to every member.
 import { parseArgs } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConnectionStore, wsHandler, type DeliveryReport } from '../src/index.ts';
+import { createLiteDocumentClient } from '../src/store/dynamodb/document-client.ts';
 import { destroyTransports } from '../src/transport.ts';
 import { spawn } from 'node:child_process';
 import { once as onceEvent } from 'node:events';
@@ -39,7 +38,8 @@ const proxy = {
   start: async () => void (await fetch(`${dynamo.control}/start`, { method: 'POST' })),
   stop: async () => (await (await fetch(`${dynamo.control}/stop`, { method: 'POST' })).json()) as Record<string, number>,
 };
-const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1' }), { marshallOptions: { removeUndefinedValues: true } });
+// The store's default client in Lambda: the lean one.
+const client = createLiteDocumentClient({ endpoint: dynamo.endpoint });
 const stores = {
   'no log': new ConnectionStore({ tableName: dynamo.tableName, client, sessions: false }),
   'room log': new ConnectionStore({ tableName: dynamo.tableName, client, sessions: { windowSeconds: 120 } }),
