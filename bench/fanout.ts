@@ -6,8 +6,11 @@
 //              8 workers, for where the spill threshold should be
 //   million    1,000,000 recipients, sends replaced by the stand-in's accounting, projected at
 //              10,000 requests/s (fanout-sim.ts)
+//   roomlog    the room log's cost per toRoom message (DynamoDB requests, wall, CPU) against no
+//              log, interleaved in the same run (room-log.ts)
 // --quick: N = 10,000 at 1,000 requests/s, the single path and the spill path with 4 workers;
 // exits 1 unless the spill path is within 1.25 x the floor and everyone got it exactly once.
+import { runChild } from './lib/child.ts';
 import { ConnectionStore } from '../src/store/connection-store.ts';
 import { defaultSpillThreshold } from '../middleware/outbox.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -37,6 +40,7 @@ export interface FanoutPlan {
   bar: number;
   /** Longest a run may take before what is missing counts as lost. */
   runTimeoutMs: number;
+  quick: boolean;
 }
 
 export const fanoutPlan = (quick: boolean, only?: string): FanoutPlan => ({
@@ -45,9 +49,10 @@ export const fanoutPlan = (quick: boolean, only?: string): FanoutPlan => ({
   workers: quick ? [4] : [1, 2, 4, 8],
   // The sender runs with 1,769 MB here, as FanoutFunction does.
   threshold: defaultSpillThreshold({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1769' }),
-  sections: new Set((only ?? (quick ? 'spill' : 'shards,spill,threshold,million')).split(',')),
+  sections: new Set((only ?? (quick ? 'spill,roomlog' : 'shards,spill,threshold,roomlog,million')).split(',')),
   bar: 1.25,
   runTimeoutMs: quick ? 60_000 : 600_000,
+  quick,
 });
 
 const describe = (r: FanoutRun) =>
@@ -153,6 +158,13 @@ export const runFanoutBench = async (plan: FanoutPlan, problem: (text: string) =
         rows.push({ n, singleMs: single.wallMs, spillMs: spill.wallMs, spillFirstMs: spill.firstDeliveryMs, singleCpuUs: single.cpuUsPerMessage, spillCpuUs: spill.cpuUsPerMessage });
       }
       results.threshold = rows;
+    }
+    if (plan.sections.has('roomlog')) {
+      // The room log's cost per message against no log, same run (room-log.ts, its own processes).
+      log('fanout: roomlog (sessions off vs on, interleaved)');
+      const out = await runChild<Record<string, unknown>>('room-log.ts', plan.quick ? ['--quick'] : [], { nodeFlags: process.execArgv.filter((flag) => flag.startsWith('--conditions')) });
+      if (!out.ok) problem(`fanout roomlog: ${out.stderrTail || `exit ${out.code}`}`);
+      results.roomLog = out.result;
     }
     if (plan.sections.has('million')) {
       log('fanout: 1,000,000 recipients, sends by accounting');

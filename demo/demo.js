@@ -1,37 +1,26 @@
-// The demo chat client: plain DOM, one WebSocket, the protocol in README.md ("Chat protocol").
-// Logs in first: a name → a short-lived token from the local gateway's development issuer
-// (/dev/token) → connect with ?token= (browsers cannot set headers on a WebSocket). Sends
+// The demo chat client: plain DOM and ws-outbox/client (client.js, a bundle of src/client), the
+// protocol in README.md ("Chat protocol"). Logs in first: a name → a short-lived token from the
+// local gateway's development issuer (/dev/token) → connect with ?token= (browsers cannot set
+// headers on a WebSocket). The client reconnects by itself (the status says "reconnecting…"),
+// resumes the session (its rooms come back, and what was missed meanwhile: "resumed: N missed
+// messages delivered"), drops duplicates and keeps each room in order. Sends
 // {"action":"join"|"leave"|"send", …}; shows joined / left / message / error as they arrive, with
-// the verified names the server put in them, each event once (delivery is at-least-once, see
-// firstSighting).
+// the verified names the server put in them.
+import { WsOutboxClient } from './client.js';
+
 const $ = (id) => document.getElementById(id);
 const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
 
-const state = { ws: undefined, me: undefined, rooms: new Set(), pendingJoin: undefined };
+// `mine`: every connection id this tab had (a resume gives it a new one; its old messages are still its own).
+const state = { client: undefined, me: undefined, mine: new Set(), rooms: new Set() };
 
 // Delivery is at-least-once: a PostToConnection retried after a timeout or a reset may already have
-// arrived, so the same event (same id, same bytes) can come twice. Remember the ids shown and drop a
-// repeat. Bounded, oldest first out (a Set iterates in insertion order): a retry lands within
-// seconds of the original, not a thousand events later, and a long-open tab must not grow forever.
-const maxRememberedIds = 1000;
-const seenIds = new Set();
+// arrived, and a replay can overlap live delivery. The client drops a repeat (same id, or the same
+// sequence in a room) and says so; the page counts them. It remembers the last 1,000 ids.
 let duplicatesDropped = 0;
 
-/** True the first time an id is seen; events without an id (errors, gateway replies) always pass. */
-const firstSighting = (id) => {
-  if (typeof id !== 'string') return true;
-  if (seenIds.has(id)) {
-    duplicatesDropped += 1;
-    $('duplicates').textContent = String(duplicatesDropped);
-    return false;
-  }
-  seenIds.add(id);
-  if (seenIds.size > maxRememberedIds) seenIds.delete(seenIds.values().next().value);
-  return true;
-};
-
 // Names come from the server (the token the authorizer verified), never from what a client says.
-const who = (id, name) => (id === state.me ? `${name ?? 'you'} (you)` : name ?? '?');
+const who = (id, name) => (state.mine.has(id) ? `${name ?? 'you'} (you)` : name ?? '?');
 
 const setStatus = (text, kind) => {
   $('status').textContent = text;
@@ -75,35 +64,24 @@ const setConnected = (connected) => {
   for (const id of ['join', 'leave', 'text', 'send']) $(id).disabled = !connected;
 };
 
-const onMessage = (raw) => {
-  let m;
-  try {
-    m = JSON.parse(raw);
-  } catch {
-    return add('system', { text: `(non-JSON message) ${raw}` });
-  }
-  if (!firstSighting(m?.id)) return;
+const onMessage = (m) => {
+  if (m.data !== undefined && m.type === undefined) return add('system', { text: `(non-JSON message) ${m.data}` });
   switch (m.type) {
     case 'joined':
-      if (state.me === undefined && state.pendingJoin === m.room) {
-        state.me = m.connectionId;
-        $('connection-id').textContent = m.connectionId;
-      }
-      if (m.connectionId === state.me) {
+      if (state.mine.has(m.connectionId)) {
         state.rooms.add(m.room);
-        state.pendingJoin = undefined;
         renderRooms();
         $('target').value = m.room;
       }
       return add('system', { text: `${who(m.connectionId, m.name)} joined #${m.room}` });
     case 'left':
-      if (m.connectionId === state.me) {
+      if (state.mine.has(m.connectionId)) {
         state.rooms.delete(m.room);
         renderRooms();
       }
       return add('system', { text: `${who(m.connectionId, m.name)} left #${m.room}` });
     case 'message':
-      return add(m.from?.id === state.me ? 'mine' : 'theirs', {
+      return add(state.mine.has(m.from?.id) ? 'mine' : 'theirs', {
         meta: `<b>${escapeHtml(who(m.from?.id, m.from?.name))}</b> ${m.room ? `in #${escapeHtml(m.room)}` : 'to everyone'}`,
         text: m.text,
       });
@@ -111,12 +89,17 @@ const onMessage = (raw) => {
       return add('error', { text: `Error: ${m.message}` });
     default:
       // API Gateway's own replies ("Internal server error", "Forbidden") have only a message.
-      return add('error', { text: `Gateway: ${m.message ?? raw}` });
+      return add('error', { text: `Gateway: ${m.message ?? JSON.stringify(m)}` });
   }
 };
 
+// While reconnecting, sends wait in the client's queue (100 at most) and go out once resumed.
 const send = (payload) => {
-  if (state.ws?.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(payload));
+  try {
+    state.client?.send(payload);
+  } catch (error) {
+    add('error', { text: error.message });
+  }
 };
 
 /** A token for `name` from the development issuer, or an Error saying why not. */
@@ -143,41 +126,81 @@ $('connect-form').addEventListener('submit', async (e) => {
   }
   $('user').textContent = `${login.name} (${login.sub}, token valid ${Math.round(login.expiresIn / 60)} min${$('broadcast').checked ? ', may send to everyone' : ''})`;
   setStatus('connecting…', 'off');
-  let opened = false;
-  const ws = new WebSocket(`${wsBase}/?token=${encodeURIComponent(login.token)}`);
-  state.ws = ws;
-  ws.addEventListener('open', () => {
-    opened = true;
+  let everOpened = false;
+  let rejected = false;
+  const broadcast = $('broadcast').checked;
+  // Called at every (re)connect and ahead of expiry: the login's token first, then a fresh one each time.
+  let first = login;
+  const token = async () => {
+    const fresh = first ?? (await logIn(name, broadcast));
+    first = undefined;
+    return { token: fresh.token, expiresAt: Date.now() + fresh.expiresIn * 1000 };
+  };
+  // maxQueue: the example's per-connection burst (RATE_BURST), so what was queued offline passes its rate limit at once.
+  const client = new WsOutboxClient({ url: `${wsBase}/`, token, dedupeSize: 1000, maxQueue: 10 });
+  state.client = client;
+  client.on('open', ({ resumed, connectionId }) => {
+    if (connectionId) {
+      state.me = connectionId;
+      state.mine.add(connectionId);
+      $('connection-id').textContent = connectionId;
+    }
     setStatus(`connected as ${name}`, 'on');
     setConnected(true);
-    add('system', { text: `Connected to ${wsBase}` });
+    if (!everOpened) add('system', { text: `Connected to ${wsBase}` });
+    else if (!resumed) add('system', { text: 'Reconnected with a new session' });
+    everOpened = true;
   });
-  ws.addEventListener('message', (ev) => onMessage(ev.data));
-  ws.addEventListener('close', (ev) => {
+  client.on('resumed', ({ missed }) => add('system resumed', { text: `resumed: ${missed} missed message${missed === 1 ? '' : 's'} delivered` }));
+  client.on('reset', ({ room, user, reason }) => {
+    if (room) {
+      state.rooms.delete(room);
+      renderRooms();
+    }
+    add('error', { text: `${room ? `#${room}` : user ? 'your direct messages' : 'a stream'} could not be recovered (${reason}): what was sent meanwhile is lost${room ? '; join again' : ''}` });
+  });
+  client.on('message', onMessage);
+  client.on('duplicate', () => {
+    duplicatesDropped += 1;
+    $('duplicates').textContent = String(duplicatesDropped);
+  });
+  client.on('reconnecting', () => setStatus('reconnecting…', 'off'));
+  client.on('close', (ev) => {
+    if (!everOpened && ev.refused) {
+      // The browser hides the HTTP status of a refused upgrade: 401 for a bad token, 403 when the
+      // authorizer denies a valid one (a name the chat cannot show). Retrying would not help.
+      rejected = true;
+      client.close();
+      setStatus('rejected', 'bad');
+      $('user').textContent = '–';
+      setConnected(false);
+      return add('error', { text: 'The gateway refused the connection (the authorizer said no). Names are 1–64 letters, digits, _ . or -' });
+    }
+    if (ev.willReconnect) {
+      setStatus('reconnecting…', 'off');
+      // One line per lost connection, not one per failed attempt while the network is down.
+      if (!ev.refused) add('system', { text: `Connection lost (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''}); reconnecting…` });
+      return;
+    }
+    if (rejected) return;
     setConnected(false);
-    state.me = undefined;
     state.rooms.clear();
     renderRooms();
     $('connection-id').textContent = '–';
-    if (!opened) {
-      // The browser hides the HTTP status of a refused upgrade: 401 for a bad token, 403 when the
-      // authorizer denies a valid one (a name the chat cannot show).
-      setStatus('rejected', 'bad');
-      $('user').textContent = '–';
-      return add('error', { text: 'The gateway refused the connection (the authorizer said no). Names are 1–64 letters, digits, _ . or -' });
-    }
     setStatus('disconnected', 'off');
-    add('system', { text: `Disconnected (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})` });
   });
 });
 
-$('disconnect').addEventListener('click', () => state.ws?.close(1000, 'bye'));
+// Ends the session at once (close code 1000): the rooms hear "left".
+$('disconnect').addEventListener('click', () => {
+  state.client?.close();
+  add('system', { text: 'Disconnected' });
+});
 
 $('room-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const room = $('room').value.trim();
   if (!room) return;
-  state.pendingJoin = room;
   send({ action: 'join', room });
 });
 

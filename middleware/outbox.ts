@@ -12,6 +12,7 @@ import { logReport, type ReportLog } from '../src/outbox/report.ts';
 import { maxPayloadBytes } from '../src/outbox/serialize.ts';
 import { ConnectionStore } from '../src/store/connection-store.ts';
 import type { Store } from '../src/store/store.ts';
+import type { MessageLog } from '../src/store/room-log.ts';
 import { withDefaults } from '../src/options.ts';
 import { checkOptions, type Schema } from '../src/schema.ts';
 import { testingOverrides } from '../src/testing/overrides.ts';
@@ -291,6 +292,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
         log: logger ? (report, extra) => {
           if (worthReporting(report)) logReport(logger, report, request, extra);
         } : undefined,
+        roomLog: roomLogOf(store),
         onReport: [testing?.onReport, config.onReport && ((report) => config.onReport!(report, context))],
       });
       if (config.metrics && worthReporting(report)) {
@@ -319,6 +321,9 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
 
   return { before, after, onError };
 };
+
+/** The room log of a store with sessions on (ConnectionStore with a window; see README "Reconnects and resume"). */
+const roomLogOf = (store: Store | undefined): MessageLog | undefined => (store as { log?: MessageLog } | undefined)?.log;
 
 /** An invocation that enqueued nothing (and dropped nothing) has nothing to log or count. */
 const worthReporting = (report: DeliveryReport): boolean => report.queued + report.discarded + report.unresolved.length + report.spilled > 0;

@@ -9,6 +9,11 @@ export { outbox, outboxDefaults, cleanupOutbox, type OutboxOptions } from '../mi
 export { wsJsonBodyParser } from '../middleware/ws-json-body-parser.ts';
 export { rateLimit, rateLimitDefaults, type RateLimitOptions } from '../middleware/rate-limit.ts';
 export { fanoutHandler, fanoutDefaults, type FanoutOptions, type FanoutReport } from './fanout/worker.ts';
+// Sessions that outlive connections (the server side of ws-outbox/client): the session route and $disconnect.
+export { sessionHandler, userIdOf } from './sessions/handler.ts';
+export { resumeSession, type ResumeRequest, type SessionReply, type ResumeInput } from './sessions/resume.ts';
+export { disconnectSession, closedExplicitly, type DisconnectOutcome, type DisconnectEvent } from './sessions/disconnect.ts';
+export type { StreamReset, ResetReason } from './sessions/replay.ts';
 // The store a handler's wsHandler takes (the design's `import { wsHandler, outbox, ConnectionStore }`).
 export { ConnectionStore, type ConnectionStoreOptions } from './store/connection-store.ts';
 export { MemoryStore } from './store/memory-store.ts';

@@ -12,6 +12,8 @@ import type { Entry } from './outbox.ts';
 import { prune, type PruneResult } from './prune.ts';
 import { tasksOf, type ExpandOptions, type Task } from './recipients.ts';
 import { buildReport } from './report.ts';
+import { stampEntries } from './stamp.ts';
+import type { MessageLog } from '../store/room-log.ts';
 
 export interface FlushOptions {
   concurrency: number;
@@ -44,6 +46,8 @@ export interface FlushInput {
   log?: (report: DeliveryReport, extra: { pruneError?: unknown }) => void;
   /** Each gets the report once, bounded by the budget; a throw or a hang is logged, never raised. */
   onReport?: Array<((report: DeliveryReport) => void | Promise<void>) | undefined>;
+  /** When set, toRoom/toUser messages get their stream's sequence and are logged for resume (stamp.ts) before anything is sent. */
+  roomLog?: MessageLog;
   /** Room and "all" entries past this go to the fan-out queue (src/fanout/spill.ts). */
   spill?: Omit<SpillConfig, 'signal'>;
   now?: () => number;
@@ -58,7 +62,8 @@ const nothingDelivered = (): DeliveryOutcome => ({ queued: 0, sent: 0, gone: [],
  * the report is for.
  */
 export const flush = async (input: FlushInput): Promise<DeliveryReport> => {
-  const { entries, store, options } = input;
+  const { store, options } = input;
+  let entries = input.entries;
   const now = input.now ?? Date.now;
   const budget = planBudget(now(), input.remainingMs, options);
   const unresolved: UnresolvedEntry[] = [];
@@ -71,6 +76,9 @@ export const flush = async (input: FlushInput): Promise<DeliveryReport> => {
     const sends = abortAt(budget.end, now);
     const spill = input.spill && store ? new Spill({ ...input.spill, signal: sends.signal }, store) : undefined;
     try {
+      // Sequenced and logged before any recipient is read: a client resuming after its room
+      // read finds the message in the log, one resuming before it is reached live (resume.ts).
+      if (input.roomLog && entries.length > 0) entries = await stampEntries(entries, input.roomLog, { signal: reads.signal, unresolved });
       const transport = await transportOrFailure(input.transport);
       const expand = { signal: reads.signal, unresolved, spill };
       outcome = await deliver(input.tasks ? input.tasks(expand) : tasksOf(entries, store, expand), {

@@ -12,6 +12,8 @@ import {
   type ReadOptions, type RemoveOptions, type RemoveResult, type Store,
 } from './store.ts';
 import { checkUserId, userConnectionKey, userPartition } from './users.ts';
+import { RoomLog, roomStream } from './room-log.ts';
+import { SessionStore } from './sessions.ts';
 
 export interface ConnectionStoreOptions {
   /** Defaults to the TABLE_NAME environment variable. */
@@ -31,7 +33,20 @@ export interface ConnectionStoreOptions {
   readConcurrency?: number;
   now?: () => number;
   batch?: Partial<BatchOptions>;
+  /**
+   * Sessions that outlive connections, and the room log they resume from (README "Reconnects and
+   * resume"): `{ windowSeconds }`, or false. Default: on when SESSION_WINDOW_SECONDS is set, with
+   * that window. Every function on the table must agree.
+   */
+  sessions?: { windowSeconds?: number } | false;
 }
+
+/** The sessions option from the environment: SESSION_WINDOW_SECONDS, a whole number of seconds, turns them on. */
+const sessionsFromEnv = (): { windowSeconds: number } | false => {
+  const raw = process.env.SESSION_WINDOW_SECONDS;
+  if (raw === undefined || raw === '') return false;
+  return { windowSeconds: checkNumber('SESSION_WINDOW_SECONDS', Number(raw), { min: 1, integer: true }) };
+};
 
 const defaults = {
   ttlSeconds: maxConnectionSeconds,
@@ -56,6 +71,10 @@ export class ConnectionStore implements Store {
   readonly client: DocumentClient;
   /** K: the connection index is spread over `connections#0` … `connections#<K-1>`. */
   readonly shards: number;
+  /** Sessions (resume tokens, their rooms), when on. */
+  readonly sessions?: SessionStore;
+  /** The room log the outbox stamps and writes room and user messages to, when sessions are on. */
+  readonly log?: RoomLog;
   readonly #options: typeof defaults;
   readonly #batch: BatchOptions;
 
@@ -74,6 +93,12 @@ export class ConnectionStore implements Store {
     checkNumber('ConnectionStore batch.baseDelayMs', this.#batch.baseDelayMs);
     checkNumber('ConnectionStore batch.maxDelayMs', this.#batch.maxDelayMs);
     checkNumber('ConnectionStore batch.parallel', this.#batch.parallel, { min: 1, integer: true });
+    const sessions = options.sessions ?? sessionsFromEnv();
+    if (sessions !== false) {
+      const shared = { tableName, client: this.client, windowSeconds: sessions.windowSeconds, now: this.#options.now };
+      this.sessions = new SessionStore({ ...shared, shards: this.shards });
+      this.log = new RoomLog({ ...shared, batch: options.batch });
+    }
   }
 
   async connect(connectionId: string, details: ConnectionDetails = {}): Promise<void> {
@@ -99,6 +124,7 @@ export class ConnectionStore implements Store {
     // The connection item learns the room first, so that whatever fails afterwards, prune still
     // finds the membership through it: the reverse index is always a superset.
     let ttl: number;
+    let session: string | undefined;
     try {
       const out = await this.client.send(
         new UpdateCommand({
@@ -112,12 +138,16 @@ export class ConnectionStore implements Store {
         }),
       );
       ttl = Number(out.Attributes?.ttl);
+      session = out.Attributes?.session as string | undefined;
     } catch (error) {
       if ((error as Error).name === 'ConditionalCheckFailedException') throw new NotConnectedError(connectionId);
       throw error;
     }
     // The membership expires with its connection.
     await this.client.send(new PutCommand({ TableName: this.tableName, Item: { ...membershipKey(room, connectionId), ttl } }));
+    // The session keeps the room for a resume, with where the room's log stood once this
+    // connection could be reached through it (the membership is written): its replay starts there.
+    if (session !== undefined && this.sessions && this.log) await this.sessions.addRoom(session, room, await this.log.head(roomStream(room)));
   }
 
   async leave(connectionId: string, room: string): Promise<boolean> {
@@ -125,17 +155,22 @@ export class ConnectionStore implements Store {
     const out = await this.client.send(
       new DeleteCommand({ TableName: this.tableName, Key: membershipKey(room, connectionId), ReturnValues: 'ALL_OLD' }),
     );
-    await this.client.send(
+    const updated = await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: this.#key(connectionId),
         UpdateExpression: 'DELETE rooms :room',
         ConditionExpression: 'attribute_exists(sk)',
         ExpressionAttributeValues: { ':room': new Set([room]) },
+        ReturnValues: 'ALL_NEW',
       }),
     ).catch((error: Error) => {
       if (error.name !== 'ConditionalCheckFailedException') throw error;
+      return undefined;
     });
+    // A leave ends the membership at once: a resume does not bring the room back.
+    const session = updated?.Attributes?.session as string | undefined;
+    if (session !== undefined && this.sessions) await this.sessions.removeRoom(session, room);
     return out.Attributes !== undefined;
   }
 
@@ -235,6 +270,7 @@ export class ConnectionStore implements Store {
       connectedAt: Number(item.connectedAt),
       ttl: Number(item.ttl),
       rooms: [...((item.rooms as Set<string> | undefined) ?? [])].sort(),
+      ...(typeof item.session === 'string' ? { session: item.session } : {}),
     };
   }
 

@@ -17,3 +17,6 @@ export { connectionKey, membershipKey, connectionsPartition, roomPartition } fro
 export { defaultConnectionShards, connectionShards, shardOf } from './shards.ts';
 export { DynamoRateLimiter, MemoryRateLimiter, type DynamoRateLimiterOptions, type RateLimiter, type RateRule, type RateVerdict } from './rate-limit.ts';
 export { maxUserIdLength } from './users.ts';
+export { RoomLog, defaultWindowSeconds, roomStream, userStream, type MessageLog, type RoomLogOptions, type LogEntry, type LogRead } from './room-log.ts';
+export { SessionStore, sessionKeyOf, type Session, type Sessions, type SessionCapable, type SessionStoreOptions } from './sessions.ts';
+export { MemorySessions, MemoryRoomLog } from './memory-sessions.ts';

@@ -1,4 +1,6 @@
 import { nowSeconds } from './keys.ts';
+import { MemoryRoomLog, MemorySessions } from './memory-sessions.ts';
+import { roomStream } from './room-log.ts';
 import { checkUserId } from './users.ts';
 import { connectionShards, shardOf } from './shards.ts';
 import {
@@ -11,19 +13,30 @@ import {
  * developers' unit tests. Not for production (state lives in one process).
  */
 export class MemoryStore implements Store {
-  readonly connections = new Map<string, { name?: string; userId?: string; connectedAt: number; ttl: number; rooms: Set<string> }>();
+  readonly connections = new Map<string, { name?: string; userId?: string; connectedAt: number; ttl: number; rooms: Set<string>; session?: string }>();
   readonly rooms = new Map<string, Set<string>>();
   /** The user → connections index (users.ts). */
   readonly users = new Map<string, Set<string>>();
   /** Shards of pagesOf({ kind: 'all' }), hashed from the id as ConnectionStore does. */
   readonly shards: number;
+  /** Sessions and the room log, when on (`{ sessions: { windowSeconds } }`), as ConnectionStore has them. */
+  readonly sessions?: MemorySessions;
+  readonly log?: MemoryRoomLog;
   readonly #now: () => number;
   readonly #pageSize: number;
 
-  constructor(options: { now?: () => number; shards?: number; pageSize?: number } = {}) {
+  constructor(options: { now?: () => number; shards?: number; pageSize?: number; sessions?: { windowSeconds?: number } | false } = {}) {
     this.#now = options.now ?? Date.now;
     this.shards = connectionShards(options.shards);
     this.#pageSize = options.pageSize ?? 1000;
+    if (options.sessions) {
+      const clock = { windowSeconds: options.sessions.windowSeconds, now: this.#now };
+      this.sessions = new MemorySessions({ ...clock, named: (id, key) => {
+        const c = this.#live(id);
+        if (c !== undefined) c.session = key;
+      } });
+      this.log = new MemoryRoomLog(clock);
+    }
   }
 
   #live(id: string) {
@@ -55,9 +68,17 @@ export class MemoryStore implements Store {
     let members = this.rooms.get(room);
     if (members === undefined) this.rooms.set(room, (members = new Set()));
     members.add(connectionId);
+    if (c.session !== undefined && this.sessions && this.log) await this.sessions.addRoom(c.session, room, await this.log.head(roomStream(room)));
   }
 
   async leave(connectionId: string, room: string): Promise<boolean> {
+    const session = this.connections.get(connectionId)?.session;
+    if (session !== undefined) await this.sessions?.removeRoom(session, room);
+    return this.#leave(connectionId, room);
+  }
+
+  /** A membership goes; the session keeps the room (a removal is not a leave). */
+  #leave(connectionId: string, room: string): boolean {
     this.connections.get(connectionId)?.rooms.delete(room);
     const members = this.rooms.get(room);
     const was = members?.delete(connectionId) ?? false;
@@ -112,7 +133,7 @@ export class MemoryStore implements Store {
 
   async get(connectionId: string): Promise<ConnectionInfo | undefined> {
     const c = this.#live(connectionId);
-    return c && { connectionId, name: c.name, userId: c.userId, connectedAt: c.connectedAt, ttl: c.ttl, rooms: [...c.rooms].sort() };
+    return c && { connectionId, name: c.name, userId: c.userId, connectedAt: c.connectedAt, ttl: c.ttl, rooms: [...c.rooms].sort(), ...(c.session === undefined ? {} : { session: c.session }) };
   }
 
   async remove(connectionIds: Iterable<string>, options: RemoveOptions = {}): Promise<RemoveResult> {
@@ -129,7 +150,7 @@ export class MemoryStore implements Store {
         continue;
       }
       const memberOf = new Set([...(connection?.rooms ?? []), ...(rooms?.get(id) ?? [])]);
-      for (const room of memberOf) if (await this.leave(id, room)) result.items++;
+      for (const room of memberOf) if (this.#leave(id, room)) result.items++;
       for (const userId of new Set([...(connection?.userId === undefined ? [] : [connection.userId]), ...(users?.get(id) ?? [])])) {
         const ids = this.users.get(userId);
         if (ids?.delete(id)) result.items++;

@@ -87,6 +87,8 @@ export interface ConnectionInfo {
   /** Epoch seconds. */
   ttl: number;
   rooms: string[];
+  /** The key of the session it holds (sessions.ts), when sessions are on and it resumed or began one. */
+  session?: string;
 }
 
 export interface RemoveResult {

@@ -100,7 +100,7 @@ describe('the verified identity on every route', () => {
     // A client cannot say who it is: extra fields are ignored, `from` comes from the authorizer.
     alice.send({ action: 'send', room: 'identity', text: 'hi bob', from: { id: 'x', name: 'bob' }, name: 'bob' });
     const [message] = await bob.waitFor((d) => d?.type === 'message' && d.text === 'hi bob');
-    expect(message).toEqual({ type: 'message', id: expect.any(String), room: 'identity', from: { id: aliceId, name: 'alice' }, text: 'hi bob' });
+    expect(message).toEqual({ type: 'message', id: expect.any(String), room: 'identity', from: { id: aliceId, name: 'alice' }, text: 'hi bob', seq: expect.any(Number) });
 
     await alice.close();
     const [left] = await bob.waitFor((d) => d?.type === 'left' && d.connectionId === aliceId);

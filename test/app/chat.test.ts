@@ -5,6 +5,7 @@ import { handler as disconnect } from '../../handlers/disconnect.ts';
 import { handler as join } from '../../handlers/join.ts';
 import { handler as leave } from '../../handlers/leave.ts';
 import { handler as send } from '../../handlers/send.ts';
+import { handler as session } from '../../handlers/session.ts';
 import { checkJoinCaps } from '../../handlers/lib/limits.ts';
 import { MemoryStore } from '../../src/index.ts';
 import { WsTestHarness } from '../../src/testing/index.ts';
@@ -231,4 +232,35 @@ describe('abuse limits', () => {
     await expect(checkJoinCaps(store, 'c', 'r1', caps)).rejects.toMatchObject({ statusCode: 403, message: 'room "r1" is full (2 members)' });
     await expect(checkJoinCaps(store, 'b', 'r1', caps)).resolves.toBeUndefined();
   });
+});
+
+describe('sessions under the testing helper (MemoryStore with sessions)', () => {
+  it('a dropped client whose $disconnect never ran is pruned on 410, yet resumes its session and gets what it missed', () =>
+    quietly(async () => {
+      const h = new WsTestHarness({ store: new MemoryStore({ sessions: { windowSeconds: 120 } }) });
+      const begin = async (name: string, token: string | null = null, rooms: Record<string, number> = {}) => {
+        const { connectionId } = await h.connect(connect, as(name));
+        await h.invoke(session, { routeKey: 'resume', connectionId, ...as(name), body: { action: 'resume', session: token, rooms } });
+        return { connectionId, reply: h.received(connectionId).find((m: any) => m.type === 'session') as any };
+      };
+      const alice = await begin('alice');
+      const bob = await begin('bob');
+      for (const id of [alice.connectionId, bob.connectionId]) await h.invoke(join, { routeKey: 'join', connectionId: id, body: { action: 'join', room: 'lobby' } });
+      const seen = (h.received(alice.connectionId) as any[]).filter((m) => m.room === 'lobby');
+      const lastSeq = seen.at(-1).seq;
+
+      // Alice's network goes; API Gateway never calls $disconnect. Bob's message meets a 410 and
+      // the prune takes her rows, but not her session.
+      h.drop(alice.connectionId);
+      const r = await h.invoke(send, { routeKey: 'send', connectionId: bob.connectionId, body: { action: 'send', room: 'lobby', text: 'are you there?' } });
+      expect(r.report?.gone).toEqual([alice.connectionId]);
+      expect(r.report?.pruned).toBe(1);
+
+      // As ws-outbox/client does: the token, and the last seq it delivered per room.
+      const back = await begin('alice', alice.reply.session, { lobby: lastSeq });
+      expect(back.reply).toMatchObject({ resumed: true, missed: 1, rooms: ['lobby'], reset: [] });
+      const replay = (h.received(back.connectionId) as any[]).find((m) => m.type === 'replay' && m.room === 'lobby');
+      expect(replay.messages).toEqual([expect.objectContaining({ type: 'message', text: 'are you there?', room: 'lobby', seq: lastSeq + 1 })]);
+      expect(await h.store.roomsOf(back.connectionId)).toEqual(['lobby']);
+    }));
 });

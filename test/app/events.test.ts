@@ -168,12 +168,12 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
     mark = management.delivered.length;
     expect((await invoke('join')).statusCode).toBe(200);
     expect((await lobby()).map((i) => i.sk)).toEqual([connectionId]);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'joined', id: expect.any(String), room: 'lobby', connectionId, name: 'alice' } }]);
+    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'joined', id: expect.any(String), room: 'lobby', connectionId, name: 'alice', seq: expect.any(Number) } }]);
     const ids = [postsSince(mark)[0]!.message.id];
 
     mark = management.delivered.length;
     expect((await invoke('send')).statusCode).toBe(200);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', id: expect.any(String), room: 'lobby', from: { id: connectionId, name: 'alice' }, text: 'hello from sam local invoke' } }]);
+    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', id: expect.any(String), room: 'lobby', from: { id: connectionId, name: 'alice' }, text: 'hello from sam local invoke', seq: expect.any(Number) } }]);
     ids.push(postsSince(mark)[0]!.message.id);
 
     // The worker delivers the lobby's shard of a spilled message: alice is a member, and it is done.
@@ -184,7 +184,7 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
     mark = management.delivered.length;
     expect((await invoke('leave')).statusCode).toBe(200);
     expect(await lobby()).toEqual([]);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'left', id: expect.any(String), room: 'lobby', connectionId, name: 'alice' } }]);
+    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'left', id: expect.any(String), room: 'lobby', connectionId, name: 'alice', seq: expect.any(Number) } }]);
     ids.push(postsSince(mark)[0]!.message.id);
     // The events carry fixed request ids; the event ids are fresh anyway (each bundle run is a new process).
     expect(new Set(ids).size).toBe(3);

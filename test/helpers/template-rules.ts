@@ -67,7 +67,8 @@ const sourceOf = (fn: FunctionSpec): { posts: boolean; disconnects: boolean } =>
   return {
     // A fan-out worker (fanoutHandler) delivers spilled broadcasts.
     posts: /\boutbox\.(send|reply|broadcast|toRoom|toAll)\(|PostToConnection|\bfanoutHandler\(/.test(text),
-    disconnects: /\boutbox\.disconnect\(|DeleteConnection/.test(text),
+    // The session route (sessionHandler) closes the socket a resume moved its session away from.
+    disconnects: /\boutbox\.disconnect\(|DeleteConnection|\bsessionHandler\(/.test(text),
   };
 };
 

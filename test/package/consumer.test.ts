@@ -93,7 +93,7 @@ const writeBlock = (block: DocBlock): void => {
 const filesOf = (variant?: string): DocBlock[] => blocks.filter((b) => 'file' in b.attrs && b.attrs.variant === variant);
 
 const footprint = { packages: 0, megabytes: 0, names: [] as string[] };
-const entries = ['ws-outbox', 'ws-outbox/store', 'ws-outbox/transport', 'ws-outbox/testing', 'ws-outbox/util', '@ws-outbox/gateway'];
+const entries = ['ws-outbox', 'ws-outbox/store', 'ws-outbox/transport', 'ws-outbox/testing', 'ws-outbox/client', 'ws-outbox/util', '@ws-outbox/gateway'];
 
 beforeAll(() => {
   library = pack([]);
@@ -168,11 +168,14 @@ describe('the guide\'s project (docs/adopting.md)', () => {
     const lines = ok(run(node24, ['--input-type=module', '-e', script]), 'import').trim().split('\n').map((l) => JSON.parse(l));
     expect(Object.fromEntries(lines)).toEqual({
       'ws-outbox': ['ConnectionStore', 'MemoryStore', 'OutboxClosedError', 'PayloadTooLargeError', 'WsOutboxError', 'badRequest', 'cleanupOutbox',
-        'fanoutDefaults', 'fanoutHandler', 'maxPayloadBytes', 'outbox', 'outboxDefaults', 'rateLimit', 'rateLimitDefaults', 'wsHandler', 'wsJsonBodyParser'],
+        'closedExplicitly', 'disconnectSession', 'fanoutDefaults', 'fanoutHandler', 'maxPayloadBytes', 'outbox', 'outboxDefaults', 'rateLimit',
+        'rateLimitDefaults', 'resumeSession', 'sessionHandler', 'userIdOf', 'wsHandler', 'wsJsonBodyParser'],
       'ws-outbox/store': ['BatchGetCommand', 'BatchWriteCommand', 'ConnectionStore', 'DeleteCommand', 'DocumentCommand', 'DynamoDBServiceError',
-        'DynamoRateLimiter', 'GetCommand', 'MemoryRateLimiter', 'MemoryStore', 'NotConnectedError', 'PutCommand', 'QueryCommand', 'UpdateCommand',
-        'connectionKey', 'connectionShards', 'connectionsPartition', 'createDocumentClient', 'createLiteDocumentClient', 'defaultConnectionShards',
-        'dynamoEndpoint', 'membershipKey', 'roomPartition', 'sdkDocumentClient', 'shardOf'],
+        'DynamoRateLimiter', 'GetCommand', 'MemoryRateLimiter', 'MemoryRoomLog', 'MemorySessions', 'MemoryStore', 'NotConnectedError', 'PutCommand',
+        'QueryCommand', 'RoomLog', 'SessionStore', 'UpdateCommand', 'connectionKey', 'connectionShards', 'connectionsPartition', 'createDocumentClient',
+        'createLiteDocumentClient', 'defaultConnectionShards', 'defaultWindowSeconds', 'dynamoEndpoint', 'membershipKey', 'roomPartition', 'roomStream',
+        'sdkDocumentClient', 'sessionKeyOf', 'shardOf', 'userStream'],
+      'ws-outbox/client': ['SendQueueFullError', 'WsOutboxClient', 'backoffDefaults', 'clientDefaults', 'jwtExpiry', 'reconnectDelay'],
       'ws-outbox/transport': ['TransportError', 'destroyTransports', 'managementEndpoint'],
       'ws-outbox/testing': ['WsTestHarness', 'makeWsEvent', 'newConnectionId'],
       'ws-outbox/util': ['WsOutboxError', 'checkNumber', 'checkOptions', 'pickRules', 'withDefaults'],

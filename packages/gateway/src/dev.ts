@@ -26,7 +26,9 @@ export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--para
   --allowed-host name    also answer requests whose Host is this name (loopback names and the emulated AWS hosts only by default: DNS rebinding)
   --no-iam               do not check calls against the functions' template policies
   --no-limits            no Lambda-sized CPU and memory (cgroups) per instance
-  env: PORT (3001), DYNAMODB_PORT (8000), SQS_PORT (9324), STAGE (the template's, else local), AWS_REGION (us-east-1), TEMPLATE`;
+  env: PORT (3001), DYNAMODB_PORT (8000), SQS_PORT (9324), STAGE (the template's, else local), AWS_REGION (us-east-1), TEMPLATE,
+       IDLE_TIMEOUT_SECONDS (600) and MAX_CONNECTION_SECONDS (7200): API Gateway's idle timeout and
+       connection cap, shorter to see a client reconnect and resume`;
 
 /** The --static folder, checked now: a typo is a clear error at start-up, not a 404 later. */
 const checkedFolder = (dir: string): string => {
@@ -40,6 +42,15 @@ const portFrom = (name: string, fallback: number): number => {
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name} must be a port number (0–65535), got ${JSON.stringify(raw)}`);
   return port;
+};
+
+/** A duration in whole seconds from the environment, in ms; `fallback` (ms) when unset. */
+const secondsFrom = (name: string, fallbackMs: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallbackMs;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`${name} must be a whole number of seconds (1 or more), got ${JSON.stringify(raw)}`);
+  return seconds * 1000;
 };
 
 // A first message for the template's own routes: the first custom route, when routes are selected by `action`.
@@ -203,6 +214,8 @@ export const runDev = async (args: string[]): Promise<void> => {
     // Unset: 9324, or a free port when DYNAMODB_PORT=0 (the gateway's rule).
     ...(process.env.SQS_PORT ? { sqsPort: portFrom('SQS_PORT', gatewayDefaults.sqsPort) } : {}),
     region: process.env.AWS_REGION || gatewayDefaults.region,
+    idleTimeoutMs: secondsFrom('IDLE_TIMEOUT_SECONDS', gatewayDefaults.idleTimeoutMs),
+    maxDurationMs: secondsFrom('MAX_CONNECTION_SECONDS', gatewayDefaults.maxDurationMs),
     parameters: parseParameterOverrides(values['parameter-overrides'] ?? []),
     iam: !values['no-iam'],
     limits: !values['no-limits'],

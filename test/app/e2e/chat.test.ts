@@ -43,10 +43,12 @@ afterAll(async () => {
   rmSync(outdir, { recursive: true, force: true });
 });
 
-const openChat = async (name: string, options: { broadcast?: boolean } = {}): Promise<Page> => {
+/** A page logged in as `name` and in the lobby; `on` another gateway, `before` a script run before the page's own. */
+const openChat = async (name: string, options: { broadcast?: boolean; on?: Gateway; before?: () => void } = {}): Promise<Page> => {
   const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
   page.on('pageerror', (error) => { throw error; });
-  await page.goto(`http://127.0.0.1:${gateway.port}/`);
+  if (options.before) await page.addInitScript(options.before);
+  await page.goto(`http://127.0.0.1:${(options.on ?? gateway).port}/`);
   await page.fill('#name', name);
   if (options.broadcast) await page.check('#broadcast');
   await page.click('#connect');
@@ -188,3 +190,45 @@ test('a name the authorizer refuses shows as rejected in the page', async () => 
   await page.waitForSelector('#status.bad');
   await expect(page.locator('#log li.error').first().textContent()).resolves.toContain('refused');
 }, 30_000);
+
+test('a dropped connection: the page says "reconnecting…", resumes, and delivers what it missed', async () => {
+  // API Gateway's idle timeout, shortened: it closes both pages' sockets (1001) while they are quiet.
+  const outdirIdle = mkdtempSync(join(tmpdir(), 'ws-outbox-e2e-idle-'));
+  const idle = await startGateway({ template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true, outdir: outdirIdle, staticDir: 'demo', idleTimeoutMs: 3000 });
+  try {
+    // The page's network: while window.offline is true, every new socket is refused, as in a tunnel.
+    const tunnel = () => {
+      const Native = (globalThis as any).WebSocket;
+      (globalThis as any).offline = false;
+      (globalThis as any).WebSocket = class extends Native {
+        constructor(url: string) {
+          super((globalThis as any).offline ? 'ws://127.0.0.1:1/' : url);
+        }
+      };
+    };
+    const open = (name: string) => openChat(name, { on: idle, before: tunnel });
+    const alice = await open('alice');
+    const bob = await open('bob');
+    await alice.evaluate(() => { (globalThis as any).offline = true; });
+    await alice.waitForFunction(() => document.querySelector('#status')?.textContent === 'reconnecting…', undefined, { timeout: 15_000 });
+    for (const text of ['while you were away 1', 'while you were away 2']) {
+      await bob.fill('#text', text);
+      await bob.click('#send');
+    }
+    await bob.waitForFunction(() => [...document.querySelectorAll('#log li.mine')].some((li: any) => li.textContent?.includes('while you were away 2')), undefined, { timeout: 15_000 });
+    await alice.evaluate(() => { (globalThis as any).offline = false; });
+    await alice.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li: any) => /resumed: 2 missed messages delivered/.test(li.textContent ?? '')), undefined, { timeout: 15_000 });
+    await alice.waitForSelector('#status.on');
+    for (const text of ['while you were away 1', 'while you were away 2']) await expect(shown(alice, text)).resolves.toBe(1);
+    // Still in the room after the resume: a new message arrives live.
+    await bob.fill('#text', 'welcome back');
+    await bob.click('#send');
+    await alice.waitForFunction(() => [...document.querySelectorAll('#log li.theirs')].some((li: any) => li.textContent?.includes('welcome back')), undefined, { timeout: 15_000 });
+    mkdirSync(artifacts, { recursive: true });
+    writeFileSync(join(artifacts, 'e2e-chat-resumed.png'), await alice.screenshot({ fullPage: true }));
+    await Promise.all([alice.close(), bob.close()]);
+  } finally {
+    await idle.stop();
+    rmSync(outdirIdle, { recursive: true, force: true });
+  }
+}, 90_000);

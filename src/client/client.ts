@@ -1,0 +1,457 @@
+import { backoffDefaults, reconnectDelay, type ReconnectBackoff } from './backoff.ts';
+import { Emitter } from './emitter.ts';
+import { Streams, roomKey, userKey, type Incoming, type StreamKey } from './streams.ts';
+import { toToken, type Token, type TokenProvider } from './token.ts';
+
+/** The part of the WebSocket API the client uses: the browser's, Node's global one (22+), or the `ws` package's. */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: { data?: unknown; code?: number; reason?: string }) => void): void;
+}
+export type SocketFactory = new (url: string) => SocketLike;
+
+export interface ClientOptions {
+  /** The WebSocket API's URL (`wss://{api}.execute-api.{region}.amazonaws.com/{stage}`). */
+  url: string;
+  /** Called before every (re)connect, and ahead of expiry; its token goes in the query string. */
+  token?: TokenProvider;
+  /** The query parameter the authorizer reads. */
+  tokenParam?: string;
+  /** Default: globalThis.WebSocket (browsers, Node 22+). */
+  WebSocket?: SocketFactory;
+  backoff?: Partial<ReconnectBackoff>;
+  /**
+   * A `ping` after this long without a frame sent (API Gateway closes a connection after 10 minutes
+   * without messages). Only the client's own frames count here: they are what reaches API Gateway
+   * for sure, whatever it makes of server-to-client traffic, and the answer proves the socket alive.
+   */
+  keepaliveMs?: number;
+  /** No frame this long after a ping: the socket is dead (a half-open TCP connection), reconnect. */
+  pongTimeoutMs?: number;
+  /** No session frame this long after the resume: try again on a new connection. */
+  resumeTimeoutMs?: number;
+  /** How long an out-of-order message waits for the one before it before the client fetches the gap. */
+  gapTimeoutMs?: number;
+  /** Sends kept while offline (or resuming); one more throws SendQueueFullError. */
+  maxQueue?: number;
+  /** Message ids (and sequences per room) remembered to drop duplicates. */
+  dedupeSize?: number;
+  /** Fetch a fresh token this long before the current one expires. */
+  refreshBeforeMs?: number;
+  /**
+   * false: the server has no session route (`sessionHandler`): no resume, the client only
+   * reconnects, dedupes, orders what carries a sequence, queues and keeps alive.
+   */
+  sessions?: boolean;
+}
+
+export const clientDefaults = {
+  tokenParam: 'token',
+  // Half the idle timeout: one ping per five quiet minutes, and a dead socket is found within about that.
+  keepaliveMs: 5 * 60 * 1000,
+  pongTimeoutMs: 10_000,
+  resumeTimeoutMs: 10_000,
+  gapTimeoutMs: 1500,
+  maxQueue: 100,
+  dedupeSize: 2000,
+  refreshBeforeMs: 60_000,
+  sessions: true,
+};
+
+export type ClientState = 'connecting' | 'resuming' | 'open' | 'reconnecting' | 'closed';
+
+export interface ClientEvents {
+  /** A connection is up and its session ready (`resumed` tells whether the old one came back). */
+  open: { resumed: boolean; session: string; connectionId?: string };
+  /** The session came back: `missed` messages are being delivered (replayed) right after this. */
+  resumed: { missed: number; rooms: string[] };
+  /** A room (or the user stream) was not recovered in full: what it missed before `after` is gone. */
+  reset: { room?: string; user?: true; reason: string; after?: number };
+  /** A message for the app: once, and in its room's order. */
+  message: Incoming;
+  /** The socket went; a reconnect follows unless `willReconnect` is false. */
+  close: { code: number; reason: string; willReconnect: boolean; unsent: number; refused?: boolean };
+  /** A copy of a message already delivered was dropped (at-least-once delivery, or a replay overlapping live delivery). */
+  duplicate: Incoming;
+  /** Waiting `delayMs` before reconnect attempt `attempt`. */
+  reconnecting: { attempt: number; delayMs: number };
+  /** Something the client cannot fix itself (a token provider that throws keeps retrying too). */
+  error: { message: string; cause?: unknown };
+}
+
+/** A send while the queue is full: the app must wait for `open`, or drop it knowingly. */
+export class SendQueueFullError extends Error {
+  constructor(max: number) {
+    super(`ws-outbox client: the offline send queue is full (${max} messages waiting for a connection); wait for the "open" event or raise maxQueue`);
+    this.name = 'SendQueueFullError';
+  }
+}
+
+const OPEN = 1;
+
+/**
+ * A WebSocket client for ws-outbox apps: it reconnects (capped exponential backoff, full jitter),
+ * resumes its session (rooms and missed messages come back), orders each room by its sequence,
+ * drops duplicates, queues sends while offline, and keeps the socket under API Gateway's idle
+ * timeout. `close()` ends the session.
+ */
+export class WsOutboxClient extends Emitter<ClientEvents> {
+  #state: ClientState = 'connecting';
+  #socket: SocketLike | undefined;
+  #session: string | undefined;
+  #token: Token | undefined;
+  #attempt = 0;
+  #queue: string[] = [];
+  readonly #ids = new Set<string>();
+  readonly #streams: Streams;
+  readonly #options: typeof clientDefaults & { backoff: ReconnectBackoff };
+  readonly #url: string;
+  readonly #provider: TokenProvider | undefined;
+  readonly #Socket: SocketFactory;
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+  #keepalive: ReturnType<typeof setTimeout> | undefined;
+  #pong: ReturnType<typeof setTimeout> | undefined;
+  #refresh: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: ClientOptions) {
+    super();
+    if (typeof options?.url !== 'string' || !/^wss?:\/\//.test(options.url)) throw new TypeError('WsOutboxClient needs { url: "wss://…" }');
+    const Socket = options.WebSocket ?? (globalThis as { WebSocket?: SocketFactory }).WebSocket;
+    if (Socket === undefined) throw new TypeError('no WebSocket here: pass { WebSocket } (the `ws` package in Node < 22)');
+    this.#url = options.url;
+    this.#provider = options.token;
+    this.#Socket = Socket;
+    const picked = Object.fromEntries(Object.entries(options).filter(([key, value]) => value !== undefined && key in clientDefaults));
+    this.#options = { ...clientDefaults, ...picked, backoff: { ...backoffDefaults, ...options.backoff } };
+    for (const key of ['keepaliveMs', 'pongTimeoutMs', 'resumeTimeoutMs', 'gapTimeoutMs', 'maxQueue', 'dedupeSize', 'refreshBeforeMs'] as const) {
+      const value = this.#options[key];
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
+    }
+    if (typeof this.#options.sessions !== 'boolean') throw new TypeError(`WsOutboxClient sessions must be true or false; got ${String(this.#options.sessions)}`);
+    this.#streams = new Streams({
+      gapTimeoutMs: this.#options.gapTimeoutMs,
+      recentSize: this.#options.dedupeSize,
+      deliver: (message) => this.emit('message', message),
+      duplicate: (message) => this.emit('duplicate', message),
+      fetch: (key, after) => this.#fetch(key, after),
+    });
+    queueMicrotask(() => void this.#connect());
+  }
+
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** The session's resume token (undefined before the first `open`). */
+  get session(): string | undefined {
+    return this.#session;
+  }
+
+  /** Messages waiting for a connection. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Messages held for a missing earlier one. */
+  get holding(): number {
+    return this.#streams.holding;
+  }
+
+  /**
+   * Sends a message (JSON-encoded). While offline or resuming it waits in a bounded queue, sent in
+   * order once the session is back; past `maxQueue` this throws SendQueueFullError.
+   */
+  send(message: unknown): void {
+    if (this.#state === 'closed') throw new Error('ws-outbox client: closed (close() ends the session); make a new client');
+    const text = JSON.stringify(message);
+    if (text === undefined) throw new TypeError('ws-outbox client: send() needs a JSON value');
+    if (this.#state === 'open' && this.#socket?.readyState === OPEN) {
+      this.#write(text);
+      return;
+    }
+    if (this.#queue.length >= this.#options.maxQueue) throw new SendQueueFullError(this.#options.maxQueue);
+    this.#queue.push(text);
+  }
+
+  /** Ends the session at once (close code 1000): no reconnect, and the server forgets its rooms. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#stopTimers();
+    this.#streams.stop();
+    const unsent = this.#queue.length;
+    this.#queue = [];
+    const socket = this.#socket;
+    this.#socket = undefined;
+    try {
+      socket?.close(1000, 'client closed');
+    } catch {
+      // a socket still connecting may refuse a close code; it goes anyway
+    }
+    this.emit('close', { code: 1000, reason: 'client closed', willReconnect: false, unsent });
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = this.#session === undefined && this.#attempt === 0 ? 'connecting' : 'reconnecting';
+    let url = this.#url;
+    if (this.#provider !== undefined) {
+      try {
+        const token = await this.#freshToken();
+        url += `${url.includes('?') ? '&' : '?'}${encodeURIComponent(this.#options.tokenParam)}=${encodeURIComponent(token.token)}`;
+      } catch (cause) {
+        this.emit('error', { message: `the token provider failed: ${String((cause as Error)?.message ?? cause)}`, cause });
+        this.#scheduleReconnect();
+        return;
+      }
+    }
+    if ((this.#state as ClientState) === 'closed') return;
+    let socket: SocketLike;
+    try {
+      socket = new this.#Socket(url);
+    } catch (cause) {
+      this.emit('error', { message: `could not open the socket: ${String((cause as Error)?.message ?? cause)}`, cause });
+      this.#scheduleReconnect();
+      return;
+    }
+    this.#socket = socket;
+    let opened = false;
+    socket.addEventListener('open', () => {
+      if (this.#socket !== socket) return;
+      opened = true;
+      this.#state = 'resuming';
+      if (!this.#options.sessions) {
+        this.#onSession({ type: 'session', session: '', resumed: false });
+        return;
+      }
+      const { rooms, useq } = this.#streams.positions();
+      this.#write(JSON.stringify({ action: 'resume', session: this.#session ?? null, rooms, ...(useq === undefined ? {} : { useq }) }));
+      // An invocation that failed (or never ran) leaves the client without its session frame.
+      this.#later(() => {
+        if (this.#socket === socket && this.#state === 'resuming') this.#abandon(socket, 'no answer to resume');
+      }, this.#options.resumeTimeoutMs);
+    });
+    socket.addEventListener('message', (event) => {
+      if (this.#socket !== socket) return;
+      this.#answered();
+      this.#receive(event.data);
+    });
+    socket.addEventListener('close', (event) => {
+      if (this.#socket !== socket) return;
+      this.#socket = undefined;
+      this.#stopKeepalive();
+      // A refused upgrade (an expired token: 401/403) looks like a close before open: the next
+      // attempt asks the provider again, and never falls back to the token refused.
+      if (!opened) this.#token = undefined;
+      // `refused`: it never opened (the upgrade was refused, or the network is down).
+      this.emit('close', { code: event.code ?? 1006, reason: event.reason ?? '', willReconnect: this.#state !== 'closed', unsent: this.#queue.length, ...(opened ? {} : { refused: true }) });
+      this.#scheduleReconnect();
+    });
+    socket.addEventListener('error', () => {
+      // A close event follows; that is where the reconnect starts.
+    });
+  }
+
+  /**
+   * The provider is asked at every connect (it may cache; it knows its tokens). If it fails, a
+   * token it gave earlier (at the last connect, or ahead of expiry) that is still valid is used.
+   */
+  async #freshToken(): Promise<Token> {
+    try {
+      const token = toToken(await this.#provider!());
+      this.#token = token;
+      this.#scheduleRefresh(token);
+      return token;
+    } catch (error) {
+      const kept = this.#token;
+      if (kept !== undefined && kept.expiresAt !== undefined && kept.expiresAt > Date.now()) {
+        this.emit('error', { message: `the token provider failed (a token it gave earlier is used): ${String((error as Error)?.message ?? error)}`, cause: error });
+        return kept;
+      }
+      throw error;
+    }
+  }
+
+  /** Asks the provider again ahead of expiry, so a reconnect never waits on (or fails with) a stale token. */
+  #scheduleRefresh(token: Token): void {
+    if (this.#refresh !== undefined) clearTimeout(this.#refresh);
+    this.#refresh = undefined;
+    if (token.expiresAt === undefined) return;
+    const due = Math.max(0, token.expiresAt - this.#options.refreshBeforeMs - Date.now());
+    this.#refresh = setTimeout(() => {
+      this.#refresh = undefined;
+      if (this.#state === 'closed') return;
+      Promise.resolve()
+        .then(() => this.#provider!())
+        .then((result) => {
+          const next = toToken(result);
+          this.#token = next;
+          this.#scheduleRefresh(next);
+        })
+        .catch((cause) => this.emit('error', { message: `the token provider failed: ${String((cause as Error)?.message ?? cause)}`, cause }));
+    }, Math.min(due, 2 ** 31 - 1));
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'reconnecting';
+    const delayMs = reconnectDelay(this.#attempt, this.#options.backoff);
+    this.#attempt += 1;
+    this.emit('reconnecting', { attempt: this.#attempt, delayMs });
+    this.#later(() => void this.#connect(), delayMs);
+  }
+
+  #receive(data: unknown): void {
+    const text = typeof data === 'string' ? data : data instanceof ArrayBuffer ? new TextDecoder().decode(data) : String(data);
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      this.emit('message', { data: text });
+      return;
+    }
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      this.emit('message', { data: message });
+      return;
+    }
+    const frame = message as Incoming;
+    if (frame.type === 'session' && typeof frame.session === 'string') return this.#onSession(frame);
+    if (this.#state === 'resuming' && frame.type === 'error') {
+      // The resume itself failed (throttled, a server error): try again on a new connection.
+      this.emit('error', { message: `resume failed: ${String(frame.message)}` });
+      if (this.#socket !== undefined) this.#abandon(this.#socket, 'resume failed');
+      return;
+    }
+    if (frame.type === 'replay' && Array.isArray(frame.messages)) return this.#onReplay(frame);
+    if (frame.type === 'pong') return;
+    this.#ingest(frame);
+  }
+
+  #ingest(message: Incoming): void {
+    const stream = Streams.keyOf(message);
+    if (stream !== undefined) return this.#streams.ingest(stream[0], stream[1], message);
+    // Unsequenced (a direct send): dedupe by id only.
+    if (typeof message.id === 'string') {
+      if (this.#ids.has(message.id)) return this.emit('duplicate', message);
+      this.#ids.add(message.id);
+      if (this.#ids.size > this.#options.dedupeSize) this.#ids.delete(this.#ids.values().next().value!);
+    }
+    this.emit('message', message);
+  }
+
+  #onSession(frame: Incoming): void {
+    const resumed = frame.resumed === true;
+    this.#session = frame.session as string;
+    for (const reset of (frame.reset as ClientEvents['reset'][] | undefined) ?? []) {
+      const key = reset.user ? userKey : reset.room === undefined ? undefined : roomKey(reset.room);
+      if (key === undefined) continue;
+      // A room not in the (new) session is left behind; a stream that goes on continues after `after`.
+      if (key !== userKey && (!resumed || reset.after === undefined)) this.#streams.forget(key);
+      else if (reset.after !== undefined) this.#streams.rebase(key, reset.after);
+      this.emit('reset', reset);
+    }
+    // A new session has none of the old one's rooms (without sessions, the rooms are the app's to keep).
+    if (!resumed && this.#options.sessions) for (const key of this.#streams.keys()) if (key !== userKey) this.#streams.forget(key);
+    this.#attempt = 0;
+    this.#state = 'open';
+    this.#startKeepalive();
+    if (resumed) this.emit('resumed', { missed: Number(frame.missed ?? 0), rooms: (frame.rooms as string[] | undefined) ?? [] });
+    this.emit('open', { resumed, session: this.#session, ...(typeof frame.connectionId === 'string' ? { connectionId: frame.connectionId } : {}) });
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const text of queued) this.#write(text);
+  }
+
+  #onReplay(frame: Incoming): void {
+    const key = frame.user === true ? userKey : typeof frame.room === 'string' ? roomKey(frame.room) : undefined;
+    if (key === undefined) return;
+    // A new session's user stream starts at its head.
+    if (key === userKey && !this.#streams.has(userKey)) this.#streams.rebase(userKey, Number(frame.head ?? 0));
+    for (const message of frame.messages as Incoming[]) if (message !== null && typeof message === 'object') this.#ingest(message);
+    if (typeof frame.reset === 'string') {
+      const after = typeof frame.after === 'number' ? frame.after : Number(frame.head ?? 0);
+      this.emit('reset', { ...(key === userKey ? { user: true as const } : { room: frame.room as string }), reason: frame.reset, after });
+      this.#streams.rebase(key, after);
+    }
+    if (frame.fetched === true) this.#streams.settle(key);
+  }
+
+  #fetch(key: StreamKey, after: number): void {
+    if (this.#state !== 'open' || this.#socket?.readyState !== OPEN) {
+      // Offline: the resume on reconnect replays the gap; look again after that.
+      this.#later(() => this.#streams.rearm(key), this.#options.gapTimeoutMs);
+      return;
+    }
+    const body = key === userKey ? { action: 'history', user: true, after } : { action: 'history', room: key.slice(5), after };
+    this.#write(JSON.stringify(body));
+    // An answer that never comes (a throttled or failed request) must not hold the room forever.
+    this.#later(() => this.#streams.rearm(key), 2 * this.#options.gapTimeoutMs);
+  }
+
+  #write(text: string): void {
+    this.#socket?.send(text);
+    if (this.#state === 'open') this.#startKeepalive();
+  }
+
+  /** Any frame from the server proves the socket alive. */
+  #answered(): void {
+    if (this.#pong !== undefined) {
+      clearTimeout(this.#pong);
+      this.#pong = undefined;
+    }
+  }
+
+  #startKeepalive(): void {
+    if (this.#keepalive !== undefined) clearTimeout(this.#keepalive);
+    if (this.#options.keepaliveMs === 0) return;
+    this.#keepalive = setTimeout(() => {
+      this.#keepalive = undefined;
+      const socket = this.#socket;
+      if (socket?.readyState !== OPEN) return;
+      this.#write(JSON.stringify({ action: 'ping' }));
+      if (this.#pong !== undefined) return; // the last ping's answer is still awaited
+      this.#pong = setTimeout(() => {
+        // No answer: a half-open socket (the network went without a FIN). Drop it and reconnect.
+        this.#pong = undefined;
+        if (this.#socket === socket) this.#abandon(socket, 'no answer to ping');
+      }, this.#options.pongTimeoutMs);
+    }, this.#options.keepaliveMs);
+  }
+
+  #abandon(socket: SocketLike, reason: string): void {
+    this.#socket = undefined;
+    this.#stopKeepalive();
+    try {
+      socket.close(4000, 'no pong');
+    } catch {
+      // already closing
+    }
+    this.emit('close', { code: 1006, reason, willReconnect: true, unsent: this.#queue.length });
+    this.#scheduleReconnect();
+  }
+
+  #stopKeepalive(): void {
+    if (this.#keepalive !== undefined) clearTimeout(this.#keepalive);
+    if (this.#pong !== undefined) clearTimeout(this.#pong);
+    this.#keepalive = undefined;
+    this.#pong = undefined;
+  }
+
+  #later(fn: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, ms);
+    this.#timers.add(timer);
+  }
+
+  #stopTimers(): void {
+    this.#stopKeepalive();
+    if (this.#refresh !== undefined) clearTimeout(this.#refresh);
+    this.#refresh = undefined;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
+}

@@ -1,0 +1,165 @@
+// ws-outbox/client against a real WebSocket server on loopback (the `ws` package's), which plays a
+// server the test steers: answers or not, drops sockets without a close frame, counts connections.
+// The blip drive through the real app is test/app/resume.test.ts; this is the client's own edges.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { WsOutboxClient, type ClientOptions } from '../../../src/client/index.ts';
+
+let server: WebSocketServer;
+let url: string;
+/** What the server does with each frame of a socket; default: answer resume and ping. */
+let behaviour: (socket: WebSocket, frame: any) => void;
+const frames: { socket: WebSocket; frame: any }[] = [];
+const connections: { socket: WebSocket; url: string }[] = [];
+const closes: number[] = [];
+
+const answering = (socket: WebSocket, frame: any) => {
+  if (frame.action === 'resume') socket.send(JSON.stringify({ type: 'session', session: frame.session ?? 'tok-1', connectionId: `c${connections.length}`, resumed: frame.session !== null, missed: 0, reset: [], rooms: [] }));
+  if (frame.action === 'ping') socket.send(JSON.stringify({ type: 'pong' }));
+};
+
+beforeAll(async () => {
+  server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => server.once('listening', resolve));
+  url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server.on('connection', (socket, req) => {
+    connections.push({ socket, url: req.url ?? '' });
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data));
+      frames.push({ socket, frame });
+      behaviour(socket, frame);
+    });
+    socket.on('close', (code) => closes.push(code));
+  });
+});
+afterAll(async () => {
+  for (const c of server.clients) c.terminate();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const clients: WsOutboxClient[] = [];
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close();
+  frames.length = 0;
+  connections.length = 0;
+  closes.length = 0;
+});
+const make = (options: Partial<ClientOptions> = {}) => {
+  const client = new WsOutboxClient({ url, WebSocket: WebSocket as never, backoff: { baseMs: 50, capMs: 100 }, ...options });
+  clients.push(client);
+  const events: { type: string; value: any }[] = [];
+  for (const type of ['open', 'resumed', 'reset', 'message', 'close', 'reconnecting', 'error', 'duplicate'] as const) client.on(type, (value) => events.push({ type, value }));
+  return { client, events, count: (type: string) => events.filter((e) => e.type === type).length };
+};
+const until = async (predicate: () => boolean, what: string, ms = 5000) => {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+describe('ws-outbox/client on a real socket', () => {
+  it('resumes with its token after a drop without a close frame, and sends what was queued meanwhile in order', async () => {
+    behaviour = answering;
+    const tokens: number[] = [];
+    const { client, count } = make({ token: async () => `t${tokens.push(Date.now())}` });
+    await until(() => count('open') === 1, 'open');
+    expect(connections[0]!.url).toBe('/?token=t1');
+    expect(frames[0]!.frame).toEqual({ action: 'resume', session: null, rooms: {} });
+    connections[0]!.socket.terminate();
+    await until(() => client.state !== 'open', 'noticed the drop');
+    client.send({ n: 1 });
+    client.send({ n: 2 });
+    await until(() => count('open') === 2, 'reopened');
+    expect(connections[1]!.url).toBe('/?token=t2'); // the provider is asked at every connect
+    expect(frames.filter((f) => f.socket === connections[1]!.socket).map((f) => f.frame)).toEqual([
+      { action: 'resume', session: 'tok-1', rooms: {} },
+      { n: 1 },
+      { n: 2 },
+    ]);
+    expect(count('resumed')).toBe(1);
+  });
+
+  it('close() sends 1000 (the server ends the session) and never reconnects', async () => {
+    behaviour = answering;
+    const { client, count, events } = make();
+    await until(() => count('open') === 1, 'open');
+    client.close();
+    await until(() => closes.length === 1, 'the server saw the close');
+    expect(closes).toEqual([1000]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(connections).toHaveLength(1);
+    expect(events.at(-1)).toEqual({ type: 'close', value: { code: 1000, reason: 'client closed', willReconnect: false, unsent: 0 } });
+    expect(() => client.send({})).toThrow(/closed/);
+  });
+
+  it('pings after keepaliveMs without sending, and drops a socket that does not answer (half-open)', async () => {
+    let answerPings = true;
+    behaviour = (socket, frame) => {
+      if (frame.action !== 'ping' || answerPings) answering(socket, frame);
+    };
+    const { count } = make({ keepaliveMs: 150, pongTimeoutMs: 200 });
+    await until(() => count('open') === 1, 'open');
+    await until(() => frames.filter((f) => f.frame.action === 'ping').length >= 2, 'two pings');
+    expect(connections).toHaveLength(1);
+    answerPings = false;
+    await until(() => count('open') === 2, 'reconnected after an unanswered ping', 3000);
+    expect(connections).toHaveLength(2);
+  });
+
+  it('a resume that gets no answer is retried on a new connection', async () => {
+    let silent = true;
+    behaviour = (socket, frame) => {
+      if (!silent) answering(socket, frame);
+    };
+    const { count } = make({ resumeTimeoutMs: 200 });
+    await until(() => connections.length >= 2, 'a second connection');
+    silent = false;
+    await until(() => count('open') === 1, 'open at last');
+  });
+
+  it('a token provider that fails is reported and retried', async () => {
+    behaviour = answering;
+    let calls = 0;
+    const { count, events } = make({ token: async () => {
+      if (++calls < 3) throw new Error('issuer down');
+      return 'ok';
+    } });
+    await until(() => count('open') === 1, 'open after two failures');
+    expect(events.filter((e) => e.type === 'error').map((e) => e.value.message)).toEqual(['the token provider failed: issuer down', 'the token provider failed: issuer down']);
+  });
+
+  it('sessions: false skips the resume: open at once, sends go out as they are', async () => {
+    behaviour = () => undefined;
+    const { client, count } = make({ sessions: false });
+    await until(() => count('open') === 1, 'open');
+    client.send({ action: 'send', text: 'hi' });
+    await until(() => frames.length === 1, 'the send');
+    expect(frames.map((f) => f.frame)).toEqual([{ action: 'send', text: 'hi' }]);
+  });
+
+  it('holds a message after a gap, asks for the gap, and asks again when no answer comes', async () => {
+    behaviour = answering;
+    const { count, events } = make({ gapTimeoutMs: 100 });
+    await until(() => count('open') === 1, 'open');
+    const socket = connections[0]!.socket;
+    socket.send(JSON.stringify({ type: 'message', room: 'r', seq: 10, id: 'a' }));
+    socket.send(JSON.stringify({ type: 'message', room: 'r', seq: 12, id: 'c' }));
+    await until(() => frames.filter((f) => f.frame.action === 'history').length >= 2, 'a second history request');
+    expect(frames.filter((f) => f.frame.action === 'history')[0]!.frame).toEqual({ action: 'history', room: 'r', after: 10 });
+    expect(events.filter((e) => e.type === 'message').map((e) => e.value.id)).toEqual(['a']);
+    // The answer fills the gap: both come out, in order, once.
+    socket.send(JSON.stringify({ type: 'replay', room: 'r', head: 12, fetched: true, messages: [{ type: 'message', room: 'r', seq: 11, id: 'b' }, { type: 'message', room: 'r', seq: 12, id: 'c' }] }));
+    await until(() => events.filter((e) => e.type === 'message').length === 3, 'the gap filled');
+    expect(events.filter((e) => e.type === 'message').map((e) => e.value.id)).toEqual(['a', 'b', 'c']);
+    expect(count('duplicate')).toBe(1);
+  });
+
+  it('refuses bad options with the option\'s name', () => {
+    expect(() => new WsOutboxClient({ url: 'http://x' })).toThrow(/wss:/);
+    expect(() => new WsOutboxClient({ url, WebSocket: WebSocket as never, maxQueue: -1 })).toThrow(/maxQueue/);
+    expect(() => new WsOutboxClient({ url, WebSocket: WebSocket as never, sessions: 'yes' as never })).toThrow(/sessions/);
+  });
+});
