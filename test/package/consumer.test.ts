@@ -173,7 +173,7 @@ describe('the guide\'s project (docs/adopting.md)', () => {
       'ws-outbox/store': ['BatchGetCommand', 'BatchWriteCommand', 'ConnectionStore', 'DeleteCommand', 'DocumentCommand', 'DynamoDBServiceError',
         'DynamoRateLimiter', 'GetCommand', 'MemoryRateLimiter', 'MemoryRoomLog', 'MemorySessions', 'MemoryStore', 'NotConnectedError', 'PutCommand',
         'QueryCommand', 'RoomLog', 'SessionStore', 'UpdateCommand', 'connectionKey', 'connectionShards', 'connectionsPartition', 'createDocumentClient',
-        'createLiteDocumentClient', 'defaultConnectionShards', 'defaultWindowSeconds', 'dynamoEndpoint', 'membershipKey', 'roomPartition', 'roomStream',
+        'createLiteDocumentClient', 'defaultConnectionShards', 'defaultWindowSeconds', 'dynamoEndpoint', 'maxUserIdLength', 'membershipKey', 'roomPartition', 'roomStream',
         'sdkDocumentClient', 'sessionKeyOf', 'shardOf', 'userStream'],
       'ws-outbox/client': ['SendQueueFullError', 'WsOutboxClient', 'backoffDefaults', 'clientDefaults', 'jwtExpiry', 'reconnectDelay'],
       'ws-outbox/transport': ['TransportError', 'destroyTransports', 'managementEndpoint'],
