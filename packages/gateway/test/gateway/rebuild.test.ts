@@ -10,13 +10,15 @@ import { TestClient, webSocketTemplate } from './support.ts';
 const dir = mkdtempSync(join(tmpdir(), 'gw-rebuild-'));
 let gateway: Gateway;
 
-// No imports, so it bundles from a temporary folder: fetch, unsigned, to the API's own host (the
-// gateway serves it to its workers), with the IAM check off (AWS would refuse an unsigned post).
+// No imports, so it bundles from a temporary folder: fetch to the API's own host (the gateway
+// serves it to its workers) with a SigV4-shaped header, which the gateway asks for as API Gateway
+// does; the IAM check is off, so its value is not checked (AWS would refuse it).
 const handlerSource = (version: string) => `
 export const handler = async (event) => {
   const { apiId, stage, connectionId } = event.requestContext;
   const url = 'https://' + apiId + '.execute-api.' + process.env.AWS_REGION + '.amazonaws.com/' + stage + '/@connections/' + encodeURIComponent(connectionId);
-  await fetch(url, { method: 'POST', body: '${version}' });
+  const headers = { authorization: 'AWS4-HMAC-SHA256 Credential=LOCAL/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=00', 'x-amz-date': '20260101T000000Z' };
+  await fetch(url, { method: 'POST', headers, body: '${version}' });
   return { statusCode: 200 };
 };
 `;
