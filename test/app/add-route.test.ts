@@ -27,7 +27,7 @@ const insert = (template: string, block: DocBlock): string => {
 
 const copyRepository = (): string => {
   const copy = join(tempDir('add-route'), 'repo');
-  for (const path of ['src', 'middleware', 'handlers', 'packages/gateway/src', 'packages/gateway/test', 'packages/gateway/package.json', 'test', 'events', 'scripts', 'template.yaml', 'env.json', 'build.mjs', 'build.d.mts',
+  for (const path of ['src', 'middleware', 'handlers', 'packages/gateway/src', 'packages/gateway/test', 'packages/gateway/package.json', 'test', 'events', 'scripts', 'bench', 'demo', 'template.yaml', 'env.json', 'build.mjs', 'build.d.mts',
     'package.json', 'jest.config.js', 'tsconfig.json']) {
     cpSync(join(repoRoot, path), join(copy, path), { recursive: true });
   }
