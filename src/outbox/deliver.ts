@@ -4,7 +4,7 @@ import type { FailedDelivery } from '../types.ts';
 import { backoffDelay, sleep as sleepFor, type BackoffOptions } from './backoff.ts';
 import type { Pacer } from './pacer.ts';
 import type { Task } from './recipients.ts';
-import { stallAfterMs, type StalledClients } from './stalled.ts';
+import { isStalled, type FirstThrottle, type StalledClients } from './stalled.ts';
 
 export interface DeliverOptions {
   transport: Transport;
@@ -90,9 +90,11 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
   // Stalled connections (stalled.ts): later messages to them in this flush fail without a request,
   // which also keeps their order (nothing after a failed message reaches them).
   const stalledIds = new Set<string>();
-  // When a request last got through, and when each connection's first 429 came and its request left.
-  let lastPassAt = -Infinity;
-  const firstThrottle = new Map<string, { at: number; sentAt: number }>();
+  // Requests that got through, and connections that got a first 429, in this flush so far; and,
+  // per throttled connection, when its first 429 came, and the two counts when its request left.
+  let passes = 0;
+  let throttledConnections = 0;
+  const firstThrottle = new Map<string, FirstThrottle>();
 
   const giveUp = async (task: Task): Promise<void> => {
     stalledIds.add(task.id);
@@ -145,6 +147,7 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
       }
       const start = now();
       if (start >= deadline) return fail(task.id, 'deadline');
+      const [passesAtStart, throttledAtStart] = [passes, throttledConnections];
       const budget = Math.min(requestTimeoutMs, hardDeadline - start);
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), budget);
@@ -155,7 +158,7 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
         // outlive its budget even if it does not.
         await Promise.race([request, aborted(controller.signal)]);
         pacer?.passed(now());
-        lastPassAt = now();
+        passes++;
         options.stalled?.forget(task.id);
         if (task.op === 'delete') outcome.closed.push(task.id);
         outcome.sent++;
@@ -167,14 +170,16 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
         clearTimeout(timer);
       }
       if (failure.kind === 'throttled' && options.stalled !== undefined) {
-        // Still 429 at its third attempt, well after its first 429 (or at its last attempt), while others got through since
-        // its first request left, or from a connection this instance already found stalled: this
-        // client is not reading; the endpoint is not throttling.
+        // A connection this instance already found stalled, or one whose 429s cannot be the
+        // account's limit (isStalled): this client is not reading; the endpoint is not throttling.
         const first = firstThrottle.get(task.id);
-        const othersPass = first !== undefined && lastPassAt >= first.sentAt;
-        // Three 429s in a row over stallAfterMs: a brief account-level throttle (twice, say) is retried as before.
-        if (options.stalled.has(task.id, now()) || (othersPass && ((n >= 3 && now() - first.at >= stallAfterMs) || n >= maxAttempts))) return giveUp(task);
-        if (first === undefined) firstThrottle.set(task.id, { at: now(), sentAt: start });
+        if (options.stalled.has(task.id, now()) || (first !== undefined && isStalled(first, n, { now: now(), maxAttempts, passes, throttledConnections }))) {
+          return giveUp(task);
+        }
+        if (first === undefined) {
+          firstThrottle.set(task.id, { at: now(), passes: passesAtStart, throttledConnections: throttledAtStart });
+          throttledConnections++;
+        }
       }
       const stale = failure.kind === 'throttled' && pacer !== undefined && !pacer.throttled(now(), start, task.id);
       if (failure.kind === 'gone') {

@@ -143,6 +143,51 @@ describe('a connection that keeps answering 429 while others get through', () =>
   });
 });
 
+describe('an account-wide throttle (429s on many connections at once)', () => {
+  // Every request is refused with odds `share` whoever it is for (the token bucket is empty at
+  // that moment); `stuck` refuses every request. Seeded, so a failure replays.
+  const seeded = (seed: number) => () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const throttling = (share: number, seed: number) => {
+    const random = seeded(seed);
+    const transport: Transport = {
+      post: async (id) => {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (id === 'stuck' || random() < share) throw new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Too Many Requests' });
+      },
+      delete: async () => undefined,
+      destroy: () => undefined,
+    };
+    return transport;
+  };
+  async function* everyone(n: number, withStuck: boolean): AsyncGenerator<Task> {
+    if (withStuck) yield { op: 'post', id: 'stuck', payload: new Uint8Array([1]) };
+    for (let i = 0; i < n; i++) yield { op: 'post', id: `c${i}`, payload: new Uint8Array([1]) };
+  }
+  const options = (transport: Transport) => ({
+    transport, stalled: new StalledClients(), concurrency: 50, maxAttempts: 6, requestTimeoutMs: 1000,
+    // Retries late enough that a connection's third attempt comes after stallAfterMs.
+    deadline: Date.now() + 20_000, hardDeadline: Date.now() + 21_000, backoff: { baseMs: 100, throttledBaseMs: 150, capMs: 150 },
+    random: () => 1,
+  });
+
+  it('a tenth of all requests refused: nobody is taken for stalled, everyone gets it', async () => {
+    const out = await deliver(everyone(2_000, false), options(throttling(0.1, 7)));
+    expect(out.failed).toEqual([]);
+    expect(out.sent).toBe(2_000);
+  });
+
+  it('a stuck connection among them is still given up as stalled, at its last attempt at the latest', async () => {
+    const out = await deliver(everyone(2_000, true), options(throttling(0.1, 11)));
+    expect(out.failed).toEqual([{ connectionId: 'stuck', reason: 'stalled', status: 429, error: 'LimitExceededException' }]);
+    expect(out.sent).toBe(2_000);
+  });
+});
+
 describe('Pacer, told which connection answered 429', () => {
   it('sets the pace when two connections answer 429 within its window, not for one connection alone', () => {
     const pacer = new Pacer();
