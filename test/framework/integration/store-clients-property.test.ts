@@ -1,6 +1,8 @@
 // The store's two DynamoDB clients are interchangeable (fast-check, on dynalite):
 //   - what one writes, the other reads back the same, for any item the store could hold
-//     (strings, numbers, booleans, null, string and number sets, lists, maps, bytes);
+//     (strings, numbers, booleans, null, string and number sets, lists, maps, bytes); an attribute
+//     named __proto__ is dropped by both alike (@aws-sdk/util-dynamodb's unmarshall assigns each
+//     key, and assigning __proto__ sets the prototype; the store never writes such a name);
 //   - any sequence of connects, joins, leaves, disconnects and prunes leaves the same rooms,
 //     memberships and connections whether the store runs on the SDK's client, on the lean one,
 //     or in memory (the model).
@@ -21,6 +23,20 @@ afterAll(async () => {
 
 const clients = () => ({ sdk: documentClientOf(db.documentClient), lean: db.leanClient });
 
+// Attribute names, __proto__ among them often enough to be tried in every run.
+const nameOf = (maxLength: number) => fc.oneof({ weight: 9, arbitrary: fc.string({ minLength: 1, maxLength }) }, { weight: 1, arbitrary: fc.constant('__proto__') });
+
+/** What a reader gives back of a written document: no __proto__ key at any depth, sets and bytes comparable. */
+const asRead = (v: unknown): unknown => JSON.parse(JSON.stringify(v, function (this: Record<string, unknown>, key, x) {
+  const raw = this[key];
+  if (raw instanceof Set) return { set: [...raw].sort() };
+  if (raw instanceof Uint8Array) return { bytes: [...raw] };
+  if (x !== null && typeof x === 'object' && !Array.isArray(x) && Object.hasOwn(x, '__proto__')) {
+    return Object.fromEntries(Object.entries(x as Record<string, unknown>).filter(([k]) => k !== '__proto__'));
+  }
+  return x;
+}));
+
 // Attribute values DynamoDB stores: no empty sets, numbers within its 38 digits (doubles here).
 const attribute: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   value: fc.oneof(
@@ -30,25 +46,25 @@ const attribute: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     fc.uniqueArray(fc.string(), { minLength: 1, maxLength: 5 }).map((xs) => new Set(xs)),
     fc.uniqueArray(fc.integer(), { minLength: 1, maxLength: 5 }).map((xs) => new Set(xs)),
     fc.array(tie('value'), { maxLength: 3 }),
-    fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((k) => k !== '__proto__'), tie('value'), { maxKeys: 3 }),
+    fc.dictionary(nameOf(8), tie('value'), { maxKeys: 3 }),
   ),
 })).value;
 
 let item = 0;
 describe('the lean and the SDK document clients', () => {
-  it('read back what the other wrote, for any item', async () => {
+  it('read back what the other wrote, for any item, and both read it alike', async () => {
     await fc.assert(fc.asyncProperty(
-      // Known gap, left open: an attribute named __proto__ written by the SDK does not read back
-      // through the lean client (seed 332383290); excluded here until that is fixed.
-      fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }).filter((k) => k !== 'pk' && k !== 'sk' && k !== '__proto__'), attribute, { maxKeys: 6 }),
-      fc.constantFrom(['sdk', 'lean'] as const, ['lean', 'sdk'] as const),
-      async (fields, [writer, reader]) => {
+      fc.dictionary(nameOf(10).filter((k) => k !== 'pk' && k !== 'sk'), attribute, { maxKeys: 6 }),
+      fc.constantFrom('sdk', 'lean'),
+      async (fields, writer) => {
         const c = clients();
         const Key = { pk: 'property', sk: `item-${++item}` };
         await c[writer].send(new PutCommand({ TableName: db.tableName, Item: { ...Key, ...fields } }));
-        const { Item } = await c[reader].send(new GetCommand({ TableName: db.tableName, Key, ConsistentRead: true }));
-        const bytesAsArrays = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_, x) => (x instanceof Set ? { set: [...x].sort() } : x instanceof Uint8Array ? { bytes: [...x] } : x)));
-        expect(bytesAsArrays(Item)).toEqual(bytesAsArrays({ ...Key, ...fields }));
+        const read = async (reader: 'sdk' | 'lean') => (await c[reader].send(new GetCommand({ TableName: db.tableName, Key, ConsistentRead: true }))).Item;
+        const [bySdk, byLean] = [await read('sdk'), await read('lean')];
+        expect(asRead(byLean)).toEqual(asRead({ ...Key, ...fields }));
+        expect(asRead(bySdk)).toEqual(asRead(byLean));
+        expect(Object.hasOwn(byLean!, '__proto__')).toBe(Object.hasOwn(bySdk!, '__proto__'));
       },
     ), { numRuns: 60 });
   });
