@@ -1,7 +1,7 @@
 // The store's two DynamoDB clients are interchangeable (fast-check, on dynalite):
 //   - what one writes, the other reads back the same, for any item the store could hold
 //     (strings, numbers, booleans, null, string and number sets, lists, maps, bytes); an attribute
-//     named __proto__ is dropped by both alike (@aws-sdk/util-dynamodb's unmarshall assigns each
+//     named __proto__ (at the top) is dropped by both alike (@aws-sdk/util-dynamodb's unmarshall assigns each
 //     key, and assigning __proto__ sets the prototype; the store never writes such a name);
 //   - any sequence of connects, joins, leaves, disconnects and prunes leaves the same rooms,
 //     memberships and connections whether the store runs on the SDK's client, on the lean one,
@@ -46,7 +46,8 @@ const attribute: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     fc.uniqueArray(fc.string(), { minLength: 1, maxLength: 5 }).map((xs) => new Set(xs)),
     fc.uniqueArray(fc.integer(), { minLength: 1, maxLength: 5 }).map((xs) => new Set(xs)),
     fc.array(tie('value'), { maxLength: 3 }),
-    fc.dictionary(nameOf(8), tie('value'), { maxKeys: 3 }),
+    // Nested __proto__ keys are left out: the SDK's own writer sends them as an empty AttributeValue, which DynamoDB refuses.
+    fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((k) => k !== '__proto__'), tie('value'), { maxKeys: 3 }),
   ),
 })).value;
 
