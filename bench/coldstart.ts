@@ -50,13 +50,23 @@ type Contender = { name: string; entry: string; event: string; ours: boolean; sp
 // every contender would pay alike.
 const shippedOptions = async (split: boolean): Promise<BuildOptions> => {
   try {
-    const { esbuildOptions, splittingOptions } = await import('../build.mjs') as { esbuildOptions: BuildOptions; splittingOptions: BuildOptions };
+    const { esbuildOptions, splittingOptions } = (await import('../build.mjs')) as { esbuildOptions: BuildOptions; splittingOptions: BuildOptions };
     return { ...esbuildOptions, ...(split ? splittingOptions : { splitting: false }), sourcemap: false, metafile: false };
   } catch {
     // The build's module did not load (the gateway's files moving): the same options, inline.
     return {
-      bundle: true, platform: 'node', format: 'esm', target: 'node24', minify: true, mainFields: ['module', 'main'], legalComments: 'none', logLevel: 'silent',
-      conditions: ['module', 'ws-outbox-source'], splitting: split, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' },
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node24',
+      minify: true,
+      mainFields: ['module', 'main'],
+      legalComments: 'none',
+      logLevel: 'silent',
+      conditions: ['module', 'ws-outbox-source'],
+      splitting: split,
+      chunkNames: 'chunks/[name]-[hash]',
+      outExtension: { '.js': '.mjs' },
       banner: { js: "import { createRequire as __wsOutboxCreateRequire } from 'node:module'; const require = __wsOutboxCreateRequire(import.meta.url);" },
     };
   }
@@ -68,32 +78,74 @@ const bundleAll = async (dir: string, contenders: readonly Contender[], minify =
     const options = await shippedOptions(c.split);
     const outdir = join(dir, c.name.replace(/\W+/g, '-'));
     const tree = c.root ?? root;
-    await build({ ...options, chunkNames: 'chunks/[name]-[hash]', outExtension: { '.js': '.mjs' }, minify, entryPoints: [join(tree, c.entry)], outdir, entryNames: 'index', absWorkingDir: tree });
+    await build({
+      ...options,
+      chunkNames: 'chunks/[name]-[hash]',
+      outExtension: { '.js': '.mjs' },
+      minify,
+      entryPoints: [join(tree, c.entry)],
+      outdir,
+      entryNames: 'index',
+      absWorkingDir: tree,
+    });
     files.set(c.name, join(outdir, 'index.mjs'));
   }
   return files;
 };
 
-interface Step { ms: number; cpuMs: number; error?: string; result?: unknown }
-export interface ColdSample { init: Step; invoke: Step; warm: Step; requests: Record<string, number>; limited: boolean }
+interface Step {
+  ms: number;
+  cpuMs: number;
+  error?: string;
+  result?: unknown;
+}
+export interface ColdSample {
+  init: Step;
+  invoke: Step;
+  warm: Step;
+  requests: Record<string, number>;
+  limited: boolean;
+}
 
 /** The environment Lambda gives a function (credentials, region, name, memory), pointed at the stubs. */
 const lambdaEnv = (stubs: Stubs, home: string, name: string, memoryMb: number): NodeJS.ProcessEnv => ({
-  PATH: process.env.PATH, HOME: home, LANG: 'en_US.UTF-8', TZ: ':UTC',
-  AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-east-1', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
-  AWS_ACCESS_KEY_ID: 'ASIACOLDSTARTBENCH', AWS_SECRET_ACCESS_KEY: 'cold-secret', AWS_SESSION_TOKEN: 'cold-session-token',
-  AWS_LAMBDA_FUNCTION_NAME: `cold-${name.replace(/\W+/g, '-')}`, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb), AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-  TABLE_NAME: 'cold', AWS_ENDPOINT_URL_DYNAMODB: stubs.endpoint, AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: stubs.connectionsEndpoint,
-  ISSUER_URL: stubs.issuer, AUDIENCE: audience,
+  PATH: process.env.PATH,
+  HOME: home,
+  LANG: 'en_US.UTF-8',
+  TZ: ':UTC',
+  AWS_REGION: 'us-east-1',
+  AWS_DEFAULT_REGION: 'us-east-1',
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+  AWS_ACCESS_KEY_ID: 'ASIACOLDSTARTBENCH',
+  AWS_SECRET_ACCESS_KEY: 'cold-secret',
+  AWS_SESSION_TOKEN: 'cold-session-token',
+  AWS_LAMBDA_FUNCTION_NAME: `cold-${name.replace(/\W+/g, '-')}`,
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
+  AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+  TABLE_NAME: 'cold',
+  AWS_ENDPOINT_URL_DYNAMODB: stubs.endpoint,
+  AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: stubs.connectionsEndpoint,
+  ISSUER_URL: stubs.issuer,
+  AUDIENCE: audience,
 });
 
 let sampleId = 0;
 /** One cold start in a fresh process: init at full CPU, then the first and a warm invocation, under the share if `limits`. */
-const sample = async (runner: string, bundle: string, event: unknown, env: NodeJS.ProcessEnv, limits: Limits | undefined, memoryMb: number, stubs: Stubs): Promise<ColdSample> => {
+const sample = async (
+  runner: string,
+  bundle: string,
+  event: unknown,
+  env: NodeJS.ProcessEnv,
+  limits: Limits | undefined,
+  memoryMb: number,
+  stubs: Stubs,
+): Promise<ColdSample> => {
   stubs.take();
   const child = spawn(process.execPath, [runner, bundle, JSON.stringify(event)], { env, stdio: ['pipe', 'ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-2000); });
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-2000);
+  });
   const cgroup = limits?.attach(child.pid!, `cold-${process.pid}-${++sampleId}`, memoryMb);
   const replies: string[] = [];
   let waiting: (() => void) | undefined;
@@ -101,17 +153,30 @@ const sample = async (runner: string, bundle: string, event: unknown, env: NodeJ
   (child.stdio[3] as NodeJS.ReadableStream).on('data', (c: Buffer) => {
     buffered += c.toString();
     let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) { replies.push(buffered.slice(0, nl)); buffered = buffered.slice(nl + 1); }
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      replies.push(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
     waiting?.();
   });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => { waiting?.(); resolve(code); }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      waiting?.();
+      resolve(code);
+    }),
+  );
   let closed = false;
-  void exited.then(() => { closed = true; });
+  void exited.then(() => {
+    closed = true;
+  });
   const ask = async (word: string): Promise<Step> => {
     child.stdin!.write(`${word}\n`);
     while (replies.length === 0) {
       if (closed) throw new Error(`the cold process died during ${word}: ${stderr.slice(-600)}`);
-      await new Promise<void>((resolve) => { waiting = resolve; setTimeout(resolve, 1000); });
+      await new Promise<void>((resolve) => {
+        waiting = resolve;
+        setTimeout(resolve, 1000);
+      });
     }
     return JSON.parse(replies.shift()!) as Step;
   };
@@ -143,14 +208,29 @@ const sizesOf = (file: string): { initKiB: number; totalKiB: number } => {
   };
   visit(file);
   const kib = (files: string[]) => Math.round(files.reduce((n, f) => n + statSync(f).size, 0) / 1024);
-  const chunks = existsSync(join(dir, 'chunks')) ? readdirSync(join(dir, 'chunks')).filter((name) => name.endsWith('.mjs')).map((name) => join(dir, 'chunks', name)) : [];
+  const chunks = existsSync(join(dir, 'chunks'))
+    ? readdirSync(join(dir, 'chunks'))
+        .filter((name) => name.endsWith('.mjs'))
+        .map((name) => join(dir, 'chunks', name))
+    : [];
   return { initKiB: kib([...seen]), totalKiB: kib([file, ...chunks]) };
 };
 
 export interface ColdRow {
-  contender: string; ours: boolean; bundleKiB: number; initKiB: number; samples: number;
-  initMs: number; firstShareMs: number; totalShareMs: number; firstFullMs: number; warmShareMs: number;
-  firstShareCpuMs: number; requests: string; vsSdk?: number; vsLite?: number;
+  contender: string;
+  ours: boolean;
+  bundleKiB: number;
+  initKiB: number;
+  samples: number;
+  initMs: number;
+  firstShareMs: number;
+  totalShareMs: number;
+  firstFullMs: number;
+  warmShareMs: number;
+  firstShareCpuMs: number;
+  requests: string;
+  vsSdk?: number;
+  vsLite?: number;
 }
 
 /**
@@ -160,9 +240,10 @@ export interface ColdRow {
  */
 export const measureColdStart = async (options: { reps?: number; only?: string[]; profile?: string; baseline?: string; log?: (text: string) => void } = {}) => {
   const reps = options.reps ?? coldDefaults.reps;
-  const log = options.log ?? ((text: string) => process.stderr.write(text + '\n'));
+  const log = options.log ?? ((text: string) => process.stderr.write(`${text}\n`));
   const mine: Contender[] = coldContenders.filter((c) => !options.only || options.only.includes(c.name) || c.name === 'sdk-app');
-  const baseline: Contender[] = options.baseline === undefined ? [] : mine.filter((c) => c.ours).map((c) => ({ ...c, name: `${c.name} (baseline)`, split: false, root: options.baseline }));
+  const baseline: Contender[] =
+    options.baseline === undefined ? [] : mine.filter((c) => c.ours).map((c) => ({ ...c, name: `${c.name} (baseline)`, split: false, root: options.baseline }));
   const contenders = [...mine, ...baseline];
   const dir = mkdtempSync(join(tmpdir(), 'ws-outbox-cold-'));
   const home = join(dir, 'home');
@@ -170,7 +251,7 @@ export const measureColdStart = async (options: { reps?: number; only?: string[]
   const started = startLimits({ name: `ws-outbox-cold-${process.pid}` });
   const limits = started.limits;
   const cpuNote = limits
-    ? `first invocation under a ${coldDefaults.memoryMb} MB CPU share (cgroup v${limits.version}, ${round(coldDefaults.memoryMb / 1769 * 100, 1)} % of a vCPU)`
+    ? `first invocation under a ${coldDefaults.memoryMb} MB CPU share (cgroup v${limits.version}, ${round((coldDefaults.memoryMb / 1769) * 100, 1)} % of a vCPU)`
     : `NO CPU SHARE: ${(started as { reason: string }).reason}; every invocation ran at full CPU`;
   log(`cold start: ${cpuNote}`);
   const stubs = await startStubs();
@@ -185,18 +266,29 @@ export const measureColdStart = async (options: { reps?: number; only?: string[]
         const bundle = bundles.get(c.name)!;
         for (const mode of ['share', 'full'] as const) {
           const s = await sample(runner, bundle, events[c.event], env, mode === 'share' ? limits : undefined, coldDefaults.memoryMb, stubs);
-          const failure = s.invoke.error ?? s.warm.error ?? (s.requests.unsigned || s.requests.unknown ? `unexpected requests ${JSON.stringify(s.requests)}` : undefined);
+          const failure =
+            s.invoke.error ?? s.warm.error ?? (s.requests.unsigned || s.requests.unknown ? `unexpected requests ${JSON.stringify(s.requests)}` : undefined);
           if (failure) throw new Error(`${c.name}: ${failure}`);
           samples.get(c.name)![mode].push(s);
-          if (mode === 'share') log(`  ${rep + 1}/${reps} ${c.name.padEnd(15)} init ${s.init.ms.toFixed(1)} ms, first ${s.invoke.ms.toFixed(1)} ms (${s.invoke.cpuMs.toFixed(1)} ms CPU), warm ${s.warm.ms.toFixed(1)} ms`);
+          if (mode === 'share')
+            log(
+              `  ${rep + 1}/${reps} ${c.name.padEnd(15)} init ${s.init.ms.toFixed(1)} ms, first ${s.invoke.ms.toFixed(1)} ms (${s.invoke.cpuMs.toFixed(1)} ms CPU), warm ${s.warm.ms.toFixed(1)} ms`,
+            );
         }
       }
     }
     const rows: ColdRow[] = contenders.map((c) => {
       const { share, full } = samples.get(c.name)!;
-      const requests = Object.entries(share[0]!.requests).sort().map(([k, v]) => `${k} ${v}`).join(', ');
+      const requests = Object.entries(share[0]!.requests)
+        .sort()
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
       return {
-        contender: c.name, ours: c.ours, bundleKiB: sizesOf(bundles.get(c.name)!).totalKiB, initKiB: sizesOf(bundles.get(c.name)!).initKiB, samples: share.length,
+        contender: c.name,
+        ours: c.ours,
+        bundleKiB: sizesOf(bundles.get(c.name)!).totalKiB,
+        initKiB: sizesOf(bundles.get(c.name)!).initKiB,
+        samples: share.length,
         initMs: round(median(share.map((s) => s.init.ms)), 1),
         firstShareMs: round(median(share.map((s) => s.invoke.ms)), 1),
         totalShareMs: round(median(share.map((s) => s.init.ms + s.invoke.ms)), 1),
@@ -219,11 +311,24 @@ export const measureColdStart = async (options: { reps?: number; only?: string[]
       const plain = await bundleAll(join(dir, 'plain'), [c], false);
       const profileDir = join(dir, 'profile');
       mkdirSync(profileDir);
-      const s = await sample(runner, plain.get(c.name)!, events[c.event], { ...lambdaEnv(stubs, home, c.name, coldDefaults.memoryMb), PROFILE_DIR: profileDir }, limits, coldDefaults.memoryMb, stubs);
+      const s = await sample(
+        runner,
+        plain.get(c.name)!,
+        events[c.event],
+        { ...lambdaEnv(stubs, home, c.name, coldDefaults.memoryMb), PROFILE_DIR: profileDir },
+        limits,
+        coldDefaults.memoryMb,
+        stubs,
+      );
       const read = (step: string) => JSON.parse(readFileSync(join(profileDir, `${step}.cpuprofile`), 'utf8'));
       profile = [
         summarizeColdProfile(read('init'), { step: 'init (full CPU, unminified)', wallMs: s.init.ms, cpuMs: s.init.cpuMs, contender: c.name }),
-        summarizeColdProfile(read('invoke'), { step: `first invocation (${limits ? 'under the share' : 'full CPU'})`, wallMs: s.invoke.ms, cpuMs: s.invoke.cpuMs, contender: c.name }),
+        summarizeColdProfile(read('invoke'), {
+          step: `first invocation (${limits ? 'under the share' : 'full CPU'})`,
+          wallMs: s.invoke.ms,
+          cpuMs: s.invoke.cpuMs,
+          contender: c.name,
+        }),
       ].join('\n\n');
     }
     return { cpu: cpuNote, limited: Boolean(limits), reps, node: process.version, rows, ...(profile ? { profile } : {}) };
@@ -235,7 +340,37 @@ export const measureColdStart = async (options: { reps?: number; only?: string[]
 };
 
 export const renderColdTable = (cold: { cpu: string; rows: ColdRow[] }): string => {
-  const head = ['contender', 'KiB at init / shipped', 'init ms (full CPU)', 'first invocation ms (share)', '**init + first (share)**', '÷ plain SDK app', '÷ aws-lite app', 'first invocation ms (full CPU)', 'warm ms (share)', 'first invocation CPU ms', 'requests'];
-  const rows = cold.rows.map((r) => [r.contender, r.initKiB === undefined ? r.bundleKiB : `${r.initKiB} / ${r.bundleKiB}`, r.initMs, r.firstShareMs, `**${r.totalShareMs}**`, r.vsSdk ?? '–', r.vsLite ?? '–', r.firstFullMs, r.warmShareMs, r.firstShareCpuMs, r.requests]);
-  return [`${cold.cpu}; medians of ${cold.rows[0]?.samples ?? 0} fresh processes each`, '', `| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const head = [
+    'contender',
+    'KiB at init / shipped',
+    'init ms (full CPU)',
+    'first invocation ms (share)',
+    '**init + first (share)**',
+    '÷ plain SDK app',
+    '÷ aws-lite app',
+    'first invocation ms (full CPU)',
+    'warm ms (share)',
+    'first invocation CPU ms',
+    'requests',
+  ];
+  const rows = cold.rows.map((r) => [
+    r.contender,
+    r.initKiB === undefined ? r.bundleKiB : `${r.initKiB} / ${r.bundleKiB}`,
+    r.initMs,
+    r.firstShareMs,
+    `**${r.totalShareMs}**`,
+    r.vsSdk ?? '–',
+    r.vsLite ?? '–',
+    r.firstFullMs,
+    r.warmShareMs,
+    r.firstShareCpuMs,
+    r.requests,
+  ]);
+  return [
+    `${cold.cpu}; medians of ${cold.rows[0]?.samples ?? 0} fresh processes each`,
+    '',
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 };

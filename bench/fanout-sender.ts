@@ -6,9 +6,12 @@ import { wsHandler } from '../src/index.ts';
 
 const threshold = process.env.BENCH_THRESHOLD ?? 'off';
 
-export const handler = wsHandler(async (event, context) => {
-  // A first invocation that only loads the function, so the measured one starts warm.
-  if ((event.body as { action?: string })?.action === 'warm') return { statusCode: 200 };
-  context.outbox.toAll({ type: 'message', room: 'bench', from: 'conn-sender', text: 'x'.repeat(60) });
-  return { statusCode: 200 };
-}, { fanout: threshold === 'off' ? false : { threshold: Number(threshold) } });
+export const handler = wsHandler(
+  async (event, context) => {
+    // A first invocation that only loads the function, so the measured one starts warm.
+    if ((event.body as { action?: string })?.action === 'warm') return { statusCode: 200 };
+    context.outbox.toAll({ type: 'message', room: 'bench', from: 'conn-sender', text: 'x'.repeat(60) });
+    return { statusCode: 200 };
+  },
+  { fanout: threshold === 'off' ? false : { threshold: Number(threshold) } },
+);

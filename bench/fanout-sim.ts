@@ -44,7 +44,9 @@ export class Accounting {
 
   transport(): Transport {
     return {
-      post: async (id) => { this.charge(id, performance.now()); },
+      post: async (id) => {
+        this.charge(id, performance.now());
+      },
       delete: async () => undefined,
       destroy: () => undefined,
     };
@@ -68,47 +70,91 @@ export interface MillionResult {
   workerInvocations: number;
 }
 
-export const simulateMillion = async (rig: Rig, options: { n: number; rateLimit: number; workers?: number; log: (text: string) => void }): Promise<MillionResult> => {
+export const simulateMillion = async (
+  rig: Rig,
+  options: { n: number; rateLimit: number; workers?: number; log: (text: string) => void },
+): Promise<MillionResult> => {
   const { n, rateLimit, log } = options;
   const workers = options.workers ?? 8;
   // A fresh table with exactly n rows.
   await rig.documentClient.send(new DeleteTableCommand({ TableName: rig.tableName }));
-  await rig.documentClient.send(new CreateTableCommand(createTableInput(tableOf(loadTemplate(new URL('../template.yaml', import.meta.url).pathname)), rig.tableName) as never));
+  await rig.documentClient.send(
+    new CreateTableCommand(createTableInput(tableOf(loadTemplate(new URL('../template.yaml', import.meta.url).pathname)), rig.tableName) as never),
+  );
   const t0 = performance.now();
   await loadConnections(rig, n);
   const loadSeconds = round((performance.now() - t0) / 1000, 1);
   log(`  loaded ${n} connections in ${loadSeconds} s`);
 
   // This process plays the functions: their SQS client finds the embedded SQS as theirs do.
-  Object.assign(process.env, { AWS_ENDPOINT_URL_SQS: rig.sqs.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDBENCHMARK', AWS_SECRET_ACCESS_KEY: 'bench-secret' });
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_SQS: rig.sqs.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDBENCHMARK',
+    AWS_SECRET_ACCESS_KEY: 'bench-secret',
+  });
   const accounting = new Accounting(rateLimit);
   const store = new ConnectionStore({ tableName: rig.tableName, client: rig.documentClient });
   const queue = rig.sqs.queues.get('FanoutQueue')!;
   const transport = () => accounting.transport();
   let senderReport: DeliveryReport | undefined;
-  const sender = wsHandler(async (_event, context) => {
-    context.outbox.toAll({ type: 'message', text: 'one million' });
-    return { statusCode: 200 };
-  }, { store, transport, fanout: { queueUrl: queue.url }, logger: false, onReport: (r) => { senderReport = r; } });
+  const sender = wsHandler(
+    async (_event, context) => {
+      context.outbox.toAll({ type: 'message', text: 'one million' });
+      return { statusCode: 200 };
+    },
+    {
+      store,
+      transport,
+      fanout: { queueUrl: queue.url },
+      logger: false,
+      onReport: (r) => {
+        senderReport = r;
+      },
+    },
+  );
   const reports: FanoutReport[] = [];
-  const worker = fanoutHandler({ store, transport, endpoint: 'https://abcd123456.execute-api.us-east-1.amazonaws.com/bench', queueUrl: queue.url, logger: false, onReport: (r) => { reports.push(r); } });
+  const worker = fanoutHandler({
+    store,
+    transport,
+    endpoint: 'https://abcd123456.execute-api.us-east-1.amazonaws.com/bench',
+    queueUrl: queue.url,
+    logger: false,
+    onReport: (r) => {
+      reports.push(r);
+    },
+  });
   const source = new SqsEventSource({
-    name: 'FanoutFunction/Shards', queueUrl: queue.url, queueArn: queue.arn, client: rig.sqs.client(),
+    name: 'FanoutFunction/Shards',
+    queueUrl: queue.url,
+    queueArn: queue.arn,
+    client: rig.sqs.client(),
     pool: inProcessPool('FanoutFunction', worker as never, { timeoutMs: 30_000 }),
-    batchSize: 1, batchingWindowMs: 0, reportBatchItemFailures: true, concurrency: workers, region: 'us-east-1', log: quietLog,
+    batchSize: 1,
+    batchingWindowMs: 0,
+    reportBatchItemFailures: true,
+    concurrency: workers,
+    region: 'us-east-1',
+    log: quietLog,
   });
   source.start();
   const start = performance.now();
-  await sender({ requestContext: { routeKey: 'send', eventType: 'MESSAGE', connectionId: 'conn-sender', apiId: 'abcd123456', stage: 'bench' }, body: '{}' } as never,
-    { awsRequestId: 'million', getRemainingTimeInMillis: () => 29_000 } as never);
+  await sender(
+    { requestContext: { routeKey: 'send', eventType: 'MESSAGE', connectionId: 'conn-sender', apiId: 'abcd123456', stage: 'bench' }, body: '{}' } as never,
+    { awsRequestId: 'million', getRemainingTimeInMillis: () => 29_000 } as never,
+  );
   const deadline = Date.now() + 30 * 60_000;
   while (accounting.seen.size < n && Date.now() < deadline) {
-    if (senderReport && senderReport.unresolved.length > 0) throw new Error(`the sender could not hand its shards over: ${JSON.stringify(senderReport.unresolved[0])}`);
+    if (senderReport && senderReport.unresolved.length > 0)
+      throw new Error(`the sender could not hand its shards over: ${JSON.stringify(senderReport.unresolved[0])}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await source.stop();
   const result: MillionResult = {
-    n, rateLimit, workers, loadSeconds,
+    n,
+    rateLimit,
+    workers,
+    loadSeconds,
     simulatedMs: Math.round(accounting.lastOffer - start),
     projectedMs: Math.round(accounting.lastAdmit - start),
     floorMs: (n / rateLimit) * 1000,
@@ -118,6 +164,8 @@ export const simulateMillion = async (rig: Rig, options: { n: number; rateLimit:
     spilled: senderReport?.spilled ?? 0,
     workerInvocations: reports.length,
   };
-  log(`  simulated ${result.simulatedMs} ms (sends free), projected ${result.projectedMs} ms at ${rateLimit}/s (${result.ratio} x floor), ${result.delivered}/${n} delivered, ${result.duplicates} twice`);
+  log(
+    `  simulated ${result.simulatedMs} ms (sends free), projected ${result.projectedMs} ms at ${rateLimit}/s (${result.ratio} x floor), ${result.delivered}/${n} delivered, ${result.duplicates} twice`,
+  );
   return result;
 };

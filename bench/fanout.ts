@@ -27,7 +27,7 @@ import { benchIds } from './lib/gone.ts';
 import { round } from './lib/stats.ts';
 import { simulateMillion } from './fanout-sim.ts';
 
-const log = (text: string) => process.stderr.write(text + '\n');
+const log = (text: string) => process.stderr.write(`${text}\n`);
 
 export interface FanoutPlan {
   n: number;
@@ -100,9 +100,11 @@ const loadInto = async (store: ConnectionStore, n: number) => {
   const batches: string[][] = [];
   for (let i = 0, ids = benchIds(n); i < ids.length; i += 25) batches.push(ids.slice(i, i + 25));
   await forEachBounded(batches, 8, async (batch) => {
-    await store.client.send(new BatchWriteCommand({
-      RequestItems: { [store.tableName]: batch.map((id) => ({ PutRequest: { Item: { ...connectionKey(id, store.shards), ttl, connectedAt: 0 } } })) },
-    }));
+    await store.client.send(
+      new BatchWriteCommand({
+        RequestItems: { [store.tableName]: batch.map((id) => ({ PutRequest: { Item: { ...connectionKey(id, store.shards), ttl, connectedAt: 0 } } })) },
+      }),
+    );
   });
 };
 
@@ -137,7 +139,8 @@ export const runFanoutBench = async (plan: FanoutPlan, problem: (text: string) =
         if (r.duplicates > r.n / 100) problem(`fanout ${r.path} ${r.workers}: ${r.duplicates} delivered twice`);
       }
       const best = runs.filter((r) => r.path === 'spill').sort((a, b) => a.ratio - b.ratio)[0];
-      if (best && best.ratio > plan.bar) problem(`fanout: the spill path took ${best.ratio} x the floor (bar ${plan.bar} x), best with ${best.workers} workers`);
+      if (best && best.ratio > plan.bar)
+        problem(`fanout: the spill path took ${best.ratio} x the floor (bar ${plan.bar} x), best with ${best.workers} workers`);
       results.spill = runs;
     }
     if (plan.sections.has('threshold')) {
@@ -148,21 +151,32 @@ export const runFanoutBench = async (plan: FanoutPlan, problem: (text: string) =
         if (loaded !== n) {
           // A fresh table of exactly n rows.
           await rig.documentClient.send(new (await import('@aws-sdk/client-dynamodb')).DeleteTableCommand({ TableName: rig.tableName }));
-          await rig.documentClient.send(new CreateTableCommand(createTableInput(tableOf(loadTemplate(new URL('../template.yaml', import.meta.url).pathname)), rig.tableName) as never));
+          await rig.documentClient.send(
+            new CreateTableCommand(createTableInput(tableOf(loadTemplate(new URL('../template.yaml', import.meta.url).pathname)), rig.tableName) as never),
+          );
           await loadConnections(rig, n);
           loaded = n;
         }
         const single = await runFanout(rig, { n, rateLimit: 0, threshold: 'off', workers: 0 });
         const spill = await runFanout(rig, { n, rateLimit: 0, threshold: 0, workers: 8 });
         log(`  N=${n}: single ${single.wallMs} ms, spill (8 workers) ${spill.wallMs} ms`);
-        rows.push({ n, singleMs: single.wallMs, spillMs: spill.wallMs, spillFirstMs: spill.firstDeliveryMs, singleCpuUs: single.cpuUsPerMessage, spillCpuUs: spill.cpuUsPerMessage });
+        rows.push({
+          n,
+          singleMs: single.wallMs,
+          spillMs: spill.wallMs,
+          spillFirstMs: spill.firstDeliveryMs,
+          singleCpuUs: single.cpuUsPerMessage,
+          spillCpuUs: spill.cpuUsPerMessage,
+        });
       }
       results.threshold = rows;
     }
     if (plan.sections.has('roomlog')) {
       // The room log's cost per message against no log, same run (room-log.ts, its own processes).
       log('fanout: roomlog (sessions off vs on, interleaved)');
-      const out = await runChild<Record<string, unknown>>('room-log.ts', plan.quick ? ['--quick'] : [], { nodeFlags: process.execArgv.filter((flag) => flag.startsWith('--conditions')) });
+      const out = await runChild<Record<string, unknown>>('room-log.ts', plan.quick ? ['--quick'] : [], {
+        nodeFlags: process.execArgv.filter((flag) => flag.startsWith('--conditions')),
+      });
       if (!out.ok) problem(`fanout roomlog: ${out.stderrTail || `exit ${out.code}`}`);
       results.roomLog = out.result;
     }
@@ -176,4 +190,4 @@ export const runFanoutBench = async (plan: FanoutPlan, problem: (text: string) =
   return results;
 };
 
-export { type FanoutRun };
+export type { FanoutRun };

@@ -22,7 +22,9 @@ const n = Number(values.n ?? defaults.n);
 
 const dynamo = await startDynalite('ws-outbox-bench');
 const proxy = await startDynamoProxy(dynamo.endpoint);
-const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: proxy.endpoint, region: 'us-east-1' }), { marshallOptions: { removeUndefinedValues: true } });
+const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: proxy.endpoint, region: 'us-east-1' }), {
+  marshallOptions: { removeUndefinedValues: true },
+});
 const store = new ConnectionStore({ tableName: dynamo.tableName, client });
 // The members connected a minute ago: a 410 for a connection younger than the $connect grace
 // (30 s) keeps its row, since API Gateway answers 410 until $connect returns.
@@ -31,28 +33,42 @@ const earlier = new ConnectionStore({ tableName: dynamo.tableName, client, now: 
 // Every member is in the broadcast room and one other, so a gone id owns 3 items.
 const ids = benchIds(n);
 for (let i = 0; i < ids.length; i += 50) {
-  await Promise.all(ids.slice(i, i + 50).map(async (id, k) => {
-    await earlier.connect(id);
-    await earlier.join(id, 'bench');
-    await earlier.join(id, `room-${(i + k) % defaults.extraRooms}`);
-  }));
+  await Promise.all(
+    ids.slice(i, i + 50).map(async (id, k) => {
+      await earlier.connect(id);
+      await earlier.join(id, 'bench');
+      await earlier.join(id, `room-${(i + k) % defaults.extraRooms}`);
+    }),
+  );
 }
 
 let report: DeliveryReport | undefined;
-const handler = wsHandler(async (_event, context) => {
-  context.outbox.toRoom('bench', { type: 'message', room: 'bench', text: 'who is still there?' });
-  return { statusCode: 200 };
-}, {
-  store, onReport: (r) => { report = r; }, logger: false,
-  transport: values['no-confirm'] ? (options) => ({ ...createSignedTransport(options), confirmGone: undefined }) : 'signed',
-});
+const handler = wsHandler(
+  async (_event, context) => {
+    context.outbox.toRoom('bench', { type: 'message', room: 'bench', text: 'who is still there?' });
+    return { statusCode: 200 };
+  },
+  {
+    store,
+    onReport: (r) => {
+      report = r;
+    },
+    logger: false,
+    transport: values['no-confirm'] ? (options) => ({ ...createSignedTransport(options), confirmGone: undefined }) : 'signed',
+  },
+);
 
 proxy.start();
 await handler(messageEvent('conn-0') as never, lambdaContext() as never);
 const requests = proxy.stop();
 
 // What is left, read directly: the room must hold exactly the live members.
-const countIn = async (pk: string) => (await dynamo.documentClient.send(new QueryCommand({ TableName: dynamo.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, Select: 'COUNT' }))).Count ?? 0;
+const countIn = async (pk: string) =>
+  (
+    await dynamo.documentClient.send(
+      new QueryCommand({ TableName: dynamo.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, Select: 'COUNT' }),
+    )
+  ).Count ?? 0;
 const countConnections = async () => {
   let total = 0;
   for (let shard = 0; shard < store.shards; shard++) total += await countIn(connectionsPartition(shard));
@@ -62,14 +78,24 @@ const r = report as DeliveryReport | undefined;
 const gone = r?.gone.length ?? 0;
 const itemsDeleted = gone * (1 + 2);
 const batchWrite = requests.BatchWriteItem ?? 0;
-process.stdout.write(JSON.stringify({
-  recipients: n, confirm: !values['no-confirm'], sent: r?.sent, gone, pruned: r?.pruned, failed: r?.failed.length,
-  itemsDeleted, requests,
-  batchWriteBound: Math.ceil(itemsDeleted / maxWriteBatch),
-  batchWriteWithinBound: batchWrite <= Math.ceil(itemsDeleted / maxWriteBatch),
-  roomMembersAfter: await countIn(roomPartition('bench')), connectionsAfter: await countConnections(), expectedAfter: n - gone,
-  durationMs: r?.durationMs,
-}) + '\n');
+process.stdout.write(
+  `${JSON.stringify({
+    recipients: n,
+    confirm: !values['no-confirm'],
+    sent: r?.sent,
+    gone,
+    pruned: r?.pruned,
+    failed: r?.failed.length,
+    itemsDeleted,
+    requests,
+    batchWriteBound: Math.ceil(itemsDeleted / maxWriteBatch),
+    batchWriteWithinBound: batchWrite <= Math.ceil(itemsDeleted / maxWriteBatch),
+    roomMembersAfter: await countIn(roomPartition('bench')),
+    connectionsAfter: await countConnections(),
+    expectedAfter: n - gone,
+    durationMs: r?.durationMs,
+  })}\n`,
+);
 proxy.close();
 client.destroy();
 await dynamo.stop();

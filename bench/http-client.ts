@@ -18,20 +18,24 @@ await sink.configure({ delayMs: 0, goneShare: 0 });
 const body = Buffer.alloc(120, 'x');
 // The sink only checks that a signature is present; the headers have a signed request's shape.
 const headers = () => ({
-  'content-length': String(body.length), 'content-type': 'application/octet-stream', host: `127.0.0.1:${sink.port}`,
-  'x-amz-content-sha256': 'e'.repeat(64), 'x-amz-date': '20261127T000000Z',
+  'content-length': String(body.length),
+  'content-type': 'application/octet-stream',
+  host: `127.0.0.1:${sink.port}`,
+  'x-amz-content-sha256': 'e'.repeat(64),
+  'x-amz-date': '20261127T000000Z',
   authorization: `AWS4-HMAC-SHA256 Credential=AKID/20261127/us-east-1/execute-api/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-content-sha256;x-amz-date, Signature=${'0'.repeat(64)}`,
 });
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: config.concurrency, scheduling: 'lifo' });
-const viaNodeHttp = (path: string) => new Promise<number>((resolve, reject) => {
-  const req = http.request({ agent, hostname: '127.0.0.1', port: sink.port, method: 'POST', path, headers: headers() }, (res) => {
-    res.resume();
-    res.on('end', () => resolve(res.statusCode ?? 0));
+const viaNodeHttp = (path: string) =>
+  new Promise<number>((resolve, reject) => {
+    const req = http.request({ agent, hostname: '127.0.0.1', port: sink.port, method: 'POST', path, headers: headers() }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
   });
-  req.on('error', reject);
-  req.end(body);
-});
 const pool = new Http1Pool({ origin: `http://127.0.0.1:${sink.port}`, maxSockets: config.concurrency });
 const viaPool = async (path: string) => (await pool.request({ method: 'POST', path, headers: headers(), body })).status;
 
@@ -42,9 +46,13 @@ const measure = async (send: (path: string) => Promise<number>, n: number) => {
   let failures = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await forEachBounded(Array.from({ length: n }, (_, i) => i), config.concurrency, async (i) => {
-    if (await send(`/bench/@connections/id-${i}`) !== 200) failures++;
-  });
+  await forEachBounded(
+    Array.from({ length: n }, (_, i) => i),
+    config.concurrency,
+    async (i) => {
+      if ((await send(`/bench/@connections/id-${i}`)) !== 200) failures++;
+    },
+  );
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   if (failures > 0) throw new Error(`${failures} requests failed`);
@@ -62,7 +70,7 @@ for (let rep = 0; rep < config.reps; rep++) {
 }
 const nodeHttp = median(samples['node:http'] ?? []);
 const pooled = median(samples.http1Pool ?? []);
-process.stdout.write(JSON.stringify({ ...config, nodeHttpUs: round(nodeHttp), http1PoolUs: round(pooled), ratio: round(pooled / nodeHttp, 2) }) + '\n');
+process.stdout.write(`${JSON.stringify({ ...config, nodeHttpUs: round(nodeHttp), http1PoolUs: round(pooled), ratio: round(pooled / nodeHttp, 2) })}\n`);
 pool.destroy();
 agent.destroy();
 await sink.stop();

@@ -22,19 +22,31 @@ const measure = async (limits: boolean) => {
     return undefined;
   }
   const ids: string[] = [];
-  gateway.events.on('invocation', (r: InvocationReport) => { if (r.route === '$connect' && r.statusCode === 200) ids.push(r.connectionId); });
+  gateway.events.on('invocation', (r: InvocationReport) => {
+    if (r.route === '$connect' && r.statusCode === 200) ids.push(r.connectionId);
+  });
   let received = 0;
   let onAll: (() => void) | undefined;
-  const clients = await Promise.all(Array.from({ length: n }, () => new Promise<WebSocket>((resolve, reject) => {
-    const ws = new WebSocket(gateway.wsUrl);
-    ws.on('message', () => { if (++received === n) onAll?.(); });
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  })));
+  const clients = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const ws = new WebSocket(gateway.wsUrl);
+          ws.on('message', () => {
+            if (++received === n) onAll?.();
+          });
+          ws.once('open', () => resolve(ws));
+          ws.once('error', reject);
+        }),
+    ),
+  );
   const times: number[] = [];
   for (let round = 0; round <= rounds; round++) {
     received = 0;
-    const done = new Promise<void>((resolve) => { onAll = resolve; });
+    const done = new Promise<void>((resolve) => {
+      onAll = resolve;
+    });
     const started = performance.now();
     clients[0]!.send(JSON.stringify({ action: 'floodoutbox', to: ids, text: `round ${round}` }));
     await done;
@@ -51,6 +63,8 @@ console.log(`broadcast to ${n} clients, median of ${rounds}: without limits ${wi
 if (withLimits === undefined) {
   console.log('with limits: cgroups are not available here (needs root on Linux); nothing to compare');
 } else {
-  console.log(`broadcast to ${n} clients, median of ${rounds}: with limits (256 MB → ${(256 / 1769 * 100).toFixed(1)} % of a vCPU) ${withLimits.toFixed(0)} ms`);
+  console.log(
+    `broadcast to ${n} clients, median of ${rounds}: with limits (256 MB → ${((256 / 1769) * 100).toFixed(1)} % of a vCPU) ${withLimits.toFixed(0)} ms`,
+  );
   console.log(`ratio with/without: ${(withLimits / without!).toFixed(2)}×`);
 }

@@ -8,10 +8,27 @@ import { parseArgs } from 'node:util';
 import { runChild } from './lib/child.ts';
 import { startSink } from './lib/sink-process.ts';
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount: number }
-interface Profile { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[]; timeDeltas: number[] }
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount: number;
+}
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
 
-const { values } = parseArgs({ options: { contender: { type: 'string' }, n: { type: 'string', default: '5000' }, top: { type: 'string', default: '25' }, 'delay-ms': { type: 'string', default: '0' } } });
+const { values } = parseArgs({
+  options: {
+    contender: { type: 'string' },
+    n: { type: 'string', default: '5000' },
+    top: { type: 'string', default: '25' },
+    'delay-ms': { type: 'string', default: '0' },
+  },
+});
 
 /** Groups a script URL into the package (or area) that owns it. */
 export const ownerOf = (url: string): string => {
@@ -27,13 +44,19 @@ export const ownerOf = (url: string): string => {
     return sub >= 0 ? `${pkg}/${rest[sub + 1]}` : pkg;
   }
   const src = url.indexOf('/work/main/');
-  return src >= 0 ? url.slice(src + 11).split('/').slice(0, 2).join('/') : url;
+  return src >= 0
+    ? url
+        .slice(src + 11)
+        .split('/')
+        .slice(0, 2)
+        .join('/')
+    : url;
 };
 
 export const summarize = (profile: Profile, top: number) => {
   const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   const byOwner = new Map<string, number>();
   const byFunction = new Map<string, number>();
@@ -48,8 +71,12 @@ export const summarize = (profile: Profile, top: number) => {
   const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
   return {
     totalMs: Math.round(total / 1000),
-    byOwner: sorted(byOwner).slice(0, top).map(([k, v]) => `${pct(v).padStart(7)}  ${k}`),
-    byFunction: sorted(byFunction).slice(0, top).map(([k, v]) => `${pct(v).padStart(7)}  ${k}`),
+    byOwner: sorted(byOwner)
+      .slice(0, top)
+      .map(([k, v]) => `${pct(v).padStart(7)}  ${k}`),
+    byFunction: sorted(byFunction)
+      .slice(0, top)
+      .map(([k, v]) => `${pct(v).padStart(7)}  ${k}`),
   };
 };
 
@@ -65,6 +92,14 @@ if (values.contender) {
   await sink.stop();
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!;
   const summary = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile, Number(values.top));
-  process.stdout.write([`${values.contender} n=${values.n}: ${JSON.stringify(outcome.result)}`, `profile ${join(dir, file)} (${summary.totalMs} ms sampled, warm-up included)`,
-    '-- self time by owner', ...summary.byOwner, '-- self time by function', ...summary.byFunction].join('\n') + '\n');
+  process.stdout.write(
+    `${[
+      `${values.contender} n=${values.n}: ${JSON.stringify(outcome.result)}`,
+      `profile ${join(dir, file)} (${summary.totalMs} ms sampled, warm-up included)`,
+      '-- self time by owner',
+      ...summary.byOwner,
+      '-- self time by function',
+      ...summary.byFunction,
+    ].join('\n')}\n`,
+  );
 }

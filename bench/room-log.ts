@@ -18,7 +18,9 @@ import { createInterface } from 'node:readline';
 import { lambdaContext, messageEvent } from './contenders/outbox.ts';
 import { startSink } from './lib/sink-process.ts';
 
-const { values } = parseArgs({ options: { messages: { type: 'string' }, members: { type: 'string' }, rtt: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { messages: { type: 'string' }, members: { type: 'string' }, rtt: { type: 'string' }, quick: { type: 'boolean', default: false } },
+});
 const messages = Number(values.messages ?? (values.quick ? 60 : 300));
 const members = Number(values.members ?? 20);
 // DynamoDB in-region answers in a few ms; dynalite on loopback in well under one.
@@ -31,8 +33,12 @@ const sink = await startSink();
 await sink.configure({ delayMs: 0, goneShare: 0, rateLimit: 0 });
 process.env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI = sink.endpoint;
 // The same Node flags (--conditions=ws-outbox-source: the gateway's dynalite imports the library by name).
-const child = spawn(process.execPath, [...process.execArgv, new URL('./lib/dynamo-child.ts', import.meta.url).pathname, 'ws-outbox-room-log-bench', String(rttMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
-const [line] = await onceEvent(createInterface({ input: child.stdout! }), 'line') as [string];
+const child = spawn(
+  process.execPath,
+  [...process.execArgv, new URL('./lib/dynamo-child.ts', import.meta.url).pathname, 'ws-outbox-room-log-bench', String(rttMs)],
+  { stdio: ['pipe', 'pipe', 'inherit'] },
+);
+const [line] = (await onceEvent(createInterface({ input: child.stdout! }), 'line')) as [string];
 const dynamo = JSON.parse(line) as { endpoint: string; control: string; tableName: string };
 const proxy = {
   start: async () => void (await fetch(`${dynamo.control}/start`, { method: 'POST' })),
@@ -55,13 +61,25 @@ const totals: Record<keyof typeof stores, Totals> = {
   'no log': { wallMs: 0, cpuUs: 0, requests: {}, sent: 0, queued: 0 },
   'room log': { wallMs: 0, cpuUs: 0, requests: {}, sent: 0, queued: 0 },
 };
-const handlers = Object.fromEntries(Object.entries(stores).map(([name, store]) => {
-  let report: DeliveryReport | undefined;
-  const handler = wsHandler(async (event, context) => {
-    context.outbox.toRoom('bench', { type: 'message', room: 'bench', text: `message ${(event.body as { i: number }).i}` });
-  }, { store, transport: 'signed', logger: false, onReport: (r) => { report = r; } });
-  return [name, { run: handler, report: () => report }];
-})) as Record<keyof typeof stores, { run: ReturnType<typeof wsHandler>; report: () => DeliveryReport | undefined }>;
+const handlers = Object.fromEntries(
+  Object.entries(stores).map(([name, store]) => {
+    let report: DeliveryReport | undefined;
+    const handler = wsHandler(
+      async (event, context) => {
+        context.outbox.toRoom('bench', { type: 'message', room: 'bench', text: `message ${(event.body as { i: number }).i}` });
+      },
+      {
+        store,
+        transport: 'signed',
+        logger: false,
+        onReport: (r) => {
+          report = r;
+        },
+      },
+    );
+    return [name, { run: handler, report: () => report }];
+  }),
+) as Record<keyof typeof stores, { run: ReturnType<typeof wsHandler>; report: () => DeliveryReport | undefined }>;
 
 const once = async (name: keyof typeof stores, i: number) => {
   const event = { ...messageEvent('member-0'), body: JSON.stringify({ i }) };
@@ -82,7 +100,8 @@ const once = async (name: keyof typeof stores, i: number) => {
 };
 
 // Warm both (modules, sockets, credentials), then interleave so that load drift hits both alike.
-for (const name of Object.keys(stores) as (keyof typeof stores)[]) await handlers[name].run({ ...messageEvent('member-0'), body: '{"i":-1}' } as never, lambdaContext() as never);
+for (const name of Object.keys(stores) as (keyof typeof stores)[])
+  await handlers[name].run({ ...messageEvent('member-0'), body: '{"i":-1}' } as never, lambdaContext() as never);
 for (const t of Object.values(totals)) Object.assign(t, { wallMs: 0, cpuUs: 0, requests: {}, sent: 0, queued: 0 });
 for (let i = 0; i < messages; i++) {
   const order = i % 2 === 0 ? (['no log', 'room log'] as const) : (['room log', 'no log'] as const);
@@ -100,19 +119,28 @@ const off = per(totals['no log']);
 const on = per(totals['room log']);
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 const result = {
-  messages, members, rttMs,
-  noLog: off, roomLog: on,
+  messages,
+  members,
+  rttMs,
+  noLog: off,
+  roomLog: on,
   ratio: { wallMs: ratio(on.wallMs, off.wallMs), cpuUs: ratio(on.cpuUs, off.cpuUs), dynamoRequests: ratio(on.dynamoRequests, off.dynamoRequests) },
 };
-const row = (name: string, p: ReturnType<typeof per>) => `| ${name} | ${p.dynamoRequests.toFixed(2)} (${Object.entries(p.byOperation).map(([op, n]) => `${op} ${n.toFixed(2)}`).join(', ')}) | ${p.wallMs.toFixed(2)} | ${p.cpuUs.toFixed(0)} |`;
-console.error([
-  `room log cost: ${messages} toRoom messages to ${members} members each, DynamoDB round trip ${rttMs} ms (same run, interleaved)`,
-  '| | DynamoDB requests / message | wall ms / message | CPU µs / message |',
-  '| --- | --- | --- | --- |',
-  row('no log', off), row('room log', on),
-  `| ratio | ×${result.ratio.dynamoRequests} | ×${result.ratio.wallMs} | ×${result.ratio.cpuUs} |`,
-].join('\n'));
-process.stdout.write(JSON.stringify(result) + '\n');
+const row = (name: string, p: ReturnType<typeof per>) =>
+  `| ${name} | ${p.dynamoRequests.toFixed(2)} (${Object.entries(p.byOperation)
+    .map(([op, n]) => `${op} ${n.toFixed(2)}`)
+    .join(', ')}) | ${p.wallMs.toFixed(2)} | ${p.cpuUs.toFixed(0)} |`;
+console.error(
+  [
+    `room log cost: ${messages} toRoom messages to ${members} members each, DynamoDB round trip ${rttMs} ms (same run, interleaved)`,
+    '| | DynamoDB requests / message | wall ms / message | CPU µs / message |',
+    '| --- | --- | --- | --- |',
+    row('no log', off),
+    row('room log', on),
+    `| ratio | ×${result.ratio.dynamoRequests} | ×${result.ratio.wallMs} | ×${result.ratio.cpuUs} |`,
+  ].join('\n'),
+);
+process.stdout.write(`${JSON.stringify(result)}\n`);
 
 const complete = totals['no log'].sent === messages * members && totals['room log'].sent === messages * members;
 client.destroy();

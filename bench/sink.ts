@@ -23,7 +23,22 @@ const config: { delayMs: number; goneShare: number; rateLimit: number; burst?: n
   goneShare: Number(values['gone-share'] ?? defaults.goneShare),
   rateLimit: defaults.rateLimit,
 };
-const freshStats = () => ({ posts: 0, gets: 0, deletes: 0, gone: 0, unsigned: 0, bytes: 0, inFlight: 0, peakInFlight: 0, throttled: 0, firstAt: 0, lastAt: 0, ids: 0, duplicates: 0, perSecond: [] as number[] });
+const freshStats = () => ({
+  posts: 0,
+  gets: 0,
+  deletes: 0,
+  gone: 0,
+  unsigned: 0,
+  bytes: 0,
+  inFlight: 0,
+  peakInFlight: 0,
+  throttled: 0,
+  firstAt: 0,
+  lastAt: 0,
+  ids: 0,
+  duplicates: 0,
+  perSecond: [] as number[],
+});
 let stats = freshStats();
 let bucket = new TokenBucket({ rate: config.rateLimit }, performance.now());
 // Which ids got a 200 and how often, when counting is on (the fan-out bench checks exactly-once).
@@ -36,12 +51,13 @@ const resetStats = () => {
 
 const marker = '/@connections/';
 
-const readBody = (req: http.IncomingMessage): Promise<Buffer> => new Promise((resolve, reject) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => resolve(Buffer.concat(chunks)));
-  req.on('error', reject);
-});
+const readBody = (req: http.IncomingMessage): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 
 const json = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
   const text = JSON.stringify(body);
@@ -61,7 +77,10 @@ const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
   }
   if (url === '/_ids') return json(res, 200, seen ? Object.fromEntries(seen) : null);
   if (url === '/_stats') return json(res, 200, { ...stats, admitted: bucket.admitted, refused: bucket.refused });
-  if (url === '/_reset' && req.method === 'POST') { resetStats(); return json(res, 200, stats); }
+  if (url === '/_reset' && req.method === 'POST') {
+    resetStats();
+    return json(res, 200, stats);
+  }
 
   const at = url.indexOf(marker);
   if (at < 0) return json(res, 404, { message: 'Not Found' });
@@ -79,14 +98,28 @@ const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
   if (stats.inFlight > stats.peakInFlight) stats.peakInFlight = stats.inFlight;
   if (config.delayMs > 0) await new Promise((r) => setTimeout(r, config.delayMs));
   stats.inFlight--;
-  if (req.method === 'DELETE') stats.deletes++; else if (req.method === 'GET') stats.gets++; else { stats.posts++; stats.bytes += body.length; }
+  if (req.method === 'DELETE') stats.deletes++;
+  else if (req.method === 'GET') stats.gets++;
+  else {
+    stats.posts++;
+    stats.bytes += body.length;
+  }
   if (isGone(id, config.goneShare)) {
     stats.gone++;
     return json(res, 410, { message: null }, { 'x-amzn-errortype': 'GoneException' });
   }
   // GetConnection (the engine confirms a 410 with one): a live connection's details.
-  if (req.method === 'GET') return json(res, 200, { connectedAt: new Date().toISOString(), identity: { sourceIp: '127.0.0.1', userAgent: 'bench' }, lastActiveAt: new Date().toISOString() });
-  if (req.method === 'DELETE') { res.writeHead(204); res.end(); return; }
+  if (req.method === 'GET')
+    return json(res, 200, {
+      connectedAt: new Date().toISOString(),
+      identity: { sourceIp: '127.0.0.1', userAgent: 'bench' },
+      lastActiveAt: new Date().toISOString(),
+    });
+  if (req.method === 'DELETE') {
+    res.writeHead(204);
+    res.end();
+    return;
+  }
   const doneAt = Date.now();
   stats.firstAt ||= doneAt;
   stats.lastAt = doneAt;
@@ -113,9 +146,12 @@ server.headersTimeout = 65_000;
 server.maxRequestsPerSocket = 0;
 server.listen(Number(values.port ?? defaults.port), '127.0.0.1', () => {
   const address = server.address();
-  process.stdout.write(JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 }) + '\n');
+  process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 })}\n`);
 });
-process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)); });
+process.on('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close(() => process.exit(0));
+});
 process.on('disconnect', () => process.exit(0));
 // The harness keeps a pipe to our stdin open: when it dies (even by SIGKILL), the pipe closes and so do we.
 if (!process.stdin.isTTY) process.stdin.on('end', () => process.exit(0)).resume();

@@ -8,10 +8,15 @@ import { contenders, type ContenderName } from './contenders/index.ts';
 
 const defaults = { concurrency: 50, region: 'us-east-1', warmup: 50, bodyBytes: 120 };
 
-const { values } = parseArgs({ options: {
-  contender: { type: 'string' }, n: { type: 'string' }, endpoint: { type: 'string' },
-  concurrency: { type: 'string' }, warmup: { type: 'string' },
-} });
+const { values } = parseArgs({
+  options: {
+    contender: { type: 'string' },
+    n: { type: 'string' },
+    endpoint: { type: 'string' },
+    concurrency: { type: 'string' },
+    warmup: { type: 'string' },
+  },
+});
 const name = values.contender as ContenderName;
 const n = Number(values.n);
 const endpoint = values.endpoint ?? process.env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI ?? '';
@@ -25,7 +30,9 @@ const message = { type: 'message', room: 'bench', from: 'conn-sender', text: 'x'
 const body = new TextEncoder().encode(JSON.stringify(message));
 
 const contender = await contenders[name]({
-  endpoint, region: defaults.region, concurrency,
+  endpoint,
+  region: defaults.region,
+  concurrency,
   ...(values.concurrency === undefined ? {} : { explicitConcurrency: concurrency }),
 });
 // Warm-up on ids outside the measured set: loads lazy SDK modules, resolves credentials, opens
@@ -52,9 +59,17 @@ const used = v8.getHeapStatistics().used_heap_size;
 if (used > peakHeap) peakHeap = used;
 await contender.close();
 
-process.stdout.write(JSON.stringify({
-  contender: name, n, concurrency, wallMs, cpuUs: cpu.user + cpu.system,
-  // maxRSS is the process lifetime peak, in KiB: what a Lambda memory limit is checked against.
-  peakRss: process.resourceUsage().maxRSS * 1024, peakHeap, ...result,
-}) + '\n');
+process.stdout.write(
+  `${JSON.stringify({
+    contender: name,
+    n,
+    concurrency,
+    wallMs,
+    cpuUs: cpu.user + cpu.system,
+    // maxRSS is the process lifetime peak, in KiB: what a Lambda memory limit is checked against.
+    peakRss: process.resourceUsage().maxRSS * 1024,
+    peakHeap,
+    ...result,
+  })}\n`,
+);
 process.exit(0);

@@ -20,7 +20,7 @@ const state = { client: undefined, me: undefined, mine: new Set(), rooms: new Se
 let duplicatesDropped = 0;
 
 // Names come from the server (the token the authorizer verified), never from what a client says.
-const who = (id, name) => (state.mine.has(id) ? `${name ?? 'you'} (you)` : name ?? '?');
+const who = (id, name) => (state.mine.has(id) ? `${name ?? 'you'} (you)` : (name ?? '?'));
 
 const setStatus = (text, kind) => {
   $('status').textContent = text;
@@ -45,11 +45,13 @@ const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 
 const renderRooms = () => {
   const list = $('rooms');
-  list.replaceChildren(...[...state.rooms].sort().map((room) => {
-    const li = document.createElement('li');
-    li.textContent = `# ${room}`;
-    return li;
-  }));
+  list.replaceChildren(
+    ...[...state.rooms].sort().map((room) => {
+      const li = document.createElement('li');
+      li.textContent = `# ${room}`;
+      return li;
+    }),
+  );
   const target = $('target');
   const chosen = target.value;
   target.replaceChildren(new Option('Everyone', ''), ...[...state.rooms].sort().map((room) => new Option(`# ${room}`, room)));
@@ -124,7 +126,8 @@ $('connect-form').addEventListener('submit', async (e) => {
     setStatus('not logged in', 'bad');
     return add('error', { text: `Login failed: ${error.message}` });
   }
-  $('user').textContent = `${login.name} (${login.sub}, token valid ${Math.round(login.expiresIn / 60)} min${$('broadcast').checked ? ', may send to everyone' : ''})`;
+  $('user').textContent =
+    `${login.name} (${login.sub}, token valid ${Math.round(login.expiresIn / 60)} min${$('broadcast').checked ? ', may send to everyone' : ''})`;
   setStatus('connecting…', 'off');
   let everOpened = false;
   let rejected = false;
@@ -157,7 +160,9 @@ $('connect-form').addEventListener('submit', async (e) => {
       state.rooms.delete(room);
       renderRooms();
     }
-    add('error', { text: `${room ? `#${room}` : user ? 'your direct messages' : 'a stream'} could not be recovered (${reason}): what was sent meanwhile is lost${room ? '; join again' : ''}` });
+    add('error', {
+      text: `${room ? `#${room}` : user ? 'your direct messages' : 'a stream'} could not be recovered (${reason}): what was sent meanwhile is lost${room ? '; join again' : ''}`,
+    });
   });
   client.on('message', onMessage);
   client.on('duplicate', () => {

@@ -33,14 +33,10 @@ const broadcastClaim = process.env.BROADCAST_CLAIM || 'chat:broadcast';
 const hydrateTimeoutMs = 2000;
 try {
   verifier = verifierFromEnv();
-  await Promise.race([
-    verifier.hydrate().catch(() => undefined),
-    new Promise((resolve) => setTimeout(resolve, hydrateTimeoutMs).unref()),
-  ]);
+  await Promise.race([verifier.hydrate().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, hydrateTimeoutMs).unref())]);
 } catch {
   verifier = undefined; // verifierFromEnv() throws it again, with its message, at each invocation
 }
-
 
 const policy = (effect: 'Allow' | 'Deny', methodArn: string) => ({
   Version: '2012-10-17',

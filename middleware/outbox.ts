@@ -134,7 +134,11 @@ const defaultStore = (): Store | undefined => {
 const positiveInteger = { type: 'number', min: 1, integer: true } as const;
 const positive = { type: 'number', min: 1 } as const;
 const nonNegative = { type: 'number' } as const;
-const logSink = { type: 'anyOf', rules: [{ type: 'function' }, { type: 'object' }, { type: 'literal', values: [false] }], expected: 'a function, a logger (Powertools Logger) or false' } as const;
+const logSink = {
+  type: 'anyOf',
+  rules: [{ type: 'function' }, { type: 'object' }, { type: 'literal', values: [false] }],
+  expected: 'a function, a logger (Powertools Logger) or false',
+} as const;
 
 /**
  * What outbox() takes, checked when the handler module loads (a bad value fails the cold start
@@ -152,7 +156,11 @@ export const outboxOptionsSchema = {
   fallbackTimeoutMs: positive,
   maxPayloadBytes: positiveInteger,
   backoff: { type: 'object', fields: { baseMs: nonNegative, throttledBaseMs: nonNegative, capMs: nonNegative } },
-  transport: { type: 'anyOf', rules: [{ type: 'literal', values: ['sdk', 'signed'] }, { type: 'function' }], expected: "'sdk', 'signed' or a transport factory" },
+  transport: {
+    type: 'anyOf',
+    rules: [{ type: 'literal', values: ['sdk', 'signed'] }, { type: 'function' }],
+    expected: "'sdk', 'signed' or a transport factory",
+  },
   store: { type: 'anyOf', rules: [{ type: 'object' }, { type: 'literal', values: [false] }], expected: 'a Store or false' },
   endpoint: { type: 'string', pattern: /^https?:\/\//, expected: 'an http(s) URL' },
   onReport: { type: 'function' },
@@ -162,7 +170,10 @@ export const outboxOptionsSchema = {
     type: 'anyOf',
     rules: [
       { type: 'literal', values: [false] },
-      { type: 'object', fields: { queueUrl: { type: 'string', pattern: /^https?:\/\//, expected: 'an SQS queue URL' }, threshold: { type: 'number', integer: true } } },
+      {
+        type: 'object',
+        fields: { queueUrl: { type: 'string', pattern: /^https?:\/\//, expected: 'an SQS queue URL' }, threshold: { type: 'number', integer: true } },
+      },
     ],
     expected: '{ queueUrl?, threshold? } or false',
   },
@@ -273,7 +284,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
     const logger = config.logger;
     const testing = testingOverrides(context);
     // Under the testing helper everything stays in memory: no spill to a real queue.
-    const queueUrl = config.fanout === false || testing ? undefined : config.fanout?.queueUrl ?? (process.env.FANOUT_QUEUE_URL || undefined);
+    const queueUrl = config.fanout === false || testing ? undefined : (config.fanout?.queueUrl ?? (process.env.FANOUT_QUEUE_URL || undefined));
     let report: DeliveryReport;
     try {
       report = await flush({
@@ -281,17 +292,22 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
         discarded,
         store,
         transport: () => transportOf(request),
-        spill: queueUrl === undefined ? undefined : {
-          queue: sqsSender(queueUrl),
-          threshold: (config.fanout || undefined)?.threshold ?? defaultSpillThreshold(),
-          endpoint: () => config.endpoint ?? managementEndpoint(request.event),
-          origin: context.awsRequestId ?? 'local',
-        },
+        spill:
+          queueUrl === undefined
+            ? undefined
+            : {
+                queue: sqsSender(queueUrl),
+                threshold: (config.fanout || undefined)?.threshold ?? defaultSpillThreshold(),
+                endpoint: () => config.endpoint ?? managementEndpoint(request.event),
+                origin: context.awsRequestId ?? 'local',
+              },
         remainingMs,
         options: testing?.connectGraceMs === undefined ? config : { ...config, connectGraceMs: testing.connectGraceMs },
-        log: logger ? (report, extra) => {
-          if (worthReporting(report)) logReport(logger, report, request, extra);
-        } : undefined,
+        log: logger
+          ? (report, extra) => {
+              if (worthReporting(report)) logReport(logger, report, request, extra);
+            }
+          : undefined,
         roomLog: roomLogOf(store),
         onReport: [testing?.onReport, config.onReport && ((report) => config.onReport!(report, context))],
       });
@@ -299,7 +315,9 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
         try {
           addReportMetrics(config.metrics, report, event.requestContext?.routeKey);
         } catch (error) {
-          console.error(JSON.stringify({ level: 'error', msg: 'ws-outbox: adding the report metrics failed', error: String((error as Error)?.message ?? error) }));
+          console.error(
+            JSON.stringify({ level: 'error', msg: 'ws-outbox: adding the report metrics failed', error: String((error as Error)?.message ?? error) }),
+          );
         }
       }
     } finally {

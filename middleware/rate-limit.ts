@@ -31,8 +31,7 @@ export const rateLimitDefaults = {
 };
 
 let sharedLimiter: RateLimiter | undefined;
-const defaultLimiter = (): RateLimiter =>
-  (sharedLimiter ??= process.env.TABLE_NAME ? new DynamoRateLimiter() : new MemoryRateLimiter());
+const defaultLimiter = (): RateLimiter => (sharedLimiter ??= process.env.TABLE_NAME ? new DynamoRateLimiter() : new MemoryRateLimiter());
 
 /**
  * A per-connection rate limit on client messages (src/store/rate-limit.ts has the algorithm and

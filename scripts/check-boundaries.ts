@@ -26,7 +26,12 @@ export interface Part {
 
 export const parts: Part[] = [
   { name: 'library', members: ['src', 'middleware'], manifest: 'package.json', alsoAllowed: ['ws-outbox', 'aws-lambda'] },
-  { name: 'gateway', members: ['packages/gateway/src', 'packages/gateway/bin'], manifest: 'packages/gateway/package.json', alsoAllowed: ['@ws-outbox/gateway', 'aws-lambda'] },
+  {
+    name: 'gateway',
+    members: ['packages/gateway/src', 'packages/gateway/bin'],
+    manifest: 'packages/gateway/package.json',
+    alsoAllowed: ['@ws-outbox/gateway', 'aws-lambda'],
+  },
   // The example is not published: it may use the root's devDependencies too (it is the starter's app).
   { name: 'example', members: ['handlers', 'demo', 'build.mjs'], manifest: 'package.json', alsoAllowed: ['ws-outbox', '@ws-outbox/gateway', 'aws-lambda'] },
 ];
@@ -40,7 +45,7 @@ const specifiers = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)
 
 const filesOf = (root: string, member: string): string[] => {
   const path = join(root, member);
-  let stats;
+  let stats: ReturnType<typeof statSync>;
   try {
     stats = statSync(path);
   } catch {
@@ -48,7 +53,8 @@ const filesOf = (root: string, member: string): string[] => {
   }
   if (stats.isFile()) return sourceFile.test(path) ? [path] : [];
   return readdirSync(path, { withFileTypes: true }).flatMap((entry) =>
-    entry.name === 'node_modules' || entry.name === 'lib' ? [] : filesOf(root, join(member, entry.name)));
+    entry.name === 'node_modules' || entry.name === 'lib' ? [] : filesOf(root, join(member, entry.name)),
+  );
 };
 
 /** `@scope/name/sub` → `@scope/name`; `name/sub` → `name`. */
@@ -59,12 +65,16 @@ const packageOf = (specifier: string): string => {
 
 const stripComments = (code: string): string => code.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
 
-export interface Crossing { file: string; specifier: string; why: string }
+export interface Crossing {
+  file: string;
+  specifier: string;
+  why: string;
+}
 
 export const findCrossings = (root: string, checked: Part[] = parts): Crossing[] => {
   const crossings: Crossing[] = [];
-  const partOf = (absolute: string): Part | undefined => checked.find((part) =>
-    part.members.some((m) => absolute === join(root, m) || absolute.startsWith(join(root, m) + sep)));
+  const partOf = (absolute: string): Part | undefined =>
+    checked.find((part) => part.members.some((m) => absolute === join(root, m) || absolute.startsWith(join(root, m) + sep)));
   for (const part of checked) {
     const manifest = JSON.parse(readFileSync(join(root, part.manifest), 'utf8'));
     const declared = new Set<string>([
@@ -85,7 +95,6 @@ export const findCrossings = (root: string, checked: Part[] = parts): Crossing[]
             crossings.push({ file: rel, specifier, why: `leaves the ${part.name}${owner ? ` for the ${owner.name}` : ''}: import it by package name` });
           }
         } else if (specifier.startsWith('node:') || builtinModules.includes(specifier)) {
-          continue;
         } else {
           const name = packageOf(specifier);
           if (part.name === 'library' && notInLibrary.includes(name)) {

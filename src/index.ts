@@ -3,7 +3,12 @@
 // `ws-outbox/util`. See README.md and docs/.
 export {
   wsHandler,
-  type WsHandlerOptions, type WsHandlerFn, type WsHandlerExtras, type WsLambdaHandler, type WsRequest, type WsMiddlewareFn,
+  type WsHandlerOptions,
+  type WsHandlerFn,
+  type WsHandlerExtras,
+  type WsLambdaHandler,
+  type WsRequest,
+  type WsMiddlewareFn,
 } from './ws-handler.ts';
 export { outbox, outboxDefaults, cleanupOutbox, type OutboxOptions } from '../middleware/outbox.ts';
 export { wsJsonBodyParser } from '../middleware/ws-json-body-parser.ts';
@@ -25,5 +30,17 @@ export type { BackoffOptions } from './outbox/backoff.ts';
 export type { ReportMetrics } from './outbox/metrics.ts';
 export type { ReportLog, ReportLogger } from './outbox/report.ts';
 export type {
-  AuthorizerContext, DeliveryReport, Except, FailedDelivery, JsonValue, Message, UnprunedConnection, UnresolvedEntry, WsAuthorizer, WsContext, WsEvent, WsOutbox, WsResult,
+  AuthorizerContext,
+  DeliveryReport,
+  Except,
+  FailedDelivery,
+  JsonValue,
+  Message,
+  UnprunedConnection,
+  UnresolvedEntry,
+  WsAuthorizer,
+  WsContext,
+  WsEvent,
+  WsOutbox,
+  WsResult,
 } from './types.ts';

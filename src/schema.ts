@@ -34,14 +34,17 @@ const breaks = (rule: Rule, value: unknown, path: string, prefix: string): strin
       return ok ? undefined : `${prefix} ${path} must be ${rule.integer ? 'an integer' : 'a finite number'} >= ${min}; got ${show(value)}`;
     }
     case 'string':
-      return typeof value === 'string' && (rule.pattern === undefined || rule.pattern.test(value)) ? undefined
+      return typeof value === 'string' && (rule.pattern === undefined || rule.pattern.test(value))
+        ? undefined
         : `${prefix} ${path} must be ${rule.expected ?? 'a string'}; got ${show(value)}`;
     case 'boolean':
       return typeof value === 'boolean' ? undefined : `${prefix} ${path} must be true or false; got ${show(value)}`;
     case 'function':
       return typeof value === 'function' ? undefined : `${prefix} ${path} must be a function; got ${show(value)}`;
     case 'literal':
-      return rule.values.includes(value) ? undefined : `${prefix} ${path} must be one of ${rule.values.map((v) => JSON.stringify(v)).join(', ')}; got ${show(value)}`;
+      return rule.values.includes(value)
+        ? undefined
+        : `${prefix} ${path} must be one of ${rule.values.map((v) => JSON.stringify(v)).join(', ')}; got ${show(value)}`;
     case 'anyOf': {
       const reasons = rule.rules.map((r) => breaks(r, value, path, prefix));
       if (reasons.includes(undefined)) return undefined;
@@ -60,7 +63,10 @@ const breaks = (rule: Rule, value: unknown, path: string, prefix: string): strin
 
 const firstBreak = (schema: Schema, options: Record<string, unknown>, at: string, prefix: string): string | undefined => {
   for (const key of Object.keys(options)) {
-    if (!Object.hasOwn(schema, key)) return `${prefix}: unknown option ${at}${key} (known: ${Object.keys(schema).map((k) => at + k).join(', ')})`;
+    if (!Object.hasOwn(schema, key))
+      return `${prefix}: unknown option ${at}${key} (known: ${Object.keys(schema)
+        .map((k) => at + k)
+        .join(', ')})`;
   }
   for (const [key, rule] of Object.entries(schema)) {
     const value = options[key];
@@ -84,8 +90,10 @@ export const checkOptions = (prefix: string, schema: Schema, options: object): v
 
 /** The rules of `keys` from `schema`: for an options type that shares some of another's. */
 export const pickRules = <K extends string>(schema: Schema, keys: readonly K[]): Record<K, Rule> =>
-  Object.fromEntries(keys.map((key) => {
-    const rule = schema[key];
-    if (rule === undefined) throw new Error(`pickRules: the schema has no ${key}`);
-    return [key, rule];
-  })) as Record<K, Rule>;
+  Object.fromEntries(
+    keys.map((key) => {
+      const rule = schema[key];
+      if (rule === undefined) throw new Error(`pickRules: the schema has no ${key}`);
+      return [key, rule];
+    }),
+  ) as Record<K, Rule>;

@@ -27,7 +27,10 @@ export type WsAuthorizer<TContext extends AuthorizerContext = AuthorizerContext>
  * `$connect` and `$disconnect` carry no body. `$connect` also carries headers and the query string.
  * Behind an authorizer, `requestContext.authorizer` holds what it verified, typed by `TAuthorizer`.
  */
-export type WsEvent<TBody = unknown, TAuthorizer extends AuthorizerContext = AuthorizerContext> = Omit<APIGatewayProxyWebsocketEventV2, 'body' | 'requestContext'> & {
+export type WsEvent<TBody = unknown, TAuthorizer extends AuthorizerContext = AuthorizerContext> = Omit<
+  APIGatewayProxyWebsocketEventV2,
+  'body' | 'requestContext'
+> & {
   body: TBody;
   /** The raw frame, as API Gateway delivered it (base64 when `isBase64Encoded`). */
   rawBody?: string;

@@ -18,7 +18,12 @@ export interface WsHandlerExtras {
   signal: AbortSignal;
 }
 
-export type WsHandlerFn<TBody, TAuthorizer extends AuthorizerContext = AuthorizerContext> = (event: WsEvent<TBody, TAuthorizer>, context: WsContext, extras: WsHandlerExtras) => Promise<WsResult | void> | WsResult | void;
+export type WsHandlerFn<TBody, TAuthorizer extends AuthorizerContext = AuthorizerContext> = (
+  event: WsEvent<TBody, TAuthorizer>,
+  context: WsContext,
+  extras: WsHandlerExtras,
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler may return nothing, and an async function that returns nothing is a Promise<void>
+) => Promise<WsResult | void> | WsResult | void;
 
 /**
  * Middy's request as a middleware of a wsHandler sees it: `request.context.outbox` is there, plus
@@ -54,7 +59,10 @@ export interface WsLambdaHandler<TExtra = unknown> {
  * `requestEnd` hook settles the outbox when another middleware's early return skipped it.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const wsHandler = <TBody = Record<string, any>, TAuthorizer extends AuthorizerContext = AuthorizerContext>(fn: WsHandlerFn<TBody, TAuthorizer>, options: WsHandlerOptions = {}): WsLambdaHandler => {
+export const wsHandler = <TBody = Record<string, any>, TAuthorizer extends AuthorizerContext = AuthorizerContext>(
+  fn: WsHandlerFn<TBody, TAuthorizer>,
+  options: WsHandlerOptions = {},
+): WsLambdaHandler => {
   const { errorLogger, maxBodyBytes, ...outboxOptions } = options;
   // The middlewares change the event and context types (body parsed, outbox added), which Middy's
   // generics cannot follow through `.use()`; the public type is restored on return.
@@ -72,10 +80,12 @@ export const wsHandler = <TBody = Record<string, any>, TAuthorizer extends Autho
 
 // 4xx are the caller's mistakes, not ours: log them quietly, and 5xx with the stack. A structured
 // logger given as `logger` (Powertools' Logger) gets them too; otherwise a JSON line on stderr.
-const errorLoggerFor = (logger: ReportLog | false | undefined) => (error: unknown): void => {
-  const e = error as { statusCode?: number; message?: string; stack?: string };
-  const level = (e?.statusCode ?? 500) < 500 ? 'info' : 'error';
-  if (!logLevelAllows(level)) return; // OUTBOX_LOG_LEVEL=warn keeps 5xx only, as for reports
-  const fields = { statusCode: e?.statusCode ?? 500, error: e?.message, stack: level === 'error' ? e?.stack : undefined };
-  logTo(typeof logger === 'object' ? logger : (line) => console.error(line), level, 'ws-outbox handler error', fields);
-};
+const errorLoggerFor =
+  (logger: ReportLog | false | undefined) =>
+  (error: unknown): void => {
+    const e = error as { statusCode?: number; message?: string; stack?: string };
+    const level = (e?.statusCode ?? 500) < 500 ? 'info' : 'error';
+    if (!logLevelAllows(level)) return; // OUTBOX_LOG_LEVEL=warn keeps 5xx only, as for reports
+    const fields = { statusCode: e?.statusCode ?? 500, error: e?.message, stack: level === 'error' ? e?.stack : undefined };
+    logTo(typeof logger === 'object' ? logger : (line) => console.error(line), level, 'ws-outbox handler error', fields);
+  };

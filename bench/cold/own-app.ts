@@ -12,7 +12,10 @@ export const handler = async (event: ColdEvent) => {
   const { connectionId } = event.requestContext;
   const out = await dynamo.send(new GetCommand({ TableName: process.env.TABLE_NAME, Key: { pk: 'connections#0', sk: connectionId }, ConsistentRead: true }));
   const rooms = [...((out.Item?.rooms as Set<string> | undefined) ?? [])];
-  connections ??= createSignedTransport({ endpoint: process.env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI || routeOf(event), region: process.env.AWS_REGION ?? 'us-east-1' });
+  connections ??= createSignedTransport({
+    endpoint: process.env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI || routeOf(event),
+    region: process.env.AWS_REGION ?? 'us-east-1',
+  });
   const body = new TextEncoder().encode(JSON.stringify({ type: 'message', rooms, text: JSON.parse(event.body ?? '{}').text }));
   await connections.post(connectionId, body, AbortSignal.timeout(3000));
   return { statusCode: 200 };

@@ -9,8 +9,16 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
 
 /** The bundle's module headers, as [first line (0-based), path], in line order. */
 const modulesOf = (source: string): [number, string][] => {
@@ -43,7 +51,8 @@ export const phaseOf = (owner: string, functionName: string): string => {
   if (owner === '(garbage collector)' || owner === '(program)' || owner === '(idle)') return owner;
   if (/credential-provider|token-providers|nested-clients/.test(owner)) return 'credential resolution';
   if (/endpoints?|util-endpoints|region-config|partition/.test(owner)) return 'endpoint resolution';
-  if (/^node:internal\/(modules|bootstrap|deps|webstreams)|^\(bundle prelude\)/.test(owner)) return 'module loading: compile, evaluation (esbuild\'s module wrappers), Node internals loaded on first use (undici via node:http)';
+  if (/^node:internal\/(modules|bootstrap|deps|webstreams)|^\(bundle prelude\)/.test(owner))
+    return "module loading: compile, evaluation (esbuild's module wrappers), Node internals loaded on first use (undici via node:http)";
   if (/signature-v4|sigv4|aws4|node:internal\/crypto/.test(owner)) return 'signing';
   if (/^node:|node-http-handler|http1-pool|http1-response|fetch-http/.test(owner)) return 'HTTP and sockets (Node, HTTP client)';
   if (/@aws-sdk|@smithy|@aws-lite/.test(owner)) return 'AWS client (commands, middleware, serde)';
@@ -61,10 +70,15 @@ export const summarizeColdProfile = (profile: CpuProfile, info: { step: string; 
   };
   const moduleAt = (url: string, line: number): string => {
     const modules = modulesIn(url);
-    let lo = 0, hi = modules.length - 1, found = '(bundle prelude)';
+    let lo = 0,
+      hi = modules.length - 1,
+      found = '(bundle prelude)';
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (modules[mid]![0] <= line) { found = modules[mid]![1]; lo = mid + 1; } else hi = mid - 1;
+      if (modules[mid]![0] <= line) {
+        found = modules[mid]![1];
+        lo = mid + 1;
+      } else hi = mid - 1;
     }
     return found;
   };
@@ -102,7 +116,10 @@ export const summarizeColdProfile = (profile: CpuProfile, info: { step: string; 
     const node = byId.get(id)!;
     // esbuild wraps a lazily evaluated module as __esm({ "<path>"() { … } }): the method is named for the path.
     const isInit = /^(node_modules|src|middleware|handlers)\//.test(node.callFrame.functionName);
-    if (isInit && !inside) { evaluation += inclusive(id); return; }
+    if (isInit && !inside) {
+      evaluation += inclusive(id);
+      return;
+    }
     for (const c of node.children ?? []) visit(c, inside || isInit);
   };
   visit(profile.nodes[0]!.id, false);
@@ -112,8 +129,15 @@ export const summarizeColdProfile = (profile: CpuProfile, info: { step: string; 
   return [
     `${info.step} of ${info.contender}: ${info.wallMs.toFixed(1)} ms wall, ${info.cpuMs.toFixed(1)} ms CPU (profiler on, so slower than unprofiled), ${busy.length} busy samples scaled to that CPU`,
     `evaluation of lazily loaded modules (inclusive): ${ms(evaluation).trim()} ms`,
-    '-- self time by phase', ...sorted(byPhase).map(([k, v]) => `${ms(v)} ms ${share(v)}  ${k}`),
-    '-- self time by owner', ...sorted(byOwner).slice(0, top).map(([k, v]) => `${ms(v)} ms ${share(v)}  ${k}`),
-    '-- self time by function', ...sorted(byFunction).slice(0, top).map(([k, v]) => `${ms(v)} ms ${share(v)}  ${k}`),
+    '-- self time by phase',
+    ...sorted(byPhase).map(([k, v]) => `${ms(v)} ms ${share(v)}  ${k}`),
+    '-- self time by owner',
+    ...sorted(byOwner)
+      .slice(0, top)
+      .map(([k, v]) => `${ms(v)} ms ${share(v)}  ${k}`),
+    '-- self time by function',
+    ...sorted(byFunction)
+      .slice(0, top)
+      .map(([k, v]) => `${ms(v)} ms ${share(v)}  ${k}`),
   ].join('\n');
 };

@@ -13,18 +13,28 @@ import { pathToFileURL } from 'node:url';
 
 const [bundle, eventJson] = [process.argv[2]!, process.argv[3]!];
 const event = JSON.parse(eventJson) as unknown;
-const report = (value: Record<string, unknown>) => writeSync(3, JSON.stringify(value) + '\n');
-const cpuMs = (since: NodeJS.CpuUsage) => { const d = process.cpuUsage(since); return (d.user + d.system) / 1000; };
+const report = (value: Record<string, unknown>) => writeSync(3, `${JSON.stringify(value)}\n`);
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+};
 
 let invocations = 0;
 const context = () => {
   const deadline = Date.now() + 29_000;
   return {
-    awsRequestId: `cold-${++invocations}`, functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, functionVersion: '$LATEST',
+    awsRequestId: `cold-${++invocations}`,
+    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${process.env.AWS_LAMBDA_FUNCTION_NAME}`,
-    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, logGroupName: '/aws/lambda/cold', logStreamName: 'cold',
-    callbackWaitsForEmptyEventLoop: true, getRemainingTimeInMillis: () => deadline - Date.now(),
-    done: () => {}, fail: () => {}, succeed: () => {},
+    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: '/aws/lambda/cold',
+    logStreamName: 'cold',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
   };
 };
 

@@ -10,10 +10,14 @@ let connections: ApiGatewayManagementApiClient | undefined;
 
 export const handler = async (event: ColdEvent) => {
   const { connectionId } = event.requestContext;
-  const out = await dynamo.send(new GetItemCommand({ TableName: process.env.TABLE_NAME, Key: { pk: { S: 'connections#0' }, sk: { S: connectionId } }, ConsistentRead: true }));
+  const out = await dynamo.send(
+    new GetItemCommand({ TableName: process.env.TABLE_NAME, Key: { pk: { S: 'connections#0' }, sk: { S: connectionId } }, ConsistentRead: true }),
+  );
   const rooms = out.Item?.rooms?.SS ?? [];
   // The endpoint depends on the event (or AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI), so the client is made at the first event.
   connections ??= new ApiGatewayManagementApiClient({ endpoint: process.env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI || routeOf(event) });
-  await connections.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ type: 'message', rooms, text: JSON.parse(event.body ?? '{}').text }) }));
+  await connections.send(
+    new PostToConnectionCommand({ ConnectionId: connectionId, Data: JSON.stringify({ type: 'message', rooms, text: JSON.parse(event.body ?? '{}').text }) }),
+  );
   return { statusCode: 200 };
 };

@@ -9,7 +9,9 @@ export const createNaive = ({ endpoint, region }: ContenderOptions): Contender =
   return {
     async broadcast(ids, body) {
       const results = await Promise.allSettled(ids.map((id) => client.send(new PostToConnectionCommand({ ConnectionId: id, Data: body }))));
-      let sent = 0, gone = 0, failed = 0;
+      let sent = 0,
+        gone = 0,
+        failed = 0;
       for (const r of results) {
         if (r.status === 'fulfilled') sent++;
         else if ((r.reason as { name?: string }).name === 'GoneException') gone++;

@@ -14,15 +14,22 @@ export const createRaw = ({ endpoint, region, concurrency }: ContenderOptions): 
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const signer = new SignatureV4({
     credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? '' },
-    region, service: 'execute-api', sha256: Sha256,
+    region,
+    service: 'execute-api',
+    sha256: Sha256,
   });
   const post = async (id: string, body: Uint8Array): Promise<number> => {
-    const signed = await signer.sign(new HttpRequest({
-      method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port),
-      path: `${basePath}/@connections/${encodeURIComponent(id)}`,
-      headers: { host: url.host, 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) },
-      body,
-    }));
+    const signed = await signer.sign(
+      new HttpRequest({
+        method: 'POST',
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: `${basePath}/@connections/${encodeURIComponent(id)}`,
+        headers: { host: url.host, 'content-type': 'application/octet-stream', 'content-length': String(body.byteLength) },
+        body,
+      }),
+    );
     return new Promise((resolve, reject) => {
       const req = http.request({ agent, host: url.hostname, port: url.port, method: 'POST', path: signed.path, headers: signed.headers }, (res) => {
         res.resume();
@@ -34,10 +41,14 @@ export const createRaw = ({ endpoint, region, concurrency }: ContenderOptions): 
   };
   return {
     async broadcast(ids, body) {
-      let sent = 0, gone = 0, failed = 0;
+      let sent = 0,
+        gone = 0,
+        failed = 0;
       await forEachBounded(ids, concurrency, async (id) => {
         const status = await post(id, body).catch(() => 0);
-        if (status === 200) sent++; else if (status === 410) gone++; else failed++;
+        if (status === 200) sent++;
+        else if (status === 410) gone++;
+        else failed++;
       });
       return { sent, gone, failed };
     },

@@ -127,9 +127,11 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     this.#options = { ...clientDefaults, ...picked, backoff: { ...backoffDefaults, ...options.backoff } };
     for (const key of ['keepaliveMs', 'pongTimeoutMs', 'resumeTimeoutMs', 'gapTimeoutMs', 'maxQueue', 'dedupeSize', 'refreshBeforeMs'] as const) {
       const value = this.#options[key];
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+        throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
     }
-    if (typeof this.#options.sessions !== 'boolean') throw new TypeError(`WsOutboxClient sessions must be true or false; got ${String(this.#options.sessions)}`);
+    if (typeof this.#options.sessions !== 'boolean')
+      throw new TypeError(`WsOutboxClient sessions must be true or false; got ${String(this.#options.sessions)}`);
     this.#streams = new Streams({
       gapTimeoutMs: this.#options.gapTimeoutMs,
       recentSize: this.#options.dedupeSize,
@@ -246,7 +248,13 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       // attempt asks the provider again, and never falls back to the token refused.
       if (!opened) this.#token = undefined;
       // `refused`: it never opened (the upgrade was refused, or the network is down).
-      this.emit('close', { code: event.code ?? 1006, reason: event.reason ?? '', willReconnect: this.#state !== 'closed', unsent: this.#queue.length, ...(opened ? {} : { refused: true }) });
+      this.emit('close', {
+        code: event.code ?? 1006,
+        reason: event.reason ?? '',
+        willReconnect: this.#state !== 'closed',
+        unsent: this.#queue.length,
+        ...(opened ? {} : { refused: true }),
+      });
       this.#scheduleReconnect();
     });
     socket.addEventListener('error', () => {
@@ -267,7 +275,10 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     } catch (error) {
       const kept = this.#token;
       if (kept !== undefined && kept.expiresAt !== undefined && kept.expiresAt > Date.now()) {
-        this.emit('error', { message: `the token provider failed (a token it gave earlier is used): ${String((error as Error)?.message ?? error)}`, cause: error });
+        this.emit('error', {
+          message: `the token provider failed (a token it gave earlier is used): ${String((error as Error)?.message ?? error)}`,
+          cause: error,
+        });
         return kept;
       }
       throw error;
@@ -280,18 +291,21 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     this.#refresh = undefined;
     if (token.expiresAt === undefined) return;
     const due = Math.max(0, token.expiresAt - this.#options.refreshBeforeMs - Date.now());
-    this.#refresh = setTimeout(() => {
-      this.#refresh = undefined;
-      if (this.#state === 'closed') return;
-      Promise.resolve()
-        .then(() => this.#provider!())
-        .then((result) => {
-          const next = toToken(result);
-          this.#token = next;
-          this.#scheduleRefresh(next);
-        })
-        .catch((cause) => this.emit('error', { message: `the token provider failed: ${String((cause as Error)?.message ?? cause)}`, cause }));
-    }, Math.min(due, 2 ** 31 - 1));
+    this.#refresh = setTimeout(
+      () => {
+        this.#refresh = undefined;
+        if (this.#state === 'closed') return;
+        Promise.resolve()
+          .then(() => this.#provider!())
+          .then((result) => {
+            const next = toToken(result);
+            this.#token = next;
+            this.#scheduleRefresh(next);
+          })
+          .catch((cause) => this.emit('error', { message: `the token provider failed: ${String((cause as Error)?.message ?? cause)}`, cause }));
+      },
+      Math.min(due, 2 ** 31 - 1),
+    );
   }
 
   #scheduleReconnect(): void {

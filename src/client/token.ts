@@ -15,7 +15,14 @@ export const jwtExpiry = (token: string): number | undefined => {
   const payload = token.split('.')[1];
   if (payload === undefined) return undefined;
   try {
-    const json = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '=')));
+    const json = JSON.parse(
+      atob(
+        payload
+          .replace(/-/g, '+')
+          .replace(/_/g, '/')
+          .padEnd(Math.ceil(payload.length / 4) * 4, '='),
+      ),
+    );
     return typeof json.exp === 'number' ? json.exp * 1000 : undefined;
   } catch {
     return undefined;

@@ -28,7 +28,7 @@ export const continuationsOf = (message: FanoutMessage, progress: ShardProgress,
     // As many ids as fit: halve the chunk until the body is small enough.
     let take = Math.min(remaining.length, 5000);
     while (take > 0 && bytesOf(bodyOf({ ...head, ids: remaining.slice(0, take) })) > maxMessageBytes) take = Math.floor(take / 2);
-    if (take === 0 && !first) throw new Error('a fan-out continuation cannot carry even one id under SQS\'s message size (payload too large)');
+    if (take === 0 && !first) throw new Error("a fan-out continuation cannot carry even one id under SQS's message size (payload too large)");
     messages.push(take > 0 ? { ...head, ids: remaining.slice(0, take) } : head);
     remaining = remaining.slice(take);
     first = false;

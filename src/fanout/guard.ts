@@ -34,9 +34,10 @@ export const pinnedEndpoint = (endpoint: string | undefined, env: NodeJS.Process
 
 const normalised = (url: string): string => url.replace(/\/+$/, '');
 
-export const noEndpointMessage = 'the fan-out worker does not know its API\'s @connections endpoint, so it posts nowhere: '
-  + 'set WEBSOCKET_API_ID and WEBSOCKET_STAGE (!Ref of the WebSocket API and its stage) or AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI '
-  + 'on the function, or pass fanoutHandler({ endpoint })';
+export const noEndpointMessage =
+  "the fan-out worker does not know its API's @connections endpoint, so it posts nowhere: " +
+  'set WEBSOCKET_API_ID and WEBSOCKET_STAGE (!Ref of the WebSocket API and its stage) or AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI ' +
+  'on the function, or pass fanoutHandler({ endpoint })';
 
 /**
  * Refuses (throws BadFanoutMessage) a message that names an endpoint other than this worker's (the

@@ -84,7 +84,8 @@ export const parseFanoutMessage = (body: string): FanoutMessage => {
   if (m.done !== undefined && (m.done !== true || m.cursor !== undefined)) throw new BadFanoutMessage('done is true, and comes without a cursor');
   if (m.ids !== undefined && !isStrings(m.ids)) throw new BadFanoutMessage('ids must be connection ids');
   if (m.except !== undefined && !isStrings(m.except)) throw new BadFanoutMessage('except must be connection ids');
-  if (typeof m.payload !== 'string' || (m.encoding !== 'utf8' && m.encoding !== 'base64')) throw new BadFanoutMessage('payload must be a string, encoding utf8 or base64');
+  if (typeof m.payload !== 'string' || (m.encoding !== 'utf8' && m.encoding !== 'base64'))
+    throw new BadFanoutMessage('payload must be a string, encoding utf8 or base64');
   if (typeof m.endpoint !== 'string' || !/^https?:\/\//.test(m.endpoint)) throw new BadFanoutMessage('endpoint must be an http(s) URL');
   if (!Number.isInteger(m.hop) || (m.hop as number) < 0) throw new BadFanoutMessage('hop must be an integer >= 0');
   return m as unknown as FanoutMessage;

@@ -63,10 +63,13 @@ export const sqsSender = (queueUrl: string, client: () => SQSClient | Promise<SQ
       if (signal?.aborted) return fail(batch, 'the flush deadline passed before the fan-out message was sent');
       try {
         const { SendMessageBatchCommand } = await sqs();
-        const out = await (await client()).send(new SendMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: batch.map((i) => ({ Id: `m${i}`, MessageBody: bodies[i]! })),
-        }), { abortSignal: signal });
+        const out = await (await client()).send(
+          new SendMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: batch.map((i) => ({ Id: `m${i}`, MessageBody: bodies[i]! })),
+          }),
+          { abortSignal: signal },
+        );
         for (const failed of out.Failed ?? []) fail([Number(failed.Id?.slice(1))], `${failed.Code}: ${failed.Message}`);
       } catch (error) {
         fail(batch, error);

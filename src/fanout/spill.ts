@@ -74,7 +74,13 @@ export class Spill {
     const reached = new Map<number, number>();
     const finished = new Set<number>();
     const spill = (list: number[]) => {
-      if (list.length > 0) this.#enqueue(entry, index, list.map((shard) => ({ shard, cursor: position.get(shard), reached: reached.get(shard) ?? 0 })), alsoExcept);
+      if (list.length > 0)
+        this.#enqueue(
+          entry,
+          index,
+          list.map((shard) => ({ shard, cursor: position.get(shard), reached: reached.get(shard) ?? 0 })),
+          alsoExcept,
+        );
     };
     let mine = shards;
     if (this.#read < this.#config.threshold && !signal.aborted) {
@@ -140,7 +146,13 @@ export class Spill {
     for (const [index, ids] of byEntry) {
       const messages = continuationsOf(this.#messages.get(index)!, { cursor: undefined, done: true }, [...new Set(ids)]);
       this.#send(messages, (error) => {
-        this.unresolved.push({ target: messages[0]!.target, ...(messages[0]!.room === undefined ? {} : { room: messages[0]!.room }), reason: 'queue', error, reached: 0 });
+        this.unresolved.push({
+          target: messages[0]!.target,
+          ...(messages[0]!.room === undefined ? {} : { room: messages[0]!.room }),
+          reason: 'queue',
+          error,
+          reached: 0,
+        });
       });
     }
   }
@@ -187,10 +199,12 @@ export class Spill {
   }
 
   #send(messages: FanoutMessage[], failed: (error: string, index: number) => void): void {
-    this.#sends.push((async () => {
-      const outcome = await this.#config.queue.send(messages.map(bodyOf), this.#config.signal);
-      this.spilled += messages.length - outcome.failed.length;
-      for (const i of outcome.failed) failed(outcome.error ?? 'not sent', i);
-    })());
+    this.#sends.push(
+      (async () => {
+        const outcome = await this.#config.queue.send(messages.map(bodyOf), this.#config.signal);
+        this.spilled += messages.length - outcome.failed.length;
+        for (const i of outcome.failed) failed(outcome.error ?? 'not sent', i);
+      })(),
+    );
   }
 }

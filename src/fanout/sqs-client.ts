@@ -13,7 +13,8 @@ let sharedClient: SQSClient | undefined;
  * templates declare it) means "not set". Given explicitly, the endpoint also stops the SDK from
  * sending to the queue URL's own host (locally, fauxqs names queues sqs.<region>.localhost).
  */
-export const defaultSqsClient = (): SQSClient => (sharedClient ??= new SQSClient({
-  endpoint: process.env.AWS_ENDPOINT_URL_SQS || undefined,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true }),
-}));
+export const defaultSqsClient = (): SQSClient =>
+  (sharedClient ??= new SQSClient({
+    endpoint: process.env.AWS_ENDPOINT_URL_SQS || undefined,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 1000, requestTimeout: 3000, throwOnRequestTimeout: true }),
+  }));

@@ -21,8 +21,22 @@ import { addFanoutMetrics, publishUnclaimedMetrics } from './metrics.ts';
 import { changeVisibility, sqsSender, type QueueSender } from './queue.ts';
 
 /** The delivery options are the outbox's (README, "Options"), with the same defaults. */
-export interface FanoutOptions extends Pick<OutboxOptions, 'concurrency' | 'maxAttempts' | 'requestTimeoutMs' | 'connectionTimeoutMs' | 'safetyMarginMs'
-  | 'reserveMs' | 'connectGraceMs' | 'disconnectStalled' | 'fallbackTimeoutMs' | 'backoff' | 'transport' | 'logger'> {
+export interface FanoutOptions
+  extends Pick<
+    OutboxOptions,
+    | 'concurrency'
+    | 'maxAttempts'
+    | 'requestTimeoutMs'
+    | 'connectionTimeoutMs'
+    | 'safetyMarginMs'
+    | 'reserveMs'
+    | 'connectGraceMs'
+    | 'disconnectStalled'
+    | 'fallbackTimeoutMs'
+    | 'backoff'
+    | 'transport'
+    | 'logger'
+  > {
   /** The connection store; by default a DynamoDB store on TABLE_NAME. It must page from a cursor (pagesOf). */
   store?: Store;
   /**
@@ -89,10 +103,24 @@ export const fanoutDefaults = {
   logger: outboxDefaults.logger,
 };
 
-
 /** The delivery options the worker shares with the outbox: their rules are the outbox's own. */
-const sharedOptions = ['concurrency', 'maxAttempts', 'requestTimeoutMs', 'connectionTimeoutMs', 'safetyMarginMs', 'reserveMs', 'connectGraceMs', 'disconnectStalled',
-  'fallbackTimeoutMs', 'backoff', 'transport', 'logger', 'endpoint', 'onReport', 'metrics'] as const;
+const sharedOptions = [
+  'concurrency',
+  'maxAttempts',
+  'requestTimeoutMs',
+  'connectionTimeoutMs',
+  'safetyMarginMs',
+  'reserveMs',
+  'connectGraceMs',
+  'disconnectStalled',
+  'fallbackTimeoutMs',
+  'backoff',
+  'transport',
+  'logger',
+  'endpoint',
+  'onReport',
+  'metrics',
+] as const;
 
 /** What fanoutHandler() takes: the outbox's schema for what they share, plus the worker's own. */
 export const fanoutOptionsSchema = {
@@ -140,12 +168,14 @@ export const fanoutHandler = (options: FanoutOptions = {}): MiddyfiedHandler<SQS
     // Records share the invocation: each gets its part of the concurrency, all the same deadline.
     const concurrency = Math.max(1, Math.floor(config.concurrency / Math.max(1, records.length)));
     const failed: string[] = [];
-    await Promise.all(records.map(async (record) => {
-      const report = await deliverShard(record, context, { ...config, concurrency, queue });
-      if (report.fanout.outcome !== 'retry') return;
-      failed.push(record.messageId);
-      await retryLater(record, report.fanout.receiveCount, queueUrlOf(record, queueUrl), config.retryDelaySeconds);
-    }));
+    await Promise.all(
+      records.map(async (record) => {
+        const report = await deliverShard(record, context, { ...config, concurrency, queue });
+        if (report.fanout.outcome !== 'retry') return;
+        failed.push(record.messageId);
+        await retryLater(record, report.fanout.receiveCount, queueUrlOf(record, queueUrl), config.retryDelaySeconds);
+      }),
+    );
     return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
   });
   return config.metrics ? handler.use(publishUnclaimedMetrics(config.metrics)) : handler;
@@ -167,7 +197,9 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
     store = config.store ?? storeOnTable();
     if (typeof store.pagesOf !== 'function') throw new Error('the connection store cannot page from a cursor (pagesOf)');
     if (message.target === 'all' && message.shard! >= (store.shards ?? 1)) {
-      throw new Error(`shard ${message.shard} of ${message.shards ?? '?'} is not one of this store's ${store.shards ?? 1} shards: give every function the same CONNECTION_SHARDS`);
+      throw new Error(
+        `shard ${message.shard} of ${message.shards ?? '?'} is not one of this store's ${store.shards ?? 1} shards: give every function the same CONNECTION_SHARDS`,
+      );
     }
   } catch (error) {
     // Nothing to deliver with, or refused: back to the queue, and so to the dead-letter queue,
@@ -218,18 +250,29 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
     tasks,
     discarded: 0,
     store,
-    transport: () => transportFor(config.transport, {
-      endpoint: endpoint!.postTo, region: regionOf(), requestTimeoutMs: config.requestTimeoutMs, connectionTimeoutMs: config.connectionTimeoutMs, maxSockets: config.concurrency,
-    }),
+    transport: () =>
+      transportFor(config.transport, {
+        endpoint: endpoint!.postTo,
+        region: regionOf(),
+        requestTimeoutMs: config.requestTimeoutMs,
+        connectionTimeoutMs: config.connectionTimeoutMs,
+        maxSockets: config.concurrency,
+      }),
     remainingMs,
     options: config,
   });
 
   if (unlisted.length > 0) {
-    console.error(JSON.stringify({
-      level: 'warn', msg: 'ws-outbox: fan-out message carried ids the store does not list (not live, or not in its room); not posted',
-      id: message.id, ...(room === undefined ? { shard: message.shard } : { room }), unlisted: unlisted.length, sample: unlisted.slice(0, 5),
-    }));
+    console.error(
+      JSON.stringify({
+        level: 'warn',
+        msg: 'ws-outbox: fan-out message carried ids the store does not list (not live, or not in its room); not posted',
+        id: message.id,
+        ...(room === undefined ? { shard: message.shard } : { room }),
+        unlisted: unlisted.length,
+        sample: unlisted.slice(0, 5),
+      }),
+    );
   }
   // Ids not checked against the store yet go on with the retries, to be checked by the next worker.
   const retry = [...new Set([...delivery.failed.filter((f) => isTransient(f.reason)).map((f) => f.connectionId), ...unchecked])];
@@ -243,7 +286,9 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
   if (!finished && moved) {
     // Enqueued before this message is acknowledged: a crash in between repeats (at least once), never loses.
     const next = continuationsOf(message, progress, retry);
-    const sent = config.queue ? await config.queue.send(next.map(bodyOf), AbortSignal.timeout(Math.max(100, (context.getRemainingTimeInMillis?.() ?? 1000) - 100))) : undefined;
+    const sent = config.queue
+      ? await config.queue.send(next.map(bodyOf), AbortSignal.timeout(Math.max(100, (context.getRemainingTimeInMillis?.() ?? 1000) - 100)))
+      : undefined;
     if (sent && sent.failed.length === 0) {
       outcome = 'continued';
       continuations = next.length;
@@ -254,10 +299,16 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
   const report: FanoutReport = {
     ...delivery,
     fanout: {
-      id: message.id, target: message.target, ...(room === undefined ? { shard: message.shard } : { room }),
-      hop: message.hop, receiveCount, outcome, read,
+      id: message.id,
+      target: message.target,
+      ...(room === undefined ? { shard: message.shard } : { room }),
+      hop: message.hop,
+      receiveCount,
+      outcome,
+      read,
       ...(progress.done ? {} : { cursor: progress.cursor }),
-      retried: outcome === 'continued' ? retry.length : 0, continuations,
+      retried: outcome === 'continued' ? retry.length : 0,
+      continuations,
       ...(unlisted.length === 0 ? {} : { unlisted: unlisted.length }),
       ...(error === undefined ? {} : { error }),
     },
@@ -269,9 +320,25 @@ const deliverShard = async (record: SQSRecord, context: Context, config: ShardCo
 };
 
 const unusable = (record: SQSRecord, receiveCount: number, error: unknown): FanoutReport => ({
-  queued: 0, sent: 0, gone: [], failed: [], unresolved: [], pruned: 0, unpruned: [], discarded: 0, spilled: 0, durationMs: 0,
+  queued: 0,
+  sent: 0,
+  gone: [],
+  failed: [],
+  unresolved: [],
+  pruned: 0,
+  unpruned: [],
+  discarded: 0,
+  spilled: 0,
+  durationMs: 0,
   fanout: {
-    id: record.messageId, target: 'all', hop: 0, receiveCount, outcome: 'retry', read: 0, retried: 0, continuations: 0,
+    id: record.messageId,
+    target: 'all',
+    hop: 0,
+    receiveCount,
+    outcome: 'retry',
+    read: 0,
+    retried: 0,
+    continuations: 0,
     error: String((error as Error)?.message ?? error),
   },
 });
@@ -279,9 +346,16 @@ const unusable = (record: SQSRecord, receiveCount: number, error: unknown): Fano
 const log = (config: ShardConfig, report: FanoutReport, context: Context): void => {
   if (!config.logger) return;
   const { fanout, ...delivery } = report;
-  logReport(config.logger, delivery, { event: { requestContext: { routeKey: '$fanout' } }, context }, { warn: fanout.outcome === 'retry' }, {
-    msg: 'ws-outbox fanout report', fanout,
-  });
+  logReport(
+    config.logger,
+    delivery,
+    { event: { requestContext: { routeKey: '$fanout' } }, context },
+    { warn: fanout.outcome === 'retry' },
+    {
+      msg: 'ws-outbox fanout report',
+      fanout,
+    },
+  );
 };
 
 const handOver = async (config: ShardConfig, report: FanoutReport, context: Context): Promise<void> => {
@@ -299,6 +373,8 @@ const retryLater = async (record: SQSRecord, receiveCount: number, queueUrl: str
   try {
     await changeVisibility(queueUrl, record.receiptHandle, seconds);
   } catch (error) {
-    console.error(JSON.stringify({ level: 'warn', msg: 'ws-outbox: could not reschedule a fan-out message', error: String((error as Error)?.message ?? error) }));
+    console.error(
+      JSON.stringify({ level: 'warn', msg: 'ws-outbox: could not reschedule a fan-out message', error: String((error as Error)?.message ?? error) }),
+    );
   }
 };

@@ -13,7 +13,8 @@ export const environmentCredentials = (env: NodeJS.ProcessEnv = process.env): Aw
   if (env.AWS_PROFILE || !accessKeyId || !secretAccessKey) return undefined;
   const expiry = env.AWS_CREDENTIAL_EXPIRATION ? new Date(env.AWS_CREDENTIAL_EXPIRATION) : undefined;
   return {
-    accessKeyId, secretAccessKey,
+    accessKeyId,
+    secretAccessKey,
     ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
     ...(expiry && !Number.isNaN(expiry.getTime()) ? { expiration: expiry } : {}),
   };

@@ -12,7 +12,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import tls from 'node:tls';
 import { checkNumber, withDefaults } from '../options.ts';
-import { defaultMaxBodyBytes, HttpParseError, ResponseParser, type Http1Response } from './http1-response.ts';
+import { defaultMaxBodyBytes, type HttpParseError, ResponseParser, type Http1Response } from './http1-response.ts';
 
 export type { Http1Response } from './http1-response.ts';
 
@@ -168,7 +168,9 @@ export class Http1Pool {
   }
 
   /** Open sockets, in use or idle. */
-  get sockets(): number { return this.#all.size; }
+  get sockets(): number {
+    return this.#all.size;
+  }
 
   request(request: Http1Request): Promise<Http1Response> {
     return new Promise<Http1Response>((resolve, reject) => {
@@ -229,21 +231,26 @@ export class Http1Pool {
    * when a request is written stay indistinguishable from its answer, as with node:http.
    */
   #check(connection: Connection): void {
-    setImmediate(() => setImmediate(() => {
-      if (connection.socket.destroyed) return; // also when the pool was destroyed
-      if (this.#queue.length > 0) this.#release(connection);
-      else this.#toIdle(connection);
-    }));
+    setImmediate(() =>
+      setImmediate(() => {
+        if (connection.socket.destroyed) return; // also when the pool was destroyed
+        if (this.#queue.length > 0) this.#release(connection);
+        else this.#toIdle(connection);
+      }),
+    );
   }
 
   #connect(): Connection {
     const { connectTimeoutMs, timeoutMs, idleMs } = this.#config;
     const socket = this.#https
       ? tls.connect({
-        host: this.#hostname, port: this.#port, ALPNProtocols: ['http/1.1'], session: this.#session,
-        ...(net.isIP(this.#hostname) ? {} : { servername: this.#hostname }),
-        ...this.#config.tls,
-      })
+          host: this.#hostname,
+          port: this.#port,
+          ALPNProtocols: ['http/1.1'],
+          session: this.#session,
+          ...(net.isIP(this.#hostname) ? {} : { servername: this.#hostname }),
+          ...this.#config.tls,
+        })
       : net.connect({ host: this.#hostname, port: this.#port });
     socket.setNoDelay(true);
     const connection = new Connection(socket, idleMs);
@@ -257,7 +264,10 @@ export class Http1Pool {
       // Inactivity while a request is in flight: the request fails. While idle: the socket closes.
       socket.setTimeout(timeoutMs);
     });
-    if (this.#https) socket.on('session', (session: Buffer) => { this.#session = session; });
+    if (this.#https)
+      socket.on('session', (session: Buffer) => {
+        this.#session = session;
+      });
 
     socket.on('data', (chunk: Buffer) => this.#onData(connection, chunk));
     socket.on('timeout', () => {
@@ -344,7 +354,10 @@ export class Http1Pool {
   }
 
   #release(connection: Connection): void {
-    if (this.#destroyed) { connection.socket.destroy(); return; }
+    if (this.#destroyed) {
+      connection.socket.destroy();
+      return;
+    }
     const next = this.#queue.shift();
     if (next) return this.#dispatch(connection, next);
     connection.idleSince = Date.now();
@@ -390,7 +403,8 @@ export class Http1Pool {
     let next = Infinity;
     for (const connection of this.#idle) {
       const deadline = connection.idleSince + connection.idleMs;
-      if (deadline <= now) connection.socket.destroy(); // leaves #idle on 'close'
+      if (deadline <= now)
+        connection.socket.destroy(); // leaves #idle on 'close'
       else if (deadline < next) next = deadline;
     }
     if (next < Infinity) this.#armSweep(next);

@@ -49,8 +49,12 @@ class ByteQueue {
   #end = 0;
   #owned = false;
 
-  get length(): number { return this.#end - this.#start; }
-  get bytes(): Buffer { return this.#buffer.subarray(this.#start, this.#end); }
+  get length(): number {
+    return this.#end - this.#start;
+  }
+  get bytes(): Buffer {
+    return this.#buffer.subarray(this.#start, this.#end);
+  }
 
   push(chunk: Buffer): void {
     const length = this.length;
@@ -132,7 +136,9 @@ export class ResponseParser {
   }
 
   /** Bytes received after the response ended. The client never pipelines, so any are an error. */
-  get leftover(): number { return this.#state === 'done' ? this.#pending.length : 0; }
+  get leftover(): number {
+    return this.#state === 'done' ? this.#pending.length : 0;
+  }
 
   /** Feeds bytes; returns the response once it is complete. Throws HttpParseError. */
   push(chunk: Buffer): Http1Response | undefined {
@@ -236,7 +242,10 @@ export class ResponseParser {
       // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message is faulty; read it, then close.
       if (http10) this.#keepAlive = false;
       if (/(^|,)\s*chunked\s*$/i.test(te)) this.#state = 'chunk-size';
-      else { this.#state = 'until-close'; this.#keepAlive = false; }
+      else {
+        this.#state = 'until-close';
+        this.#keepAlive = false;
+      }
     } else if (headers['content-length'] !== undefined) {
       this.#state = 'length';
       this.#remaining = contentLength(headers['content-length'], this.#maxBodyBytes);

@@ -25,8 +25,13 @@ const partitions: Array<PartitionSuffixes & { pattern: RegExp }> = [
 
 // The SDK's regions whose name a pattern does not place ("aws-global" and the like).
 const globalRegions: Record<string, string> = {
-  'aws-global': 'aws', 'aws-cn-global': 'aws-cn', 'aws-iso-global': 'aws-iso', 'aws-iso-b-global': 'aws-iso-b',
-  'aws-iso-e-global': 'aws-iso-e', 'aws-iso-f-global': 'aws-iso-f', 'aws-us-gov-global': 'aws-us-gov',
+  'aws-global': 'aws',
+  'aws-cn-global': 'aws-cn',
+  'aws-iso-global': 'aws-iso',
+  'aws-iso-b-global': 'aws-iso-b',
+  'aws-iso-e-global': 'aws-iso-e',
+  'aws-iso-f-global': 'aws-iso-f',
+  'aws-us-gov-global': 'aws-us-gov',
 };
 
 /** The partition's name and DNS suffixes for a region. */

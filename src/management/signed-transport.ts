@@ -26,7 +26,12 @@ export interface SignedTransportOptions {
   signingDate?: () => Date;
 }
 
-interface ErrorBody { message?: string | null; Message?: string | null; __type?: string; code?: string }
+interface ErrorBody {
+  message?: string | null;
+  Message?: string | null;
+  __type?: string;
+  code?: string;
+}
 
 /** The AWS error type, as the SDK's rest-json deserializer reads it (header, then body). */
 const errorName = (header: string | undefined, parsed: ErrorBody): string => {
@@ -39,7 +44,11 @@ const errorName = (header: string | undefined, parsed: ErrorBody): string => {
 const toFailure = (status: number, headers: Record<string, string>, body: Buffer) => {
   const text = body.toString('utf8');
   let parsed: ErrorBody = {};
-  try { parsed = text ? JSON.parse(text) as ErrorBody : {}; } catch { /* not JSON: keep the status */ }
+  try {
+    parsed = text ? (JSON.parse(text) as ErrorBody) : {};
+  } catch {
+    /* not JSON: keep the status */
+  }
   const name = errorName(headers['x-amzn-errortype'], parsed);
   const message = parsed.message ?? parsed.Message ?? 'UnknownError';
   return new TransportError({ kind: kindOfStatus(status, name), status, name, message });
@@ -52,14 +61,18 @@ export const createSignedTransport = (options: SignedTransportOptions): Transpor
   const host = url.host; // includes a non-default port, as the SDK's host header does
   // Timeouts and sockets default in the pool (http1-pool.ts), which leaves undefined ones to them.
   const pool = new Http1Pool({
-    origin: url.origin, maxSockets: options.maxSockets,
-    connectTimeoutMs: options.connectionTimeoutMs, timeoutMs: options.requestTimeoutMs,
+    origin: url.origin,
+    maxSockets: options.maxSockets,
+    connectTimeoutMs: options.connectionTimeoutMs,
+    timeoutMs: options.requestTimeoutMs,
   });
   // Confirmations (GetConnection) go on sockets of their own, one per request (Connection: close):
   // a stray answer on a pooled socket is what they are there to see through.
   const confirmations = new Http1Pool({
-    origin: url.origin, maxSockets: Math.min(10, options.maxSockets ?? 10),
-    connectTimeoutMs: options.connectionTimeoutMs, timeoutMs: options.requestTimeoutMs,
+    origin: url.origin,
+    maxSockets: Math.min(10, options.maxSockets ?? 10),
+    connectTimeoutMs: options.connectionTimeoutMs,
+    timeoutMs: options.requestTimeoutMs,
   });
   // The environment's credentials (Lambda's), else the SDK's chain, loaded on demand; it memoizes,
   // and refreshes temporary credentials shortly before they expire.
@@ -73,7 +86,7 @@ export const createSignedTransport = (options: SignedTransportOptions): Transpor
     // (unsigned header). Read per request: the runtime sets it per invocation.
     const traceId = process.env._X_AMZN_TRACE_ID;
     if (traceId && process.env.AWS_LAMBDA_FUNCTION_NAME) headers['X-Amzn-Trace-Id'] = traceId;
-    let response;
+    let response: Awaited<ReturnType<typeof pool.request>>;
     try {
       response = await (method === 'GET' ? confirmations : pool).request({ method, path, headers, body, signal });
     } catch (error) {
@@ -86,10 +99,14 @@ export const createSignedTransport = (options: SignedTransportOptions): Transpor
   return {
     post: (connectionId, body, signal) => request('POST', connectionId, body, signal),
     delete: (connectionId, signal) => request('DELETE', connectionId, undefined, signal),
-    confirmGone: (connectionId, signal) => request('GET', connectionId, undefined, signal).then(() => false, (error: TransportError) => {
-      if (error.failure?.kind === 'gone') return true;
-      throw error;
-    }),
+    confirmGone: (connectionId, signal) =>
+      request('GET', connectionId, undefined, signal).then(
+        () => false,
+        (error: TransportError) => {
+          if (error.failure?.kind === 'gone') return true;
+          throw error;
+        },
+      ),
     destroy: () => {
       pool.destroy();
       confirmations.destroy();

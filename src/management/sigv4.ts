@@ -14,8 +14,7 @@ const algorithm = 'AWS4-HMAC-SHA256';
 const emptyHash = createHash('sha256').update('').digest('hex');
 
 /** The SDK's URI escaping (path labels and SigV4 alike): encodeURIComponent plus !'()*. */
-export const escapeUri = (value: string): string =>
-  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+export const escapeUri = (value: string): string => encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** 20261127T120000Z. A broadcast signs thousands of requests a second: format once per second. */
 let lastSecond = -1;
@@ -119,7 +118,7 @@ export class ConnectionsSigner {
    */
   #payloadHash(body: Uint8Array): string {
     const cached = this.#payloadHashes.get(body);
-    if (cached !== undefined && cached.bytes.equals(body)) return cached.hash;
+    if (cached?.bytes.equals(body)) return cached.hash;
     const hashed = hash('sha256', body, 'hex');
     this.#payloadHashes.set(body, { bytes: Buffer.from(body), hash: hashed });
     return hashed;

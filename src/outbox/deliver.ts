@@ -44,8 +44,9 @@ export interface DeliveryOutcome {
 }
 
 const aborted = (signal: AbortSignal): Promise<never> =>
-  new Promise((_, reject) => signal.addEventListener('abort', () => reject(new TransportError({ kind: 'timeout', name: 'TimeoutError', message: 'request timed out' })), { once: true }));
-
+  new Promise((_, reject) =>
+    signal.addEventListener('abort', () => reject(new TransportError({ kind: 'timeout', name: 'TimeoutError', message: 'request timed out' })), { once: true }),
+  );
 
 const noteVia = (map: Map<string, Set<string>>, id: string, via: string): void => {
   let set = map.get(id);
@@ -57,10 +58,14 @@ let warnedNoConfirmation = false;
 const warnNoConfirmation = (): void => {
   if (warnedNoConfirmation) return;
   warnedNoConfirmation = true;
-  console.error(JSON.stringify({
-    level: 'warn', msg: 'ws-outbox: a 410 could not be confirmed (GetConnection answered 403): it is trusted as is, and a stray answer on a reused '
-      + 'socket could prune a live connection. Allow execute-api:ManageConnections on .../<stage>/GET/@connections/* to the function.',
-  }));
+  console.error(
+    JSON.stringify({
+      level: 'warn',
+      msg:
+        'ws-outbox: a 410 could not be confirmed (GetConnection answered 403): it is trusted as is, and a stray answer on a reused ' +
+        'socket could prune a live connection. Allow execute-api:ManageConnections on .../<stage>/GET/@connections/* to the function.',
+    }),
+  );
 };
 
 /**
@@ -77,11 +82,14 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
 
   const fail = (id: string, failure: Pick<DeliveryFailure, 'kind' | 'status' | 'name'> | 'deadline' | 'stalled' | 'unconfirmed') => {
     outcome.failed.push(
-      failure === 'deadline' ? { connectionId: id, reason: 'deadline' }
-        : failure === 'stalled' ? { connectionId: id, reason: 'stalled', status: 429, error: 'LimitExceededException' }
-          // A 410 its confirmation did not bear out: delivery unknown, nothing pruned.
-          : failure === 'unconfirmed' ? { connectionId: id, reason: 'unconfirmed', status: 410, error: 'GoneException' }
-          : { connectionId: id, reason: failure.kind, status: failure.status, error: failure.name },
+      failure === 'deadline'
+        ? { connectionId: id, reason: 'deadline' }
+        : failure === 'stalled'
+          ? { connectionId: id, reason: 'stalled', status: 429, error: 'LimitExceededException' }
+          : // A 410 its confirmation did not bear out: delivery unknown, nothing pruned.
+            failure === 'unconfirmed'
+            ? { connectionId: id, reason: 'unconfirmed', status: 410, error: 'GoneException' }
+            : { connectionId: id, reason: failure.kind, status: failure.status, error: failure.name },
     );
   };
 

@@ -116,7 +116,11 @@ export const flush = async (input: FlushInput): Promise<DeliveryReport> => {
     }
   }
 
-  const report = buildReport(outcome, { unresolved, pruned: pruned.pruned, unpruned: pruned.unpruned, discarded: input.discarded, spilled }, now() - budget.start);
+  const report = buildReport(
+    outcome,
+    { unresolved, pruned: pruned.pruned, unpruned: pruned.unpruned, discarded: input.discarded, spilled },
+    now() - budget.start,
+  );
   input.log?.(report, { pruneError: pruned.error });
   await handOver(report, input.onReport ?? [], budget.end, now);
   return report;
@@ -139,15 +143,20 @@ const transportOrFailure = async (make: () => Promise<Transport>): Promise<Trans
 const handOver = async (report: DeliveryReport, receivers: FlushInput['onReport'] & {}, end: number, now: () => number): Promise<void> => {
   const until = abortAt(end, now);
   try {
-    await Promise.all(receivers.map(async (receiver) => {
-      if (receiver === undefined) return;
-      try {
-        await raceAbort(Promise.resolve().then(() => receiver(report)), until.signal);
-      } catch (error) {
-        const msg = until.signal.aborted ? 'ws-outbox: onReport did not finish within the flush budget' : 'ws-outbox: onReport failed';
-        console.error(JSON.stringify({ level: 'error', msg, error: String((error as Error)?.message ?? error) }));
-      }
-    }));
+    await Promise.all(
+      receivers.map(async (receiver) => {
+        if (receiver === undefined) return;
+        try {
+          await raceAbort(
+            Promise.resolve().then(() => receiver(report)),
+            until.signal,
+          );
+        } catch (error) {
+          const msg = until.signal.aborted ? 'ws-outbox: onReport did not finish within the flush budget' : 'ws-outbox: onReport failed';
+          console.error(JSON.stringify({ level: 'error', msg, error: String((error as Error)?.message ?? error) }));
+        }
+      }),
+    );
   } finally {
     until.clear();
   }

@@ -22,7 +22,11 @@ export interface ReportMetrics {
 /** Where Powertools' logMetrics registers its cleanup in Middy's `request.internal`: its presence says logMetrics is in the stack. */
 export const powertoolsMetricsKey = 'powertools-for-aws.metrics';
 
-const pascal = (reason: string): string => reason.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+const pascal = (reason: string): string =>
+  reason
+    .split('-')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
 
 /**
  * Adds the report: Sent, Gone, Failed, Pruned and DurationMs always; Failed<Reason> (FailedThrottled,

@@ -28,8 +28,7 @@ export interface OutboxOptions {
   failing?: () => boolean;
 }
 
-const toSet = (except: Except['except']): Set<string> =>
-  except === undefined ? new Set() : typeof except === 'string' ? new Set([except]) : new Set(except);
+const toSet = (except: Except['except']): Set<string> => (except === undefined ? new Set() : typeof except === 'string' ? new Set([except]) : new Set(except));
 
 /**
  * The per-invocation queue behind `context.outbox`. Handlers only enqueue; the outbox middleware

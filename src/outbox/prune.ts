@@ -27,7 +27,11 @@ export interface PruneResult {
  * younger than the grace (or not found yet) are kept. Ids we closed ourselves are removed whatever
  * their age.
  */
-export const prune = async (store: Store, outcome: Pick<DeliveryOutcome, 'gone' | 'closed' | 'goneRooms'> & Partial<Pick<DeliveryOutcome, 'goneUsers'>>, options: PruneOptions): Promise<PruneResult> => {
+export const prune = async (
+  store: Store,
+  outcome: Pick<DeliveryOutcome, 'gone' | 'closed' | 'goneRooms'> & Partial<Pick<DeliveryOutcome, 'goneUsers'>>,
+  options: PruneOptions,
+): Promise<PruneResult> => {
   const now = options.now ?? Date.now;
   const closed = new Set(outcome.closed);
   const gone = new Set(outcome.gone.filter((id) => !closed.has(id)));
@@ -39,10 +43,18 @@ export const prune = async (store: Store, outcome: Pick<DeliveryOutcome, 'gone' 
     const done = new Set<string>();
     try {
       // The race is for a store that ignores the signal: it must not hold the invocation.
-      removed = await raceAbort(store.remove(ids, {
-        rooms: outcome.goneRooms, users: outcome.goneUsers, signal: options.signal, keepConnectedAfter,
-        onRemoved: (removedIds) => { for (const id of removedIds) done.add(id); },
-      }), options.signal);
+      removed = await raceAbort(
+        store.remove(ids, {
+          rooms: outcome.goneRooms,
+          users: outcome.goneUsers,
+          signal: options.signal,
+          keepConnectedAfter,
+          onRemoved: (removedIds) => {
+            for (const id of removedIds) done.add(id);
+          },
+        }),
+        options.signal,
+      );
     } catch (error) {
       result.error ??= options.signal.aborted ? undefined : error;
       const reason = options.signal.aborted ? 'deadline' : 'store';

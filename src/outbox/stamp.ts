@@ -14,14 +14,18 @@ import type { Entry } from './outbox.ts';
  * reached some members but could never be replayed to the others would break the room's order.
  * Strings and bytes cannot carry a sequence: they go out as before, unlogged.
  */
-export const stampEntries = async (entries: Entry[], log: MessageLog, options: { signal: AbortSignal; unresolved: UnresolvedEntry[]; parallel?: number }): Promise<Entry[]> => {
+export const stampEntries = async (
+  entries: Entry[],
+  log: MessageLog,
+  options: { signal: AbortSignal; unresolved: UnresolvedEntry[]; parallel?: number },
+): Promise<Entry[]> => {
   type Logged = Extract<Entry, { kind: 'room' | 'user' }>;
   // Per stream: its entries, and the distinct messages among them (the same message object to the
   // same room twice is one message: the flush sends it once).
   const streams = new Map<string, { target: 'room' | 'user'; name: string; entries: Logged[]; messages: Uint8Array[] }>();
   for (const entry of entries) {
     if ((entry.kind !== 'room' && entry.kind !== 'user') || !isJsonObject(entry.payload)) continue;
-    const [target, name] = entry.kind === 'room' ? ['room', entry.room] as const : ['user', entry.userId] as const;
+    const [target, name] = entry.kind === 'room' ? (['room', entry.room] as const) : (['user', entry.userId] as const);
     const stream = target === 'room' ? roomStream(name) : userStream(name);
     const group = streams.get(stream) ?? { target, name, entries: [], messages: [] };
     group.entries.push(entry);
@@ -43,7 +47,11 @@ export const stampEntries = async (entries: Entry[], log: MessageLog, options: {
         const fields = group.target === 'room' ? { room: group.name, seq } : { useq: seq };
         return { message, seq, payload: encoder.encode(JSON.stringify({ ...JSON.parse(decoder.decode(message)), ...fields })) };
       });
-      await log.append(stream, written.map(({ seq, payload }) => ({ seq, payload })), options.signal);
+      await log.append(
+        stream,
+        written.map(({ seq, payload }) => ({ seq, payload })),
+        options.signal,
+      );
       const stampOf = new Map(written.map(({ message, payload }) => [message, payload]));
       for (const entry of group.entries) byEntry.set(entry, stampOf.get(entry.payload)!);
       for (const { message, payload } of written) if (!byMessage.has(message)) byMessage.set(message, payload);

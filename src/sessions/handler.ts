@@ -71,7 +71,9 @@ type SessionStoreOf = Store & Required<SessionCapable>;
 const sessionStoreOf = (context: WsContext): SessionStoreOf => {
   const store = context.store as Store & SessionCapable;
   if (!store.sessions || !store.log) {
-    throw new Error('sessions are off: set SESSION_WINDOW_SECONDS (every function on the table), or pass a store with { sessions } (ConnectionStore, MemoryStore)');
+    throw new Error(
+      'sessions are off: set SESSION_WINDOW_SECONDS (every function on the table), or pass a store with { sessions } (ConnectionStore, MemoryStore)',
+    );
   }
   return store as SessionStoreOf;
 };
@@ -79,7 +81,8 @@ const sessionStoreOf = (context: WsContext): SessionStoreOf => {
 const resumeRequestOf = (body: Record<string, unknown>): ResumeRequest => {
   const { session, rooms, useq } = body;
   if (session !== undefined && session !== null && typeof session !== 'string') throw badRequest('"session" must be the resume token (a string) or null');
-  if (rooms !== undefined && (typeof rooms !== 'object' || rooms === null || Array.isArray(rooms))) throw badRequest('"rooms" must map room names to their last sequence');
+  if (rooms !== undefined && (typeof rooms !== 'object' || rooms === null || Array.isArray(rooms)))
+    throw badRequest('"rooms" must map room names to their last sequence');
   if (useq !== undefined && typeof useq !== 'number') throw badRequest('"useq" must be a number');
   return { session: session as string | null | undefined, rooms: rooms as Record<string, number> | undefined, useq: useq as number | undefined };
 };

@@ -49,7 +49,7 @@ const decoder = new TextDecoder();
  */
 export const replayTo = (outbox: WsOutbox, replay: StreamReplay, extra: Record<string, unknown> = {}): number => {
   const head = { type: 'replay', ...replay.stream, head: replay.read.head, ...extra };
-  const prefix = JSON.stringify(head).slice(0, -1) + ',"messages":[';
+  const prefix = `${JSON.stringify(head).slice(0, -1)},"messages":[`;
   let batch: string[] = [];
   let size = 0;
   const flush = (force: boolean) => {

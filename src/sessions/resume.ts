@@ -105,7 +105,11 @@ export const resumeSession = async (input: ResumeInput): Promise<SessionReply> =
   const reset: StreamReset[] = claimed.filter(([room]) => !(room in session.rooms)).map(([room]) => ({ room, reason: 'not-in-session' }));
   for (const replay of [...reads, userRead]) {
     if (!lostStart(replay)) continue;
-    reset.push({ ...('room' in replay.stream ? { room: replay.stream.room } : { user: true }), reason: replay.read.complete ? 'expired' : 'too-many', after: continueAfter(replay.read) });
+    reset.push({
+      ...('room' in replay.stream ? { room: replay.stream.room } : { user: true }),
+      reason: replay.read.complete ? 'expired' : 'too-many',
+      after: continueAfter(replay.read),
+    });
     // Past maxReplay the client starts over from the head rather than from a partial replay.
     if (!replay.read.complete) replay.read = { entries: [], head: replay.read.head, complete: true };
   }

@@ -93,14 +93,27 @@ const inBatches = async <T>(
 
 /** Writes requests 25 at a time, retrying whatever comes back unprocessed. */
 export const batchWrite = (
-  client: DocumentClient, table: string, requests: WriteRequest[], options = batchDefaults, signal?: AbortSignal, onWritten?: (done: WriteRequest[]) => void,
+  client: DocumentClient,
+  table: string,
+  requests: WriteRequest[],
+  options = batchDefaults,
+  signal?: AbortSignal,
+  onWritten?: (done: WriteRequest[]) => void,
 ): Promise<BatchOutcome<WriteRequest>> =>
-  inBatches(requests, maxWriteBatch, async (pending, abortSignal) => {
-    const out = await client.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }), { abortSignal });
-    // DynamoDB hands back copies of the unprocessed requests: map them to the ones sent, by key.
-    const unprocessed = new Set(((out.UnprocessedItems?.[table] ?? []) as WriteRequest[]).map((r) => JSON.stringify(r)));
-    return pending.filter((r) => unprocessed.has(JSON.stringify(r)));
-  }, 'BatchWriteItem', options, signal, onWritten);
+  inBatches(
+    requests,
+    maxWriteBatch,
+    async (pending, abortSignal) => {
+      const out = await client.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }), { abortSignal });
+      // DynamoDB hands back copies of the unprocessed requests: map them to the ones sent, by key.
+      const unprocessed = new Set(((out.UnprocessedItems?.[table] ?? []) as WriteRequest[]).map((r) => JSON.stringify(r)));
+      return pending.filter((r) => unprocessed.has(JSON.stringify(r)));
+    },
+    'BatchWriteItem',
+    options,
+    signal,
+    onWritten,
+  );
 
 /** Reads keys 100 at a time, retrying unprocessed keys. */
 export const batchGet = async (
@@ -112,10 +125,17 @@ export const batchGet = async (
   signal?: AbortSignal,
 ): Promise<BatchOutcome<Key> & { items: Record<string, unknown>[] }> => {
   const items: Record<string, unknown>[] = [];
-  const outcome = await inBatches(keys, maxGetBatch, async (pending, abortSignal) => {
-    const out = await client.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ...projection } } }), { abortSignal });
-    items.push(...(out.Responses?.[table] ?? []));
-    return (out.UnprocessedKeys?.[table]?.Keys ?? []) as Key[];
-  }, 'BatchGetItem', options, signal);
+  const outcome = await inBatches(
+    keys,
+    maxGetBatch,
+    async (pending, abortSignal) => {
+      const out = await client.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ...projection } } }), { abortSignal });
+      items.push(...(out.Responses?.[table] ?? []));
+      return (out.UnprocessedKeys?.[table]?.Keys ?? []) as Key[];
+    },
+    'BatchGetItem',
+    options,
+    signal,
+  );
   return { ...outcome, items };
 };

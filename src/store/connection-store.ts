@@ -1,6 +1,13 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
-  createLiteDocumentClient, DeleteCommand, documentClientOf, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DocumentClient,
+  createLiteDocumentClient,
+  DeleteCommand,
+  documentClientOf,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DocumentClient,
 } from './dynamodb/document-client.ts';
 import { checkNumber, withDefaults } from '../options.ts';
 import { batchDefaults, batchGet, batchWrite, type BatchOptions, type WriteRequest } from './batch.ts';
@@ -8,8 +15,17 @@ import { connectionKey, connectionsPartition, membershipKey, nowSeconds, roomPar
 import { readShards } from './read-shards.ts';
 import { connectionShards } from './shards.ts';
 import {
-  maxConnectionSeconds, NotConnectedError, type ConnectionDetails, type ConnectionInfo, type Page, type PageOptions, type PageTarget,
-  type ReadOptions, type RemoveOptions, type RemoveResult, type Store,
+  maxConnectionSeconds,
+  NotConnectedError,
+  type ConnectionDetails,
+  type ConnectionInfo,
+  type Page,
+  type PageOptions,
+  type PageTarget,
+  type ReadOptions,
+  type RemoveOptions,
+  type RemoveResult,
+  type Store,
 } from './store.ts';
 import { checkUserId, userConnectionKey, userPartition } from './users.ts';
 import { RoomLog, roomStream } from './room-log.ts';
@@ -63,7 +79,8 @@ let sharedClient: DocumentClient | undefined;
  * loads and runs several times faster than the SDK's (bench/README.md, "Cold start").
  */
 // An empty variable (as SAM templates declare them) means "not set", not "endpoint ''".
-export const defaultDocumentClient = (): DocumentClient => (sharedClient ??= createLiteDocumentClient({ endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined }));
+export const defaultDocumentClient = (): DocumentClient =>
+  (sharedClient ??= createLiteDocumentClient({ endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB || undefined }));
 
 /** The DynamoDB connection store: one table, keys in keys.ts. */
 export class ConnectionStore implements Store {
@@ -84,7 +101,12 @@ export class ConnectionStore implements Store {
     this.tableName = tableName;
     this.client = documentClientOf(options.client ?? defaultDocumentClient());
     this.shards = connectionShards(options.shards);
-    this.#options = withDefaults(defaults, { ttlSeconds: options.ttlSeconds, pageSize: options.pageSize, readConcurrency: options.readConcurrency, now: options.now });
+    this.#options = withDefaults(defaults, {
+      ttlSeconds: options.ttlSeconds,
+      pageSize: options.pageSize,
+      readConcurrency: options.readConcurrency,
+      now: options.now,
+    });
     this.#options.ttlSeconds = Math.min(this.#options.ttlSeconds, maxConnectionSeconds);
     checkNumber('ConnectionStore pageSize', this.#options.pageSize, { min: 1, integer: true });
     checkNumber('ConnectionStore readConcurrency', this.#options.readConcurrency, { min: 1, integer: true });
@@ -152,22 +174,22 @@ export class ConnectionStore implements Store {
 
   async leave(connectionId: string, room: string): Promise<boolean> {
     // Membership first, then the reverse index: the opposite order to join, for the same reason.
-    const out = await this.client.send(
-      new DeleteCommand({ TableName: this.tableName, Key: membershipKey(room, connectionId), ReturnValues: 'ALL_OLD' }),
-    );
-    const updated = await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: this.#key(connectionId),
-        UpdateExpression: 'DELETE rooms :room',
-        ConditionExpression: 'attribute_exists(sk)',
-        ExpressionAttributeValues: { ':room': new Set([room]) },
-        ReturnValues: 'ALL_NEW',
-      }),
-    ).catch((error: Error) => {
-      if (error.name !== 'ConditionalCheckFailedException') throw error;
-      return undefined;
-    });
+    const out = await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: membershipKey(room, connectionId), ReturnValues: 'ALL_OLD' }));
+    const updated = await this.client
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.#key(connectionId),
+          UpdateExpression: 'DELETE rooms :room',
+          ConditionExpression: 'attribute_exists(sk)',
+          ExpressionAttributeValues: { ':room': new Set([room]) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )
+      .catch((error: Error) => {
+        if (error.name !== 'ConditionalCheckFailedException') throw error;
+        return undefined;
+      });
     // A leave ends the membership at once: a resume does not bring the room back.
     const session = updated?.Attributes?.session as string | undefined;
     if (session !== undefined && this.sessions) await this.sessions.removeRoom(session, room);
@@ -192,7 +214,8 @@ export class ConnectionStore implements Store {
   async *pagesOf(target: PageTarget, options: PageOptions = {}): AsyncGenerator<Page> {
     const { cursor, signal } = options;
     const partition = this.#partitionOf(target);
-    if (cursor !== undefined && (typeof cursor !== 'string' || cursor === '')) throw new TypeError(`pagesOf: a cursor is a non-empty string; got ${JSON.stringify(cursor)}`);
+    if (cursor !== undefined && (typeof cursor !== 'string' || cursor === ''))
+      throw new TypeError(`pagesOf: a cursor is a non-empty string; got ${JSON.stringify(cursor)}`);
     let from: Record<string, unknown> | undefined = cursor === undefined ? undefined : { pk: partition, sk: cursor };
     do {
       const out = await this.#query(partition, from, signal);
@@ -211,7 +234,11 @@ export class ConnectionStore implements Store {
     } while (from !== undefined);
   }
 
-  async #query(partition: string, ExclusiveStartKey: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<{ ids: string[]; next?: Record<string, unknown> }> {
+  async #query(
+    partition: string,
+    ExclusiveStartKey: Record<string, unknown> | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ ids: string[]; next?: Record<string, unknown> }> {
     signal?.throwIfAborted();
     const out = await this.client.send(
       new QueryCommand({
@@ -281,7 +308,14 @@ export class ConnectionStore implements Store {
     if (ids.length === 0) return result;
     // Each connection item lists its rooms, so 100 connections' memberships cost one BatchGetItem,
     // not one Query per id. It also says when the connection registered, for keepConnectedAfter.
-    const read = await batchGet(this.client, this.tableName, ids.map((id) => this.#key(id)), { ProjectionExpression: 'sk, rooms, connectedAt, userId' }, this.#batch, signal);
+    const read = await batchGet(
+      this.client,
+      this.tableName,
+      ids.map((id) => this.#key(id)),
+      { ProjectionExpression: 'sk, rooms, connectedAt, userId' },
+      this.#batch,
+      signal,
+    );
     result.requests.batchGet = read.calls;
     result.error = read.error;
     const unread = new Set(read.left.map((key) => key.sk as string));
@@ -311,8 +345,14 @@ export class ConnectionStore implements Store {
     // A connection counts as removed when its own row's delete is done (its memberships follow).
     const connectionRow = (request: WriteRequest) => (request as { DeleteRequest: { Key: { pk: string; sk: string } } }).DeleteRequest.Key;
     const isConnectionRow = (request: WriteRequest) => String(connectionRow(request).pk).startsWith(connectionsPartition(0).replace(/\d+$/, ''));
-    const written = await batchWrite(this.client, this.tableName, deletes, this.#batch, signal,
-      onRemoved && ((done) => onRemoved(done.filter(isConnectionRow).map((request) => String(connectionRow(request).sk)))));
+    const written = await batchWrite(
+      this.client,
+      this.tableName,
+      deletes,
+      this.#batch,
+      signal,
+      onRemoved && ((done) => onRemoved(done.filter(isConnectionRow).map((request) => String(connectionRow(request).sk)))),
+    );
     result.requests.batchWrite = written.calls;
     result.error ??= written.error;
     // Every key's sk is the connection id, so what is left maps back to connections.

@@ -3,15 +3,32 @@
 export { ConnectionStore, type ConnectionStoreOptions } from './connection-store.ts';
 // Its DynamoDB clients: the lean default, and the SDK's (for those who want it).
 export {
-  createLiteDocumentClient, sdkDocumentClient, type DocumentClient,
-  DocumentCommand, GetCommand, PutCommand, UpdateCommand, DeleteCommand, QueryCommand, BatchGetCommand, BatchWriteCommand,
+  createLiteDocumentClient,
+  sdkDocumentClient,
+  type DocumentClient,
+  DocumentCommand,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+  DeleteCommand,
+  QueryCommand,
+  BatchGetCommand,
+  BatchWriteCommand,
 } from './dynamodb/document-client.ts';
 export { createDocumentClient } from './dynamodb/sdk-client.ts';
 export { DynamoDBServiceError, dynamoEndpoint, type DynamoJsonClientOptions } from './dynamodb/json-client.ts';
 export { MemoryStore } from './memory-store.ts';
 export {
   NotConnectedError,
-  type Store, type ConnectionDetails, type ConnectionInfo, type ReadOptions, type RemoveOptions, type RemoveResult, type Page, type PageOptions, type PageTarget,
+  type Store,
+  type ConnectionDetails,
+  type ConnectionInfo,
+  type ReadOptions,
+  type RemoveOptions,
+  type RemoveResult,
+  type Page,
+  type PageOptions,
+  type PageTarget,
 } from './store.ts';
 export { connectionKey, membershipKey, connectionsPartition, roomPartition } from './keys.ts';
 export { defaultConnectionShards, connectionShards, shardOf } from './shards.ts';

@@ -9,8 +9,10 @@ export const connectionsPartition = (shard: number) => `connections#${shard}`;
 export const roomPartition = (room: string) => `room#${room}`;
 
 /** The key of a connection's row: its shard comes from the id alone. */
-export const connectionKey = (connectionId: string, shards: number = connectionShards()) =>
-  ({ pk: connectionsPartition(shardOf(connectionId, shards)), sk: connectionId });
+export const connectionKey = (connectionId: string, shards: number = connectionShards()) => ({
+  pk: connectionsPartition(shardOf(connectionId, shards)),
+  sk: connectionId,
+});
 export const membershipKey = (room: string, connectionId: string) => ({ pk: roomPartition(room), sk: connectionId });
 
 export const nowSeconds = (now: number) => Math.floor(now / 1000);

@@ -4,8 +4,17 @@ import { roomStream } from './room-log.ts';
 import { checkUserId } from './users.ts';
 import { connectionShards, shardOf } from './shards.ts';
 import {
-  maxConnectionSeconds, NotConnectedError, type ConnectionDetails, type ConnectionInfo, type Page, type PageOptions, type PageTarget,
-  type ReadOptions, type RemoveOptions, type RemoveResult, type Store,
+  maxConnectionSeconds,
+  NotConnectedError,
+  type ConnectionDetails,
+  type ConnectionInfo,
+  type Page,
+  type PageOptions,
+  type PageTarget,
+  type ReadOptions,
+  type RemoveOptions,
+  type RemoveResult,
+  type Store,
 } from './store.ts';
 
 /**
@@ -31,10 +40,13 @@ export class MemoryStore implements Store {
     this.#pageSize = options.pageSize ?? 1000;
     if (options.sessions) {
       const clock = { windowSeconds: options.sessions.windowSeconds, now: this.#now };
-      this.sessions = new MemorySessions({ ...clock, named: (id, key) => {
-        const c = this.#live(id);
-        if (c !== undefined) c.session = key;
-      } });
+      this.sessions = new MemorySessions({
+        ...clock,
+        named: (id, key) => {
+          const c = this.#live(id);
+          if (c !== undefined) c.session = key;
+        },
+      });
       this.log = new MemoryRoomLog(clock);
     }
   }
@@ -133,7 +145,17 @@ export class MemoryStore implements Store {
 
   async get(connectionId: string): Promise<ConnectionInfo | undefined> {
     const c = this.#live(connectionId);
-    return c && { connectionId, name: c.name, userId: c.userId, connectedAt: c.connectedAt, ttl: c.ttl, rooms: [...c.rooms].sort(), ...(c.session === undefined ? {} : { session: c.session }) };
+    return (
+      c && {
+        connectionId,
+        name: c.name,
+        userId: c.userId,
+        connectedAt: c.connectedAt,
+        ttl: c.ttl,
+        rooms: [...c.rooms].sort(),
+        ...(c.session === undefined ? {} : { session: c.session }),
+      }
+    );
   }
 
   async remove(connectionIds: Iterable<string>, options: RemoveOptions = {}): Promise<RemoveResult> {

@@ -102,14 +102,17 @@ export class DynamoRateLimiter implements RateLimiter {
     if (refusedUntil !== undefined && refusedUntil > now) return { allowed: false, retryAfterMs: refusedUntil - now };
     this.#refusedUntil.delete(key);
     const interval = intervalOf(rule);
-    const update = (expression: string, condition: string, values: Record<string, number>) => this.client.send(new UpdateCommand({
-      TableName: this.tableName,
-      Key: { pk: `rate#${key}`, sk: 'rate' },
-      UpdateExpression: `${expression}, #ttl = :ttl`,
-      ConditionExpression: condition,
-      ExpressionAttributeNames: { '#tat': 'tat', '#ttl': 'ttl' },
-      ExpressionAttributeValues: { ...values, ':ttl': Math.floor(now / 1000) + maxConnectionSeconds },
-    }));
+    const update = (expression: string, condition: string, values: Record<string, number>) =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `rate#${key}`, sk: 'rate' },
+          UpdateExpression: `${expression}, #ttl = :ttl`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#tat': 'tat', '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ...values, ':ttl': Math.floor(now / 1000) + maxConnectionSeconds },
+        }),
+      );
     try {
       // At a normal pace the bucket is full (tat has passed): one write.
       await update('SET #tat = :next', 'attribute_not_exists(#tat) OR #tat <= :now', { ':next': now + interval, ':now': now });
@@ -125,7 +128,11 @@ export class DynamoRateLimiter implements RateLimiter {
     // credit the time between the two writes, milliseconds, never a quiet hour.
     const later = clock();
     try {
-      await update('SET #tat = #tat + :interval', '#tat > :floor AND #tat <= :limit', { ':interval': interval, ':floor': now, ':limit': later + toleranceOf(rule) });
+      await update('SET #tat = #tat + :interval', '#tat > :floor AND #tat <= :limit', {
+        ':interval': interval,
+        ':floor': now,
+        ':limit': later + toleranceOf(rule),
+      });
       return { allowed: true, retryAfterMs: 0 };
     } catch (error) {
       if (!conditionFailed(error)) throw error;

@@ -15,11 +15,7 @@ type Step = { shard: number; step: IteratorResult<Page> };
  * A page read ahead but not handed over yet is dropped when the consumer stops early: its shard's
  * position is the `cursor` of the last page handed over, which is what a spill records.
  */
-export async function* readShards(
-  read: (shard: number) => AsyncIterable<Page>,
-  shards: readonly number[],
-  concurrency: number,
-): AsyncGenerator<ShardPage> {
+export async function* readShards(read: (shard: number) => AsyncIterable<Page>, shards: readonly number[], concurrency: number): AsyncGenerator<ShardPage> {
   const active = new Map<number, { iterator: AsyncIterator<Page>; pending: Promise<Step> }>();
   let next = 0;
   const advance = (shard: number, iterator: AsyncIterator<Page>): Promise<Step> => {

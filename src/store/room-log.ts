@@ -84,7 +84,12 @@ export class RoomLog implements MessageLog {
   constructor(options: RoomLogOptions) {
     this.tableName = options.tableName;
     this.client = documentClientOf(options.client);
-    this.#options = withDefaults(defaults, { windowSeconds: options.windowSeconds, headSeconds: options.headSeconds, maxReplay: options.maxReplay, now: options.now });
+    this.#options = withDefaults(defaults, {
+      windowSeconds: options.windowSeconds,
+      headSeconds: options.headSeconds,
+      maxReplay: options.maxReplay,
+      now: options.now,
+    });
     this.windowSeconds = checkNumber('room log windowSeconds', this.#options.windowSeconds, { min: 1, integer: true });
     checkNumber('room log headSeconds', this.#options.headSeconds, { min: 1, integer: true });
     checkNumber('room log maxReplay', this.#options.maxReplay, { min: 1, integer: true });
@@ -94,17 +99,20 @@ export class RoomLog implements MessageLog {
   /** Reserves `count` consecutive sequences of a stream; resolves with the first. */
   async allocate(stream: string, count: number, signal?: AbortSignal): Promise<number> {
     const now = this.#options.now();
-    const out = await this.client.send(new UpdateCommand({
-      TableName: this.tableName,
-      Key: headKey(stream),
-      // `base` remembers where this numbering began: a position before it (a room joined before
-      // its first message) is its start, not a gap.
-      UpdateExpression: 'SET seq = if_not_exists(seq, :base) + :n, #base = if_not_exists(#base, :base), #ttl = :ttl',
-      // Both are DynamoDB reserved words.
-      ExpressionAttributeNames: { '#ttl': 'ttl', '#base': 'base' },
-      ExpressionAttributeValues: { ':base': now * 1000, ':n': count, ':ttl': nowSeconds(now) + this.#options.headSeconds },
-      ReturnValues: 'UPDATED_NEW',
-    }), { abortSignal: signal });
+    const out = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: headKey(stream),
+        // `base` remembers where this numbering began: a position before it (a room joined before
+        // its first message) is its start, not a gap.
+        UpdateExpression: 'SET seq = if_not_exists(seq, :base) + :n, #base = if_not_exists(#base, :base), #ttl = :ttl',
+        // Both are DynamoDB reserved words.
+        ExpressionAttributeNames: { '#ttl': 'ttl', '#base': 'base' },
+        ExpressionAttributeValues: { ':base': now * 1000, ':n': count, ':ttl': nowSeconds(now) + this.#options.headSeconds },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+      { abortSignal: signal },
+    );
     return Number(out.Attributes?.seq) - count + 1;
   }
 
@@ -115,7 +123,11 @@ export class RoomLog implements MessageLog {
       PutRequest: { Item: { pk: logPartition(stream), sk: entrySortKey(seq), payload, ttl } },
     }));
     const out = await batchWrite(this.client, this.tableName, puts, this.#batch, signal);
-    if (out.left.length > 0) throw new Error(`room log: ${out.left.length} of ${puts.length} entries of ${stream} not written: ${String((out.error as Error)?.message ?? out.error ?? 'aborted')}`, { cause: out.error });
+    if (out.left.length > 0)
+      throw new Error(
+        `room log: ${out.left.length} of ${puts.length} entries of ${stream} not written: ${String((out.error as Error)?.message ?? out.error ?? 'aborted')}`,
+        { cause: out.error },
+      );
   }
 
   /** The last sequence handed out in a stream, 0 when none (strongly consistent). */
@@ -141,15 +153,18 @@ export class RoomLog implements MessageLog {
     let start: Record<string, unknown> | undefined;
     const now = nowSeconds(this.#options.now());
     do {
-      const out = await this.client.send(new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
-        FilterExpression: '#ttl > :now',
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':pk': logPartition(stream), ':first': entrySortKey(after + 1), ':last': entrySortKey(head), ':now': now },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }), { abortSignal: signal });
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+          FilterExpression: '#ttl > :now',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':pk': logPartition(stream), ':first': entrySortKey(after + 1), ':last': entrySortKey(head), ':now': now },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+        { abortSignal: signal },
+      );
       for (const item of out.Items ?? []) {
         if (entries.length === this.#options.maxReplay) return { entries, head, base, complete: false };
         entries.push({ seq: Number(String(item.sk).slice(4)), payload: item.payload as Uint8Array });

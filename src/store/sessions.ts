@@ -86,7 +86,9 @@ export class SessionStore implements Sessions {
   async create(userId: string, connectionId: string, useq: number): Promise<{ token: string; session: Session }> {
     const token = newResumeToken();
     const session: Session = { key: sessionKeyOf(token), userId, connectionId, rooms: {}, useq, ttl: this.#attachedTtl() };
-    await this.#client.send(new PutCommand({ TableName: this.#tableName, Item: { ...itemKey(session.key), userId, connectionId, rooms: {}, useq, ttl: session.ttl } }));
+    await this.#client.send(
+      new PutCommand({ TableName: this.#tableName, Item: { ...itemKey(session.key), userId, connectionId, rooms: {}, useq, ttl: session.ttl } }),
+    );
     await this.#name(connectionId, session.key);
     return { token, session };
   }
@@ -105,14 +107,16 @@ export class SessionStore implements Sessions {
   /** Moves a session to a new connection (a resume). False when it ended or expired meanwhile. */
   async attach(key: string, connectionId: string): Promise<boolean> {
     try {
-      await this.#client.send(new UpdateCommand({
-        TableName: this.#tableName,
-        Key: itemKey(key),
-        UpdateExpression: 'SET connectionId = :c, #ttl = :ttl',
-        ConditionExpression: 'attribute_exists(pk) AND #ttl > :now',
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':c': connectionId, ':ttl': this.#attachedTtl(), ':now': nowSeconds(this.#now()) },
-      }));
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: itemKey(key),
+          UpdateExpression: 'SET connectionId = :c, #ttl = :ttl',
+          ConditionExpression: 'attribute_exists(pk) AND #ttl > :now',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':c': connectionId, ':ttl': this.#attachedTtl(), ':now': nowSeconds(this.#now()) },
+        }),
+      );
     } catch (error) {
       if (isConditionFailure(error)) return false;
       throw error;
@@ -126,52 +130,64 @@ export class SessionStore implements Sessions {
    * A connection the session has already moved away from (a resume came first) changes nothing.
    */
   async detach(key: string, connectionId: string): Promise<void> {
-    await this.#unlessMoved(new UpdateCommand({
-      TableName: this.#tableName,
-      Key: itemKey(key),
-      UpdateExpression: 'SET #ttl = :ttl',
-      ConditionExpression: 'connectionId = :c',
-      ExpressionAttributeNames: { '#ttl': 'ttl' },
-      ExpressionAttributeValues: { ':c': connectionId, ':ttl': nowSeconds(this.#now()) + this.windowSeconds },
-    }));
+    await this.#unlessMoved(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: itemKey(key),
+        UpdateExpression: 'SET #ttl = :ttl',
+        ConditionExpression: 'connectionId = :c',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':c': connectionId, ':ttl': nowSeconds(this.#now()) + this.windowSeconds },
+      }),
+    );
   }
 
   /** An explicit close: the session ends at once (only if `connectionId` still holds it). */
   async end(key: string, connectionId: string): Promise<void> {
-    await this.#unlessMoved(new DeleteCommand({
-      TableName: this.#tableName,
-      Key: itemKey(key),
-      ConditionExpression: 'connectionId = :c',
-      ExpressionAttributeValues: { ':c': connectionId },
-    }));
+    await this.#unlessMoved(
+      new DeleteCommand({
+        TableName: this.#tableName,
+        Key: itemKey(key),
+        ConditionExpression: 'connectionId = :c',
+        ExpressionAttributeValues: { ':c': connectionId },
+      }),
+    );
   }
 
   /** Records a room the session's connection joined, with the room log's head at that moment. */
   async addRoom(key: string, room: string, headAtJoin: number): Promise<void> {
-    await this.#client.send(new UpdateCommand({
-      TableName: this.#tableName,
-      Key: itemKey(key),
-      // A re-join keeps the first join's position.
-      UpdateExpression: 'SET rooms.#room = if_not_exists(rooms.#room, :seq)',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeNames: { '#room': room },
-      ExpressionAttributeValues: { ':seq': headAtJoin },
-    })).catch((error) => {
-      if (!isConditionFailure(error)) throw error;
-    });
+    await this.#client
+      .send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: itemKey(key),
+          // A re-join keeps the first join's position.
+          UpdateExpression: 'SET rooms.#room = if_not_exists(rooms.#room, :seq)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#room': room },
+          ExpressionAttributeValues: { ':seq': headAtJoin },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   /** A leave ends the membership at once: a resume no longer brings the room back. */
   async removeRoom(key: string, room: string): Promise<void> {
-    await this.#client.send(new UpdateCommand({
-      TableName: this.#tableName,
-      Key: itemKey(key),
-      UpdateExpression: 'REMOVE rooms.#room',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeNames: { '#room': room },
-    })).catch((error) => {
-      if (!isConditionFailure(error)) throw error;
-    });
+    await this.#client
+      .send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: itemKey(key),
+          UpdateExpression: 'REMOVE rooms.#room',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#room': room },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   #attachedTtl(): number {
@@ -180,14 +196,16 @@ export class SessionStore implements Sessions {
 
   /** The connection item names its session, so join, leave and $disconnect find it. */
   async #name(connectionId: string, key: string): Promise<void> {
-    await this.#client.send(new UpdateCommand({
-      TableName: this.#tableName,
-      Key: connectionKey(connectionId, this.#shards),
-      UpdateExpression: 'SET #session = :key',
-      ConditionExpression: 'attribute_exists(sk)',
-      ExpressionAttributeNames: { '#session': 'session' },
-      ExpressionAttributeValues: { ':key': key },
-    }));
+    await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: connectionKey(connectionId, this.#shards),
+        UpdateExpression: 'SET #session = :key',
+        ConditionExpression: 'attribute_exists(sk)',
+        ExpressionAttributeNames: { '#session': 'session' },
+        ExpressionAttributeValues: { ':key': key },
+      }),
+    );
   }
 
   /** A condition on the holding connection that fails means the session moved on (or ended): nothing to do. */

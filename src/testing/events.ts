@@ -64,7 +64,12 @@ export const makeWsEvent = (spec: WsEventSpec): APIGatewayProxyWebsocketEventV2 
     }
   }
   if (eventType === 'CONNECT') {
-    const headers = { Host: requestContext.domainName as string, 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': randomBytes(16).toString('base64'), ...spec.headers };
+    const headers = {
+      Host: requestContext.domainName as string,
+      'Sec-WebSocket-Version': '13',
+      'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
+      ...spec.headers,
+    };
     event.headers = headers;
     event.multiValueHeaders = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]]));
     if (spec.queryStringParameters) {

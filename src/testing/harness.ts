@@ -144,8 +144,7 @@ export class WsTestHarness {
   }
 
   #transport(): Transport {
-    const gone = (id: string) =>
-      new TransportError({ kind: 'gone', status: 410, name: 'GoneException', message: `connection ${id} is gone` });
+    const gone = (id: string) => new TransportError({ kind: 'gone', status: 410, name: 'GoneException', message: `connection ${id} is gone` });
     return {
       post: async (id, body) => {
         if (!this.open.has(id)) throw gone(id);

@@ -18,8 +18,6 @@ export interface TestingOverrides {
   connectGraceMs?: number;
 }
 
-export const withTestingOverrides = <T extends object>(context: T, overrides: TestingOverrides): T =>
-  Object.assign(context, { [key]: overrides });
+export const withTestingOverrides = <T extends object>(context: T, overrides: TestingOverrides): T => Object.assign(context, { [key]: overrides });
 
-export const testingOverrides = (context: object): TestingOverrides | undefined =>
-  (context as Record<symbol, TestingOverrides | undefined>)[key];
+export const testingOverrides = (context: object): TestingOverrides | undefined => (context as Record<symbol, TestingOverrides | undefined>)[key];

@@ -27,8 +27,26 @@ const insert = (template: string, block: DocBlock): string => {
 
 const copyRepository = (): string => {
   const copy = join(tempDir('add-route'), 'repo');
-  for (const path of ['src', 'middleware', 'handlers', 'packages/gateway/src', 'packages/gateway/test', 'packages/gateway/package.json', 'test', 'events', 'scripts', 'bench', 'demo', 'template.yaml', 'env.json', 'build.mjs', 'build.d.mts',
-    'package.json', 'jest.config.js', 'tsconfig.json']) {
+  for (const path of [
+    'src',
+    'middleware',
+    'handlers',
+    'packages/gateway/src',
+    'packages/gateway/test',
+    'packages/gateway/package.json',
+    'test',
+    'events',
+    'scripts',
+    'bench',
+    'demo',
+    'template.yaml',
+    'env.json',
+    'build.mjs',
+    'build.d.mts',
+    'package.json',
+    'jest.config.js',
+    'tsconfig.json',
+  ]) {
     cpSync(join(repoRoot, path), join(copy, path), { recursive: true });
   }
   symlinkSync(join(repoRoot, 'node_modules'), join(copy, 'node_modules'), 'dir');
@@ -36,10 +54,13 @@ const copyRepository = (): string => {
 };
 
 describe(`${page}, on a copy of the repository`, () => {
-  it('keeps the typecheck and the framework and app tests green, the new route\'s test included', async () => {
+  it("keeps the typecheck and the framework and app tests green, the new route's test included", async () => {
     const blocks = runnableBlocks(page);
     expect(blocks.map((b) => `${b.attrs.file}${b.attrs.insert ? ` ${b.attrs.insert}` : ''}`)).toEqual([
-      'handlers/whoami.ts', 'template.yaml Routes', 'template.yaml Resources', 'test/app/whoami.test.ts',
+      'handlers/whoami.ts',
+      'template.yaml Routes',
+      'template.yaml Resources',
+      'test/app/whoami.test.ts',
     ]);
     const copy = copyRepository();
     let template = readFileSync(join(copy, 'template.yaml'), 'utf8');
@@ -53,14 +74,34 @@ describe(`${page}, on a copy of the repository`, () => {
     const typecheck = await runNode([join(repoRoot, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', copy], { cwd: copy, env, timeoutMs: 60_000 });
     expect({ code: typecheck.code, out: typecheck.stdout }).toEqual({ code: 0, out: '' });
 
-    const jest = await runNode([join(repoRoot, 'node_modules/jest/bin/jest.js'), 'test/framework', 'test/app', '--ci', '--maxWorkers=2',
-      '--testPathIgnorePatterns', '/node_modules/', '/test/app/e2e/', '/test/app/add-route\\.test\\.ts$', '/test/app/validate\\.test\\.ts$',
-      '/test/app/sam-build\\.test\\.ts$',
-      '--cacheDirectory', join(copy, '.jest-cache')], {
-      cwd: copy, env: { ...env, NODE_OPTIONS: '--experimental-vm-modules', PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}` }, timeoutMs: 900_000,
-    });
+    const jest = await runNode(
+      [
+        join(repoRoot, 'node_modules/jest/bin/jest.js'),
+        'test/framework',
+        'test/app',
+        '--ci',
+        '--maxWorkers=2',
+        '--testPathIgnorePatterns',
+        '/node_modules/',
+        '/test/app/e2e/',
+        '/test/app/add-route\\.test\\.ts$',
+        '/test/app/validate\\.test\\.ts$',
+        '/test/app/sam-build\\.test\\.ts$',
+        '--cacheDirectory',
+        join(copy, '.jest-cache'),
+      ],
+      {
+        cwd: copy,
+        env: { ...env, NODE_OPTIONS: '--experimental-vm-modules', PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH ?? ''}` },
+        timeoutMs: 900_000,
+      },
+    );
     const summary = /^Tests: .*$/m.exec(jest.stderr)?.[0];
-    expect({ code: jest.code, summary, failures: jest.code === 0 ? '' : jest.stderr.slice(-6000) }).toEqual({ code: 0, summary: expect.stringMatching(/^Tests: +\d+ passed, \d+ total$/), failures: '' });
+    expect({ code: jest.code, summary, failures: jest.code === 0 ? '' : jest.stderr.slice(-6000) }).toEqual({
+      code: 0,
+      summary: expect.stringMatching(/^Tests: +\d+ passed, \d+ total$/),
+      failures: '',
+    });
     // The new route's own test ran, and the template rules saw the new function.
     expect(jest.stderr).toMatch(/PASS test\/app\/whoami\.test\.ts/);
     expect(jest.stderr).toMatch(/PASS test\/app\/template\.test\.ts/);

@@ -26,10 +26,14 @@ afterAll(async () => {
   rmSync(outdir, { recursive: true, force: true });
 });
 
-const refusal = (gw: Gateway, token: string | undefined) => TestClient.open(token === undefined ? gw.wsUrl : `${gw.wsUrl}?token=${encodeURIComponent(token)}`).then(
-  (client) => { client.close(); throw new Error('the upgrade was accepted'); },
-  (error: { status?: number }) => error.status,
-);
+const refusal = (gw: Gateway, token: string | undefined) =>
+  TestClient.open(token === undefined ? gw.wsUrl : `${gw.wsUrl}?token=${encodeURIComponent(token)}`).then(
+    (client) => {
+      client.close();
+      throw new Error('the upgrade was accepted');
+    },
+    (error: { status?: number }) => error.status,
+  );
 
 const open = async (name: string, extra: Record<string, string> = {}) => {
   const client = await openAs(gateway.wsUrl, name, extra);
@@ -61,8 +65,14 @@ describe('connecting', () => {
     expect(await refusal(gateway, await devToken(gateway.wsUrl, 'mallory', { aud: 'another-app' }))).toBe(401);
     // Same issuer name, a key the issuer never published (a kid it does not know).
     const { privateKey } = await generateKeyPair('RS256');
-    const stranger = await new SignJWT({ name: 'mallory' }).setProtectedHeader({ alg: 'RS256', kid: 'not-theirs' })
-      .setIssuer(gateway.devIssuer!.url).setAudience(gateway.devIssuer!.audience).setSubject('dev-mallory').setIssuedAt().setExpirationTime('5m').sign(privateKey);
+    const stranger = await new SignJWT({ name: 'mallory' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'not-theirs' })
+      .setIssuer(gateway.devIssuer!.url)
+      .setAudience(gateway.devIssuer!.audience)
+      .setSubject('dev-mallory')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
     expect(await refusal(gateway, stranger)).toBe(401);
     expect(await refusal(gateway, 'not-a-jwt')).toBe(401);
     const expiring = await devToken(gateway.wsUrl, 'mallory', { ttl: '1' });
@@ -100,7 +110,14 @@ describe('the verified identity on every route', () => {
     // A client cannot say who it is: extra fields are ignored, `from` comes from the authorizer.
     alice.send({ action: 'send', room: 'identity', text: 'hi bob', from: { id: 'x', name: 'bob' }, name: 'bob' });
     const [message] = await bob.waitFor((d) => d?.type === 'message' && d.text === 'hi bob');
-    expect(message).toEqual({ type: 'message', id: expect.any(String), room: 'identity', from: { id: aliceId, name: 'alice' }, text: 'hi bob', seq: expect.any(Number) });
+    expect(message).toEqual({
+      type: 'message',
+      id: expect.any(String),
+      room: 'identity',
+      from: { id: aliceId, name: 'alice' },
+      text: 'hi bob',
+      seq: expect.any(Number),
+    });
 
     await alice.close();
     const [left] = await bob.waitFor((d) => d?.type === 'left' && d.connectionId === aliceId);
@@ -165,10 +182,10 @@ describe('abuse limits', () => {
 describe('the development issuer', () => {
   test('serves its keys and short-lived tokens; bad requests get 400', async () => {
     const base = gateway.wsUrl.replace(/^ws/, 'http');
-    const jwks = await (await fetch(`${base}/.well-known/jwks.json`)).json() as { keys: Array<{ kid: string; alg: string; n: string }> };
+    const jwks = (await (await fetch(`${base}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string; alg: string; n: string }> };
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ alg: 'RS256', kty: 'RSA', use: 'sig' });
-    const minted = await (await fetch(`${base}/dev/token?name=alice`)).json() as Record<string, unknown>;
+    const minted = (await (await fetch(`${base}/dev/token?name=alice`)).json()) as Record<string, unknown>;
     expect(minted).toMatchObject({ tokenType: 'Bearer', expiresIn: 600, issuer: gateway.devIssuer!.url, sub: 'dev-alice', name: 'alice' });
     const payload = JSON.parse(Buffer.from(String(minted.token).split('.')[1]!, 'base64url').toString());
     expect(payload.exp - payload.iat).toBe(600);
@@ -180,7 +197,11 @@ describe('the development issuer', () => {
     // An https issuer on loopback that nothing serves: the authorizer refuses the dev token by its
     // iss before fetching any keys.
     const other = await startGateway({
-      template: 'template.yaml', port: 0, dynamodbPort: 0, quiet, outdir: join(outdir, 'other'),
+      template: 'template.yaml',
+      port: 0,
+      dynamodbPort: 0,
+      quiet,
+      outdir: join(outdir, 'other'),
       parameters: { IssuerUrl: 'https://127.0.0.1:9/issuer', Audience: 'ws-outbox-local' },
     });
     try {

@@ -31,16 +31,26 @@ const key = async (kid: string) => {
   return { kid, privateKey: privateKey as CryptoKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
 };
 
-const token = (signer: { kid: string; privateKey: CryptoKey }, claims: Record<string, unknown> = {}, options: { aud?: string; iss?: string; exp?: string | number } = {}) =>
+const token = (
+  signer: { kid: string; privateKey: CryptoKey },
+  claims: Record<string, unknown> = {},
+  options: { aud?: string; iss?: string; exp?: string | number } = {},
+) =>
   new SignJWT({ name: 'alice', ...claims })
     .setProtectedHeader({ alg: 'RS256', kid: signer.kid })
-    .setIssuer(options.iss ?? issuer).setAudience(options.aud ?? audience).setSubject('user-123')
-    .setIssuedAt().setExpirationTime(options.exp ?? '5m')
+    .setIssuer(options.iss ?? issuer)
+    .setAudience(options.aud ?? audience)
+    .setSubject('user-123')
+    .setIssuedAt()
+    .setExpirationTime(options.exp ?? '5m')
     .sign(signer.privateKey);
 
 const methodArn = 'arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/$connect';
 const event = (jwt: string | undefined) => ({
-  type: 'REQUEST', methodArn, headers: {}, multiValueHeaders: {},
+  type: 'REQUEST',
+  methodArn,
+  headers: {},
+  multiValueHeaders: {},
   ...(jwt === undefined ? {} : { queryStringParameters: { token: jwt } }),
   requestContext: { routeKey: '$connect', eventType: 'CONNECT', connectionId: 'Xb1CdcwFoAMCJdw=', apiId: 'a1b2c3d4e5', stage: 'dev' },
 });
@@ -48,7 +58,12 @@ const event = (jwt: string | undefined) => ({
 /** A warm instance of the bundle with this environment (the template's, with the issuer set). */
 const instance = (environment: Record<string, string>) => {
   const pool = new FunctionPool({
-    fn: { ...fn, environment: { ...fn.environment, ...environment } }, codeFile: bundle, log, guard, ledger: new InvocationLedger(), maxInstances: 1,
+    fn: { ...fn, environment: { ...fn.environment, ...environment } },
+    codeFile: bundle,
+    log,
+    guard,
+    ledger: new InvocationLedger(),
+    maxInstances: 1,
     env: { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' },
   });
   pools.push(pool);
@@ -119,8 +134,13 @@ describe('the authorizer bundle against a loopback JWKS', () => {
     refused(await authorize(`${good.slice(0, -6)}${good.endsWith('AAAAAA') ? 'BBBBBB' : 'AAAAAA'}`));
     // An HS256 token "signed" with the public key's text (algorithm confusion) is not RS256.
     const { createSecretKey } = await import('node:crypto');
-    const hs = await new SignJWT({ name: 'alice' }).setProtectedHeader({ alg: 'HS256', kid: k.kid }).setIssuer(issuer).setAudience(audience)
-      .setSubject('user-123').setExpirationTime('5m').sign(createSecretKey(Buffer.from(JSON.stringify(k.jwk))));
+    const hs = await new SignJWT({ name: 'alice' })
+      .setProtectedHeader({ alg: 'HS256', kid: k.kid })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject('user-123')
+      .setExpirationTime('5m')
+      .sign(createSecretKey(Buffer.from(JSON.stringify(k.jwk))));
     refused(await authorize(hs));
   });
 
@@ -139,8 +159,11 @@ describe('the authorizer bundle against a loopback JWKS', () => {
   it('fetches the keys while it loads (init, at full CPU), and loads all the same when the issuer is down', async () => {
     jwks = { keys: [(await key('key-init')).jwk] };
     const before = jwksRequests;
-    const load = (issuerUrl: string) => runNode(['--input-type=module', '-e', 'await import(process.argv[1]); console.log("loaded")', bundle],
-      { env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', ISSUER_URL: issuerUrl, AUDIENCE: audience }, timeoutMs: 20_000 });
+    const load = (issuerUrl: string) =>
+      runNode(['--input-type=module', '-e', 'await import(process.argv[1]); console.log("loaded")', bundle], {
+        env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', ISSUER_URL: issuerUrl, AUDIENCE: audience },
+        timeoutMs: 20_000,
+      });
     const up = await load(issuer);
     expect({ stdout: up.stdout.trim(), code: up.code }).toEqual({ stdout: 'loaded', code: 0 });
     expect(jwksRequests).toBe(before + 1); // before any invocation

@@ -47,7 +47,9 @@ describe('chat protocol', () => {
       expect(await h.store.get(alice)).toMatchObject({ name: 'alice', userId: 'user-alice' });
 
       let r = await h.invoke(join, { routeKey: 'join', connectionId: alice, body: { action: 'join', room: 'lobby' } });
-      expect(r.sent).toEqual([{ connectionId: alice, data: expect.any(String), json: { type: 'joined', id: anId, room: 'lobby', connectionId: alice, name: 'alice' } }]);
+      expect(r.sent).toEqual([
+        { connectionId: alice, data: expect.any(String), json: { type: 'joined', id: anId, room: 'lobby', connectionId: alice, name: 'alice' } },
+      ]);
       r = await h.invoke(join, { routeKey: 'join', connectionId: bob, body: { action: 'join', room: 'lobby' } });
       // Every member, the joiner included.
       expect(r.sent.map((s) => s.connectionId).sort()).toEqual([alice, bob].sort());
@@ -121,8 +123,13 @@ describe('chat protocol', () => {
   it.each([
     ['an unknown action', defaultRoute, '$default', { action: 'dance' }, 'unknown action "dance" (one of: join, leave, send)'],
     ['no action', defaultRoute, '$default', { room: 'x' }, 'missing field "action" (one of: join, leave, send)'],
-    ['a binary frame holding a valid send (API Gateway routes only text frames by their body)', defaultRoute, '$default',
-      new TextEncoder().encode(JSON.stringify({ action: 'send', room: 'lobby', text: 'hi' })), 'binary frames are not routed by their body: send the message as a text frame (JSON)'],
+    [
+      'a binary frame holding a valid send (API Gateway routes only text frames by their body)',
+      defaultRoute,
+      '$default',
+      new TextEncoder().encode(JSON.stringify({ action: 'send', room: 'lobby', text: 'hi' })),
+      'binary frames are not routed by their body: send the message as a text frame (JSON)',
+    ],
     ['invalid JSON', defaultRoute, '$default', 'not json', 'Invalid JSON: the message must be a JSON object'],
     ['join without a room', join, 'join', { action: 'join' }, 'missing field "room"'],
     ['a room with a space', join, 'join', { action: 'join', room: 'a b' }, '"room" must be 1-64 letters, digits, "_", "." or "-"'],
@@ -140,7 +147,8 @@ describe('chat protocol', () => {
       const r = await h.invoke(handler, { routeKey, connectionId: me, body });
       expect(r.response.statusCode).toBe(400);
       expect(r.sent).toEqual([{ connectionId: me, data: JSON.stringify({ type: 'error', message }), json: { type: 'error', message } }]);
-    }));
+    }),
+  );
 
   it('a message over 128 KB is refused with 413 before parsing, with the default limit (nothing set)', () =>
     quietly(async () => {
@@ -187,7 +195,9 @@ describe('abuse limits', () => {
       await h.invoke(join, { routeKey: 'join', connectionId: member, body: { action: 'join', room: 'lobby' } });
       const r = await h.invoke(send, { routeKey: 'send', connectionId: outsider, body: { action: 'send', room: 'lobby', text: 'let me in' } });
       expect(r.response?.statusCode).toBe(403);
-      expect(r.sent).toEqual([{ connectionId: outsider, data: expect.any(String), json: { type: 'error', message: 'you are not a member of room "lobby": join it first' } }]);
+      expect(r.sent).toEqual([
+        { connectionId: outsider, data: expect.any(String), json: { type: 'error', message: 'you are not a member of room "lobby": join it first' } },
+      ]);
       expect(h.received(member).filter((m) => (m as { type: string }).type === 'message')).toEqual([]);
     }));
 
@@ -198,7 +208,9 @@ describe('abuse limits', () => {
       const { connectionId: other } = await h.connect(connect, as('other'));
       const r = await h.invoke(send, { routeKey: 'send', connectionId: plain, body: { action: 'send', text: 'everyone!' } });
       expect(r.response?.statusCode).toBe(403);
-      expect(r.sent.map((s) => s.json)).toEqual([{ type: 'error', message: 'sending to everyone needs the chat:broadcast permission: send to a room you joined' }]);
+      expect(r.sent.map((s) => s.json)).toEqual([
+        { type: 'error', message: 'sending to everyone needs the chat:broadcast permission: send to a room you joined' },
+      ]);
       expect(h.received(other)).toEqual([]);
     }));
 
@@ -226,7 +238,10 @@ describe('abuse limits', () => {
       await checkJoinCaps(store, 'a', room, caps);
       await store.join('a', room);
     }
-    await expect(checkJoinCaps(store, 'a', 'r3', caps)).rejects.toMatchObject({ statusCode: 403, message: 'you are in 2 rooms, the most one connection may join (2): leave one first' });
+    await expect(checkJoinCaps(store, 'a', 'r3', caps)).rejects.toMatchObject({
+      statusCode: 403,
+      message: 'you are in 2 rooms, the most one connection may join (2): leave one first',
+    });
     await expect(checkJoinCaps(store, 'a', 'r1', caps)).resolves.toBeUndefined();
     await store.join('b', 'r1');
     await expect(checkJoinCaps(store, 'c', 'r1', caps)).rejects.toMatchObject({ statusCode: 403, message: 'room "r1" is full (2 members)' });
@@ -245,7 +260,8 @@ describe('sessions under the testing helper (MemoryStore with sessions)', () => 
       };
       const alice = await begin('alice');
       const bob = await begin('bob');
-      for (const id of [alice.connectionId, bob.connectionId]) await h.invoke(join, { routeKey: 'join', connectionId: id, body: { action: 'join', room: 'lobby' } });
+      for (const id of [alice.connectionId, bob.connectionId])
+        await h.invoke(join, { routeKey: 'join', connectionId: id, body: { action: 'join', room: 'lobby' } });
       const seen = (h.received(alice.connectionId) as any[]).filter((m) => m.room === 'lobby');
       const lastSeq = seen.at(-1).seq;
 

@@ -18,7 +18,16 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { build, type BuiltFunction } from '../../build.mjs';
 import { createHash } from 'node:crypto';
 import { parseFanoutMessage } from '../../src/fanout/message.ts';
-import { createTableInput, functionsOf, loadTemplate, localRefs, queuesOf, resolveEnvironment, routesOf, tableOf } from '../../packages/gateway/src/template.ts';
+import {
+  createTableInput,
+  functionsOf,
+  loadTemplate,
+  localRefs,
+  queuesOf,
+  resolveEnvironment,
+  routesOf,
+  tableOf,
+} from '../../packages/gateway/src/template.ts';
 import { startDynalite, type DynaliteHandle } from '../helpers/dynalite.ts';
 import { startManagementServer, type ManagementServer } from '../helpers/management-server.ts';
 import { repoRoot, runNode, templatePath, tempDir } from '../helpers/node.ts';
@@ -38,7 +47,10 @@ const functionOfFile = (name: string) => queueEvents[name] ?? routes[routeOfFile
 
 describe('events/', () => {
   it("holds the example's story, one event per chat route, each shaped like APIGatewayProxyWebsocketEventV2", () => {
-    const files = readdirSync(eventsDir).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
+    const files = readdirSync(eventsDir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.replace(/\.json$/, ''))
+      .sort();
     expect(files).toEqual(expect.arrayContaining(story));
     const routeFiles = files.filter((name) => name !== 'authorize' && !(name in queueEvents));
     // Every event is for a route of the template (a sample for a route you add is welcome, not required).
@@ -68,7 +80,11 @@ describe('events/', () => {
     expect(connect.queryStringParameters).toEqual({ token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/) });
     expect(connect.multiValueQueryStringParameters).toEqual({ token: [connect.queryStringParameters.token] });
     const authorize = readEvent('authorize');
-    expect(authorize).toMatchObject({ type: 'REQUEST', methodArn: 'arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/$connect', queryStringParameters: connect.queryStringParameters });
+    expect(authorize).toMatchObject({
+      type: 'REQUEST',
+      methodArn: 'arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/dev/$connect',
+      queryStringParameters: connect.queryStringParameters,
+    });
     expect(authorize.requestContext.authorizer).toBeUndefined(); // it is what decides that
     const claims = JSON.parse(Buffer.from(connect.queryStringParameters.token.split('.')[1], 'base64url').toString());
     expect(claims).toMatchObject({ sub: 'dev-alice', name: 'alice' });
@@ -78,8 +94,10 @@ describe('events/', () => {
     expect(readEvent('disconnect').requestContext).toMatchObject({ disconnectStatusCode: 1001, disconnectReason: 'Going away' });
   });
 
-  it('holds one SQS event per event source function, shaped like Lambda\'s SQSEvent, carrying a valid fan-out message', () => {
-    const withQueues = functionsOf(template).filter((f) => f.sqsEvents.length > 0).map((f) => f.logicalId);
+  it("holds one SQS event per event source function, shaped like Lambda's SQSEvent, carrying a valid fan-out message", () => {
+    const withQueues = functionsOf(template)
+      .filter((f) => f.sqsEvents.length > 0)
+      .map((f) => f.logicalId);
     expect(Object.values(queueEvents).sort()).toEqual(withQueues.sort());
     const queueNames = queuesOf(template).map((q) => q.logicalId);
     const event = readEvent('fanout');
@@ -93,7 +111,12 @@ describe('events/', () => {
     expect(record.eventSourceARN).toMatch(new RegExp(`^arn:aws:sqs:us-east-1:\\d{12}:ws-outbox-(${queueNames.join('|')})-[A-Z0-9]+$`));
     expect(record.eventSourceARN).toContain('-FanoutQueue-');
     // A message the sender writes: the lobby of this story, for its one connection.
-    expect(parseFanoutMessage(record.body)).toMatchObject({ target: 'room', room: 'lobby', hop: 0, endpoint: 'https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev' });
+    expect(parseFanoutMessage(record.body)).toMatchObject({
+      target: 'room',
+      room: 'lobby',
+      hop: 0,
+      endpoint: 'https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/dev',
+    });
   });
 });
 
@@ -132,19 +155,39 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
       env[name] = value.replace('http://host.docker.internal:3001', managementOrigin).replace('http://host.docker.internal:8000', dynalite.endpoint);
     }
     // The AWS_* variables sam local sets itself (it uses these keys when there are no credentials).
-    return { ...env, PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'defaultkey', AWS_SECRET_ACCESS_KEY: 'defaultsecret', AWS_LAMBDA_FUNCTION_NAME: logicalId,
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize) };
+    return {
+      ...env,
+      PATH: process.env.PATH ?? '',
+      AWS_REGION: 'us-east-1',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'defaultkey',
+      AWS_SECRET_ACCESS_KEY: 'defaultsecret',
+      AWS_LAMBDA_FUNCTION_NAME: logicalId,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
+    };
   };
 
   const invoke = async (name: string, env: Record<string, string> = {}): Promise<{ statusCode?: number; body?: string; batchItemFailures?: unknown[] }> => {
     const logicalId = name === 'authorize' ? 'AuthorizerFunction' : functionOfFile(name);
     const resultPath = join(workdir, `${name}.result.json`);
     writeFileSync(resultPath, '');
-    const run = await runNode([join(repoRoot, 'test/helpers/invoke-bundle.mjs'), bundles.get(logicalId)!.outfile,
-      join(eventsDir, `${name}.json`), resultPath, String(functions.get(logicalId)!.timeout), logicalId], { env: { ...environmentFor(logicalId), ...env } });
+    const run = await runNode(
+      [
+        join(repoRoot, 'test/helpers/invoke-bundle.mjs'),
+        bundles.get(logicalId)!.outfile,
+        join(eventsDir, `${name}.json`),
+        resultPath,
+        String(functions.get(logicalId)!.timeout),
+        logicalId,
+      ],
+      { env: { ...environmentFor(logicalId), ...env } },
+    );
     expect({ name, code: run.code }).toEqual({ name, code: 0 });
-    const outcome = JSON.parse(readFileSync(resultPath, 'utf8')) as { ok: boolean; result?: { statusCode?: number; body?: string; batchItemFailures?: unknown[] }; error?: unknown };
+    const outcome = JSON.parse(readFileSync(resultPath, 'utf8')) as {
+      ok: boolean;
+      result?: { statusCode?: number; body?: string; batchItemFailures?: unknown[] };
+      error?: unknown;
+    };
     if (name === 'authorize') return outcome as never;
     expect({ name, ...outcome, error: outcome.error ?? run.stderr }).toMatchObject({ name, ok: true });
     return outcome.result ?? {};
@@ -153,9 +196,16 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
   /** The POSTs this step caused, as parsed JSON messages. */
   const postsSince = (start: number) => management.delivered.slice(start).map((d) => ({ to: d.connectionId, message: JSON.parse(d.body) }));
   const connectionItem = async () => (await dynalite.documentClient.send(new GetCommand({ TableName: tableName, Key: connectionKey(connectionId) }))).Item;
-  const lobby = async () => (await dynalite.documentClient.send(new QueryCommand({
-    TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'room#lobby' },
-  }))).Items ?? [];
+  const lobby = async () =>
+    (
+      await dynalite.documentClient.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': 'room#lobby' },
+        }),
+      )
+    ).Items ?? [];
 
   // The steps depend on each other (one connection's life), so they run in order in one test.
   it('runs connect → join → send → fanout → leave → default → disconnect with the expected effects', async () => {
@@ -168,23 +218,50 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
     mark = management.delivered.length;
     expect((await invoke('join')).statusCode).toBe(200);
     expect((await lobby()).map((i) => i.sk)).toEqual([connectionId]);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'joined', id: expect.any(String), room: 'lobby', connectionId, name: 'alice', seq: expect.any(Number) } }]);
+    expect(postsSince(mark)).toEqual([
+      { to: connectionId, message: { type: 'joined', id: expect.any(String), room: 'lobby', connectionId, name: 'alice', seq: expect.any(Number) } },
+    ]);
     const ids = [postsSince(mark)[0]!.message.id];
 
     mark = management.delivered.length;
     expect((await invoke('send')).statusCode).toBe(200);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', id: expect.any(String), room: 'lobby', from: { id: connectionId, name: 'alice' }, text: 'hello from sam local invoke', seq: expect.any(Number) } }]);
+    expect(postsSince(mark)).toEqual([
+      {
+        to: connectionId,
+        message: {
+          type: 'message',
+          id: expect.any(String),
+          room: 'lobby',
+          from: { id: connectionId, name: 'alice' },
+          text: 'hello from sam local invoke',
+          seq: expect.any(Number),
+        },
+      },
+    ]);
     ids.push(postsSince(mark)[0]!.message.id);
 
     // The worker delivers the lobby's shard of a spilled message: alice is a member, and it is done.
     mark = management.delivered.length;
     expect(await invoke('fanout')).toEqual({ batchItemFailures: [] });
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'message', id: '5b0b7d5e-8f1c-4f0a-9b5e-2f4f0e6d9c31', room: 'lobby', from: { id: connectionId, name: 'alice' }, text: 'hello from the fan-out queue' } }]);
+    expect(postsSince(mark)).toEqual([
+      {
+        to: connectionId,
+        message: {
+          type: 'message',
+          id: '5b0b7d5e-8f1c-4f0a-9b5e-2f4f0e6d9c31',
+          room: 'lobby',
+          from: { id: connectionId, name: 'alice' },
+          text: 'hello from the fan-out queue',
+        },
+      },
+    ]);
 
     mark = management.delivered.length;
     expect((await invoke('leave')).statusCode).toBe(200);
     expect(await lobby()).toEqual([]);
-    expect(postsSince(mark)).toEqual([{ to: connectionId, message: { type: 'left', id: expect.any(String), room: 'lobby', connectionId, name: 'alice', seq: expect.any(Number) } }]);
+    expect(postsSince(mark)).toEqual([
+      { to: connectionId, message: { type: 'left', id: expect.any(String), room: 'lobby', connectionId, name: 'alice', seq: expect.any(Number) } },
+    ]);
     ids.push(postsSince(mark)[0]!.message.id);
     // The events carry fixed request ids; the event ids are fresh anyway (each bundle run is a new process).
     expect(new Set(ids).size).toBe(3);
@@ -203,7 +280,9 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
     expect(postsSince(mark)).toEqual([]);
 
     // Its user-index row went with it.
-    expect((await dynalite.documentClient.send(new GetCommand({ TableName: tableName, Key: { pk: 'user#dev-alice', sk: connectionId } }))).Item).toBeUndefined();
+    expect(
+      (await dynalite.documentClient.send(new GetCommand({ TableName: tableName, Key: { pk: 'user#dev-alice', sk: connectionId } }))).Item,
+    ).toBeUndefined();
 
     // Every request reached the management API on the path the SDK builds from the override.
     expect(management.requests.every((r) => r.method === 'POST' && r.path === `/@connections/${encodeURIComponent(connectionId)}`)).toBe(true);
@@ -212,7 +291,10 @@ describe('events/ through their bundles (sam local invoke, without Docker)', () 
   it('authorize.json: the authorizer bundle refuses its long-expired sample token with "Unauthorized" (401)', async () => {
     // An https issuer that is never contacted: the sample's iss (the local dev issuer) differs, so
     // it is refused before any key fetch.
-    const outcome = await invoke('authorize', { ISSUER_URL: 'https://issuer.invalid', AUDIENCE: 'ws-outbox-local' }) as unknown as { ok: boolean; error?: { message: string } };
+    const outcome = (await invoke('authorize', { ISSUER_URL: 'https://issuer.invalid', AUDIENCE: 'ws-outbox-local' })) as unknown as {
+      ok: boolean;
+      error?: { message: string };
+    };
     expect(outcome).toEqual({ ok: false, error: { name: 'Error', message: 'Unauthorized' } });
   }, 30_000);
 });

@@ -42,13 +42,15 @@ const eventually = async (predicate: () => boolean, what: string, timeoutMs = 20
   }
 };
 
-const tokenFrom = (gateway: Gateway, name: string, ttl = 600) => async () => {
-  const url = new URL('/dev/token', gateway.wsUrl.replace(/^ws/, 'http'));
-  url.search = new URLSearchParams({ name, ttl: String(ttl) }).toString();
-  const res = await fetch(url);
-  if (res.status !== 200) throw new Error(`dev token: ${res.status}`);
-  return ((await res.json()) as { token: string }).token;
-};
+const tokenFrom =
+  (gateway: Gateway, name: string, ttl = 600) =>
+  async () => {
+    const url = new URL('/dev/token', gateway.wsUrl.replace(/^ws/, 'http'));
+    url.search = new URLSearchParams({ name, ttl: String(ttl) }).toString();
+    const res = await fetch(url);
+    if (res.status !== 200) throw new Error(`dev token: ${res.status}`);
+    return ((await res.json()) as { token: string }).token;
+  };
 
 /**
  * A client whose network the test controls: `drop()` kills the socket without a close frame, and
@@ -74,10 +76,17 @@ class Driven {
         this.on('error', () => undefined);
       }
     }
-    this.client = new WsOutboxClient({ url: gateway.wsUrl, token: tokenFrom(gateway, name), WebSocket: NetworkSocket as never, backoff: { baseMs: 200, capMs: 1000 }, ...options });
+    this.client = new WsOutboxClient({
+      url: gateway.wsUrl,
+      token: tokenFrom(gateway, name),
+      WebSocket: NetworkSocket as never,
+      backoff: { baseMs: 200, capMs: 1000 },
+      ...options,
+    });
     clients.push(this.client);
     this.client.on('message', (message) => this.messages.push(message));
-    for (const type of ['open', 'resumed', 'reset', 'close', 'reconnecting', 'error'] as const) this.client.on(type, (value) => this.events.push({ type, value }));
+    for (const type of ['open', 'resumed', 'reset', 'close', 'reconnecting', 'error'] as const)
+      this.client.on(type, (value) => this.events.push({ type, value }));
   }
 
   /** The socket dies without a close frame; connects fail for `ms`. */
@@ -139,7 +148,7 @@ describe('the blip drive: 5 receivers dropping without close frames, 2 senders, 
     const decoder = new TextDecoder();
     await eventually(() => senders.every((s) => s.client.queued === 0), 'the senders flushed their queues');
     let read = await log.read(roomStream(room), 0);
-    for (let before = -1; read.head !== before;) {
+    for (let before = -1; read.head !== before; ) {
       before = read.head;
       await sleep(1500);
       read = await log.read(roomStream(room), 0);
@@ -149,12 +158,27 @@ describe('the blip drive: 5 receivers dropping without close frames, 2 senders, 
     const accepted = read.entries.map((e) => JSON.parse(decoder.decode(e.payload))).filter((m) => m.type === 'message');
     const types: Record<string, number> = {};
     for (const e of read.entries) types[JSON.parse(decoder.decode(e.payload)).type] = (types[JSON.parse(decoder.decode(e.payload)).type] ?? 0) + 1;
-    const senderView = senders.map((d) => ({ state: d.client.state, opens: d.count('open'), errors: d.events.filter((e) => e.type === 'error').map((e) => e.value.message).slice(0, 3), errorReplies: d.messages.filter((m) => m.type === 'error').map((m) => m.message).slice(0, 3) }));
+    const senderView = senders.map((d) => ({
+      state: d.client.state,
+      opens: d.count('open'),
+      errors: d.events
+        .filter((e) => e.type === 'error')
+        .map((e) => e.value.message)
+        .slice(0, 3),
+      errorReplies: d.messages
+        .filter((m) => m.type === 'error')
+        .map((m) => m.message)
+        .slice(0, 3),
+    }));
     expect({ accepted: accepted.length > 150, head: read.head > 0, types, senderView }).toMatchObject({ accepted: true, head: true });
     expect(accepted.length).toBeLessThanOrEqual(sent);
 
     const acceptedIds = new Set(accepted.map((m) => m.id));
-    await eventually(() => receivers.every((r) => new Set(r.inRoom(room).map((m) => m.id)).size >= acceptedIds.size), 'every receiver has caught up', 30_000).catch(() => undefined);
+    await eventually(
+      () => receivers.every((r) => new Set(r.inRoom(room).map((m) => m.id)).size >= acceptedIds.size),
+      'every receiver has caught up',
+      30_000,
+    ).catch(() => undefined);
     const summary = receivers.map((r) => {
       const got = r.inRoom(room);
       const ids = got.map((m) => m.id);
@@ -178,7 +202,7 @@ describe('the blip drive: 5 receivers dropping without close frames, 2 senders, 
     expect(resumes.reduce((sum, count) => sum + count, 0)).toBeGreaterThanOrEqual(15);
   }, 120_000);
 
-  test('a resume with another user\'s token is refused, and that user\'s session is untouched', async () => {
+  test("a resume with another user's token is refused, and that user's session is untouched", async () => {
     const alice = new Driven(gateway, 'alice');
     await alice.join('secret');
     const token = alice.client.session!;
@@ -189,7 +213,11 @@ describe('the blip drive: 5 receivers dropping without close frames, 2 senders, 
     await new Promise((resolve) => raw.once('open', resolve));
     raw.send(JSON.stringify({ action: 'resume', session: token, rooms: { secret: 0 } }));
     await eventually(() => frames.some((f) => f.type === 'session'), 'mallory got an answer');
-    expect(frames.find((f) => f.type === 'session')).toMatchObject({ resumed: false, refused: 'the session belongs to another user', reset: [{ room: 'secret', reason: 'refused' }] });
+    expect(frames.find((f) => f.type === 'session')).toMatchObject({
+      resumed: false,
+      refused: 'the session belongs to another user',
+      reset: [{ room: 'secret', reason: 'refused' }],
+    });
     raw.send(JSON.stringify({ action: 'history', room: 'secret', after: 0 }));
     await eventually(() => frames.some((f) => f.type === 'error'), 'the history request was refused');
     expect(frames.find((f) => f.type === 'error')).toEqual({ type: 'error', message: 'not a member of room "secret"' });
@@ -222,7 +250,11 @@ describe('with short limits: the window, the idle timeout, the 2-hour cap, token
   }, 60_000);
 
   test('the idle timeout never closes a client that keeps alive; one that does not is closed and resumes; the 2-hour cap (6 s here) is ridden out', async () => {
-    const [erin, fay, gil] = [new Driven(gateway, 'erin', { keepaliveMs: 1000 }), new Driven(gateway, 'fay', { keepaliveMs: 0 }), new Driven(gateway, 'gil', { keepaliveMs: 1000 })];
+    const [erin, fay, gil] = [
+      new Driven(gateway, 'erin', { keepaliveMs: 1000 }),
+      new Driven(gateway, 'fay', { keepaliveMs: 0 }),
+      new Driven(gateway, 'gil', { keepaliveMs: 1000 }),
+    ];
     for (const d of [erin, fay, gil]) await d.join('limits');
     const closes = (d: Driven, reason: RegExp) => d.events.filter((e) => e.type === 'close' && reason.test(e.value.reason)).length;
     let i = 0;
@@ -248,7 +280,14 @@ describe('with short limits: the window, the idle timeout, the 2-hour cap, token
   test('token expiry during a session: the provider is asked again before expiry, and the reconnect resumes', async () => {
     const calls: number[] = [];
     const mint = tokenFrom(gateway, 'hal', 3);
-    const hal = new Driven(gateway, 'hal', { keepaliveMs: 1000, refreshBeforeMs: 1000, token: async () => (calls.push(Date.now()), mint()) });
+    const hal = new Driven(gateway, 'hal', {
+      keepaliveMs: 1000,
+      refreshBeforeMs: 1000,
+      token: async () => {
+        calls.push(Date.now());
+        return mint();
+      },
+    });
     await hal.join('expiry');
     await sleep(3500); // the first token has expired; the connection lives on (API Gateway checks at $connect only)
     expect(calls.length).toBeGreaterThanOrEqual(2);

@@ -17,7 +17,11 @@ import { describeWhen } from '../helpers/skip.ts';
 
 const sam = join(repoRoot, '.venv/bin/sam');
 const functions = functionsOf(loadTemplate(templatePath));
-const withSam = describeWhen(existsSync(sam) || Boolean(process.env.CI), 'test/app/sam-build.test.ts', 'no SAM CLI in .venv: run `npm run validate` once to install SAM CLI 1.170.0 there (CI does, and never skips these)');
+const withSam = describeWhen(
+  existsSync(sam) || Boolean(process.env.CI),
+  'test/app/sam-build.test.ts',
+  'no SAM CLI in .venv: run `npm run validate` once to install SAM CLI 1.170.0 there (CI does, and never skips these)',
+);
 
 withSam('sam build on a fresh copy of the repository', () => {
   const copy = tempDir('sam-build');
@@ -29,14 +33,17 @@ withSam('sam build on a fresh copy of the repository', () => {
     // What a clone has: the files git tracks (and new ones it would), no build output; node_modules
     // as `npm ci` makes it (linked, to save the copy).
     const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: repoRoot, encoding: 'utf8' })
-      .split('\0').filter((f) => f && existsSync(join(repoRoot, f)));
+      .split('\0')
+      .filter((f) => f && existsSync(join(repoRoot, f)));
     for (const file of files) {
       mkdirSync(dirname(join(copy, file)), { recursive: true });
       cpSync(join(repoRoot, file), join(copy, file));
     }
     symlinkSync(join(repoRoot, 'node_modules'), join(copy, 'node_modules'));
     const run = spawnSync(sam, ['build'], {
-      cwd: copy, encoding: 'utf8', timeout: 240_000,
+      cwd: copy,
+      encoding: 'utf8',
+      timeout: 240_000,
       env: { ...process.env, SAM_CLI_TELEMETRY: '0', SAM_CLI_DISABLE_VERSION_CHECK: '1', AWS_DEFAULT_REGION: 'us-east-1', NODE_OPTIONS: '' },
     });
     status = run.status;
@@ -70,12 +77,20 @@ withSam('sam build on a fresh copy of the repository', () => {
   it('a built bundle runs: ConnectFunction with events/connect.json writes the connection', async () => {
     const bundle = join(copy, '.aws-sam/build/ConnectFunction/index.mjs');
     const resultPath = join(copy, 'connect-result.json');
-    const run = await runNode([join(repoRoot, 'test/helpers/invoke-bundle.mjs'), bundle, join(repoRoot, 'events/connect.json'), resultPath, '10', 'ConnectFunction'], {
-      env: {
-        PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', TABLE_NAME: 'Table', AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
-        AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', NODE_OPTIONS: '--enable-source-maps',
+    const run = await runNode(
+      [join(repoRoot, 'test/helpers/invoke-bundle.mjs'), bundle, join(repoRoot, 'events/connect.json'), resultPath, '10', 'ConnectFunction'],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          AWS_REGION: 'us-east-1',
+          TABLE_NAME: 'Table',
+          AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+          AWS_ACCESS_KEY_ID: 'x',
+          AWS_SECRET_ACCESS_KEY: 'y',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
       },
-    });
+    );
     expect(run.stderr).toBe('');
     expect(JSON.parse(readFileSync(resultPath, 'utf8'))).toMatchObject({ result: { statusCode: 200 } });
     const connectionId = JSON.parse(readFileSync(join(repoRoot, 'events/connect.json'), 'utf8')).requestContext.connectionId;
@@ -93,7 +108,7 @@ const translatorTemplates = () => {
 };
 
 withSam('the SAM policy templates the local IAM check knows', () => {
-  it('grant the actions of the SAM translator\'s policy_templates.json, on the table and its indexes', () => {
+  it("grant the actions of the SAM translator's policy_templates.json, on the table and its indexes", () => {
     const templates = translatorTemplates();
     for (const [name, actions] of Object.entries(dynamoDbPolicyTemplates)) {
       const [statement] = templates[name].Definition.Statement;
@@ -102,7 +117,7 @@ withSam('the SAM policy templates the local IAM check knows', () => {
     }
   });
 
-  it('grant the actions of the translator\'s SQS templates, on the queue they name', () => {
+  it("grant the actions of the translator's SQS templates, on the queue they name", () => {
     const templates = translatorTemplates();
     for (const name of Object.keys(sqsPolicyTemplates)) {
       const [statement] = templates[name].Definition.Statement;

@@ -8,7 +8,16 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  functionsOf, loadTemplate, localRefs, queuesOf, resolveEnvironment, resolveIntrinsics, routeSelectionExpression, routesOf, tableOf, type FunctionSpec,
+  functionsOf,
+  loadTemplate,
+  localRefs,
+  queuesOf,
+  resolveEnvironment,
+  resolveIntrinsics,
+  routeSelectionExpression,
+  routesOf,
+  tableOf,
+  type FunctionSpec,
 } from '../../packages/gateway/src/template.ts';
 import { authorizerOf, devIssuerOf } from '../../packages/gateway/src/template-auth.ts';
 import { build } from '../../build.mjs';
@@ -61,9 +70,12 @@ const exampleSqsActions: Record<string, string[]> = {
   FanoutFunction: ['sqs:SendMessage', 'sqs:ChangeMessageVisibility'],
 };
 
-interface Statement { Effect: string; Action: string | string[]; Resource: unknown }
-const statementsOf = (fn: FunctionSpec): Statement[] =>
-  fn.policies.flatMap((p) => ((p as { Statement?: Statement[] }).Statement ?? []));
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+const statementsOf = (fn: FunctionSpec): Statement[] => fn.policies.flatMap((p) => (p as { Statement?: Statement[] }).Statement ?? []);
 const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 
 describe('template.yaml: the framework rules', () => {
@@ -115,7 +127,12 @@ describe('template.yaml: routes', () => {
 
 describe('template.yaml: auth and throttling', () => {
   it('puts the Lambda authorizer on $connect, reading the token from the query string', () => {
-    expect(authorizerOf(template)).toEqual({ kind: 'lambda', functionId: 'AuthorizerFunction', identitySources: ['route.request.querystring.token'], name: 'WebSocketApiAuthorizer' });
+    expect(authorizerOf(template)).toEqual({
+      kind: 'lambda',
+      functionId: 'AuthorizerFunction',
+      identitySources: ['route.request.querystring.token'],
+      name: 'WebSocketApiAuthorizer',
+    });
     expect(byId.get('AuthorizerFunction')!.entry).toBe(join(repoRoot, 'handlers', 'authorize.ts'));
     expect(byId.get('AuthorizerFunction')!.routes).toEqual([]);
   });
@@ -136,8 +153,17 @@ describe('template.yaml: auth and throttling', () => {
     expect(devIssuerOf(template)).toEqual({ issuerParameter: 'IssuerUrl', audienceParameter: 'Audience' });
     const env = resolveEnvironment(byId.get('AuthorizerFunction')!, localRefs(template, { Table: 'T' }));
     // The template's own values (what sam deploy uses by default): no issuer URL, this stack's pool.
-    expect(env).toMatchObject({ ISSUER_URL: '', AUDIENCE: '', USER_POOL_ID: 'UserPool', USER_POOL_CLIENT_ID: 'UserPoolClient', BROADCAST_CLAIM: 'chat:broadcast' });
-    const existing = resolveEnvironment(byId.get('AuthorizerFunction')!, localRefs(template, { Table: 'T', CreateUserPool: 'false', UserPoolId: 'eu-west-1_abc', UserPoolClientId: 'client' }));
+    expect(env).toMatchObject({
+      ISSUER_URL: '',
+      AUDIENCE: '',
+      USER_POOL_ID: 'UserPool',
+      USER_POOL_CLIENT_ID: 'UserPoolClient',
+      BROADCAST_CLAIM: 'chat:broadcast',
+    });
+    const existing = resolveEnvironment(
+      byId.get('AuthorizerFunction')!,
+      localRefs(template, { Table: 'T', CreateUserPool: 'false', UserPoolId: 'eu-west-1_abc', UserPoolClientId: 'client' }),
+    );
     expect(existing).toMatchObject({ USER_POOL_ID: 'eu-west-1_abc', USER_POOL_CLIENT_ID: 'client' });
   });
 
@@ -187,7 +213,10 @@ describe('template.yaml: least privilege of the example functions', () => {
   it('grants SQS only to functions that spill or continue a fan-out, only on the fan-out queue', () => {
     for (const fn of functions) {
       const sqs = statementsOf(fn).filter((s) => actionsOf(s).some((a) => a.startsWith('sqs:')));
-      expect({ id: fn.logicalId, actions: sqs.flatMap(actionsOf).sort() }).toEqual({ id: fn.logicalId, actions: [...(exampleSqsActions[fn.logicalId] ?? [])].sort() });
+      expect({ id: fn.logicalId, actions: sqs.flatMap(actionsOf).sort() }).toEqual({
+        id: fn.logicalId,
+        actions: [...(exampleSqsActions[fn.logicalId] ?? [])].sort(),
+      });
       for (const s of sqs) expect(s.Resource).toEqual({ 'Fn::GetAtt': ['FanoutQueue', 'Arn'] });
     }
   });
@@ -205,8 +234,14 @@ describe('template.yaml: the table', () => {
   it('is pay per request with the store key schema (pk/sk strings) and no indexes', () => {
     expect(table.logicalId).toBe('Table');
     expect(table.properties.BillingMode).toBe('PAY_PER_REQUEST');
-    expect(table.properties.KeySchema).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]);
-    expect(table.properties.AttributeDefinitions).toEqual([{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }]);
+    expect(table.properties.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect(table.properties.AttributeDefinitions).toEqual([
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ]);
     expect(table.properties.GlobalSecondaryIndexes).toBeUndefined();
   });
 
@@ -223,7 +258,7 @@ describe('template.yaml: runtime and settings', () => {
     }
   });
 
-  it('keeps every route\'s timeout within API Gateway\'s 29 s integration timeout, and enables source maps', () => {
+  it("keeps every route's timeout within API Gateway's 29 s integration timeout, and enables source maps", () => {
     for (const fn of functions) {
       // The fan-out worker is no integration (an SQS event source): its timeout is its own.
       if (fn.routes.length > 0) expect(fn.timeout).toBeLessThanOrEqual(29);
@@ -273,9 +308,14 @@ describe('template.yaml: the fan-out queue and its worker', () => {
 
   it('runs the worker from the queue, on no route: one shard per invocation, partial batch failures, a maximum concurrency', () => {
     expect(worker.routes).toEqual([]);
-    expect(worker.sqsEvents).toEqual([expect.objectContaining({
-      queue: 'FanoutQueue', batchSize: 1, reportBatchItemFailures: true, enabled: true,
-    })]);
+    expect(worker.sqsEvents).toEqual([
+      expect.objectContaining({
+        queue: 'FanoutQueue',
+        batchSize: 1,
+        reportBatchItemFailures: true,
+        enabled: true,
+      }),
+    ]);
     for (const fn of functions) if (fn !== worker) expect(fn.sqsEvents).toEqual([]);
     const concurrency = worker.sqsEvents[0]!.maximumConcurrency!;
     // Lambda's bounds for ScalingConfig.MaximumConcurrency.
@@ -283,7 +323,7 @@ describe('template.yaml: the fan-out queue and its worker', () => {
     expect(concurrency).toBeLessThanOrEqual(1000);
   });
 
-  it('lets a message outlive an invocation: visibility timeout at least 6 x the worker\'s timeout, as Lambda advises', () => {
+  it("lets a message outlive an invocation: visibility timeout at least 6 x the worker's timeout, as Lambda advises", () => {
     expect(queues.get('FanoutQueue')!.properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * worker.timeout);
   });
 

@@ -21,7 +21,11 @@ const validate = (edit: (text: string) => string) => {
   return { code: run.status, output: `${run.stdout}${run.stderr}` };
 };
 
-describeWhen(haveSam || Boolean(process.env.CI), 'test/app/validate.test.ts', 'no SAM CLI in .venv: run `npm run validate` once to install SAM CLI 1.170.0 there (CI does, and never skips these)')('npm run validate (SAM CLI 1.170.0 in .venv)', () => {
+describeWhen(
+  haveSam || Boolean(process.env.CI),
+  'test/app/validate.test.ts',
+  'no SAM CLI in .venv: run `npm run validate` once to install SAM CLI 1.170.0 there (CI does, and never skips these)',
+)('npm run validate (SAM CLI 1.170.0 in .venv)', () => {
   it('fails on a policy that points at a resource that does not exist (only the translated template shows it)', () => {
     const { code, output } = validate((t) => t.replace('Resource: !GetAtt Table.Arn', 'Resource: !GetAtt Tabel.Arn'));
     expect(code).not.toBe(0);

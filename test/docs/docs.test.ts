@@ -9,15 +9,26 @@ import { dirname, join, relative } from 'node:path';
 import { docBlocks } from '../helpers/doc-blocks.ts';
 import { repoRoot } from '../helpers/node.ts';
 
-const pages = ['README.md', 'packages/gateway/README.md', 'bench/README.md',
-  ...readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  'packages/gateway/README.md',
+  'bench/README.md',
+  ...readdirSync(join(repoRoot, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const testedPages = ['docs/adopting.md', 'docs/middy-and-powertools.md', 'docs/add-route.md'];
 
 /** Markdown text without its fenced code blocks (links in code are not links). */
 const prose = (text: string): string => text.replace(/^```[^\n]*\n[\s\S]*?^```[ \t]*$/gm, '');
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
-const slug = (heading: string): string => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+const slug = (heading: string): string =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
 
 const anchorsOf = (file: string): Set<string> => {
   const seen = new Map<string, number>();
@@ -40,21 +51,33 @@ describe('the docs', () => {
         if (/^[a-z]+:/.test(target!)) continue; // https:, mailto:
         const [path, anchor] = target!.split('#') as [string, string | undefined];
         const file = path === '' ? join(repoRoot, page) : join(repoRoot, dirname(page), path);
-        if (!existsSync(file)) { broken.push(`${page}: ${target} (no ${relative(repoRoot, file)})`); continue; }
-        if (anchor !== undefined && statSync(file).isFile() && file.endsWith('.md') && !anchorsOf(file).has(anchor)) broken.push(`${page}: ${target} (no heading #${anchor})`);
+        if (!existsSync(file)) {
+          broken.push(`${page}: ${target} (no ${relative(repoRoot, file)})`);
+          continue;
+        }
+        if (anchor !== undefined && statSync(file).isFile() && file.endsWith('.md') && !anchorsOf(file).has(anchor))
+          broken.push(`${page}: ${target} (no heading #${anchor})`);
       }
     }
     expect(broken).toEqual([]);
   });
 
   it('mark blocks runnable only on the pages a test builds from', () => {
-    const marked = pages.flatMap((page) => docBlocks(page).filter((b) => 'file' in b.attrs || 'step' in b.attrs).map((b) => `${page}:${b.line}`));
+    const marked = pages.flatMap((page) =>
+      docBlocks(page)
+        .filter((b) => 'file' in b.attrs || 'step' in b.attrs)
+        .map((b) => `${page}:${b.line}`),
+    );
     expect(marked.filter((m) => !testedPages.some((p) => m.startsWith(`${p}:`)))).toEqual([]);
     for (const page of testedPages) expect(marked.some((m) => m.startsWith(`${page}:`))).toBe(true);
   });
 
-  it('show imports by package name, never from the repository\'s sources', () => {
-    const relativeSources = pages.flatMap((page) => docBlocks(page).filter((b) => /from '(\.\.?\/)+(src|middleware|packages)\//.test(b.code)).map((b) => `${page}:${b.line}`));
+  it("show imports by package name, never from the repository's sources", () => {
+    const relativeSources = pages.flatMap((page) =>
+      docBlocks(page)
+        .filter((b) => /from '(\.\.?\/)+(src|middleware|packages)\//.test(b.code))
+        .map((b) => `${page}:${b.line}`),
+    );
     expect(relativeSources).toEqual([]);
   });
 

@@ -16,9 +16,10 @@ export const startBlackhole = async (): Promise<{ endpoint: string; connections:
   return {
     endpoint: `http://127.0.0.1:${port}`,
     connections: () => accepted,
-    stop: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 };

@@ -8,9 +8,14 @@ export const connectionRows = async (db: DynamoDBDocumentClient, tableName: stri
   for (let shard = 0; shard < shards; shard++) {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
-      const out = await db.send(new QueryCommand({
-        TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': connectionsPartition(shard) }, ExclusiveStartKey,
-      }));
+      const out = await db.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': connectionsPartition(shard) },
+          ExclusiveStartKey,
+        }),
+      );
       rows.push(...(out.Items ?? []));
       ExclusiveStartKey = out.LastEvaluatedKey;
     } while (ExclusiveStartKey);

@@ -22,10 +22,16 @@ export const docBlocks = (doc: string): DocBlock[] => {
   const blocks: DocBlock[] = [];
   for (const match of text.matchAll(/^```(\w*)([^\n]*)\n([\s\S]*?)^```[ \t]*$/gm)) {
     const [, lang, info, code] = match;
-    const attrs = Object.fromEntries(info!.trim().split(/\s+/).filter(Boolean).map((word) => {
-      const eq = word.indexOf('=');
-      return eq === -1 ? [word, ''] : [word.slice(0, eq), word.slice(eq + 1)];
-    }));
+    const attrs = Object.fromEntries(
+      info!
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((word) => {
+          const eq = word.indexOf('=');
+          return eq === -1 ? [word, ''] : [word.slice(0, eq), word.slice(eq + 1)];
+        }),
+    );
     blocks.push({ lang: lang!, attrs, code: code!, line: text.slice(0, match.index).split('\n').length });
   }
   return blocks;
@@ -38,5 +44,8 @@ export const runnableBlocks = (doc: string): DocBlock[] => docBlocks(doc).filter
 export const stepCommands = (blocks: DocBlock[], step: string): string[] => {
   const block = blocks.find((b) => b.attrs.step === step);
   if (!block) throw new Error(`no block marked step=${step}`);
-  return block.code.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l && !l.startsWith('#'));
+  return block.code
+    .split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .filter((l) => l && !l.startsWith('#'));
 };

@@ -19,15 +19,30 @@ export const inProcessPool = (name: string, handler: Handler, options: { timeout
       const started = Date.now();
       const deadline = started + (options.timeoutMs ?? 30_000);
       const context = {
-        awsRequestId: requestId, functionName: name, functionVersion: '$LATEST', memoryLimitInMB: '1769',
-        invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${name}`, logGroupName: `/aws/lambda/${name}`, logStreamName: 'local',
+        awsRequestId: requestId,
+        functionName: name,
+        functionVersion: '$LATEST',
+        memoryLimitInMB: '1769',
+        invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${name}`,
+        logGroupName: `/aws/lambda/${name}`,
+        logStreamName: 'local',
         getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
       };
       let outcome: InvokeOutcome;
       try {
-        outcome = { status: 'ok', requestId, result: JSON.parse(JSON.stringify((await handler(event as never, context as never)) ?? null)), durationMs: Date.now() - started };
+        outcome = {
+          status: 'ok',
+          requestId,
+          result: JSON.parse(JSON.stringify((await handler(event as never, context as never)) ?? null)),
+          durationMs: Date.now() - started,
+        };
       } catch (error) {
-        outcome = { status: 'error', requestId, error: { errorType: (error as Error).name, errorMessage: (error as Error).message }, durationMs: Date.now() - started };
+        outcome = {
+          status: 'error',
+          requestId,
+          error: { errorType: (error as Error).name, errorMessage: (error as Error).message },
+          durationMs: Date.now() - started,
+        };
       }
       invocations.push({ requestId, event, outcome });
       return outcome;

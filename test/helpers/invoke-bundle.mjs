@@ -27,7 +27,9 @@ const context = {
   logStreamName: `2026/11/27/[$LATEST]${requestId.replaceAll('-', '')}`,
   getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
 };
-const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`Task timed out after ${timeoutSeconds} seconds`)), deadline - Date.now()).unref());
+const timeout = new Promise((_, reject) =>
+  setTimeout(() => reject(new Error(`Task timed out after ${timeoutSeconds} seconds`)), deadline - Date.now()).unref(),
+);
 try {
   const result = await Promise.race([handler(event, context), timeout]);
   await writeFile(resultPath, JSON.stringify({ ok: true, result: result ?? null }));

@@ -12,15 +12,19 @@ export interface ReceivedRequest {
 }
 
 /** What to answer for one request: a status (with an AWS error type), or a stall that never answers. */
-export type Behaviour = {
-  status: number; errorType?: string; delayMs?: number;
-  /**
-   * The desync fault: a stray 410 GoneException response (meant for some earlier request) written on
-   * the socket just before this answer, so the client reads it as this request's. HTTP/1.1 cannot
-   * tell it apart; the real answer that follows arrives unasked.
-   */
-  strayGone?: boolean;
-} | 'stall';
+export type Behaviour =
+  | {
+      status: number;
+      errorType?: string;
+      delayMs?: number;
+      /**
+       * The desync fault: a stray 410 GoneException response (meant for some earlier request) written on
+       * the socket just before this answer, so the client reads it as this request's. HTTP/1.1 cannot
+       * tell it apart; the real answer that follows arrives unasked.
+       */
+      strayGone?: boolean;
+    }
+  | 'stall';
 
 export interface ManagementServer {
   /** The endpoint to give the SDK, stage path included. */
@@ -65,7 +69,9 @@ export const startManagementServer = async (
         if (res.destroyed) return;
         if (behaviour.strayGone) {
           const stray = JSON.stringify({ message: 'GoneException' });
-          res.socket?.write(`HTTP/1.1 410 Gone\r\ncontent-type: application/json\r\nx-amzn-errortype: GoneException\r\ncontent-length: ${stray.length}\r\n\r\n${stray}`);
+          res.socket?.write(
+            `HTTP/1.1 410 Gone\r\ncontent-type: application/json\r\nx-amzn-errortype: GoneException\r\ncontent-length: ${stray.length}\r\n\r\n${stray}`,
+          );
         }
         if (behaviour.status >= 400) {
           res.writeHead(behaviour.status, { 'content-type': 'application/json', 'x-amzn-errortype': behaviour.errorType ?? 'InternalServerErrorException' });

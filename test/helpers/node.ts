@@ -15,7 +15,11 @@ export const node24 = existsSync(join(repoRoot, 'node_modules/.bin/node')) ? joi
 /** A fresh folder under the OS temp dir, so concurrent runs never share build output. */
 export const tempDir = (prefix: string): string => mkdtempSync(join(tmpdir(), `ws-outbox-${prefix}-`));
 
-export interface RunResult { code: number | null; stdout: string; stderr: string }
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs node24 with args; resolves with the exit code and output (never rejects on a non-zero exit). */
 export const runNode = (args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> =>
@@ -23,8 +27,12 @@ export const runNode = (args: string[], options: { cwd?: string; env?: NodeJS.Pr
     const child = spawn(node24, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
     child.on('error', reject);
     child.on('close', (code) => {

@@ -17,11 +17,22 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { localCredentials, startDynamo } from '../../packages/gateway/src/dynamodb.ts';
 import {
-  createTableInput, functionsOf, localRefs, resolveIntrinsics, routesOf, tableOf, type FunctionSpec, type Template,
+  createTableInput,
+  functionsOf,
+  localRefs,
+  resolveIntrinsics,
+  routesOf,
+  tableOf,
+  type FunctionSpec,
+  type Template,
 } from '../../packages/gateway/src/template.ts';
 import { ConnectionStore } from '../../src/store/connection-store.ts';
 
-interface Statement { Effect?: string; Action?: string | string[]; Resource?: unknown }
+interface Statement {
+  Effect?: string;
+  Action?: string | string[];
+  Resource?: unknown;
+}
 
 const actionsOf = (s: Statement): string[] => (s.Action === undefined ? [] : Array.isArray(s.Action) ? s.Action : [s.Action]);
 const resourcesOf = (s: Statement): unknown[] => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
@@ -40,26 +51,34 @@ const refsFor = (template: Template): Record<string, string> => {
   const api = apiOf(template);
   const table = tableOf(template).logicalId;
   // Queues (a fan-out queue, say) as QUEUE_URL:<id> / QUEUE_ARN:<id>: not the table, whatever their statements grant.
-  const queues = Object.entries(template.Resources).filter(([, r]) => r?.Type === 'AWS::SQS::Queue').flatMap(([id]) => [
-    [id, `QUEUE_URL:${id}`], [`${id}.Arn`, `QUEUE_ARN:${id}`], [`${id}.QueueName`, id],
-  ]);
+  const queues = Object.entries(template.Resources)
+    .filter(([, r]) => r?.Type === 'AWS::SQS::Queue')
+    .flatMap(([id]) => [
+      [id, `QUEUE_URL:${id}`],
+      [`${id}.Arn`, `QUEUE_ARN:${id}`],
+      [`${id}.QueueName`, id],
+    ]);
   return localRefs(template, {
     ...Object.fromEntries(queues),
-    [api.id]: 'API_ID', ...(api.stageRef ? { [api.stageRef]: 'STAGE' } : {}), [table]: 'TABLE', [`${table}.Arn`]: 'TABLE_ARN',
+    [api.id]: 'API_ID',
+    ...(api.stageRef ? { [api.stageRef]: 'STAGE' } : {}),
+    [table]: 'TABLE',
+    [`${table}.Arn`]: 'TABLE_ARN',
   });
 };
 
 /** Statements of a function, and a violation for each policy that is not an inline { Statement: [...] } that the rules can read. */
-const statementsOf = (fn: FunctionSpec, violations: string[]): Statement[] => fn.policies.flatMap((p) => {
-  if (p !== null && typeof p === 'object' && Array.isArray((p as { Statement?: unknown }).Statement)) {
-    return (p as { Statement: Statement[] }).Statement.filter((s) => s.Effect === 'Allow');
-  }
-  const text = JSON.stringify(p);
-  if (typeof p === 'string' || /DynamoDB|execute-api|ApiGateway/i.test(text)) {
-    violations.push(`${fn.logicalId}: policy ${text} is not an inline { Statement: [...] }, so what it grants cannot be checked`);
-  }
-  return [];
-});
+const statementsOf = (fn: FunctionSpec, violations: string[]): Statement[] =>
+  fn.policies.flatMap((p) => {
+    if (p !== null && typeof p === 'object' && Array.isArray((p as { Statement?: unknown }).Statement)) {
+      return (p as { Statement: Statement[] }).Statement.filter((s) => s.Effect === 'Allow');
+    }
+    const text = JSON.stringify(p);
+    if (typeof p === 'string' || /DynamoDB|execute-api|ApiGateway/i.test(text)) {
+      violations.push(`${fn.logicalId}: policy ${text} is not an inline { Statement: [...] }, so what it grants cannot be checked`);
+    }
+    return [];
+  });
 
 /** What a function's handler file does with connections: posts (outbox sends, PostToConnection) and disconnects. */
 const sourceOf = (fn: FunctionSpec): { posts: boolean; disconnects: boolean } => {
@@ -100,7 +119,8 @@ export const manageConnectionsViolations = (template: Template): string[] => {
       continue;
     }
     for (const s of manage) {
-      if (actionsOf(s).some((a) => a !== 'execute-api:ManageConnections')) violations.push(`${fn.logicalId}: execute-api actions other than ManageConnections: ${actionsOf(s).join(', ')}`);
+      if (actionsOf(s).some((a) => a !== 'execute-api:ManageConnections'))
+        violations.push(`${fn.logicalId}: execute-api actions other than ManageConnections: ${actionsOf(s).join(', ')}`);
     }
     const resources = manage.flatMap(resourcesOf).map((r) => String(resolveIntrinsics(r, refs)));
     const why = messageRoutes.length > 0 ? `serves ${messageRoutes.join(', ')}` : 'posts from its handler';
@@ -167,8 +187,11 @@ export const ttlViolations = async (template: Template): Promise<string[]> => {
     if (Items.length === 0) return ['the store wrote nothing to the table'];
     return Items.flatMap((item) => {
       const value = item[table.ttlAttribute!];
-      return typeof value === 'number' && value > now && value <= now + 2 * 3600 + 5 ? []
-        : [`${table.logicalId}: TTL is on "${table.ttlAttribute}", but the store's item ${JSON.stringify({ pk: item.pk, sk: item.sk })} has ${JSON.stringify(value)} there`];
+      return typeof value === 'number' && value > now && value <= now + 2 * 3600 + 5
+        ? []
+        : [
+            `${table.logicalId}: TTL is on "${table.ttlAttribute}", but the store's item ${JSON.stringify({ pk: item.pk, sk: item.sk })} has ${JSON.stringify(value)} there`,
+          ];
     });
   } finally {
     client.destroy();

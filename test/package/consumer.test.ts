@@ -36,12 +36,21 @@ const sam = join(repoRoot, '.venv/bin/sam');
 const nodeBin = join(work, 'node24-bin');
 mkdirSync(nodeBin, { recursive: true });
 symlinkSync(realpathSync(node24), join(nodeBin, 'node'));
-const systemPath = (process.env.PATH ?? '').split(delimiter).filter((p) => !p.includes('node_modules')).join(delimiter);
+const systemPath = (process.env.PATH ?? '')
+  .split(delimiter)
+  .filter((p) => !p.includes('node_modules'))
+  .join(delimiter);
 const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
   const { NODE_OPTIONS: _jest, npm_config_prefix: _prefix, ...rest } = process.env;
   return {
-    ...rest, PATH: `${nodeBin}${delimiter}${systemPath}`, npm_config_update_notifier: 'false', CI: 'true',
-    SAM_CLI_TELEMETRY: '0', SAM_CLI_DISABLE_VERSION_CHECK: '1', AWS_DEFAULT_REGION: 'us-east-1', ...extra,
+    ...rest,
+    PATH: `${nodeBin}${delimiter}${systemPath}`,
+    npm_config_update_notifier: 'false',
+    CI: 'true',
+    SAM_CLI_TELEMETRY: '0',
+    SAM_CLI_DISABLE_VERSION_CHECK: '1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    ...extra,
   };
 };
 
@@ -50,14 +59,21 @@ const run = (command: string, args: string[], cwd = project, timeout = 180_000, 
 const sh = (line: string, cwd = project, timeout = 300_000): SpawnSyncReturns<string> => run('sh', ['-c', line], cwd, timeout);
 
 const ok = (result: SpawnSyncReturns<string>, what: string): string => {
-  expect({ what, status: result.status, error: result.status === 0 ? '' : `${result.error ?? ''}${result.stderr}\n${result.stdout}`.slice(-4000) })
-    .toEqual({ what, status: 0, error: '' });
+  expect({ what, status: result.status, error: result.status === 0 ? '' : `${result.error ?? ''}${result.stderr}\n${result.stdout}`.slice(-4000) }).toEqual({
+    what,
+    status: 0,
+    error: '',
+  });
   return result.stdout;
 };
 
 const version = (name: string): string => JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')).version;
 
-interface Packed { filename: string; size: number; files: Array<{ path: string }> }
+interface Packed {
+  filename: string;
+  size: number;
+  files: Array<{ path: string }>;
+}
 const pack = (args: string[]): Packed => {
   const out = ok(run('npm', ['pack', '--json', '--pack-destination', work, ...args], repoRoot), `npm pack ${args.join(' ')}`);
   return (JSON.parse(out) as Packed[])[0]!;
@@ -106,11 +122,20 @@ beforeAll(() => {
   const alone = join(work, 'library-only');
   mkdirSync(alone);
   writeFileSync(join(alone, 'package.json'), '{ "name": "library-only", "private": true, "type": "module" }\n');
-  const installed = ok(run('npm', ['install', join(work, library.filename), `@middy/core@${version('@middy/core')}`, '--prefer-offline', '--no-audit', '--no-fund'], alone, 300_000), 'library-only install');
+  const installed = ok(
+    run(
+      'npm',
+      ['install', join(work, library.filename), `@middy/core@${version('@middy/core')}`, '--prefer-offline', '--no-audit', '--no-fund'],
+      alone,
+      300_000,
+    ),
+    'library-only install',
+  );
   footprint.packages = Number(/added (\d+) packages?/.exec(installed)?.[1]);
   footprint.megabytes = Number(ok(run('du', ['-sm', 'node_modules'], alone), 'du').split(/\s/)[0]);
   footprint.names = Object.keys(JSON.parse(readFileSync(join(alone, 'package-lock.json'), 'utf8')).packages)
-    .filter((p) => p.startsWith('node_modules/')).map((p) => p.slice(p.lastIndexOf('node_modules/') + 'node_modules/'.length));
+    .filter((p) => p.startsWith('node_modules/'))
+    .map((p) => p.slice(p.lastIndexOf('node_modules/') + 'node_modules/'.length));
   process.stdout.write(`library-only install (ws-outbox + @middy/core): ${footprint.packages} packages, ${footprint.megabytes} MB\n`);
 }, 600_000);
 
@@ -123,7 +148,16 @@ describe('the tarballs', () => {
     const paths = library.files.map((f) => f.path);
     expect([...new Set(paths.map((p) => p.split('/')[0]))].sort()).toEqual(['LICENSE', 'README.md', 'lib', 'middleware', 'package.json', 'src']);
     expect(paths.filter((p) => /(^|\/)(test|tests|bench|fixtures|handlers|events|demo|local)\//.test(p))).toEqual([]);
-    expect(paths).toEqual(expect.arrayContaining(['lib/src/index.js', 'lib/src/index.d.ts', 'lib/src/testing/index.js', 'lib/src/store/index.js', 'lib/src/transport.js', 'lib/src/util.js']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'lib/src/index.js',
+        'lib/src/index.d.ts',
+        'lib/src/testing/index.js',
+        'lib/src/store/index.js',
+        'lib/src/transport.js',
+        'lib/src/util.js',
+      ]),
+    );
     // About 170 KB today; a tarball past this has picked up something users do not need.
     expect(library.size).toBeLessThan(220 * 1024);
   });
@@ -139,8 +173,20 @@ describe('the tarballs', () => {
 });
 
 describe('the library alone', () => {
-  it('installs without the gateway\'s emulators, bundler, TLS or JWT packages, in the size the guide says', () => {
-    for (const heavy of ['@ws-outbox/gateway', 'dynalite', 'classic-level', 'esbuild', 'fauxqs', 'fastify', 'node-forge', 'jose', 'aws-jwt-verify', 'ws', 'yaml']) {
+  it("installs without the gateway's emulators, bundler, TLS or JWT packages, in the size the guide says", () => {
+    for (const heavy of [
+      '@ws-outbox/gateway',
+      'dynalite',
+      'classic-level',
+      'esbuild',
+      'fauxqs',
+      'fastify',
+      'node-forge',
+      'jose',
+      'aws-jwt-verify',
+      'ws',
+      'yaml',
+    ]) {
       expect({ heavy, present: footprint.names.includes(heavy) }).toEqual({ heavy, present: false });
     }
     // The guide's figures (docs/adopting.md, "Together: N packages, M MB") stay within a few of what
@@ -152,10 +198,24 @@ describe('the library alone', () => {
   });
 });
 
-describe('the guide\'s project (docs/adopting.md)', () => {
+describe("the guide's project (docs/adopting.md)", () => {
   it('has the blocks the guide promises, each file once', () => {
-    expect(filesOf().map((b) => b.attrs.file).sort()).toEqual(['Makefile', 'events/send.json', 'handlers/connect.ts', 'handlers/disconnect.ts',
-      'handlers/send.ts', 'package.json', 'template.yaml', 'test/send.test.ts', 'tsconfig.json', 'types/middy-durable.d.ts']);
+    expect(
+      filesOf()
+        .map((b) => b.attrs.file)
+        .sort(),
+    ).toEqual([
+      'Makefile',
+      'events/send.json',
+      'handlers/connect.ts',
+      'handlers/disconnect.ts',
+      'handlers/send.ts',
+      'package.json',
+      'template.yaml',
+      'test/send.test.ts',
+      'tsconfig.json',
+      'types/middy-durable.d.ts',
+    ]);
     expect(readFileSync(join(project, 'template.yaml'), 'utf8')).toMatch(/^Transform: AWS::Serverless-2016-10-31$/m);
     expect(readFileSync(join(project, 'Makefile'), 'utf8')).toMatch(/^build-%:\n\tnpx ws-outbox build \$\* --artifacts-dir "\$\(ARTIFACTS_DIR\)"$/m);
     const manifest = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
@@ -165,16 +225,70 @@ describe('the guide\'s project (docs/adopting.md)', () => {
 
   it('imports every entry point in Node 24 ESM, each with exactly its public names', () => {
     const script = `for (const entry of ${JSON.stringify(entries)}) console.log(JSON.stringify([entry, Object.keys(await import(entry)).sort()]));`;
-    const lines = ok(run(node24, ['--input-type=module', '-e', script]), 'import').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = ok(run(node24, ['--input-type=module', '-e', script]), 'import')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(Object.fromEntries(lines)).toEqual({
-      'ws-outbox': ['ConnectionStore', 'MemoryStore', 'OutboxClosedError', 'PayloadTooLargeError', 'WsOutboxError', 'badRequest', 'cleanupOutbox',
-        'closedExplicitly', 'disconnectSession', 'fanoutDefaults', 'fanoutHandler', 'maxPayloadBytes', 'outbox', 'outboxDefaults', 'rateLimit',
-        'rateLimitDefaults', 'resumeSession', 'sessionHandler', 'userIdOf', 'wsHandler', 'wsJsonBodyParser'],
-      'ws-outbox/store': ['BatchGetCommand', 'BatchWriteCommand', 'ConnectionStore', 'DeleteCommand', 'DocumentCommand', 'DynamoDBServiceError',
-        'DynamoRateLimiter', 'GetCommand', 'MemoryRateLimiter', 'MemoryRoomLog', 'MemorySessions', 'MemoryStore', 'NotConnectedError', 'PutCommand',
-        'QueryCommand', 'RoomLog', 'SessionStore', 'UpdateCommand', 'connectionKey', 'connectionShards', 'connectionsPartition', 'createDocumentClient',
-        'createLiteDocumentClient', 'defaultConnectionShards', 'defaultWindowSeconds', 'dynamoEndpoint', 'maxUserIdLength', 'membershipKey', 'roomPartition', 'roomStream',
-        'sdkDocumentClient', 'sessionKeyOf', 'shardOf', 'userStream'],
+      'ws-outbox': [
+        'ConnectionStore',
+        'MemoryStore',
+        'OutboxClosedError',
+        'PayloadTooLargeError',
+        'WsOutboxError',
+        'badRequest',
+        'cleanupOutbox',
+        'closedExplicitly',
+        'disconnectSession',
+        'fanoutDefaults',
+        'fanoutHandler',
+        'maxPayloadBytes',
+        'outbox',
+        'outboxDefaults',
+        'rateLimit',
+        'rateLimitDefaults',
+        'resumeSession',
+        'sessionHandler',
+        'userIdOf',
+        'wsHandler',
+        'wsJsonBodyParser',
+      ],
+      'ws-outbox/store': [
+        'BatchGetCommand',
+        'BatchWriteCommand',
+        'ConnectionStore',
+        'DeleteCommand',
+        'DocumentCommand',
+        'DynamoDBServiceError',
+        'DynamoRateLimiter',
+        'GetCommand',
+        'MemoryRateLimiter',
+        'MemoryRoomLog',
+        'MemorySessions',
+        'MemoryStore',
+        'NotConnectedError',
+        'PutCommand',
+        'QueryCommand',
+        'RoomLog',
+        'SessionStore',
+        'UpdateCommand',
+        'connectionKey',
+        'connectionShards',
+        'connectionsPartition',
+        'createDocumentClient',
+        'createLiteDocumentClient',
+        'defaultConnectionShards',
+        'defaultWindowSeconds',
+        'dynamoEndpoint',
+        'maxUserIdLength',
+        'membershipKey',
+        'roomPartition',
+        'roomStream',
+        'sdkDocumentClient',
+        'sessionKeyOf',
+        'shardOf',
+        'userStream',
+      ],
       'ws-outbox/client': ['SendQueueFullError', 'WsOutboxClient', 'backoffDefaults', 'clientDefaults', 'jwtExpiry', 'reconnectDelay'],
       'ws-outbox/transport': ['TransportError', 'destroyTransports', 'managementEndpoint'],
       'ws-outbox/testing': ['WsTestHarness', 'makeWsEvent', 'newConnectionId'],
@@ -183,10 +297,13 @@ describe('the guide\'s project (docs/adopting.md)', () => {
     });
   }, 60_000);
 
-  it('typechecks strict without skipLibCheck; the one shim is exactly what @middy/core\'s optional peer needs', () => {
+  it("typechecks strict without skipLibCheck; the one shim is exactly what @middy/core's optional peer needs", () => {
     // Every entry point's declarations are in the program, the gateway's too (a test of the
     // adopter's may start it; testing.md shows how).
-    writeFileSync(join(project, 'types/entry-points.ts'), `${entries.map((e, i) => `import * as e${i} from '${e}';`).join('\n')}\nexport const all = [${entries.map((_, i) => `e${i}`).join(', ')}];\n`);
+    writeFileSync(
+      join(project, 'types/entry-points.ts'),
+      `${entries.map((e, i) => `import * as e${i} from '${e}';`).join('\n')}\nexport const all = [${entries.map((_, i) => `e${i}`).join(', ')}];\n`,
+    );
     ok(run('npm', ['run', 'typecheck']), 'npm run typecheck');
     // Without the shim, the only error is @middy/core's import of its optional peer (middyjs/middy#1694).
     const shim = join(project, 'types/middy-durable.d.ts');
@@ -198,7 +315,10 @@ describe('the guide\'s project (docs/adopting.md)', () => {
     ]);
     // The check has teeth: a handler that uses what is not public fails it.
     const bad = join(project, 'handlers/bad.ts');
-    writeFileSync(bad, "import { wsHandler } from 'ws-outbox';\nexport const handler = wsHandler(async (_e, context) => { context.outbox.discardFailed(); });\n");
+    writeFileSync(
+      bad,
+      "import { wsHandler } from 'ws-outbox';\nexport const handler = wsHandler(async (_e, context) => { context.outbox.discardFailed(); });\n",
+    );
     const failed = run('npm', ['run', 'typecheck']);
     rmSync(bad);
     expect(failed.status).not.toBe(0);
@@ -213,7 +333,9 @@ describe('the guide\'s project (docs/adopting.md)', () => {
     for (const block of files) writeBlock(block);
     ok(run('npm', ['run', 'typecheck']), 'npm run typecheck (with Powertools)');
     // Not the docs': a member of the room posts through the page's handler, with the harness.
-    writeFileSync(join(project, 'powertools-check.ts'), `import { WsTestHarness } from 'ws-outbox/testing';
+    writeFileSync(
+      join(project, 'powertools-check.ts'),
+      `import { WsTestHarness } from 'ws-outbox/testing';
 import { handler as connect } from './handlers/connect.ts';
 import { handler as posted } from './handlers/posted.ts';
 const h = new WsTestHarness();
@@ -221,8 +343,13 @@ const { connectionId } = await h.connect(connect);
 await h.store.join(connectionId, 'lobby');
 const { response } = await h.invoke(posted, { routeKey: 'post', connectionId, body: { action: 'post', room: 'lobby', text: 'hi' } });
 console.log(JSON.stringify({ check: true, status: response.statusCode, received: h.received(connectionId) }));
-`);
-    const lines = ok(run(node24, ['powertools-check.ts']), 'powertools-check.ts').trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+`,
+    );
+    const lines = ok(run(node24, ['powertools-check.ts']), 'powertools-check.ts')
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
     expect(lines.find((l) => l.check)).toEqual({ check: true, status: 200, received: [{ type: 'message', text: 'hi' }] });
     expect(lines.find((l) => l.message === 'ws-outbox delivery report')).toMatchObject({ service: 'chat', routeKey: 'post', sent: 1 });
     const blobs = lines.filter((l) => l._aws);
@@ -230,7 +357,7 @@ console.log(JSON.stringify({ check: true, status: response.statusCode, received:
     expect(blobs[0]).toMatchObject({ route: 'post', MessagesPosted: 1, Sent: 1, Failed: 0 });
   }, 400_000);
 
-  it('passes the guide\'s test with node:test (npm test)', () => {
+  it("passes the guide's test with node:test (npm test)", () => {
     for (const line of stepCommands(blocks, 'test')) {
       const out = ok(sh(line), line);
       expect(out).toMatch(/^ℹ pass 2$/m);
@@ -238,7 +365,7 @@ console.log(JSON.stringify({ check: true, status: response.statusCode, received:
     }
   }, 120_000);
 
-  it('invokes one function with `ws-outbox invoke` and the guide\'s event', () => {
+  it("invokes one function with `ws-outbox invoke` and the guide's event", () => {
     const [line, ...rest] = stepCommands(blocks, 'invoke');
     expect(rest).toEqual([]);
     const out = ok(sh(line!, project, 120_000), line!);
@@ -253,11 +380,18 @@ console.log(JSON.stringify({ check: true, status: response.statusCode, received:
     // Its own process group, stopped as Ctrl-C stops it: SIGINT to the group (npx does not pass a
     // signal of its own on to the bin).
     const child = spawn('sh', ['-c', `exec ${line}`], {
-      cwd: project, env: env({ PORT: '0', DYNAMODB_PORT: '0', SQS_PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+      cwd: project,
+      env: env({ PORT: '0', DYNAMODB_PORT: '0', SQS_PORT: '0' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     let output = '';
-    child.stdout.on('data', (c: Buffer) => { output += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
     const exited = new Promise<string>((resolve) => child.on('close', (code, signal) => resolve(`${code ?? signal}`)));
     const clients: WebSocket[] = [];
     try {
@@ -265,25 +399,33 @@ console.log(JSON.stringify({ check: true, status: response.statusCode, received:
         const timer = setTimeout(() => reject(new Error(`no banner within 90 s:\n${output}`)), 90_000);
         const look = () => {
           const found = /WebSocket API +(ws:\/\/\S+)/.exec(output)?.[1];
-          if (found) { clearTimeout(timer); resolve(found); }
+          if (found) {
+            clearTimeout(timer);
+            resolve(found);
+          }
         };
         child.stdout.on('data', look);
-        void exited.then((code) => { clearTimeout(timer); reject(new Error(`ws-outbox dev exited ${code}:\n${output}`)); });
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`ws-outbox dev exited ${code}:\n${output}`));
+        });
       });
       expect(output).toMatch(/Routes +\$connect → ConnectFunction, \$disconnect → DisconnectFunction, send → SendFunction/);
-      const open = () => new Promise<{ ws: WebSocket; next: () => Promise<unknown> }>((resolve, reject) => {
-        const ws = new WebSocket(url);
-        clients.push(ws);
-        const queue: unknown[] = [];
-        const waiting: Array<(m: unknown) => void> = [];
-        ws.on('message', (data: Buffer) => {
-          const message = JSON.parse(data.toString());
-          const waiter = waiting.shift();
-          if (waiter) waiter(message); else queue.push(message);
+      const open = () =>
+        new Promise<{ ws: WebSocket; next: () => Promise<unknown> }>((resolve, reject) => {
+          const ws = new WebSocket(url);
+          clients.push(ws);
+          const queue: unknown[] = [];
+          const waiting: Array<(m: unknown) => void> = [];
+          ws.on('message', (data: Buffer) => {
+            const message = JSON.parse(data.toString());
+            const waiter = waiting.shift();
+            if (waiter) waiter(message);
+            else queue.push(message);
+          });
+          ws.once('open', () => resolve({ ws, next: () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiting.push(r))) }));
+          ws.once('error', reject);
         });
-        ws.once('open', () => resolve({ ws, next: () => (queue.length ? Promise.resolve(queue.shift()) : new Promise((r) => waiting.push(r))) }));
-        ws.once('error', reject);
-      });
       const alice = await open();
       const bob = await open();
       alice.ws.send(JSON.stringify({ action: 'send', text: 'hello' }));
@@ -295,7 +437,8 @@ console.log(JSON.stringify({ check: true, status: response.statusCode, received:
       // Both leave; their $disconnect runs before the gateway is stopped.
       for (const ws of clients) ws.close();
       const deadline = Date.now() + 20_000;
-      while ((output.match(/^\$disconnect +DisconnectFunction .* → 200/gm) ?? []).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while ((output.match(/^\$disconnect +DisconnectFunction .* → 200/gm) ?? []).length < 2 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       expect(output.match(/^\$disconnect +DisconnectFunction .* → 200/gm)).toHaveLength(2);
     } finally {
       for (const ws of clients) ws.terminate();
@@ -306,11 +449,13 @@ console.log(JSON.stringify({ check: true, status: response.statusCode, received:
     expect(output).toMatch(/SIGINT: stopping[^\n]*\n[\s\S]*stopped\.\n/);
     expect(output).not.toMatch(/REFUSED:|not authorized to perform|^\s*LATE SEND|LATE SEND\(s\)| → ERROR/m);
     // Nothing of it is left running: no gateway, no function instance, no watchdog.
-    const left = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(project));
+    const left = spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((l) => l.includes(project));
     expect(left).toEqual([]);
   }, 150_000);
 
-  it('the Jest variant of the test passes too (npm test, after the guide\'s Jest set-up)', () => {
+  it("the Jest variant of the test passes too (npm test, after the guide's Jest set-up)", () => {
     for (const line of stepCommands(blocks, 'jest-install')) ok(run('npm', installCommand(line), project, 300_000), line);
     for (const block of filesOf('jest')) writeBlock(block);
     expect(JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')).scripts.test).toContain('jest');
@@ -334,11 +479,20 @@ describe('the ws-outbox bin', () => {
   it('refuses an older Node loudly: non-zero, with what to do', () => {
     // The machine's own `node` (outside node_modules) when it is older than 24, as on a developer's
     // machine with Node 20; else Node 24 told it is 20, which is all the bin's check reads.
-    const machine = systemPath.split(delimiter).map((d) => join(d, 'node')).find((p) => existsSync(p));
+    const machine = systemPath
+      .split(delimiter)
+      .map((d) => join(d, 'node'))
+      .find((p) => existsSync(p));
     const machineMajor = machine ? Number(spawnSync(machine, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).stdout.trim()) : 24;
-    const older = machineMajor < 24
-      ? run(machine!, [bin(), '--help'])
-      : run(node24, ['--import', 'data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.19.2"}})', bin(), '--help']);
+    const older =
+      machineMajor < 24
+        ? run(machine!, [bin(), '--help'])
+        : run(node24, [
+            '--import',
+            'data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.19.2"}})',
+            bin(),
+            '--help',
+          ]);
     expect(older.status).toBe(1);
     expect(older.stdout).toBe('');
     expect(older.stderr).toMatch(/^ws-outbox: Node 24 or newer is required \(Lambda's nodejs24\.x\); this is Node 2\d\.\d+\.\d+\.\n/);
@@ -362,9 +516,11 @@ describe('the ws-outbox bin', () => {
     const r = run(bin(), ['build', '--template', 'missing.yaml']);
     rmSync(join(project, 'missing.yaml'));
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('SendFunction: no handler file for CodeUri dist/shout/ and Handler index.handler; looked for handlers/shout.ts, handlers/shout.mts, '
-      + 'handlers/shout.cts, handlers/shout.js, handlers/shout.mjs, handlers/shout.cjs, dist/shout/index.ts, dist/shout/index.mts, dist/shout/index.cts, '
-      + 'dist/shout/index.js, dist/shout/index.mjs, dist/shout/index.cjs');
+    expect(r.stderr).toContain(
+      'SendFunction: no handler file for CodeUri dist/shout/ and Handler index.handler; looked for handlers/shout.ts, handlers/shout.mts, ' +
+        'handlers/shout.cts, handlers/shout.js, handlers/shout.mjs, handlers/shout.cjs, dist/shout/index.ts, dist/shout/index.mts, dist/shout/index.cts, ' +
+        'dist/shout/index.js, dist/shout/index.mjs, dist/shout/index.cjs',
+    );
   }, 60_000);
 
   it('names the functions the template has for an unknown function id', () => {
@@ -384,7 +540,11 @@ describe('the ws-outbox bin', () => {
 });
 
 // SAM CLI comes from `npm run validate` (it creates .venv; CI runs it before the tests).
-describeWhen(existsSync(sam) || Boolean(process.env.CI), 'test/package/consumer.test.ts, sam validate --lint and sam build', 'no SAM CLI in .venv: run `npm run validate` once to install SAM CLI 1.170.0 there (CI does, and never skips these)')('the guide\'s sam validate --lint and sam build', () => {
+describeWhen(
+  existsSync(sam) || Boolean(process.env.CI),
+  'test/package/consumer.test.ts, sam validate --lint and sam build',
+  'no SAM CLI in .venv: run `npm run validate` once to install SAM CLI 1.170.0 there (CI does, and never skips these)',
+)("the guide's sam validate --lint and sam build", () => {
   it('validate and build, one bundle per function, and the bundles run: $connect stores the caller, send posts to it', async () => {
     for (const line of stepCommands(blocks, 'build')) {
       expect(line).toMatch(/^sam /);
@@ -394,7 +554,9 @@ describeWhen(existsSync(sam) || Boolean(process.env.CI), 'test/package/consumer.
     for (const fn of ['ConnectFunction', 'DisconnectFunction', 'SendFunction']) {
       expect(existsSync(join(project, '.aws-sam/build', fn, 'index.mjs'))).toBe(true);
       expect(existsSync(join(project, '.aws-sam/build', fn, 'index.mjs.map'))).toBe(true);
-      expect(readFileSync(join(project, '.aws-sam/build', fn, 'index.mjs'), 'utf8')).not.toMatch(/(?:^|[;}\s])(?:import|export)\s*[{*\w][^;'"]*from ?["']ws-outbox|import\(["']ws-outbox/m); // bundled in (an import statement, not a string that names the package)
+      expect(readFileSync(join(project, '.aws-sam/build', fn, 'index.mjs'), 'utf8')).not.toMatch(
+        /(?:^|[;}\s])(?:import|export)\s*[{*\w][^;'"]*from ?["']ws-outbox|import\(["']ws-outbox/m,
+      ); // bundled in (an import statement, not a string that names the package)
     }
     expect(readdirSync(join(project, '.aws-sam/build', 'SendFunction')).sort()).toEqual(['index.mjs', 'index.mjs.map']);
 
@@ -405,20 +567,31 @@ describeWhen(existsSync(sam) || Boolean(process.env.CI), 'test/package/consumer.
         const eventPath = join(work, `${fn}.event.json`);
         const resultPath = join(work, `${fn}.result.json`);
         writeFileSync(eventPath, JSON.stringify(makeWsEvent(spec)));
-        const r = await runNode([join(repoRoot, 'test/helpers/invoke-bundle.mjs'), join(project, '.aws-sam/build', fn, 'index.mjs'), eventPath, resultPath, '10', fn], {
-          env: {
-            PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', TABLE_NAME: 'Connections',
-            AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint, AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: management.endpoint, NODE_OPTIONS: '--enable-source-maps',
+        const r = await runNode(
+          [join(repoRoot, 'test/helpers/invoke-bundle.mjs'), join(project, '.aws-sam/build', fn, 'index.mjs'), eventPath, resultPath, '10', fn],
+          {
+            env: {
+              PATH: process.env.PATH ?? '',
+              AWS_REGION: 'us-east-1',
+              AWS_ACCESS_KEY_ID: 'x',
+              AWS_SECRET_ACCESS_KEY: 'y',
+              TABLE_NAME: 'Connections',
+              AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+              AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: management.endpoint,
+              NODE_OPTIONS: '--enable-source-maps',
+            },
+            timeoutMs: 30_000,
           },
-          timeoutMs: 30_000,
-        });
+        );
         expect({ fn, code: r.code, stderr: r.stderr }).toEqual({ fn, code: 0, stderr: '' });
         return JSON.parse(readFileSync(resultPath, 'utf8'));
       };
       expect(await invokeBuilt('ConnectFunction', { routeKey: '$connect', connectionId: 'Alice=' })).toMatchObject({ result: { statusCode: 200 } });
       const row = await dynalite.documentClient.send(new GetCommand({ TableName: 'Connections', Key: connectionKey('Alice=') }));
       expect(row.Item).toBeDefined();
-      expect(await invokeBuilt('SendFunction', { routeKey: 'send', connectionId: 'Alice=', body: { action: 'send', text: 'built' } })).toMatchObject({ result: { statusCode: 200 } });
+      expect(await invokeBuilt('SendFunction', { routeKey: 'send', connectionId: 'Alice=', body: { action: 'send', text: 'built' } })).toMatchObject({
+        result: { statusCode: 200 },
+      });
       expect(management.delivered.map((d) => [d.connectionId, JSON.parse(d.body)])).toEqual([['Alice=', { type: 'message', from: 'Alice=', text: 'built' }]]);
     } finally {
       await management.stop();

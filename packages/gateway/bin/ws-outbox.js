@@ -21,7 +21,7 @@ if (!(major >= required)) {
 
 const compiled = fileURLToPath(new URL('../lib/cli.js', import.meta.url));
 const fail = (error) => {
-  process.stderr.write(`ws-outbox: ${error && error.stack ? error.stack : String(error)}\n`);
+  process.stderr.write(`ws-outbox: ${error?.stack ? error.stack : String(error)}\n`);
   process.exit(1);
 };
 

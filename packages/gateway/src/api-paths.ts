@@ -20,7 +20,9 @@ export const watchApiRequest = (req: IncomingMessage, res: ServerResponse, log: 
   res.once('finish', () => {
     if (res.statusCode !== 403) return;
     const type = res.getHeader('x-amzn-ErrorType');
-    log.warn(`${host}: ${req.method} ${written} → 403${type ? ` ${String(type)}` : ''}`
-      + `${req.url?.includes('@connections') ? '' : ' (this host serves only /@connections/{id} and /{stage}/@connections/{id})'}`);
+    log.warn(
+      `${host}: ${req.method} ${written} → 403${type ? ` ${String(type)}` : ''}` +
+        `${req.url?.includes('@connections') ? '' : ' (this host serves only /@connections/{id} and /{stage}/@connections/{id})'}`,
+    );
   });
 };

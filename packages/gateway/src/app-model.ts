@@ -5,8 +5,19 @@
 // gateway, invoke) works from plain data, never from YAML.
 import { partition } from '@aws-sdk/core/client';
 import {
-  createTableInput, functionsOf, loadTemplate, localRefs, queuesOf, resolveEnvironment, resolveIntrinsics, routeSelectionExpression,
-  routesOf, stageOf, tablesOf, type FunctionSpec, type QueueSpec, type Template,
+  createTableInput,
+  functionsOf,
+  loadTemplate,
+  localRefs,
+  queuesOf,
+  resolveEnvironment,
+  resolveIntrinsics,
+  routeSelectionExpression,
+  stageOf,
+  tablesOf,
+  type FunctionSpec,
+  type QueueSpec,
+  type Template,
 } from './template.ts';
 import { authorizerOf, type AuthorizerSpec } from './template-auth.ts';
 import { integrationsOf, skippedFunctionsOf, type RouteIntegration } from './template.ts';
@@ -83,14 +94,18 @@ export interface ModelOptions {
 }
 
 export const modelDefaults: ModelOptions = {
-  region: 'us-east-1', accountId: '123456789012', apiId: 'localapi01', stage: undefined, parameters: {},
+  region: 'us-east-1',
+  accountId: '123456789012',
+  apiId: 'localapi01',
+  stage: undefined,
+  parameters: {},
 };
 
 /** The stage served when neither the options nor the template fix one. */
 export const defaultStage = 'local';
 
-const hasApi = (template: Template): boolean => Object.values(template.Resources)
-  .some((r) => r?.Type === 'AWS::Serverless::WebSocketApi' || r?.Type === 'AWS::ApiGatewayV2::Api');
+const hasApi = (template: Template): boolean =>
+  Object.values(template.Resources).some((r) => r?.Type === 'AWS::Serverless::WebSocketApi' || r?.Type === 'AWS::ApiGatewayV2::Api');
 
 /**
  * The stage, and the parameter that names it. An explicit stage wins (and sets that parameter, so
@@ -99,8 +114,8 @@ const hasApi = (template: Template): boolean => Object.values(template.Resources
  */
 const stageFor = (template: Template, opts: ModelOptions): { stage: string; parameter?: string } => {
   const written = hasApi(template) ? stageOf(template) : undefined;
-  const parameter = written !== null && typeof written === 'object' && typeof (written as { Ref?: unknown }).Ref === 'string'
-    ? (written as { Ref: string }).Ref : undefined;
+  const parameter =
+    written !== null && typeof written === 'object' && typeof (written as { Ref?: unknown }).Ref === 'string' ? (written as { Ref: string }).Ref : undefined;
   if (opts.stage !== undefined) return { stage: opts.stage, parameter };
   if (typeof written === 'string' && written !== '') return { stage: written };
   if (parameter !== undefined && opts.parameters[parameter] !== undefined) return { stage: opts.parameters[parameter]!, parameter };
@@ -119,10 +134,17 @@ export const queueRefFor = (name: string, region: string, accountId: string): Qu
   arn: `arn:aws:sqs:${region}:${accountId}:${name}`,
 });
 
-const refsFor = (template: Template, opts: ModelOptions, stage: { stage: string; parameter?: string }, tableNames: Map<string, string>): Record<string, string> => {
+const refsFor = (
+  template: Template,
+  opts: ModelOptions,
+  stage: { stage: string; parameter?: string },
+  tableNames: Map<string, string>,
+): Record<string, string> => {
   const { region, accountId } = opts;
   const overrides: Record<string, string> = {
-    'AWS::Region': region, 'AWS::AccountId': accountId, ...opts.parameters,
+    'AWS::Region': region,
+    'AWS::AccountId': accountId,
+    ...opts.parameters,
     ...(stage.parameter ? { [stage.parameter]: stage.stage } : {}),
   };
   for (const [id, r] of Object.entries(template.Resources)) {
@@ -155,11 +177,13 @@ const refsFor = (template: Template, opts: ModelOptions, stage: { stage: string;
 /** Each table's local name: its TableName (resolved: `!Ref TableNameParameter` is common), else its logical id. */
 const tableNamesOf = (template: Template, opts: ModelOptions): Map<string, string> => {
   const refs = localRefs(template, { 'AWS::Region': opts.region, 'AWS::AccountId': opts.accountId, ...opts.parameters });
-  return new Map(tablesOf(template).map((t) => {
-    const written = t.properties.TableName;
-    const name = written === undefined ? t.logicalId : String(resolveIntrinsics(written, refs, `${t.logicalId}.TableName`));
-    return [t.logicalId, name];
-  }));
+  return new Map(
+    tablesOf(template).map((t) => {
+      const written = t.properties.TableName;
+      const name = written === undefined ? t.logicalId : String(resolveIntrinsics(written, refs, `${t.logicalId}.TableName`));
+      return [t.logicalId, name];
+    }),
+  );
 };
 
 // Event sources the gateway serves: the WebSocket API's routes and SQS queues. Anything else that
@@ -169,8 +193,12 @@ const servedEvents = new Set(['SQS']);
 const otherEntryPoints = (template: Template): string[] => {
   const lines: string[] = [];
   for (const [id, r] of Object.entries(template.Resources)) {
-    if (r?.Type === 'AWS::Serverless::HttpApi' || r?.Type === 'AWS::Serverless::Api' || r?.Type === 'AWS::ApiGateway::RestApi'
-      || (r?.Type === 'AWS::ApiGatewayV2::Api' && r.Properties?.ProtocolType === 'HTTP')) {
+    if (
+      r?.Type === 'AWS::Serverless::HttpApi' ||
+      r?.Type === 'AWS::Serverless::Api' ||
+      r?.Type === 'AWS::ApiGateway::RestApi' ||
+      (r?.Type === 'AWS::ApiGatewayV2::Api' && r.Properties?.ProtocolType === 'HTTP')
+    ) {
       lines.push(`${id} (${r.Type}) is not served: the local gateway serves the WebSocket API only`);
     }
     if (r?.Type !== 'AWS::Serverless::Function' || r.Properties?.PackageType === 'Image') continue;
@@ -207,8 +235,10 @@ const wiringOf = (template: Template, functions: Map<string, FunctionModel>) => 
       routes.set(key, functionId);
     } else if (functionId !== undefined) {
       const directives = Object.values(integration.requestTemplates).flatMap(unsupportedDirectives);
-      notices.push(`route ${key} → ${functionId} is a Lambda custom integration (${where}): the event is its RequestTemplates rendered locally`
-        + `${directives.length ? ` without their ${[...new Set(directives)].join(', ')} directives, which are left as written` : ''}; route responses are not sent back`);
+      notices.push(
+        `route ${key} → ${functionId} is a Lambda custom integration (${where}): the event is its RequestTemplates rendered locally` +
+          `${directives.length ? ` without their ${[...new Set(directives)].join(', ')} directives, which are left as written` : ''}; route responses are not sent back`,
+      );
       integrations.set(key, integration);
     } else {
       const queue = /:sqs:path\/[^/]+\/([^/]+)$/.exec(integration.uri ?? '')?.[1]?.replace(/\.QueueName$/, '');
@@ -217,7 +247,8 @@ const wiringOf = (template: Template, functions: Map<string, FunctionModel>) => 
       if (known) {
         integrations.set(key, integration);
       } else {
-        const what = sqsTemplate ? `an SQS integration with queue ${queue}, which is not a queue of this template`
+        const what = sqsTemplate
+          ? `an SQS integration with queue ${queue}, which is not a queue of this template`
           : `a ${integration.type} integration${integration.uri ? ` to ${integration.uri}` : ''}, which the local gateway does not emulate`;
         notices.push(`route ${key} (${where}) is ${what}: messages to ${key} get an internal error locally`);
         unavailableRoutes.set(key, `its ${integration.type} integration is not emulated locally`);
@@ -233,7 +264,9 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
   const template = loadTemplate(templatePath);
   const unknown = Object.keys(opts.parameters).filter((name) => !Object.hasOwn(template.Parameters ?? {}, name));
   if (unknown.length > 0) {
-    throw new Error(`--parameter-overrides: ${templatePath} has no parameter ${unknown.join(', ')} (it has ${Object.keys(template.Parameters ?? {}).join(', ') || 'none'})`);
+    throw new Error(
+      `--parameter-overrides: ${templatePath} has no parameter ${unknown.join(', ')} (it has ${Object.keys(template.Parameters ?? {}).join(', ') || 'none'})`,
+    );
   }
   const tableNames = tableNamesOf(template, opts);
   const stage = stageFor(template, opts);

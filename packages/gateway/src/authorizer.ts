@@ -26,9 +26,7 @@ export interface AuthorizerOptions {
   onInvocation?: (report: InvocationReport) => void;
 }
 
-export type AuthorizerDecision =
-  | { status: 200; authorizer: Record<string, unknown> }
-  | { status: 401 | 403 | 500; message: string; why: string };
+export type AuthorizerDecision = { status: 200; authorizer: Record<string, unknown> } | { status: 401 | 403 | 500; message: string; why: string };
 
 /** The authorizer result cap (API Gateway's WebSocket quota), on the result's JSON. */
 export const maxAuthorizerResultBytes = 8 * 1024;
@@ -63,12 +61,16 @@ const identityValue = (source: string, event: ConnectEventLike, stageVariables: 
 
 // IAM-style matching of a policy's Resource against the methodArn: `*` any run, `?` one character.
 const wildcard = (pattern: string, value: string): boolean =>
-  new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`).test(value);
+  new RegExp(
+    `^${pattern
+      .split('')
+      .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('')}$`,
+  ).test(value);
 
 const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : value === undefined ? [] : [value]);
 
-const invokes = (action: unknown): boolean =>
-  asList(action).some((a) => typeof a === 'string' && wildcard(a.toLowerCase(), 'execute-api:invoke'));
+const invokes = (action: unknown): boolean => asList(action).some((a) => typeof a === 'string' && wildcard(a.toLowerCase(), 'execute-api:invoke'));
 
 /** 'allow', 'deny' (explicit) or 'none' (no statement matches: an implicit deny). */
 export const evaluatePolicy = (policy: unknown, methodArn: string): 'allow' | 'deny' | 'none' => {
@@ -84,17 +86,23 @@ export const evaluatePolicy = (policy: unknown, methodArn: string): 'allow' | 'd
 
 /** Checks an authorizer's result and turns it into what routes see, or says why API Gateway would refuse it. */
 export const decide = (result: unknown, methodArn: string, integrationLatency: number): AuthorizerDecision => {
-  if (result === null || typeof result !== 'object') return misconfigured(`the authorizer returned ${JSON.stringify(result)}, not { principalId, policyDocument, context? }`);
+  if (result === null || typeof result !== 'object')
+    return misconfigured(`the authorizer returned ${JSON.stringify(result)}, not { principalId, policyDocument, context? }`);
   const bytes = Buffer.byteLength(JSON.stringify(result));
-  if (bytes > maxAuthorizerResultBytes) return misconfigured(`the authorizer's result is ${bytes} bytes, over API Gateway's ${maxAuthorizerResultBytes}-byte limit`);
+  if (bytes > maxAuthorizerResultBytes)
+    return misconfigured(`the authorizer's result is ${bytes} bytes, over API Gateway's ${maxAuthorizerResultBytes}-byte limit`);
   const { principalId, policyDocument, context } = result as { principalId?: unknown; policyDocument?: unknown; context?: unknown };
-  if ((typeof principalId !== 'string' && typeof principalId !== 'number') || principalId === '') return misconfigured('the authorizer returned no principalId');
+  if ((typeof principalId !== 'string' && typeof principalId !== 'number') || principalId === '')
+    return misconfigured('the authorizer returned no principalId');
   if (policyDocument === null || typeof policyDocument !== 'object') return misconfigured('the authorizer returned no policyDocument');
-  if (context !== undefined && (context === null || typeof context !== 'object' || Array.isArray(context))) return misconfigured('the authorizer\'s context must be an object');
+  if (context !== undefined && (context === null || typeof context !== 'object' || Array.isArray(context)))
+    return misconfigured("the authorizer's context must be an object");
   const seen: Record<string, unknown> = {};
   for (const [key, value] of Object.entries((context ?? {}) as Record<string, unknown>)) {
     if (value === null || !['string', 'number', 'boolean'].includes(typeof value)) {
-      return misconfigured(`the authorizer's context.${key} is ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}: only strings, numbers and booleans are allowed`);
+      return misconfigured(
+        `the authorizer's context.${key} is ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}: only strings, numbers and booleans are allowed`,
+      );
     }
     seen[key] = String(value);
   }
@@ -126,7 +134,9 @@ export const createAuthorizer = (options: AuthorizerOptions) => {
       methodArn,
       headers: event.headers,
       multiValueHeaders: event.multiValueHeaders,
-      ...(event.queryStringParameters ? { queryStringParameters: event.queryStringParameters, multiValueQueryStringParameters: event.multiValueQueryStringParameters } : {}),
+      ...(event.queryStringParameters
+        ? { queryStringParameters: event.queryStringParameters, multiValueQueryStringParameters: event.multiValueQueryStringParameters }
+        : {}),
       stageVariables,
       requestContext: event.requestContext,
     };
@@ -135,17 +145,25 @@ export const createAuthorizer = (options: AuthorizerOptions) => {
     let decision: AuthorizerDecision;
     if (outcome.status === 'timeout') decision = misconfigured('the authorizer timed out');
     else if (outcome.status === 'error') {
-      decision = outcome.error.errorMessage === 'Unauthorized'
-        ? unauthorized('the authorizer threw "Unauthorized"')
-        : misconfigured(`the authorizer failed: ${outcome.error.errorType}: ${outcome.error.errorMessage} (only a throw of exactly "Unauthorized" means 401)`);
+      decision =
+        outcome.error.errorMessage === 'Unauthorized'
+          ? unauthorized('the authorizer threw "Unauthorized"')
+          : misconfigured(
+              `the authorizer failed: ${outcome.error.errorType}: ${outcome.error.errorMessage} (only a throw of exactly "Unauthorized" means 401)`,
+            );
     } else decision = decide(outcome.result, methodArn, Math.round(outcome.durationMs));
     const verdict = 'why' in decision ? `${decision.status} (${decision.why})` : 'Allow';
     const line = `$connect    ${name} ${pool.name} ${connectionId} → ${verdict} (${outcome.durationMs.toFixed(0)} ms${cold})`;
     if (decision.status === 500) log.error(line);
     else log.info(line);
     options.onInvocation?.({
-      route: '$connect authorizer', functionName: pool.name, connectionId, requestId: outcome.requestId, status: outcome.status,
-      statusCode: decision.status, durationMs: outcome.durationMs,
+      route: '$connect authorizer',
+      functionName: pool.name,
+      connectionId,
+      requestId: outcome.requestId,
+      status: outcome.status,
+      statusCode: decision.status,
+      durationMs: outcome.durationMs,
     });
     return decision;
   };

@@ -15,9 +15,17 @@ export interface AwsFront {
   close(): Promise<void>;
 }
 
-const hostOf = (req: IncomingMessage): string => String(req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+const hostOf = (req: IncomingMessage): string =>
+  String(req.headers.host ?? '')
+    .toLowerCase()
+    .replace(/:\d+$/, '')
+    .replace(/\.$/, '');
 
-export const startAwsFront = async (ca: LocalCa, handlers: Map<string, HostHandler>, onError: (error: Error, req: IncomingMessage) => void): Promise<AwsFront> => {
+export const startAwsFront = async (
+  ca: LocalCa,
+  handlers: Map<string, HostHandler>,
+  onError: (error: Error, req: IncomingMessage) => void,
+): Promise<AwsFront> => {
   const server: Server = createServer({ cert: ca.certPem, key: ca.keyPem, keepAliveTimeout: 60_000 });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const handler = handlers.get(hostOf(req));
@@ -39,9 +47,10 @@ export const startAwsFront = async (ca: LocalCa, handlers: Map<string, HostHandl
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 };

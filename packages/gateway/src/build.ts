@@ -152,8 +152,10 @@ const missingEntry = (fn: FunctionSpec): string => {
   if (fn.entryFrom === 'esbuild') {
     return `${fn.logicalId}: no entry point for Metadata.BuildProperties.EntryPoints (relative to CodeUri ${fn.codeUri}); looked for ${fn.entryCandidates.map(shown).join(', ')}`;
   }
-  return `${fn.logicalId}: no handler file for CodeUri ${fn.codeUri} and Handler ${fn.handler}; looked for ${fn.entryCandidates.map(shown).join(', ')}. `
-    + 'Create one of them, or name the file with Metadata: { BuildEntry: path/to/file.ts } on the function.';
+  return (
+    `${fn.logicalId}: no handler file for CodeUri ${fn.codeUri} and Handler ${fn.handler}; looked for ${fn.entryCandidates.map(shown).join(', ')}. ` +
+    'Create one of them, or name the file with Metadata: { BuildEntry: path/to/file.ts } on the function.'
+  );
 };
 
 /**
@@ -181,58 +183,65 @@ export async function build(options: BuildOptions = {}): Promise<BuiltFunction[]
   if (missing.length > 0) throw new BuildError(missing.map(missingEntry).join('\n'));
 
   // Every function is built even when one fails, and every failure is reported.
-  const settled = await Promise.allSettled(wanted.map(async (fn) => {
-    const folder = outputFolder(fn, templateDir, opts);
-    const outfile = join(folder, `${fn.handlerModule}.mjs`);
-    await mkdir(dirname(outfile), { recursive: true });
-    const run = async (entry: Pick<esbuild.BuildOptions, 'entryPoints' | 'stdin'>) => {
-      // esbuild splits only entry points, not stdin (the CommonJS wrapper): that one is one file.
-      const where = entry.stdin || !fn.splitting ? { outfile, splitting: false } : { ...splittingOptions, outdir: folder, entryNames: fn.handlerModule };
-      try {
-        return await esbuild.build({ ...esbuildOptions, ...entry, ...where, absWorkingDir: templateDir });
-      } catch (error) {
-        const errors = (error as { errors?: esbuild.Message[] }).errors ?? [];
-        const details = errors.map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`).join('\n');
-        throw new BuildError(`${fn.logicalId}: esbuild failed on ${shown(fn.entry)}\n${details || (error as Error).message}`);
+  const settled = await Promise.allSettled(
+    wanted.map(async (fn) => {
+      const folder = outputFolder(fn, templateDir, opts);
+      const outfile = join(folder, `${fn.handlerModule}.mjs`);
+      await mkdir(dirname(outfile), { recursive: true });
+      const run = async (entry: Pick<esbuild.BuildOptions, 'entryPoints' | 'stdin'>) => {
+        // esbuild splits only entry points, not stdin (the CommonJS wrapper): that one is one file.
+        const where = entry.stdin || !fn.splitting ? { outfile, splitting: false } : { ...splittingOptions, outdir: folder, entryNames: fn.handlerModule };
+        try {
+          return await esbuild.build({ ...esbuildOptions, ...entry, ...where, absWorkingDir: templateDir });
+        } catch (error) {
+          const errors = (error as { errors?: esbuild.Message[] }).errors ?? [];
+          const details = errors.map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`).join('\n');
+          throw new BuildError(`${fn.logicalId}: esbuild failed on ${shown(fn.entry)}\n${details || (error as Error).message}`);
+        }
+      };
+      let result = await run({ entryPoints: [fn.entry] });
+      const entryInput = Object.entries(result.metafile.inputs).find(([path]) => resolve(templateDir, path) === fn.entry)?.[1];
+      const commonJs = entryInput?.format === 'cjs';
+      if (commonJs) result = await run({ stdin: commonJsEntry(fn) });
+      if (!opts.quiet) for (const w of result.warnings) console.warn(`${fn.logicalId}: warning: ${w.text}`);
+      const outputs = result.metafile.outputs;
+      const code = Object.entries(outputs).filter(([k]) => k.endsWith('.mjs'));
+      // Each dynamic import() is an entry of its own chunk too; the function's is the handler module.
+      const [key, output] = code.find(([k]) => resolve(templateDir, k) === outfile)!;
+      // The entry and the chunks it imports statically: what init loads.
+      const atInit = new Set<string>();
+      const visit = (k: string) => {
+        if (atInit.has(k) || !outputs[k]) return;
+        atInit.add(k);
+        for (const i of outputs[k]!.imports) if (i.kind === 'import-statement') visit(i.path);
+      };
+      visit(key);
+      await removeStaleChunks(
+        folder,
+        code.map(([k]) => resolve(templateDir, k)),
+      );
+      if (!commonJs && !output.exports.includes(fn.handlerExport)) {
+        throw new BuildError(
+          `${fn.logicalId}: ${shown(fn.entry)} exports no \`${fn.handlerExport}\` (Handler: ${fn.handler}); ` +
+            `it exports ${output.exports.length ? output.exports.map((e) => `\`${e}\``).join(', ') : 'nothing'}. Add \`export const ${fn.handlerExport} = …\`.`,
+        );
       }
-    };
-    let result = await run({ entryPoints: [fn.entry] });
-    const entryInput = Object.entries(result.metafile.inputs).find(([path]) => resolve(templateDir, path) === fn.entry)?.[1];
-    const commonJs = entryInput?.format === 'cjs';
-    if (commonJs) result = await run({ stdin: commonJsEntry(fn) });
-    if (!opts.quiet) for (const w of result.warnings) console.warn(`${fn.logicalId}: warning: ${w.text}`);
-    const outputs = result.metafile.outputs;
-    const code = Object.entries(outputs).filter(([k]) => k.endsWith('.mjs'));
-    // Each dynamic import() is an entry of its own chunk too; the function's is the handler module.
-    const [key, output] = code.find(([k]) => resolve(templateDir, k) === outfile)!;
-    // The entry and the chunks it imports statically: what init loads.
-    const atInit = new Set<string>();
-    const visit = (k: string) => {
-      if (atInit.has(k) || !outputs[k]) return;
-      atInit.add(k);
-      for (const i of outputs[k]!.imports) if (i.kind === 'import-statement') visit(i.path);
-    };
-    visit(key);
-    await removeStaleChunks(folder, code.map(([k]) => resolve(templateDir, k)));
-    if (!commonJs && !output.exports.includes(fn.handlerExport)) {
-      throw new BuildError(`${fn.logicalId}: ${shown(fn.entry)} exports no \`${fn.handlerExport}\` (Handler: ${fn.handler}); `
-        + `it exports ${output.exports.length ? output.exports.map((e) => `\`${e}\``).join(', ') : 'nothing'}. Add \`export const ${fn.handlerExport} = …\`.`);
-    }
-    const sum = (entries: Array<[string, { bytes: number }]>) => entries.reduce((n, [, o]) => n + o.bytes, 0);
-    const inputs = Object.assign({}, ...code.map(([, o]) => o.inputs)) as Record<string, { bytesInOutput: number }>;
-    return {
-      logicalId: fn.logicalId,
-      entry: fn.entry,
-      outfile,
-      bytes: sum(code),
-      initBytes: sum(code.filter(([k]) => atInit.has(k))),
-      mapBytes: sum(Object.entries(outputs).filter(([k]) => k.endsWith('.map'))),
-      inputs: contributions(inputs),
-      sources: ownSources(Object.keys(inputs), templateDir),
-      // What the bundle still imports at run time: only Node built-ins, or it will not load on Lambda.
-      externals: [...new Set(code.flatMap(([, o]) => o.imports.filter((i) => i.external).map((i) => i.path)))].sort(),
-    };
-  }));
+      const sum = (entries: Array<[string, { bytes: number }]>) => entries.reduce((n, [, o]) => n + o.bytes, 0);
+      const inputs = Object.assign({}, ...code.map(([, o]) => o.inputs)) as Record<string, { bytesInOutput: number }>;
+      return {
+        logicalId: fn.logicalId,
+        entry: fn.entry,
+        outfile,
+        bytes: sum(code),
+        initBytes: sum(code.filter(([k]) => atInit.has(k))),
+        mapBytes: sum(Object.entries(outputs).filter(([k]) => k.endsWith('.map'))),
+        inputs: contributions(inputs),
+        sources: ownSources(Object.keys(inputs), templateDir),
+        // What the bundle still imports at run time: only Node built-ins, or it will not load on Lambda.
+        externals: [...new Set(code.flatMap(([, o]) => o.imports.filter((i) => i.external).map((i) => i.path)))].sort(),
+      };
+    }),
+  );
   const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) {
@@ -248,7 +257,12 @@ const removeStaleChunks = async (folder: string, written: string[]): Promise<voi
   const chunks = join(folder, 'chunks');
   const keep = new Set(written.flatMap((file) => [file, `${file}.map`]));
   const present = await readdir(chunks).catch(() => [] as string[]);
-  await Promise.all(present.map((name) => join(chunks, name)).filter((file) => !keep.has(file)).map((file) => rm(file, { force: true })));
+  await Promise.all(
+    present
+      .map((name) => join(chunks, name))
+      .filter((file) => !keep.has(file))
+      .map((file) => rm(file, { force: true })),
+  );
 };
 
 /** Bytes in the output per npm package (node_modules/<pkg>) or per own source file. */
@@ -262,11 +276,12 @@ const contributions = (inputs: Record<string, { bytesInOutput: number }>): Built
 };
 
 /** The metafile's input paths (relative to absWorkingDir) that are files of the project itself. */
-const ownSources = (inputs: string[], workingDir: string): string[] => inputs
-  // Virtual modules carry a namespace prefix (`<define:…>`, `(disabled):…`); packages are not the user's to edit.
-  .filter((path) => !/^[<(]|^[a-z-]+:/.test(path) && !/(^|\/)node_modules\//.test(path))
-  .map((path) => (isAbsolute(path) ? path : resolve(workingDir, path)))
-  .sort();
+const ownSources = (inputs: string[], workingDir: string): string[] =>
+  inputs
+    // Virtual modules carry a namespace prefix (`<define:…>`, `(disabled):…`); packages are not the user's to edit.
+    .filter((path) => !/^[<(]|^[a-z-]+:/.test(path) && !/(^|\/)node_modules\//.test(path))
+    .map((path) => (isAbsolute(path) ? path : resolve(workingDir, path)))
+    .sort();
 
 /** A path as the user can read it: relative inside the working folder, absolute outside it. */
 const shown = (path: string): string => {
@@ -278,11 +293,24 @@ const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
 
 /** The size table the CLI prints. */
 export const sizeTable = (results: BuiltFunction[]): string => {
-  const rows = results.map((r) => [r.logicalId, shown(r.outfile), kb(r.initBytes), kb(r.bytes), kb(r.mapBytes),
-    r.inputs.slice(0, 3).map((i) => `${i.name} ${kb(i.bytes)}`).join(', ')]);
+  const rows = results.map((r) => [
+    r.logicalId,
+    shown(r.outfile),
+    kb(r.initBytes),
+    kb(r.bytes),
+    kb(r.mapBytes),
+    r.inputs
+      .slice(0, 3)
+      .map((i) => `${i.name} ${kb(i.bytes)}`)
+      .join(', '),
+  ]);
   const head = ['function', 'bundle', 'at init', 'size', 'map', 'largest inputs'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i >= 2 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const total = results.reduce((n, r) => n + r.bytes, 0);
   return [line(head), ...rows.map(line), `${results.length} functions, ${kb(total)} in total`].join('\n');
 };
@@ -303,7 +331,9 @@ export const runBuild = async (args: string[]): Promise<void> => {
     args,
     allowPositionals: true,
     options: {
-      template: { type: 'string', short: 't' }, outdir: { type: 'string', short: 'o' }, 'artifacts-dir': { type: 'string' },
+      template: { type: 'string', short: 't' },
+      outdir: { type: 'string', short: 'o' },
+      'artifacts-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -313,7 +343,11 @@ export const runBuild = async (args: string[]): Promise<void> => {
   }
   const started = performance.now();
   const results = await build({
-    template: values.template, outdir: values.outdir, artifactsDir: values['artifacts-dir'], functions: positionals, quiet: false,
+    template: values.template,
+    outdir: values.outdir,
+    artifactsDir: values['artifacts-dir'],
+    functions: positionals,
+    quiet: false,
   });
   console.log(sizeTable(results));
   console.log(`built in ${Math.round(performance.now() - started)} ms`);

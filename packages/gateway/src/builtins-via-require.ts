@@ -16,7 +16,8 @@ export const builtinsViaRequire: Plugin = {
   name: 'ws-outbox-builtins-via-require',
   setup(build) {
     build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
-      (args.kind === 'import-statement' && isBuiltin(args.path) ? { path: args.path, namespace } : undefined));
+      args.kind === 'import-statement' && isBuiltin(args.path) ? { path: args.path, namespace } : undefined,
+    );
     // A CommonJS module of one line: esbuild gives its importers the usual ESM interop (default and named imports).
     build.onLoad({ filter: /.*/, namespace }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
   },

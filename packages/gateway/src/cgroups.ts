@@ -73,7 +73,9 @@ export const removeCgroupDir = async (dir: string, attempts = 150): Promise<void
 export const removeCgroupTree = async (dir: string): Promise<void> => {
   let children: string[] = [];
   try {
-    children = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
+    children = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => join(dir, e.name));
   } catch {
     return;
   }
@@ -104,8 +106,10 @@ const v1 = (root: string, name: string): Limits => {
         limitCpu: () => write(dirs[0], 'cpu.cfs_quota_us', cpuQuotaUs(memoryMb)),
         oomKilled: () => {
           try {
-            return /oom_kill (\d+)/.exec(readFileSync(join(dirs[1], 'memory.oom_control'), 'utf8'))?.[1] !== '0'
-              || Number(readFileSync(join(dirs[1], 'memory.failcnt'), 'utf8')) > 0;
+            return (
+              /oom_kill (\d+)/.exec(readFileSync(join(dirs[1], 'memory.oom_control'), 'utf8'))?.[1] !== '0' ||
+              Number(readFileSync(join(dirs[1], 'memory.failcnt'), 'utf8')) > 0
+            );
           } catch {
             return false;
           }

@@ -33,15 +33,16 @@ const commands = {
 
 type Command = keyof typeof commands;
 
-const overview = () => [
-  'usage: ws-outbox <command> [options]    (ws-outbox <command> --help for its options)',
-  '',
-  ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(7)} ${c.summary}`),
-  '',
-  'Every command reads template.yaml in the working folder (or --template <file>). `dev` and `invoke` run each',
-  "function's code as the template deploys it: the CodeUri as it is, SAM's esbuild or makefile build, or",
-  "this project's own bundle (handlers/<last folder of its CodeUri>.ts, or Metadata.BuildEntry), which `build` makes.",
-].join('\n');
+const overview = () =>
+  [
+    'usage: ws-outbox <command> [options]    (ws-outbox <command> --help for its options)',
+    '',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(7)} ${c.summary}`),
+    '',
+    'Every command reads template.yaml in the working folder (or --template <file>). `dev` and `invoke` run each',
+    "function's code as the template deploys it: the CodeUri as it is, SAM's esbuild or makefile build, or",
+    "this project's own bundle (handlers/<last folder of its CodeUri>.ts, or Metadata.BuildEntry), which `build` makes.",
+  ].join('\n');
 
 /**
  * Runs one command line (without `node` and the script). Resolves with the exit code, or undefined

@@ -93,8 +93,12 @@ export const createDevIssuer = async (options: DevIssuerOptions): Promise<DevIss
     if (requested.pathname === jwksPath) return send(res, 200, { keys: [publicJwk] });
     if (requested.pathname === configurationPath) {
       return send(res, 200, {
-        issuer: url, jwks_uri: `${url}${jwksPath}`, token_endpoint: `${url}${devTokenPath}`,
-        id_token_signing_alg_values_supported: ['RS256'], subject_types_supported: ['public'], response_types_supported: ['id_token'],
+        issuer: url,
+        jwks_uri: `${url}${jwksPath}`,
+        token_endpoint: `${url}${devTokenPath}`,
+        id_token_signing_alg_values_supported: ['RS256'],
+        subject_types_supported: ['public'],
+        response_types_supported: ['id_token'],
       });
     }
     const q = requested.searchParams;
@@ -103,9 +107,23 @@ export const createDevIssuer = async (options: DevIssuerOptions): Promise<DevIss
       if (!name) throw new BadRequest('name is required: /dev/token?name=alice');
       if (name.length > 256) throw new BadRequest('name is longer than 256 characters');
       const ttl = ttlFrom(q.get('ttl'), defaultTtl);
-      const claims: MintOptions = { name, ttlSeconds: ttl, sub: q.get('sub') || undefined, scope: q.get('scope') || undefined, audience: q.get('aud') || undefined };
+      const claims: MintOptions = {
+        name,
+        ttlSeconds: ttl,
+        sub: q.get('sub') || undefined,
+        scope: q.get('scope') || undefined,
+        audience: q.get('aud') || undefined,
+      };
       const token = await mint(claims);
-      send(res, 200, { token, tokenType: 'Bearer', expiresIn: ttl, issuer: url, audience: claims.audience ?? audience, sub: claims.sub ?? `dev-${name}`, name });
+      send(res, 200, {
+        token,
+        tokenType: 'Bearer',
+        expiresIn: ttl,
+        issuer: url,
+        audience: claims.audience ?? audience,
+        sub: claims.sub ?? `dev-${name}`,
+        name,
+      });
     } catch (error) {
       if (!(error instanceof BadRequest)) throw error;
       send(res, 400, { message: error.message });

@@ -62,10 +62,13 @@ const tryLine = (gw: Gateway): string => {
   return `npx wscat -c ${url}${first}`;
 };
 
-const eventSources = (gw: Gateway): string[][] => [...gw.model.functions.values()].flatMap((fn) => fn.spec.sqsEvents.map((e) => [
-  'Event source',
-  `${gw.queues.get(e.queue)?.name ?? e.queue} → ${fn.logicalId} (batch ${e.batchSize}, at most ${e.maximumConcurrency ?? 'pool'} at once${e.reportBatchItemFailures ? ', partial batch failures' : ''})`,
-]));
+const eventSources = (gw: Gateway): string[][] =>
+  [...gw.model.functions.values()].flatMap((fn) =>
+    fn.spec.sqsEvents.map((e) => [
+      'Event source',
+      `${gw.queues.get(e.queue)?.name ?? e.queue} → ${fn.logicalId} (batch ${e.batchSize}, at most ${e.maximumConcurrency ?? 'pool'} at once${e.reportBatchItemFailures ? ', partial batch failures' : ''})`,
+    ]),
+  );
 
 const banner = (gw: Gateway, started: number): string => {
   const routes = [
@@ -77,14 +80,22 @@ const banner = (gw: Gateway, started: number): string => {
     ...(gw.staticDir ? [['Static', `http://127.0.0.1:${gw.port}/   (${relative(process.cwd(), gw.staticDir) || '.'})`]] : []),
     ['WebSocket API', `${gw.wsUrl}   (also ${gw.wsUrl}/${gw.stage})`],
     ['Management API', `${gw.managementEndpoint}/@connections/{id}`],
-    ['DynamoDB', `${gw.dynamodbEndpoint}   ${gw.model.tables.length === 1 ? 'table' : 'tables'} ${gw.model.tables.map((t) => t.tableName).join(', ') || '(none)'}`],
+    [
+      'DynamoDB',
+      `${gw.dynamodbEndpoint}   ${gw.model.tables.length === 1 ? 'table' : 'tables'} ${gw.model.tables.map((t) => t.tableName).join(', ') || '(none)'}`,
+    ],
     ['Functions call', `${gw.awsManagementEndpoint} and DynamoDB's${gw.sqsEndpoint ? " and SQS's AWS hosts" : ' AWS host'}, unmodified (TLS to this gateway)`],
     ...(gw.sqsEndpoint ? [['SQS', `${gw.sqsEndpoint}   queues ${[...gw.queues.values()].map((q) => q.name).join(', ')}`]] : []),
     ['Routes', routes],
     ...eventSources(gw),
-    ...(gw.devIssuer ? [
-      ['Dev issuer', `${gw.devIssuer.url}/dev/token?name=alice   (keys at /.well-known/jwks.json; the template's issuer parameters point here, locally only)`],
-    ] : []),
+    ...(gw.devIssuer
+      ? [
+          [
+            'Dev issuer',
+            `${gw.devIssuer.url}/dev/token?name=alice   (keys at /.well-known/jwks.json; the template's issuer parameters point here, locally only)`,
+          ],
+        ]
+      : []),
     ['Try', tryLine(gw)],
   ];
   const width = Math.max(...rows.map(([k]) => k!.length));

@@ -15,14 +15,27 @@ export interface DynamoFrontOptions {
   accountId: string;
 }
 
-interface Access { action: string; resources: string[] }
+interface Access {
+  action: string;
+  resources: string[];
+}
 
-export const readBody = (req: IncomingMessage): Promise<Buffer> => new Promise((resolve, reject) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
-});
+export const readBody = (req: IncomingMessage): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req
+      .on('data', (c: Buffer) => chunks.push(c))
+      .on('end', () => resolve(Buffer.concat(chunks)))
+      .on('error', reject);
+  });
 
-const transactActions: Record<string, string> = { Get: 'GetItem', Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' };
+const transactActions: Record<string, string> = {
+  Get: 'GetItem',
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  ConditionCheck: 'ConditionCheckItem',
+};
 
 /** Each (action, resource) the request needs, as IAM checks them; undefined for a body that is not JSON (dynalite answers it). */
 export const accessesOf = (operation: string, body: any, tableArn: (name: string) => string): Access[] | undefined => {
@@ -36,9 +49,13 @@ export const accessesOf = (operation: string, body: any, tableArn: (name: string
     case 'TransactGetItems':
     case 'TransactWriteItems':
       return (Array.isArray(body.TransactItems) ? body.TransactItems : []).flatMap((item: Record<string, any>) =>
-        Object.entries(item ?? {}).filter(([kind]) => transactActions[kind]).map(([kind, op]) => ({
-          action: `dynamodb:${transactActions[kind]}`, resources: [arn(op?.TableName)],
-        })));
+        Object.entries(item ?? {})
+          .filter(([kind]) => transactActions[kind])
+          .map(([kind, op]) => ({
+            action: `dynamodb:${transactActions[kind]}`,
+            resources: [arn(op?.TableName)],
+          })),
+      );
     case 'ListTables':
       return [{ action, resources: [tableArn('*')] }];
     default:
@@ -48,16 +65,21 @@ export const accessesOf = (operation: string, body: any, tableArn: (name: string
 
 const deny = (res: ServerResponse, type: string, message: string) => {
   const text = JSON.stringify({ __type: `com.amazon.coral.service#${type}`, Message: message });
-  res.writeHead(400, {
-    'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text), 'x-amzn-RequestId': randomUUID(),
-  }).end(text);
+  res
+    .writeHead(400, {
+      'content-type': 'application/x-amz-json-1.0',
+      'content-length': Buffer.byteLength(text),
+      'x-amzn-RequestId': randomUUID(),
+    })
+    .end(text);
 };
 
 /**
  * Sends a request, body already read, on to the local server behind a front; `onError` answers
  * when that server cannot be reached. `rewrite`, when given, changes the answer's body (read whole).
  */
-export const createForwarder = (upstream: URL, agent: Agent, onError: (res: ServerResponse, error: Error) => void) =>
+export const createForwarder =
+  (upstream: URL, agent: Agent, onError: (res: ServerResponse, error: Error) => void) =>
   (req: IncomingMessage, res: ServerResponse, body: Buffer, rewrite?: (answer: string) => string): void => {
     const headers = { ...req.headers, host: upstream.host, 'content-length': String(body.length) };
     delete headers['transfer-encoding'];
@@ -67,12 +89,15 @@ export const createForwarder = (upstream: URL, agent: Agent, onError: (res: Serv
         answer.pipe(res);
         return;
       }
-      readBody(answer).then((raw) => {
-        const text = Buffer.from(rewrite(raw.toString('utf8')), 'utf8');
-        const answerHeaders = { ...answer.headers, 'content-length': String(text.length) };
-        delete answerHeaders['transfer-encoding'];
-        res.writeHead(answer.statusCode ?? 502, answerHeaders).end(text);
-      }, (error: Error) => onError(res, error));
+      readBody(answer).then(
+        (raw) => {
+          const text = Buffer.from(rewrite(raw.toString('utf8')), 'utf8');
+          const answerHeaders = { ...answer.headers, 'content-length': String(text.length) };
+          delete answerHeaders['transfer-encoding'];
+          res.writeHead(answer.statusCode ?? 502, answerHeaders).end(text);
+        },
+        (error: Error) => onError(res, error),
+      );
     });
     out.on('error', (error) => onError(res, error));
     out.end(body);
@@ -80,8 +105,25 @@ export const createForwarder = (upstream: URL, agent: Agent, onError: (res: Serv
 
 // What dynalite serves (its index.js): these API versions and operations, on POST, with these content types.
 const apiVersions = new Set(['DynamoDB_20111205', 'DynamoDB_20120810']);
-const operations = new Set(['BatchGetItem', 'BatchWriteItem', 'CreateTable', 'DeleteItem', 'DeleteTable', 'DescribeTable', 'DescribeTimeToLive',
-  'GetItem', 'ListTables', 'PutItem', 'Query', 'Scan', 'TagResource', 'UntagResource', 'ListTagsOfResource', 'UpdateItem', 'UpdateTable']);
+const operations = new Set([
+  'BatchGetItem',
+  'BatchWriteItem',
+  'CreateTable',
+  'DeleteItem',
+  'DeleteTable',
+  'DescribeTable',
+  'DescribeTimeToLive',
+  'GetItem',
+  'ListTables',
+  'PutItem',
+  'Query',
+  'Scan',
+  'TagResource',
+  'UntagResource',
+  'ListTagsOfResource',
+  'UpdateItem',
+  'UpdateTable',
+]);
 const contentTypes = new Set(['application/json', 'application/x-amz-json-1.0']);
 
 /** A request body as both servers read it (JSON.parse of the UTF-8 text), when it is a JSON object; else why not. */
@@ -99,7 +141,9 @@ export const jsonObjectOf = (body: Buffer): { object: Record<string, unknown> } 
 /** The operation and body as dynalite reads them, or why it would not run it. */
 export const dynamoRequestOf = (req: Pick<IncomingMessage, 'method' | 'headers'>, body: Buffer): { operation: string; body: unknown } | { refused: string } => {
   if (req.method !== 'POST') return { refused: `${req.method} is not a DynamoDB operation (POST)` };
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim();
   if (!contentTypes.has(type)) return { refused: `content type ${JSON.stringify(type)} (DynamoDB takes application/x-amz-json-1.0)` };
   const target = String(req.headers['x-amz-target'] ?? '').split('.');
   if (target.length !== 2 || !apiVersions.has(target[0]!) || !operations.has(target[1]!)) {
@@ -124,7 +168,8 @@ export const createDynamoFront = (opts: DynamoFrontOptions) => {
       const body = await readBody(req);
       const request = dynamoRequestOf(req, body);
       if ('refused' in request) {
-        if (opts.iam.refuse(req, 'DynamoDB', request.refused)) return deny(res, 'UnknownOperationException', `The local DynamoDB front refused this request: ${request.refused}`);
+        if (opts.iam.refuse(req, 'DynamoDB', request.refused))
+          return deny(res, 'UnknownOperationException', `The local DynamoDB front refused this request: ${request.refused}`);
         return forward(req, res, body);
       }
       for (const { action, resources } of accessesOf(request.operation, request.body, tableArn) ?? []) {

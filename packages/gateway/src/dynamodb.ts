@@ -32,9 +32,9 @@ export const startDynamo = async (options: Partial<DynamoOptions> = {}): Promise
   // Tables become ACTIVE at once, so the first invocation never meets a CREATING table.
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE'
-      ? new Error(`DynamoDB port ${opts.port} is in use: set DYNAMODB_PORT to a free port`)
-      : error));
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`DynamoDB port ${opts.port} is in use: set DYNAMODB_PORT to a free port`) : error),
+    );
     server.listen(opts.port, opts.host, () => resolve());
   });
   // Requests being answered. dynalite closes its database once the HTTP server has closed; a
@@ -65,13 +65,14 @@ export const startDynamo = async (options: Partial<DynamoOptions> = {}): Promise
   return {
     endpoint,
     port,
-    stop: () => new Promise<void>((resolve) => {
-      server.close(() => resolve()); // no new connections; the database closes after the last one
-      const closeSockets = () => server.closeAllConnections();
-      if (active === 0) return closeSockets();
-      onDrained = closeSockets;
-      // A request that never ends must not hold the stop forever.
-      setTimeout(closeSockets, 2_000).unref();
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve()); // no new connections; the database closes after the last one
+        const closeSockets = () => server.closeAllConnections();
+        if (active === 0) return closeSockets();
+        onDrained = closeSockets;
+        // A request that never ends must not hold the stop forever.
+        setTimeout(closeSockets, 2_000).unref();
+      }),
   };
 };

@@ -28,13 +28,19 @@ const awsSuffixes = ['.amazonaws.com', '.amazonaws.com.cn', '.api.aws', '.c2s.ic
 
 export const isAwsHost = (host: string): boolean => awsSuffixes.some((suffix) => host === suffix.slice(1) || host.endsWith(suffix));
 
-const normalizeHost = (host: unknown): string => String(host ?? '').toLowerCase().replace(/\.$/, '');
+const normalizeHost = (host: unknown): string =>
+  String(host ?? '')
+    .toLowerCase()
+    .replace(/\.$/, '');
 
 /** The error a refused connection fails with: ECONNREFUSED, as when nothing listens. */
-export const refusedError = (host: string, port: number): NodeJS.ErrnoException => Object.assign(
-  new Error(`connect ECONNREFUSED ${host}:${port} (ws-outbox local gateway: only the app's execute-api and DynamoDB endpoints are served locally; this call would reach real AWS)`),
-  { code: 'ECONNREFUSED', errno: -111, syscall: 'connect', address: host, port },
-);
+export const refusedError = (host: string, port: number): NodeJS.ErrnoException =>
+  Object.assign(
+    new Error(
+      `connect ECONNREFUSED ${host}:${port} (ws-outbox local gateway: only the app's execute-api and DynamoDB endpoints are served locally; this call would reach real AWS)`,
+    ),
+    { code: 'ECONNREFUSED', errno: -111, syscall: 'connect', address: host, port },
+  );
 
 /**
  * Patches net.Socket.prototype.connect for this process. `onRefused` hears of every connection to

@@ -25,11 +25,7 @@ export const readEnvFile = (path: string): Record<string, Record<string, unknown
   return parsed as Record<string, Record<string, unknown>>;
 };
 
-export const applyEnvOverrides = (
-  logicalId: string,
-  declared: Record<string, string>,
-  file: Record<string, Record<string, unknown>>,
-): EnvOverrides => {
+export const applyEnvOverrides = (logicalId: string, declared: Record<string, string>, file: Record<string, Record<string, unknown>>): EnvOverrides => {
   const overrides = { ...(file.Parameters ?? {}), ...(file[logicalId] ?? {}) };
   const environment = { ...declared };
   const ignored: string[] = [];

@@ -56,13 +56,18 @@ const toRecord = (m: Message, options: Pick<EventSourceOptions, 'queueArn' | 're
     SenderId: m.Attributes?.SenderId ?? 'AIDALOCALSENDER',
     ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
   },
-  messageAttributes: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([name, a]) => [name, {
-    dataType: a.DataType ?? 'String',
-    ...(a.StringValue === undefined ? {} : { stringValue: a.StringValue }),
-    ...(a.BinaryValue === undefined ? {} : { binaryValue: Buffer.from(a.BinaryValue).toString('base64') }),
-    stringListValues: [],
-    binaryListValues: [],
-  }])),
+  messageAttributes: Object.fromEntries(
+    Object.entries(m.MessageAttributes ?? {}).map(([name, a]) => [
+      name,
+      {
+        dataType: a.DataType ?? 'String',
+        ...(a.StringValue === undefined ? {} : { stringValue: a.StringValue }),
+        ...(a.BinaryValue === undefined ? {} : { binaryValue: Buffer.from(a.BinaryValue).toString('base64') }),
+        stringListValues: [],
+        binaryListValues: [],
+      },
+    ]),
+  ),
   md5OfBody: m.MD5OfBody ?? '',
   eventSource: 'aws:sqs',
   eventSourceARN: options.queueArn,
@@ -82,7 +87,8 @@ export const failedRecords = (result: unknown, ids: string[]): { failed: string[
   const failed = new Set<string>();
   for (const item of list) {
     const id = (item as { itemIdentifier?: unknown } | null)?.itemIdentifier;
-    if (typeof id !== 'string' || id === '' || !ids.includes(id)) return { failed: ids, invalid: `itemIdentifier ${JSON.stringify(id)} is not a message of the batch` };
+    if (typeof id !== 'string' || id === '' || !ids.includes(id))
+      return { failed: ids, invalid: `itemIdentifier ${JSON.stringify(id)} is not a message of the batch` };
     failed.add(id);
   }
   return { failed: ids.filter((id) => failed.has(id)) };
@@ -146,13 +152,16 @@ export class SqsEventSource {
     const poll = new AbortController();
     this.#polls.add(poll);
     try {
-      const out = await this.options.client.send(new ReceiveMessageCommand({
-        QueueUrl: this.options.queueUrl,
-        MaxNumberOfMessages: max,
-        WaitTimeSeconds: waitSeconds,
-        MessageSystemAttributeNames: ['All'],
-        MessageAttributeNames: ['All'],
-      }), { abortSignal: poll.signal });
+      const out = await this.options.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.options.queueUrl,
+          MaxNumberOfMessages: max,
+          WaitTimeSeconds: waitSeconds,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+        { abortSignal: poll.signal },
+      );
       return out.Messages ?? [];
     } finally {
       this.#polls.delete(poll);
@@ -173,14 +182,22 @@ export class SqsEventSource {
     const done = records.filter((r) => !failed.includes(r.messageId));
     for (let i = 0; i < done.length; i += maxReceive) {
       const chunk = done.slice(i, i + maxReceive);
-      await this.options.client.send(new DeleteMessageBatchCommand({
-        QueueUrl: this.options.queueUrl,
-        Entries: chunk.map((r, k) => ({ Id: `d${k}`, ReceiptHandle: r.receiptHandle })),
-      }));
+      await this.options.client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.options.queueUrl,
+          Entries: chunk.map((r, k) => ({ Id: `d${k}`, ReceiptHandle: r.receiptHandle })),
+        }),
+      );
     }
     this.options.onBatch?.({
-      source: name, functionName: pool.name, requestId: outcome.requestId, status: outcome.status,
-      records: ids, failed, ...(invalid ? { invalidResponse: invalid } : {}), durationMs: outcome.durationMs,
+      source: name,
+      functionName: pool.name,
+      requestId: outcome.requestId,
+      status: outcome.status,
+      records: ids,
+      failed,
+      ...(invalid ? { invalidResponse: invalid } : {}),
+      durationMs: outcome.durationMs,
     });
   }
 }

@@ -24,7 +24,8 @@ export interface ConnectionInfo {
 const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => String(n).padStart(2, '0');
 // API Gateway's CLF-style requestTime: "27/Nov/2026:14:03:07 +0000".
-const requestTime = (d: Date) => `${pad(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+const requestTime = (d: Date) =>
+  `${pad(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
 
 const requestContext = (api: ApiInfo, conn: ConnectionInfo, routeKey: string, eventType: string, extra: Record<string, unknown> = {}) => {
   const now = new Date();

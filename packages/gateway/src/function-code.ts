@@ -52,8 +52,10 @@ const shown = (path: string): string => {
 const prepared = (fn: FunctionSpec, taskRoot: string, sources: string[], extra: Partial<BuiltFunction> = {}): BuiltFunction => {
   const file = handlerFile(taskRoot, fn.handler);
   if (file === undefined) {
-    throw new BuildError(`${fn.logicalId}: no handler file for Handler ${fn.handler} in ${shown(taskRoot)}: looked for ${fn.handlerModule}, .js, .mjs, .cjs `
-      + `as Lambda does (it would fail every invocation with Runtime.ImportModuleError)${buildHint(fn, taskRoot)}`);
+    throw new BuildError(
+      `${fn.logicalId}: no handler file for Handler ${fn.handler} in ${shown(taskRoot)}: looked for ${fn.handlerModule}, .js, .mjs, .cjs ` +
+        `as Lambda does (it would fail every invocation with Runtime.ImportModuleError)${buildHint(fn, taskRoot)}`,
+    );
   }
   const bytes = statSync(file).size;
   return { logicalId: fn.logicalId, entry: fn.entry, outfile: file, bytes, initBytes: bytes, mapBytes: 0, inputs: [], sources, externals: [], ...extra };
@@ -133,7 +135,9 @@ const installDependencies = async (fn: FunctionSpec, folder: string, missing: st
     await run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: cache, timeout: 300_000 });
   } catch (error) {
     const e = error as { stderr?: string; message: string };
-    throw new BuildError(`${fn.logicalId}: npm install of ${shown(join(folder, 'package.json'))}'s dependencies failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-3).join(' / ')}`);
+    throw new BuildError(
+      `${fn.logicalId}: npm install of ${shown(join(folder, 'package.json'))}'s dependencies failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-3).join(' / ')}`,
+    );
   }
   await import('node:fs/promises').then((fs) => fs.writeFile(join(cache, '.done'), ''));
   return modules;
@@ -142,11 +146,22 @@ const installDependencies = async (fn: FunctionSpec, folder: string, missing: st
 /** SAM's esbuild options from BuildProperties (sam build's defaults: cjs, es2020, minified, no source map). */
 export const samEsbuildOptions = (fn: FunctionSpec, codeFolder: string): esbuild.BuildOptions => {
   const props = fn.metadata.BuildProperties ?? {};
-  const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(',').map((v) => v.trim()).filter(Boolean) : []);
-  const pairs = (value: unknown): Record<string, string> => Object.fromEntries(list(value).map((pair) => {
-    const at = pair.indexOf('=');
-    return [pair.slice(0, at), pair.slice(at + 1)];
-  }));
+  const list = (value: unknown): string[] =>
+    Array.isArray(value)
+      ? value.map(String)
+      : typeof value === 'string'
+        ? value
+            .split(',')
+            .map((v) => v.trim())
+            .filter(Boolean)
+        : [];
+  const pairs = (value: unknown): Record<string, string> =>
+    Object.fromEntries(
+      list(value).map((pair) => {
+        const at = pair.indexOf('=');
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+    );
   const withExtension = (point: string): string => {
     const base = resolve(codeFolder, point);
     if (/\.[cm]?[jt]sx?$/.test(point)) return base;
@@ -190,7 +205,9 @@ const samEsbuild = async (fn: FunctionSpec, templateDir: string, outdir: string)
   } catch (error) {
     throw esbuildFailure(fn, error);
   }
-  const sources = Object.keys(result.metafile!.inputs).filter((p) => !/node_modules\//.test(p) && !/^[<(]/.test(p)).map((p) => resolve(codeFolder, p));
+  const sources = Object.keys(result.metafile!.inputs)
+    .filter((p) => !/node_modules\//.test(p) && !/^[<(]/.test(p))
+    .map((p) => resolve(codeFolder, p));
   const bytes = Object.values(result.metafile!.outputs).reduce((n, o) => n + o.bytes, 0);
   return { ...prepared(fn, artifacts, sources), bytes };
 };
@@ -205,7 +222,11 @@ const makefileBuild = async (fn: FunctionSpec, templateDir: string, outdir: stri
   mkdirSync(artifacts, { recursive: true });
   say(`${fn.logicalId}: make build-${fn.logicalId} (Metadata BuildMethod: makefile)…`);
   try {
-    await run('make', ['-f', join(context, 'Makefile'), `build-${fn.logicalId}`], { cwd: working, env: { ...process.env, ARTIFACTS_DIR: artifacts }, timeout: 600_000 });
+    await run('make', ['-f', join(context, 'Makefile'), `build-${fn.logicalId}`], {
+      cwd: working,
+      env: { ...process.env, ARTIFACTS_DIR: artifacts },
+      timeout: 600_000,
+    });
   } catch (error) {
     const e = error as { stderr?: string; message: string };
     throw new BuildError(`${fn.logicalId}: make build-${fn.logicalId} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-3).join(' / ')}`);
@@ -263,4 +284,3 @@ export const prepareFunctionCode = async (options: CodeOptions): Promise<BuiltFu
   const byId = new Map(settled.flatMap((s) => (s.status === 'fulfilled' ? s.value : [])).map((b) => [b.logicalId, b]));
   return wanted.map((fn) => byId.get(fn.logicalId)!).filter(Boolean);
 };
-

@@ -94,23 +94,27 @@ interface Instance {
 const outOfMemory = (fn: FunctionModel, when: string): string =>
   `out of memory: the instance went over its MemorySize of ${fn.memoryMb} MB ${when} and was ended (Runtime.OutOfMemory). Raise MemorySize, or load less.`;
 
-const waitForReady = (child: ChildProcess, timeoutMs: number, ranOutOfMemory: () => boolean, memoryWords: string): Promise<number> => new Promise((resolve, reject) => {
-  const timer = setTimeout(() => done(new Error(`init did not finish within ${timeoutMs} ms`)), timeoutMs);
-  const onMessage = (m: FromWorker) => {
-    if (m.type === 'ready') done(undefined, m.initMs);
-    else if (m.type === 'init-error') done(Object.assign(new Error(m.error.errorMessage), { name: m.error.errorType }));
-  };
-  const onExit = (code: number | null, signal: string | null) => done(ranOutOfMemory()
-    ? Object.assign(new Error(`the runtime exited during init (${signal ?? `code ${code}`}): ${memoryWords}`), { name: 'Runtime.OutOfMemory' })
-    : new Error(`the runtime exited during init (${signal ?? `code ${code}`})`));
-  const done = (error?: Error, initMs = 0) => {
-    clearTimeout(timer);
-    child.off('message', onMessage).off('exit', onExit);
-    if (error) reject(error);
-    else resolve(initMs);
-  };
-  child.on('message', onMessage).on('exit', onExit);
-});
+const waitForReady = (child: ChildProcess, timeoutMs: number, ranOutOfMemory: () => boolean, memoryWords: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`init did not finish within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (m: FromWorker) => {
+      if (m.type === 'ready') done(undefined, m.initMs);
+      else if (m.type === 'init-error') done(Object.assign(new Error(m.error.errorMessage), { name: m.error.errorType }));
+    };
+    const onExit = (code: number | null, signal: string | null) =>
+      done(
+        ranOutOfMemory()
+          ? Object.assign(new Error(`the runtime exited during init (${signal ?? `code ${code}`}): ${memoryWords}`), { name: 'Runtime.OutOfMemory' })
+          : new Error(`the runtime exited during init (${signal ?? `code ${code}`})`),
+      );
+    const done = (error?: Error, initMs = 0) => {
+      clearTimeout(timer);
+      child.off('message', onMessage).off('exit', onExit);
+      if (error) reject(error);
+      else resolve(initMs);
+    };
+    child.on('message', onMessage).on('exit', onExit);
+  });
 
 export class FunctionPool {
   readonly options: PoolOptions;
@@ -125,7 +129,9 @@ export class FunctionPool {
     // In this repository workers run runtime.ts directly, which needs Node's type stripping (Node
     // 24, as Lambda's nodejs24.x); the installed package runs the compiled runtime.js.
     if (isTypeScript(runtimePath) && !(process.features as { typescript?: unknown }).typescript) {
-      throw new Error(`The local gateway needs Node 24 to run its workers; this is ${process.version} (${process.execPath}). Run it through npm scripts, which use the project's Node.`);
+      throw new Error(
+        `The local gateway needs Node 24 to run its workers; this is ${process.version} (${process.execPath}). Run it through npm scripts, which use the project's Node.`,
+      );
     }
     this.options = withDefaults(defaults, options);
   }
@@ -180,9 +186,13 @@ export class FunctionPool {
         TZ: 'UTC',
         ...fn.environment,
         ...env,
-        ...(identity ? {
-          AWS_ACCESS_KEY_ID: identity.accessKeyId, AWS_SECRET_ACCESS_KEY: identity.secretAccessKey, AWS_SESSION_TOKEN: identity.sessionToken,
-        } : {}),
+        ...(identity
+          ? {
+              AWS_ACCESS_KEY_ID: identity.accessKeyId,
+              AWS_SECRET_ACCESS_KEY: identity.secretAccessKey,
+              AWS_SESSION_TOKEN: identity.sessionToken,
+            }
+          : {}),
         AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
         AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
@@ -220,7 +230,8 @@ export class FunctionPool {
       });
     }
     child.on('message', (m: FromWorker) => {
-      if (m?.type === 'egress-refused') this.options.onEgressRefused?.({ functionName: fn.functionName, instance: id, host: m.host, port: m.port, requestId: m.requestId });
+      if (m?.type === 'egress-refused')
+        this.options.onEgressRefused?.({ functionName: fn.functionName, instance: id, host: m.host, port: m.port, requestId: m.requestId });
     });
     child.on('exit', () => {
       instance.dead = true;
@@ -248,7 +259,12 @@ export class FunctionPool {
       const spawnedAt = performance.now();
       const instance = this.#spawn(worker);
       try {
-        await waitForReady(instance.child, this.options.initTimeoutMs, () => instance.outOfMemory === true || instance.heapExhausted === true, outOfMemory(this.options.fn, 'during init'));
+        await waitForReady(
+          instance.child,
+          this.options.initTimeoutMs,
+          () => instance.outOfMemory === true || instance.heapExhausted === true,
+          outOfMemory(this.options.fn, 'during init'),
+        );
         instance.cgroup?.limitCpu();
         // Cold start as a user feels it: process start plus the bundle's init.
         instance.initMs = Math.round(performance.now() - spawnedAt);
@@ -292,10 +308,20 @@ export class FunctionPool {
     } catch (error) {
       const e = error as Error;
       if (this.#stopped) {
-        return { status: 'error', requestId, error: { errorType: stoppedErrorType, errorMessage: 'the gateway stopped before an instance was ready' }, durationMs: performance.now() - started };
+        return {
+          status: 'error',
+          requestId,
+          error: { errorType: stoppedErrorType, errorMessage: 'the gateway stopped before an instance was ready' },
+          durationMs: performance.now() - started,
+        };
       }
       this.options.log.error(`${this.name}: ${e.name}: ${e.message}`);
-      return { status: 'error', requestId, error: { errorType: e.name || 'Runtime.InitError', errorMessage: e.message }, durationMs: performance.now() - started };
+      return {
+        status: 'error',
+        requestId,
+        error: { errorType: e.name || 'Runtime.InitError', errorMessage: e.message },
+        durationMs: performance.now() - started,
+      };
     }
     const initMs = instance.coldStartPending ? instance.initMs : undefined;
     instance.coldStartPending = false;
@@ -336,14 +362,23 @@ export class FunctionPool {
       // Lambda's words for a runtime that died mid-invocation (Go's os/exec wording: "signal: killed").
       const onExit = (code: number | null, signal: string | null) => {
         if (this.#stopped) {
-          finish({ status: 'error', requestId, durationMs: durationMs(), initMs, error: { errorType: stoppedErrorType, errorMessage: 'the gateway stopped during this invocation' } });
+          finish({
+            status: 'error',
+            requestId,
+            durationMs: durationMs(),
+            initMs,
+            error: { errorType: stoppedErrorType, errorMessage: 'the gateway stopped during this invocation' },
+          });
           return;
         }
         const memory = (signal === 'SIGKILL' && instance.outOfMemory === true) || instance.heapExhausted === true;
         if (memory) this.options.log.error(`${fn.functionName}#${instance.id}: ${requestId} ${outOfMemory(fn, 'during the invocation')}`);
         const why = signal ? `signal: ${signal === 'SIGKILL' ? 'killed' : signal.replace(/^SIG/, '').toLowerCase()}` : `exit status ${code}`;
         finish({
-          status: 'error', requestId, durationMs: durationMs(), initMs,
+          status: 'error',
+          requestId,
+          durationMs: durationMs(),
+          initMs,
           error: { errorType: 'Runtime.ExitError', errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${why}` },
         });
       };
@@ -380,11 +415,16 @@ export class FunctionPool {
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const waiter of this.#waiters.splice(0)) waiter(new Error(`${this.name}: the gateway is stopping`));
-    await Promise.all([...this.#all].map((instance) => new Promise<void>((resolve) => {
-      // Dead ones too (a timeout's kill): wait for the exit, so nothing of theirs outlives stop().
-      if (instance.child.exitCode !== null || instance.child.signalCode !== null) return resolve();
-      instance.child.once('exit', () => resolve());
-      instance.child.kill('SIGKILL');
-    })));
+    await Promise.all(
+      [...this.#all].map(
+        (instance) =>
+          new Promise<void>((resolve) => {
+            // Dead ones too (a timeout's kill): wait for the exit, so nothing of theirs outlives stop().
+            if (instance.child.exitCode !== null || instance.child.signalCode !== null) return resolve();
+            instance.child.once('exit', () => resolve());
+            instance.child.kill('SIGKILL');
+          }),
+      ),
+    );
   }
 }

@@ -120,10 +120,33 @@ const flag = { type: 'boolean' } as const;
 
 /** What startGateway() takes, checked before anything starts. */
 export const gatewayOptionsSchema = {
-  template: text, host: text, port, dynamodbPort: port, stage: text, sqsPort: port, region: text, accountId: text, apiId: text, outdir: text,
-  idleTimeoutMs: positive, maxDurationMs: positive, maxMessageBytes: positive, maxFrameBytes: positive, maxBufferedBytes: positive,
-  runDisconnect: flag, maxInstances: { type: 'number', min: 1, integer: true }, iam: flag, limits: flag, cgroupRoot: text,
-  startupHoldMs: { type: 'number' }, quiet: flag, logger: { type: 'object' }, parameters: { type: 'object' }, devIssuer: flag, devAudience: text, staticDir: text,
+  template: text,
+  host: text,
+  port,
+  dynamodbPort: port,
+  stage: text,
+  sqsPort: port,
+  region: text,
+  accountId: text,
+  apiId: text,
+  outdir: text,
+  idleTimeoutMs: positive,
+  maxDurationMs: positive,
+  maxMessageBytes: positive,
+  maxFrameBytes: positive,
+  maxBufferedBytes: positive,
+  runDisconnect: flag,
+  maxInstances: { type: 'number', min: 1, integer: true },
+  iam: flag,
+  limits: flag,
+  cgroupRoot: text,
+  startupHoldMs: { type: 'number' },
+  quiet: flag,
+  logger: { type: 'object' },
+  parameters: { type: 'object' },
+  devIssuer: flag,
+  devAudience: text,
+  staticDir: text,
   // An array of names, checked by createHostCheck.
   allowedHosts: { type: 'any' },
 } satisfies Schema;
@@ -186,7 +209,8 @@ const describeChanges = (before: AppModel, after: AppModel): string[] => {
     const old = before.functions.get(id);
     if (!old) continue;
     if (JSON.stringify(old.environment) !== JSON.stringify(fn.environment)) changes.push(`${id} environment`);
-    if (JSON.stringify(old.spec.policies) !== JSON.stringify(fn.spec.policies) || JSON.stringify(old.spec.role) !== JSON.stringify(fn.spec.role)) changes.push(`${id} policies`);
+    if (JSON.stringify(old.spec.policies) !== JSON.stringify(fn.spec.policies) || JSON.stringify(old.spec.role) !== JSON.stringify(fn.spec.role))
+      changes.push(`${id} policies`);
     if (old.timeoutSeconds !== fn.timeoutSeconds || old.memoryMb !== fn.memoryMb || old.handler !== fn.handler) changes.push(`${id} settings`);
   }
   if (before.routeSelectionExpression !== after.routeSelectionExpression) changes.push(`route selection ${after.routeSelectionExpression}`);
@@ -202,7 +226,13 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
   // The template is checked before any port opens; the model is resolved again once the port (and
   // so the dev issuer's URL, which parameters may point at) and the queues' URLs are known.
   const devSpec = opts.devIssuer ? devIssuerOf(loadTemplate(opts.template)) : undefined;
-  const modelOptions: ModelOptions = { region: opts.region, accountId: opts.accountId, apiId: opts.apiId, stage: opts.stage, parameters: opts.parameters ?? {} };
+  const modelOptions: ModelOptions = {
+    region: opts.region,
+    accountId: opts.accountId,
+    apiId: opts.apiId,
+    stage: opts.stage,
+    parameters: opts.parameters ?? {},
+  };
   let model = loadAppModel(opts.template, modelOptions);
   const { stage } = model;
   const events = new EventEmitter();
@@ -228,7 +258,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     services.onStop('temporary folder', () => rmSync(scratch, { recursive: true, force: true }));
     const outdir = opts.outdir ?? join(ownOutdir!, 'functions');
 
-    const devIssuer = devSpec && await createDevIssuer({ url: `http://${origin}`, audience: opts.devAudience });
+    const devIssuer = devSpec && (await createDevIssuer({ url: `http://${origin}`, audience: opts.devAudience }));
     modelOptions.parameters = {
       ...(devSpec === undefined ? {} : { [devSpec.issuerParameter]: devIssuer!.url }),
       ...(devSpec?.audienceParameter === undefined ? {} : { [devSpec.audienceParameter]: devIssuer!.audience }),
@@ -245,46 +275,94 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
     const dynamo = await services.start(startDynamoService({ ...common, model, port: opts.dynamodbPort, awsHost: dynamodbHost }));
 
     const management = createManagementApi({
-      stage, registry, ledger, log, maxPayloadBytes: opts.maxMessageBytes, maxBufferedBytes: opts.maxBufferedBytes,
-      iam: iam.check, region: opts.region, accountId: opts.accountId, apiId: opts.apiId,
+      stage,
+      registry,
+      ledger,
+      log,
+      maxPayloadBytes: opts.maxMessageBytes,
+      maxBufferedBytes: opts.maxBufferedBytes,
+      iam: iam.check,
+      region: opts.region,
+      accountId: opts.accountId,
+      apiId: opts.apiId,
       onLateSend: (late) => {
         lateSends.push(late);
         events.emit('late-send', late);
       },
       onDelivery: (delivery) => events.emit('delivery', delivery),
     });
-    const apiHosts = { name: 'execute-api', hosts: [{ host: apiHost, handler: apiHostHandler(management, log, apiHost), plainPort: entry.port }], stop: async () => {} };
+    const apiHosts = {
+      name: 'execute-api',
+      hosts: [{ host: apiHost, handler: apiHostHandler(management, log, apiHost), plainPort: entry.port }],
+      stop: async () => {},
+    };
     await services.start(Promise.resolve(apiHosts));
     const tls = await services.start(startTlsFront({ hosts: services.hosts(), folder: scratch, log }));
 
-    const lambda = await services.start(startLambda({
-      model, template: opts.template, outdir, region: opts.region, caFile: tls.caFile, egress: tls.egress,
-      useLimits: opts.limits, cgroupRoot: opts.cgroupRoot, maxInstances: opts.maxInstances, ledger, identities, log,
-      onEgressRefused: (refusal) => {
-        const route = refusal.requestId ? ledger.get(refusal.requestId)?.route : undefined;
-        events.emit('egress-refused', refusal);
-        log.loud([
-          `REFUSED: ${refusal.functionName} (route ${route ?? '-'}) tried to reach ${refusal.host}:${refusal.port}.`,
-          `Locally only this app's execute-api (${apiHost}), DynamoDB (${dynamodbHost})${sqs ? ` and SQS (${sqsHost})` : ''} are served;`,
-          'in AWS this call would reach the real service. It failed here with ECONNREFUSED.',
-        ]);
-      },
-    }));
-    const eventSources = await services.start(Promise.resolve(createEventSources({
-      model, sqs: sqs?.sqs, pools: lambda.pools, maxInstances: opts.maxInstances, region: opts.region, log,
-      queueArns: new Map([...modelOptions.queues ?? []].map(([id, ref]) => [id, ref.arn])),
-      onBatch: (report: BatchReport) => events.emit('event-source', report),
-    })));
-    await services.start(startWebSocketApi({
-      model, entry, pools: lambda.pools, registry, log, region: opts.region, accountId: opts.accountId,
-      api: { apiId: opts.apiId, domainName: apiHost },
-      limits: {
-        maxMessageBytes: opts.maxMessageBytes, maxFrameBytes: opts.maxFrameBytes,
-        idleTimeoutMs: opts.idleTimeoutMs, maxDurationMs: opts.maxDurationMs, runDisconnect: opts.runDisconnect,
-      },
-      management, devIssuer, staticDir: opts.staticDir, stopAlongside: [() => eventSources.stop(), () => lambda.stop()], sqs: sqs?.sqs,
-      onInvocation: (report: InvocationReport) => events.emit('invocation', report),
-    }));
+    const lambda = await services.start(
+      startLambda({
+        model,
+        template: opts.template,
+        outdir,
+        region: opts.region,
+        caFile: tls.caFile,
+        egress: tls.egress,
+        useLimits: opts.limits,
+        cgroupRoot: opts.cgroupRoot,
+        maxInstances: opts.maxInstances,
+        ledger,
+        identities,
+        log,
+        onEgressRefused: (refusal) => {
+          const route = refusal.requestId ? ledger.get(refusal.requestId)?.route : undefined;
+          events.emit('egress-refused', refusal);
+          log.loud([
+            `REFUSED: ${refusal.functionName} (route ${route ?? '-'}) tried to reach ${refusal.host}:${refusal.port}.`,
+            `Locally only this app's execute-api (${apiHost}), DynamoDB (${dynamodbHost})${sqs ? ` and SQS (${sqsHost})` : ''} are served;`,
+            'in AWS this call would reach the real service. It failed here with ECONNREFUSED.',
+          ]);
+        },
+      }),
+    );
+    const eventSources = await services.start(
+      Promise.resolve(
+        createEventSources({
+          model,
+          sqs: sqs?.sqs,
+          pools: lambda.pools,
+          maxInstances: opts.maxInstances,
+          region: opts.region,
+          log,
+          queueArns: new Map([...(modelOptions.queues ?? [])].map(([id, ref]) => [id, ref.arn])),
+          onBatch: (report: BatchReport) => events.emit('event-source', report),
+        }),
+      ),
+    );
+    await services.start(
+      startWebSocketApi({
+        model,
+        entry,
+        pools: lambda.pools,
+        registry,
+        log,
+        region: opts.region,
+        accountId: opts.accountId,
+        api: { apiId: opts.apiId, domainName: apiHost },
+        limits: {
+          maxMessageBytes: opts.maxMessageBytes,
+          maxFrameBytes: opts.maxFrameBytes,
+          idleTimeoutMs: opts.idleTimeoutMs,
+          maxDurationMs: opts.maxDurationMs,
+          runDisconnect: opts.runDisconnect,
+        },
+        management,
+        devIssuer,
+        staticDir: opts.staticDir,
+        stopAlongside: [() => eventSources.stop(), () => lambda.stop()],
+        sqs: sqs?.sqs,
+        onInvocation: (report: InvocationReport) => events.emit('invocation', report),
+      }),
+    );
     eventSources.start();
 
     return {

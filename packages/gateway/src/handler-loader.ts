@@ -33,18 +33,22 @@ export class LambdaRuntimeError extends Error {
 }
 
 // Lambda's message, word for word, for a callback handler on nodejs24.x.
-export const callbackRemovedMessage = 'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. '
-  + 'You need to modify this function to use a supported handler signature to use Node.js 24 or later. '
-  + 'For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
+export const callbackRemovedMessage =
+  'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. ' +
+  'You need to modify this function to use a supported handler signature to use Node.js 24 or later. ' +
+  'For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
 
 /** `src/app.handler` → { moduleRoot: 'src', moduleName: 'app', handlerName: 'handler' }. */
 export const parseHandler = (spec: string): { moduleRoot: string; moduleName: string; handlerName: string } => {
   if (spec.includes('..')) {
-    throw new LambdaRuntimeError('Runtime.MalformedHandlerName', `'${spec}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`);
+    throw new LambdaRuntimeError(
+      'Runtime.MalformedHandlerName',
+      `'${spec}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`,
+    );
   }
   const last = basename(spec);
   const match = /^([^.]*)\.(.*)$/.exec(last);
-  if (!match || !match[1] || !match[2]) throw new LambdaRuntimeError('Runtime.MalformedHandlerName', 'Bad handler');
+  if (!match?.[1] || !match[2]) throw new LambdaRuntimeError('Runtime.MalformedHandlerName', 'Bad handler');
   return { moduleRoot: spec.slice(0, spec.length - last.length).replace(/\/$/, ''), moduleName: match[1], handlerName: match[2] };
 };
 
@@ -65,8 +69,10 @@ export const handlerFile = (taskRoot: string, spec: string): string | undefined 
 const missingModuleHint = (message: string, runtime: string): string => {
   const name = /Cannot find (?:module|package) '((?:@[^/']+\/)?[^/']+)/.exec(message)?.[1];
   if (name === 'aws-sdk') {
-    return `\n  ${runtime} has no aws-sdk (v2): Lambda's Node runtimes from nodejs18.x include only the AWS SDK v3 (@aws-sdk/*). `
-      + 'Add aws-sdk to the function\'s package.json dependencies, or move to SDK v3.';
+    return (
+      `\n  ${runtime} has no aws-sdk (v2): Lambda's Node runtimes from nodejs18.x include only the AWS SDK v3 (@aws-sdk/*). ` +
+      "Add aws-sdk to the function's package.json dependencies, or move to SDK v3."
+    );
   }
   if (name?.startsWith('@aws-sdk/')) {
     return `\n  ${runtime} provides ${name} on Lambda, but the local gateway has no copy of it: install it in your project (npm i -D ${name}).`;
@@ -96,8 +102,14 @@ export const loadLambdaHandler = async (taskRoot: string, spec: string, runtime:
     }
     throw error;
   }
-  const find = (root: unknown): unknown => handlerName.split('.')
-    .reduce<unknown>((nested, key) => (nested !== null && (typeof nested === 'object' || typeof nested === 'function') ? (nested as Record<string, unknown>)[key] : undefined), root);
+  const find = (root: unknown): unknown =>
+    handlerName
+      .split('.')
+      .reduce<unknown>(
+        (nested, key) =>
+          nested !== null && (typeof nested === 'object' || typeof nested === 'function') ? (nested as Record<string, unknown>)[key] : undefined,
+        root,
+      );
   let handler = find(mod);
   if (handler === undefined && mod !== null && typeof mod === 'object' && 'default' in mod) handler = find((mod as { default: unknown }).default);
   if (handler === undefined) throw new LambdaRuntimeError('Runtime.HandlerNotFound', `${spec} is undefined or not exported`);
@@ -142,7 +154,10 @@ export const callHandler = (handler: Handler, event: unknown, context: CallbackC
       return;
     }
     if (returned !== null && typeof returned === 'object' && typeof (returned as Promise<unknown>).then === 'function') {
-      (returned as Promise<unknown>).then((value) => callback(null, value), (error) => callback(error ?? new Error('the handler rejected with nothing')));
+      (returned as Promise<unknown>).then(
+        (value) => callback(null, value),
+        (error) => callback(error ?? new Error('the handler rejected with nothing')),
+      );
     } else if (handler.length < 3) {
       // No callback to wait for: the runtime returns null once the event loop has nothing left.
       setImmediate(() => callback(null, null));

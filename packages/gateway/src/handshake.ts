@@ -19,7 +19,10 @@ export const handshakeError = (req: IncomingMessage): HandshakeError | undefined
   if (req.method !== 'GET') return { status: 405, message: 'Invalid HTTP method', headers: { Allow: 'GET' } };
   const upgrade = req.headers.upgrade;
   if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return { status: 400, message: 'Invalid Upgrade header' };
-  const connection = String(req.headers.connection ?? '').toLowerCase().split(',').map((t) => t.trim());
+  const connection = String(req.headers.connection ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim());
   if (!connection.includes('upgrade')) return { status: 400, message: 'Invalid Connection header' };
   const key = req.headers['sec-websocket-key'];
   if (key === undefined || !keyPattern.test(key)) return { status: 400, message: 'Missing or invalid Sec-WebSocket-Key header' };

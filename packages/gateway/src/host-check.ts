@@ -11,7 +11,9 @@ import { isIP } from 'node:net';
 
 /** The Host header's name, lower case, without port, brackets or a trailing dot; '' when absent. */
 export const hostNameOf = (req: Pick<IncomingMessage, 'headers'>): string => {
-  const host = String(req.headers.host ?? '').trim().toLowerCase();
+  const host = String(req.headers.host ?? '')
+    .trim()
+    .toLowerCase();
   const name = host.startsWith('[') ? host.slice(1, host.indexOf(']') === -1 ? undefined : host.indexOf(']')) : host.replace(/:\d*$/, '');
   return name.replace(/\.$/, '');
 };
@@ -33,7 +35,16 @@ export interface HostCheck {
 
 export const createHostCheck = (extra: readonly unknown[]): HostCheck => {
   for (const name of extra) if (typeof name !== 'string') throw new TypeError(`startGateway allowedHosts must be host names; got ${String(name)}`);
-  const names = new Set((extra as string[]).map((h) => h.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '')).filter((h) => h !== '' && h !== '0.0.0.0' && h !== '::'));
+  const names = new Set(
+    (extra as string[])
+      .map((h) =>
+        h
+          .toLowerCase()
+          .replace(/^\[|\]$/g, '')
+          .replace(/\.$/, ''),
+      )
+      .filter((h) => h !== '' && h !== '0.0.0.0' && h !== '::'),
+  );
   return {
     allows: (req) => {
       const name = hostNameOf(req);
@@ -44,12 +55,14 @@ export const createHostCheck = (extra: readonly unknown[]): HostCheck => {
 };
 
 export const refusedHostMessage = (req: Pick<IncomingMessage, 'headers'>): string =>
-  `Invalid Host header ${JSON.stringify(String(req.headers.host ?? ''))}: the local gateway answers loopback names (localhost, 127.0.0.1, [::1]) `
-  + 'and the AWS host names it emulates only (a defence against DNS rebinding). Reaching it by another name? Add it with --allowed-host.';
+  `Invalid Host header ${JSON.stringify(String(req.headers.host ?? ''))}: the local gateway answers loopback names (localhost, 127.0.0.1, [::1]) ` +
+  'and the AWS host names it emulates only (a defence against DNS rebinding). Reaching it by another name? Add it with --allowed-host.';
 
 /** Answers a request whose Host is not allowed (or not for this path: `why`): 403, nothing else done. */
 export const refuseHost = (req: IncomingMessage, res: ServerResponse, why?: string): void => {
   req.resume();
-  const text = JSON.stringify({ message: why === undefined ? refusedHostMessage(req) : `Forbidden for Host ${JSON.stringify(String(req.headers.host ?? ''))}: ${why}` });
+  const text = JSON.stringify({
+    message: why === undefined ? refusedHostMessage(req) : `Forbidden for Host ${JSON.stringify(String(req.headers.host ?? ''))}: ${why}`,
+  });
   res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 };

@@ -48,10 +48,12 @@ const seedCaller = async (endpoint: string, tableName: string, connectionId: str
   const now = Date.now();
   const { pk } = connectionKey(connectionId, connectionShards(undefined, env));
   try {
-    await client.send(new PutItemCommand({
-      TableName: tableName,
-      Item: { pk: { S: pk }, sk: { S: connectionId }, connectedAt: { N: String(now) }, ttl: { N: String(Math.floor(now / 1000) + 7200) } },
-    }));
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: { pk: { S: pk }, sk: { S: connectionId }, connectedAt: { N: String(now) }, ttl: { N: String(Math.floor(now / 1000) + 7200) } },
+      }),
+    );
   } finally {
     client.destroy();
   }
@@ -82,7 +84,9 @@ export const runInvoke = async (args: string[]): Promise<number> => {
   const event = readEvent(eventPath);
 
   const [built] = await buildBundles({ template, functions: [logicalId], outdir: values.outdir });
-  say(`invoke ${logicalId}: ${relative(process.cwd(), built!.entry)} → ${relative(process.cwd(), built!.outfile)} (${(built!.bytes / 1024).toFixed(1)} KB), event ${eventPath}`);
+  say(
+    `invoke ${logicalId}: ${relative(process.cwd(), built!.entry)} → ${relative(process.cwd(), built!.outfile)} (${(built!.bytes / 1024).toFixed(1)} KB), event ${eventPath}`,
+  );
 
   // The environment: template, then env.json (declared variables only, as SAM does).
   const envPath = values['env-vars'] ?? (existsSync(defaults.envVars) ? defaults.envVars : undefined);
@@ -101,14 +105,19 @@ export const runInvoke = async (args: string[]): Promise<number> => {
   try {
     const dynamoUrl = environment.AWS_ENDPOINT_URL_DYNAMODB;
     if (!dynamoUrl || !(await reachable(dynamoUrl))) {
-      const dynamo = await startDynamo({ port: 0, tables: model.tables.map((t) => ({ ...t, definition: { ...t.definition, TableName: environment.TABLE_NAME ?? t.tableName } })) });
+      const dynamo = await startDynamo({
+        port: 0,
+        tables: model.tables.map((t) => ({ ...t, definition: { ...t.definition, TableName: environment.TABLE_NAME ?? t.tableName } })),
+      });
       started.push(dynamo);
       environment = { ...environment, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
       const connectionId = event?.requestContext?.connectionId;
       const seeded = connectionId && event.requestContext.eventType !== 'CONNECT' && environment.TABLE_NAME;
       if (seeded) await seedCaller(dynamo.endpoint, environment.TABLE_NAME!, connectionId, defaults.region, environment);
-      say(`DynamoDB: ${dynamoUrl || '(none set)'} is not reachable → started an embedded dynalite at ${dynamo.endpoint} with table ${environment.TABLE_NAME ?? model.tables[0]?.tableName}`
-        + (seeded ? `; seeded connection ${connectionId} as $connect would have` : ''));
+      say(
+        `DynamoDB: ${dynamoUrl || '(none set)'} is not reachable → started an embedded dynalite at ${dynamo.endpoint} with table ${environment.TABLE_NAME ?? model.tables[0]?.tableName}` +
+          (seeded ? `; seeded connection ${connectionId} as $connect would have` : ''),
+      );
     } else {
       say(`DynamoDB: ${dynamoUrl}`);
     }
@@ -134,8 +143,11 @@ export const runInvoke = async (args: string[]): Promise<number> => {
       fn: { ...fn, environment },
       codeFile: built!.outfile,
       env: {
-        AWS_REGION: defaults.region, AWS_DEFAULT_REGION: defaults.region, AWS_SAM_LOCAL: 'true',
-        AWS_ACCESS_KEY_ID: localCredentials.accessKeyId, AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+        AWS_REGION: defaults.region,
+        AWS_DEFAULT_REGION: defaults.region,
+        AWS_SAM_LOCAL: 'true',
+        AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
       },
       ledger: new InvocationLedger(),
       guard,
@@ -184,4 +196,3 @@ export const runInvoke = async (args: string[]): Promise<number> => {
     await Promise.all(started.map((s) => s.stop()));
   }
 };
-

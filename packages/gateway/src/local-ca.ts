@@ -19,17 +19,23 @@ export interface LocalCa {
 }
 
 const generate = promisify(generateKeyPair);
-const rsaKeys = () => generate('rsa', {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-});
+const rsaKeys = () =>
+  generate('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
 
 // forge's cert.sign(key, md) feeds the DER of the TBSCertificate to md.update and asks key.sign(md)
 // for the signature: hand it a digest that keeps the bytes and a key that signs them with node:crypto.
 const signWith = (cert: forge.pki.Certificate, privateKeyPem: string): void => {
   let tbs = '';
-  const md = { algorithm: 'sha256', update: (bytes: string) => { tbs += bytes; } };
+  const md = {
+    algorithm: 'sha256',
+    update: (bytes: string) => {
+      tbs += bytes;
+    },
+  };
   const key = { sign: () => sign('sha256', Buffer.from(tbs, 'binary'), privateKeyPem).toString('binary') };
   cert.sign(key as unknown as forge.pki.rsa.PrivateKey, md as unknown as forge.md.MessageDigest);
 };
@@ -82,7 +88,10 @@ export const createLocalCa = async (hosts: string[]): Promise<LocalCa> => {
   // The workers read the CA through NODE_EXTRA_CA_CERTS, and Node only warns when that file does
   // not parse: every TLS call of every function would then fail. Parse both here instead, so a
   // certificate OpenSSL refuses stops the start-up, with this message.
-  for (const [what, pem] of [['CA', caPem], ['server', certPem]] as const) {
+  for (const [what, pem] of [
+    ['CA', caPem],
+    ['server', certPem],
+  ] as const) {
     try {
       new X509Certificate(pem);
     } catch (error) {

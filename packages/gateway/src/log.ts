@@ -26,10 +26,16 @@ export const createLogger = (options: Partial<LoggerOptions> = {}): Logger => {
   const { quiet, write } = withDefaults(defaults, options);
   const line = (text: string) => write(`${text}\n`);
   return {
-    info: (m) => { if (!quiet) line(m); },
-    warn: (m) => { if (!quiet) line(color('yellow', `warning: ${m}`)); },
+    info: (m) => {
+      if (!quiet) line(m);
+    },
+    warn: (m) => {
+      if (!quiet) line(color('yellow', `warning: ${m}`));
+    },
     error: (m) => line(color('red', m)),
-    fn: (prefix, m) => { if (!quiet) line(`${color('dim', `[${prefix}]`)} ${m}`); },
+    fn: (prefix, m) => {
+      if (!quiet) line(`${color('dim', `[${prefix}]`)} ${m}`);
+    },
     loud: (lines) => {
       if (quiet) return;
       const bar = '!'.repeat(78);

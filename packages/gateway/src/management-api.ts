@@ -85,16 +85,17 @@ const reply = (res: ServerResponse, status: number, body?: unknown, errorType?: 
 };
 
 // Reads the body, but stops buffering past the limit: a huge payload must not cost memory.
-const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> => new Promise((resolve, reject) => {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  req.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size <= limit) chunks.push(chunk);
+const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > limit ? 'too-large' : Buffer.concat(chunks)));
+    req.on('error', reject);
   });
-  req.on('end', () => resolve(size > limit ? 'too-large' : Buffer.concat(chunks)));
-  req.on('error', reject);
-});
 
 /**
  * Why a request is not SigV4-signed as API Gateway requires, as its error type and message; undefined
@@ -106,16 +107,27 @@ export const unsignedReason = (req: Pick<IncomingMessage, 'headers' | 'url'>): {
   if (authorization === undefined || authorization === '') {
     if (!query.has('X-Amz-Algorithm')) return { type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' };
     const missing = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'X-Amz-Date'].filter((name) => !query.get(name));
-    return missing.length === 0 ? undefined
-      : { type: 'IncompleteSignatureException', message: `AWS query-string parameters must include ${missing.map((m) => `'${m}'`).join(', ')}. Re-examine the query-string parameters.` };
+    return missing.length === 0
+      ? undefined
+      : {
+          type: 'IncompleteSignatureException',
+          message: `AWS query-string parameters must include ${missing.map((m) => `'${m}'`).join(', ')}. Re-examine the query-string parameters.`,
+        };
   }
   if (!/^AWS4-HMAC-SHA256\s/.test(authorization)) {
-    return { type: 'IncompleteSignatureException', message: `Authorization header requires the AWS4-HMAC-SHA256 algorithm (SigV4). Authorization=${authorization.split(/\s/)[0]}` };
+    return {
+      type: 'IncompleteSignatureException',
+      message: `Authorization header requires the AWS4-HMAC-SHA256 algorithm (SigV4). Authorization=${authorization.split(/\s/)[0]}`,
+    };
   }
   const missing = ['Credential', 'SignedHeaders', 'Signature'].filter((name) => !new RegExp(`[\\s,]${name}=[^,\\s]+`).test(authorization));
   if (!req.headers['x-amz-date'] && !req.headers.date) missing.push("either 'X-Amz-Date' or 'Date' header");
-  return missing.length === 0 ? undefined
-    : { type: 'IncompleteSignatureException', message: `Authorization header requires ${missing.map((m) => (m.includes(' ') ? m : `'${m}' parameter`)).join(', ')}.` };
+  return missing.length === 0
+    ? undefined
+    : {
+        type: 'IncompleteSignatureException',
+        message: `Authorization header requires ${missing.map((m) => (m.includes(' ') ? m : `'${m}' parameter`)).join(', ')}.`,
+      };
 };
 
 export const createManagementApi = (options: Omit<ManagementApiOptions, keyof typeof defaults> & Partial<ManagementApiOptions>) => {
@@ -130,8 +142,13 @@ export const createManagementApi = (options: Omit<ManagementApiOptions, keyof ty
     const record = ledger.get(requestId);
     if (!record || record.endedAt === undefined) return false;
     const late: LateSend = {
-      requestId, functionName: record.functionName, route: record.route, method: req.method ?? '?',
-      connectionId, afterMs: Date.now() - record.endedAt, at: Date.now(),
+      requestId,
+      functionName: record.functionName,
+      route: record.route,
+      method: req.method ?? '?',
+      connectionId,
+      afterMs: Date.now() - record.endedAt,
+      at: Date.now(),
     };
     opts.onLateSend(late);
     // One loud block per invocation; its further late requests get one line each.
@@ -173,8 +190,12 @@ export const createManagementApi = (options: Omit<ManagementApiOptions, keyof ty
     const verdict = opts.iam?.(req, 'execute-api:ManageConnections', [resource]) ?? { kind: 'allowed' };
     if (verdict.kind !== 'allowed') {
       req.resume();
-      const message = verdict.kind === 'denied' ? verdict.message
-        : verdict.signed ? 'The security token included in the request is invalid.' : 'Missing Authentication Token';
+      const message =
+        verdict.kind === 'denied'
+          ? verdict.message
+          : verdict.signed
+            ? 'The security token included in the request is invalid.'
+            : 'Missing Authentication Token';
       return reply(res, 403, { Message: message }, 'ForbiddenException');
     }
     const late = checkLate(req, connectionId);

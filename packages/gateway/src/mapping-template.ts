@@ -16,7 +16,9 @@ export interface TemplateInput {
 }
 
 /** Directives the renderer does not evaluate, as written (`#if`, …); empty when it renders the whole template. */
-export const unsupportedDirectives = (template: string): string[] => [...new Set(template.match(/#(?:set|if|elseif|else|end|foreach|macro|define|break|stop)\b/g) ?? [])];
+export const unsupportedDirectives = (template: string): string[] => [
+  ...new Set(template.match(/#(?:set|if|elseif|else|end|foreach|macro|define|break|stop)\b/g) ?? []),
+];
 
 const parseBody = (body: string): unknown => {
   try {
@@ -40,7 +42,10 @@ const text = (value: unknown): string => (value === undefined || value === null 
 const utilities: Record<string, (value: string) => string> = {
   // Velocity's escapeJavaScript: quotes, backslashes and control characters, for a JS/JSON string.
   escapeJavaScript: (v) => JSON.stringify(v).slice(1, -1).replace(/'/g, "\\'"),
-  urlEncode: (v) => encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+'),
+  urlEncode: (v) =>
+    encodeURIComponent(v)
+      .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+      .replace(/%20/g, '+'),
   urlDecode: (v) => decodeURIComponent(v.replace(/\+/g, ' ')),
   base64Encode: (v) => Buffer.from(v).toString('base64'),
   base64Decode: (v) => Buffer.from(v, 'base64').toString(),
@@ -81,7 +86,7 @@ export const renderTemplate = (template: string, input: TemplateInput): string =
         value = dotted === 'input.json' ? JSON.stringify(found ?? null) : text(found);
       } else {
         while (template[at] === ' ') at++;
-        const argument = template[at] === '$' ? reference() ?? '' : quoted();
+        const argument = template[at] === '$' ? (reference() ?? '') : quoted();
         const util = utilities[call[2]!];
         if (util === undefined) throw new Error(`mapping template: $util.${call[2]} is not supported locally`);
         value = util(argument);

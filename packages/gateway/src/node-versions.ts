@@ -48,10 +48,16 @@ const upwards = (start: string): string[] => {
 const candidates = (major: number, from: string[]): string[] => {
   const env = process.env[`WS_OUTBOX_NODE_${major}`];
   const aliased = from.flatMap(upwards).map((dir) => join(dir, 'node_modules', `node${major}`, 'bin', 'node'));
-  const onPath = (process.env.PATH ?? '').split(delimiter).filter(Boolean).flatMap((dir) => [join(dir, `node${major}`), join(dir, 'node')]);
+  const onPath = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .flatMap((dir) => [join(dir, `node${major}`), join(dir, 'node')]);
   const nvmRoot = join(process.env.NVM_DIR ?? join(homedir(), '.nvm'), 'versions', 'node');
   const nvm = existsSync(nvmRoot)
-    ? readdirSync(nvmRoot).filter((v) => v.startsWith(`v${major}.`)).sort((a, b) => b.localeCompare(a, undefined, { numeric: true })).map((v) => join(nvmRoot, v, 'bin', 'node'))
+    ? readdirSync(nvmRoot)
+        .filter((v) => v.startsWith(`v${major}.`))
+        .sort((a, b) => b.localeCompare(a, undefined, { numeric: true }))
+        .map((v) => join(nvmRoot, v, 'bin', 'node'))
     : [];
   return [...(env ? [env] : []), ...aliased, ...onPath, ...nvm];
 };
@@ -79,6 +85,8 @@ export const nodeForRuntime = (runtime: string, from: string[] = []): NodeChoice
 /** The warning for a Runtime whose Node is not installed (printed once per major). */
 export const missingNodeWarning = (runtime: string, own: number): string => {
   const major = majorOfRuntime(runtime)!;
-  return `${runtime}: no Node ${major} found, so its functions run on Node ${own}. Install one to run them as Lambda does: `
-    + `npm i -D node${major}@npm:node@${major} (or set WS_OUTBOX_NODE_${major} to a node binary).`;
+  return (
+    `${runtime}: no Node ${major} found, so its functions run on Node ${own}. Install one to run them as Lambda does: ` +
+    `npm i -D node${major}@npm:node@${major} (or set WS_OUTBOX_NODE_${major} to a node binary).`
+  );
 };

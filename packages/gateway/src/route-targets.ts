@@ -18,8 +18,12 @@ export type RouteTarget = Pick<FunctionPool, 'name' | 'invoke'>;
 
 type MessageEvent = TemplateInput & { requestContext: { requestId?: string } };
 
-const failed = (started: number, errorType: string, errorMessage: string): InvokeOutcome =>
-  ({ status: 'error', requestId: randomUUID(), error: { errorType, errorMessage }, durationMs: performance.now() - started });
+const failed = (started: number, errorType: string, errorMessage: string): InvokeOutcome => ({
+  status: 'error',
+  requestId: randomUUID(),
+  error: { errorType, errorMessage },
+  durationMs: performance.now() - started,
+});
 
 /** A Lambda custom integration: the function gets the rendered template (or, with no template, the message body). */
 export const templatedLambdaTarget = (pool: RouteTarget, integration: RouteIntegration, stageVariables: Record<string, string>): RouteTarget => ({
@@ -29,7 +33,8 @@ export const templatedLambdaTarget = (pool: RouteTarget, integration: RouteInteg
     const message = event as MessageEvent;
     const template = selectTemplate(integration.requestTemplates, integration.templateSelectionExpression, message.body ?? '');
     if (template === undefined) {
-      if (integration.passthroughBehavior === 'NEVER') return failed(started, 'UnsupportedMediaType', 'no request template matches and PassthroughBehavior is NEVER');
+      if (integration.passthroughBehavior === 'NEVER')
+        return failed(started, 'UnsupportedMediaType', 'no request template matches and PassthroughBehavior is NEVER');
       return pool.invoke(safeJson(message.body ?? ''), meta);
     }
     let rendered: string;
@@ -66,7 +71,11 @@ export const sendMessageInput = (form: string, queueUrl: string): ConstructorPar
     const n = /^MessageAttribute\.(\d+)\.Name$/.exec(key)?.[1];
     if (n === undefined) continue;
     const value = (field: string) => params.get(`MessageAttribute.${n}.Value.${field}`) ?? undefined;
-    attributes[name] = { DataType: value('DataType') ?? 'String', StringValue: value('StringValue'), ...(value('BinaryValue') ? { BinaryValue: Buffer.from(value('BinaryValue')!, 'base64') } : {}) };
+    attributes[name] = {
+      DataType: value('DataType') ?? 'String',
+      StringValue: value('StringValue'),
+      ...(value('BinaryValue') ? { BinaryValue: Buffer.from(value('BinaryValue')!, 'base64') } : {}),
+    };
   }
   const optional = (name: string) => (params.get(name) === null || params.get(name) === '' ? undefined : params.get(name)!);
   return {
@@ -80,7 +89,12 @@ export const sendMessageInput = (form: string, queueUrl: string): ConstructorPar
 };
 
 /** An SQS service integration: the rendered template is sent to the local queue. */
-export const sqsTarget = (integration: RouteIntegration, queue: { name: string; url: string }, client: SQSClient, stageVariables: Record<string, string>): RouteTarget => ({
+export const sqsTarget = (
+  integration: RouteIntegration,
+  queue: { name: string; url: string },
+  client: SQSClient,
+  stageVariables: Record<string, string>,
+): RouteTarget => ({
   name: `SQS ${queue.name}`,
   invoke: async (event) => {
     const started = performance.now();
@@ -90,7 +104,12 @@ export const sqsTarget = (integration: RouteIntegration, queue: { name: string; 
     try {
       const input = sendMessageInput(renderTemplate(template, { ...message, stageVariables }), queue.url);
       const sent = await client.send(new SendMessageCommand(input));
-      return { status: 'ok', requestId: message.requestContext.requestId ?? randomUUID(), result: { statusCode: 200, body: JSON.stringify({ MessageId: sent.MessageId }) }, durationMs: performance.now() - started };
+      return {
+        status: 'ok',
+        requestId: message.requestContext.requestId ?? randomUUID(),
+        result: { statusCode: 200, body: JSON.stringify({ MessageId: sent.MessageId }) },
+        durationMs: performance.now() - started,
+      };
     } catch (error) {
       const e = error as Error;
       return failed(started, e.name || 'SqsError', e.message);
@@ -122,8 +141,11 @@ export const routeTargetsFor = (
       continue;
     }
     const name = /:sqs:path\/[^/]+\/([^/]+)$/.exec(integration.uri ?? '')?.[1]?.replace(/\.QueueName$/, '');
-    const queue = name === undefined ? undefined : sqs?.queues.get(name) ?? [...(sqs?.queues.values() ?? [])].find((q) => q.name === name);
-    targets.set(key, queue && sqs ? sqsTarget(integration, queue, sqs.client(), model.stageVariables) : unavailableTarget(key, `queue ${name} is not in the local SQS`));
+    const queue = name === undefined ? undefined : (sqs?.queues.get(name) ?? [...(sqs?.queues.values() ?? [])].find((q) => q.name === name));
+    targets.set(
+      key,
+      queue && sqs ? sqsTarget(integration, queue, sqs.client(), model.stageVariables) : unavailableTarget(key, `queue ${name} is not in the local SQS`),
+    );
   }
   for (const [key, why] of model.unavailableRoutes) targets.set(key, unavailableTarget(key, why));
   return targets;

@@ -76,20 +76,22 @@ export async function resolve(specifier, context, nextResolve) {
 type Resolve = (specifier: string, context: { parentURL?: string }, next: (specifier: string, context: { parentURL?: string }) => unknown) => unknown;
 
 /** The hook as a function, for registerHooks (the same rules as hookSource). */
-const syncResolve = (fallbacks: Array<{ parentURL: string; only?: string }>): Resolve => (specifier, context, next) => {
-  try {
-    return next(specifier, context);
-  } catch (error) {
-    if ((error as { code?: string })?.code !== 'ERR_MODULE_NOT_FOUND' || /^[./]|^[a-z]+:/.test(specifier)) throw error;
-    for (const { parentURL, only } of fallbacks) {
-      if (only !== undefined && !specifier.startsWith(only)) continue;
-      try {
-        return next(specifier, { ...context, parentURL });
-      } catch {}
+const syncResolve =
+  (fallbacks: Array<{ parentURL: string; only?: string }>): Resolve =>
+  (specifier, context, next) => {
+    try {
+      return next(specifier, context);
+    } catch (error) {
+      if ((error as { code?: string })?.code !== 'ERR_MODULE_NOT_FOUND' || /^[./]|^[a-z]+:/.test(specifier)) throw error;
+      for (const { parentURL, only } of fallbacks) {
+        if (only !== undefined && !specifier.startsWith(only)) continue;
+        try {
+          return next(specifier, { ...context, parentURL });
+        } catch {}
+      }
+      throw error;
     }
-    throw error;
-  }
-};
+  };
 
 export const registerRuntimeSdk = (): void => {
   const sdk = process.env[runtimeSdkVariable];
@@ -97,10 +99,7 @@ export const registerRuntimeSdk = (): void => {
   delete process.env[runtimeSdkVariable];
   delete process.env[dependenciesVariable];
   const parentIn = (modules: string) => pathToFileURL(join(dirname(modules), 'resolve-from-here.js')).href;
-  const fallbacks = [
-    ...(dependencies ? [{ parentURL: parentIn(dependencies) }] : []),
-    ...(sdk ? [{ parentURL: parentIn(sdk), only: '@aws-sdk/' }] : []),
-  ];
+  const fallbacks = [...(dependencies ? [{ parentURL: parentIn(dependencies) }] : []), ...(sdk ? [{ parentURL: parentIn(sdk), only: '@aws-sdk/' }] : [])];
   if (fallbacks.length === 0) return;
   const { registerHooks } = nodeModule as { registerHooks?: (hooks: { resolve: Resolve }) => unknown };
   if (registerHooks) registerHooks({ resolve: syncResolve(fallbacks) });

@@ -152,7 +152,9 @@ const main = async (): Promise<void> => {
     send({ type: 'started', requestId: message.requestId });
     let reply: FromWorker;
     try {
-      const value = await invocation.run(message.requestId, () => callHandler(handler, message.event, contextFor(message, runtime) as CallbackContext, runtime));
+      const value = await invocation.run(message.requestId, () =>
+        callHandler(handler, message.event, contextFor(message, runtime) as CallbackContext, runtime),
+      );
       reply = { type: 'result', requestId: message.requestId, result: JSON.stringify(value ?? null) };
     } catch (error) {
       reply = { type: 'error', requestId: message.requestId, error: toLambdaError(error) };

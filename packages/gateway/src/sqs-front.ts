@@ -25,17 +25,39 @@ export interface SqsFrontOptions {
 
 // IAM has one action for an operation and its batch form.
 const batchActions: Record<string, string> = {
-  SendMessageBatch: 'SendMessage', DeleteMessageBatch: 'DeleteMessage', ChangeMessageVisibilityBatch: 'ChangeMessageVisibility',
+  SendMessageBatch: 'SendMessage',
+  DeleteMessageBatch: 'DeleteMessage',
+  ChangeMessageVisibilityBatch: 'ChangeMessageVisibility',
 };
 
 /** The SQS actions the embedded SQS serves (fauxqs's router); any other is refused before it. */
-export const sqsActions = new Set(['CreateQueue', 'DeleteQueue', 'GetQueueUrl', 'ListQueues', 'GetQueueAttributes', 'SetQueueAttributes',
-  'PurgeQueue', 'SendMessage', 'ReceiveMessage', 'DeleteMessage', 'SendMessageBatch', 'DeleteMessageBatch', 'ChangeMessageVisibility',
-  'ChangeMessageVisibilityBatch', 'TagQueue', 'UntagQueue', 'ListQueueTags']);
+export const sqsActions = new Set([
+  'CreateQueue',
+  'DeleteQueue',
+  'GetQueueUrl',
+  'ListQueues',
+  'GetQueueAttributes',
+  'SetQueueAttributes',
+  'PurgeQueue',
+  'SendMessage',
+  'ReceiveMessage',
+  'DeleteMessage',
+  'SendMessageBatch',
+  'DeleteMessageBatch',
+  'ChangeMessageVisibility',
+  'ChangeMessageVisibilityBatch',
+  'TagQueue',
+  'UntagQueue',
+  'ListQueueTags',
+]);
 
 /** The queue a QueueUrl names for fauxqs: the last non-empty segment after scheme and host (query string and all), in the region its `sqs.<region>.` host names. */
 export const queueOfUrl = (queueUrl: string): { name: string | undefined; region: string | undefined } => ({
-  name: queueUrl.replace(/^https?:\/\/[^/]+/, '').split('/').filter(Boolean).pop(),
+  name: queueUrl
+    .replace(/^https?:\/\/[^/]+/, '')
+    .split('/')
+    .filter(Boolean)
+    .pop(),
   region: /^https?:\/\/sqs\.([^.]+)\./.exec(queueUrl)?.[1],
 });
 
@@ -43,7 +65,12 @@ export const queueOfUrl = (queueUrl: string): { name: string | undefined; region
  * The IAM action and queue ARN a request needs: the queue from its QueueUrl, or from its QueueName
  * (GetQueueUrl, CreateQueue); a request that names no queue (ListQueues) is checked on `*`.
  */
-export const sqsAccessOf = (operation: string, queueUrl: unknown, queueArn: (name: string, region?: string) => string, queueName?: unknown): { action: string; resource: string } => {
+export const sqsAccessOf = (
+  operation: string,
+  queueUrl: unknown,
+  queueArn: (name: string, region?: string) => string,
+  queueName?: unknown,
+): { action: string; resource: string } => {
   const action = `sqs:${batchActions[operation] ?? operation}`;
   if (typeof queueUrl !== 'string' || queueUrl === '') {
     return { action, resource: queueArn(typeof queueName === 'string' && queueName !== '' ? queueName : '*') };
@@ -53,12 +80,18 @@ export const sqsAccessOf = (operation: string, queueUrl: unknown, queueArn: (nam
 };
 
 /** The action, QueueUrl and QueueName as fauxqs reads them, or why it would not read it as an SQS request. */
-export const sqsRequestOf = (req: Pick<IncomingMessage, 'method' | 'url' | 'headers'>, body: Buffer):
-  { operation: string; queueUrl: unknown; queueName: unknown } | { refused: string } => {
+export const sqsRequestOf = (
+  req: Pick<IncomingMessage, 'method' | 'url' | 'headers'>,
+  body: Buffer,
+): { operation: string; queueUrl: unknown; queueName: unknown } | { refused: string } => {
   const path = (req.url ?? '').split('?')[0];
   if (req.method !== 'POST' || path !== '/') return { refused: `${req.method} ${path} is not an SQS request (SQS takes POST /)` };
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/x-amz-json-1.0') return { refused: `content type ${JSON.stringify(type)}: the local SQS speaks SQS's JSON protocol only (application/x-amz-json-1.0)` };
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
+  if (type !== 'application/x-amz-json-1.0')
+    return { refused: `content type ${JSON.stringify(type)}: the local SQS speaks SQS's JSON protocol only (application/x-amz-json-1.0)` };
   const target = req.headers['x-amz-target'];
   if (typeof target !== 'string') return { refused: 'no X-Amz-Target' };
   const operation = target.replace('AmazonSQS.', '');
@@ -73,14 +106,21 @@ const answersWithUrls = new Set(['GetQueueUrl', 'CreateQueue', 'ListQueues', 'Li
 
 /** The embedded SQS's own queue URLs in `text`, as the AWS URLs functions use (`https://sqs.<region>.amazonaws.com/<account>/<name>`). */
 export const awsQueueUrls = (text: string, accountId: string): string =>
-  text.replace(/https?:\/\/sqs\.([a-z0-9-]+)\.localhost(?::\d+)?\/\d{12}\//g, (_, region: string) => `https://sqs.${region}.${partition(region).dnsSuffix}/${accountId}/`);
+  text.replace(
+    /https?:\/\/sqs\.([a-z0-9-]+)\.localhost(?::\d+)?\/\d{12}\//g,
+    (_, region: string) => `https://sqs.${region}.${partition(region).dnsSuffix}/${accountId}/`,
+  );
 
 const deny = (res: ServerResponse, type: string, message: string) => {
   const text = JSON.stringify({ __type: `com.amazon.coral.service#${type}`, message });
-  res.writeHead(400, {
-    'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text), 'x-amzn-RequestId': randomUUID(),
-    'x-amzn-query-error': `${type};Sender`,
-  }).end(text);
+  res
+    .writeHead(400, {
+      'content-type': 'application/x-amz-json-1.0',
+      'content-length': Buffer.byteLength(text),
+      'x-amzn-RequestId': randomUUID(),
+      'x-amzn-query-error': `${type};Sender`,
+    })
+    .end(text);
 };
 
 export const createSqsFront = (opts: SqsFrontOptions) => {
@@ -95,7 +135,8 @@ export const createSqsFront = (opts: SqsFrontOptions) => {
       const body = await readBody(req);
       const request = sqsRequestOf(req, body);
       if ('refused' in request) {
-        if (opts.iam.refuse(req, 'SQS', request.refused)) return deny(res, 'AccessDeniedException', `The local SQS front refused this request: ${request.refused}`);
+        if (opts.iam.refuse(req, 'SQS', request.refused))
+          return deny(res, 'AccessDeniedException', `The local SQS front refused this request: ${request.refused}`);
         return forward(req, res, body);
       }
       const { operation, queueUrl, queueName } = request;

@@ -41,8 +41,7 @@ const defaults: SqsOptions = { host: '127.0.0.1', port: 9324, queues: [], region
 // CloudFormation takes these as numbers (or strings); SQS as strings.
 const attributeNames = ['DelaySeconds', 'MaximumMessageSize', 'MessageRetentionPeriod', 'ReceiveMessageWaitTimeSeconds', 'VisibilityTimeout'];
 
-export const sqsClientFor = (endpoint: string, region: string): SQSClient =>
-  new SQSClient({ endpoint, region, credentials: localCredentials });
+export const sqsClientFor = (endpoint: string, region: string): SQSClient => new SQSClient({ endpoint, region, credentials: localCredentials });
 
 export const startSqs = async (options: Partial<SqsOptions> = {}): Promise<LocalSqs> => {
   const opts = withDefaults(defaults, options);
@@ -95,10 +94,11 @@ export const startSqs = async (options: Partial<SqsOptions> = {}): Promise<Local
     port,
     queues,
     client,
-    stop: () => (stopped ??= (async () => {
-      for (const c of clients) c.destroy();
-      // Long polls still waiting are answered (empty) as the server closes.
-      await app.close();
-    })()),
+    stop: () =>
+      (stopped ??= (async () => {
+        for (const c of clients) c.destroy();
+        // Long polls still waiting are answered (empty) as the server closes.
+        await app.close();
+      })()),
   };
 };

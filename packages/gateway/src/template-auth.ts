@@ -17,9 +17,7 @@
 // Locally, those parameters then name the dev issuer (unless overridden); in AWS nothing reads this.
 import { resourcesOfType, targetOf, theWebSocketApi, type Template } from './template.ts';
 
-export type AuthorizerSpec =
-  | { kind: 'lambda'; functionId: string; identitySources: string[]; name: string }
-  | { kind: 'iam' };
+export type AuthorizerSpec = { kind: 'lambda'; functionId: string; identitySources: string[]; name: string } | { kind: 'iam' };
 
 export interface DevIssuerSpec {
   issuerParameter: string;
@@ -33,14 +31,21 @@ const identitySourcesOf = (value: unknown, at: string): string[] => {
   const sources = list.map((s) => String(s).trim()).filter((s) => s !== '');
   for (const source of sources) {
     if (!identitySourcePattern.test(source)) {
-      throw new Error(`${at}: identity source ${JSON.stringify(source)} is not one of route.request.header.X, route.request.querystring.X, stageVariables.X or context.X`);
+      throw new Error(
+        `${at}: identity source ${JSON.stringify(source)} is not one of route.request.header.X, route.request.querystring.X, stageVariables.X or context.X`,
+      );
     }
   }
   return sources;
 };
 
 const functionOf = (template: Template, value: unknown, at: string): string => {
-  const id = targetOf(value) ?? JSON.stringify(value ?? '').match(/\$\{([A-Za-z0-9]+)\.Arn\}|"Fn::GetAtt":\["([A-Za-z0-9]+)"/)?.slice(1).find(Boolean);
+  const id =
+    targetOf(value) ??
+    JSON.stringify(value ?? '')
+      .match(/\$\{([A-Za-z0-9]+)\.Arn\}|"Fn::GetAtt":\["([A-Za-z0-9]+)"/)
+      ?.slice(1)
+      .find(Boolean);
   const type = id === undefined ? undefined : template.Resources[id]?.Type;
   if (type !== 'AWS::Serverless::Function' && type !== 'AWS::Lambda::Function') {
     throw new Error(`${at} does not point at a function of this template (got ${JSON.stringify(value)})`);
@@ -65,8 +70,9 @@ export const authorizerOf = (template: Template): AuthorizerSpec | undefined => 
       name: typeof auth.Name === 'string' ? auth.Name : `${apiId}Authorizer`,
     };
   }
-  const connect = resourcesOfType(template, 'AWS::ApiGatewayV2::Route')
-    .find(([, r]) => targetOf(r.Properties?.ApiId) === apiId && r.Properties?.RouteKey === '$connect');
+  const connect = resourcesOfType(template, 'AWS::ApiGatewayV2::Route').find(
+    ([, r]) => targetOf(r.Properties?.ApiId) === apiId && r.Properties?.RouteKey === '$connect',
+  );
   const type = String(connect?.[1].Properties?.AuthorizationType ?? 'NONE').toUpperCase();
   if (connect === undefined || type === 'NONE') return undefined;
   if (type === 'AWS_IAM') return { kind: 'iam' };
@@ -93,7 +99,10 @@ export const devIssuerOf = (template: Template): DevIssuerSpec | undefined => {
   if (spec === undefined || spec === null) return undefined;
   const issuerParameter = spec.IssuerParameter;
   const audienceParameter = spec.AudienceParameter;
-  for (const [key, name] of [['IssuerParameter', issuerParameter], ['AudienceParameter', audienceParameter]] as const) {
+  for (const [key, name] of [
+    ['IssuerParameter', issuerParameter],
+    ['AudienceParameter', audienceParameter],
+  ] as const) {
     if (name === undefined && key === 'AudienceParameter') continue;
     if (typeof name !== 'string' || template.Parameters?.[name] === undefined) {
       throw new Error(`Metadata.WsOutboxLocal.DevIssuer.${key} must name a parameter of this template, got ${JSON.stringify(name)}`);

@@ -6,7 +6,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ConnectionRegistry, type LiveConnection } from './connections.ts';
+import type { ConnectionRegistry, LiveConnection } from './connections.ts';
 import { connectEvent, disconnectEvent, messageEvent, type ApiInfo } from './events.ts';
 import { watchFrameSizes } from './frame-limit.ts';
 import { handshakeError } from './handshake.ts';
@@ -74,20 +74,25 @@ const headerOf = (outcome: InvokeOutcome, name: string): string | undefined => {
 /** Answers an upgrade request with an HTTP error and closes the socket. */
 export const refuseUpgrade = (socket: Duplex, status: number, body: string, headers: Record<string, string> = {}) => {
   if (socket.destroyed) return;
-  socket.end([
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
-    'Content-Type: application/json',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-    'Connection: close',
-    '', body,
-  ].join('\r\n'));
+  socket.end(
+    [
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+      'Content-Type: application/json',
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+      'Connection: close',
+      '',
+      body,
+    ].join('\r\n'),
+  );
 };
 
 const rejectUpgrade = (socket: Duplex, status: number, outcome?: InvokeOutcome) => {
   const result = outcome?.status === 'ok' ? (outcome.result as { body?: unknown } | null) : null;
-  const body = typeof result?.body === 'string' ? result.body
-    : JSON.stringify({ message: status >= 500 ? 'Internal server error' : STATUS_CODES[status] ?? 'Rejected' });
+  const body =
+    typeof result?.body === 'string'
+      ? result.body
+      : JSON.stringify({ message: status >= 500 ? 'Internal server error' : (STATUS_CODES[status] ?? 'Rejected') });
   refuseUpgrade(socket, status, body);
 };
 
@@ -95,13 +100,19 @@ const rejectUpgrade = (socket: Duplex, status: number, outcome?: InvokeOutcome) 
 const failureDetails = (outcome: InvokeOutcome, statusCode: number): string[] => {
   if (outcome.status === 'error') {
     // The function's frames; the local runtime's own (which called the handler) say nothing.
-    const frames = (outcome.error.trace ?? []).filter((line) => /^\s*at /.test(line) && !/\/(?:src|lib)\/runtime\.[jt]s:/.test(line))
-      .slice(0, 5).map((line) => `    ${line.trim()}`);
+    const frames = (outcome.error.trace ?? [])
+      .filter((line) => /^\s*at /.test(line) && !/\/(?:src|lib)\/runtime\.[jt]s:/.test(line))
+      .slice(0, 5)
+      .map((line) => `    ${line.trim()}`);
     return [`  ${outcome.error.errorType}: ${outcome.error.errorMessage}`, ...frames];
   }
   if (outcome.status === 'ok' && statusCode >= 500) {
     const body = (outcome.result as { body?: unknown } | null)?.body;
-    if (body !== undefined) return String(typeof body === 'string' ? body : JSON.stringify(body)).split('\n').slice(0, 6).map((line) => `  ${line}`);
+    if (body !== undefined)
+      return String(typeof body === 'string' ? body : JSON.stringify(body))
+        .split('\n')
+        .slice(0, 6)
+        .map((line) => `  ${line}`);
   }
   return [];
 };
@@ -145,8 +156,13 @@ export const createWebSocketApi = (options: Omit<WebSocketApiOptions, keyof type
     else if (outcome.status === 'ok' && statusCode < 500) log.info(line);
     else log.error([line, ...failureDetails(outcome, statusCode)].join('\n'));
     opts.onInvocation({
-      route, functionName: pool.name, connectionId, requestId: outcome.requestId, status: outcome.status,
-      statusCode, durationMs: outcome.durationMs,
+      route,
+      functionName: pool.name,
+      connectionId,
+      requestId: outcome.requestId,
+      status: outcome.status,
+      statusCode,
+      durationMs: outcome.durationMs,
     });
     return outcome;
   };

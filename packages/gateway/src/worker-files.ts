@@ -44,10 +44,18 @@ export const runtimeFor = (runtimePath: string, major: number): Promise<string> 
   let bundle = bundles.get(key);
   if (bundle === undefined) {
     const outfile = join(scratchFolder(), `runtime-node${major}.mjs`);
-    bundle = esbuild.build({
-      entryPoints: [runtimePath], outfile, bundle: true, platform: 'node', format: 'esm', target: `node${major}`,
-      packages: 'external', logLevel: 'silent',
-    }).then(() => outfile);
+    bundle = esbuild
+      .build({
+        entryPoints: [runtimePath],
+        outfile,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: `node${major}`,
+        packages: 'external',
+        logLevel: 'silent',
+      })
+      .then(() => outfile);
     bundles.set(key, bundle);
   }
   return bundle;

@@ -8,9 +8,21 @@
 // The store's tests run against both (test/framework/integration/document-clients.ts).
 import { marshall, unmarshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import type {
-  BatchGetCommandInput, BatchGetCommandOutput, BatchWriteCommandInput, BatchWriteCommandOutput, DeleteCommandInput, DeleteCommandOutput,
-  DynamoDBDocumentClient, GetCommandInput, GetCommandOutput, PutCommandInput, PutCommandOutput, QueryCommandInput, QueryCommandOutput,
-  UpdateCommandInput, UpdateCommandOutput,
+  BatchGetCommandInput,
+  BatchGetCommandOutput,
+  BatchWriteCommandInput,
+  BatchWriteCommandOutput,
+  DeleteCommandInput,
+  DeleteCommandOutput,
+  DynamoDBDocumentClient,
+  GetCommandInput,
+  GetCommandOutput,
+  PutCommandInput,
+  PutCommandOutput,
+  QueryCommandInput,
+  QueryCommandOutput,
+  UpdateCommandInput,
+  UpdateCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { DynamoJsonClient, type DynamoJsonClientOptions } from './json-client.ts';
 
@@ -28,13 +40,34 @@ export abstract class DocumentCommand<Input, Output> {
   }
 }
 
-export class GetCommand extends DocumentCommand<GetCommandInput, GetCommandOutput> { readonly operation = 'GetItem'; readonly sdkName = 'GetCommand'; }
-export class PutCommand extends DocumentCommand<PutCommandInput, PutCommandOutput> { readonly operation = 'PutItem'; readonly sdkName = 'PutCommand'; }
-export class UpdateCommand extends DocumentCommand<UpdateCommandInput, UpdateCommandOutput> { readonly operation = 'UpdateItem'; readonly sdkName = 'UpdateCommand'; }
-export class DeleteCommand extends DocumentCommand<DeleteCommandInput, DeleteCommandOutput> { readonly operation = 'DeleteItem'; readonly sdkName = 'DeleteCommand'; }
-export class QueryCommand extends DocumentCommand<QueryCommandInput, QueryCommandOutput> { readonly operation = 'Query'; readonly sdkName = 'QueryCommand'; }
-export class BatchGetCommand extends DocumentCommand<BatchGetCommandInput, BatchGetCommandOutput> { readonly operation = 'BatchGetItem'; readonly sdkName = 'BatchGetCommand'; }
-export class BatchWriteCommand extends DocumentCommand<BatchWriteCommandInput, BatchWriteCommandOutput> { readonly operation = 'BatchWriteItem'; readonly sdkName = 'BatchWriteCommand'; }
+export class GetCommand extends DocumentCommand<GetCommandInput, GetCommandOutput> {
+  readonly operation = 'GetItem';
+  readonly sdkName = 'GetCommand';
+}
+export class PutCommand extends DocumentCommand<PutCommandInput, PutCommandOutput> {
+  readonly operation = 'PutItem';
+  readonly sdkName = 'PutCommand';
+}
+export class UpdateCommand extends DocumentCommand<UpdateCommandInput, UpdateCommandOutput> {
+  readonly operation = 'UpdateItem';
+  readonly sdkName = 'UpdateCommand';
+}
+export class DeleteCommand extends DocumentCommand<DeleteCommandInput, DeleteCommandOutput> {
+  readonly operation = 'DeleteItem';
+  readonly sdkName = 'DeleteCommand';
+}
+export class QueryCommand extends DocumentCommand<QueryCommandInput, QueryCommandOutput> {
+  readonly operation = 'Query';
+  readonly sdkName = 'QueryCommand';
+}
+export class BatchGetCommand extends DocumentCommand<BatchGetCommandInput, BatchGetCommandOutput> {
+  readonly operation = 'BatchGetItem';
+  readonly sdkName = 'BatchGetCommand';
+}
+export class BatchWriteCommand extends DocumentCommand<BatchWriteCommandInput, BatchWriteCommandOutput> {
+  readonly operation = 'BatchWriteItem';
+  readonly sdkName = 'BatchWriteCommand';
+}
 
 /** What the store needs from a DynamoDB client. */
 export interface DocumentClient {
@@ -52,7 +85,9 @@ const mapValues = <A, B>(record: Record<string, A> | undefined, f: (value: A) =>
 
 type WriteRequest = { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } };
 const writeRequest = (convert: (item: never) => unknown) => (request: WriteRequest) =>
-  request.PutRequest ? { PutRequest: { Item: convert(request.PutRequest.Item as never) } } : { DeleteRequest: { Key: convert(request.DeleteRequest!.Key as never) } };
+  request.PutRequest
+    ? { PutRequest: { Item: convert(request.PutRequest.Item as never) } }
+    : { DeleteRequest: { Key: convert(request.DeleteRequest!.Key as never) } };
 
 /** The input in DynamoDB's wire format: the item, key and values marshalled, the rest as given. */
 const inputOf = (operation: Operation, input: Record<string, unknown>): Wire => {
@@ -60,7 +95,8 @@ const inputOf = (operation: Operation, input: Record<string, unknown>): Wire => 
   for (const field of ['Item', 'Key', 'ExclusiveStartKey', 'ExpressionAttributeValues'] as const) {
     if (input[field] !== undefined) wire[field] = toWire(input[field] as Item);
   }
-  if (operation === 'BatchWriteItem') wire.RequestItems = mapValues(input.RequestItems as Record<string, WriteRequest[]>, (requests) => requests.map(writeRequest(toWire)));
+  if (operation === 'BatchWriteItem')
+    wire.RequestItems = mapValues(input.RequestItems as Record<string, WriteRequest[]>, (requests) => requests.map(writeRequest(toWire)));
   if (operation === 'BatchGetItem') {
     wire.RequestItems = mapValues(input.RequestItems as Record<string, { Keys: Item[] }>, (get) => ({ ...get, Keys: get.Keys.map((key) => toWire(key)) }));
   }
@@ -69,15 +105,20 @@ const inputOf = (operation: Operation, input: Record<string, unknown>): Wire => 
 
 /** The output in document form: items, keys and attributes unmarshalled (binary ones decoded first when the answer has any). */
 const outputOf = (operation: Operation, output: Wire, binary: boolean): Wire => {
-  const fromWire = (item: Wire | undefined) => (item === undefined ? undefined : unmarshall((binary ? mapValues(item as Record<string, AttributeValue>, decodeBinary) : item) as never));
+  const fromWire = (item: Wire | undefined) =>
+    item === undefined ? undefined : unmarshall((binary ? mapValues(item as Record<string, AttributeValue>, decodeBinary) : item) as never);
   const doc: Wire = { ...output };
   for (const field of ['Item', 'Attributes', 'LastEvaluatedKey'] as const) if (output[field] !== undefined) doc[field] = fromWire(output[field] as Wire);
   if (Array.isArray(output.Items)) doc.Items = (output.Items as Wire[]).map((item) => fromWire(item));
   if (operation === 'BatchGetItem') {
     doc.Responses = mapValues(output.Responses as Record<string, Wire[]> | undefined, (items) => items.map((item) => fromWire(item)));
-    doc.UnprocessedKeys = mapValues(output.UnprocessedKeys as Record<string, { Keys: Wire[] }> | undefined, (get) => ({ ...get, Keys: get.Keys.map((key) => fromWire(key)) }));
+    doc.UnprocessedKeys = mapValues(output.UnprocessedKeys as Record<string, { Keys: Wire[] }> | undefined, (get) => ({
+      ...get,
+      Keys: get.Keys.map((key) => fromWire(key)),
+    }));
   }
-  if (operation === 'BatchWriteItem') doc.UnprocessedItems = mapValues(output.UnprocessedItems as Record<string, WriteRequest[]> | undefined, (requests) => requests.map(writeRequest(fromWire)));
+  if (operation === 'BatchWriteItem')
+    doc.UnprocessedItems = mapValues(output.UnprocessedItems as Record<string, WriteRequest[]> | undefined, (requests) => requests.map(writeRequest(fromWire)));
   return doc;
 };
 
@@ -99,8 +140,10 @@ function encodeBinary(this: Record<string, unknown>, key: string, value: unknown
 const ours = (command: unknown): DocumentCommand<unknown, unknown> => {
   if (command instanceof DocumentCommand) return command;
   const name = (command as { constructor?: { name?: string } })?.constructor?.name ?? typeof command;
-  throw new TypeError(`the store's lean DynamoDB client takes ws-outbox's commands (import { ${/Command$/.test(name) ? name : 'PutCommand'} } from 'ws-outbox/store': `
-    + `the same names and inputs as @aws-sdk/lib-dynamodb's), not a ${name}; or give the store an SDK DynamoDBDocumentClient`);
+  throw new TypeError(
+    `the store's lean DynamoDB client takes ws-outbox's commands (import { ${/Command$/.test(name) ? name : 'PutCommand'} } from 'ws-outbox/store': ` +
+      `the same names and inputs as @aws-sdk/lib-dynamodb's), not a ${name}; or give the store an SDK DynamoDBDocumentClient`,
+  );
 };
 
 /** The lean document client: DynamoDB's JSON protocol without the SDK's client (json-client.ts). */
@@ -124,7 +167,9 @@ export const sdkDocumentClient = (client: DynamoDBDocumentClient): DocumentClien
     // lib-dynamodb's own commands (code written for the SDK client) go through as they are.
     if (!(command instanceof DocumentCommand)) return client.send(command as never, sendOptions) as never;
     const { sdkCommands } = await import('./sdk-commands.ts');
-    const Command = sdkCommands[command.sdkName as keyof typeof sdkCommands] as unknown as new (input: unknown) => Parameters<DynamoDBDocumentClient['send']>[0];
+    const Command = sdkCommands[command.sdkName as keyof typeof sdkCommands] as unknown as new (
+      input: unknown,
+    ) => Parameters<DynamoDBDocumentClient['send']>[0];
     return client.send(new Command(command.input), sendOptions) as never;
   },
   destroy: () => client.destroy(),
@@ -132,4 +177,4 @@ export const sdkDocumentClient = (client: DynamoDBDocumentClient): DocumentClien
 
 /** The store's client: a DocumentClient as it is, a DynamoDBDocumentClient (the SDK's) adapted. */
 export const documentClientOf = (client: DocumentClient | DynamoDBDocumentClient): DocumentClient =>
-  ('middlewareStack' in client ? sdkDocumentClient(client as DynamoDBDocumentClient) : client as DocumentClient);
+  'middlewareStack' in client ? sdkDocumentClient(client as DynamoDBDocumentClient) : (client as DocumentClient);

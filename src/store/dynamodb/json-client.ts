@@ -51,7 +51,16 @@ export class DynamoDBServiceError extends Error {
 }
 
 // The SDK's throttling error names (@smithy/service-error-classification) that DynamoDB can send.
-const throttlingNames = new Set(['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'TooManyRequestsException', 'RequestThrottled', 'ThrottledException', 'RequestThrottledException', 'TransactionInProgressException']);
+const throttlingNames = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'RequestThrottled',
+  'ThrottledException',
+  'RequestThrottledException',
+  'TransactionInProgressException',
+]);
 const transientCodes = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED', 'HPE_INVALID_RESPONSE']);
 
 const isRetryable = (error: unknown): { retry: boolean; throttled: boolean } => {
@@ -70,18 +79,27 @@ export const dynamoEndpoint = (env: NodeJS.ProcessEnv = process.env): string => 
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
   const { dnsSuffix, dualStackDnsSuffix } = partitionOf(region);
   const fips = env.AWS_USE_FIPS_ENDPOINT === 'true' ? '-fips' : '';
-  return env.AWS_USE_DUALSTACK_ENDPOINT === 'true' ? `https://dynamodb${fips}.${region}.${dualStackDnsSuffix}` : `https://dynamodb${fips}.${region}.${dnsSuffix}`;
+  return env.AWS_USE_DUALSTACK_ENDPOINT === 'true'
+    ? `https://dynamodb${fips}.${region}.${dualStackDnsSuffix}`
+    : `https://dynamodb${fips}.${region}.${dnsSuffix}`;
 };
 
 const abortReason = (signal: AbortSignal): unknown => signal.reason ?? Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
 
 /** Waits, or rejects with the signal's reason as soon as it aborts. */
-const pause = (ms: number, signal: AbortSignal | undefined) => new Promise<void>((resolve, reject) => {
-  if (signal?.aborted) return reject(abortReason(signal));
-  const onAbort = () => { clearTimeout(timer); reject(abortReason(signal!)); };
-  const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-  signal?.addEventListener('abort', onAbort, { once: true });
-});
+const pause = (ms: number, signal: AbortSignal | undefined) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(abortReason(signal));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason(signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 
 export class DynamoJsonClient {
   readonly endpoint: string;
@@ -92,7 +110,12 @@ export class DynamoJsonClient {
   readonly #path: string;
 
   constructor(options: DynamoJsonClientOptions = {}) {
-    this.#config = withDefaults(dynamoJsonDefaults, { requestTimeoutMs: options.requestTimeoutMs, connectionTimeoutMs: options.connectionTimeoutMs, maxAttempts: options.maxAttempts, maxSockets: options.maxSockets });
+    this.#config = withDefaults(dynamoJsonDefaults, {
+      requestTimeoutMs: options.requestTimeoutMs,
+      connectionTimeoutMs: options.connectionTimeoutMs,
+      maxAttempts: options.maxAttempts,
+      maxSockets: options.maxSockets,
+    });
     checkNumber('DynamoDB maxAttempts', this.#config.maxAttempts, { min: 1, integer: true });
     this.endpoint = options.endpoint || dynamoEndpoint();
     const url = new URL(this.endpoint);
@@ -100,8 +123,11 @@ export class DynamoJsonClient {
     this.#path = url.pathname === '' ? '/' : url.pathname;
     const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1';
     this.#pool = new Http1Pool({
-      origin: url.origin, maxSockets: this.#config.maxSockets, connectTimeoutMs: this.#config.connectionTimeoutMs,
-      timeoutMs: this.#config.requestTimeoutMs, maxBodyBytes: 32 * 1024 * 1024,
+      origin: url.origin,
+      maxSockets: this.#config.maxSockets,
+      connectTimeoutMs: this.#config.connectionTimeoutMs,
+      timeoutMs: this.#config.requestTimeoutMs,
+      maxBodyBytes: 32 * 1024 * 1024,
     });
     this.#signer = new ConnectionsSigner({ region, service: 'dynamodb', credentials: options.credentials ?? defaultCredentials() });
   }
@@ -109,8 +135,19 @@ export class DynamoJsonClient {
   /** Calls one operation with a JSON input in DynamoDB's wire format; resolves with its JSON output. */
   async call<T = Record<string, unknown>>(operation: string, input: unknown, signal?: AbortSignal): Promise<T>;
   /** The same, with a JSON.stringify replacer, and whether the answer holds a binary attribute (B or BS). */
-  async call<T = Record<string, unknown>>(operation: string, input: unknown, signal: AbortSignal | undefined, json: { replacer: (this: any, key: string, value: unknown) => unknown }): Promise<{ value: T; binary: boolean }>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  async call<T>(operation: string, input: unknown, signal?: AbortSignal, json?: { replacer: (this: any, key: string, value: unknown) => unknown }): Promise<T | { value: T; binary: boolean }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  async call<T = Record<string, unknown>>(
+    operation: string,
+    input: unknown,
+    signal: AbortSignal | undefined,
+    json: { replacer: (this: any, key: string, value: unknown) => unknown },
+  ): Promise<{ value: T; binary: boolean }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  async call<T>(
+    operation: string,
+    input: unknown,
+    signal?: AbortSignal,
+    json?: { replacer: (this: any, key: string, value: unknown) => unknown },
+  ): Promise<T | { value: T; binary: boolean }> {
+    // eslint-disable-line @typescript-eslint/no-explicit-any
     const body = Buffer.from(JSON.stringify(input, json?.replacer));
     for (let attempt = 1; ; attempt++) {
       try {
@@ -128,19 +165,30 @@ export class DynamoJsonClient {
 
   async #once(operation: string, body: Buffer, attempt: number, signal?: AbortSignal): Promise<string> {
     const headers = await this.#signer.sign({
-      method: 'POST', host: this.#host, path: this.#path, body, contentType: 'application/x-amz-json-1.0',
-      target: `DynamoDB_20120810.${operation}`, freshBody: true,
+      method: 'POST',
+      host: this.#host,
+      path: this.#path,
+      body,
+      contentType: 'application/x-amz-json-1.0',
+      target: `DynamoDB_20120810.${operation}`,
+      freshBody: true,
     });
     const response = await this.#pool.request({ method: 'POST', path: this.#path, headers, body, signal });
     const text = response.body.toString('utf8');
     if (response.status === 200) return text;
     let parsed: { __type?: string; message?: string; Message?: string } = {};
-    try { parsed = text ? JSON.parse(text) as typeof parsed : {}; } catch { /* not JSON: keep the status */ }
+    try {
+      parsed = text ? (JSON.parse(text) as typeof parsed) : {};
+    } catch {
+      /* not JSON: keep the status */
+    }
     // "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"; the header form may carry ":<uri>".
     const type = (response.headers['x-amzn-errortype'] ?? parsed.__type ?? `Http${response.status}`).split(':')[0]!;
     const name = type.slice(type.lastIndexOf('#') + 1);
     throw new DynamoDBServiceError(name, parsed.message ?? parsed.Message ?? `DynamoDB answered ${response.status}`, {
-      httpStatusCode: response.status, requestId: response.headers['x-amzn-requestid'], attempts: attempt,
+      httpStatusCode: response.status,
+      requestId: response.headers['x-amzn-requestid'],
+      attempts: attempt,
     });
   }
 

@@ -28,8 +28,12 @@ beforeAll(async () => {
     throw new Error(`No Chromium at ${executablePath}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   }
   gateway = await startGateway({
-    template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true,
-    outdir, staticDir: 'demo', // the example's page, served as `npm run dev` serves it (--static demo)
+    template: 'template.yaml',
+    port: 0,
+    dynamodbPort: 0,
+    quiet: true,
+    outdir,
+    staticDir: 'demo', // the example's page, served as `npm run dev` serves it (--static demo)
   });
   browser = await chromium.launch({
     executablePath,
@@ -46,7 +50,9 @@ afterAll(async () => {
 /** A page logged in as `name` and in the lobby; `on` another gateway, `before` a script run before the page's own. */
 const openChat = async (name: string, options: { broadcast?: boolean; on?: Gateway; before?: () => void } = {}): Promise<Page> => {
   const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
-  page.on('pageerror', (error) => { throw error; });
+  page.on('pageerror', (error) => {
+    throw error;
+  });
   if (options.before) await page.addInitScript(options.before);
   await page.goto(`http://127.0.0.1:${(options.on ?? gateway).port}/`);
   await page.fill('#name', name);
@@ -61,20 +67,21 @@ const openChat = async (name: string, options: { broadcast?: boolean; on?: Gatew
 };
 
 // Decodes the PNG in the page itself (no image library needed) and counts distinct colours.
-const distinctColours = async (page: Page, png: Buffer): Promise<number> => page.evaluate(async (b64) => {
-  const img = new Image();
-  img.src = `data:image/png;base64,${b64}`;
-  await img.decode();
-  const canvas = document.createElement('canvas');
-  canvas.width = img.width;
-  canvas.height = img.height;
-  const ctx = canvas.getContext('2d')!;
-  ctx.drawImage(img, 0, 0);
-  const data = ctx.getImageData(0, 0, img.width, img.height).data;
-  const seen = new Set<number>();
-  for (let i = 0; i < data.length; i += 16) seen.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
-  return seen.size;
-}, png.toString('base64'));
+const distinctColours = async (page: Page, png: Buffer): Promise<number> =>
+  page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = img.width;
+    canvas.height = img.height;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(img, 0, 0);
+    const data = ctx.getImageData(0, 0, img.width, img.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < data.length; i += 16) seen.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+    return seen.size;
+  }, png.toString('base64'));
 
 test('two users log in, join a room; one sends; both show the message with their names', async () => {
   const alice = await openChat('alice');
@@ -134,7 +141,10 @@ test('the same event delivered twice (an at-least-once retry) is shown once', as
   await expect(shown(page, 'said once')).resolves.toBe(1);
 
   // Dedupe is by id, not by text: the same words in a new event are a new message.
-  await postToConnection(me, JSON.stringify({ type: 'message', id: 'retried-0002', room: 'lobby', from: { id: 'someone-else', name: 'eve' }, text: 'said once' }));
+  await postToConnection(
+    me,
+    JSON.stringify({ type: 'message', id: 'retried-0002', room: 'lobby', from: { id: 'someone-else', name: 'eve' }, text: 'said once' }),
+  );
   await page.waitForFunction(() => [...document.querySelectorAll('#log li')].filter((li: any) => li.textContent?.includes('said once')).length === 2);
   await expect(page.locator('#duplicates').textContent()).resolves.toBe('1');
 
@@ -175,7 +185,9 @@ test('sending to everyone: refused without the claim, shown to all with it', asy
   await herald.fill('#text', 'announcement');
   await herald.click('#send');
   for (const page of [plain, herald]) {
-    await page.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li: any) => li.textContent?.includes('announcement') && li.textContent?.includes('to everyone')));
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#log li')].some((li: any) => li.textContent?.includes('announcement') && li.textContent?.includes('to everyone')),
+    );
   }
   await expect(plain.locator('#log li.theirs .meta b', { hasText: 'grace' }).count()).resolves.toBe(1);
   await expect(plain.locator('#log li', { hasText: 'hello all?' }).count()).resolves.toBe(0);
@@ -194,7 +206,15 @@ test('a name the authorizer refuses shows as rejected in the page', async () => 
 test('a dropped connection: the page says "reconnecting…", resumes, and delivers what it missed', async () => {
   // API Gateway's idle timeout, shortened: it closes both pages' sockets (1001) while they are quiet.
   const outdirIdle = mkdtempSync(join(tmpdir(), 'ws-outbox-e2e-idle-'));
-  const idle = await startGateway({ template: 'template.yaml', port: 0, dynamodbPort: 0, quiet: true, outdir: outdirIdle, staticDir: 'demo', idleTimeoutMs: 3000 });
+  const idle = await startGateway({
+    template: 'template.yaml',
+    port: 0,
+    dynamodbPort: 0,
+    quiet: true,
+    outdir: outdirIdle,
+    staticDir: 'demo',
+    idleTimeoutMs: 3000,
+  });
   try {
     // The page's network: while window.offline is true, every new socket is refused, as in a tunnel.
     const tunnel = () => {
@@ -209,21 +229,35 @@ test('a dropped connection: the page says "reconnecting…", resumes, and delive
     const open = (name: string) => openChat(name, { on: idle, before: tunnel });
     const alice = await open('alice');
     const bob = await open('bob');
-    await alice.evaluate(() => { (globalThis as any).offline = true; });
+    await alice.evaluate(() => {
+      (globalThis as any).offline = true;
+    });
     await alice.waitForFunction(() => document.querySelector('#status')?.textContent === 'reconnecting…', undefined, { timeout: 15_000 });
     for (const text of ['while you were away 1', 'while you were away 2']) {
       await bob.fill('#text', text);
       await bob.click('#send');
     }
-    await bob.waitForFunction(() => [...document.querySelectorAll('#log li.mine')].some((li: any) => li.textContent?.includes('while you were away 2')), undefined, { timeout: 15_000 });
-    await alice.evaluate(() => { (globalThis as any).offline = false; });
-    await alice.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li: any) => /resumed: 2 missed messages delivered/.test(li.textContent ?? '')), undefined, { timeout: 15_000 });
+    await bob.waitForFunction(
+      () => [...document.querySelectorAll('#log li.mine')].some((li: any) => li.textContent?.includes('while you were away 2')),
+      undefined,
+      { timeout: 15_000 },
+    );
+    await alice.evaluate(() => {
+      (globalThis as any).offline = false;
+    });
+    await alice.waitForFunction(
+      () => [...document.querySelectorAll('#log li')].some((li: any) => /resumed: 2 missed messages delivered/.test(li.textContent ?? '')),
+      undefined,
+      { timeout: 15_000 },
+    );
     await alice.waitForSelector('#status.on');
     for (const text of ['while you were away 1', 'while you were away 2']) await expect(shown(alice, text)).resolves.toBe(1);
     // Still in the room after the resume: a new message arrives live.
     await bob.fill('#text', 'welcome back');
     await bob.click('#send');
-    await alice.waitForFunction(() => [...document.querySelectorAll('#log li.theirs')].some((li: any) => li.textContent?.includes('welcome back')), undefined, { timeout: 15_000 });
+    await alice.waitForFunction(() => [...document.querySelectorAll('#log li.theirs')].some((li: any) => li.textContent?.includes('welcome back')), undefined, {
+      timeout: 15_000,
+    });
     mkdirSync(artifacts, { recursive: true });
     writeFileSync(join(artifacts, 'e2e-chat-resumed.png'), await alice.screenshot({ fullPage: true }));
     await Promise.all([alice.close(), bob.close()]);

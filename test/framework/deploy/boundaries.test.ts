@@ -27,13 +27,21 @@ describe('package boundaries', () => {
 
   it('finds relative imports that leave a part, and bare imports a package does not declare', () => {
     write('package.json', JSON.stringify({ name: 'ws-outbox', dependencies: { '@middy/util': '1' }, devDependencies: { 'aws-jwt-verify': '1' } }));
-    write('packages/gateway/package.json', JSON.stringify({ name: '@ws-outbox/gateway', dependencies: { esbuild: '1' }, peerDependencies: { 'ws-outbox': '1' } }));
+    write(
+      'packages/gateway/package.json',
+      JSON.stringify({ name: '@ws-outbox/gateway', dependencies: { esbuild: '1' }, peerDependencies: { 'ws-outbox': '1' } }),
+    );
     write('src/index.ts', "import { createError } from '@middy/util';\nimport { x } from './x.ts';\n");
     write('src/x.ts', "export const x = 1;\n// import { y } from '../handlers/y.ts'; (a comment is not an import)\n");
     write('src/bad.ts', "import { startGateway } from '../packages/gateway/src/gateway.ts';\nimport esbuild from 'esbuild';\n");
-    write('packages/gateway/src/gateway.ts', "import { withDefaults } from 'ws-outbox/util';\nimport { a } from '../../../src/options.ts';\nimport YAML from 'yaml';\nexport const startGateway = 1;\n");
+    write(
+      'packages/gateway/src/gateway.ts',
+      "import { withDefaults } from 'ws-outbox/util';\nimport { a } from '../../../src/options.ts';\nimport YAML from 'yaml';\nexport const startGateway = 1;\n",
+    );
     write('handlers/y.ts', "import { wsHandler } from 'ws-outbox';\nimport { z } from '../src/z.ts';\nconst v = await import('aws-jwt-verify');\n");
-    const found = findCrossings(root).map((c) => `${c.file} ${c.specifier}`).sort();
+    const found = findCrossings(root)
+      .map((c) => `${c.file} ${c.specifier}`)
+      .sort();
     expect(found).toEqual([
       'handlers/y.ts ../src/z.ts',
       'packages/gateway/src/gateway.ts ../../../src/options.ts',

@@ -16,7 +16,18 @@ const templatePath = join(repoRoot, 'test/fixtures/rules/template.yaml');
 // their shared core and credential chain, Middy, and our code.
 const bundleBudgetBytes = 512 * 1024;
 // Never in a Lambda bundle: dev tools, the local gateway, test helpers.
-const forbiddenInputs = [/^dynalite$/, /^ws$/, /^esbuild$/, /^yaml$/, /^jest/, /^@jest\//, /^aws-sdk-client-mock/, /(^|\/)packages\/gateway\//, /(^|\/)src\/testing\/(?!overrides\.ts$)/, /(^|\/)test\/(helpers|framework|app|package)\//];
+const forbiddenInputs = [
+  /^dynalite$/,
+  /^ws$/,
+  /^esbuild$/,
+  /^yaml$/,
+  /^jest/,
+  /^@jest\//,
+  /^aws-sdk-client-mock/,
+  /(^|\/)packages\/gateway\//,
+  /(^|\/)src\/testing\/(?!overrides\.ts$)/,
+  /(^|\/)test\/(helpers|framework|app|package)\//,
+];
 // (src/testing/overrides.ts is in on purpose: a few bytes that let the harness inject a store.)
 
 describe('build.mjs on a template', () => {
@@ -27,7 +38,9 @@ describe('build.mjs on a template', () => {
   }, 60_000);
 
   it('builds one bundle per template function, at <outdir>/<CodeUri folder>/index.mjs with an external map', () => {
-    const expected = functionsOf(loadTemplate(templatePath)).map((f) => f.logicalId).sort();
+    const expected = functionsOf(loadTemplate(templatePath))
+      .map((f) => f.logicalId)
+      .sort();
     expect(built.map((b) => b.logicalId).sort()).toEqual(expected);
     for (const b of built) {
       expect(b.outfile).toMatch(new RegExp(`^${outdir}/[a-z]+/index\\.mjs$`));
@@ -45,7 +58,13 @@ describe('build.mjs on a template', () => {
 
   it('uses the agreed esbuild settings', () => {
     expect(esbuildOptions).toMatchObject({
-      bundle: true, platform: 'node', format: 'esm', target: 'node24', minify: true, sourcemap: 'linked', external: [],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node24',
+      minify: true,
+      sourcemap: 'linked',
+      external: [],
     });
     expect(String((esbuildOptions.banner as { js: string }).js)).toContain('createRequire');
   });
@@ -68,11 +87,14 @@ describe('build.mjs on a template', () => {
   });
 
   it('each bundle loads in a fresh Node 24 process and exports handler as a function', async () => {
-    const probe = 'const m = await import(process.argv[1]); console.log(JSON.stringify({ node: process.versions.node, handler: typeof m.handler, exports: Object.keys(m) }));';
+    const probe =
+      'const m = await import(process.argv[1]); console.log(JSON.stringify({ node: process.versions.node, handler: typeof m.handler, exports: Object.keys(m) }));';
     for (const b of built) {
       // Lambda sets these; importing must not need anything else (no I/O at import time).
-      const run = await runNode(['--enable-source-maps', '--input-type=module', '-e', probe, b.outfile],
-        { cwd: outdir, env: { PATH: process.env.PATH, TABLE_NAME: 'probe', AWS_REGION: 'us-east-1' } });
+      const run = await runNode(['--enable-source-maps', '--input-type=module', '-e', probe, b.outfile], {
+        cwd: outdir,
+        env: { PATH: process.env.PATH, TABLE_NAME: 'probe', AWS_REGION: 'us-east-1' },
+      });
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       const out = JSON.parse(run.stdout) as { node: string; handler: string; exports: string[] };
@@ -84,7 +106,9 @@ describe('build.mjs on a template', () => {
   it('builds only the functions asked for', async () => {
     const one = await build({ template: templatePath, outdir: tempDir('build-one'), functions: ['PingFunction'] });
     expect(one.map((b) => b.logicalId)).toEqual(['PingFunction']);
-    await expect(build({ template: templatePath, outdir: tempDir('build-none'), functions: ['NoSuchFunction'] })).rejects.toThrow(/No such function.*NoSuchFunction/);
+    await expect(build({ template: templatePath, outdir: tempDir('build-none'), functions: ['NoSuchFunction'] })).rejects.toThrow(
+      /No such function.*NoSuchFunction/,
+    );
   });
 });
 
@@ -105,8 +129,9 @@ describe('build.mjs errors', () => {
     const template = fixture({
       'template.yaml': `Resources:\n${fn('SplitFunction', 'dist/split/', '    Metadata: { Splitting: true }\n')}${fn('WholeFunction', 'dist/whole/', '    Metadata: { BuildEntry: handlers/split.ts }\n')}`,
       // Built-ins imported as ES modules, default and named: required in the split bundle.
-      'handlers/split.ts': "import { STATUS_CODES } from 'node:http';\nimport fs from 'node:fs';\n"
-        + "export const handler = async () => (STATUS_CODES[200] === 'OK' && typeof fs.readFileSync === 'function' ? (await import('./lazy.ts')).answer() : -1);\n",
+      'handlers/split.ts':
+        "import { STATUS_CODES } from 'node:http';\nimport fs from 'node:fs';\n" +
+        "export const handler = async () => (STATUS_CODES[200] === 'OK' && typeof fs.readFileSync === 'function' ? (await import('./lazy.ts')).answer() : -1);\n",
       'handlers/lazy.ts': `export const answer = () => '${'x'.repeat(2000)}'.split('').length;\n`,
     });
     const out = tempDir('split-out');
@@ -119,8 +144,14 @@ describe('build.mjs errors', () => {
     expect(existsSync(join(out, 'whole', 'chunks'))).toBe(false);
     expect(whole!.initBytes).toBe(whole!.bytes);
     // Split: node:http through require() (no ESM facade, so no undici at init); one file: as imported.
-    const splitCode = [split!.outfile, ...readdirSync(join(out, 'split', 'chunks')).filter((f) => f.endsWith('.mjs')).map((f) => join(out, 'split', 'chunks', f))]
-      .map((f) => readFileSync(f, 'utf8')).join('\n');
+    const splitCode = [
+      split!.outfile,
+      ...readdirSync(join(out, 'split', 'chunks'))
+        .filter((f) => f.endsWith('.mjs'))
+        .map((f) => join(out, 'split', 'chunks', f)),
+    ]
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
     expect(splitCode).not.toMatch(/from\s*"node:http"/);
     expect(splitCode).toMatch(/\w\("node:http"\)/); // esbuild's __require shim, through the banner's require()
     expect(readFileSync(whole!.outfile, 'utf8')).toMatch(/from\s*"node:http"/);
@@ -133,7 +164,10 @@ describe('build.mjs errors', () => {
     await build({ template, outdir: out, functions: ['SplitFunction'] });
     expect(lazyChunks()).toHaveLength(1);
     expect(lazyChunks()).not.toEqual(firstLazy);
-    const bad = fixture({ 'template.yaml': `Resources:\n${fn('OddFunction', 'dist/odd/', "    Metadata: { Splitting: 'yes' }\n")}`, 'handlers/odd.ts': 'export const handler = () => 1;\n' });
+    const bad = fixture({
+      'template.yaml': `Resources:\n${fn('OddFunction', 'dist/odd/', "    Metadata: { Splitting: 'yes' }\n")}`,
+      'handlers/odd.ts': 'export const handler = () => 1;\n',
+    });
     await expect(build({ template: bad, outdir: tempDir('odd') })).rejects.toThrow(/OddFunction: Metadata.Splitting must be true or false/);
   });
 
@@ -142,9 +176,13 @@ describe('build.mjs errors', () => {
     const error = await build({ template, outdir: tempDir('out') }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BuildError);
     const extensions = ['ts', 'mts', 'cts', 'js', 'mjs', 'cjs'];
-    expect((error as Error).message).toBe('GhostFunction: no handler file for CodeUri dist/ghost/ and Handler index.handler; looked for '
-      + [...extensions.map((ext) => `handlers/ghost.${ext}`), ...extensions.map((ext) => `dist/ghost/index.${ext}`)].map((path) => join(template, '..', path)).join(', ')
-      + '. Create one of them, or name the file with Metadata: { BuildEntry: path/to/file.ts } on the function.');
+    expect((error as Error).message).toBe(
+      'GhostFunction: no handler file for CodeUri dist/ghost/ and Handler index.handler; looked for ' +
+        [...extensions.map((ext) => `handlers/ghost.${ext}`), ...extensions.map((ext) => `dist/ghost/index.${ext}`)]
+          .map((path) => join(template, '..', path))
+          .join(', ') +
+        '. Create one of them, or name the file with Metadata: { BuildEntry: path/to/file.ts } on the function.',
+    );
   });
 
   it('finds handlers/<name> as .mts, .js or .mjs when there is no .ts', async () => {
@@ -161,7 +199,9 @@ describe('build.mjs errors', () => {
       'template.yaml': `Resources:\n${fn('QuietFunction', 'dist/quiet/')}`,
       'handlers/quiet.ts': 'export const main = async () => ({ statusCode: 200 });\n',
     });
-    await expect(build({ template, outdir: tempDir('out') })).rejects.toThrow(/QuietFunction: .*quiet\.ts exports no `handler` \(Handler: index\.handler\); it exports `main`/);
+    await expect(build({ template, outdir: tempDir('out') })).rejects.toThrow(
+      /QuietFunction: .*quiet\.ts exports no `handler` \(Handler: index\.handler\); it exports `main`/,
+    );
   });
 
   it('honours Metadata.BuildEntry (relative to the template) for sources outside handlers/', async () => {
@@ -173,7 +213,12 @@ describe('build.mjs errors', () => {
     const [b] = await build({ template, outdir: out });
     expect(b!.entry).toBe(join(template, '..', 'fixtures', 'echo.ts'));
     expect(b!.outfile).toBe(join(out, 'echo', 'index.mjs'));
-    const run = await runNode(['--input-type=module', '-e', 'const { handler } = await import(process.argv[1]); console.log(JSON.stringify(await handler({ body: "hi" })));', b!.outfile]);
+    const run = await runNode([
+      '--input-type=module',
+      '-e',
+      'const { handler } = await import(process.argv[1]); console.log(JSON.stringify(await handler({ body: "hi" })));',
+      b!.outfile,
+    ]);
     expect(JSON.parse(run.stdout)).toEqual({ statusCode: 200, body: 'hi' });
   });
 

@@ -11,7 +11,9 @@ describe('tooling', () => {
   it('runs the tests with a plain `npx jest`, without NODE_OPTIONS', () => {
     const { NODE_OPTIONS: _jest, ...env } = process.env;
     const run = spawnSync('npx', ['jest', 'test/framework/unit/options.test.ts', '--ci'], {
-      cwd: repoRoot, encoding: 'utf8', timeout: 120_000,
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 120_000,
       env: { ...env, PATH: `${dirname(node24)}:${process.env.PATH ?? ''}` },
     });
     expect({ status: run.status, stderr: run.status === 0 ? '' : run.stderr }).toEqual({ status: 0, stderr: '' });
@@ -20,7 +22,10 @@ describe('tooling', () => {
 
   it('has no file that cites design notes the repository does not ship', () => {
     const skip = new Set(['node_modules', '.git', 'lib', 'dist', '.venv', 'test-artifacts', '.aws-sam', 'results', '.jest-cache']);
-    const notes = [['DESIGN', 'md'], ['AWS-' + 'FACTS', 'md']].map((parts) => parts.join('.'));
+    const notes = [
+      ['DESIGN', 'md'],
+      ['AWS-' + 'FACTS', 'md'],
+    ].map((parts) => parts.join('.'));
     const cited: string[] = [];
     const walk = (dir: string): void => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {

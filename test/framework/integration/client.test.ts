@@ -15,7 +15,18 @@ const connections: { socket: WebSocket; url: string }[] = [];
 const closes: number[] = [];
 
 const answering = (socket: WebSocket, frame: any) => {
-  if (frame.action === 'resume') socket.send(JSON.stringify({ type: 'session', session: frame.session ?? 'tok-1', connectionId: `c${connections.length}`, resumed: frame.session !== null, missed: 0, reset: [], rooms: [] }));
+  if (frame.action === 'resume')
+    socket.send(
+      JSON.stringify({
+        type: 'session',
+        session: frame.session ?? 'tok-1',
+        connectionId: `c${connections.length}`,
+        resumed: frame.session !== null,
+        missed: 0,
+        reset: [],
+        rooms: [],
+      }),
+    );
   if (frame.action === 'ping') socket.send(JSON.stringify({ type: 'pong' }));
 };
 
@@ -49,7 +60,8 @@ const make = (options: Partial<ClientOptions> = {}) => {
   const client = new WsOutboxClient({ url, WebSocket: WebSocket as never, backoff: { baseMs: 50, capMs: 100 }, ...options });
   clients.push(client);
   const events: { type: string; value: any }[] = [];
-  for (const type of ['open', 'resumed', 'reset', 'message', 'close', 'reconnecting', 'error', 'duplicate'] as const) client.on(type, (value) => events.push({ type, value }));
+  for (const type of ['open', 'resumed', 'reset', 'message', 'close', 'reconnecting', 'error', 'duplicate'] as const)
+    client.on(type, (value) => events.push({ type, value }));
   return { client, events, count: (type: string) => events.filter((e) => e.type === type).length };
 };
 const until = async (predicate: () => boolean, what: string, ms = 5000) => {
@@ -124,12 +136,17 @@ describe('ws-outbox/client on a real socket', () => {
   it('a token provider that fails is reported and retried', async () => {
     behaviour = answering;
     let calls = 0;
-    const { count, events } = make({ token: async () => {
-      if (++calls < 3) throw new Error('issuer down');
-      return 'ok';
-    } });
+    const { count, events } = make({
+      token: async () => {
+        if (++calls < 3) throw new Error('issuer down');
+        return 'ok';
+      },
+    });
     await until(() => count('open') === 1, 'open after two failures');
-    expect(events.filter((e) => e.type === 'error').map((e) => e.value.message)).toEqual(['the token provider failed: issuer down', 'the token provider failed: issuer down']);
+    expect(events.filter((e) => e.type === 'error').map((e) => e.value.message)).toEqual([
+      'the token provider failed: issuer down',
+      'the token provider failed: issuer down',
+    ]);
   });
 
   it('sessions: false skips the resume: open at once, sends go out as they are', async () => {
@@ -152,13 +169,24 @@ describe('ws-outbox/client on a real socket', () => {
     expect(frames.filter((f) => f.frame.action === 'history')[0]!.frame).toEqual({ action: 'history', room: 'r', after: 10 });
     expect(events.filter((e) => e.type === 'message').map((e) => e.value.id)).toEqual(['a']);
     // The answer fills the gap: both come out, in order, once.
-    socket.send(JSON.stringify({ type: 'replay', room: 'r', head: 12, fetched: true, messages: [{ type: 'message', room: 'r', seq: 11, id: 'b' }, { type: 'message', room: 'r', seq: 12, id: 'c' }] }));
+    socket.send(
+      JSON.stringify({
+        type: 'replay',
+        room: 'r',
+        head: 12,
+        fetched: true,
+        messages: [
+          { type: 'message', room: 'r', seq: 11, id: 'b' },
+          { type: 'message', room: 'r', seq: 12, id: 'c' },
+        ],
+      }),
+    );
     await until(() => events.filter((e) => e.type === 'message').length === 3, 'the gap filled');
     expect(events.filter((e) => e.type === 'message').map((e) => e.value.id)).toEqual(['a', 'b', 'c']);
     expect(count('duplicate')).toBe(1);
   });
 
-  it('refuses bad options with the option\'s name', () => {
+  it("refuses bad options with the option's name", () => {
     expect(() => new WsOutboxClient({ url: 'http://x' })).toThrow(/wss:/);
     expect(() => new WsOutboxClient({ url, WebSocket: WebSocket as never, maxQueue: -1 })).toThrow(/maxQueue/);
     expect(() => new WsOutboxClient({ url, WebSocket: WebSocket as never, sessions: 'yes' as never })).toThrow(/sessions/);

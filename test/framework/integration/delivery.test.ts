@@ -102,11 +102,16 @@ describe.each(['signed', 'sdk'] as const)('delivery over HTTP, %s transport', (t
     expect((await collect(store.members(room))).sort()).toEqual([...live, ...stalledHere, ...throttledHere].sort());
     for (const id of goneHere) {
       expect(await store.get(id)).toBeUndefined();
-      const raw = await db.documentClient.send(new QueryCommand({ TableName: db.tableName, KeyConditionExpression: 'pk = :p AND sk = :s', ExpressionAttributeValues: { ':p': `room#${room}`, ':s': id } }));
+      const raw = await db.documentClient.send(
+        new QueryCommand({
+          TableName: db.tableName,
+          KeyConditionExpression: 'pk = :p AND sk = :s',
+          ExpressionAttributeValues: { ':p': `room#${room}`, ':s': id },
+        }),
+      );
       expect(raw.Items).toEqual([]);
     }
   });
-
 });
 
 describe('delivery over HTTP, engine limits', () => {

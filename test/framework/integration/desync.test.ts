@@ -47,17 +47,34 @@ describe.each(['signed', 'sdk'] as const)('the desync fault profile (%s transpor
       await store.join(id, room);
     }
     let report: DeliveryReport | undefined;
-    const handler = wsHandler(async (_event, context) => {
-      context.outbox.toRoom(room, { type: 'message', text: 'hello' });
-      return { statusCode: 200 };
-    }, { store, transport, concurrency: 20, connectGraceMs: 0, logger: false, onReport: (r) => { report = r; } });
+    const handler = wsHandler(
+      async (_event, context) => {
+        context.outbox.toRoom(room, { type: 'message', text: 'hello' });
+        return { statusCode: 200 };
+      },
+      {
+        store,
+        transport,
+        concurrency: 20,
+        connectGraceMs: 0,
+        logger: false,
+        onReport: (r) => {
+          report = r;
+        },
+      },
+    );
     const before = posts;
-    await handler(makeWsEvent({ routeKey: 'send', connectionId: live[0]!, body: {} }) as never, { getRemainingTimeInMillis: () => 20_000, awsRequestId: 'r' } as never);
+    await handler(
+      makeWsEvent({ routeKey: 'send', connectionId: live[0]!, body: {} }) as never,
+      { getRemainingTimeInMillis: () => 20_000, awsRequestId: 'r' } as never,
+    );
     const strays = Math.floor(posts / 10) - Math.floor(before / 10);
     expect(strays).toBeGreaterThan(30);
     const kept = new Set(await collect(store.members(room)));
     const wronglyPruned = live.filter((id) => !kept.has(id)).length;
-    console.log(`desync (${transport}): ${strays} stray 410s, ${wronglyPruned} live connections pruned, report gone ${report!.gone.length}, pruned ${report!.pruned}`);
+    console.log(
+      `desync (${transport}): ${strays} stray 410s, ${wronglyPruned} live connections pruned, report gone ${report!.gone.length}, pruned ${report!.pruned}`,
+    );
     expect(wronglyPruned).toBe(0);
     expect(report!.gone).toEqual([]);
     expect(report!.pruned).toBe(0);

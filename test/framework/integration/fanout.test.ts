@@ -30,7 +30,12 @@ beforeAll(async () => {
   sqs = await startSqs({ port: 0 });
   sqsClient = sqs.client();
   // The worker's own SQS client (continuations, ChangeMessageVisibility) and the signed transport read these.
-  Object.assign(process.env, { AWS_ENDPOINT_URL_SQS: sqs.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDFANOUTTEST', AWS_SECRET_ACCESS_KEY: 'fanout-test' });
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDFANOUTTEST',
+    AWS_SECRET_ACCESS_KEY: 'fanout-test',
+  });
   management = await startManagementServer((r) => behaviour(r.connectionId, r.attempt), 'test');
 });
 
@@ -47,9 +52,14 @@ beforeEach(async () => {
   const n = ++queues;
   const dlq = (await sqsClient.send(new CreateQueueCommand({ QueueName: `Dlq${n}` }))).QueueUrl!;
   const dlqArn = (await sqsClient.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-  const url = (await sqsClient.send(new CreateQueueCommand({
-    QueueName: `Fanout${n}`, Attributes: { VisibilityTimeout: '30', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 3 }) },
-  }))).QueueUrl!;
+  const url = (
+    await sqsClient.send(
+      new CreateQueueCommand({
+        QueueName: `Fanout${n}`,
+        Attributes: { VisibilityTimeout: '30', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 3 }) },
+      }),
+    )
+  ).QueueUrl!;
   const arn = (await sqsClient.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
   queue = { url, arn, dlq };
 });
@@ -79,7 +89,9 @@ const connectAll = async (store: ConnectionStore, ids: string[], options: { conn
     ...(options.room ? [{ ...membershipKey(options.room, id), ttl }] : []),
   ]);
   for (let i = 0; i < items.length; i += 25) {
-    await db.documentClient.send(new BatchWriteCommand({ RequestItems: { [store.tableName]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+    await db.documentClient.send(
+      new BatchWriteCommand({ RequestItems: { [store.tableName]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }),
+    );
   }
 };
 
@@ -88,10 +100,21 @@ const ids = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `
 /** The sender: a wsHandler whose handler broadcasts, spilling past `threshold`. */
 const sender = (store: Store, threshold: number, what: (outbox: any) => void) => {
   const reports: DeliveryReport[] = [];
-  const handler = wsHandler(async (_event, context) => {
-    what(context.outbox);
-    return { statusCode: 200 };
-  }, { store, endpoint: management.endpoint, fanout: { queueUrl: queue.url, threshold }, logger: false, onReport: (r) => { reports.push(r); } });
+  const handler = wsHandler(
+    async (_event, context) => {
+      what(context.outbox);
+      return { statusCode: 200 };
+    },
+    {
+      store,
+      endpoint: management.endpoint,
+      fanout: { queueUrl: queue.url, threshold },
+      logger: false,
+      onReport: (r) => {
+        reports.push(r);
+      },
+    },
+  );
   const invoke = async (from: string) => {
     const event = makeWsEvent({ routeKey: 'send', connectionId: from, body: { action: 'send' } });
     await handler(event as never, { awsRequestId: `req-${from}`, getRemainingTimeInMillis: () => 10_000 } as never);
@@ -104,11 +127,28 @@ const sender = (store: Store, threshold: number, what: (outbox: any) => void) =>
 const workers = (store: Store, options: { concurrency?: number; timeoutMs?: number; fanout?: Parameters<typeof fanoutHandler>[0] } = {}) => {
   const reports: FanoutReport[] = [];
   const batches: BatchReport[] = [];
-  const handler = fanoutHandler({ store, endpoint: management.endpoint, queueUrl: queue.url, retryDelaySeconds: 0, logger: false, onReport: (r) => { reports.push(r); }, ...options.fanout });
+  const handler = fanoutHandler({
+    store,
+    endpoint: management.endpoint,
+    queueUrl: queue.url,
+    retryDelaySeconds: 0,
+    logger: false,
+    onReport: (r) => {
+      reports.push(r);
+    },
+    ...options.fanout,
+  });
   const source = new SqsEventSource({
-    name: 'FanoutFunction/Shards', queueUrl: queue.url, queueArn: queue.arn, client: sqs.client(),
+    name: 'FanoutFunction/Shards',
+    queueUrl: queue.url,
+    queueArn: queue.arn,
+    client: sqs.client(),
     pool: inProcessPool('FanoutFunction', handler as never, { timeoutMs: options.timeoutMs ?? 20_000 }),
-    batchSize: 1, batchingWindowMs: 0, reportBatchItemFailures: true, concurrency: options.concurrency ?? 4, region: 'us-east-1',
+    batchSize: 1,
+    batchingWindowMs: 0,
+    reportBatchItemFailures: true,
+    concurrency: options.concurrency ?? 4,
+    region: 'us-east-1',
     log: { info: () => undefined, warn: () => undefined, error: () => undefined, fn: () => undefined, loud: () => undefined },
     onBatch: (b) => batches.push(b),
   });
@@ -165,7 +205,9 @@ describe('spill: toAll past the threshold goes to the queue, one message per sha
     const report = await sender(store, 400, (outbox) => outbox.toAll({ type: 'message', text: 'early' })).invoke('sender');
     const fromSender = management.delivered.filter((d) => JSON.parse(d.body).text === 'early');
     expect(report.sent).toBe(fromSender.length);
-    const out = await sqsClient.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['SentTimestamp'] }));
+    const out = await sqsClient.send(
+      new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['SentTimestamp'] }),
+    );
     expect(out.Messages).toHaveLength(report.spilled);
     const untouched = (out.Messages ?? []).filter((m) => JSON.parse(m.Body!).cursor === undefined);
     expect(untouched.length).toBeGreaterThanOrEqual(shards - 3);
@@ -202,7 +244,11 @@ describe('spill: toAll past the threshold goes to the queue, one message per sha
     expect(toRoom.sent).toBeGreaterThanOrEqual(120);
 
     const { reports } = workers(store);
-    await eventually(() => deliveries('zero').size === 300 && deliveries('room').size === 300 && reports.length === shards + 1, 'both reached everyone', 30_000);
+    await eventually(
+      () => deliveries('zero').size === 300 && deliveries('room').size === 300 && reports.length === shards + 1,
+      'both reached everyone',
+      30_000,
+    );
     expect([...deliveries('zero').values(), ...deliveries('room').values()].every((n) => n === 1)).toBe(true);
     expect(reports.find((r) => r.fanout.target === 'room')).toMatchObject({ fanout: { room: 'big', outcome: 'done' } });
   }, 60_000);
@@ -257,7 +303,14 @@ describe('workers that do not finish', () => {
     const inShard = (shard: number) => everyone.filter((id) => connectionKey(id, shards).pk === `connections#${shard}`);
     await eventually(() => deliveries('poison').size === everyone.length - inShard(poisoned).length, 'the healthy shards were delivered', 30_000);
     const dead: string[] = [];
-    await eventually(async () => (dead.push(...await dlqBodies()), dead.length >= 2), 'both poisoned messages reached the dead-letter queue', 30_000);
+    await eventually(
+      async () => {
+        dead.push(...(await dlqBodies()));
+        return dead.length >= 2;
+      },
+      'both poisoned messages reached the dead-letter queue',
+      30_000,
+    );
     const bodies = dead.map((b) => JSON.parse(b));
     expect(bodies).toEqual(expect.arrayContaining([{ hello: 'world' }, expect.objectContaining({ target: 'all', shard: poisoned, hop: 0 })]));
     // It was tried maxReceiveCount (3) times, each reported in batchItemFailures.

@@ -15,19 +15,26 @@ const cert = readFileSync(new URL('cert.pem', tlsDir));
 const key = readFileSync(new URL('key.pem', tlsDir));
 
 const closers: (() => unknown)[] = [];
-afterEach(async () => { for (const close of closers.splice(0).reverse()) await close(); });
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
 
 const listen = async <S extends net.Server>(server: S): Promise<{ server: S; port: number }> => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(() => new Promise((resolve) => {
-    (server as unknown as http.Server).closeAllConnections?.();
-    server.close(resolve);
-  }));
+  closers.push(
+    () =>
+      new Promise((resolve) => {
+        (server as unknown as http.Server).closeAllConnections?.();
+        server.close(resolve);
+      }),
+  );
   return { server, port: (server.address() as AddressInfo).port };
 };
 
 /** An echo server that counts the TCP connections it accepted. */
-const echoServer = async (options: { keepAliveTimeout?: number; handle?: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => boolean } = {}) => {
+const echoServer = async (
+  options: { keepAliveTimeout?: number; handle?: (req: http.IncomingMessage, res: http.ServerResponse, body: string) => boolean } = {},
+) => {
   const stats = { connections: 0, requests: 0, inFlight: 0, peakInFlight: 0 };
   const server = http.createServer((req, res) => {
     stats.requests++;
@@ -47,7 +54,9 @@ const echoServer = async (options: { keepAliveTimeout?: number; handle?: (req: h
     });
   });
   server.keepAliveTimeout = options.keepAliveTimeout ?? 5_000;
-  server.on('connection', () => { stats.connections++; });
+  server.on('connection', () => {
+    stats.connections++;
+  });
   const { port } = await listen(server);
   return { server, port, stats, origin: `http://127.0.0.1:${port}` };
 };
@@ -55,10 +64,15 @@ const echoServer = async (options: { keepAliveTimeout?: number; handle?: (req: h
 /** A TCP server that answers each connection with `script`. */
 const rawServer = async (script: (socket: net.Socket) => void) => {
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => { sockets.add(socket); script(socket); });
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    script(socket);
+  });
   const { port } = await listen(server);
   // Runs before the server's close (closers run in reverse), which waits for open sockets.
-  closers.push(() => { for (const s of sockets) s.destroy(); });
+  closers.push(() => {
+    for (const s of sockets) s.destroy();
+  });
   return { port, origin: `http://127.0.0.1:${port}`, sockets };
 };
 
@@ -141,8 +155,9 @@ describe('a well-behaved server', () => {
   it("an idle socket is closed a second before the server's announced Keep-Alive timeout", async () => {
     const echo = await echoServer({ keepAliveTimeout: 2_000 }); // "Keep-Alive: timeout=2"
     // Ended (read the client's FIN) before closing: the client closed it, not the server's timeout.
-    const closed = new Promise<{ at: number; byClient: boolean }>((resolve) => echo.server.once('connection', (socket) =>
-      socket.once('close', () => resolve({ at: Date.now(), byClient: socket.readableEnded }))));
+    const closed = new Promise<{ at: number; byClient: boolean }>((resolve) =>
+      echo.server.once('connection', (socket) => socket.once('close', () => resolve({ at: Date.now(), byClient: socket.readableEnded }))),
+    );
     const p = pool({ origin: echo.origin });
     await post(p, '/a');
     const idleFrom = Date.now();
@@ -162,7 +177,7 @@ describe('a well-behaved server', () => {
     expect({ stdout: child.stdout.trim(), stderr: child.stderr }).toEqual({ stdout: '200', stderr: '' });
   });
 
-  it('sockets stay ref\'d while any is busy, and none once all are idle: after a burst, and when the last busy one closes', async () => {
+  it("sockets stay ref'd while any is busy, and none once all are idle: after a burst, and when the last busy one closes", async () => {
     // The last answer to arrive closes its socket (Connection: close, 150 ms late), while the
     // others went idle meanwhile: the process must still end on its own.
     const echo = await echoServer({
@@ -212,10 +227,12 @@ describe('a well-behaved server', () => {
   });
 
   it('speaks TLS, with SNI and certificate checks', async () => {
-    const { port } = await listen(https.createServer({ cert, key }, (req, res) => {
-      res.writeHead(200, { 'content-length': 2 });
-      res.end('ok');
-    }));
+    const { port } = await listen(
+      https.createServer({ cert, key }, (_req, res) => {
+        res.writeHead(200, { 'content-length': 2 });
+        res.end('ok');
+      }),
+    );
     const trusted = pool({ origin: `https://localhost:${port}`, tls: { ca: cert } });
     expect((await post(trusted, '/a')).body.toString()).toBe('ok');
     expect((await post(trusted, '/b')).status).toBe(200);
@@ -226,7 +243,9 @@ describe('a well-behaved server', () => {
   it("announces each request on a diagnostics channel, whose subscribers may add headers (the local gateway's invocation stamp)", async () => {
     const echo = await echoServer();
     const p = pool({ origin: echo.origin });
-    const stamp = (message: unknown) => { (message as { request: Http1Request }).request.headers['x-stamp'] = 'inv-1'; };
+    const stamp = (message: unknown) => {
+      (message as { request: Http1Request }).request.headers['x-stamp'] = 'inv-1';
+    };
     requestCreatedChannel.subscribe(stamp);
     try {
       expect(json((await post(p, '/a')).body).headers['x-stamp']).toBe('inv-1');
@@ -238,10 +257,15 @@ describe('a well-behaved server', () => {
 
   it('later TLS connections resume the session', async () => {
     const resumed: boolean[] = [];
-    const server = https.createServer({ cert, key }, (req, res) => {
-      setTimeout(() => { res.writeHead(200, { 'content-length': 0 }); res.end(); }, 20);
+    const server = https.createServer({ cert, key }, (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-length': 0 });
+        res.end();
+      }, 20);
     });
-    server.on('secureConnection', (socket) => { socket.once('data', () => resumed.push(socket.isSessionReused())); });
+    server.on('secureConnection', (socket) => {
+      socket.once('data', () => resumed.push(socket.isSessionReused()));
+    });
     const { port } = await listen(server);
     const p = pool({ origin: `https://localhost:${port}`, tls: { ca: cert } });
     await post(p, '/first');
@@ -261,7 +285,9 @@ describe('timeouts and aborts', () => {
   });
 
   it('a TLS server that never completes the handshake: connect timeout', async () => {
-    const { port } = await rawServer(() => { /* accept, say nothing */ });
+    const { port } = await rawServer(() => {
+      /* accept, say nothing */
+    });
     const p = pool({ origin: `https://127.0.0.1:${port}`, connectTimeoutMs: 100, timeoutMs: 5_000 });
     await expect(post(p, '/a')).rejects.toMatchObject({ name: 'TimeoutError', message: 'no connection within 100 ms' });
   });
@@ -301,7 +327,11 @@ describe('a misbehaving server', () => {
     let calls = 0;
     const server = await rawServer((socket) => {
       socket.once('data', () => {
-        if (calls++ === 0) { socket.write('HTTP/1.1 200 OK\r\nContent-Le'); setTimeout(() => socket.destroy(), 10); return; }
+        if (calls++ === 0) {
+          socket.write('HTTP/1.1 200 OK\r\nContent-Le');
+          setTimeout(() => socket.destroy(), 10);
+          return;
+        }
         socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
       });
     });
@@ -330,7 +360,10 @@ describe('a misbehaving server', () => {
 
   it('an unreachable port is ECONNREFUSED', async () => {
     const { port } = await listen(net.createServer());
-    await new Promise<void>((resolve) => { closers.pop()?.(); resolve(); });
+    await new Promise<void>((resolve) => {
+      closers.pop()?.();
+      resolve();
+    });
     const p = pool({ origin: `http://127.0.0.1:${port}` });
     await expect(post(p, '/a')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
@@ -349,7 +382,8 @@ describe('stray bytes: a server that answers twice', () => {
     const server = await rawServer((socket) => {
       const number = ++connections;
       let first = true;
-      socket.on('data', (request: Buffer) => { // loopback: one small request per read
+      socket.on('data', (request: Buffer) => {
+        // loopback: one small request per read
         const path = request.toString('latin1').split(' ')[1];
         paths.push(path as string);
         socket.write(`HTTP/1.1 200 OK\r\nx-for: ${path}\r\nx-connection: ${number}\r\nContent-Length: 0\r\n\r\n${first ? after(socket) : ''}`);
@@ -403,7 +437,10 @@ describe('stray bytes: a server that answers twice', () => {
     expect(answer(await post(p, '/a'))).toEqual({ for: '/a', connection: '1' });
     await new Promise((r) => setTimeout(r, 20));
     const [b, c] = await Promise.all([post(p, '/b'), post(p, '/c')]); // /c opens a second socket
-    expect([answer(b), answer(c)]).toEqual([{ for: '/b', connection: '1' }, { for: '/c', connection: '2' }]);
+    expect([answer(b), answer(c)]).toEqual([
+      { for: '/b', connection: '1' },
+      { for: '/c', connection: '2' },
+    ]);
   });
 
   it('a request aborted while its socket is checked is never sent; the socket goes back to the idle list', async () => {

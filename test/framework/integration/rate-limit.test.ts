@@ -30,13 +30,22 @@ const countingClient = (kind: StoreClientKind) => {
   const counter = { sent: 0 };
   if (kind === 'sdk') {
     const client = DynamoDBDocumentClient.from(db.client);
-    client.middlewareStack.add((next) => async (args) => {
-      counter.sent++;
-      return next(args);
-    }, { step: 'initialize' });
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        counter.sent++;
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
     return { client, counter };
   }
-  const client: DocumentClient = { send: (command, options) => (counter.sent++, db.leanClient.send(command, options)), destroy: () => {} };
+  const client: DocumentClient = {
+    send: (command, options) => {
+      counter.sent++;
+      return db.leanClient.send(command, options);
+    },
+    destroy: () => {},
+  };
   return { client, counter };
 };
 
@@ -44,7 +53,10 @@ const t0 = 1_800_000_000_000;
 
 describe.each([
   ['MemoryRateLimiter', () => new MemoryRateLimiter()],
-  ...storeClientKinds.map((kind): [string, () => RateLimiter] => [`DynamoRateLimiter (dynalite, ${kind} client)`, () => new DynamoRateLimiter({ tableName: db.tableName, client: db.storeClient(kind) })]),
+  ...storeClientKinds.map((kind): [string, () => RateLimiter] => [
+    `DynamoRateLimiter (dynalite, ${kind} client)`,
+    () => new DynamoRateLimiter({ tableName: db.tableName, client: db.storeClient(kind) }),
+  ]),
 ])('%s', (_, make) => {
   it('allows the burst at once, then one message per interval', async () => {
     const key = `k-${Math.random()}`;
@@ -109,7 +121,8 @@ describe.each(storeClientKinds)('DynamoRateLimiter (%s client)', (kind) => {
 });
 
 describe('rateLimit() middleware', () => {
-  const run = async (mw: ReturnType<typeof rateLimit>, event: unknown) => mw.before!({ event, context: {}, response: undefined, error: undefined, internal: {} } as never);
+  const run = async (mw: ReturnType<typeof rateLimit>, event: unknown) =>
+    mw.before!({ event, context: {}, response: undefined, error: undefined, internal: {} } as never);
 
   it('refuses a client message past the limit with a 429 "slow down", and never limits $connect or $disconnect', async () => {
     const mw = rateLimit({ ratePerSecond: 1, burst: 1, limiter: new MemoryRateLimiter() });

@@ -68,11 +68,14 @@ const drop = async (connectionId: string, userId: string, code = 1006) => {
 };
 let report: DeliveryReport | undefined;
 const say = async (room: string, text: string, also?: string) => {
-  const handler = wsHandler(async (_e, context) => {
-    const message = { type: 'message', room, text };
-    context.outbox.toRoom(room, message);
-    if (also) context.outbox.send(also, message);
-  }, { ...options(), onReport: (r) => void (report = r) });
+  const handler = wsHandler(
+    async (_e, context) => {
+      const message = { type: 'message', room, text };
+      context.outbox.toRoom(room, message);
+      if (also) context.outbox.send(also, message);
+    },
+    { ...options(), onReport: (r) => void (report = r) },
+  );
   await handler(makeWsEvent({ routeKey: 'send', body: {} }), lambdaContext());
 };
 
@@ -86,7 +89,11 @@ describe('the room log', () => {
     const seqs = received(b).map((m) => m.seq);
     expect(seqs[1]).toBe(seqs[0] + 1);
     expect(seqs[2]).toBe(seqs[0] + 2);
-    expect(received(b).map((m) => [m.room, m.text])).toEqual([[room, 'one'], [room, 'two'], [room, 'three']]);
+    expect(received(b).map((m) => [m.room, m.text])).toEqual([
+      [room, 'one'],
+      [room, 'two'],
+      [room, 'three'],
+    ]);
     // The sender, addressed directly and through the room, gets one copy, with the same seq.
     expect(received(a)).toEqual(received(b));
     expect(report!.sent + report!.gone.length + report!.failed.length).toBe(report!.queued);
@@ -95,7 +102,7 @@ describe('the room log', () => {
     expect(log.entries.map((e) => JSON.parse(new TextDecoder().decode(e.payload)).text)).toEqual(['one', 'two', 'three']);
   });
 
-  it('one message object to two rooms gets each room\'s stamp; to one room twice, one sequence and one send', async () => {
+  it("one message object to two rooms gets each room's stamp; to one room twice, one sequence and one send", async () => {
     const [r1, r2] = [fresh('room'), fresh('room')];
     const a = await connect('u1');
     await store.join(a, r1);
@@ -118,7 +125,9 @@ describe('the room log', () => {
     const a = await connect('u1');
     await store.join(a, room);
     await Promise.all(Array.from({ length: 12 }, (_, i) => say(room, `m${i}`)));
-    const seqs = received(a).map((m) => m.seq).sort((x, y) => x - y);
+    const seqs = received(a)
+      .map((m) => m.seq)
+      .sort((x, y) => x - y);
     expect(new Set(seqs).size).toBe(12);
     expect(seqs.at(-1) - seqs[0]).toBe(11);
   });
@@ -137,9 +146,20 @@ describe('the room log', () => {
       discarded: 0,
       store: paged,
       roomLog: paged.log,
-      transport: async () => createSignedTransport({ endpoint: api.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } }),
+      transport: async () =>
+        createSignedTransport({ endpoint: api.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } }),
       // Past one recipient, the rest of the room goes to the queue (the workers post what it carries).
-      spill: { threshold: 1, queue: { send: async (b) => (bodies.push(...b), { failed: [] }) }, endpoint: () => api.endpoint, origin: 'test' },
+      spill: {
+        threshold: 1,
+        queue: {
+          send: async (b) => {
+            bodies.push(...b);
+            return { failed: [] };
+          },
+        },
+        endpoint: () => api.endpoint,
+        origin: 'test',
+      },
       remainingMs: 10_000,
       options: outboxDefaults,
     });
@@ -166,11 +186,19 @@ describe('the room log', () => {
   it('does not send a room message it could not log: the entry is unresolved, the report still adds up', async () => {
     const broken = new ConnectionStore({ tableName: db.tableName, client: db.documentClient, sessions: { windowSeconds: 120 }, now: () => clock });
     (broken.log as unknown as { tableName: string }).tableName = 'no-such-table';
-    Object.defineProperty(broken.log, 'allocate', { value: async () => { throw new Error('ResourceNotFoundException: no-such-table'); } });
+    Object.defineProperty(broken.log, 'allocate', {
+      value: async () => {
+        throw new Error('ResourceNotFoundException: no-such-table');
+      },
+    });
     const room = fresh('room');
     const a = await connect('u1');
     await store.join(a, room);
-    const handler = wsHandler(async (_e, context) => context.outbox.toRoom(room, { type: 'message', text: 'x' }), { ...options(), store: broken, onReport: (r) => void (report = r) });
+    const handler = wsHandler(async (_e, context) => context.outbox.toRoom(room, { type: 'message', text: 'x' }), {
+      ...options(),
+      store: broken,
+      onReport: (r) => void (report = r),
+    });
     await handler(makeWsEvent({ routeKey: 'send', body: {} }), lambdaContext());
     expect(received(a)).toEqual([]);
     expect(report!.unresolved).toEqual([expect.objectContaining({ target: 'room', room, reason: 'store', error: expect.stringContaining('room log') })]);
@@ -180,7 +208,10 @@ describe('the room log', () => {
 
 // The same contract in memory (MemoryStore, for the testing helper) as on DynamoDB.
 describe.each([
-  ['ConnectionStore (dynalite)', () => new ConnectionStore({ tableName: db.tableName, client: db.documentClient, sessions: { windowSeconds: 120 }, now: () => clock })],
+  [
+    'ConnectionStore (dynalite)',
+    () => new ConnectionStore({ tableName: db.tableName, client: db.documentClient, sessions: { windowSeconds: 120 }, now: () => clock }),
+  ],
   ['MemoryStore', () => new MemoryStore({ sessions: { windowSeconds: 120 }, now: () => clock })],
 ])('sessions, %s', (_, makeStore) => {
   beforeEach(() => {
@@ -204,7 +235,10 @@ describe.each([
     const { reply, replays } = await resume(c2, user, { session: first.reply.session, rooms: { [room]: lastSeq } });
     expect(reply).toMatchObject({ resumed: true, missed: 2, reset: [], rooms: [room], session: first.reply.session });
     const roomReplay = replays.find((r) => r.room === room);
-    expect(roomReplay.messages.map((m: { text: string; seq: number }) => [m.text, m.seq])).toEqual([['while away 1', lastSeq + 1], ['while away 2', lastSeq + 2]]);
+    expect(roomReplay.messages.map((m: { text: string; seq: number }) => [m.text, m.seq])).toEqual([
+      ['while away 1', lastSeq + 1],
+      ['while away 2', lastSeq + 2],
+    ]);
     // The room moved: the next message reaches the new connection live.
     await say(room, 'after');
     expect(received(c2).at(-1)).toMatchObject({ text: 'after', seq: lastSeq + 3 });
@@ -241,7 +275,7 @@ describe.each([
     expect((await resume(c3, user, { session: reply.session })).reply).toMatchObject({ resumed: true });
   });
 
-  it('refuses a resume by another user: a fresh session for the caller, the owner\'s session untouched', async () => {
+  it("refuses a resume by another user: a fresh session for the caller, the owner's session untouched", async () => {
     const [room, alice, mallory] = [fresh('room'), fresh('alice'), fresh('mallory')];
     const c1 = await connect(alice);
     const { reply } = await resume(c1, alice);
@@ -270,7 +304,14 @@ describe.each([
     clock += 121_000;
     const c2 = await connect(user);
     const late = await resume(c2, user, { session: reply.session, rooms: { [room]: 5 }, useq: 1 });
-    expect(late.reply).toMatchObject({ resumed: false, refused: 'the session ended or its recovery window passed', reset: [{ room, reason: 'unknown-session' }, { user: true, reason: 'unknown-session' }] });
+    expect(late.reply).toMatchObject({
+      resumed: false,
+      refused: 'the session ended or its recovery window passed',
+      reset: [
+        { room, reason: 'unknown-session' },
+        { user: true, reason: 'unknown-session' },
+      ],
+    });
   });
 
   it('what was missed is gone from the log though the session lives: a reset for that room', async () => {
@@ -300,7 +341,10 @@ describe.each([
     expect(back.reply).toMatchObject({ resumed: true, rooms: [r1], reset: [{ room: r2, reason: 'not-in-session' }] });
     expect((await drop(c2, user, 1000)).ended).toBe(true);
     const c3 = await connect(user);
-    expect((await resume(c3, user, { session: reply.session })).reply).toMatchObject({ resumed: false, refused: 'the session ended or its recovery window passed' });
+    expect((await resume(c3, user, { session: reply.session })).reply).toMatchObject({
+      resumed: false,
+      refused: 'the session ended or its recovery window passed',
+    });
   });
 
   it('toUser messages resume too', async () => {
@@ -319,17 +363,25 @@ describe.each([
     expect(back.replays.find((r) => r.user).messages).toEqual([{ type: 'note', text: 'for you', useq: useq + 1 }]);
   });
 
-  it('history: a member reads a room\'s log after a sequence; a non-member is refused', async () => {
+  it("history: a member reads a room's log after a sequence; a non-member is refused", async () => {
     const [room, user] = [fresh('room'), fresh('gil')];
     const c1 = await connect(user);
     await resume(c1, user);
     await store.join(c1, room);
     for (const text of ['a', 'b', 'c']) await say(room, text);
-    const seqs = received(c1).filter((m) => m.type === 'message').map((m) => m.seq);
-    await session(makeWsEvent({ routeKey: 'history', connectionId: c1, authorizer: { principalId: user }, body: { action: 'history', room, after: seqs[0] } }), lambdaContext());
+    const seqs = received(c1)
+      .filter((m) => m.type === 'message')
+      .map((m) => m.seq);
+    await session(
+      makeWsEvent({ routeKey: 'history', connectionId: c1, authorizer: { principalId: user }, body: { action: 'history', room, after: seqs[0] } }),
+      lambdaContext(),
+    );
     expect(received(c1).at(-1)).toMatchObject({ type: 'replay', room, head: seqs[2], messages: [{ text: 'b' }, { text: 'c' }] });
     const outsider = await connect(fresh('hal'));
-    await session(makeWsEvent({ routeKey: 'history', connectionId: outsider, authorizer: { principalId: 'hal' }, body: { action: 'history', room, after: 0 } }), lambdaContext());
+    await session(
+      makeWsEvent({ routeKey: 'history', connectionId: outsider, authorizer: { principalId: 'hal' }, body: { action: 'history', room, after: 0 } }),
+      lambdaContext(),
+    );
     expect(received(outsider)).toEqual([{ type: 'error', message: `not a member of room "${room}"` }]);
   });
 });

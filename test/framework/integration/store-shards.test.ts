@@ -98,7 +98,9 @@ describe.each(storeClientKinds)('ConnectionStore, sharded (%s client)', (kind) =
     // Spread: more than one shard holds rows, and no row sits in the unsharded partition.
     const used = new Set(ids.map((id) => shardOf(id, 8)));
     expect(used.size).toBeGreaterThan(4);
-    const legacy = await db.documentClient.send(new QueryCommand({ TableName: db.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'connections' } }));
+    const legacy = await db.documentClient.send(
+      new QueryCommand({ TableName: db.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'connections' } }),
+    );
     expect(legacy.Items).toEqual([]);
     expect(await store.roomsOf('place-3')).toEqual(['lobby']);
     const removed = await store.remove(ids);
@@ -198,12 +200,14 @@ describe.each(storeClientKinds)('ConnectionStore, sharded (%s client)', (kind) =
     const store = new ConnectionStore({ tableName: db.tableName, client, pageSize: 10 });
     const controller = new AbortController();
     const seen: string[] = [];
-    await expect((async () => {
-      for await (const id of store.all({ signal: controller.signal })) {
-        seen.push(id);
-        if (seen.length === 30) controller.abort();
-      }
-    })()).rejects.toThrow();
+    await expect(
+      (async () => {
+        for await (const id of store.all({ signal: controller.signal })) {
+          seen.push(id);
+          if (seen.length === 30) controller.abort();
+        }
+      })(),
+    ).rejects.toThrow();
     const after = stats.queries;
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(stats.queries).toBe(after);

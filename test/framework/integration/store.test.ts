@@ -57,13 +57,19 @@ describe.each(storeClientKinds)('ConnectionStore on dynalite (%s client)', (kind
 
   it('reads a room and a user strongly consistently (a leaver is not a recipient a moment later), the connection index eventually', async () => {
     // What each Query asked DynamoDB for, seen on the wire by a middleware of a client of its own.
-    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: db.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }));
+    const client = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: db.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
+    );
     const asked: { pk: unknown; consistent: unknown }[] = [];
-    client.middlewareStack.add((next) => async (args) => {
-      const input = (args as { input: { ExpressionAttributeValues?: Record<string, unknown>; ConsistentRead?: unknown } }).input;
-      if (input.ExpressionAttributeValues?.[':pk'] !== undefined) asked.push({ pk: input.ExpressionAttributeValues[':pk'], consistent: input.ConsistentRead });
-      return next(args);
-    }, { step: 'initialize' });
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const input = (args as { input: { ExpressionAttributeValues?: Record<string, unknown>; ConsistentRead?: unknown } }).input;
+        if (input.ExpressionAttributeValues?.[':pk'] !== undefined)
+          asked.push({ pk: input.ExpressionAttributeValues[':pk'], consistent: input.ConsistentRead });
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
     const store = new ConnectionStore({ tableName: db.tableName, client, shards: 1 });
     await store.connect('cr-1', { userId: 'u-cr' });
     await store.join('cr-1', 'cr-room');
@@ -125,7 +131,9 @@ describe.each(storeClientKinds)('ConnectionStore on dynalite (%s client)', (kind
     expect(await later.get('old')).toBeUndefined();
     await expect(later.join('old', 'x')).rejects.toThrow(NotConnectedError);
     // The expired rows are still in the table; only reads hide them.
-    const raw = await db.documentClient.send(new QueryCommand({ TableName: db.tableName, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': 'room#ttl-room' } }));
+    const raw = await db.documentClient.send(
+      new QueryCommand({ TableName: db.tableName, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': 'room#ttl-room' } }),
+    );
     expect(raw.Items?.map((i) => i.sk).sort()).toEqual(['old', 'young']);
   });
 
@@ -185,7 +193,9 @@ describe.each(storeClientKinds)('ConnectionStore on dynalite (%s client)', (kind
     await young.join('grace-young', 'grace-room');
     // A membership whose connection row is not there (yet): its memberships named by the room go,
     // but no connection row is deleted "just in case" (its $connect may be about to write it).
-    await db.documentClient.send(new PutCommand({ TableName: db.tableName, Item: { pk: 'room#grace-room', sk: 'grace-unwritten', ttl: Math.floor(Date.now() / 1000) + 600 } }));
+    await db.documentClient.send(
+      new PutCommand({ TableName: db.tableName, Item: { pk: 'room#grace-room', sk: 'grace-unwritten', ttl: Math.floor(Date.now() / 1000) + 600 } }),
+    );
 
     const rooms = new Map([['grace-unwritten', ['grace-room']]]);
     const result = await young.remove(['grace-old', 'grace-young', 'grace-unwritten'], { rooms, keepConnectedAfter: Date.now() - 30_000 });
@@ -193,7 +203,7 @@ describe.each(storeClientKinds)('ConnectionStore on dynalite (%s client)', (kind
     expect(result.connections).toBe(2);
     expect(await young.get('grace-old')).toBeUndefined();
     expect(await young.get('grace-young')).toBeDefined();
-    expect((await collect(young.members('grace-room')))).toEqual(['grace-young']);
+    expect(await collect(young.members('grace-room'))).toEqual(['grace-young']);
 
     // The $connect that was still running writes its row now: the prune must not have deleted it.
     await young.connect('grace-unwritten');
@@ -238,18 +248,25 @@ describe.each(storeClientKinds)('ConnectionStore on dynalite (%s client)', (kind
 
   it('a read aborted mid-room stops asking DynamoDB for pages', async () => {
     let queries = 0;
-    const counting = { send: async (command: never, options?: never) => (queries++, client().send(command, options)) };
+    const counting = {
+      send: async (command: never, options?: never) => {
+        queries++;
+        return client().send(command, options);
+      },
+    };
     const ttl = Math.floor(Date.now() / 1000) + 600;
     await putAll(Array.from({ length: 50 }, (_, i) => ({ pk: 'room#abort-room', sk: `ab${i}`, ttl })));
     const store = storeWith({ client: counting as never, pageSize: 10 });
     const controller = new AbortController();
     const seen: string[] = [];
-    await expect((async () => {
-      for await (const id of store.members('abort-room', { signal: controller.signal })) {
-        seen.push(id);
-        if (seen.length === 15) controller.abort();
-      }
-    })()).rejects.toThrow();
+    await expect(
+      (async () => {
+        for await (const id of store.members('abort-room', { signal: controller.signal })) {
+          seen.push(id);
+          if (seen.length === 15) controller.abort();
+        }
+      })(),
+    ).rejects.toThrow();
     expect(seen.length).toBeLessThanOrEqual(20);
     expect(queries).toBe(2);
   });

@@ -25,12 +25,15 @@ let n = 0;
 const fresh = (prefix: string) => `${prefix}-${++n}`;
 
 const stores: Array<[string, () => Store]> = [
-  ...storeClientKinds.map((kind): [string, () => Store] => [`ConnectionStore (dynalite, ${kind} client)`, () => new ConnectionStore({ tableName: db.tableName, client: db.storeClient(kind), pageSize: 2 })]),
+  ...storeClientKinds.map((kind): [string, () => Store] => [
+    `ConnectionStore (dynalite, ${kind} client)`,
+    () => new ConnectionStore({ tableName: db.tableName, client: db.storeClient(kind), pageSize: 2 }),
+  ]),
   ['MemoryStore', () => new MemoryStore()],
 ];
 
 describe.each(stores)('%s: the user index', (_, makeStore) => {
-  it('lists every live connection of a user, and no one else\'s', async () => {
+  it("lists every live connection of a user, and no one else's", async () => {
     const store = makeStore();
     const [alice, bob] = [fresh('alice'), fresh('bob')];
     await store.connect('a1', { name: 'alice', userId: alice });
@@ -65,7 +68,9 @@ describe.each(stores)('%s: the user index', (_, makeStore) => {
     await store.connect('d1', { userId: user });
     // The connection item is gone (a half-failed $connect, or TTL) but the user row stayed.
     if (store instanceof ConnectionStore) {
-      await db.documentClient.send(new PutCommand({ TableName: db.tableName, Item: { pk: `user#${user}`, sk: 'ghost', ttl: Math.floor(Date.now() / 1000) + 600 } }));
+      await db.documentClient.send(
+        new PutCommand({ TableName: db.tableName, Item: { pk: `user#${user}`, sk: 'ghost', ttl: Math.floor(Date.now() / 1000) + 600 } }),
+      );
     } else {
       (store as MemoryStore).users.get(user)!.add('ghost');
     }

@@ -20,7 +20,13 @@ describe('batchWrite retries', () => {
     const client = stuckClient('t');
     const requests = Array.from({ length: 3 }, (_, i) => ({ DeleteRequest: { Key: { pk: 'connections', sk: `id${i}` } } }));
     const out = await batchWrite(client as never, 't', requests, {
-      maxAttempts: 8, baseDelayMs: 25, maxDelayMs: 200, parallel: 8, sleep: async (ms) => { waits.push(ms); },
+      maxAttempts: 8,
+      baseDelayMs: 25,
+      maxDelayMs: 200,
+      parallel: 8,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
     });
     expect((out.error as Error).message).toBe('BatchWriteItem left 3 unprocessed after 8 attempts');
     expect(out.left).toEqual(requests);
@@ -36,7 +42,8 @@ describe('ConnectionStore batch options', () => {
   it('an option passed as undefined keeps its default; nonsense is refused', () => {
     const client = stuckClient('t') as never;
     expect(() => new ConnectionStore({ tableName: 'tbl', client, batch: { maxAttempts: undefined, sleep: undefined } })).not.toThrow();
-    expect(() => new ConnectionStore({ tableName: 'tbl', client, batch: { maxAttempts: 0 } }))
-      .toThrow(new TypeError('ConnectionStore batch.maxAttempts must be an integer >= 1; got 0'));
+    expect(() => new ConnectionStore({ tableName: 'tbl', client, batch: { maxAttempts: 0 } })).toThrow(
+      new TypeError('ConnectionStore batch.maxAttempts must be an integer >= 1; got 0'),
+    );
   });
 });

@@ -8,7 +8,16 @@ const entry = new URL('../../../src/client/index.ts', import.meta.url).pathname;
 
 describe('the client bundle', () => {
   it('bundles for the browser with no imports left, under 6 KB minified and gzipped', async () => {
-    const out = await build({ entryPoints: [entry], bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent' });
+    const out = await build({
+      entryPoints: [entry],
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+    });
     const code = out.outputFiles[0]!.text;
     expect(code).not.toMatch(/\bimport\s*[\w{*]|\bimport\(|require\(/);
     const gzipped = gzipSync(code, { level: 9 }).length;

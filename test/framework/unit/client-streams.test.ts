@@ -23,18 +23,29 @@ afterEach(() => {
 
 describe('per-room order and dedupe', () => {
   it('delivers any arrival order of a contiguous run, with any duplicates, once each and in sequence order', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 1, max: 40 }).chain((n) => fc.tuple(fc.constant(n), fc.shuffledSubarray(Array.from({ length: n }, (_, i) => i), { minLength: n }), fc.array(fc.integer({ min: 0, max: n - 1 }), { maxLength: 20 }))),
-      ([n, order, dupes]) => {
-        const { streams, delivered } = make();
-        // The stream starts where the server said (a resume's position): 100.
-        streams.rebase(roomKey('r'), 100);
-        for (const i of [...order, ...dupes]) ingest(streams, msg(101 + i));
-        streams.stop();
-        expect(delivered.map((m) => m.seq)).toEqual(Array.from({ length: n }, (_, i) => 101 + i));
-        expect(streams.holding).toBe(0);
-      },
-    ));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }).chain((n) =>
+          fc.tuple(
+            fc.constant(n),
+            fc.shuffledSubarray(
+              Array.from({ length: n }, (_, i) => i),
+              { minLength: n },
+            ),
+            fc.array(fc.integer({ min: 0, max: n - 1 }), { maxLength: 20 }),
+          ),
+        ),
+        ([n, order, dupes]) => {
+          const { streams, delivered } = make();
+          // The stream starts where the server said (a resume's position): 100.
+          streams.rebase(roomKey('r'), 100);
+          for (const i of [...order, ...dupes]) ingest(streams, msg(101 + i));
+          streams.stop();
+          expect(delivered.map((m) => m.seq)).toEqual(Array.from({ length: n }, (_, i) => 101 + i));
+          expect(streams.holding).toBe(0);
+        },
+      ),
+    );
   });
 
   it('holds a message after a gap, fetches the gap when it does not fill in time, and skips what the fetch shows was never sent', () => {
@@ -54,7 +65,10 @@ describe('per-room order and dedupe', () => {
     streams.settle(roomKey('r'));
     expect(delivered.map((m) => m.seq)).toEqual([11]);
     jest.advanceTimersByTime(1000);
-    expect(fetched).toEqual([['room:r', 11], ['room:r', 11]]);
+    expect(fetched).toEqual([
+      ['room:r', 11],
+      ['room:r', 11],
+    ]);
     // …and when the second answer has nothing either (a flush that failed before logging it), skipped.
     streams.settle(roomKey('r'));
     expect(delivered.map((m) => m.seq)).toEqual([11, 13, 14]);
@@ -82,7 +96,12 @@ describe('per-room order and dedupe', () => {
     ingest(streams, msg(900, 'b'));
     ingest(streams, msg(6, 'a'));
     ingest(streams, { type: 'note', useq: 3 });
-    expect(delivered.map((m) => [m.room, m.seq ?? m.useq])).toEqual([['a', 5], ['b', 900], ['a', 6], [undefined, 3]]);
+    expect(delivered.map((m) => [m.room, m.seq ?? m.useq])).toEqual([
+      ['a', 5],
+      ['b', 900],
+      ['a', 6],
+      [undefined, 3],
+    ]);
     expect(streams.positions()).toEqual({ rooms: { a: 6, b: 900 }, useq: 3 });
     streams.forget(roomKey('b'));
     expect(streams.positions().rooms).toEqual({ a: 6 });
@@ -102,18 +121,20 @@ describe('per-room order and dedupe', () => {
 
 describe('reconnect backoff: capped exponential with full jitter', () => {
   it('stays within [0, min(cap, base * 2^attempt)) and reaches the cap', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 100 }), fc.double({ min: 0, max: 0.9999, noNaN: true }), (attempt, r) => {
-      const delay = reconnectDelay(attempt, backoffDefaults, () => r);
-      expect(delay).toBeGreaterThanOrEqual(0);
-      expect(delay).toBeLessThan(Math.min(backoffDefaults.capMs, backoffDefaults.baseMs * 2 ** attempt));
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 100 }), fc.double({ min: 0, max: 0.9999, noNaN: true }), (attempt, r) => {
+        const delay = reconnectDelay(attempt, backoffDefaults, () => r);
+        expect(delay).toBeGreaterThanOrEqual(0);
+        expect(delay).toBeLessThan(Math.min(backoffDefaults.capMs, backoffDefaults.baseMs * 2 ** attempt));
+      }),
+    );
     expect(reconnectDelay(50, backoffDefaults, () => 0.9999)).toBe(backoffDefaults.capMs - 3);
     expect(reconnectDelay(3, backoffDefaults, () => 0)).toBe(0);
   });
 });
 
 describe('token expiry', () => {
-  it('reads a JWT\'s exp in ms, and nothing from an opaque token', () => {
+  it("reads a JWT's exp in ms, and nothing from an opaque token", () => {
     const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
     expect(jwtExpiry(`${part({ alg: 'RS256' })}.${part({ sub: 'a', exp: 1_900_000_000 })}.sig`)).toBe(1_900_000_000_000);
     expect(jwtExpiry('opaque-token')).toBeUndefined();

@@ -15,11 +15,12 @@ const heapAfterGc = (): number => {
 };
 
 /** A room of `size` members whose ids are made as they are read, so the store itself holds nothing. */
-const generatedRoom = (size: number): Store => ({
-  members: async function* () {
-    for (let i = 0; i < size; i++) yield `member-${i.toString(36).padStart(8, '0')}`;
-  },
-} as unknown as Store);
+const generatedRoom = (size: number): Store =>
+  ({
+    members: async function* () {
+      for (let i = 0; i < size; i++) yield `member-${i.toString(36).padStart(8, '0')}`;
+    },
+  }) as unknown as Store;
 
 describe('dedupe memory', () => {
   it('toRoom(r, m) + send(self, m) to a 500,000-member room adds < 5 MiB of heap', async () => {

@@ -18,8 +18,7 @@ const options = (over: Partial<DeliverOptions> & Pick<DeliverOptions, 'transport
   ...over,
 });
 
-const invariant = (o: { queued: number; sent: number; gone: string[]; failed: unknown[] }) =>
-  expect(o.sent + o.gone.length + o.failed.length).toBe(o.queued);
+const invariant = (o: { queued: number; sent: number; gone: string[]; failed: unknown[] }) => expect(o.sent + o.gone.length + o.failed.length).toBe(o.queued);
 
 describe('deliver', () => {
   it('classifies each outcome: 410 gone, 429 then success, persistent 500, 403, 413, timeout', async () => {
@@ -66,7 +65,13 @@ describe('deliver', () => {
     let finished = 0;
     let maxAhead = 0;
     const t = scriptedTransport(() => 'ok');
-    const transport = { ...t.transport, post: async (id: string, body: Uint8Array, signal: AbortSignal) => { await t.transport.post(id, body, signal); finished++; } };
+    const transport = {
+      ...t.transport,
+      post: async (id: string, body: Uint8Array, signal: AbortSignal) => {
+        await t.transport.post(id, body, signal);
+        finished++;
+      },
+    };
     async function* counted(): AsyncGenerator<Task> {
       for (let i = 0; i < 1000; i++) {
         drawn++;
@@ -85,7 +90,13 @@ describe('deliver', () => {
     const started = Date.now();
     const out = await deliver(
       postsTo(Array.from({ length: 50 }, (_, i) => `c${i}`)),
-      options({ transport: t.transport, maxAttempts: 100, deadline: started + 150, hardDeadline: started + 200, backoff: { baseMs: 20, throttledBaseMs: 20, capMs: 40 } }),
+      options({
+        transport: t.transport,
+        maxAttempts: 100,
+        deadline: started + 150,
+        hardDeadline: started + 200,
+        backoff: { baseMs: 20, throttledBaseMs: 20, capMs: 40 },
+      }),
     );
     expect(Date.now() - started).toBeLessThan(1500);
     expect(out.failed.length).toBe(50);
@@ -124,7 +135,6 @@ describe('deliver', () => {
     expect(out.closed).toEqual(['a']);
     expect(out.sent).toBe(3);
   });
-
 });
 
 describe('deliver, gone connections', () => {

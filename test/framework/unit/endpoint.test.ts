@@ -15,11 +15,15 @@ describe('management endpoint', () => {
   });
 
   it("is overridden by the SDK's own variable", () => {
-    expect(managementEndpoint(event, { AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: 'http://127.0.0.1:3001/local/' })).toBe('http://127.0.0.1:3001/local');
+    expect(managementEndpoint(event, { AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: 'http://127.0.0.1:3001/local/' })).toBe(
+      'http://127.0.0.1:3001/local',
+    );
   });
 
   it('treats an empty variable (a SAM default) as unset', () => {
-    expect(managementEndpoint(event, { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: '' })).toBe('https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod');
+    expect(managementEndpoint(event, { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: '' })).toBe(
+      'https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod',
+    );
   });
 
   it('says what is missing when it cannot be derived', () => {
@@ -28,7 +32,12 @@ describe('management endpoint', () => {
   });
 });
 
-interface SdkPartition { id: string; regionRegex: string; regions: Record<string, unknown>; outputs: { dnsSuffix: string; dualStackDnsSuffix: string } }
+interface SdkPartition {
+  id: string;
+  regionRegex: string;
+  regions: Record<string, unknown>;
+  outputs: { dnsSuffix: string; dualStackDnsSuffix: string };
+}
 
 /**
  * The partition table of the installed SDK (@aws-sdk/core, what its endpoint rules resolve with).
@@ -47,16 +56,23 @@ describe("the endpoint's DNS suffix is the region's partition's", () => {
   const cases = partitions.map((p) => [p.id, Object.keys(p.regions).find((r) => new RegExp(p.regionRegex).test(r)), p.outputs.dnsSuffix] as const);
 
   it('for every partition the SDK knows, the ones a hand table would forget included', () => {
-    expect(partitions.map((p) => p.id)).toEqual(expect.arrayContaining(['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc']));
+    expect(partitions.map((p) => p.id)).toEqual(
+      expect.arrayContaining(['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc']),
+    );
     expect(cases.every(([, region]) => region !== undefined)).toBe(true);
   });
 
-  it('our partition table (src/management/partition.ts) places every region of the SDK\'s as the SDK does, and each pattern\'s new regions too', () => {
+  it("our partition table (src/management/partition.ts) places every region of the SDK's as the SDK does, and each pattern's new regions too", () => {
     for (const p of partitions) {
       const expected = { name: p.id, dnsSuffix: p.outputs.dnsSuffix, dualStackDnsSuffix: p.outputs.dualStackDnsSuffix };
       for (const region of Object.keys(p.regions)) expect({ region, ...partitionOf(region) }).toEqual({ region, ...expected });
       // A region newer than the table, made to fit the partition's pattern.
-      const future = p.regionRegex.replace(/^\^|\$$/g, '').replace(/\((\w+)(\|[^)]*)?\)/, '$1').replaceAll('\\-', '-').replace('\\w+', 'future').replace('\\d+', '9');
+      const future = p.regionRegex
+        .replace(/^\^|\$$/g, '')
+        .replace(/\((\w+)(\|[^)]*)?\)/, '$1')
+        .replaceAll('\\-', '-')
+        .replace('\\w+', 'future')
+        .replace('\\d+', '9');
       expect(new RegExp(p.regionRegex).test(future)).toBe(true);
       expect({ future, ...partitionOf(future) }).toEqual({ future, ...expected });
     }

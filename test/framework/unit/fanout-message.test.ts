@@ -7,8 +7,15 @@ import { batchesOf } from '../../../src/fanout/queue.ts';
 import { failedRecords } from '../../../packages/gateway/src/event-sources.ts';
 
 const base: FanoutMessage = {
-  v: 1, id: 'req-1/0', target: 'all', shard: 3, shards: 16, payload: '{"type":"message"}', encoding: 'utf8',
-  endpoint: 'https://abc.execute-api.us-east-1.amazonaws.com/dev', hop: 0,
+  v: 1,
+  id: 'req-1/0',
+  target: 'all',
+  shard: 3,
+  shards: 16,
+  payload: '{"type":"message"}',
+  encoding: 'utf8',
+  endpoint: 'https://abc.execute-api.us-east-1.amazonaws.com/dev',
+  hop: 0,
 };
 
 describe('payloads', () => {
@@ -30,7 +37,9 @@ describe('payloads', () => {
 describe('parseFanoutMessage', () => {
   it('accepts what the sender writes', () => {
     expect(parseFanoutMessage(bodyOf(base))).toEqual(base);
-    expect(parseFanoutMessage(bodyOf({ ...base, target: 'room', room: 'lobby', shard: undefined, cursor: 'abc=', except: ['x'], ids: ['y'] })).room).toBe('lobby');
+    expect(parseFanoutMessage(bodyOf({ ...base, target: 'room', room: 'lobby', shard: undefined, cursor: 'abc=', except: ['x'], ids: ['y'] })).room).toBe(
+      'lobby',
+    );
   });
 
   it.each([
@@ -80,7 +89,10 @@ describe('batchesOf (SendMessageBatch: 10 messages, 256 KiB)', () => {
   it('packs at most 10 messages and 256 KiB per batch, in order', () => {
     expect(batchesOf(Array.from({ length: 23 }, () => 'x')).map((b) => b.length)).toEqual([10, 10, 3]);
     const big = 'y'.repeat(100_000);
-    expect(batchesOf([big, big, big, 'z'])).toEqual([[0, 1], [2, 3]]);
+    expect(batchesOf([big, big, big, 'z'])).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
   });
 });
 

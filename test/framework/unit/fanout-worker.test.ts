@@ -10,37 +10,72 @@ import type { QueueSender } from '../../../src/fanout/queue.ts';
 import { scriptedTransport, type Outcome } from '../../helpers/recording-transport.ts';
 
 const message = (over: Partial<FanoutMessage> = {}): FanoutMessage => ({
-  v: 1, id: 'req/0', target: 'all', shard: 2, shards: 4, payload: '{"type":"hi"}', encoding: 'utf8',
-  endpoint: 'https://abc.execute-api.us-east-1.amazonaws.com/dev', hop: 0, ...over,
+  v: 1,
+  id: 'req/0',
+  target: 'all',
+  shard: 2,
+  shards: 4,
+  payload: '{"type":"hi"}',
+  encoding: 'utf8',
+  endpoint: 'https://abc.execute-api.us-east-1.amazonaws.com/dev',
+  hop: 0,
+  ...over,
 });
 
 const record = (body: string, receiveCount = 1): SQSRecord => ({
-  messageId: `m-${Math.random()}`, receiptHandle: 'rh', body, md5OfBody: '', eventSource: 'aws:sqs', awsRegion: 'us-east-1',
-  eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:FanoutQueue', messageAttributes: {},
+  messageId: `m-${Math.random()}`,
+  receiptHandle: 'rh',
+  body,
+  md5OfBody: '',
+  eventSource: 'aws:sqs',
+  awsRegion: 'us-east-1',
+  eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:FanoutQueue',
+  messageAttributes: {},
   attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: '1', SenderId: 's', ApproximateFirstReceiveTimestamp: '1' },
 });
 
 const context = (ms = 10_000) => ({ awsRequestId: 'r', getRemainingTimeInMillis: () => ms }) as never;
 
-const setup = async (options: { script?: (id: string, attempt: number) => Outcome; store?: Store; pageSize?: number; slowMs?: number; endpoint?: string | null } = {}) => {
+const setup = async (
+  options: { script?: (id: string, attempt: number) => Outcome; store?: Store; pageSize?: number; slowMs?: number; endpoint?: string | null } = {},
+) => {
   const memory = new MemoryStore({ shards: 4, pageSize: options.pageSize ?? 1000 });
   const ids = Array.from({ length: 200 }, (_, i) => `c${String(i).padStart(3, '0')}`);
   for (const id of ids) await memory.connect(id);
   const inShard = ids.filter((id) => shardOf(id, 4) === 2);
   const transport = scriptedTransport(options.script ?? (() => 'ok'));
   const queued: FanoutMessage[] = [];
-  const queue: QueueSender = { send: async (bodies) => { queued.push(...bodies.map(parseFanoutMessage)); return { failed: [] }; } };
+  const queue: QueueSender = {
+    send: async (bodies) => {
+      queued.push(...bodies.map(parseFanoutMessage));
+      return { failed: [] };
+    },
+  };
   const reports: FanoutReport[] = [];
   const slow = options.slowMs;
   const post = transport.transport.post;
-  if (slow) transport.transport.post = async (...args) => { await new Promise((resolve) => setTimeout(resolve, slow)); return post(...args); };
+  if (slow)
+    transport.transport.post = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, slow));
+      return post(...args);
+    };
   // The endpoints the worker built a client for: where its signed requests would have gone.
   const endpoints: string[] = [];
   const handler = fanoutHandler({
     ...(options.endpoint === null ? {} : { endpoint: options.endpoint ?? message().endpoint }),
-    store: options.store ?? memory, transport: (o) => { endpoints.push(o.endpoint); return transport.transport; }, queue, logger: false, retryDelaySeconds: 0,
+    store: options.store ?? memory,
+    transport: (o) => {
+      endpoints.push(o.endpoint);
+      return transport.transport;
+    },
+    queue,
+    logger: false,
+    retryDelaySeconds: 0,
     ...(slow ? { concurrency: 1 } : {}),
-    backoff: { baseMs: 1, throttledBaseMs: 1, capMs: 2 }, onReport: (r) => { reports.push(r); },
+    backoff: { baseMs: 1, throttledBaseMs: 1, capMs: 2 },
+    onReport: (r) => {
+      reports.push(r);
+    },
   });
   return { memory, inShard, ids, transport, queued, reports, handler, endpoints };
 };
@@ -83,7 +118,11 @@ describe('fanoutHandler', () => {
   });
 
   it('sends a shard that made no progress back to the queue (batchItemFailures), with the reason', async () => {
-    const broken: Store = Object.assign(new MemoryStore({ shards: 4 }), { pagesOf: () => { throw new Error('ProvisionedThroughputExceededException'); } });
+    const broken: Store = Object.assign(new MemoryStore({ shards: 4 }), {
+      pagesOf: () => {
+        throw new Error('ProvisionedThroughputExceededException');
+      },
+    });
     const { handler, reports, queued } = await setup({ store: broken });
     const r = record(bodyOf(message()), 3);
     const out = await handler({ Records: [r] } as never, context());
@@ -94,7 +133,9 @@ describe('fanoutHandler', () => {
 
   it('returns inside its budget when the store hangs (and ignores its signal): the shard goes back to the queue', async () => {
     const hung: Store = Object.assign(new MemoryStore({ shards: 4 }), {
-      pagesOf: async function* () { await new Promise(() => {}); },
+      pagesOf: async function* () {
+        await new Promise(() => {});
+      },
     });
     const { handler, reports } = await setup({ store: hung });
     const r = record(bodyOf(message()));
@@ -113,20 +154,26 @@ describe('fanoutHandler', () => {
     const tooFar = record(bodyOf(message({ shard: 9, shards: 16 })));
     const out = await handler({ Records: [junk, tooFar] } as never, context());
     expect(out.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([junk.messageId, tooFar.messageId].sort());
-    expect(reports.map((r) => r.fanout.error).sort()).toEqual([
-      expect.stringMatching(/not a ws-outbox fan-out message: unknown version/),
-      expect.stringMatching(/shard 9 of 16 is not one of this store's 4 shards: give every function the same CONNECTION_SHARDS/),
-    ].sort());
+    expect(reports.map((r) => r.fanout.error).sort()).toEqual(
+      [
+        expect.stringMatching(/not a ws-outbox fan-out message: unknown version/),
+        expect.stringMatching(/shard 9 of 16 is not one of this store's 4 shards: give every function the same CONNECTION_SHARDS/),
+      ].sort(),
+    );
   });
 
   describe('a queue message is input: it never chooses where the worker posts, how much, or to whom', () => {
     const withEnv = async (env: Record<string, string | undefined>, run: () => Promise<void>) => {
       const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-      for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      for (const [k, v] of Object.entries(env))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
       try {
         await run();
       } finally {
-        for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+        for (const [k, v] of Object.entries(saved))
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
       }
     };
     const noEndpointEnv = { AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: undefined, WEBSOCKET_API_ID: undefined, WEBSOCKET_STAGE: undefined };
@@ -138,7 +185,12 @@ describe('fanoutHandler', () => {
       expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: r.messageId }] });
       expect(endpoints).toEqual([]);
       expect(transport.posts).toEqual([]);
-      expect(reports[0]!.fanout).toMatchObject({ outcome: 'retry', error: expect.stringMatching(/names the endpoint "http:\/\/attacker.example\/stolen", not this worker's https:\/\/abc.execute-api.us-east-1.amazonaws.com\/dev: refused/) });
+      expect(reports[0]!.fanout).toMatchObject({
+        outcome: 'retry',
+        error: expect.stringMatching(
+          /names the endpoint "http:\/\/attacker.example\/stolen", not this worker's https:\/\/abc.execute-api.us-east-1.amazonaws.com\/dev: refused/,
+        ),
+      });
     });
 
     it('with no endpoint configured, it takes none from the message: every message is refused, saying what to set', async () => {
@@ -185,7 +237,12 @@ describe('fanoutHandler', () => {
       // A room message: members only.
       await memory.join(inShard[1]!, 'r');
       transport.posts.length = 0;
-      await handler({ Records: [record(bodyOf(message({ target: 'room', room: 'r', shard: undefined, shards: undefined, done: true, ids: [inShard[1]!, inShard[2]!] })))] } as never, context());
+      await handler(
+        {
+          Records: [record(bodyOf(message({ target: 'room', room: 'r', shard: undefined, shards: undefined, done: true, ids: [inShard[1]!, inShard[2]!] })))],
+        } as never,
+        context(),
+      );
       expect(transport.posts.map((p) => p.id)).toEqual([inShard[1]]);
     });
   });

@@ -63,10 +63,13 @@ describe('the flush budget', () => {
       await store.join(`m${i}`, 'huge');
     }
     const transport = slowTransport(5);
-    const { response, reports, elapsed } = await invoke(async (_e, context) => {
-      context.outbox.toRoom('huge', { text: 'hello' });
-      context.outbox.reply({ text: 'sent' });
-    }, { store: counted, transport });
+    const { response, reports, elapsed } = await invoke(
+      async (_e, context) => {
+        context.outbox.toRoom('huge', { text: 'hello' });
+        context.outbox.reply({ text: 'sent' });
+      },
+      { store: counted, transport },
+    );
 
     expect(response).toEqual({ statusCode: 200 });
     expect(elapsed).toBeLessThan(budgetMs);
@@ -84,10 +87,13 @@ describe('the flush budget', () => {
   it('a store read that never answers (and ignores its signal): returns in time, later entries still go out', async () => {
     const store = new MemoryStore();
     const t = scriptedTransport(() => 'ok');
-    const { response, reports, elapsed } = await invoke(async (_e, context) => {
-      context.outbox.toRoom('stuck', { text: 'hello' });
-      context.outbox.reply({ text: 'your message was queued' });
-    }, { store: hungReads(store), transport: t.transport });
+    const { response, reports, elapsed } = await invoke(
+      async (_e, context) => {
+        context.outbox.toRoom('stuck', { text: 'hello' });
+        context.outbox.reply({ text: 'your message was queued' });
+      },
+      { store: hungReads(store), transport: t.transport },
+    );
 
     expect(elapsed).toBeLessThan(budgetMs);
     expect(response).toEqual({ statusCode: 200 });
@@ -115,10 +121,13 @@ describe('the flush budget', () => {
 
     it('toAll: the Query is aborted at the deadline; the reply still goes out', async () => {
       const t = scriptedTransport(() => 'ok');
-      const { reports, elapsed } = await invoke(async (_e, context) => {
-        context.outbox.toAll({ text: 'hello' });
-        context.outbox.reply({ text: 'ok' });
-      }, { store, transport: t.transport });
+      const { reports, elapsed } = await invoke(
+        async (_e, context) => {
+          context.outbox.toAll({ text: 'hello' });
+          context.outbox.reply({ text: 'ok' });
+        },
+        { store, transport: t.transport },
+      );
       expect(elapsed).toBeLessThan(budgetMs);
       expect(blackhole.connections()).toBeGreaterThan(0); // the request really was on the wire
       expect(reports[0]).toMatchObject({ sent: 1, unresolved: [{ target: 'all', reason: 'deadline', reached: 0 }] });
@@ -127,9 +136,12 @@ describe('the flush budget', () => {
     it('the prune: gone connections are left to TTL and reported, within the budget', async () => {
       const gone = Array.from({ length: 60 }, (_, i) => `g${i}`);
       const t = scriptedTransport(() => 'gone');
-      const { reports, elapsed } = await invoke(async (_e, context) => {
-        context.outbox.broadcast(gone, { text: 'hello' });
-      }, { store, transport: t.transport });
+      const { reports, elapsed } = await invoke(
+        async (_e, context) => {
+          context.outbox.broadcast(gone, { text: 'hello' });
+        },
+        { store, transport: t.transport },
+      );
       expect(elapsed).toBeLessThan(budgetMs);
       const r = reports[0]!;
       expect(r.gone).toHaveLength(60);
@@ -153,13 +165,17 @@ describe('the flush budget', () => {
     try {
       const t = scriptedTransport(() => 'ok');
       let calls = 0;
-      const hung = await invoke(async (_e, context) => context.outbox.reply('x'), { transport: t.transport }, {
-        store: false,
-        onReport: () => {
-          calls++;
-          return new Promise(() => undefined);
+      const hung = await invoke(
+        async (_e, context) => context.outbox.reply('x'),
+        { transport: t.transport },
+        {
+          store: false,
+          onReport: () => {
+            calls++;
+            return new Promise(() => undefined);
+          },
         },
-      });
+      );
       expect(hung.elapsed).toBeLessThan(budgetMs);
       expect(hung.response).toEqual({ statusCode: 200 });
       expect(calls).toBe(1);

@@ -14,7 +14,10 @@ const parse = (raw: string | Buffer, cuts: number[] = [], close = false) => {
   let from = 0;
   for (const to of [...points, bytes.length]) {
     const got = parser.push(bytes.subarray(from, to));
-    if (got) { expect(response).toBeUndefined(); response = got; }
+    if (got) {
+      expect(response).toBeUndefined();
+      response = got;
+    }
     from = to;
   }
   if (close && !response) response = parser.end();
@@ -22,45 +25,62 @@ const parse = (raw: string | Buffer, cuts: number[] = [], close = false) => {
 };
 
 const gone = 'HTTP/1.1 410 Gone\r\nContent-Type: application/json\r\nx-amzn-ErrorType: GoneException\r\nContent-Length: 16\r\n\r\n{"message":null}';
-const chunked = 'HTTP/1.1 429 Too Many Requests\r\nTransfer-Encoding: chunked\r\nx-amzn-errortype: LimitExceededException\r\n\r\n'
-  + '7;ext=1\r\n{"messa\r\n13\r\nge":"Rate exceeded"\r\n1\r\n}\r\n0\r\nx-trailer: ignored\r\n\r\n';
+const chunked =
+  'HTTP/1.1 429 Too Many Requests\r\nTransfer-Encoding: chunked\r\nx-amzn-errortype: LimitExceededException\r\n\r\n' +
+  '7;ext=1\r\n{"messa\r\n13\r\nge":"Rate exceeded"\r\n1\r\n}\r\n0\r\nx-trailer: ignored\r\n\r\n';
 
 describe('framings', () => {
   it('reads a Content-Length body, cut anywhere', () => {
-    fc.assert(fc.property(fc.array(fc.nat(gone.length), { maxLength: 8 }), (cuts) => {
-      const { response, parser } = parse(gone, cuts);
-      expect(response).toEqual({
-        status: 410, keepAlive: true, body: Buffer.from('{"message":null}'),
-        headers: { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException', 'content-length': '16' },
-      });
-      expect(parser.leftover).toBe(0);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(fc.nat(gone.length), { maxLength: 8 }), (cuts) => {
+        const { response, parser } = parse(gone, cuts);
+        expect(response).toEqual({
+          status: 410,
+          keepAlive: true,
+          body: Buffer.from('{"message":null}'),
+          headers: { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException', 'content-length': '16' },
+        });
+        expect(parser.leftover).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('reads a chunked body with extensions and trailers, cut anywhere', () => {
-    fc.assert(fc.property(fc.array(fc.nat(chunked.length), { maxLength: 10 }), (cuts) => {
-      const { response } = parse(chunked, cuts);
-      expect(response?.status).toBe(429);
-      expect(response?.body.toString()).toBe('{"message":"Rate exceeded"}');
-      expect(response?.keepAlive).toBe(true);
-      expect(response?.headers['x-trailer']).toBeUndefined();
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(fc.nat(chunked.length), { maxLength: 10 }), (cuts) => {
+        const { response } = parse(chunked, cuts);
+        expect(response?.status).toBe(429);
+        expect(response?.body.toString()).toBe('{"message":"Rate exceeded"}');
+        expect(response?.keepAlive).toBe(true);
+        expect(response?.headers['x-trailer']).toBeUndefined();
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('reads random bodies in random chunkings identically', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 3000 }), fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(4000), { maxLength: 6 }), (body, sizes, cuts) => {
-      let encoded = '';
-      let at = 0;
-      for (let i = 0; at < body.length; i++) {
-        const size = sizes[i % sizes.length] as number;
-        const part = Buffer.from(body.subarray(at, at + size));
-        encoded += `${part.length.toString(16)}\r\n${part.toString('latin1')}\r\n`;
-        at += size;
-      }
-      const raw = `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${encoded}0\r\n\r\n`;
-      const { response } = parse(raw, cuts);
-      expect(response?.body.equals(Buffer.from(body))).toBe(true);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(4000), { maxLength: 6 }),
+        (body, sizes, cuts) => {
+          let encoded = '';
+          let at = 0;
+          for (let i = 0; at < body.length; i++) {
+            const size = sizes[i % sizes.length] as number;
+            const part = Buffer.from(body.subarray(at, at + size));
+            encoded += `${part.length.toString(16)}\r\n${part.toString('latin1')}\r\n`;
+            at += size;
+          }
+          const raw = `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${encoded}0\r\n\r\n`;
+          const { response } = parse(raw, cuts);
+          expect(response?.body.equals(Buffer.from(body))).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('a 200 with Content-Length: 0 (what PostToConnection answers) completes at the head', () => {
@@ -89,7 +109,11 @@ describe('framings', () => {
 
   it('a response fed one byte at a time parses the same (bytes gathered, not re-copied per byte)', () => {
     const body = Buffer.alloc(64 * 1024, 'b');
-    const raw = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nx-long: ${'h'.repeat(8000)}\r\ntransfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]);
+    const raw = Buffer.concat([
+      Buffer.from(`HTTP/1.1 200 OK\r\nx-long: ${'h'.repeat(8000)}\r\ntransfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n`),
+      body,
+      Buffer.from('\r\n0\r\n\r\n'),
+    ]);
     const parser = new ResponseParser();
     let response: Http1Response | undefined;
     for (let i = 0; i < raw.length; i++) response = parser.push(raw.subarray(i, i + 1)) ?? response;
@@ -155,13 +179,17 @@ describe('malformed input is a clear error', () => {
   it('a head over 16 KiB is refused before the blank line arrives', () => {
     const parser = new ResponseParser();
     parser.push(Buffer.from('HTTP/1.1 200 OK\r\n'));
-    expect(() => { for (let i = 0; i < 200; i++) parser.push(Buffer.from(`x-filler-${i}: ${'a'.repeat(100)}\r\n`)); }).toThrow(/head exceeds 16384 bytes/);
+    expect(() => {
+      for (let i = 0; i < 200; i++) parser.push(Buffer.from(`x-filler-${i}: ${'a'.repeat(100)}\r\n`));
+    }).toThrow(/head exceeds 16384 bytes/);
   });
 
   it('trailers over 16 KiB in all are refused, however they are split into lines', () => {
     const parser = new ResponseParser();
     parser.push(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n'));
-    expect(() => { for (let i = 0; i < 200; i++) parser.push(Buffer.from(`x-t${i}: ${'a'.repeat(100)}\r\n`)); }).toThrow(/trailers exceed 16384 bytes/);
+    expect(() => {
+      for (let i = 0; i < 200; i++) parser.push(Buffer.from(`x-t${i}: ${'a'.repeat(100)}\r\n`));
+    }).toThrow(/trailers exceed 16384 bytes/);
   });
 
   it('chunk extensions after whitespace are allowed', () => {
@@ -169,7 +197,12 @@ describe('malformed input is a clear error', () => {
   });
 
   it('errors carry a code, as llhttp errors do', () => {
-    try { parse('garbage\r\n\r\n'); } catch (error) { expect((error as { code: string }).code).toBe('HPE_INVALID_RESPONSE'); return; }
+    try {
+      parse('garbage\r\n\r\n');
+    } catch (error) {
+      expect((error as { code: string }).code).toBe('HPE_INVALID_RESPONSE');
+      return;
+    }
     throw new Error('no error');
   });
 

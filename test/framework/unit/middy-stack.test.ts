@@ -26,7 +26,10 @@ const run = async (handler: (event: never, context: never) => Promise<unknown>, 
   let response: unknown;
   let error: unknown;
   try {
-    response = await handler(makeWsEvent({ routeKey: options.routeKey ?? 'send', connectionId: 'caller', body: options.body ?? {} }) as never, context as never);
+    response = await handler(
+      makeWsEvent({ routeKey: options.routeKey ?? 'send', connectionId: 'caller', body: options.body ?? {} }) as never,
+      context as never,
+    );
   } catch (e) {
     error = e;
   }
@@ -43,8 +46,9 @@ const quiet = { errorLogger: false as const, logger: false as const };
 describe('wsHandler inside a user Middy stack', () => {
   it('an after middleware that returns early: the outbox is still flushed, once', async () => {
     const log = logged();
-    const handler = wsHandler(async (_e, context) => context.outbox.send('friend', 'hello'), { ...quiet, logger: log.logger })
-      .use({ after: () => ({ statusCode: 200, body: 'from cache' }) });
+    const handler = wsHandler(async (_e, context) => context.outbox.send('friend', 'hello'), { ...quiet, logger: log.logger }).use({
+      after: () => ({ statusCode: 200, body: 'from cache' }),
+    });
     const out = await run(handler);
     expect(out.response).toEqual({ statusCode: 200, body: 'from cache' });
     expect(out.sent).toEqual(['friend:hello']);
@@ -53,13 +57,12 @@ describe('wsHandler inside a user Middy stack', () => {
   });
 
   it('a before middleware that returns early after enqueuing: its message goes out', async () => {
-    const handler = wsHandler(async (_e, context) => context.outbox.send('friend', 'never'), quiet)
-      .use({
-        before: (request: any) => {
-          request.context.outbox.reply('denied');
-          return { statusCode: 403 };
-        },
-      });
+    const handler = wsHandler(async (_e, context) => context.outbox.send('friend', 'never'), quiet).use({
+      before: (request: any) => {
+        request.context.outbox.reply('denied');
+        return { statusCode: 403 };
+      },
+    });
     const out = await run(handler);
     expect(out.response).toEqual({ statusCode: 403 });
     expect(out.sent).toEqual(['caller:denied']);
@@ -96,8 +99,11 @@ describe('wsHandler inside a user Middy stack', () => {
   });
 
   it("a middleware whose after throws: the handler's messages are discarded and the caller gets the error reply", async () => {
-    const handler = wsHandler(async (_e, context) => context.outbox.send('friend', 'half-done'), quiet)
-      .use({ after: () => { throw createError(422, 'response failed validation'); } });
+    const handler = wsHandler(async (_e, context) => context.outbox.send('friend', 'half-done'), quiet).use({
+      after: () => {
+        throw createError(422, 'response failed validation');
+      },
+    });
     const out = await run(handler);
     expect((out.response as { statusCode: number }).statusCode).toBe(422);
     expect(out.sent).toEqual(['caller:{"type":"error","message":"response failed validation"}']);
@@ -106,8 +112,11 @@ describe('wsHandler inside a user Middy stack', () => {
   });
 
   it('a middleware whose before throws: only the error reply goes out', async () => {
-    const handler = wsHandler(async (_e, context) => context.outbox.send('friend', 'never'), quiet)
-      .use({ before: () => { throw createError(401, 'who are you?'); } });
+    const handler = wsHandler(async (_e, context) => context.outbox.send('friend', 'never'), quiet).use({
+      before: () => {
+        throw createError(401, 'who are you?');
+      },
+    });
     const out = await run(handler);
     expect(out.sent).toEqual(['caller:{"type":"error","message":"who are you?"}']);
     expect(out.reports).toHaveLength(1);
@@ -116,11 +125,19 @@ describe('wsHandler inside a user Middy stack', () => {
   it('an after middleware registered before the outbox that throws once the outbox has flushed: still one report', async () => {
     const log = logged();
     // outbox() alone, with a middleware that runs after it; the flush has happened when it throws.
-    const handler = middy(async (_e: unknown, context: WsContext) => {
-      context.outbox.send('friend', 'hello');
-      return { statusCode: 200 };
-    }, { requestEnd: cleanupOutbox })
-      .use({ after: () => { throw new Error('late failure'); }, onError: () => undefined })
+    const handler = middy(
+      async (_e: unknown, context: WsContext) => {
+        context.outbox.send('friend', 'hello');
+        return { statusCode: 200 };
+      },
+      { requestEnd: cleanupOutbox },
+    )
+      .use({
+        after: () => {
+          throw new Error('late failure');
+        },
+        onError: () => undefined,
+      })
       .use(outbox({ logger: log.logger }));
     const out = await run(handler as never);
     expect(out.sent).toEqual(['friend:hello']);
@@ -179,11 +196,14 @@ describe('wsHandler inside a user Middy stack', () => {
       },
     });
     const log = logged();
-    const handler = wsHandler(async (_e, context) => {
-      context.outbox.toRoom('broken', 'one');
-      context.outbox.toRoom('fine', 'two');
-      context.outbox.reply('three');
-    }, { ...quiet, logger: log.logger });
+    const handler = wsHandler(
+      async (_e, context) => {
+        context.outbox.toRoom('broken', 'one');
+        context.outbox.toRoom('fine', 'two');
+        context.outbox.reply('three');
+      },
+      { ...quiet, logger: log.logger },
+    );
     const out = await run(handler, { store: broken });
     expect(out.response).toEqual({ statusCode: 200 });
     // Per connection in enqueue order; across connections in parallel.
@@ -209,10 +229,13 @@ describe('wsHandler inside a user Middy stack', () => {
 
 describe('outbox() in a stack of your own', () => {
   it("with Middy's requestEnd hook: an early return in after still flushes", async () => {
-    const handler = middy(async (_e: unknown, context: WsContext) => {
-      context.outbox.send('friend', 'hello');
-      return { statusCode: 200 };
-    }, { requestEnd: cleanupOutbox })
+    const handler = middy(
+      async (_e: unknown, context: WsContext) => {
+        context.outbox.send('friend', 'hello');
+        return { statusCode: 200 };
+      },
+      { requestEnd: cleanupOutbox },
+    )
       .use(outbox({ logger: false }))
       .use({ after: () => ({ statusCode: 204 }) });
     const out = await run(handler as never);

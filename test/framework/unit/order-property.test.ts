@@ -46,16 +46,19 @@ describe('per-connection order (property)', () => {
             delete: async () => undefined,
             destroy: () => undefined,
           };
-          const handler = wsHandler(async (_e, context) => {
-            for (const o of ops) {
-              // A fresh object each time: equal JSON is the same payload, as the README says.
-              const message = { m: o.msg };
-              if (o.kind === 'send') context.outbox.send(o.id, message);
-              if (o.kind === 'broadcast') context.outbox.broadcast(o.list, message);
-              if (o.kind === 'room') context.outbox.toRoom(o.room, message);
-              if (o.kind === 'all') context.outbox.toAll(message);
-            }
-          }, { logger: false, errorLogger: false, concurrency });
+          const handler = wsHandler(
+            async (_e, context) => {
+              for (const o of ops) {
+                // A fresh object each time: equal JSON is the same payload, as the README says.
+                const message = { m: o.msg };
+                if (o.kind === 'send') context.outbox.send(o.id, message);
+                if (o.kind === 'broadcast') context.outbox.broadcast(o.list, message);
+                if (o.kind === 'room') context.outbox.toRoom(o.room, message);
+                if (o.kind === 'all') context.outbox.toAll(message);
+              }
+            },
+            { logger: false, errorLogger: false, concurrency },
+          );
           const context = withTestingOverrides({ awsRequestId: 'r', getRemainingTimeInMillis: () => 30_000 }, { transport, store });
           await handler(makeWsEvent({ routeKey: 'send', connectionId: 'caller', body: {} }), context as never);
 
@@ -82,11 +85,14 @@ describe('per-connection order (property)', () => {
       delete: async () => undefined,
       destroy: () => undefined,
     };
-    const handler = wsHandler(async (_e, context) => {
-      context.outbox.send('B', 'x');
-      context.outbox.send('A', 'y');
-      context.outbox.send('A', 'x');
-    }, { logger: false, store: false });
+    const handler = wsHandler(
+      async (_e, context) => {
+        context.outbox.send('B', 'x');
+        context.outbox.send('A', 'y');
+        context.outbox.send('A', 'x');
+      },
+      { logger: false, store: false },
+    );
     await handler(makeWsEvent({ routeKey: 'send', connectionId: 'caller', body: {} }), withTestingOverrides({ awsRequestId: 'r' }, { transport }) as never);
     expect(order.filter((o) => o.startsWith('A:'))).toEqual(['A:y', 'A:x']);
     expect(order.filter((o) => o.startsWith('B:'))).toEqual(['B:x']);

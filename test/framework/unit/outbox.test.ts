@@ -72,9 +72,17 @@ describe('context.outbox', () => {
   it('serializes a message once, however many recipients', async () => {
     const t = scriptedTransport(() => 'ok');
     let serialized = 0;
-    const message = { toJSON: () => (serialized++, { type: 'm' }) };
+    const message = {
+      toJSON: () => {
+        serialized++;
+        return { type: 'm' };
+      },
+    };
     const handler = wsHandler(async (_e, context) => {
-      context.outbox.broadcast(Array.from({ length: 1000 }, (_, i) => `c${i}`), message as never);
+      context.outbox.broadcast(
+        Array.from({ length: 1000 }, (_, i) => `c${i}`),
+        message as never,
+      );
     }, quiet);
     await handler(makeWsEvent({ routeKey: 'send', body: {} }), withTestingOverrides(fakeContext(), { transport: t.transport }) as never);
     expect(serialized).toBe(1);
@@ -167,12 +175,15 @@ describe('context.outbox', () => {
     // A module-level buffer, as a handler might keep to avoid allocations.
     const shared = new Uint8Array(3);
     let round = 0;
-    const handler = wsHandler(async (_e, context) => {
-      shared.set(round === 0 ? [1, 2, 3] : [7, 8, 9]);
-      context.outbox.reply(shared);
-      shared.fill(0); // reused before the flush
-      round++;
-    }, { ...quiet, store: false });
+    const handler = wsHandler(
+      async (_e, context) => {
+        shared.set(round === 0 ? [1, 2, 3] : [7, 8, 9]);
+        context.outbox.reply(shared);
+        shared.fill(0); // reused before the flush
+        round++;
+      },
+      { ...quiet, store: false },
+    );
     const h = new WsTestHarness();
     const first = await h.invoke(handler, { routeKey: 'send', connectionId: 'me', body: {} });
     const second = await h.invoke(handler, { routeKey: 'send', connectionId: 'me', body: {} });
@@ -182,16 +193,22 @@ describe('context.outbox', () => {
 
   it('needs a store for rooms, and says how to get one, where toRoom is called', async () => {
     let thrown: unknown;
-    const handler = wsHandler(async (_e, context) => {
-      try {
-        context.outbox.toRoom('r', 'hi');
-      } catch (error) {
-        thrown = error;
-        throw error;
-      }
-    }, { ...quiet, store: false });
+    const handler = wsHandler(
+      async (_e, context) => {
+        try {
+          context.outbox.toRoom('r', 'hi');
+        } catch (error) {
+          thrown = error;
+          throw error;
+        }
+      },
+      { ...quiet, store: false },
+    );
     const t = scriptedTransport(() => 'ok');
-    const response = await handler(makeWsEvent({ routeKey: 'send', connectionId: 'me', body: {} }), withTestingOverrides(fakeContext(), { transport: t.transport }) as never);
+    const response = await handler(
+      makeWsEvent({ routeKey: 'send', connectionId: 'me', body: {} }),
+      withTestingOverrides(fakeContext(), { transport: t.transport }) as never,
+    );
     expect(String(thrown)).toMatch(/toRoom\(\) needs a connection store .* set TABLE_NAME, or pass \{ store \}/);
     expect(response).toMatchObject({ statusCode: 500 });
     expect(t.posts.map((p) => p.id)).toEqual(['me']); // only the error reply
@@ -204,7 +221,7 @@ const collect = async (it: AsyncIterable<string>) => {
   return out;
 };
 
-export const fakeContext = (remainingMs = 10_000) => {
+const fakeContext = (remainingMs = 10_000) => {
   const started = Date.now();
   return { awsRequestId: 'req-1', functionName: 'f', getRemainingTimeInMillis: () => remainingMs - (Date.now() - started) } as unknown as WsContext;
 };
@@ -232,9 +249,12 @@ describe('report logging', () => {
   it("the default handler-error log follows OUTBOX_LOG_LEVEL too: warn drops the caller's 4xx, keeps 5xx", async () => {
     const h = new WsTestHarness();
     const spy = jest.spyOn(console, 'error').mockImplementation(() => {});
-    const handler = wsHandler(async (event) => {
-      throw createError((event.body as { status: number }).status, 'nope');
-    }, { logger: false });
+    const handler = wsHandler(
+      async (event) => {
+        throw createError((event.body as { status: number }).status, 'nope');
+      },
+      { logger: false },
+    );
     process.env.OUTBOX_LOG_LEVEL = 'warn';
     try {
       await h.invoke(handler, { routeKey: 'send', connectionId: 'me', body: { status: 400 } });

@@ -81,10 +81,17 @@ async function* tasks(n: number, prefix: string): AsyncGenerator<Task> {
   for (let i = 0; i < n; i++) yield { op: 'post', id: `${prefix}${i}`, payload: new Uint8Array([1]) };
 }
 
-const run = (transport: Transport, n: number, prefix: string, pacer: Pacer | undefined) => deliver(tasks(n, prefix), {
-  transport, pacer, concurrency: 50, maxAttempts: 4, requestTimeoutMs: 1000,
-  deadline: Date.now() + 20_000, hardDeadline: Date.now() + 21_000, backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
-});
+const run = (transport: Transport, n: number, prefix: string, pacer: Pacer | undefined) =>
+  deliver(tasks(n, prefix), {
+    transport,
+    pacer,
+    concurrency: 50,
+    maxAttempts: 4,
+    requestTimeoutMs: 1000,
+    deadline: Date.now() + 20_000,
+    hardDeadline: Date.now() + 21_000,
+    backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
+  });
 
 describe('deliver, paced, against a rate limit', () => {
   it('four senders sharing a 1,000/s limit deliver everything; without pacing they lose messages to 429s', async () => {
@@ -123,8 +130,14 @@ describe('deliver, paced, one connection that keeps answering 429 (its buffer is
       for (let i = 0; i < 50; i++) yield { op: 'post', id: `ok${i}`, payload: new Uint8Array([1]) };
     }
     const outcome = await deliver(some(), {
-      transport, pacer: new Pacer(), concurrency: 10, maxAttempts: 3, requestTimeoutMs: 1000,
-      deadline: Date.now() + 10_000, hardDeadline: Date.now() + 11_000, backoff: { baseMs: 5, throttledBaseMs: 20, capMs: 100 },
+      transport,
+      pacer: new Pacer(),
+      concurrency: 10,
+      maxAttempts: 3,
+      requestTimeoutMs: 1000,
+      deadline: Date.now() + 10_000,
+      hardDeadline: Date.now() + 11_000,
+      backoff: { baseMs: 5, throttledBaseMs: 20, capMs: 100 },
     });
     expect(outcome.sent).toBe(50);
     expect(outcome.failed).toEqual([{ connectionId: 'stuck', reason: 'throttled', status: 429, error: 'LimitExceededException' }]);

@@ -6,7 +6,7 @@
 // and the signed transport forwards the X-Ray trace header.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { join } from 'node:path';
-import { node24, repoRoot, runNode } from '../../helpers/node.ts';
+import { repoRoot, runNode } from '../../helpers/node.ts';
 import { startManagementServer, type ManagementServer } from '../../helpers/management-server.ts';
 import { holdPublish } from '../../../src/outbox/metrics.ts';
 
@@ -14,19 +14,35 @@ const traceId = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad
 let server: ManagementServer;
 
 beforeAll(async () => {
-  server = await startManagementServer(({ connectionId }) => (connectionId === 'busy=' ? { status: 429, errorType: 'LimitExceededException' }
-    : connectionId === 'ghost=' ? { status: 410, errorType: 'GoneException' } : { status: 200 }), 'test');
+  server = await startManagementServer(
+    ({ connectionId }) =>
+      connectionId === 'busy='
+        ? { status: 429, errorType: 'LimitExceededException' }
+        : connectionId === 'ghost='
+          ? { status: 410, errorType: 'GoneException' }
+          : { status: 200 },
+    'test',
+  );
 });
-afterAll(async () => { await server?.stop(); });
+afterAll(async () => {
+  await server?.stop();
+});
 
 /** Runs invocations ("name:stack[:fail]") in one process; returns each one's stdout lines, parsed. */
 const invocations = async (...steps: string[]): Promise<Record<string, any[]>> => {
   const { NODE_OPTIONS: _jest, ...env } = process.env;
   const run = await runNode([join(repoRoot, 'test/fixtures/powertools/run.ts'), ...steps], {
     env: {
-      ...env, AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: server.endpoint, AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_LAMBDA_FUNCTION_NAME: 'chat-send',
-      _X_AMZN_TRACE_ID: traceId, POWERTOOLS_DEV: '', POWERTOOLS_LOG_LEVEL: 'INFO', OUTBOX_LOG_LEVEL: 'info',
+      ...env,
+      AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: server.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_LAMBDA_FUNCTION_NAME: 'chat-send',
+      _X_AMZN_TRACE_ID: traceId,
+      POWERTOOLS_DEV: '',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      OUTBOX_LOG_LEVEL: 'info',
     },
   });
   expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
@@ -57,9 +73,13 @@ describe('wsHandler(fn, { logger, metrics }).use(injectLambdaContext(logger)).us
     expect(blob).toMatchObject({ service: 'chat', route: 'send', MessagesHandled: 1, Sent: 1, Gone: 1, Failed: 1, FailedThrottled: 1, Pruned: 1 });
     expect(typeof blob.DurationMs).toBe('number');
     expect(blob._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'ws-outbox-test', Dimensions: [['service', 'route']] });
-    expect(blob._aws.CloudWatchMetrics[0].Metrics).toEqual(expect.arrayContaining([
-      { Name: 'Sent', Unit: 'Count' }, { Name: 'FailedThrottled', Unit: 'Count' }, { Name: 'DurationMs', Unit: 'Milliseconds' },
-    ]));
+    expect(blob._aws.CloudWatchMetrics[0].Metrics).toEqual(
+      expect.arrayContaining([
+        { Name: 'Sent', Unit: 'Count' },
+        { Name: 'FailedThrottled', Unit: 'Count' },
+        { Name: 'DurationMs', Unit: 'Milliseconds' },
+      ]),
+    );
   });
 
   it('logs the report through the Logger, with the Lambda context, before the blob is printed', () => {
@@ -113,7 +133,11 @@ describe('fanoutHandler({ metrics })', () => {
     const out = await invocations('one:fanout', 'two:fanout');
     for (const name of ['one', 'two']) {
       expect({ name, blobs: emf(out[name]!) }).toEqual({ name, blobs: [expect.objectContaining(shardBlob)] });
-      expect(out[name]!.find((l) => l.message === 'ws-outbox fanout report')).toMatchObject({ function_name: 'chat-send', sent: 1, fanout: { outcome: 'done', read: 2 } });
+      expect(out[name]!.find((l) => l.message === 'ws-outbox fanout report')).toMatchObject({
+        function_name: 'chat-send',
+        sent: 1,
+        fanout: { outcome: 'done', read: 2 },
+      });
     }
     expect(metricNames(emf(out.one!)[0])).toEqual(expect.arrayContaining(['Sent', 'Read', 'ShardsDone', 'DurationMs']));
   }, 30_000);
@@ -143,7 +167,13 @@ describe('holding the publish', () => {
   it('logs a publish that throws (throwOnEmptyMetrics) instead of raising it from the flush', () => {
     const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
-      const metrics = { addMetric: () => undefined, addDimension: () => undefined, publishStoredMetrics: () => { throw new RangeError('The number of metrics recorded must be higher than zero'); } };
+      const metrics = {
+        addMetric: () => undefined,
+        addDimension: () => undefined,
+        publishStoredMetrics: () => {
+          throw new RangeError('The number of metrics recorded must be higher than zero');
+        },
+      };
       const hold = holdPublish(metrics);
       metrics.publishStoredMetrics();
       expect(() => hold.release({ unclaimed: false })).not.toThrow();

@@ -25,7 +25,7 @@ describe('prune at its deadline', () => {
     expect(result.unpruned).toHaveLength(3000);
     expect(new Set(result.unpruned.map((u) => u.reason))).toEqual(new Set(['deadline']));
     expect(result.unpruned.map((u) => u.connectionId)).toEqual(ids.slice(2000));
-    expect((await memory.get('c0'))).toBeUndefined();
-    expect((await memory.get('c2000'))).toBeDefined();
+    expect(await memory.get('c0')).toBeUndefined();
+    expect(await memory.get('c2000')).toBeDefined();
   });
 });

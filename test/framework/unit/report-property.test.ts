@@ -34,17 +34,18 @@ const storeMode = fc.oneof(
 /** Reads that behave as `mode` says; everything else is the memory store's. */
 const withReads = (store: MemoryStore, mode: { kind: 'ok' | 'fails' | 'hangs' | 'slow'; after: number }): Store => {
   if (mode.kind === 'ok') return store;
-  const read = (source: AsyncIterable<string>) => (async function* () {
-    let n = 0;
-    for await (const id of source) {
-      if (n++ === mode.after) {
-        if (mode.kind === 'fails') throw new Error('InternalServerError');
-        if (mode.kind === 'hangs') await new Promise(() => undefined);
-        if (mode.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, 400));
+  const read = (source: AsyncIterable<string>) =>
+    (async function* () {
+      let n = 0;
+      for await (const id of source) {
+        if (n++ === mode.after) {
+          if (mode.kind === 'fails') throw new Error('InternalServerError');
+          if (mode.kind === 'hangs') await new Promise(() => undefined);
+          if (mode.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, 400));
+        }
+        yield id;
       }
-      yield id;
-    }
-  })();
+    })();
   return Object.assign(Object.create(store), {
     members: (room: string, options?: { signal?: AbortSignal }) => read(store.members(room, options)),
     all: (options?: { signal?: AbortSignal }) => read(store.all(options)),
@@ -79,24 +80,47 @@ describe('delivery report (property)', () => {
             for (const id of list) s.add(id);
             expected.set(msg, s);
           };
-          let handler = wsHandler(async (_e, context) => {
-            for (const o of ops) {
-              const message = { m: o.msg };
-              if (o.kind === 'send') (context.outbox.send(o.id, message), add(o.msg, [o.id]));
-              if (o.kind === 'broadcast') (context.outbox.broadcast(o.list, message), add(o.msg, o.list));
-              if (o.kind === 'room') (context.outbox.toRoom('r', message), add(o.msg, roomMembers));
-              if (o.kind === 'all') (context.outbox.toAll(message), add(o.msg, everyone));
-            }
-          }, {
-            logger: false, errorLogger: false, onReport: (r) => void reports.push(r), connectGraceMs: 0,
-            requestTimeoutMs: 20, backoff: { baseMs: 0, throttledBaseMs: 0, capMs: 0 },
-            // A short budget, so that hung and slow reads meet the deadline quickly.
-            safetyMarginMs: 100, reserveMs: 120,
-          });
+          let handler = wsHandler(
+            async (_e, context) => {
+              for (const o of ops) {
+                const message = { m: o.msg };
+                if (o.kind === 'send') {
+                  context.outbox.send(o.id, message);
+                  add(o.msg, [o.id]);
+                }
+                if (o.kind === 'broadcast') {
+                  context.outbox.broadcast(o.list, message);
+                  add(o.msg, o.list);
+                }
+                if (o.kind === 'room') {
+                  context.outbox.toRoom('r', message);
+                  add(o.msg, roomMembers);
+                }
+                if (o.kind === 'all') {
+                  context.outbox.toAll(message);
+                  add(o.msg, everyone);
+                }
+              }
+            },
+            {
+              logger: false,
+              errorLogger: false,
+              onReport: (r) => void reports.push(r),
+              connectGraceMs: 0,
+              requestTimeoutMs: 20,
+              backoff: { baseMs: 0, throttledBaseMs: 0, capMs: 0 },
+              // A short budget, so that hung and slow reads meet the deadline quickly.
+              safetyMarginMs: 100,
+              reserveMs: 120,
+            },
+          );
           if (earlyReturn) handler = handler.use({ after: () => ({ statusCode: 202 }) });
           const budget = 500;
           const started = Date.now();
-          const context = withTestingOverrides({ awsRequestId: 'r', getRemainingTimeInMillis: () => budget - (Date.now() - started) }, { transport: t.transport, store });
+          const context = withTestingOverrides(
+            { awsRequestId: 'r', getRemainingTimeInMillis: () => budget - (Date.now() - started) },
+            { transport: t.transport, store },
+          );
           const response = await handler(makeWsEvent({ routeKey: 'send', connectionId: 'caller', body: {} }), context as never);
 
           expect(Date.now() - started).toBeLessThan(budget);

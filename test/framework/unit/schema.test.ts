@@ -15,7 +15,7 @@ const schema = {
 
 describe('checkOptions', () => {
   it('accepts what the schema allows, and skips undefined (defaults stay)', () => {
-    expect(() => checkOptions('t', schema, { n: 2, mode: 'b', nested: { x: 0 }, sink: false, url: 'https://x', })).not.toThrow();
+    expect(() => checkOptions('t', schema, { n: 2, mode: 'b', nested: { x: 0 }, sink: false, url: 'https://x' })).not.toThrow();
     expect(() => checkOptions('t', schema, { n: undefined, sink: () => undefined })).not.toThrow();
   });
 
@@ -49,9 +49,28 @@ describe('the outbox and the fan-out worker', () => {
       expect([key, fanoutOptionsSchema[key as keyof typeof fanoutOptionsSchema]]).toEqual([key, outboxOptionsSchema[key as keyof typeof outboxOptionsSchema]]);
     }
     // The same bad value, the same words (before, the worker skipped connectionTimeoutMs and fallbackTimeoutMs).
-    for (const [key, value] of [['connectionTimeoutMs', 0], ['fallbackTimeoutMs', 0], ['transport', 'fast'], ['backoff', { capMs: -1 }]] as const) {
-      const fromOutbox = (() => { try { outbox({ [key]: value }); } catch (e) { return (e as Error).message; } return 'accepted'; })();
-      const fromWorker = (() => { try { fanoutHandler({ [key]: value }); } catch (e) { return (e as Error).message; } return 'accepted'; })();
+    for (const [key, value] of [
+      ['connectionTimeoutMs', 0],
+      ['fallbackTimeoutMs', 0],
+      ['transport', 'fast'],
+      ['backoff', { capMs: -1 }],
+    ] as const) {
+      const fromOutbox = (() => {
+        try {
+          outbox({ [key]: value });
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return 'accepted';
+      })();
+      const fromWorker = (() => {
+        try {
+          fanoutHandler({ [key]: value });
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return 'accepted';
+      })();
       expect(fromOutbox).toMatch(/^outbox /);
       expect(fromWorker).toBe(fromOutbox.replace(/^outbox/, 'fanout'));
     }

@@ -20,7 +20,14 @@ afterEach(() => {
 });
 
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode }, message: 'x' });
-const transport = () => createSdkTransport({ endpoint: 'https://abc.execute-api.us-east-1.amazonaws.com/prod', region: 'us-east-1', requestTimeoutMs: 100, connectionTimeoutMs: 100, maxSockets: 2 });
+const transport = () =>
+  createSdkTransport({
+    endpoint: 'https://abc.execute-api.us-east-1.amazonaws.com/prod',
+    region: 'us-east-1',
+    requestTimeoutMs: 100,
+    connectionTimeoutMs: 100,
+    maxSockets: 2,
+  });
 
 const failureOf = async (error: unknown) => {
   mock.on(PostToConnectionCommand).rejects(error as Error);

@@ -5,17 +5,18 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, jest, test } from '@jest/globals';
-import {
-  ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-  PostToConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi';
+import { ApiGatewayManagementApiClient, DeleteConnectionCommand, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { createSdkTransport } from '../../../src/management/sdk-transport.ts';
 import { createSignedTransport } from '../../../src/management/signed-transport.ts';
 import { escapeUri } from '../../../src/management/sigv4.ts';
 import { TransportError, type DeliveryFailure, type Transport } from '../../../src/management/transport.ts';
 
-interface Captured { method: string; url: string; headers: Record<string, string>; body: string }
+interface Captured {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const region = 'eu-west-1';
@@ -48,9 +49,16 @@ beforeAll(async () => {
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
       captured.push({ method: req.method ?? '', url: req.url ?? '', headers, body: Buffer.concat(chunks).toString('utf8') });
       const id = decodeURIComponent((req.url ?? '').split('/@connections/')[1] ?? '');
-      if (id === 'hang') { hung.push(res); return; }
+      if (id === 'hang') {
+        hung.push(res);
+        return;
+      }
       const answer = answers[id];
-      if (!answer) { res.writeHead(req.method === 'DELETE' ? 204 : 200); res.end(); return; }
+      if (!answer) {
+        res.writeHead(req.method === 'DELETE' ? 204 : 200);
+        res.end();
+        return;
+      }
       res.writeHead(answer.status, { 'content-type': 'application/json', ...(answer.type ? { 'x-amzn-errortype': answer.type } : {}) });
       res.end(answer.body);
     });
@@ -66,15 +74,32 @@ afterAll(async () => {
 });
 
 const clients: { destroy(): void }[] = [];
-const track = <T extends { destroy(): void }>(c: T): T => { clients.push(c); return c; };
+const track = <T extends { destroy(): void }>(c: T): T => {
+  clients.push(c);
+  return c;
+};
 
 beforeEach(() => {
   captured = [];
   // Freeze Date only: both signers read the clock through `new Date()`; sockets and timers stay real.
   jest.useFakeTimers({
     now: new Date('2026-11-27T10:20:30Z'),
-    doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame',
-      'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+    doNotFake: [
+      'hrtime',
+      'nextTick',
+      'performance',
+      'queueMicrotask',
+      'requestAnimationFrame',
+      'cancelAnimationFrame',
+      'requestIdleCallback',
+      'cancelIdleCallback',
+      'setImmediate',
+      'clearImmediate',
+      'setInterval',
+      'clearInterval',
+      'setTimeout',
+      'clearTimeout',
+    ],
   });
 });
 afterEach(() => {
@@ -84,10 +109,14 @@ afterEach(() => {
 
 /** A plain SDK client, as users create it, minus SDK retries and the telemetry headers. */
 const sdkClient = (options: { stripTelemetry: boolean; sessionToken?: string }) => {
-  const client = track(new ApiGatewayManagementApiClient({
-    endpoint, region, maxAttempts: 1,
-    credentials: { ...credentials, ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}) },
-  }));
+  const client = track(
+    new ApiGatewayManagementApiClient({
+      endpoint,
+      region,
+      maxAttempts: 1,
+      credentials: { ...credentials, ...(options.sessionToken ? { sessionToken: options.sessionToken } : {}) },
+    }),
+  );
   if (options.stripTelemetry) {
     const strip = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
       const headers = (args as { request: { headers: Record<string, string> } }).request.headers;
@@ -100,10 +129,17 @@ const sdkClient = (options: { stripTelemetry: boolean; sessionToken?: string }) 
   return client;
 };
 
-const signedTransport = (extra: { sessionToken?: string; requestTimeoutMs?: number } = {}) => track(createSignedTransport({
-  endpoint, region, requestTimeoutMs: extra.requestTimeoutMs ?? 5_000, connectionTimeoutMs: 1_000, maxSockets: 4,
-  credentials: { ...credentials, ...(extra.sessionToken ? { sessionToken: extra.sessionToken } : {}) },
-}));
+const signedTransport = (extra: { sessionToken?: string; requestTimeoutMs?: number } = {}) =>
+  track(
+    createSignedTransport({
+      endpoint,
+      region,
+      requestTimeoutMs: extra.requestTimeoutMs ?? 5_000,
+      connectionTimeoutMs: 1_000,
+      maxSockets: 4,
+      credentials: { ...credentials, ...(extra.sessionToken ? { sessionToken: extra.sessionToken } : {}) },
+    }),
+  );
 
 const never = new AbortController().signal;
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -130,7 +166,9 @@ describe('on the wire, the signed path equals PostToConnectionCommand', () => {
     expect(viaSigned.url).toBe(`/prod/@connections/${escapeUri(id)}`);
     expect(viaSigned.body).toBe(body);
     expect(viaSigned).toEqual(viaSdk); // every header, authorization (the signature) included
-    expect(viaSigned.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20261127\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]{64}$/);
+    expect(viaSigned.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20261127\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]{64}$/,
+    );
   });
 
   test('DELETE: same request as DeleteConnectionCommand', async () => {
@@ -142,7 +180,9 @@ describe('on the wire, the signed path equals PostToConnectionCommand', () => {
   });
 
   test('temporary credentials: the session token is sent and signed the same way', async () => {
-    await sdkClient({ stripTelemetry: true, sessionToken: 'FwoGZXIvYXdzEXAMPLETOKEN' }).send(new PostToConnectionCommand({ ConnectionId: 'abc', Data: bytes('x') }));
+    await sdkClient({ stripTelemetry: true, sessionToken: 'FwoGZXIvYXdzEXAMPLETOKEN' }).send(
+      new PostToConnectionCommand({ ConnectionId: 'abc', Data: bytes('x') }),
+    );
     const viaSdk = lastRequest();
     await signedTransport({ sessionToken: 'FwoGZXIvYXdzEXAMPLETOKEN' }).post('abc', bytes('x'), never);
     expect(lastRequest()).toEqual(viaSdk);
@@ -168,7 +208,9 @@ describe('on the wire, the signed path equals PostToConnectionCommand', () => {
     const viaSdk = lastRequest();
     await signedTransport().post('abc', bytes('x'), never);
     const viaSigned = lastRequest();
-    const extra = Object.keys(viaSdk.headers).filter((h) => !(h in viaSigned.headers)).sort();
+    const extra = Object.keys(viaSdk.headers)
+      .filter((h) => !(h in viaSigned.headers))
+      .sort();
     expect(extra).toEqual([...sdkOnlyHeaders].sort());
     expect(Object.keys(viaSigned.headers).filter((h) => !(h in viaSdk.headers))).toEqual([]);
     for (const h of ['content-type', 'content-length', 'host', 'x-amz-date', 'x-amz-content-sha256']) {
@@ -228,7 +270,16 @@ describe('failures are classified as on the SDK path', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const transport = track(createSignedTransport({ endpoint: `http://127.0.0.1:${port}/prod`, region, credentials, requestTimeoutMs: 5_000, connectionTimeoutMs: 1_000, maxSockets: 1 }));
+    const transport = track(
+      createSignedTransport({
+        endpoint: `http://127.0.0.1:${port}/prod`,
+        region,
+        credentials,
+        requestTimeoutMs: 5_000,
+        connectionTimeoutMs: 1_000,
+        maxSockets: 1,
+      }),
+    );
     expect(await failureOf(transport, 'abc')).toMatchObject({ kind: 'network', name: 'ECONNREFUSED' });
   });
 

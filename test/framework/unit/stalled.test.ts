@@ -34,10 +34,19 @@ async function* room(messages: number): AsyncGenerator<Task> {
 }
 
 // The outbox's defaults: 4 attempts, a first 429 backoff of up to 200 ms.
-const run = (transport: Transport, stalled: StalledClients | undefined, pacer: Pacer, disconnectStalled = false) => deliver(room(5), {
-  transport, pacer, stalled, disconnectStalled, concurrency: 10, maxAttempts: 4, requestTimeoutMs: 1000,
-  deadline: Date.now() + 10_000, hardDeadline: Date.now() + 11_000, backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
-});
+const run = (transport: Transport, stalled: StalledClients | undefined, pacer: Pacer, disconnectStalled = false) =>
+  deliver(room(5), {
+    transport,
+    pacer,
+    stalled,
+    disconnectStalled,
+    concurrency: 10,
+    maxAttempts: 4,
+    requestTimeoutMs: 1000,
+    deadline: Date.now() + 10_000,
+    hardDeadline: Date.now() + 11_000,
+    backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
+  });
 
 describe('a connection that keeps answering 429 while others get through', () => {
   it('is given up for the flush as `stalled`, with no retry that holds it, and its 429s do not set the pace', async () => {
@@ -74,8 +83,15 @@ describe('a connection that keeps answering 429 while others get through', () =>
     }
     const stalled = new StalledClients(30_000, 0);
     const options = {
-      transport, pacer: new Pacer(), stalled, concurrency: 10, maxAttempts: 4, requestTimeoutMs: 1000,
-      deadline: Date.now() + 10_000, hardDeadline: Date.now() + 11_000, backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
+      transport,
+      pacer: new Pacer(),
+      stalled,
+      concurrency: 10,
+      maxAttempts: 4,
+      requestTimeoutMs: 1000,
+      deadline: Date.now() + 10_000,
+      hardDeadline: Date.now() + 11_000,
+      backoff: { baseMs: 50, throttledBaseMs: 200, capMs: 2000 },
     };
     const first = await deliver(small(), options);
     expect(first.failed).toEqual([{ connectionId: 'stuck', reason: 'stalled', status: 429, error: 'LimitExceededException' }]);
@@ -104,10 +120,21 @@ describe('a connection that keeps answering 429 while others get through', () =>
     expect(performance.now() - started).toBeLessThan(1_000); // no backoff: the counts above are the real check
     // It reads again: the first request that gets through forgets it.
     expect(stalled.has('stuck', Date.now())).toBe(true);
-    const reading = await deliver((async function* () { yield { op: 'post' as const, id: 'stuck-reading', payload: new Uint8Array([1]) }; })(), {
-      transport, stalled, concurrency: 1, maxAttempts: 1, requestTimeoutMs: 100, deadline: Date.now() + 1000, hardDeadline: Date.now() + 1100,
-      backoff: { baseMs: 1, throttledBaseMs: 1, capMs: 1 },
-    });
+    const reading = await deliver(
+      (async function* () {
+        yield { op: 'post' as const, id: 'stuck-reading', payload: new Uint8Array([1]) };
+      })(),
+      {
+        transport,
+        stalled,
+        concurrency: 1,
+        maxAttempts: 1,
+        requestTimeoutMs: 100,
+        deadline: Date.now() + 1000,
+        hardDeadline: Date.now() + 1100,
+        backoff: { baseMs: 1, throttledBaseMs: 1, capMs: 1 },
+      },
+    );
     expect(reading.sent).toBe(1);
     stalled.add('stuck-reading', Date.now());
     stalled.forget('stuck-reading');
@@ -126,7 +153,8 @@ describe('a connection that keeps answering 429 while others get through', () =>
     const transport: Transport = {
       post: async (id) => {
         await new Promise((resolve) => setImmediate(resolve));
-        if (id === 'busy' && refusals++ < 2) throw new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Rate exceeded' });
+        if (id === 'busy' && refusals++ < 2)
+          throw new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Rate exceeded' });
       },
       delete: async () => undefined,
       destroy: () => undefined,
@@ -136,8 +164,15 @@ describe('a connection that keeps answering 429 while others get through', () =>
       for (let i = 0; i < 20; i++) yield { op: 'post', id: `ok${i}`, payload: new Uint8Array([1]) };
     }
     const out = await deliver(some(), {
-      transport, pacer: new Pacer(), stalled: new StalledClients(), concurrency: 5, maxAttempts: 4, requestTimeoutMs: 1000,
-      deadline: Date.now() + 5_000, hardDeadline: Date.now() + 6_000, backoff: { baseMs: 5, throttledBaseMs: 10, capMs: 50 },
+      transport,
+      pacer: new Pacer(),
+      stalled: new StalledClients(),
+      concurrency: 5,
+      maxAttempts: 4,
+      requestTimeoutMs: 1000,
+      deadline: Date.now() + 5_000,
+      hardDeadline: Date.now() + 6_000,
+      backoff: { baseMs: 5, throttledBaseMs: 10, capMs: 50 },
     });
     expect(out).toMatchObject({ sent: 21, failed: [] });
   });
@@ -157,7 +192,8 @@ describe('an account-wide throttle (429s on many connections at once)', () => {
     const transport: Transport = {
       post: async (id) => {
         await new Promise((resolve) => setImmediate(resolve));
-        if (id === 'stuck' || random() < share) throw new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Too Many Requests' });
+        if (id === 'stuck' || random() < share)
+          throw new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Too Many Requests' });
       },
       delete: async () => undefined,
       destroy: () => undefined,
@@ -169,9 +205,15 @@ describe('an account-wide throttle (429s on many connections at once)', () => {
     for (let i = 0; i < n; i++) yield { op: 'post', id: `c${i}`, payload: new Uint8Array([1]) };
   }
   const options = (transport: Transport) => ({
-    transport, stalled: new StalledClients(), concurrency: 50, maxAttempts: 6, requestTimeoutMs: 1000,
+    transport,
+    stalled: new StalledClients(),
+    concurrency: 50,
+    maxAttempts: 6,
+    requestTimeoutMs: 1000,
     // Retries late enough that a connection's third attempt comes after stallAfterMs.
-    deadline: Date.now() + 20_000, hardDeadline: Date.now() + 21_000, backoff: { baseMs: 100, throttledBaseMs: 150, capMs: 150 },
+    deadline: Date.now() + 20_000,
+    hardDeadline: Date.now() + 21_000,
+    backoff: { baseMs: 100, throttledBaseMs: 150, capMs: 150 },
     random: () => 1,
   });
 

@@ -21,7 +21,11 @@ const connect = wsHandler(async (event: WsEvent, context) => {
 const harnessWithUsers = async (store?: Store) => {
   const h = new WsTestHarness({ store });
   const ids: Record<string, string> = {};
-  for (const [key, user] of [['alice1', 'u-alice'], ['alice2', 'u-alice'], ['bob', 'u-bob']] as const) {
+  for (const [key, user] of [
+    ['alice1', 'u-alice'],
+    ['alice2', 'u-alice'],
+    ['bob', 'u-bob'],
+  ] as const) {
     ids[key] = (await h.connect(connect, { authorizer: { principalId: user, name: key } })).connectionId;
   }
   return { h, ids };
@@ -66,9 +70,11 @@ describe('outbox.toUser()', () => {
   it('a store that fails reading the user is reported as unresolved (target user); later entries still go', async () => {
     const store = new MemoryStore();
     const broken: Store = Object.assign(Object.create(store), {
-      connectionsOf: () => (async function* () {
-        throw Object.assign(new Error('ProvisionedThroughputExceededException'), { name: 'ProvisionedThroughputExceededException' });
-      })(),
+      connectionsOf: () =>
+        // biome-ignore lint/correctness/useYield: a generator that fails on its first read, as a throttled Query does
+        (async function* () {
+          throw Object.assign(new Error('ProvisionedThroughputExceededException'), { name: 'ProvisionedThroughputExceededException' });
+        })(),
     });
     const h = new WsTestHarness({ store: broken });
     const after = wsHandler(async (_e, context) => {

@@ -56,45 +56,56 @@ const callerOf = (opts: IamCheckOptions, req: IncomingMessage): string => {
   const invocation = typeof stamp === 'string' ? opts.ledger.get(stamp) : undefined;
   const name = identity?.functionName ?? invocation?.functionName;
   if (name !== undefined) return `${name} (route ${invocation?.route ?? '-'})`;
-  return viaTlsFront(req) ? 'a function (not signed with its role\'s credentials, no invocation stamp)' : 'a caller from outside the functions';
+  return viaTlsFront(req) ? "a function (not signed with its role's credentials, no invocation stamp)" : 'a caller from outside the functions';
 };
 
-export const createIamCheck = (opts: IamCheckOptions): IamCheck => Object.assign((req: IncomingMessage, action: string, resources: string[]): IamVerdict => {
-  if (!opts.enabled) return { kind: 'allowed' };
-  const identity = opts.identities.get(accessKeyOf(req.headers, req.url));
-  const stamp = req.headers[invocationHeader];
-  const invocation = typeof stamp === 'string' ? opts.ledger.get(stamp) : undefined;
-  if (!identity) {
-    if (invocation === undefined && !viaTlsFront(req)) return { kind: 'allowed' };
-    const functionName = invocation?.functionName ?? 'a function (no invocation stamp)';
-    opts.log.error(`IAM: ${functionName} (route ${invocation?.route ?? '-'}) called ${action} without the credentials of its role `
-      + '(an unsigned request, or keys of its own): AWS refuses it. Sign with the default credential chain (the SDK does).');
-    return { kind: 'unsigned', functionName, signed: accessKeyOf(req.headers, req.url) !== undefined };
-  }
-  const statements = opts.policyOf(identity.logicalId)?.statements ?? [];
-  for (const resource of resources) {
-    const decision = decide(statements, action, resource);
-    if (decision.allowed) continue;
-    const principal = principalOf(identity, opts.accountId);
-    const reason = decision.explicit ? 'with an explicit deny in an identity-based policy' : `because no identity-based policy allows the ${action} action`;
-    const route = invocation?.route ?? '-';
-    opts.log.error([
-      `IAM: ${identity.functionName} (route ${route}) may not ${action} on ${resource}${decision.explicit ? ' (an explicit Deny)' : ''}.`,
-      decision.explicit
-        ? '  A Deny statement in its policies matches; remove or narrow it.'
-        : `  Missing statement in its Policies:  - Statement: [{ Effect: Allow, Action: ${action}, Resource: ${resource} }]`,
-    ].join('\n'));
-    return {
-      kind: 'denied', identity, action, resource, explicit: decision.explicit,
-      message: `User: ${principal} is not authorized to perform: ${action} on resource: ${resource} ${reason}`,
-    };
-  }
-  return { kind: 'allowed' };
-}, {
-  refuse: (req: IncomingMessage, service: string, why: string): boolean => {
-    if (!opts.enabled) return false;
-    opts.log.error(`IAM: ${callerOf(opts, req)} sent ${service} a request it cannot check (${why}): refused. `
-      + `${req.method ?? '?'} ${req.url ?? ''}`);
-    return true;
-  },
-});
+export const createIamCheck = (opts: IamCheckOptions): IamCheck =>
+  Object.assign(
+    (req: IncomingMessage, action: string, resources: string[]): IamVerdict => {
+      if (!opts.enabled) return { kind: 'allowed' };
+      const identity = opts.identities.get(accessKeyOf(req.headers, req.url));
+      const stamp = req.headers[invocationHeader];
+      const invocation = typeof stamp === 'string' ? opts.ledger.get(stamp) : undefined;
+      if (!identity) {
+        if (invocation === undefined && !viaTlsFront(req)) return { kind: 'allowed' };
+        const functionName = invocation?.functionName ?? 'a function (no invocation stamp)';
+        opts.log.error(
+          `IAM: ${functionName} (route ${invocation?.route ?? '-'}) called ${action} without the credentials of its role ` +
+            '(an unsigned request, or keys of its own): AWS refuses it. Sign with the default credential chain (the SDK does).',
+        );
+        return { kind: 'unsigned', functionName, signed: accessKeyOf(req.headers, req.url) !== undefined };
+      }
+      const statements = opts.policyOf(identity.logicalId)?.statements ?? [];
+      for (const resource of resources) {
+        const decision = decide(statements, action, resource);
+        if (decision.allowed) continue;
+        const principal = principalOf(identity, opts.accountId);
+        const reason = decision.explicit ? 'with an explicit deny in an identity-based policy' : `because no identity-based policy allows the ${action} action`;
+        const route = invocation?.route ?? '-';
+        opts.log.error(
+          [
+            `IAM: ${identity.functionName} (route ${route}) may not ${action} on ${resource}${decision.explicit ? ' (an explicit Deny)' : ''}.`,
+            decision.explicit
+              ? '  A Deny statement in its policies matches; remove or narrow it.'
+              : `  Missing statement in its Policies:  - Statement: [{ Effect: Allow, Action: ${action}, Resource: ${resource} }]`,
+          ].join('\n'),
+        );
+        return {
+          kind: 'denied',
+          identity,
+          action,
+          resource,
+          explicit: decision.explicit,
+          message: `User: ${principal} is not authorized to perform: ${action} on resource: ${resource} ${reason}`,
+        };
+      }
+      return { kind: 'allowed' };
+    },
+    {
+      refuse: (req: IncomingMessage, service: string, why: string): boolean => {
+        if (!opts.enabled) return false;
+        opts.log.error(`IAM: ${callerOf(opts, req)} sent ${service} a request it cannot check (${why}): refused. ` + `${req.method ?? '?'} ${req.url ?? ''}`);
+        return true;
+      },
+    },
+  );

@@ -10,7 +10,13 @@ const wildcard = (pattern: string, flags: string): RegExp => {
   const key = `${flags}:${pattern}`;
   let re = patterns.get(key);
   if (!re) {
-    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, flags);
+    re = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      flags,
+    );
     patterns.set(key, re);
   }
   return re;
@@ -20,7 +26,8 @@ const matchesAny = (list: string[] | undefined, value: string, flags: string): b
 
 const applies = (s: Statement, action: string, resource: string): boolean => {
   const actionOk = s.Action !== undefined ? matchesAny(s.Action, action, 'is') : s.NotAction !== undefined && !matchesAny(s.NotAction, action, 'is');
-  const resourceOk = s.Resource !== undefined ? matchesAny(s.Resource, resource, 's') : s.NotResource !== undefined && !matchesAny(s.NotResource, resource, 's');
+  const resourceOk =
+    s.Resource !== undefined ? matchesAny(s.Resource, resource, 's') : s.NotResource !== undefined && !matchesAny(s.NotResource, resource, 's');
   return actionOk && resourceOk;
 };
 

@@ -23,7 +23,9 @@ export class Identities {
   /** New credentials for one instance of a function. */
   issue(logicalId: string, functionName: string, instanceId: number): Identity {
     const identity: Identity = {
-      logicalId, functionName, instanceId,
+      logicalId,
+      functionName,
+      instanceId,
       accessKeyId: keyId(),
       secretAccessKey: randomBytes(30).toString('base64'),
       sessionToken: randomBytes(96).toString('base64'),

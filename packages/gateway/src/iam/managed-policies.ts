@@ -6,10 +6,17 @@ const statement = (actions: string[], resource = '*') => ({ Effect: 'Allow', Act
 
 export const managedPolicies: Readonly<Record<string, unknown[]>> = {
   AmazonDynamoDBFullAccess: [statement(['dynamodb:*'])],
-  AmazonDynamoDBReadOnlyAccess: [statement([
-    'dynamodb:BatchGetItem', 'dynamodb:Describe*', 'dynamodb:List*', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan',
-    'dynamodb:PartiQLSelect',
-  ])],
+  AmazonDynamoDBReadOnlyAccess: [
+    statement([
+      'dynamodb:BatchGetItem',
+      'dynamodb:Describe*',
+      'dynamodb:List*',
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+      'dynamodb:PartiQLSelect',
+    ]),
+  ],
   AmazonAPIGatewayInvokeFullAccess: [statement(['execute-api:Invoke', 'execute-api:ManageConnections'], 'arn:aws:execute-api:*:*:*')],
   // Logs only: nothing the gateway serves.
   AWSLambdaBasicExecutionRole: [],

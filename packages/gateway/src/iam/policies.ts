@@ -35,7 +35,10 @@ const normalize = (raw: unknown): Statement | undefined => {
   return {
     ...(typeof s.Sid === 'string' ? { Sid: s.Sid } : {}),
     Effect: s.Effect,
-    Action: list(s.Action), NotAction: list(s.NotAction), Resource: list(s.Resource), NotResource: list(s.NotResource),
+    Action: list(s.Action),
+    NotAction: list(s.NotAction),
+    Resource: list(s.Resource),
+    NotResource: list(s.NotResource),
     ...(s.Condition !== undefined ? { Condition: s.Condition } : {}),
   };
 };
@@ -56,8 +59,9 @@ const roleId = (template: Template, role: unknown): string | undefined => {
 const roleEntries = (template: Template, id: string): unknown[] => {
   const p = template.Resources[id]!.Properties ?? {};
   const attached = Object.values(template.Resources)
-    .filter((r) => (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
-      && JSON.stringify(r.Properties?.Roles ?? []).includes(`"Ref":"${id}"`))
+    .filter(
+      (r) => (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') && JSON.stringify(r.Properties?.Roles ?? []).includes(`"Ref":"${id}"`),
+    )
     .map((r) => r.Properties?.PolicyDocument);
   return [
     ...((p.Policies ?? []) as Array<{ PolicyDocument?: unknown }>).map((policy) => policy?.PolicyDocument),
@@ -112,6 +116,7 @@ export const functionPolicy = (fn: FunctionModel, template: Template, refs: Reco
     if (statement) statements.push(statement);
     else unknown.push(`statement ${JSON.stringify(s)} has no Effect Allow or Deny`);
   }
-  if (statements.some((s) => s.Condition !== undefined)) unknown.push('statements with a Condition are applied without it (conditions are not evaluated locally)');
+  if (statements.some((s) => s.Condition !== undefined))
+    unknown.push('statements with a Condition are applied without it (conditions are not evaluated locally)');
   return { statements, unknown };
 };

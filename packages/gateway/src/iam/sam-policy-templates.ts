@@ -9,8 +9,16 @@ const queueArn = 'arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${q
 /** Template name → its actions on `table/${TableName}` and `table/${TableName}/index/*`. */
 export const dynamoDbPolicyTemplates: Readonly<Record<string, readonly string[]>> = {
   DynamoDBCrudPolicy: [
-    'dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:Query', 'dynamodb:UpdateItem',
-    'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem', 'dynamodb:DescribeTable', 'dynamodb:ConditionCheckItem',
+    'dynamodb:GetItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:PutItem',
+    'dynamodb:Scan',
+    'dynamodb:Query',
+    'dynamodb:UpdateItem',
+    'dynamodb:BatchWriteItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:DescribeTable',
+    'dynamodb:ConditionCheckItem',
   ],
   DynamoDBReadPolicy: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:DescribeTable'],
   DynamoDBWritePolicy: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
@@ -20,8 +28,12 @@ export const dynamoDbPolicyTemplates: Readonly<Record<string, readonly string[]>
 export const sqsPolicyTemplates: Readonly<Record<string, readonly string[]>> = {
   SQSSendMessagePolicy: ['sqs:SendMessage*'],
   SQSPollerPolicy: [
-    'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibilityBatch', 'sqs:DeleteMessage', 'sqs:DeleteMessageBatch',
-    'sqs:GetQueueAttributes', 'sqs:ReceiveMessage',
+    'sqs:ChangeMessageVisibility',
+    'sqs:ChangeMessageVisibilityBatch',
+    'sqs:DeleteMessage',
+    'sqs:DeleteMessageBatch',
+    'sqs:GetQueueAttributes',
+    'sqs:ReceiveMessage',
   ],
 };
 

@@ -15,7 +15,15 @@ export interface DynamoService extends GatewayService {
 }
 
 export const startDynamoService = async (options: {
-  model: AppModel; host: string; port: number; awsHost: string; region: string; accountId: string; iam: IamCheck; log: Logger; hostCheck: HostCheck;
+  model: AppModel;
+  host: string;
+  port: number;
+  awsHost: string;
+  region: string;
+  accountId: string;
+  iam: IamCheck;
+  log: Logger;
+  hostCheck: HostCheck;
 }): Promise<DynamoService> => {
   const dynamo = await startDynamo({ host: '127.0.0.1', port: 0, tables: options.model.tables, region: options.region });
   const front = createDynamoFront({ upstream: dynamo.endpoint, iam: options.iam, region: options.region, accountId: options.accountId });

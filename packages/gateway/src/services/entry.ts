@@ -27,14 +27,24 @@ export const startEntry = async (options: { host: string; port: number; holdMs: 
   const server = createServer();
   let handleRequest: RequestHandler = () => {};
   let handleUpgrade: UpgradeHandler = () => {};
-  server.on('request', (req, res) => (hostCheck.allows(req) ? gate.hold(() => handleRequest(req, res), (why) => {
-    req.resume();
-    serviceUnavailable(res, why);
-  }) : refuseHost(req, res)));
+  server.on('request', (req, res) =>
+    hostCheck.allows(req)
+      ? gate.hold(
+          () => handleRequest(req, res),
+          (why) => {
+            req.resume();
+            serviceUnavailable(res, why);
+          },
+        )
+      : refuseHost(req, res),
+  );
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => {});
     if (!hostCheck.allows(req)) return refuseUpgrade(socket, 403, JSON.stringify({ message: refusedHostMessage(req) }));
-    gate.hold(() => handleUpgrade(req, socket, head), (why) => refuseUpgrade(socket, 503, JSON.stringify({ message: `Service Unavailable: ${why}` }), { 'Retry-After': '1' }));
+    gate.hold(
+      () => handleUpgrade(req, socket, head),
+      (why) => refuseUpgrade(socket, 503, JSON.stringify({ message: `Service Unavailable: ${why}` }), { 'Retry-After': '1' }),
+    );
   });
   const port = await listen(server, options.port, options.host, 'PORT');
   return {

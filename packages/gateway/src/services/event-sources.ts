@@ -13,11 +13,18 @@ export interface EventSourcesService extends GatewayService {
   start(): void;
 }
 
-const sqsEventsOf = (m: AppModel) => JSON.stringify([...m.functions.values()].filter((fn) => fn.spec.sqsEvents.length > 0).map((fn) => [fn.logicalId, fn.spec.sqsEvents]));
+const sqsEventsOf = (m: AppModel) =>
+  JSON.stringify([...m.functions.values()].filter((fn) => fn.spec.sqsEvents.length > 0).map((fn) => [fn.logicalId, fn.spec.sqsEvents]));
 
 export const createEventSources = (options: {
-  model: AppModel; sqs: LocalSqs | undefined; pools: Map<string, FunctionPool>; queueArns: Map<string, string>;
-  maxInstances: number; region: string; log: Logger; onBatch: (report: BatchReport) => void;
+  model: AppModel;
+  sqs: LocalSqs | undefined;
+  pools: Map<string, FunctionPool>;
+  queueArns: Map<string, string>;
+  maxInstances: number;
+  region: string;
+  log: Logger;
+  onBatch: (report: BatchReport) => void;
 }): EventSourcesService => {
   const sources: SqsEventSource[] = [];
   let stopping: Promise<void> | undefined;
@@ -27,15 +34,22 @@ export const createEventSources = (options: {
       const queue = sqs?.queues.get(source.queue);
       const pool = options.pools.get(fn.logicalId);
       if (!source.enabled || !queue || !pool || !sqs) continue;
-      sources.push(new SqsEventSource({
-        name: `${fn.logicalId}/${source.name}`, queueUrl: queue.url, queueArn: options.queueArns.get(source.queue) ?? queue.arn,
-        client: sqs.client(), pool,
-        batchSize: source.batchSize, batchingWindowMs: source.batchingWindowSeconds * 1000,
-        reportBatchItemFailures: source.reportBatchItemFailures,
-        concurrency: Math.min(source.maximumConcurrency ?? options.maxInstances, options.maxInstances),
-        region: options.region, log: options.log,
-        onBatch: options.onBatch,
-      }));
+      sources.push(
+        new SqsEventSource({
+          name: `${fn.logicalId}/${source.name}`,
+          queueUrl: queue.url,
+          queueArn: options.queueArns.get(source.queue) ?? queue.arn,
+          client: sqs.client(),
+          pool,
+          batchSize: source.batchSize,
+          batchingWindowMs: source.batchingWindowSeconds * 1000,
+          reportBatchItemFailures: source.reportBatchItemFailures,
+          concurrency: Math.min(source.maximumConcurrency ?? options.maxInstances, options.maxInstances),
+          region: options.region,
+          log: options.log,
+          onBatch: options.onBatch,
+        }),
+      );
     }
   }
   return {

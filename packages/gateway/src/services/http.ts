@@ -7,18 +7,20 @@ import type { Logger } from '../log.ts';
 import type { HostHandler } from './service.ts';
 
 /** Listens; a busy port is an error naming the variable that moves it (`what`). */
-export const listen = (server: Server, port: number, host: string, what: string, label = 'Port'): Promise<number> => new Promise((resolve, reject) => {
-  server.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE'
-    ? new Error(`${label} ${port} is in use: set ${what} to a free port`)
-    : error));
-  server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
-});
+export const listen = (server: Server, port: number, host: string, what: string, label = 'Port'): Promise<number> =>
+  new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new Error(`${label} ${port} is in use: set ${what} to a free port`) : error),
+    );
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
 
-export const closeServer = (server: Server) => new Promise<void>((resolve) => {
-  if (!server.listening) return resolve();
-  server.close(() => resolve());
-  server.closeAllConnections();
-});
+export const closeServer = (server: Server) =>
+  new Promise<void>((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 
 export const serviceUnavailable = (res: ServerResponse, why: string) => {
   if (res.headersSent) return res.end();
@@ -27,11 +29,12 @@ export const serviceUnavailable = (res: ServerResponse, why: string) => {
 };
 
 /** A server for one front's handler (for the Host names `hostCheck` allows); what it throws is logged under `name` and answered 500. */
-export const serverFor = (name: string, handle: HostHandler, log: Logger, hostCheck: HostCheck): Server => createServer((req, res) => {
-  if (!hostCheck.allows(req)) return refuseHost(req, res);
-  handle(req, res).catch((error: Error) => {
-    log.error(`${name}: ${error.stack ?? error.message}`);
-    if (!res.headersSent) res.writeHead(500);
-    res.end();
+export const serverFor = (name: string, handle: HostHandler, log: Logger, hostCheck: HostCheck): Server =>
+  createServer((req, res) => {
+    if (!hostCheck.allows(req)) return refuseHost(req, res);
+    handle(req, res).catch((error: Error) => {
+      log.error(`${name}: ${error.stack ?? error.message}`);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
   });
-});

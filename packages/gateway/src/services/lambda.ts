@@ -14,7 +14,13 @@ import { startWorkerGuard } from '../worker-guard.ts';
 import { egressVariable } from '../worker-protocol.ts';
 import type { GatewayService } from './service.ts';
 
-export interface EgressRefusal { functionName: string; instance: number; host: string; port: number; requestId?: string }
+export interface EgressRefusal {
+  functionName: string;
+  instance: number;
+  host: string;
+  port: number;
+  requestId?: string;
+}
 
 export interface LambdaService extends GatewayService {
   pools: Map<string, FunctionPool>;
@@ -25,16 +31,28 @@ export interface LambdaService extends GatewayService {
 }
 
 export const startLambda = async (options: {
-  model: AppModel; template: string; outdir: string; region: string; caFile: string; egress: EgressConfig; useLimits: boolean; cgroupRoot?: string;
-  maxInstances: number; ledger: InvocationLedger; identities: Identities; log: Logger; onEgressRefused: (refusal: EgressRefusal) => void;
+  model: AppModel;
+  template: string;
+  outdir: string;
+  region: string;
+  caFile: string;
+  egress: EgressConfig;
+  useLimits: boolean;
+  cgroupRoot?: string;
+  maxInstances: number;
+  ledger: InvocationLedger;
+  identities: Identities;
+  log: Logger;
+  onEgressRefused: (refusal: EgressRefusal) => void;
 }): Promise<LambdaService> => {
   const { log } = options;
   const cleanups: Array<() => Promise<void>> = [];
   let stopping: Promise<void> | undefined;
   // Once: the WebSocket API's stop ends the pools too (so closing never waits on a running handler).
-  const stopAll = () => (stopping ??= (async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-  })());
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    })());
   try {
     let limits: Limits | undefined;
     if (options.useLimits) {
@@ -60,10 +78,19 @@ export const startLambda = async (options: {
     cleanups.push(() => guard.stop());
     for (const root of limits?.roots ?? []) guard.cleanUp(root);
     const pools = new Map<string, FunctionPool>();
-    const poolFor = (fn: FunctionModel, codeFile: string) => new FunctionPool({
-      fn, codeFile, env, ledger: options.ledger, log, guard, identities: options.identities, limits,
-      onEgressRefused: options.onEgressRefused, maxInstances: options.maxInstances,
-    });
+    const poolFor = (fn: FunctionModel, codeFile: string) =>
+      new FunctionPool({
+        fn,
+        codeFile,
+        env,
+        ledger: options.ledger,
+        log,
+        guard,
+        identities: options.identities,
+        limits,
+        onEgressRefused: options.onEgressRefused,
+        maxInstances: options.maxInstances,
+      });
     for (const b of built) pools.set(b.logicalId, poolFor(options.model.functions.get(b.logicalId)!, b.outfile));
     // Stopping a pool ends its running invocations, so stopping never waits on a slow handler.
     cleanups.push(async () => {

@@ -16,7 +16,15 @@ export interface SqsService extends GatewayService {
 }
 
 export const startSqsService = async (options: {
-  model: AppModel; host: string; port: number; awsHost: string; region: string; accountId: string; iam: IamCheck; log: Logger; hostCheck: HostCheck;
+  model: AppModel;
+  host: string;
+  port: number;
+  awsHost: string;
+  region: string;
+  accountId: string;
+  iam: IamCheck;
+  log: Logger;
+  hostCheck: HostCheck;
 }): Promise<SqsService> => {
   const sqs = await startSqs({ host: '127.0.0.1', port: 0, queues: options.model.queues, region: options.region });
   const front = createSqsFront({ upstream: sqs.endpoint, iam: options.iam, region: options.region, accountId: options.accountId });

@@ -19,8 +19,9 @@ export const startTlsFront = async (options: { hosts: ServedHost[]; folder: stri
   const ca = await createLocalCa(options.hosts.map((h) => h.host));
   const caFile = join(options.folder, 'local-ca.pem');
   writeFileSync(caFile, ca.caPem);
-  const front = await startAwsFront(ca, new Map(options.hosts.map((h) => [h.host, h.handler])),
-    (error, req) => options.log.error(`${req.headers.host} ${req.method} ${req.url}: ${error.stack ?? error.message}`));
+  const front = await startAwsFront(ca, new Map(options.hosts.map((h) => [h.host, h.handler])), (error, req) =>
+    options.log.error(`${req.headers.host} ${req.method} ${req.url}: ${error.stack ?? error.message}`),
+  );
   return {
     name: 'TLS front',
     caFile,

@@ -23,21 +23,36 @@ import type { GatewayService, HostHandler } from './service.ts';
  * The API's AWS host answers the @connections paths (`//` collapsed, as API Gateway does);
  * anything else is API Gateway's 403. Every 403 is logged with why.
  */
-export const apiHostHandler = (management: HostHandler, log?: Pick<Logger, 'warn'>, host = 'execute-api'): HostHandler => async (req, res) => {
-  if (log) watchApiRequest(req, res, log, host);
-  if (isManagementPath(req.url)) return management(req, res);
-  req.resume();
-  res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-ErrorType': 'ForbiddenException' }).end(JSON.stringify({ message: 'Forbidden' }));
-};
+export const apiHostHandler =
+  (management: HostHandler, log?: Pick<Logger, 'warn'>, host = 'execute-api'): HostHandler =>
+  async (req, res) => {
+    if (log) watchApiRequest(req, res, log, host);
+    if (isManagementPath(req.url)) return management(req, res);
+    req.resume();
+    res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-ErrorType': 'ForbiddenException' }).end(JSON.stringify({ message: 'Forbidden' }));
+  };
 
 export interface WebSocketApiLimits {
-  maxMessageBytes: number; maxFrameBytes: number; idleTimeoutMs: number; maxDurationMs: number; runDisconnect: boolean;
+  maxMessageBytes: number;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  maxDurationMs: number;
+  runDisconnect: boolean;
 }
 
 export const startWebSocketApi = async (options: {
-  model: AppModel; entry: EntryService; pools: Map<string, FunctionPool>; registry: ConnectionRegistry; limits: WebSocketApiLimits;
-  api: { apiId: string; domainName: string }; region: string; accountId: string;
-  management: HostHandler; devIssuer: DevIssuer | undefined; staticDir: string | undefined; log: Logger;
+  model: AppModel;
+  entry: EntryService;
+  pools: Map<string, FunctionPool>;
+  registry: ConnectionRegistry;
+  limits: WebSocketApiLimits;
+  api: { apiId: string; domainName: string };
+  region: string;
+  accountId: string;
+  management: HostHandler;
+  devIssuer: DevIssuer | undefined;
+  staticDir: string | undefined;
+  log: Logger;
   /** Stopped together with the API: the pollers (no new invocations) and the pools (which ends running ones). */
   stopAlongside: Array<() => Promise<void>>;
   onInvocation: (report: InvocationReport) => void;
@@ -59,15 +74,22 @@ export const startWebSocketApi = async (options: {
       throw new Error(`The $connect authorizer's function ${model.authorizer.functionId} is not an AWS::Serverless::Function the gateway can build and run`);
     }
     authorize = createAuthorizer({
-      pool, identitySources: model.authorizer.identitySources, name: model.authorizer.name, log,
-      region: options.region, accountId: options.accountId, stageVariables: model.stageVariables,
+      pool,
+      identitySources: model.authorizer.identitySources,
+      name: model.authorizer.name,
+      log,
+      region: options.region,
+      accountId: options.accountId,
+      stageVariables: model.stageVariables,
       onInvocation: options.onInvocation,
     });
   }
   const wsApi = createWebSocketApi({
     api: { ...options.api, stage },
     routeSelectionExpression: model.routeSelectionExpression,
-    routes: routesOf(model), registry: options.registry, log,
+    routes: routesOf(model),
+    registry: options.registry,
+    log,
     ...options.limits,
     onInvocation: options.onInvocation,
     authorize,
@@ -78,11 +100,14 @@ export const startWebSocketApi = async (options: {
   const handleRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (isManagementPath(normalizeApiPath(req.url))) watchApiRequest(req, res, log, `port ${options.entry.port}`);
     const path = new URL(req.url ?? '/', 'http://local').pathname;
-    const handle = isManagementPath(req.url) ? management(req, res)
-      // Tokens only to loopback names: not to a function's call to the execute-api host, say.
-      : devIssuer?.serves(path) ? (isLoopbackName(hostNameOf(req)) ? devIssuer.handle(req, res)
-        : Promise.resolve(refuseHost(req, res, 'the dev issuer answers loopback names only (localhost, 127.0.0.1, [::1])')))
-      : serveStatic(req, res);
+    const handle = isManagementPath(req.url)
+      ? management(req, res)
+      : // Tokens only to loopback names: not to a function's call to the execute-api host, say.
+        devIssuer?.serves(path)
+        ? isLoopbackName(hostNameOf(req))
+          ? devIssuer.handle(req, res)
+          : Promise.resolve(refuseHost(req, res, 'the dev issuer answers loopback names only (localhost, 127.0.0.1, [::1])'))
+        : serveStatic(req, res);
     handle.catch((error: Error) => {
       log.error(`${req.method} ${req.url}: ${error.stack ?? error.message}`);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });

@@ -6,11 +6,14 @@ import { resolveIntrinsics } from './intrinsics.ts';
 import type { Resource, Template } from './types.ts';
 
 export const theWebSocketApi = (template: Template): [string, Resource] => {
-  const apis = resourcesOfType(template, 'AWS::Serverless::WebSocketApi', 'AWS::ApiGatewayV2::Api')
-    .filter(([, r]) => r.Type === 'AWS::Serverless::WebSocketApi' || r.Properties?.ProtocolType === 'WEBSOCKET');
+  const apis = resourcesOfType(template, 'AWS::Serverless::WebSocketApi', 'AWS::ApiGatewayV2::Api').filter(
+    ([, r]) => r.Type === 'AWS::Serverless::WebSocketApi' || r.Properties?.ProtocolType === 'WEBSOCKET',
+  );
   if (apis.length !== 1) {
-    throw new Error(`Expected exactly one WebSocket API (AWS::Serverless::WebSocketApi) in the template, found ${apis.length}`
-      + (apis.length ? `: ${apis.map(([id]) => id).join(', ')}` : ''));
+    throw new Error(
+      `Expected exactly one WebSocket API (AWS::Serverless::WebSocketApi) in the template, found ${apis.length}` +
+        (apis.length ? `: ${apis.map(([id]) => id).join(', ')}` : ''),
+    );
   }
   return apis[0]!;
 };
@@ -118,7 +121,10 @@ export const integrationsOf = (template: Template): RouteIntegration[] => {
   const none = { integrationId: undefined, uri: undefined, requestTemplates: {}, templateSelectionExpression: undefined, passthroughBehavior: 'WHEN_NO_MATCH' };
   if (api.Type === 'AWS::Serverless::WebSocketApi') {
     return Object.entries<any>(api.Properties?.Routes ?? {}).map(([key, route]) => ({
-      ...none, routeKey: key, type: 'AWS_PROXY', functionId: lambdaFunction(key, resolvedOrUndefined(route?.FunctionArn, refs), route?.FunctionArn),
+      ...none,
+      routeKey: key,
+      type: 'AWS_PROXY',
+      functionId: lambdaFunction(key, resolvedOrUndefined(route?.FunctionArn, refs), route?.FunctionArn),
     }));
   }
   const integrations: RouteIntegration[] = [];
@@ -128,7 +134,7 @@ export const integrationsOf = (template: Template): RouteIntegration[] => {
     const key = String(resolvedOrUndefined(p.RouteKey, refs));
     const target = resolvedOrUndefined(p.Target, refs);
     const integrationId = typeof target === 'string' ? /^integrations\/([A-Za-z0-9]+)$/.exec(target)?.[1] : undefined;
-    const integration = integrationId ? template.Resources[integrationId]?.Properties ?? {} : {};
+    const integration = integrationId ? (template.Resources[integrationId]?.Properties ?? {}) : {};
     const uri = resolvedOrUndefined(integration.IntegrationUri, refs);
     const type = String(integration.IntegrationType ?? 'AWS_PROXY');
     // AWS_PROXY is always Lambda; AWS is Lambda when its URI is the Lambda invocation path.
@@ -140,7 +146,8 @@ export const integrationsOf = (template: Template): RouteIntegration[] => {
       type,
       functionId: isLambda ? lambdaFunction(key, uri, p.Target) : undefined,
       uri: typeof uri === 'string' ? uri : undefined,
-      requestTemplates: templates !== null && typeof templates === 'object' ? Object.fromEntries(Object.entries(templates).map(([k, v]) => [k, String(v)])) : {},
+      requestTemplates:
+        templates !== null && typeof templates === 'object' ? Object.fromEntries(Object.entries(templates).map(([k, v]) => [k, String(v)])) : {},
       templateSelectionExpression: typeof integration.TemplateSelectionExpression === 'string' ? integration.TemplateSelectionExpression : undefined,
       passthroughBehavior: String(integration.PassthroughBehavior ?? 'WHEN_NO_MATCH'),
     });
@@ -157,7 +164,8 @@ export const stageOf = (template: Template): unknown => {
   const [apiId, api] = theWebSocketApi(template);
   if (api.Type === 'AWS::Serverless::WebSocketApi') return api.Properties?.StageName;
   const refs = wiringRefs(template);
-  const stage = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage')
-    .find(([, r]) => String(resolvedOrUndefined(r.Properties?.ApiId, refs)).replace(/\.ApiId$/, '') === apiId);
+  const stage = resourcesOfType(template, 'AWS::ApiGatewayV2::Stage').find(
+    ([, r]) => String(resolvedOrUndefined(r.Properties?.ApiId, refs)).replace(/\.ApiId$/, '') === apiId,
+  );
   return stage?.[1].Properties?.StageName;
 };

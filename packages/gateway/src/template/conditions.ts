@@ -2,7 +2,6 @@
 // the refs as they stand locally.
 import { resolveIntrinsics } from './intrinsics.ts';
 
-
 export const evaluateCondition = (name: string, conditions: Record<string, unknown>, refs: Record<string, string>, path: string[]): boolean => {
   if (path.includes(name)) throw new Error(`Condition ${name} refers to itself (${[...path, name].join(' → ')})`);
   if (!(name in conditions)) throw new Error(`Condition ${name} is not defined in Conditions`);

@@ -18,11 +18,17 @@ const withExtensions = (path: string): string[] => (/\.[cm]?[jt]s$/.test(path) ?
  */
 const splittingOf = (logicalId: string, resource: Resource): boolean => {
   const value = (resource.Metadata as Record<string, unknown> | undefined)?.Splitting;
-  if (value !== undefined && typeof value !== 'boolean') throw new Error(`${logicalId}: Metadata.Splitting must be true or false, got ${JSON.stringify(value)}`);
+  if (value !== undefined && typeof value !== 'boolean')
+    throw new Error(`${logicalId}: Metadata.Splitting must be true or false, got ${JSON.stringify(value)}`);
   return value === true;
 };
 
-const entryCandidates = (logicalId: string, resource: Resource, codeUri: string, handlerModule: string): { paths: string[]; from: FunctionSpec['entryFrom'] } => {
+const entryCandidates = (
+  logicalId: string,
+  resource: Resource,
+  codeUri: string,
+  handlerModule: string,
+): { paths: string[]; from: FunctionSpec['entryFrom'] } => {
   const metadata = resource.Metadata ?? {};
   const buildEntry = metadata.BuildEntry;
   if (buildEntry !== undefined) {
@@ -52,11 +58,14 @@ const entryCandidates = (logicalId: string, resource: Resource, codeUri: string,
 const unsupportedReason = (logicalId: string, resource: Resource, globals: Record<string, any>): string | undefined => {
   const p = resource.Properties ?? {};
   const routes = 'its routes and event sources do nothing locally';
-  if ((p.PackageType ?? globals.PackageType) === 'Image') return `${logicalId} is a container image function (PackageType: Image), which the local gateway does not run: ${routes}`;
+  if ((p.PackageType ?? globals.PackageType) === 'Image')
+    return `${logicalId} is a container image function (PackageType: Image), which the local gateway does not run: ${routes}`;
   const runtime = p.Runtime ?? globals.Runtime;
-  if (typeof runtime === 'string' && !/^nodejs\d+\.x$/.test(runtime)) return `${logicalId} runs on ${runtime}; the local gateway runs Node.js functions only: ${routes}`;
+  if (typeof runtime === 'string' && !/^nodejs\d+\.x$/.test(runtime))
+    return `${logicalId} runs on ${runtime}; the local gateway runs Node.js functions only: ${routes}`;
   const codeUri = p.CodeUri ?? globals.CodeUri;
-  if (codeUri !== undefined && typeof codeUri !== 'string') return `${logicalId} has its code in S3 (CodeUri is not a local folder), which the local gateway cannot fetch: ${routes}`;
+  if (codeUri !== undefined && typeof codeUri !== 'string')
+    return `${logicalId} has its code in S3 (CodeUri is not a local folder), which the local gateway cannot fetch: ${routes}`;
   if (p.InlineCode !== undefined) return `${logicalId} has InlineCode, which the local gateway does not run: ${routes}`;
   return undefined;
 };
@@ -76,62 +85,66 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
   const globals = template.Globals?.Function ?? {};
   const routes = Object.entries(routesOfIfAny(template));
   const mappings = eventSourceMappingsOf(template);
-  return resourcesOfType(template, 'AWS::Serverless::Function').filter(([id, r]) => unsupportedReason(id, r, globals) === undefined).map(([logicalId, resource]) => {
-    const p = resource.Properties ?? {};
-    const codeUri = p.CodeUri ?? globals.CodeUri;
-    if (typeof codeUri !== 'string' || codeUri === '') {
-      throw new Error(`${logicalId}: CodeUri must be a local folder such as dist/${logicalId.replace(/Function$/, '').toLowerCase()}/`);
-    }
-    const handler = p.Handler ?? globals.Handler;
-    const [, handlerModule, handlerExport] = /^(.+)\.([A-Za-z_$][\w$]*)$/.exec(String(handler ?? '')) ?? [];
-    if (!handlerModule || !handlerExport) {
-      throw new Error(`${logicalId}: Handler must look like index.handler, got ${JSON.stringify(handler)}`);
-    }
-    const { paths, from } = entryCandidates(logicalId, resource, codeUri, handlerModule);
-    const candidates = paths.map((path) => (isAbsolute(path) ? path : resolve(root, path)));
-    const entry = candidates.find((path) => existsSync(path));
-    const handlersRule = from === 'CodeUri' && entry !== undefined && candidates.indexOf(entry) < handlerExtensions.length;
-    return {
-      logicalId,
-      codeUri,
-      handler: String(handler),
-      handlerModule,
-      handlerExport,
-      entry: entry ?? candidates[0]!,
-      entryCandidates: candidates,
-      entryExists: entry !== undefined,
-      entryFromMetadata: from !== 'CodeUri',
-      entryFrom: from,
-      splitting: splittingOf(logicalId, resource),
-      runtime: p.Runtime ?? globals.Runtime,
-      architectures: p.Architectures ?? globals.Architectures ?? ['x86_64'],
-      // SAM's own defaults: 3 s and 128 MB.
-      timeout: number(p.Timeout ?? globals.Timeout, 3, `${logicalId}: Timeout`),
-      memorySize: number(p.MemorySize ?? globals.MemorySize, 128, `${logicalId}: MemorySize`),
-      environment: { ...(globals.Environment?.Variables ?? {}), ...(p.Environment?.Variables ?? {}) },
-      policies: Array.isArray(p.Policies) ? p.Policies : p.Policies === undefined ? [] : [p.Policies],
-      role: p.Role ?? globals.Role,
-      routes: routes.filter(([, id]) => id === logicalId).map(([key]) => key),
-      sqsEvents: [...sqsEventsOf(logicalId, p.Events, template), ...mappings.filter((m) => m.functionId === logicalId).map((m) => m.event)],
-      metadata: resource.Metadata ?? {},
-      ownBuild: from === 'BuildEntry' || handlersRule,
-    };
-  });
+  return resourcesOfType(template, 'AWS::Serverless::Function')
+    .filter(([id, r]) => unsupportedReason(id, r, globals) === undefined)
+    .map(([logicalId, resource]) => {
+      const p = resource.Properties ?? {};
+      const codeUri = p.CodeUri ?? globals.CodeUri;
+      if (typeof codeUri !== 'string' || codeUri === '') {
+        throw new Error(`${logicalId}: CodeUri must be a local folder such as dist/${logicalId.replace(/Function$/, '').toLowerCase()}/`);
+      }
+      const handler = p.Handler ?? globals.Handler;
+      const [, handlerModule, handlerExport] = /^(.+)\.([A-Za-z_$][\w$]*)$/.exec(String(handler ?? '')) ?? [];
+      if (!handlerModule || !handlerExport) {
+        throw new Error(`${logicalId}: Handler must look like index.handler, got ${JSON.stringify(handler)}`);
+      }
+      const { paths, from } = entryCandidates(logicalId, resource, codeUri, handlerModule);
+      const candidates = paths.map((path) => (isAbsolute(path) ? path : resolve(root, path)));
+      const entry = candidates.find((path) => existsSync(path));
+      const handlersRule = from === 'CodeUri' && entry !== undefined && candidates.indexOf(entry) < handlerExtensions.length;
+      return {
+        logicalId,
+        codeUri,
+        handler: String(handler),
+        handlerModule,
+        handlerExport,
+        entry: entry ?? candidates[0]!,
+        entryCandidates: candidates,
+        entryExists: entry !== undefined,
+        entryFromMetadata: from !== 'CodeUri',
+        entryFrom: from,
+        splitting: splittingOf(logicalId, resource),
+        runtime: p.Runtime ?? globals.Runtime,
+        architectures: p.Architectures ?? globals.Architectures ?? ['x86_64'],
+        // SAM's own defaults: 3 s and 128 MB.
+        timeout: number(p.Timeout ?? globals.Timeout, 3, `${logicalId}: Timeout`),
+        memorySize: number(p.MemorySize ?? globals.MemorySize, 128, `${logicalId}: MemorySize`),
+        environment: { ...(globals.Environment?.Variables ?? {}), ...(p.Environment?.Variables ?? {}) },
+        policies: Array.isArray(p.Policies) ? p.Policies : p.Policies === undefined ? [] : [p.Policies],
+        role: p.Role ?? globals.Role,
+        routes: routes.filter(([, id]) => id === logicalId).map(([key]) => key),
+        sqsEvents: [...sqsEventsOf(logicalId, p.Events, template), ...mappings.filter((m) => m.functionId === logicalId).map((m) => m.event)],
+        metadata: resource.Metadata ?? {},
+        ownBuild: from === 'BuildEntry' || handlersRule,
+      };
+    });
 };
 
 const sqsEventsOf = (logicalId: string, events: unknown, template: Template): SqsEventSpec[] => {
   if (events === undefined || events === null) return [];
   if (typeof events !== 'object' || Array.isArray(events)) throw new Error(`${logicalId}: Events must be a mapping`);
-  return Object.entries(events as Record<string, any>).filter(([, e]) => e?.Type === 'SQS').map(([name, event]) => {
-    const p = event.Properties ?? {};
-    const at = `${logicalId}.Events.${name}`;
-    const queue = targetOf(p.Queue);
-    if (!queue || template.Resources[queue]?.Type !== 'AWS::SQS::Queue') {
-      throw new Error(`${at}: Queue must point at an AWS::SQS::Queue of this template (!GetAtt Queue.Arn), got ${JSON.stringify(p.Queue)}`);
-    }
-    if (p.FunctionResponseTypes !== undefined && !Array.isArray(p.FunctionResponseTypes)) throw new Error(`${at}: FunctionResponseTypes must be a list`);
-    return { name, queue, ...pollerSettings(p, at) };
-  });
+  return Object.entries(events as Record<string, any>)
+    .filter(([, e]) => e?.Type === 'SQS')
+    .map(([name, event]) => {
+      const p = event.Properties ?? {};
+      const at = `${logicalId}.Events.${name}`;
+      const queue = targetOf(p.Queue);
+      if (!queue || template.Resources[queue]?.Type !== 'AWS::SQS::Queue') {
+        throw new Error(`${at}: Queue must point at an AWS::SQS::Queue of this template (!GetAtt Queue.Arn), got ${JSON.stringify(p.Queue)}`);
+      }
+      if (p.FunctionResponseTypes !== undefined && !Array.isArray(p.FunctionResponseTypes)) throw new Error(`${at}: FunctionResponseTypes must be a list`);
+      return { name, queue, ...pollerSettings(p, at) };
+    });
 };
 
 /** The poller's settings, as a SAM SQS event and an AWS::Lambda::EventSourceMapping both write them. */
@@ -140,7 +153,8 @@ const pollerSettings = (p: Record<string, any>, at: string): Omit<SqsEventSpec, 
   const concurrency = p.ScalingConfig?.MaximumConcurrency;
   return {
     batchSize: number(p.BatchSize, 10, `${at}: BatchSize`),
-    batchingWindowSeconds: p.MaximumBatchingWindowInSeconds === undefined ? 0 : number(p.MaximumBatchingWindowInSeconds, 0, `${at}: MaximumBatchingWindowInSeconds`),
+    batchingWindowSeconds:
+      p.MaximumBatchingWindowInSeconds === undefined ? 0 : number(p.MaximumBatchingWindowInSeconds, 0, `${at}: MaximumBatchingWindowInSeconds`),
     reportBatchItemFailures: types.includes('ReportBatchItemFailures'),
     maximumConcurrency: concurrency === undefined ? undefined : number(concurrency, 0, `${at}: ScalingConfig.MaximumConcurrency`),
     enabled: p.Enabled !== false,

@@ -44,8 +44,7 @@ const resolveValue = (value: unknown, refs: Record<string, string>, at: string):
     if (typeof text !== 'string') throw new Error(`Fn::Sub at ${at} needs a string`);
     const local = resolveIntrinsics(vars ?? {}, refs, `${at}.Fn::Sub[1]`) as Record<string, string>;
     // ${!Literal} is CloudFormation's escape for a literal ${Literal}.
-    return text.replace(/\$\{(!?)([^}]+)\}/g, (_, bang: string, name: string) =>
-      bang ? `\${${name}}` : local[name] ?? lookup(name, refs, at));
+    return text.replace(/\$\{(!?)([^}]+)\}/g, (_, bang: string, name: string) => (bang ? `\${${name}}` : (local[name] ?? lookup(name, refs, at))));
   }
   if (entries.length === 1 && key === 'Fn::Join') {
     const [separator, parts] = arg as [string, unknown[]];
@@ -59,8 +58,10 @@ const resolveValue = (value: unknown, refs: Record<string, string>, at: string):
 
 /** A function's environment as Lambda would see it: every value resolved and a string. */
 export const resolveEnvironment = (fn: FunctionSpec, refs: Record<string, string>): Record<string, string> =>
-  Object.fromEntries(Object.entries(fn.environment)
-    .map(([name, value]) => [name, resolveIntrinsics(value, refs, `${fn.logicalId}.Environment.Variables.${name}`)])
-    // `!Ref AWS::NoValue` (through Fn::If) leaves the variable unset, as CloudFormation does.
-    .filter(([, value]) => value !== undefined)
-    .map(([name, value]) => [name, String(value)]));
+  Object.fromEntries(
+    Object.entries(fn.environment)
+      .map(([name, value]) => [name, resolveIntrinsics(value, refs, `${fn.logicalId}.Environment.Variables.${name}`)])
+      // `!Ref AWS::NoValue` (through Fn::If) leaves the variable unset, as CloudFormation does.
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => [name, String(value)]),
+  );

@@ -35,7 +35,9 @@ export const loadTemplate = (path: string): Template => {
     text = readFileSync(absolute, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error(`No template at ${absolute}: ws-outbox reads a SAM template (template.yaml in the working folder by default; pass --template <file> for another)`);
+      throw new Error(
+        `No template at ${absolute}: ws-outbox reads a SAM template (template.yaml in the working folder by default; pass --template <file> for another)`,
+      );
     }
     throw new Error(`Cannot read the template ${absolute}: ${(error as Error).message}`);
   }

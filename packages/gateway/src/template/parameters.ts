@@ -10,8 +10,10 @@ export const parseParameterOverrides = (args: string | string[]): Record<string,
   const text = Array.isArray(args) ? args.join(' ') : args;
   // A token: runs of unquoted non-space text and quoted strings, glued together.
   const tokens = text.match(/(?:[^\s"']+|"(?:[^"\\]|\\.)*"|'[^']*')+/g) ?? [];
-  const unquote = (value: string) => value.replace(/"((?:[^"\\]|\\.)*)"|'([^']*)'/g, (_, dq: string | undefined, sq: string | undefined) =>
-    dq !== undefined ? dq.replace(/\\(.)/g, '$1') : sq!);
+  const unquote = (value: string) =>
+    value.replace(/"((?:[^"\\]|\\.)*)"|'([^']*)'/g, (_, dq: string | undefined, sq: string | undefined) =>
+      dq !== undefined ? dq.replace(/\\(.)/g, '$1') : sq!,
+    );
   for (const token of tokens) {
     const long = /^ParameterKey=([^,]+),ParameterValue=(.*)$/s.exec(token);
     const [key, value] = long ? [long[1]!, long[2]!] : [token.slice(0, token.indexOf('=')), token.slice(token.indexOf('=') + 1)];

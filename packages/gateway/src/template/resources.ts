@@ -48,8 +48,10 @@ const simpleTableSpec = ([logicalId, resource]: [string, Resource]): TableSpec =
 };
 
 /** Every AWS::DynamoDB::Table and AWS::Serverless::SimpleTable of the template, in template order. */
-export const tablesOf = (template: Template): TableSpec[] => resourcesOfType(template, 'AWS::DynamoDB::Table', 'AWS::Serverless::SimpleTable')
-  .map((entry) => (entry[1].Type === 'AWS::Serverless::SimpleTable' ? simpleTableSpec(entry) : tableSpec(entry)));
+export const tablesOf = (template: Template): TableSpec[] =>
+  resourcesOfType(template, 'AWS::DynamoDB::Table', 'AWS::Serverless::SimpleTable').map((entry) =>
+    entry[1].Type === 'AWS::Serverless::SimpleTable' ? simpleTableSpec(entry) : tableSpec(entry),
+  );
 
 /** The resource types that are DynamoDB tables (what `!Ref` gives the table name of). */
 export const tableTypes = ['AWS::DynamoDB::Table', 'AWS::Serverless::SimpleTable'];
@@ -57,7 +59,8 @@ export const tableTypes = ['AWS::DynamoDB::Table', 'AWS::Serverless::SimpleTable
 /** The template's one DynamoDB table (for templates that must have exactly one). */
 export const tableOf = (template: Template): TableSpec => {
   const tables = tablesOf(template);
-  if (tables.length !== 1) throw new Error(`Expected exactly one AWS::DynamoDB::Table (or AWS::Serverless::SimpleTable) in the template, found ${tables.length}`);
+  if (tables.length !== 1)
+    throw new Error(`Expected exactly one AWS::DynamoDB::Table (or AWS::Serverless::SimpleTable) in the template, found ${tables.length}`);
   return tables[0]!;
 };
 
@@ -72,16 +75,19 @@ const createTableKeys = ['AttributeDefinitions', 'KeySchema', 'BillingMode', 'Pr
  */
 export const createTableInput = (table: TableSpec, tableName: string, resolve: (value: unknown, at: string) => unknown = (v) => v): Record<string, unknown> => {
   const input: Record<string, unknown> = { TableName: tableName };
-  for (const key of createTableKeys) if (table.properties[key] !== undefined) input[key] = resolve(table.properties[key], `${table.logicalId}.Properties.${key}`);
+  for (const key of createTableKeys)
+    if (table.properties[key] !== undefined) input[key] = resolve(table.properties[key], `${table.logicalId}.Properties.${key}`);
   // CloudFormation hands capacities over as the numbers the schema says, whatever a parameter's
   // `!Ref` (always a string) gave; DynamoDB wants numbers.
-  const capacities = (throughput: unknown) => (throughput !== null && typeof throughput === 'object'
-    ? Object.fromEntries(Object.entries(throughput).map(([k, v]) => [k, /CapacityUnits$/.test(k) ? Number(v) : v]))
-    : throughput);
+  const capacities = (throughput: unknown) =>
+    throughput !== null && typeof throughput === 'object'
+      ? Object.fromEntries(Object.entries(throughput).map(([k, v]) => [k, /CapacityUnits$/.test(k) ? Number(v) : v]))
+      : throughput;
   if (input.ProvisionedThroughput !== undefined) input.ProvisionedThroughput = capacities(input.ProvisionedThroughput);
   if (Array.isArray(input.GlobalSecondaryIndexes)) {
     input.GlobalSecondaryIndexes = input.GlobalSecondaryIndexes.map((index: Record<string, unknown>) =>
-      (index.ProvisionedThroughput === undefined ? index : { ...index, ProvisionedThroughput: capacities(index.ProvisionedThroughput) }));
+      index.ProvisionedThroughput === undefined ? index : { ...index, ProvisionedThroughput: capacities(index.ProvisionedThroughput) },
+    );
   }
   return input;
 };

@@ -33,14 +33,18 @@ const recorded = async (kind: string, connectionId: string): Promise<any> => {
   return event;
 };
 
-const refusal = (query: string) => TestClient.open(`${gateway.wsUrl}${query}`).then(
-  (client) => { client.close(); throw new Error('the upgrade was accepted'); },
-  (error: { status?: number; body?: string }) => error,
-);
+const refusal = (query: string) =>
+  TestClient.open(`${gateway.wsUrl}${query}`).then(
+    (client) => {
+      client.close();
+      throw new Error('the upgrade was accepted');
+    },
+    (error: { status?: number; body?: string }) => error,
+  );
 
 describe('$connect', () => {
   test('a non-2xx rejects the upgrade and the client sees that status and body', async () => {
-    const error = await refusal('?name=' + encodeURIComponent('bad<name>'));
+    const error = await refusal(`?name=${encodeURIComponent('bad<name>')}`);
     expect(error.status).toBe(400);
     expect(JSON.parse(error.body!)).toEqual({ message: 'invalid name' });
   });
@@ -60,8 +64,12 @@ describe('$connect', () => {
     await client.close(4000);
     const connect = await recorded('connect-events', id);
     expect(connect.headers).toMatchObject({
-      'X-Custom': 'yes', 'User-Agent': 'rules-test', 'Sec-WebSocket-Version': '13',
-      'X-Forwarded-For': '127.0.0.1', 'X-Forwarded-Port': String(gateway.port), 'X-Forwarded-Proto': 'http',
+      'X-Custom': 'yes',
+      'User-Agent': 'rules-test',
+      'Sec-WebSocket-Version': '13',
+      'X-Forwarded-For': '127.0.0.1',
+      'X-Forwarded-Port': String(gateway.port),
+      'X-Forwarded-Proto': 'http',
       'X-Amzn-Trace-Id': expect.stringMatching(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/),
     });
     expect(connect.multiValueHeaders['X-Custom']).toEqual(['yes']);
@@ -69,12 +77,19 @@ describe('$connect', () => {
     expect(connect.multiValueQueryStringParameters).toEqual({ name: ['record'], tag: ['a', 'b'] });
     expect(connect.isBase64Encoded).toBe(false);
     expect(connect.requestContext).toMatchObject({
-      routeKey: '$connect', eventType: 'CONNECT', connectionId: id, stage: 'local', apiId: 'localapi01',
+      routeKey: '$connect',
+      eventType: 'CONNECT',
+      connectionId: id,
+      stage: 'local',
+      apiId: 'localapi01',
       identity: { sourceIp: '127.0.0.1', userAgent: 'rules-test' },
     });
     const disconnect = await recorded('disconnect-events', id);
     expect(disconnect.requestContext).toMatchObject({
-      routeKey: '$disconnect', eventType: 'DISCONNECT', connectionId: id, disconnectStatusCode: 4000,
+      routeKey: '$disconnect',
+      eventType: 'DISCONNECT',
+      connectionId: id,
+      disconnectStatusCode: 4000,
       connectedAt: connect.requestContext.connectedAt,
     });
   });
@@ -84,20 +99,31 @@ describe('$connect', () => {
     client.send(JSON.stringify({ action: 'nothing-routes-this' }));
     const [echo] = await client.waitFor((d) => d?.event);
     expect(echo.event.requestContext).toMatchObject({
-      routeKey: '$default', eventType: 'MESSAGE', messageDirection: 'IN', stage: 'local', apiId: 'localapi01',
-      connectionId: expect.stringMatching(/^[A-Za-z0-9+/]{15}=$/), messageId: expect.any(String), requestId: expect.any(String),
-      connectedAt: expect.any(Number), requestTimeEpoch: expect.any(Number),
+      routeKey: '$default',
+      eventType: 'MESSAGE',
+      messageDirection: 'IN',
+      stage: 'local',
+      apiId: 'localapi01',
+      connectionId: expect.stringMatching(/^[A-Za-z0-9+/]{15}=$/),
+      messageId: expect.any(String),
+      requestId: expect.any(String),
+      connectedAt: expect.any(Number),
+      requestTimeEpoch: expect.any(Number),
       requestTime: expect.stringMatching(/^\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000$/),
-      identity: { sourceIp: '127.0.0.1' }, domainName: 'localapi01.execute-api.us-east-1.amazonaws.com',
+      identity: { sourceIp: '127.0.0.1' },
+      domainName: 'localapi01.execute-api.us-east-1.amazonaws.com',
     });
     expect(echo.event.isBase64Encoded).toBe(false);
     expect(echo.event.body).toBe('{"action":"nothing-routes-this"}');
     // The function ran with the template's environment, intrinsics resolved; no endpoint variable
     // is set (the template's empty ones stay empty): it reaches AWS's host names, as in AWS.
     expect(echo.env).toEqual({
-      TABLE_NAME: gateway.tableName, TABLE_ARN: `arn:aws:dynamodb:us-east-1:123456789012:table/${gateway.tableName}`,
-      GREETING: 'hello from us-east-1', AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_DYNAMODB: '', AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: '',
+      TABLE_NAME: gateway.tableName,
+      TABLE_ARN: `arn:aws:dynamodb:us-east-1:123456789012:table/${gateway.tableName}`,
+      GREETING: 'hello from us-east-1',
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_DYNAMODB: '',
+      AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI: '',
     });
     expect(echo.context).toMatchObject({ functionName: 'EchoFunction', awsRequestId: expect.any(String) });
     expect(echo.context.remainingMs).toBeGreaterThan(0);
@@ -113,7 +139,7 @@ describe('$connect', () => {
 
   test('a post to the connection during $connect is 410: it does not exist yet', async () => {
     // The registry only learns the id once $connect has succeeded: a refused one never appears.
-    const error = await refusal('?name=' + encodeURIComponent('no way!'));
+    const error = await refusal(`?name=${encodeURIComponent('no way!')}`);
     expect(error.status).toBe(400);
     const refused = reports.filter((r) => r.route === '$connect' && r.statusCode === 400).at(-1)!;
     const res = await signedConnectionsFetch(gateway.managementEndpoint, refused.connectionId, 'GET');

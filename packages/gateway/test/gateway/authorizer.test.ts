@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
 import type { InvocationReport } from '../../src/websocket-api.ts';
-import { TestClient, eventually, expectedNoise, recordedEvent, sleep } from './support.ts';
+import { TestClient, expectedNoise, recordedEvent, sleep } from './support.ts';
 
 // The failing-authorizer tests make the gateway log 500s; they are labelled as expected.
 const noise = () => expectedNoise('authorizer.test.ts makes authorizers fail on purpose');
@@ -33,10 +33,14 @@ const headers = { 'X-Client': 'auth-test' };
 let tags = 0;
 const tag = () => `t${++tags}`;
 
-const refusal = (gw: Gateway, query: string, h: Record<string, string> = headers) => TestClient.open(`${gw.wsUrl}${query}`, { headers: h }).then(
-  (client) => { client.close(); throw new Error('the upgrade was accepted'); },
-  (error: { status?: number; body?: string }) => error,
-);
+const refusal = (gw: Gateway, query: string, h: Record<string, string> = headers) =>
+  TestClient.open(`${gw.wsUrl}${query}`, { headers: h }).then(
+    (client) => {
+      client.close();
+      throw new Error('the upgrade was accepted');
+    },
+    (error: { status?: number; body?: string }) => error,
+  );
 
 describe('identity sources', () => {
   test('a missing or empty identity source is 401, and the authorizer never runs', async () => {
@@ -127,7 +131,12 @@ test('the authorizer is a Lambda like the others: frozen when it returns, so its
 
 describe('a raw AWS::ApiGatewayV2::Authorizer on the $connect route', () => {
   test('runs the same way: 401 without its identity source, 403 on Deny, context on the routes when allowed', async () => {
-    expect(raw.model.authorizer).toMatchObject({ kind: 'lambda', functionId: 'AuthorizerFunction', identitySources: ['route.request.querystring.mode'], name: 'raw-authorizer' });
+    expect(raw.model.authorizer).toMatchObject({
+      kind: 'lambda',
+      functionId: 'AuthorizerFunction',
+      identitySources: ['route.request.querystring.mode'],
+      name: 'raw-authorizer',
+    });
     expect((await refusal(raw, '', {})).status).toBe(401);
     expect((await refusal(raw, '?mode=deny', {})).status).toBe(403);
     const client = await TestClient.open(`${raw.wsUrl}?mode=allow&user=raw-user`);

@@ -27,9 +27,13 @@ const connectionIds = async (): Promise<string[]> => (await connectionRows(db, g
 beforeAll(async () => {
   outdir = mkdtempSync(join(tmpdir(), 'gw-race-'));
   gateway = await startGateway({ template: 'test/fixtures/template.yaml', port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined, outdir });
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({
-    endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-  }));
+  db = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      endpoint: gateway.dynamodbEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    }),
+  );
 }, 90_000);
 
 afterAll(async () => {

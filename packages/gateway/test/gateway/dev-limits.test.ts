@@ -16,7 +16,11 @@ const { NODE_OPTIONS: _jest, ...env } = process.env;
 const dev = ['--conditions=ws-outbox-source', 'packages/gateway/src/cli.ts', 'dev', '--no-limits', '--no-watch'];
 
 test('IDLE_TIMEOUT_SECONDS closes a silent client (1001); MAX_CONNECTION_SECONDS closes a busy one', async () => {
-  const child = spawn(process.execPath, dev, { cwd: root, env: { ...env, PORT: '0', DYNAMODB_PORT: '0', IDLE_TIMEOUT_SECONDS: '1', MAX_CONNECTION_SECONDS: '3' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, dev, {
+    cwd: root,
+    env: { ...env, PORT: '0', DYNAMODB_PORT: '0', IDLE_TIMEOUT_SECONDS: '1', MAX_CONNECTION_SECONDS: '3' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c));
@@ -40,7 +44,12 @@ test('IDLE_TIMEOUT_SECONDS closes a silent client (1001); MAX_CONNECTION_SECONDS
 }, 120_000);
 
 test('a bad value stops dev with a message naming the variable', () => {
-  const run = spawnSync(process.execPath, dev, { cwd: root, env: { ...env, PORT: '0', DYNAMODB_PORT: '0', IDLE_TIMEOUT_SECONDS: '0' }, encoding: 'utf8', timeout: 30_000 });
+  const run = spawnSync(process.execPath, dev, {
+    cwd: root,
+    env: { ...env, PORT: '0', DYNAMODB_PORT: '0', IDLE_TIMEOUT_SECONDS: '0' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   expect(run.status).not.toBe(0);
   expect(run.stderr).toContain('IDLE_TIMEOUT_SECONDS must be a whole number of seconds (1 or more), got "0"');
 });

@@ -15,7 +15,12 @@ import { TestClient, eventually, signedFetch, sleep } from './support.ts';
 
 const quiet = process.env.GATEWAY_LOG === undefined;
 const lines: string[] = [];
-const logger = createLogger({ write: (text) => { lines.push(text); if (!quiet) process.stderr.write(text); } });
+const logger = createLogger({
+  write: (text) => {
+    lines.push(text);
+    if (!quiet) process.stderr.write(text);
+  },
+});
 let gateway: Gateway;
 const reports: InvocationReport[] = [];
 const clients: TestClient[] = [];
@@ -37,13 +42,20 @@ const open = async (query = '', headers: Record<string, string> = {}) => {
 };
 
 /** A raw upgrade request; resolves with the status line's code (or 'closed' when the socket closed unanswered). */
-const rawUpgrade = (headers: Record<string, string>, method = 'GET', path = '/'): Promise<number | 'closed'> => new Promise((resolve) => {
-  const req = request({ host: '127.0.0.1', port: gateway.port, path, method, headers: { Connection: 'Upgrade', Upgrade: 'websocket', ...headers } });
-  req.on('response', (res) => { res.resume(); resolve(res.statusCode!); });
-  req.on('upgrade', (res, socket) => { socket.destroy(); resolve(res.statusCode!); });
-  req.on('error', () => resolve('closed'));
-  req.end();
-});
+const rawUpgrade = (headers: Record<string, string>, method = 'GET', path = '/'): Promise<number | 'closed'> =>
+  new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port: gateway.port, path, method, headers: { Connection: 'Upgrade', Upgrade: 'websocket', ...headers } });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode!);
+    });
+    req.on('error', () => resolve('closed'));
+    req.end();
+  });
 
 const goodKey = 'dGhlIHNhbXBsZSBub25jZQ==';
 const connects = () => reports.filter((r) => r.route === '$connect').length;
@@ -79,22 +91,47 @@ describe('bad input', () => {
 
   test('20 clients that hang up during $connect: every $connect that succeeded gets its $disconnect', async () => {
     const before = new Set(reports.map((r) => r.connectionId));
-    await Promise.all(Array.from({ length: 20 }, () => new Promise<void>((resolve) => {
-      const socket = connect(gateway.port, '127.0.0.1', () => {
-        socket.write([
-          'GET /?delay=400 HTTP/1.1', `Host: 127.0.0.1:${gateway.port}`, 'Connection: Upgrade', 'Upgrade: websocket',
-          `Sec-WebSocket-Key: ${goodKey}`, 'Sec-WebSocket-Version: 13', '', '',
-        ].join('\r\n'));
-        setTimeout(() => { socket.destroy(); resolve(); }, 100);
-      });
-      socket.on('error', () => resolve());
-    })));
+    await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<void>((resolve) => {
+            const socket = connect(gateway.port, '127.0.0.1', () => {
+              socket.write(
+                [
+                  'GET /?delay=400 HTTP/1.1',
+                  `Host: 127.0.0.1:${gateway.port}`,
+                  'Connection: Upgrade',
+                  'Upgrade: websocket',
+                  `Sec-WebSocket-Key: ${goodKey}`,
+                  'Sec-WebSocket-Version: 13',
+                  '',
+                  '',
+                ].join('\r\n'),
+              );
+              setTimeout(() => {
+                socket.destroy();
+                resolve();
+              }, 100);
+            });
+            socket.on('error', () => resolve());
+          }),
+      ),
+    );
     const mine = () => reports.filter((r) => !before.has(r.connectionId));
     await eventually(() => mine().filter((r) => r.route === '$connect').length === 20, 'the 20 $connects returned');
-    const connected = mine().filter((r) => r.route === '$connect' && r.statusCode === 200).map((r) => r.connectionId).sort();
+    const connected = mine()
+      .filter((r) => r.route === '$connect' && r.statusCode === 200)
+      .map((r) => r.connectionId)
+      .sort();
     expect(connected).toHaveLength(20);
     await eventually(() => mine().filter((r) => r.route === '$disconnect').length === 20, 'each got its $disconnect');
-    expect(mine().filter((r) => r.route === '$disconnect').map((r) => r.connectionId).sort()).toEqual(connected);
+    expect(
+      mine()
+        .filter((r) => r.route === '$disconnect')
+        .map((r) => r.connectionId)
+        .sort(),
+    ).toEqual(connected);
   });
 });
 
@@ -123,8 +160,11 @@ describe('errors and endpoints', () => {
     // As `sam local`: AWS_SAM_LOCAL; the gateway's own settings are gone from the handler's view;
     // each instance has credentials of its own, STS-shaped.
     expect(reply.env).toEqual({
-      AWS_SAM_LOCAL: 'true', NODE_EXTRA_CA_CERTS: null, WS_OUTBOX_EGRESS: null,
-      AWS_ACCESS_KEY_ID: expect.stringMatching(/^ASIA[A-Z2-7]{16}$/), AWS_SESSION_TOKEN: 'set',
+      AWS_SAM_LOCAL: 'true',
+      NODE_EXTRA_CA_CERTS: null,
+      WS_OUTBOX_EGRESS: null,
+      AWS_ACCESS_KEY_ID: expect.stringMatching(/^ASIA[A-Z2-7]{16}$/),
+      AWS_SESSION_TOKEN: 'set',
     });
   });
 
@@ -133,8 +173,10 @@ describe('errors and endpoints', () => {
     client.send({ action: 'noperm' });
     await eventually(() => lines.some((l) => l.includes('NOPERM')), 'NoPermFunction logged the answer');
     const answer = lines.find((l) => l.includes('NOPERM'))!;
-    expect(answer).toContain('NOPERM ForbiddenException 403 User: arn:aws:sts::123456789012:assumed-role/NoPermFunctionRole/NoPermFunction '
-      + `is not authorized to perform: execute-api:ManageConnections on resource: arn:aws:execute-api:us-east-1:123456789012:localapi01/${gateway.stage}/POST/@connections/`);
+    expect(answer).toContain(
+      'NOPERM ForbiddenException 403 User: arn:aws:sts::123456789012:assumed-role/NoPermFunctionRole/NoPermFunction ' +
+        `is not authorized to perform: execute-api:ManageConnections on resource: arn:aws:execute-api:us-east-1:123456789012:localapi01/${gateway.stage}/POST/@connections/`,
+    );
     expect(lines.join('')).toContain('IAM: NoPermFunction (route noperm) may not execute-api:ManageConnections');
     expect(client.matching((d) => d === 'should not arrive')).toEqual([]);
   });
@@ -150,13 +192,21 @@ describe('backpressure', () => {
     // Stop reading: what the gateway writes piles up in the kernel's buffers, then in its own.
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
     const api = new ApiGatewayManagementApiClient({
-      endpoint: gateway.managementEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 1,
+      endpoint: gateway.managementEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      maxAttempts: 1,
     });
     const chunk = new Uint8Array(128 * 1024 - 1).fill(97);
     let error: (Error & { $metadata?: { httpStatusCode?: number } }) | undefined;
     let accepted = 0;
     for (let i = 0; i < 400 && !error; i++) {
-      await api.send(new PostToConnectionCommand({ ConnectionId: slowConnection, Data: chunk })).then(() => accepted++, (e: Error) => { error = e; });
+      await api.send(new PostToConnectionCommand({ ConnectionId: slowConnection, Data: chunk })).then(
+        () => accepted++,
+        (e: Error) => {
+          error = e;
+        },
+      );
     }
     expect(accepted).toBeGreaterThan(8); // 1 MiB held for it, after what the kernel took
     expect(error?.name).toBe('LimitExceededException');

@@ -23,13 +23,25 @@ const lines: string[] = [];
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gw-fanout-'));
   gateway = await startGateway({
-    template: 'test/fixtures/fanout-template.yaml', port: 0, dynamodbPort: 0, sqsPort: 0, outdir: join(dir, 'dist'),
+    template: 'test/fixtures/fanout-template.yaml',
+    port: 0,
+    dynamodbPort: 0,
+    sqsPort: 0,
+    outdir: join(dir, 'dist'),
     parameters: { CrashMarker: join(dir, 'crashed') },
     quiet: process.env.GATEWAY_LOG === undefined,
-    logger: { info: () => undefined, warn: () => undefined, error: () => undefined, loud: () => undefined, fn: (_prefix, line) => { lines.push(line); } },
+    logger: {
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+      loud: () => undefined,
+      fn: (_prefix, line) => {
+        lines.push(line);
+      },
+    },
   });
   gateway.events.on('event-source', (b: BatchReport) => batches.push(b));
-  for (let i = 0; i < 60; i += 10) clients.push(...await Promise.all(Array.from({ length: 10 }, () => TestClient.open(gateway.wsUrl))));
+  for (let i = 0; i < 60; i += 10) clients.push(...(await Promise.all(Array.from({ length: 10 }, () => TestClient.open(gateway.wsUrl)))));
 }, 90_000);
 
 afterAll(async () => {
@@ -46,11 +58,23 @@ test('a toAll spilled to the workers reaches every client; a worker killed half 
   // The killed invocation's message comes back after the queue's visibility timeout (3 s) and is
   // done then (its shard may have been delivered in full before the crash: it is redone anyway).
   const crashedRecord = () => batches.find((b) => b.status === 'error')?.records[0];
-  await eventually(() => crashedRecord() !== undefined && batches.some((b) => b.status === 'ok' && b.records.includes(crashedRecord()!)), 'the killed shard was retried', 20_000);
+  await eventually(
+    () => crashedRecord() !== undefined && batches.some((b) => b.status === 'ok' && b.records.includes(crashedRecord()!)),
+    'the killed shard was retried',
+    20_000,
+  );
   await eventually(() => Date.now() - lastBatchAt > 1000, 'the workers went quiet', 20_000);
 
   // The sender sent to a few itself and spilled the rest: one message per shard it did not finish.
-  const sent = lines.map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).filter(Boolean);
+  const sent = lines
+    .map((l) => {
+      try {
+        return JSON.parse(l);
+      } catch {
+        return undefined;
+      }
+    })
+    .filter(Boolean);
   const senderReport = sent.find((r) => r.msg === 'ws-outbox delivery report' && r.routeKey === 'shout');
   expect(senderReport.spilled).toBeGreaterThan(0);
   expect(senderReport.sent).toBeGreaterThanOrEqual(5);
@@ -69,7 +93,11 @@ test('a toAll spilled to the workers reaches every client; a worker killed half 
 
   // Everyone exactly once, but for what the killed invocation had posted (it posts one at a time
   // and died after its second): those two arrive twice, since the retry starts from the same cursor.
-  expect(copies().filter((n) => n !== 1).sort()).toEqual([2, 2]);
+  expect(
+    copies()
+      .filter((n) => n !== 1)
+      .sort(),
+  ).toEqual([2, 2]);
   expect(gateway.lateSends).toEqual([]);
 
   // Nothing reached the dead-letter queue.
@@ -81,5 +109,7 @@ test('a toAll spilled to the workers reaches every client; a worker killed half 
 
 let lastBatchAt = 0;
 beforeAll(() => {
-  gateway.events.on('event-source', () => { lastBatchAt = Date.now(); });
+  gateway.events.on('event-source', () => {
+    lastBatchAt = Date.now();
+  });
 });

@@ -19,11 +19,17 @@ const quiet = process.env.GATEWAY_LOG === undefined;
 /** A logger that keeps every line (and prints them with GATEWAY_LOG set). */
 const capture = () => {
   const lines: string[] = [];
-  const logger = createLogger({ write: (text) => { lines.push(text); if (!quiet) process.stderr.write(text); } });
+  const logger = createLogger({
+    write: (text) => {
+      lines.push(text);
+      if (!quiet) process.stderr.write(text);
+    },
+  });
   return { lines, logger };
 };
 
-const db = (gateway: Gateway) => new DynamoDBClient({ endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+const db = (gateway: Gateway) =>
+  new DynamoDBClient({ endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
 
 const tableItems = async (gateway: Gateway, table: string): Promise<number> => {
   const client = db(gateway);
@@ -51,7 +57,9 @@ describe('simple-chat: CommonJS, raw ApiGatewayV2, TableName parameter, Scan, ht
 
   test('routes from Join, Sub and GetAtt targets; the stage of its AWS::ApiGatewayV2::Stage; the table named by the parameter', async () => {
     expect(Object.fromEntries(gateway.model.routes)).toEqual({
-      $connect: 'OnConnectFunction', $disconnect: 'OnDisconnectFunction', sendmessage: 'SendMessageFunction',
+      $connect: 'OnConnectFunction',
+      $disconnect: 'OnDisconnectFunction',
+      sendmessage: 'SendMessageFunction',
     });
     expect(gateway.stage).toBe('Prod');
     expect(gateway.tableName).toBe('simplechat_connections');
@@ -80,7 +88,10 @@ describe('ts-rooms: ESM TypeScript, SAM esbuild metadata, parameters overridden,
 
   beforeAll(async () => {
     gateway = await startGateway({
-      template: 'test/fixtures/apps/ts-rooms/template.yaml', port: 0, dynamodbPort: 0, logger: log.logger,
+      template: 'test/fixtures/apps/ts-rooms/template.yaml',
+      port: 0,
+      dynamodbPort: 0,
+      logger: log.logger,
       parameters: { ConnectionsTableName: 'rooms_override', Greeting: 'hi there' },
     });
   }, 60_000);
@@ -114,21 +125,29 @@ describe('ts-rooms: ESM TypeScript, SAM esbuild metadata, parameters overridden,
     client.send({ type: 'peek' });
     const [answer] = await client.waitFor((d) => d?.error !== undefined || d?.item !== undefined);
     expect(answer).toEqual({
-      error: 'AccessDeniedException', status: 400,
-      message: 'User: arn:aws:sts::123456789012:assumed-role/PeekFunctionRole/PeekFunction is not authorized to perform: '
-        + 'dynamodb:GetItem on resource: arn:aws:dynamodb:us-east-1:123456789012:table/rooms_override '
-        + 'because no identity-based policy allows the dynamodb:GetItem action',
+      error: 'AccessDeniedException',
+      status: 400,
+      message:
+        'User: arn:aws:sts::123456789012:assumed-role/PeekFunctionRole/PeekFunction is not authorized to perform: ' +
+        'dynamodb:GetItem on resource: arn:aws:dynamodb:us-east-1:123456789012:table/rooms_override ' +
+        'because no identity-based policy allows the dynamodb:GetItem action',
     });
     const line = log.lines.find((l) => l.includes('IAM: PeekFunction'));
     expect(line).toContain('(route peek) may not dynamodb:GetItem on arn:aws:dynamodb:us-east-1:123456789012:table/rooms_override');
-    expect(line).toContain('Missing statement in its Policies:  - Statement: [{ Effect: Allow, Action: dynamodb:GetItem, Resource: arn:aws:dynamodb:us-east-1:123456789012:table/rooms_override }]');
+    expect(line).toContain(
+      'Missing statement in its Policies:  - Statement: [{ Effect: Allow, Action: dynamodb:GetItem, Resource: arn:aws:dynamodb:us-east-1:123456789012:table/rooms_override }]',
+    );
   });
 
   test('SQS: GetQueueUrl answers the AWS URL `!Ref` gives; SQSSendMessagePolicy allows the send, and nothing allows ReceiveMessage', async () => {
     const client = clients[1]!;
     client.send({ type: 'enqueue', text: 'job 1' });
     const [answer] = await client.waitFor((d) => d?.queueUrl !== undefined);
-    expect(answer).toEqual({ queueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/JobsQueue', sent: expect.any(String), received: { error: 'AccessDeniedException' } });
+    expect(answer).toEqual({
+      queueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/JobsQueue',
+      sent: expect.any(String),
+      received: { error: 'AccessDeniedException' },
+    });
     const sqs = sqsClientFor(gateway.sqsEndpoint!, 'us-east-1');
     try {
       const { Messages } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: gateway.queues.get('JobsQueue')!.url, WaitTimeSeconds: 1 }));

@@ -15,7 +15,10 @@ let gateway: Gateway;
 
 beforeAll(async () => {
   gateway = await startGateway({
-    template: 'test/fixtures/template.yaml', port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined,
+    template: 'test/fixtures/template.yaml',
+    port: 0,
+    dynamodbPort: 0,
+    quiet: process.env.GATEWAY_LOG === undefined,
     outdir: mkdtempSync(join(tmpdir(), 'gw-host-')),
   });
 }, 120_000);
@@ -29,7 +32,12 @@ const send = (port: number, host: string, options: { method?: string; path: stri
   new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: { host, ...options.headers } }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res
+        .setEncoding('utf8')
+        .on('data', (c: string) => {
+          body += c;
+        })
+        .on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     req.on('error', reject);
     req.end(options.body ?? '');
@@ -47,15 +55,24 @@ describe('Host names other than loopback and the emulated AWS hosts are refused 
     expect((await send(gateway.port, evil, { method: 'DELETE', path: '/@connections/abc' })).status).toBe(403);
     expect((await send(gateway.port, evil, { path: '/' })).status).toBe(403);
     const table = await send(dynamodbPort(), `rebind.attacker.example:${dynamodbPort()}`, {
-      method: 'POST', path: '/', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.ListTables' }, body: '{}',
+      method: 'POST',
+      path: '/',
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.ListTables' },
+      body: '{}',
     });
     expect(table.status).toBe(403);
     expect(table.body).not.toMatch(/TableNames/);
     // The socket: the upgrade is refused before the authorizer or $connect run.
     const refused = await new Promise<number>((resolve) => {
       const ws = new WebSocket(gateway.wsUrl, { headers: { host: evil, origin: 'http://rebind.attacker.example' } });
-      ws.on('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); ws.terminate(); });
-      ws.on('open', () => { resolve(101); ws.close(); });
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.on('open', () => {
+        resolve(101);
+        ws.close();
+      });
       ws.on('error', () => resolve(-1));
     });
     expect(refused).toBe(403);
@@ -82,7 +99,12 @@ describe('Host names other than loopback and the emulated AWS hosts are refused 
     const h = (host: string) => ({ headers: { host } });
     expect(hostNameOf(h('[::1]:3001'))).toBe('::1');
     expect(hostNameOf(h('LocalHost.:3001'))).toBe('localhost');
-    expect([isLoopbackName('127.8.9.10'), isLoopbackName('::1'), isLoopbackName('a.localhost'), isLoopbackName('localhost.attacker.example')]).toEqual([true, true, true, false]);
+    expect([isLoopbackName('127.8.9.10'), isLoopbackName('::1'), isLoopbackName('a.localhost'), isLoopbackName('localhost.attacker.example')]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
     expect(check.allows(h('dev.example.test:3001'))).toBe(true);
     expect(check.loopback(h('dev.example.test:3001'))).toBe(false);
     expect(check.allows(h('0.0.0.0:3001'))).toBe(false);
@@ -97,7 +119,9 @@ describe('@connections requires a SigV4 signature, as API Gateway does', () => {
     client.send(JSON.stringify({ action: 'join', room: `r-${method}` }));
     const [joined] = await client.waitFor((d) => d?.type === 'joined');
     const answer = await send(gateway.port, `127.0.0.1:${gateway.port}`, {
-      method, path: `/@connections/${encodeURIComponent(joined.connectionId)}`, body: method === 'POST' ? 'forged' : undefined,
+      method,
+      path: `/@connections/${encodeURIComponent(joined.connectionId)}`,
+      body: method === 'POST' ? 'forged' : undefined,
     });
     expect(answer.status).toBe(403);
     expect(answer.headers['x-amzn-errortype']).toBe('MissingAuthenticationTokenException');
@@ -109,7 +133,12 @@ describe('@connections requires a SigV4 signature, as API Gateway does', () => {
   });
 
   test('a header that is not SigV4: 403 IncompleteSignatureException', async () => {
-    const answer = await send(gateway.port, `127.0.0.1:${gateway.port}`, { method: 'POST', path: '/@connections/whoever', headers: { authorization: 'Bearer abc' }, body: 'hi' });
+    const answer = await send(gateway.port, `127.0.0.1:${gateway.port}`, {
+      method: 'POST',
+      path: '/@connections/whoever',
+      headers: { authorization: 'Bearer abc' },
+      body: 'hi',
+    });
     expect(answer.status).toBe(403);
     expect(answer.headers['x-amzn-errortype']).toBe('IncompleteSignatureException');
   });

@@ -24,8 +24,14 @@ const sqsHost = `sqs.${region}.amazonaws.com`;
 const dynamoHost = `dynamodb.${region}.amazonaws.com`;
 const queueUrl = (name: string) => `https://${sqsHost}/${account}/${name}`;
 const table = (name: string) => ({
-  logicalId: name, tableName: name,
-  definition: { TableName: name, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' },
+  logicalId: name,
+  tableName: name,
+  definition: {
+    TableName: name,
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+    BillingMode: 'PAY_PER_REQUEST',
+  },
 });
 
 let sqs: LocalSqs;
@@ -44,24 +50,43 @@ const agent = () => {
   return a;
 };
 const credentials = () => ({ accessKeyId: fn.accessKeyId, secretAccessKey: fn.secretAccessKey, sessionToken: fn.sessionToken });
-const sqsClient = () => new SQSClient({ region, endpoint: `https://${sqsHost}`, credentials: credentials(), requestHandler: new NodeHttpHandler({ httpsAgent: agent() }), maxAttempts: 1 });
+const sqsClient = () =>
+  new SQSClient({
+    region,
+    endpoint: `https://${sqsHost}`,
+    credentials: credentials(),
+    requestHandler: new NodeHttpHandler({ httpsAgent: agent() }),
+    maxAttempts: 1,
+  });
 
 /** A raw request over TLS to an AWS host name (no SDK): what a function can write by hand. */
 const raw = (host: string, options: { method?: string; path?: string; headers?: Record<string, string>; body?: string }) =>
   new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = request({ host, method: options.method ?? 'POST', path: options.path ?? '/', headers: { host, ...options.headers }, agent: agent() }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => { body += c; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res
+        .setEncoding('utf8')
+        .on('data', (c: string) => {
+          body += c;
+        })
+        .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
     req.end(options.body ?? '');
   });
 
 /** A SigV4-looking Authorization header with the function's own key id (fronts read the key, dynalite and fauxqs never check the signature). */
-const signedBy = (key: string) => ({ authorization: `AWS4-HMAC-SHA256 Credential=${key}/20260101/${region}/sqs/aws4_request, SignedHeaders=host, Signature=00`, 'x-amz-date': '20260101T000000Z' });
+const signedBy = (key: string) => ({
+  authorization: `AWS4-HMAC-SHA256 Credential=${key}/20260101/${region}/sqs/aws4_request, SignedHeaders=host, Signature=00`,
+  'x-amz-date': '20260101T000000Z',
+});
 
 beforeAll(async () => {
-  sqs = await startSqs({ port: 0, region, queues: ['Q', 'OtherQ'].map((logicalId) => ({ logicalId, properties: {}, deadLetterQueue: undefined, maxReceiveCount: undefined })) });
+  sqs = await startSqs({
+    port: 0,
+    region,
+    queues: ['Q', 'OtherQ'].map((logicalId) => ({ logicalId, properties: {}, deadLetterQueue: undefined, maxReceiveCount: undefined })),
+  });
   dynamo = await startDynamo({ port: 0, region, tables: [table('Table'), table('OtherTable')] });
   const identities = new Identities();
   fn = identities.issue('Fn', 'ws-outbox-local-Fn', 1);
@@ -70,14 +95,34 @@ beforeAll(async () => {
     { Effect: 'Allow', Action: ['dynamodb:*'], Resource: [`arn:aws:dynamodb:${region}:${account}:table/Table`] },
   ];
   const iam = createIamCheck({
-    enabled: true, identities, policyOf: () => ({ statements, unknown: [] }) as never, accountId: account, ledger: new InvocationLedger(),
-    log: { error: (line: string) => { lines.push(line); } },
+    enabled: true,
+    identities,
+    policyOf: () => ({ statements, unknown: [] }) as never,
+    accountId: account,
+    ledger: new InvocationLedger(),
+    log: {
+      error: (line: string) => {
+        lines.push(line);
+      },
+    },
   });
   const sqsFront = createSqsFront({ upstream: sqs.endpoint, iam, region, accountId: account });
   const dynamoFront = createDynamoFront({ upstream: dynamo.endpoint, iam, region, accountId: account });
-  closeFronts = () => { sqsFront.close(); dynamoFront.close(); };
+  closeFronts = () => {
+    sqsFront.close();
+    dynamoFront.close();
+  };
   ca = await createLocalCa([sqsHost, dynamoHost]);
-  front = await startAwsFront(ca, new Map<string, HostHandler>([[sqsHost, sqsFront.handle], [dynamoHost, dynamoFront.handle]]), (error) => { lines.push(`front error: ${error.message}`); });
+  front = await startAwsFront(
+    ca,
+    new Map<string, HostHandler>([
+      [sqsHost, sqsFront.handle],
+      [dynamoHost, dynamoFront.handle],
+    ]),
+    (error) => {
+      lines.push(`front error: ${error.message}`);
+    },
+  );
   // Something to read in the forbidden places.
   await sqs.client().send(new SendMessageCommand({ QueueUrl: sqs.queues.get('OtherQ')!.url, MessageBody: 'secret' }));
   const admin = new DynamoDBClient({ region, endpoint: dynamo.endpoint, credentials: localCredentials });
@@ -94,14 +139,18 @@ afterAll(async () => {
 describe('the SQS front reads a request as fauxqs does', () => {
   it('allows what the policy allows: SendMessage to Q through the SDK', async () => {
     const client = sqsClient();
-    await expect(client.send(new SendMessageCommand({ QueueUrl: queueUrl('Q'), MessageBody: 'fine' }))).resolves.toMatchObject({ MessageId: expect.any(String) });
+    await expect(client.send(new SendMessageCommand({ QueueUrl: queueUrl('Q'), MessageBody: 'fine' }))).resolves.toMatchObject({
+      MessageId: expect.any(String),
+    });
     client.destroy();
   });
 
   it('`<Q url>?x=/OtherQ` (fauxqs uses the last path segment) is checked as OtherQ, and refused, even through SendMessageCommand', async () => {
     const client = sqsClient();
-    await expect(client.send(new SendMessageCommand({ QueueUrl: `${queueUrl('Q')}?x=/OtherQ`, MessageBody: 'sneaky' })))
-      .rejects.toMatchObject({ name: 'AccessDeniedException', message: expect.stringContaining(`sqs:SendMessage on resource: arn:aws:sqs:${region}:${account}:OtherQ`) });
+    await expect(client.send(new SendMessageCommand({ QueueUrl: `${queueUrl('Q')}?x=/OtherQ`, MessageBody: 'sneaky' }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+      message: expect.stringContaining(`sqs:SendMessage on resource: arn:aws:sqs:${region}:${account}:OtherQ`),
+    });
     client.destroy();
     expect(lines.at(-1)).toMatch(/IAM: ws-outbox-local-Fn .* may not sqs:SendMessage on arn:aws:sqs:us-east-1:123456789012:OtherQ/);
   });
@@ -110,11 +159,16 @@ describe('the SQS front reads a request as fauxqs does', () => {
     ['SendMessageAmazonSQS.', { QueueUrl: queueUrl('OtherQ'), MessageBody: 'sneaky' }],
     ['ReceiveMessageAmazonSQS.', { QueueUrl: queueUrl('OtherQ') }],
   ])('X-Amz-Target %s (an empty operation to a check that splits on the last dot) is refused, naming the function', async (target, body) => {
-    const answer = await raw(sqsHost, { headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': target, ...signedBy(fn.accessKeyId) }, body: JSON.stringify(body) });
+    const answer = await raw(sqsHost, {
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': target, ...signedBy(fn.accessKeyId) },
+      body: JSON.stringify(body),
+    });
     expect(answer.status).toBe(400);
     expect(answer.body).toMatch(/AccessDeniedException/);
     expect(answer.body).not.toMatch(/secret|MessageId/);
-    expect(lines.at(-1)).toMatch(new RegExp(`IAM: ws-outbox-local-Fn \\(route -\\) sent SQS a request it cannot check \\(unknown action "${target}"\\): refused`));
+    expect(lines.at(-1)).toMatch(
+      new RegExp(`IAM: ws-outbox-local-Fn \\(route -\\) sent SQS a request it cannot check \\(unknown action "${target}"\\): refused`),
+    );
     // Nothing left OtherQ, nothing arrived there.
     const left = await sqs.client().send(new ReceiveMessageCommand({ QueueUrl: sqs.queues.get('OtherQ')!.url, VisibilityTimeout: 0, MaxNumberOfMessages: 10 }));
     expect(left.Messages?.map((m) => m.Body)).toEqual(['secret']);
@@ -125,7 +179,7 @@ describe('the SQS front reads a request as fauxqs does', () => {
     ['GET', '/_fauxqs/queues'],
     ['PUT', '/bucket'],
     ['GET', '/health'],
-  ])('%s %s (fauxqs\'s inspection and S3 routes) is refused, not answered 200', async (method, path) => {
+  ])("%s %s (fauxqs's inspection and S3 routes) is refused, not answered 200", async (method, path) => {
     const answer = await raw(sqsHost, { method, path, headers: signedBy(fn.accessKeyId) });
     expect(answer.status).toBe(400);
     expect(answer.body).toMatch(/AccessDeniedException/);
@@ -133,7 +187,10 @@ describe('the SQS front reads a request as fauxqs does', () => {
   });
 
   it('a form-encoded request (fauxqs would take it for SNS) is refused', async () => {
-    const answer = await raw(sqsHost, { headers: { 'content-type': 'application/x-www-form-urlencoded', ...signedBy(fn.accessKeyId) }, body: 'Action=CreateTopic&Name=t' });
+    const answer = await raw(sqsHost, {
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...signedBy(fn.accessKeyId) },
+      body: 'Action=CreateTopic&Name=t',
+    });
     expect(answer.status).toBe(400);
     expect(lines.at(-1)).toMatch(/the local SQS speaks SQS's JSON protocol only/);
   });
@@ -141,9 +198,17 @@ describe('the SQS front reads a request as fauxqs does', () => {
 
 describe('the DynamoDB front', () => {
   it('allows what the policy allows: GetItem on Table through the SDK', async () => {
-    const client = new DynamoDBClient({ region, endpoint: `https://${dynamoHost}`, credentials: credentials(), requestHandler: new NodeHttpHandler({ httpsAgent: agent() }), maxAttempts: 1 });
+    const client = new DynamoDBClient({
+      region,
+      endpoint: `https://${dynamoHost}`,
+      credentials: credentials(),
+      requestHandler: new NodeHttpHandler({ httpsAgent: agent() }),
+      maxAttempts: 1,
+    });
     await expect(client.send(new GetItemCommand({ TableName: 'Table', Key: { pk: { S: 'k' } } }))).resolves.toBeDefined();
-    await expect(client.send(new GetItemCommand({ TableName: 'OtherTable', Key: { pk: { S: 'k' } } }))).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    await expect(client.send(new GetItemCommand({ TableName: 'OtherTable', Key: { pk: { S: 'k' } } }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
     client.destroy();
   });
 

@@ -13,7 +13,10 @@ let client: TestClient;
 
 beforeAll(async () => {
   gateway = await startGateway({
-    template: 'test/fixtures/mechanics-template.yaml', port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined,
+    template: 'test/fixtures/mechanics-template.yaml',
+    port: 0,
+    dynamodbPort: 0,
+    quiet: process.env.GATEWAY_LOG === undefined,
     outdir: mkdtempSync(join(tmpdir(), 'gw-lambda-')),
   });
   client = await TestClient.open(gateway.wsUrl);
@@ -22,7 +25,11 @@ beforeAll(async () => {
 afterAll(async () => {
   // The client's $disconnect runs to its end before the stop, which would otherwise end its
   // instance mid-init and log that as an error.
-  const disconnected = new Promise<void>((resolve) => gateway?.events.on('invocation', (r: { route: string }) => { if (r.route === '$disconnect') resolve(); }));
+  const disconnected = new Promise<void>((resolve) =>
+    gateway?.events.on('invocation', (r: { route: string }) => {
+      if (r.route === '$disconnect') resolve();
+    }),
+  );
   await client?.close();
   if (gateway) await Promise.race([disconnected, sleep(10_000)]);
   await gateway?.stop();
@@ -31,16 +38,17 @@ afterAll(async () => {
 const echoes = () => client.matching((d) => d?.event);
 
 /** Sends and waits until the invocation has returned (the echo arrives a little before that). */
-const sendAndSettle = (message: unknown) => new Promise<void>((resolve) => {
-  const listener = (r: { route: string }) => {
-    if (r.route === '$default') {
-      gateway.events.off('invocation', listener);
-      resolve();
-    }
-  };
-  gateway.events.on('invocation', listener);
-  client.send(message);
-});
+const sendAndSettle = (message: unknown) =>
+  new Promise<void>((resolve) => {
+    const listener = (r: { route: string }) => {
+      if (r.route === '$default') {
+        gateway.events.off('invocation', listener);
+        resolve();
+      }
+    };
+    gateway.events.on('invocation', listener);
+    client.send(message);
+  });
 
 test('a warm instance keeps its module state across invocations', async () => {
   const before = echoes().length;
@@ -64,7 +72,7 @@ test('a timer left running is frozen with the instance and fires at the next inv
     await sendAndSettle({ action: 'echo' });
   }
   await client.waitFor((d) => d === 'timer fired');
-  await eventually(() => gateway.lateSends.length === 1, 'the timer\'s post is reported as a LATE SEND');
+  await eventually(() => gateway.lateSends.length === 1, "the timer's post is reported as a LATE SEND");
   expect(gateway.lateSends[0]).toMatchObject({ functionName: 'EchoFunction', route: 'later', method: 'POST' });
 }, 30_000);
 
@@ -72,5 +80,11 @@ test('concurrent invocations run on separate instances, one invocation each', as
   const before = echoes().length;
   for (let i = 0; i < 3; i++) client.send({ action: 'echo', delayMs: 400 });
   await client.waitFor((d) => d?.event, { count: before + 3 });
-  expect(new Set(echoes().slice(before).map((e) => e.pid)).size).toBe(3);
+  expect(
+    new Set(
+      echoes()
+        .slice(before)
+        .map((e) => e.pid),
+    ).size,
+  ).toBe(3);
 });

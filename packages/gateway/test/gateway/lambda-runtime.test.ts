@@ -44,7 +44,12 @@ const start = async (app: string, { outside, ...options }: Partial<GatewayOption
     folder = join(dir, app);
   }
   const lines: string[] = [];
-  const logger = createLogger({ write: (text) => { lines.push(text); if (!quiet) process.stderr.write(text); } });
+  const logger = createLogger({
+    write: (text) => {
+      lines.push(text);
+      if (!quiet) process.stderr.write(text);
+    },
+  });
   const reports: InvocationReport[] = [];
   gateway = await startGateway({ template: join(folder, 'template.yaml'), port: 0, dynamodbPort: 0, limits: false, logger, ...options });
   gateway.events.on('invocation', (r: InvocationReport) => reports.push(r));
@@ -57,7 +62,7 @@ const start = async (app: string, { outside, ...options }: Partial<GatewayOption
 };
 
 describe('loading as Lambda does', () => {
-  test('ESM and CommonJS code import the runtime\'s SDK v3 with no node_modules of their own; a client the gateway lacks is named in one line', async () => {
+  test("ESM and CommonJS code import the runtime's SDK v3 with no node_modules of their own; a client the gateway lacks is named in one line", async () => {
     const app = await start('runtime-sdk', { outside: true, iam: false });
     const client = await app.open();
     client.send({ action: 'esm' });
@@ -67,7 +72,9 @@ describe('loading as Lambda does', () => {
     client.send({ action: 'kinesis' });
     await client.waitFor((d) => d?.message === 'Internal server error');
     expect(app.log()).toMatch(/Runtime\.ImportModuleError: Error: Cannot find package '@aws-sdk\/client-kinesis'/);
-    expect(app.log()).toContain('nodejs24.x provides @aws-sdk/client-kinesis on Lambda, but the local gateway has no copy of it: install it in your project (npm i -D @aws-sdk/client-kinesis).');
+    expect(app.log()).toContain(
+      'nodejs24.x provides @aws-sdk/client-kinesis on Lambda, but the local gateway has no copy of it: install it in your project (npm i -D @aws-sdk/client-kinesis).',
+    );
   }, 60_000);
 
   test('CommonJS that marks itself __esModule (compiled TypeScript) keeps its exports', async () => {
@@ -77,7 +84,7 @@ describe('loading as Lambda does', () => {
     expect(app.reports.find((r) => r.route === '$connect')).toMatchObject({ status: 'ok', statusCode: 200 });
   }, 60_000);
 
-  test('callbacks: called on nodejs22.x and nodejs20.x (context.succeed too); Lambda\'s own error on nodejs24.x', async () => {
+  test("callbacks: called on nodejs22.x and nodejs20.x (context.succeed too); Lambda's own error on nodejs24.x", async () => {
     const app = await start('callbacks');
     const client = await app.open();
     expect(app.reports.find((r) => r.route === '$connect')).toMatchObject({ functionName: 'OldConnectFunction', status: 'ok', statusCode: 200 });
@@ -86,7 +93,9 @@ describe('loading as Lambda does', () => {
     expect(app.reports.find((r) => r.route === 'legacy')).toMatchObject({ status: 'ok', statusCode: 201 });
     client.send({ action: 'modern' });
     await client.waitFor((d) => d?.message === 'Internal server error');
-    expect(app.log()).toContain('Runtime.CallbackHandlerDeprecated: ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24.');
+    expect(app.log()).toContain(
+      'Runtime.CallbackHandlerDeprecated: ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24.',
+    );
   }, 60_000);
 
   test('a nodejs20.x function runs on Node 20 when one is installed, and the gateway says so once when none is', async () => {
@@ -130,12 +139,14 @@ describe('loading as Lambda does', () => {
   }, 60_000);
 
   test('every failed build is listed', async () => {
-    await expect(start('broken-builds')).rejects.toThrow(/2 builds failed:[\s\S]*FirstFunction[\s\S]*not-there-first[\s\S]*SecondFunction[\s\S]*not-there-second/);
+    await expect(start('broken-builds')).rejects.toThrow(
+      /2 builds failed:[\s\S]*FirstFunction[\s\S]*not-there-first[\s\S]*SecondFunction[\s\S]*not-there-second/,
+    );
   }, 60_000);
 });
 
 describe('template features outside the model never stop the gateway', () => {
-  test('an Image function and an HTTP API: one line each; the Image function\'s route fails as a failed integration does', async () => {
+  test("an Image function and an HTTP API: one line each; the Image function's route fails as a failed integration does", async () => {
     const app = await start('image-function');
     expect(app.log()).toContain('RenderFunction is a container image function (PackageType: Image), which the local gateway does not run');
     expect(app.log()).toContain('HttpApi (AWS::Serverless::HttpApi) is not served');
@@ -146,7 +157,7 @@ describe('template features outside the model never stop the gateway', () => {
     expect(app.log()).toMatch(/route render: RenderFunction does not run locally/);
   }, 60_000);
 
-  test('$default integrated with SQS: the request template\'s SendMessage reaches the queue, whose mapping invokes the function', async () => {
+  test("$default integrated with SQS: the request template's SendMessage reaches the queue, whose mapping invokes the function", async () => {
     const app = await start('sqs-integration');
     const client = await app.open('/test');
     client.send({ note: { text: 'queued hello' } });
@@ -168,7 +179,7 @@ describe('template features outside the model never stop the gateway', () => {
     expect(app.log()).toContain('route tell → TellFunction is a Lambda custom integration (TellIntegration)');
   }, 60_000);
 
-  test('intrinsics in a table\'s definition are resolved (capacities from parameters, a Sub name)', async () => {
+  test("intrinsics in a table's definition are resolved (capacities from parameters, a Sub name)", async () => {
     const app = await start('intrinsic-table', { parameters: { ReadUnits: '4' } });
     const db = new DynamoDBClient({ endpoint: app.gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
     try {
@@ -179,12 +190,28 @@ describe('template features outside the model never stop the gateway', () => {
     }
   }, 60_000);
 
-  test('ws-outbox dev --parameter-overrides takes SAM\'s separate words (A=1 B=2)', async () => {
+  test("ws-outbox dev --parameter-overrides takes SAM's separate words (A=1 B=2)", async () => {
     const { NODE_OPTIONS: _jestOnly, ...env } = process.env;
-    const dev = spawn(process.execPath, ['--conditions=ws-outbox-source', 'packages/gateway/src/cli.ts', 'dev', '--template', join(apps, 'intrinsic-table', 'template.yaml'),
-      '--parameter-overrides', 'ReadUnits=6', 'WriteUnits=7', 'Suffix=words', '--no-limits', '--no-watch'], {
-      env: { ...env, PORT: '0', DYNAMODB_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const dev = spawn(
+      process.execPath,
+      [
+        '--conditions=ws-outbox-source',
+        'packages/gateway/src/cli.ts',
+        'dev',
+        '--template',
+        join(apps, 'intrinsic-table', 'template.yaml'),
+        '--parameter-overrides',
+        'ReadUnits=6',
+        'WriteUnits=7',
+        'Suffix=words',
+        '--no-limits',
+        '--no-watch',
+      ],
+      {
+        env: { ...env, PORT: '0', DYNAMODB_PORT: '0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const exited = once(dev, 'exit');
     let out = '';
     dev.stdout!.on('data', (d: Buffer) => (out += d));

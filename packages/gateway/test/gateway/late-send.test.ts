@@ -15,24 +15,28 @@ import { eventually, expectedNoise, sleep } from './support.ts';
 
 let gateway: Gateway;
 let sender: ChatClient;
-let recipients: ChatClient[] = [];
+const recipients: ChatClient[] = [];
 const deliveries: Delivery[] = [];
 
 /** Sends from `sender` and resolves with the report of the invocation it caused on `route`. */
-const invoke = (route: string, body: Record<string, unknown>): Promise<InvocationReport> => new Promise((resolve) => {
-  const listener = (r: InvocationReport) => {
-    if (r.route === route && r.connectionId === sender.id) {
-      gateway.events.off('invocation', listener);
-      resolve(r);
-    }
-  };
-  gateway.events.on('invocation', listener);
-  sender.client.send({ action: route, ...body });
-});
+const invoke = (route: string, body: Record<string, unknown>): Promise<InvocationReport> =>
+  new Promise((resolve) => {
+    const listener = (r: InvocationReport) => {
+      if (r.route === route && r.connectionId === sender.id) {
+        gateway.events.off('invocation', listener);
+        resolve(r);
+      }
+    };
+    gateway.events.on('invocation', listener);
+    sender.client.send({ action: route, ...body });
+  });
 
 beforeAll(async () => {
   gateway = await startGateway({
-    template: 'test/fixtures/template.yaml', port: 0, dynamodbPort: 0, ...expectedNoise('late-send.test.ts runs the un-awaited sends bug on purpose'),
+    template: 'test/fixtures/template.yaml',
+    port: 0,
+    dynamodbPort: 0,
+    ...expectedNoise('late-send.test.ts runs the un-awaited sends bug on purpose'),
     outdir: mkdtempSync(join(tmpdir(), 'gw-late-')),
   });
   gateway.events.on('delivery', (d: Delivery) => deliveries.push(d));

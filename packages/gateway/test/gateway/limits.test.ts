@@ -27,7 +27,10 @@ describe('the cgroup files (on folders laid out like cgroupfs)', () => {
 
   test('v1: cpu and memory controllers; the quota from the end of init on', async () => {
     const root = join(dir, 'v1');
-    for (const [controller, file] of [['cpu', 'cpu.cfs_quota_us'], ['memory', 'memory.limit_in_bytes']] as const) {
+    for (const [controller, file] of [
+      ['cpu', 'cpu.cfs_quota_us'],
+      ['memory', 'memory.limit_in_bytes'],
+    ] as const) {
       mkdirSync(join(root, controller), { recursive: true });
       writeFileSync(join(root, controller, file), '-1');
     }
@@ -45,7 +48,7 @@ describe('the cgroup files (on folders laid out like cgroupfs)', () => {
     expect(readFileSync(join(memory, 'cgroup.procs'), 'utf8')).toBe('4242');
   });
 
-  test('v2: one folder per instance under the gateway\'s, controllers delegated', () => {
+  test("v2: one folder per instance under the gateway's, controllers delegated", () => {
     const root = join(dir, 'v2');
     mkdirSync(root, { recursive: true });
     writeFileSync(join(root, 'cgroup.controllers'), 'cpuset cpu io memory pids');
@@ -69,17 +72,24 @@ describe('the cgroup files (on folders laid out like cgroupfs)', () => {
 });
 
 const realCgroups = process.getuid?.() === 0 && startLimits({ name: `ws-outbox-probe-${process.pid}` });
+// biome-ignore lint/complexity/useOptionalChain: realCgroups may be false, which ?. does not narrow away
 if (realCgroups && realCgroups.limits) await realCgroups.limits.stop();
 const haveCgroups = realCgroups !== false && realCgroups.limits !== undefined;
 
-describeWhen(haveCgroups, 'packages/gateway/test/gateway/limits.test.ts, real cgroups', `no writable cgroups here (${realCgroups === false ? 'not root' : 'reason' in realCgroups ? realCgroups.reason : ''}): run the tests as root on Linux to check the CPU and memory limits`)('real cgroups (root on Linux)', () => {
+describeWhen(
+  haveCgroups,
+  'packages/gateway/test/gateway/limits.test.ts, real cgroups',
+  `no writable cgroups here (${realCgroups === false ? 'not root' : 'reason' in realCgroups ? realCgroups.reason : ''}): run the tests as root on Linux to check the CPU and memory limits`,
+)('real cgroups (root on Linux)', () => {
   let gateway: Gateway;
   const reports: InvocationReport[] = [];
   const pids: number[] = [];
   const lines: string[] = [];
 
   beforeAll(async () => {
-    writeFileSync(join(dir, 'hog.mjs'), `
+    writeFileSync(
+      join(dir, 'hog.mjs'),
+      `
 export const handler = async (event) => {
   const body = JSON.parse(event.body ?? '{}');
   if (body.mb) {
@@ -90,16 +100,30 @@ export const handler = async (event) => {
   }
   return { statusCode: 200, body: String(process.pid) };
 };
-`);
-    writeFileSync(join(dir, 'template.yaml'), webSocketTemplate({
-      routes: { $default: 'HogFunction' },
-      resources: `  HogFunction:
+`,
+    );
+    writeFileSync(
+      join(dir, 'template.yaml'),
+      webSocketTemplate({
+        routes: { $default: 'HogFunction' },
+        resources: `  HogFunction:
     Type: AWS::Serverless::Function
     Properties: { CodeUri: ./, Handler: hog.handler, Runtime: nodejs24.x, MemorySize: 128, Timeout: 20 }
 `,
-    }));
-    gateway = await startGateway({ template: join(dir, 'template.yaml'), port: 0, dynamodbPort: 0, quiet: true, outdir: join(dir, 'dist'),
-      logger: createLogger({ write: (text) => { lines.push(text); } }) });
+      }),
+    );
+    gateway = await startGateway({
+      template: join(dir, 'template.yaml'),
+      port: 0,
+      dynamodbPort: 0,
+      quiet: true,
+      outdir: join(dir, 'dist'),
+      logger: createLogger({
+        write: (text) => {
+          lines.push(text);
+        },
+      }),
+    });
     gateway.events.on('invocation', (r: InvocationReport) => reports.push(r));
   }, 60_000);
 
@@ -108,7 +132,9 @@ export const handler = async (event) => {
   });
 
   const cgroupOf = (pid: number, controller: string) => {
-    const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]!.split(',').includes(controller))!;
+    const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+      .split('\n')
+      .find((l) => l.split(':')[1]!.split(',').includes(controller))!;
     return join('/sys/fs/cgroup', controller, line.split(':')[2]!);
   };
 
@@ -117,13 +143,16 @@ export const handler = async (event) => {
     const client = await TestClient.open(gateway.wsUrl);
     client.send({});
     await eventually(() => reports.length === 1, 'the invocation');
-    const worker = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).find((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/environ`, 'utf8').includes('AWS_LAMBDA_FUNCTION_NAME=HogFunction');
-      } catch {
-        return false;
-      }
-    })!;
+    const worker = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .map(Number)
+      .find((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/environ`, 'utf8').includes('AWS_LAMBDA_FUNCTION_NAME=HogFunction');
+        } catch {
+          return false;
+        }
+      })!;
     pids.push(worker);
     const cpu = cgroupOf(worker, 'cpu');
     expect(cpu).toMatch(new RegExp(`/ws-outbox-${process.pid}/HogFunction-\\d+$`));
@@ -154,15 +183,25 @@ export const handler = async (event) => {
 });
 
 test('--no-limits (limits: false): no cgroup at all', async () => {
-  writeFileSync(join(dir, 'plain.yaml'), `
+  writeFileSync(
+    join(dir, 'plain.yaml'),
+    `
 Transform: AWS::Serverless-2016-10-31
 Resources:
   PlainFunction:
     Type: AWS::Serverless::Function
     Properties: { CodeUri: ./, Handler: plain.handler, Runtime: nodejs24.x }
-`);
+`,
+  );
   writeFileSync(join(dir, 'plain.mjs'), 'export const handler = async () => ({});\n');
-  const gateway = await startGateway({ template: join(dir, 'plain.yaml'), port: 0, dynamodbPort: 0, quiet: true, outdir: join(dir, 'dist-plain'), limits: false });
+  const gateway = await startGateway({
+    template: join(dir, 'plain.yaml'),
+    port: 0,
+    dynamodbPort: 0,
+    quiet: true,
+    outdir: join(dir, 'dist-plain'),
+    limits: false,
+  });
   expect(gateway.limits).toBeUndefined();
   expect(existsSync(`/sys/fs/cgroup/cpu/ws-outbox-${process.pid}`)).toBe(false);
   await gateway.stop();

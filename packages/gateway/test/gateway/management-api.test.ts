@@ -4,9 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ApiGatewayManagementApiClient, DeleteConnectionCommand, GetConnectionCommand, PostToConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi';
+import { ApiGatewayManagementApiClient, DeleteConnectionCommand, GetConnectionCommand, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
 import { signedConnectionsFetch, signedFetch, TestClient } from './support.ts';
 
@@ -23,11 +21,15 @@ const connect = async (query = '?name=tester'): Promise<{ client: TestClient; id
 
 beforeAll(async () => {
   gateway = await startGateway({
-    template: 'test/fixtures/mechanics-template.yaml', port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined,
+    template: 'test/fixtures/mechanics-template.yaml',
+    port: 0,
+    dynamodbPort: 0,
+    quiet: process.env.GATEWAY_LOG === undefined,
     outdir: mkdtempSync(join(tmpdir(), 'gw-mgmt-')),
   });
   sdk = new ApiGatewayManagementApiClient({
-    endpoint: gateway.managementEndpoint, region: 'us-east-1',
+    endpoint: gateway.managementEndpoint,
+    region: 'us-east-1',
     credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' },
   });
 }, 60_000);
@@ -108,9 +110,12 @@ describe('DELETE (DeleteConnection)', () => {
 
 describe('410 GoneException', () => {
   test.each(['POST', 'GET', 'DELETE'])('%s on an id that never existed', async (method) => {
-    const command = method === 'POST' ? new PostToConnectionCommand({ ConnectionId: 'bm9wZQ==', Data: 'x' })
-      : method === 'GET' ? new GetConnectionCommand({ ConnectionId: 'bm9wZQ==' })
-        : new DeleteConnectionCommand({ ConnectionId: 'bm9wZQ==' });
+    const command =
+      method === 'POST'
+        ? new PostToConnectionCommand({ ConnectionId: 'bm9wZQ==', Data: 'x' })
+        : method === 'GET'
+          ? new GetConnectionCommand({ ConnectionId: 'bm9wZQ==' })
+          : new DeleteConnectionCommand({ ConnectionId: 'bm9wZQ==' });
     const error = await sdk.send(command as never).catch((e: any) => e);
     expect(error.name).toBe('GoneException');
     expect(error.$metadata.httpStatusCode).toBe(410);

@@ -21,10 +21,12 @@ const dir = mkdtempSync(join(tmpdir(), 'gw-orphans-'));
 
 // Builds into the temporary folder (CodeUri is relative to the template), so these gateways never
 // write where other tests' bundles are. Timeout 60 s keeps the slow invocation running for the test.
-writeFileSync(join(dir, 'template.yaml'), webSocketTemplate({
-  globals: '{ Runtime: nodejs24.x, Handler: index.handler, Timeout: 60, MemorySize: 256 }',
-  routes: { $default: 'EchoFunction', sleep: 'SleepFunction' },
-  resources: `  EchoFunction:
+writeFileSync(
+  join(dir, 'template.yaml'),
+  webSocketTemplate({
+    globals: '{ Runtime: nodejs24.x, Handler: index.handler, Timeout: 60, MemorySize: 256 }',
+    routes: { $default: 'EchoFunction', sleep: 'SleepFunction' },
+    resources: `  EchoFunction:
     Type: AWS::Serverless::Function
     Metadata: { BuildEntry: ${join(fixtures, 'echo.ts')} }
     Properties:
@@ -37,7 +39,8 @@ writeFileSync(join(dir, 'template.yaml'), webSocketTemplate({
     Metadata: { BuildEntry: ${join(fixtures, 'sleep.ts')} }
     Properties: { CodeUri: dist/sleep/ }
 `,
-}));
+  }),
+);
 
 /** Everything this file started, for the clean-up: gateways, and every process found below them. */
 const gateways: ChildProcess[] = [];
@@ -66,21 +69,29 @@ interface Running {
 /** `npm run dev` (without npm, whose own process would sit between) on free ports, once it has printed its banner. */
 const startDev = async (nodeArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<Running & { wsUrl: string }> => {
   const { NODE_OPTIONS: _jestOnly, ...env } = process.env;
-  const gateway = spawn(process.execPath, [...nodeArgs, '--conditions=ws-outbox-source', 'packages/gateway/src/cli.ts', 'dev', '--template', join(dir, 'template.yaml')], {
-    cwd: root,
-    env: { ...env, PORT: '0', DYNAMODB_PORT: '0', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const gateway = spawn(
+    process.execPath,
+    [...nodeArgs, '--conditions=ws-outbox-source', 'packages/gateway/src/cli.ts', 'dev', '--template', join(dir, 'template.yaml')],
+    {
+      cwd: root,
+      env: { ...env, PORT: '0', DYNAMODB_PORT: '0', ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   gateways.push(gateway);
   const exited = once(gateway, 'exit') as Promise<[number | null, string | null]>;
   let stdout = '';
   let stderr = '';
   gateway.stdout!.on('data', (chunk: Buffer) => (stdout += chunk));
   gateway.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
-  await eventually(() => {
-    if (gateway.exitCode !== null) throw new Error(`the gateway exited at start-up (${gateway.exitCode}):\n${stderr}`);
-    return /ready in/.test(stdout) && /WebSocket API\s+ws:\/\/127\.0\.0\.1:\d+/.test(stdout);
-  }, 'the gateway printed its banner', 30_000);
+  await eventually(
+    () => {
+      if (gateway.exitCode !== null) throw new Error(`the gateway exited at start-up (${gateway.exitCode}):\n${stderr}`);
+      return /ready in/.test(stdout) && /WebSocket API\s+ws:\/\/127\.0\.0\.1:\d+/.test(stdout);
+    },
+    'the gateway printed its banner',
+    30_000,
+  );
   const wsUrl = /WebSocket API\s+(ws:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1]!;
   return { gateway, exited, stderr: () => stderr, wsUrl };
 };
@@ -118,7 +129,11 @@ const survivorsAfter = async (tree: ProcessInfo[], withinMs: number): Promise<{ 
   return { survivors, ms: Math.round(performance.now() - started) };
 };
 
-describeWhen(hasProc, 'packages/gateway/test/gateway/orphans.test.ts, workers never outlive the gateway', 'no /proc here (the check reads process trees from it): run on Linux')('function workers never outlive the gateway', () => {
+describeWhen(
+  hasProc,
+  'packages/gateway/test/gateway/orphans.test.ts, workers never outlive the gateway',
+  'no /proc here (the check reads process trees from it): run on Linux',
+)('function workers never outlive the gateway', () => {
   test('SIGKILL to the gateway: frozen and running workers, and every helper, are gone within seconds', async () => {
     const { gateway, exited, tree } = await startWithWorkers();
     expect(tree.filter(isWorker)).toHaveLength(4);
@@ -138,7 +153,8 @@ describeWhen(hasProc, 'packages/gateway/test/gateway/orphans.test.ts, workers ne
   test('an uncaught throw in the gateway: nothing is left', async () => {
     // A preload that throws from a signal handler: an uncaught exception inside the real dev.ts process.
     const { gateway, exited, tree, stderr } = await startWithWorkers([
-      '--import', `data:text/javascript,process.on('SIGUSR2', () => { throw new Error('thrown in the gateway'); })`,
+      '--import',
+      `data:text/javascript,process.on('SIGUSR2', () => { throw new Error('thrown in the gateway'); })`,
     ]);
     process.kill(gateway.pid!, 'SIGUSR2');
     expect(await exited).toEqual([1, null]);
@@ -188,10 +204,14 @@ describeWhen(hasProc, 'packages/gateway/test/gateway/orphans.test.ts, workers ne
     expect(others).toEqual([]);
     process.kill(watchdog!.pid, 'SIGKILL');
     let replacement: ProcessInfo | undefined;
-    await eventually(() => {
-      replacement = descendantsOf(gateway.pid!).find((p) => isWatchdog(p) && p.pid !== watchdog!.pid && p.state !== 'Z');
-      return replacement !== undefined;
-    }, 'the gateway started a new watchdog', 5_000);
+    await eventually(
+      () => {
+        replacement = descendantsOf(gateway.pid!).find((p) => isWatchdog(p) && p.pid !== watchdog!.pid && p.state !== 'Z');
+        return replacement !== undefined;
+      },
+      'the gateway started a new watchdog',
+      5_000,
+    );
     seen.push(replacement!);
     // Let the replacement read the workers the gateway hands it before the gateway goes.
     await sleep(300);

@@ -39,7 +39,7 @@ describe('routeSelector', () => {
 describe('applyEnvOverrides', () => {
   const declared = { TABLE_NAME: 'Table', AWS_ENDPOINT_URL_DYNAMODB: '', LOG: 'info' };
 
-  test('Parameters apply to all, the function\'s own block wins, undeclared names are ignored', () => {
+  test("Parameters apply to all, the function's own block wins, undeclared names are ignored", () => {
     const o = applyEnvOverrides('SendFunction', declared, {
       Parameters: { LOG: 'debug', TABLE_NAME: 'T1', EXTRA: 'x' },
       SendFunction: { TABLE_NAME: 'T2' },

@@ -38,7 +38,10 @@ export const readProcess = (pid: number): ProcessInfo | undefined => {
 
 /** Every process below `pid`, by parent pid (this kernel has no /proc/<pid>/task/<tid>/children). */
 export const descendantsOf = (pid: number): ProcessInfo[] => {
-  const all = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map((name) => readProcess(Number(name))).filter((p) => p !== undefined);
+  const all = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => readProcess(Number(name)))
+    .filter((p) => p !== undefined);
   const found: ProcessInfo[] = [];
   const parents = new Set([pid]);
   let grew = true;

@@ -21,24 +21,45 @@ const dropped: ChatClient[] = [];
 const phantoms = ['cGhhbnRvbTE=', 'cGhhbnRvbS8y+w=='];
 
 const row = async (key: { pk: string; sk: string }) => (await db.send(new GetCommand({ TableName: gateway.tableName, Key: key }))).Item;
-const roomMembers = async (room: string) => ((await db.send(new QueryCommand({
-  TableName: gateway.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `room#${room}` },
-}))).Items ?? []).map((i) => i.sk as string).sort();
+const roomMembers = async (room: string) =>
+  (
+    (
+      await db.send(
+        new QueryCommand({
+          TableName: gateway.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `room#${room}` },
+        }),
+      )
+    ).Items ?? []
+  )
+    .map((i) => i.sk as string)
+    .sort();
 
 beforeAll(async () => {
   gateway = await startGateway({
-    template: 'test/fixtures/template.yaml', port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined,
-    outdir: mkdtempSync(join(tmpdir(), 'gw-prune-')), runDisconnect: false,
+    template: 'test/fixtures/template.yaml',
+    port: 0,
+    dynamodbPort: 0,
+    quiet: process.env.GATEWAY_LOG === undefined,
+    outdir: mkdtempSync(join(tmpdir(), 'gw-prune-')),
+    runDisconnect: false,
   });
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({
-    endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-  }));
+  db = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      endpoint: gateway.dynamodbEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    }),
+  );
   for (let i = 0; i < 6; i++) live.push(await joinAs(gateway.wsUrl, `live${i}`, 'attic'));
   for (let i = 0; i < 3; i++) dropped.push(await joinAs(gateway.wsUrl, `drop${i}`, 'attic'));
   // Rows for connections that never existed, in the shape the store writes.
   const ttl = Math.floor(Date.now() / 1000) + 3600;
   for (const id of phantoms) {
-    await db.send(new PutCommand({ TableName: gateway.tableName, Item: { ...connectionKey(id), connectedAt: Date.now() - 60_000, ttl, rooms: new Set(['attic']) } }));
+    await db.send(
+      new PutCommand({ TableName: gateway.tableName, Item: { ...connectionKey(id), connectedAt: Date.now() - 60_000, ttl, rooms: new Set(['attic']) } }),
+    );
     await db.send(new PutCommand({ TableName: gateway.tableName, Item: { pk: 'room#attic', sk: id, ttl } }));
   }
 }, 90_000);
@@ -54,15 +75,24 @@ test('dropped clients and phantom rows are removed after the next send that targ
   // They connected a minute ago: a 410 for a connection younger than the $connect grace (30 s)
   // does not prune it, since API Gateway answers 410 until $connect returns (connect-race.test.ts).
   for (const c of dropped) {
-    await db.send(new UpdateCommand({ TableName: gateway.tableName, Key: connectionKey(c.id), UpdateExpression: 'SET connectedAt = :t', ExpressionAttributeValues: { ':t': Date.now() - 60_000 } }));
+    await db.send(
+      new UpdateCommand({
+        TableName: gateway.tableName,
+        Key: connectionKey(c.id),
+        UpdateExpression: 'SET connectedAt = :t',
+        ExpressionAttributeValues: { ':t': Date.now() - 60_000 },
+      }),
+    );
   }
   const stale = [...dropped.map((c) => c.id), ...phantoms];
   expect(await roomMembers('attic')).toEqual([...live.map((c) => c.id), ...stale].sort());
   for (const id of stale) expect(await row(connectionKey(id))).toBeDefined();
 
-  const done = new Promise<InvocationReport>((resolve) => gateway.events.on('invocation', (r: InvocationReport) => {
-    if (r.route === 'send') resolve(r);
-  }));
+  const done = new Promise<InvocationReport>((resolve) =>
+    gateway.events.on('invocation', (r: InvocationReport) => {
+      if (r.route === 'send') resolve(r);
+    }),
+  );
   live[0]!.client.send({ action: 'send', room: 'attic', text: 'anyone there?' });
   expect((await done).statusCode).toBe(200);
 

@@ -25,16 +25,26 @@ export const handler = async (event) => {
 
 beforeAll(async () => {
   writeFileSync(join(dir, 'reply.mjs'), handlerSource('v1'));
-  writeFileSync(join(dir, 'template.yaml'), webSocketTemplate({
-    globals: '{ Runtime: nodejs24.x, Handler: index.handler, Timeout: 8 }',
-    routes: { $default: 'ReplyFunction' },
-    resources: `  ReplyFunction:
+  writeFileSync(
+    join(dir, 'template.yaml'),
+    webSocketTemplate({
+      globals: '{ Runtime: nodejs24.x, Handler: index.handler, Timeout: 8 }',
+      routes: { $default: 'ReplyFunction' },
+      resources: `  ReplyFunction:
     Type: AWS::Serverless::Function
     Metadata: { BuildEntry: reply.mjs }
     Properties: { CodeUri: dist/reply/ }
 `,
-  }));
-  gateway = await startGateway({ template: join(dir, 'template.yaml'), port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined, outdir: join(dir, 'dist'), iam: false });
+    }),
+  );
+  gateway = await startGateway({
+    template: join(dir, 'template.yaml'),
+    port: 0,
+    dynamodbPort: 0,
+    quiet: process.env.GATEWAY_LOG === undefined,
+    outdir: join(dir, 'dist'),
+    iam: false,
+  });
 }, 60_000);
 
 afterAll(async () => {

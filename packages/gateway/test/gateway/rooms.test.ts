@@ -15,7 +15,7 @@ import { eventually } from './support.ts';
 
 const rooms = ['red', 'green', 'blue'];
 let gateway: Gateway;
-let clients: ChatClient[] = [];
+const clients: ChatClient[] = [];
 let db: DynamoDBDocumentClient;
 const outdir = mkdtempSync(join(tmpdir(), 'gw-rooms-'));
 const members = (room: string) => clients.filter((_, i) => rooms[i % 3] === room);
@@ -37,12 +37,19 @@ const sendAndSettle = async (from: ChatClient, body: Record<string, unknown>): P
 
 beforeAll(async () => {
   gateway = await startGateway({
-    template: 'test/fixtures/template.yaml', port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined,
+    template: 'test/fixtures/template.yaml',
+    port: 0,
+    dynamodbPort: 0,
+    quiet: process.env.GATEWAY_LOG === undefined,
     outdir,
   });
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({
-    endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-  }));
+  db = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      endpoint: gateway.dynamodbEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    }),
+  );
   // One join at a time per room, so each client's first `joined` is its own (see joinAs).
   // user7 may send to everyone (the chat:broadcast claim); the others may not.
   for (let i = 0; i < 50; i++) clients.push(await joinAs(gateway.wsUrl, `user${i}`, rooms[i % 3]!, i === 7 ? { scope: 'chat:broadcast' } : {}));
@@ -55,8 +62,14 @@ afterAll(async () => {
   rmSync(outdir, { recursive: true, force: true });
 });
 
-test('every member saw the later joins of its room, and nobody saw another room\'s', async () => {
-  const expectedJoins = (i: number) => [clients[i]!.id, ...members(rooms[i % 3]!).filter((m) => clients.indexOf(m) > i).map((m) => m.id)].sort();
+test("every member saw the later joins of its room, and nobody saw another room's", async () => {
+  const expectedJoins = (i: number) =>
+    [
+      clients[i]!.id,
+      ...members(rooms[i % 3]!)
+        .filter((m) => clients.indexOf(m) > i)
+        .map((m) => m.id),
+    ].sort();
   const joinsSeen = (c: ChatClient) => c.client.matching((d) => d?.type === 'joined');
   // The last joins may still be on their way to the earlier members.
   await eventually(() => clients.every((c, i) => joinsSeen(c).length >= expectedJoins(i).length), 'every join has arrived');
@@ -74,7 +87,9 @@ test('a send to a room reaches exactly its members, once each', async () => {
     await sendAndSettle(sender, { room, text });
     await eventually(() => members(room).every((m) => messagesWithText(m, text).length === 1), `all of ${room} got "${text}"`);
     for (const m of members(room)) {
-      expect(messagesWithText(m, text)).toEqual([{ type: 'message', id: expect.any(String), room, from: { id: sender.id, name: `user${clients.indexOf(sender)}` }, text }]);
+      expect(messagesWithText(m, text)).toEqual([
+        { type: 'message', id: expect.any(String), room, from: { id: sender.id, name: `user${clients.indexOf(sender)}` }, text },
+      ]);
     }
     // One message, one id, whoever received it.
     expect(new Set(members(room).map((m) => messagesWithText(m, text)[0].id)).size).toBe(1);
@@ -88,7 +103,10 @@ test('a send to all reaches all 50, once each', async () => {
   const sender = clients[7]!;
   await sendAndSettle(sender, { text: 'hello everyone' });
   await eventually(() => clients.every((c) => messagesWithText(c, 'hello everyone').length >= 1), 'all 50 got it');
-  for (const c of clients) expect(messagesWithText(c, 'hello everyone')).toEqual([{ type: 'message', id: expect.any(String), from: { id: sender.id, name: 'user7' }, text: 'hello everyone' }]);
+  for (const c of clients)
+    expect(messagesWithText(c, 'hello everyone')).toEqual([
+      { type: 'message', id: expect.any(String), from: { id: sender.id, name: 'user7' }, text: 'hello everyone' },
+    ]);
   expect(new Set(clients.map((c) => messagesWithText(c, 'hello everyone')[0].id)).size).toBe(1);
 }, 60_000);
 
@@ -110,8 +128,10 @@ test('disconnect: $disconnect removes the connection and its memberships; the ro
   const green = members('green');
   const gone = green[3]!;
   await gone.client.close();
-  await eventually(async () => (await db.send(new GetCommand({ TableName: gateway.tableName, Key: connectionKey(gone.id) }))).Item === undefined,
-    'the connection row is removed');
+  await eventually(
+    async () => (await db.send(new GetCommand({ TableName: gateway.tableName, Key: connectionKey(gone.id) }))).Item === undefined,
+    'the connection row is removed',
+  );
   const membership = await db.send(new GetCommand({ TableName: gateway.tableName, Key: { pk: 'room#green', sk: gone.id } }));
   expect(membership.Item).toBeUndefined();
   await sendAndSettle(green[0]!, { room: 'green', text: 'after disconnect' });

@@ -21,12 +21,13 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const freePort = (): Promise<number> => new Promise((resolvePort) => {
-  const server = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number };
-    server.close(() => resolvePort(port));
+const freePort = (): Promise<number> =>
+  new Promise((resolvePort) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
   });
-});
 
 // Plain handlers: no imports, so they bundle from the temporary folder.
 const files = {
@@ -59,12 +60,16 @@ ${extra.route ? '        shout: { FunctionArn: !GetAtt ShoutFunction.Arn }\n' : 
   HelloFunction:
     Type: AWS::Serverless::Function
     Properties: { Handler: hello.handler }
-${extra.route ? `  ShoutFunction:
+${
+  extra.route
+    ? `  ShoutFunction:
     Type: AWS::Serverless::Function
     Properties:
       Handler: shout.handler
       Environment: { Variables: { WORD: ${extra.word ?? 'hey'} } }
-` : ''}`;
+`
+    : ''
+}`;
 
 describe('start-up', () => {
   test('a connection made while the gateway builds is held and opens once it is ready', async () => {
@@ -72,8 +77,10 @@ describe('start-up', () => {
     writeFileSync(path, template());
     const port = await freePort();
     let ready = false;
-    const starting = startGateway({ template: path, port, dynamodbPort: 0, quiet: true, outdir: join(dir, 'dist-startup') })
-      .then((gw) => { ready = true; return gw; });
+    const starting = startGateway({ template: path, port, dynamodbPort: 0, quiet: true, outdir: join(dir, 'dist-startup') }).then((gw) => {
+      ready = true;
+      return gw;
+    });
     // Connect as soon as the port accepts connections: before the build has finished.
     let ws: WebSocket | undefined;
     let startedWhileStarting: boolean | undefined;
@@ -82,7 +89,11 @@ describe('start-up', () => {
         const startedAt = !ready;
         const socket = new WebSocket(`ws://127.0.0.1:${port}`);
         socket.once('error', () => (ready ? reject(new Error('refused after ready')) : setTimeout(attempt, 5)));
-        socket.once('open', () => { ws = socket; startedWhileStarting = startedAt; resolveOpen(); });
+        socket.once('open', () => {
+          ws = socket;
+          startedWhileStarting = startedAt;
+          resolveOpen();
+        });
         socket.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
       };
       attempt();
@@ -121,9 +132,15 @@ describe('a live template (ws-outbox dev)', () => {
     writeFileSync(path, template());
     const { NODE_OPTIONS: _jest, ...env } = process.env;
     // --no-iam: the handler posts with a fetch whose signature is only SigV4-shaped (AWS would refuse it; not what this tests).
-    const child = spawn(process.execPath, ['--conditions=ws-outbox-source', 'packages/gateway/src/cli.ts', 'dev', '--template', path, '--no-limits', '--no-iam'], {
-      cwd: root, env: { ...env, PORT: '0', DYNAMODB_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=ws-outbox-source', 'packages/gateway/src/cli.ts', 'dev', '--template', path, '--no-limits', '--no-iam'],
+      {
+        cwd: root,
+        env: { ...env, PORT: '0', DYNAMODB_PORT: '0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     children.push(child);
     let out = '';
     child.stdout!.on('data', (c: Buffer) => (out += c));
@@ -138,7 +155,11 @@ describe('a live template (ws-outbox dev)', () => {
     await eventually(() => /template reloaded: .*route shout → ShoutFunction added/.test(out), 'the reload', 30_000);
     client.send({ action: 'shout' });
     // On failure, the gateway's own log says why (an invocation's error, a timeout).
-    await client.waitFor((d) => d === 'hey!').catch((error: Error) => { throw new Error(`${error.message}\n--- ws-outbox dev said:\n${out}`); });
+    await client
+      .waitFor((d) => d === 'hey!')
+      .catch((error: Error) => {
+        throw new Error(`${error.message}\n--- ws-outbox dev said:\n${out}`);
+      });
 
     // The environment changes in place too; the connection stays open throughout.
     writeFileSync(path, template({ route: true, word: 'ho' }));

@@ -14,10 +14,22 @@ test('an invocation in flight at stop() is logged as STOPPED, with no error line
   const outdir = mkdtempSync(join(tmpdir(), 'gw-stop-'));
   const info: string[] = [];
   const errors: string[] = [];
-  const logger = createLogger({ write: (text) => { info.push(text); } });
+  const logger = createLogger({
+    write: (text) => {
+      info.push(text);
+    },
+  });
   const gateway = await startGateway({
-    template: 'test/fixtures/mechanics-template.yaml', port: 0, dynamodbPort: 0, outdir,
-    logger: { ...logger, error: (m) => { errors.push(m); } },
+    template: 'test/fixtures/mechanics-template.yaml',
+    port: 0,
+    dynamodbPort: 0,
+    outdir,
+    logger: {
+      ...logger,
+      error: (m) => {
+        errors.push(m);
+      },
+    },
   });
   try {
     const client = await TestClient.open(gateway.wsUrl);

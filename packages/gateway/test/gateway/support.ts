@@ -134,7 +134,9 @@ ${globals ? `Globals:\n  Function: ${globals}\n` : ''}Resources:
     Properties:
       RouteSelectionExpression: $request.body.action
       Routes:
-${Object.entries(routes).map(([key, fn]) => `        ${key}: { FunctionArn: !GetAtt ${fn}.Arn }`).join('\n')}
+${Object.entries(routes)
+  .map(([key, fn]) => `        ${key}: { FunctionArn: !GetAtt ${fn}.Arn }`)
+  .join('\n')}
 ${resources}`;
 
 /**
@@ -145,10 +147,14 @@ export const recordedEvent = async (gw: Gateway, kind: string, key: string, wait
   const db = new DynamoDBClient({ endpoint: gw.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
   try {
     let item: any;
-    await eventually(async () => {
-      item = (await db.send(new GetItemCommand({ TableName: gw.tableName, Key: { pk: { S: kind }, sk: { S: key } } }))).Item;
-      return item !== undefined;
-    }, `${kind} has ${key}`, waitMs).catch(() => undefined);
+    await eventually(
+      async () => {
+        item = (await db.send(new GetItemCommand({ TableName: gw.tableName, Key: { pk: { S: kind }, sk: { S: key } } }))).Item;
+        return item !== undefined;
+      },
+      `${kind} has ${key}`,
+      waitMs,
+    ).catch(() => undefined);
     return item === undefined ? undefined : JSON.parse(item.event.S);
   } finally {
     db.destroy();
@@ -162,8 +168,15 @@ export const recordedEvent = async (gw: Gateway, kind: string, key: string, wait
 export const signedFetch = async (url: string, method: 'GET' | 'POST' | 'DELETE', body?: string): Promise<Response> => {
   const { protocol, hostname, port, host } = new URL(url);
   const path = url.slice(url.indexOf('/', url.indexOf('//') + 2));
-  const signer = new SignatureV4({ credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' }, region: 'us-east-1', service: 'execute-api', sha256: Sha256 });
-  const signed = await signer.sign(new HttpRequest({ protocol, hostname, port: Number(port), method, path, headers: { host }, ...(body === undefined ? {} : { body }) }));
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' },
+    region: 'us-east-1',
+    service: 'execute-api',
+    sha256: Sha256,
+  });
+  const signed = await signer.sign(
+    new HttpRequest({ protocol, hostname, port: Number(port), method, path, headers: { host }, ...(body === undefined ? {} : { body }) }),
+  );
   return fetch(url, { method, headers: signed.headers, ...(body === undefined ? {} : { body }) });
 };
 
@@ -180,5 +193,13 @@ export const signedConnectionsFetch = (endpoint: string, connectionId: string, m
 export const expectedNoise = (what: string): { quiet: boolean; logger?: Logger } => {
   if (process.env.GATEWAY_LOG !== undefined) return { quiet: false };
   const label = `[expected: ${what}] `;
-  return { quiet: true, logger: createLogger({ quiet: true, write: (text) => { process.stderr.write(text.replace(/^(?=.)/gm, label)); } }) };
+  return {
+    quiet: true,
+    logger: createLogger({
+      quiet: true,
+      write: (text) => {
+        process.stderr.write(text.replace(/^(?=.)/gm, label));
+      },
+    }),
+  };
 };

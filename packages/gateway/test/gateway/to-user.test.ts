@@ -18,7 +18,9 @@ const clients: TestClient[] = [];
 
 beforeAll(async () => {
   gateway = await startGateway({ template: 'test/fixtures/template.yaml', port: 0, dynamodbPort: 0, quiet: process.env.GATEWAY_LOG === undefined, outdir });
-  db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }));
+  db = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
+  );
 }, 90_000);
 
 afterAll(async () => {
@@ -35,7 +37,13 @@ const open = async (name: string) => {
 };
 
 const userRows = async (userId: string) =>
-  ((await db.send(new QueryCommand({ TableName: gateway.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `user#${userId}` } }))).Items ?? []).map((i) => i.sk);
+  (
+    (
+      await db.send(
+        new QueryCommand({ TableName: gateway.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `user#${userId}` } }),
+      )
+    ).Items ?? []
+  ).map((i) => i.sk);
 
 test('toUser reaches both connections of one user and no one else', async () => {
   const [tab1, tab2, bob, carol] = [await open('alice'), await open('alice'), await open('bob'), await open('carol')];
@@ -54,9 +62,25 @@ test('toUser reaches both connections of one user and no one else', async () => 
 
 test('a tab that vanished without $disconnect is pruned from the user index on 410', async () => {
   // Without $disconnect the row stays until a send finds the connection gone.
-  const quietGateway = await startGateway({ template: 'test/fixtures/template.yaml', port: 0, dynamodbPort: 0, quiet: true, outdir: join(outdir, 'q'), runDisconnect: false });
-  const qdb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: quietGateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }));
-  const rows = async () => ((await qdb.send(new QueryCommand({ TableName: quietGateway.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'user#dev-dana' } }))).Items ?? []).map((i) => i.sk);
+  const quietGateway = await startGateway({
+    template: 'test/fixtures/template.yaml',
+    port: 0,
+    dynamodbPort: 0,
+    quiet: true,
+    outdir: join(outdir, 'q'),
+    runDisconnect: false,
+  });
+  const qdb = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: quietGateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
+  );
+  const rows = async () =>
+    (
+      (
+        await qdb.send(
+          new QueryCommand({ TableName: quietGateway.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'user#dev-dana' } }),
+        )
+      ).Items ?? []
+    ).map((i) => i.sk);
   try {
     const stays = await openAs(quietGateway.wsUrl, 'dana');
     const vanishes = await openAs(quietGateway.wsUrl, 'dana');
@@ -68,7 +92,14 @@ test('a tab that vanished without $disconnect is pruned from the user index on 4
     await vanishes.drop();
     // The prune keeps rows younger than the $connect grace (30 s): age them, as time would.
     for (const id of await rows()) {
-      await qdb.send(new UpdateCommand({ TableName: quietGateway.tableName, Key: connectionKey(id), UpdateExpression: 'SET connectedAt = :old', ExpressionAttributeValues: { ':old': Date.now() - 3_600_000 } }));
+      await qdb.send(
+        new UpdateCommand({
+          TableName: quietGateway.tableName,
+          Key: connectionKey(id),
+          UpdateExpression: 'SET connectedAt = :old',
+          ExpressionAttributeValues: { ':old': Date.now() - 3_600_000 },
+        }),
+      );
     }
     sender.send({ action: 'notify', user: 'dev-dana', text: 'hello?' });
     await stays.waitFor((d) => d?.type === 'note');

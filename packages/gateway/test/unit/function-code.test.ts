@@ -13,40 +13,85 @@ const dir = mkdtempSync(join(tmpdir(), 'ws-outbox-code-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const spec = (metadata: Record<string, unknown>, ownBuild = false): FunctionSpec => ({
-  logicalId: 'Fn', codeUri: 'src/', handler: 'app.handler', handlerModule: 'app', handlerExport: 'handler',
-  entry: join(dir, 'app.ts'), entryCandidates: [], entryExists: false, entryFromMetadata: false, entryFrom: 'CodeUri', splitting: false,
-  runtime: 'nodejs24.x', architectures: ['x86_64'], timeout: 3, memorySize: 128, environment: {}, policies: [], role: undefined,
-  routes: [], sqsEvents: [], metadata, ownBuild,
+  logicalId: 'Fn',
+  codeUri: 'src/',
+  handler: 'app.handler',
+  handlerModule: 'app',
+  handlerExport: 'handler',
+  entry: join(dir, 'app.ts'),
+  entryCandidates: [],
+  entryExists: false,
+  entryFromMetadata: false,
+  entryFrom: 'CodeUri',
+  splitting: false,
+  runtime: 'nodejs24.x',
+  architectures: ['x86_64'],
+  timeout: 3,
+  memorySize: 128,
+  environment: {},
+  policies: [],
+  role: undefined,
+  routes: [],
+  sqsEvents: [],
+  metadata,
+  ownBuild,
 });
 
 describe('how the code is made', () => {
-  test('the kind follows the Metadata; this project\'s own layout wins', () => {
+  test("the kind follows the Metadata; this project's own layout wins", () => {
     expect(codeKindOf(spec({}))).toBe('as-is');
     expect(codeKindOf(spec({ BuildMethod: 'esbuild' }))).toBe('esbuild');
     expect(codeKindOf(spec({ BuildMethod: 'makefile' }))).toBe('makefile');
     expect(codeKindOf(spec({ BuildMethod: 'makefile' }, true))).toBe('ws-outbox');
   });
 
-  test('SAM\'s esbuild options: sam build\'s defaults, and each BuildProperty as esbuild takes it', () => {
+  test("SAM's esbuild options: sam build's defaults, and each BuildProperty as esbuild takes it", () => {
     writeFileSync(join(dir, 'app.ts'), 'export const handler = 1;');
     expect(samEsbuildOptions(spec({ BuildMethod: 'esbuild' }), dir)).toMatchObject({
-      entryPoints: [join(dir, 'app.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'es2020', minify: true, sourcemap: false, external: [],
+      entryPoints: [join(dir, 'app.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'es2020',
+      minify: true,
+      sourcemap: false,
+      external: [],
     });
-    expect(samEsbuildOptions(spec({
-      BuildMethod: 'esbuild',
-      BuildProperties: {
-        Format: 'esm', Target: 'node22', Minify: false, Sourcemap: true, External: ['@aws-sdk/*'], EntryPoints: ['app.ts'],
-        Loader: ['.html=text'], MainFields: 'module,main', OutExtension: ['.js=.mjs'], Banner: ['js=// banner'],
-      },
-    }), dir)).toMatchObject({
-      format: 'esm', target: 'node22', minify: false, sourcemap: true, external: ['@aws-sdk/*'],
-      loader: { '.html': 'text' }, mainFields: ['module', 'main'], outExtension: { '.js': '.mjs' }, banner: { js: '// banner' },
+    expect(
+      samEsbuildOptions(
+        spec({
+          BuildMethod: 'esbuild',
+          BuildProperties: {
+            Format: 'esm',
+            Target: 'node22',
+            Minify: false,
+            Sourcemap: true,
+            External: ['@aws-sdk/*'],
+            EntryPoints: ['app.ts'],
+            Loader: ['.html=text'],
+            MainFields: 'module,main',
+            OutExtension: ['.js=.mjs'],
+            Banner: ['js=// banner'],
+          },
+        }),
+        dir,
+      ),
+    ).toMatchObject({
+      format: 'esm',
+      target: 'node22',
+      minify: false,
+      sourcemap: true,
+      external: ['@aws-sdk/*'],
+      loader: { '.html': 'text' },
+      mainFields: ['module', 'main'],
+      outExtension: { '.js': '.mjs' },
+      banner: { js: '// banner' },
     });
   });
 });
 
 describe('which Node runs a function', () => {
-  test('the gateway\'s own major is itself; another is looked for (WS_OUTBOX_NODE_<major> first), else the gateway\'s with one warning', () => {
+  test("the gateway's own major is itself; another is looked for (WS_OUTBOX_NODE_<major> first), else the gateway's with one warning", () => {
     const own = Number(process.versions.node.split('.')[0]);
     expect(nodeForRuntime(`nodejs${own}.x`)).toEqual({ execPath: process.execPath, major: own, matches: true });
     // A stand-in binary that answers --version as a Node 18 would.
@@ -66,7 +111,9 @@ describe('which Node runs a function', () => {
     } finally {
       process.env.PATH = path;
     }
-    expect(missingNodeWarning('nodejs16.x', own)).toBe(`nodejs16.x: no Node 16 found, so its functions run on Node ${own}. `
-      + 'Install one to run them as Lambda does: npm i -D node16@npm:node@16 (or set WS_OUTBOX_NODE_16 to a node binary).');
+    expect(missingNodeWarning('nodejs16.x', own)).toBe(
+      `nodejs16.x: no Node 16 found, so its functions run on Node ${own}. ` +
+        'Install one to run them as Lambda does: npm i -D node16@npm:node@16 (or set WS_OUTBOX_NODE_16 to a node binary).',
+    );
   });
 });

@@ -19,12 +19,18 @@ describe('policies from the template', () => {
     const send = functionPolicy(model.functions.get('SendMessageFunction')!, model.template, model.refs);
     expect(send.unknown).toEqual([]);
     expect(send.statements).toEqual([
-      { Effect: 'Allow', Action: dynamoDbPolicyTemplates.DynamoDBCrudPolicy, Resource: [arn('simplechat_connections'), `${arn('simplechat_connections')}/index/*`] },
+      {
+        Effect: 'Allow',
+        Action: dynamoDbPolicyTemplates.DynamoDBCrudPolicy,
+        Resource: [arn('simplechat_connections'), `${arn('simplechat_connections')}/index/*`],
+      },
       { Effect: 'Allow', Action: ['execute-api:ManageConnections'], Resource: ['arn:aws:execute-api:us-east-1:123456789012:localapi01/*'] },
     ]);
     expect(decide(send.statements, 'dynamodb:Scan', arn('simplechat_connections'))).toEqual({ allowed: true });
     expect(decide(send.statements, 'dynamodb:Scan', arn('other'))).toEqual({ allowed: false, explicit: false });
-    expect(decide(send.statements, 'execute-api:ManageConnections', 'arn:aws:execute-api:us-east-1:123456789012:localapi01/Prod/POST/@connections/abc=')).toEqual({ allowed: true });
+    expect(
+      decide(send.statements, 'execute-api:ManageConnections', 'arn:aws:execute-api:us-east-1:123456789012:localapi01/Prod/POST/@connections/abc='),
+    ).toEqual({ allowed: true });
   });
 
   it('DynamoDBWritePolicy has no GetItem and no DeleteItem, as SAM defines it', () => {
@@ -81,7 +87,9 @@ describe('IAM decisions', () => {
   });
 
   it('reads the access key from a SigV4 Authorization header or a presigned query', () => {
-    expect(accessKeyOf({ authorization: 'AWS4-HMAC-SHA256 Credential=ASIAABC/20261128/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00' })).toBe('ASIAABC');
+    expect(
+      accessKeyOf({ authorization: 'AWS4-HMAC-SHA256 Credential=ASIAABC/20261128/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00' }),
+    ).toBe('ASIAABC');
     expect(accessKeyOf({}, '/x?X-Amz-Credential=ASIAXYZ%2F20261128%2Fus-east-1%2Fexecute-api%2Faws4_request')).toBe('ASIAXYZ');
     expect(accessKeyOf({})).toBeUndefined();
   });
@@ -91,9 +99,12 @@ describe('what a DynamoDB request needs', () => {
   it('one table, an index, batches and transactions', () => {
     expect(accessesOf('GetItem', { TableName: 't' }, arn)).toEqual([{ action: 'dynamodb:GetItem', resources: [arn('t')] }]);
     expect(accessesOf('Query', { TableName: 't', IndexName: 'byName' }, arn)).toEqual([{ action: 'dynamodb:Query', resources: [`${arn('t')}/index/byName`] }]);
-    expect(accessesOf('BatchWriteItem', { RequestItems: { a: [], b: [] } }, arn)).toEqual([{ action: 'dynamodb:BatchWriteItem', resources: [arn('a'), arn('b')] }]);
+    expect(accessesOf('BatchWriteItem', { RequestItems: { a: [], b: [] } }, arn)).toEqual([
+      { action: 'dynamodb:BatchWriteItem', resources: [arn('a'), arn('b')] },
+    ]);
     expect(accessesOf('TransactWriteItems', { TransactItems: [{ Put: { TableName: 'a' } }, { ConditionCheck: { TableName: 'b' } }] }, arn)).toEqual([
-      { action: 'dynamodb:PutItem', resources: [arn('a')] }, { action: 'dynamodb:ConditionCheckItem', resources: [arn('b')] },
+      { action: 'dynamodb:PutItem', resources: [arn('a')] },
+      { action: 'dynamodb:ConditionCheckItem', resources: [arn('b')] },
     ]);
     expect(accessesOf('ListTables', {}, arn)).toEqual([{ action: 'dynamodb:ListTables', resources: [arn('*')] }]);
     expect(accessesOf('GetItem', 'not json', arn)).toBeUndefined();

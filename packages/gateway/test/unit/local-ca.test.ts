@@ -10,15 +10,18 @@ import { createLocalCa, serialNumber } from '../../src/local-ca.ts';
 
 describe('serialNumber', () => {
   it('is 16 bytes whose DER INTEGER is positive and minimal, whatever the random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (random) => {
-      const serial = serialNumber(Buffer.from(random));
-      // What forge writes into the certificate.
-      const bytes = Buffer.from(forge.util.hexToBytes(serial), 'binary');
-      expect(bytes).toHaveLength(16);
-      expect(bytes[0]).toBeGreaterThanOrEqual(0x01);
-      expect(bytes[0]).toBeLessThanOrEqual(0x7f);
-      expect(bytes.subarray(1)).toEqual(Buffer.from(random).subarray(1));
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (random) => {
+        const serial = serialNumber(Buffer.from(random));
+        // What forge writes into the certificate.
+        const bytes = Buffer.from(forge.util.hexToBytes(serial), 'binary');
+        expect(bytes).toHaveLength(16);
+        expect(bytes[0]).toBeGreaterThanOrEqual(0x01);
+        expect(bytes[0]).toBeLessThanOrEqual(0x7f);
+        expect(bytes.subarray(1)).toEqual(Buffer.from(random).subarray(1));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('covers the bytes that broke it (a zero first byte before one below 0x80) and a first byte with its high bit set', () => {

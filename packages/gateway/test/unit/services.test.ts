@@ -17,15 +17,30 @@ const model = (stage: string) => ({ stage }) as unknown as AppModel;
 
 describe('ServiceSet', () => {
   const recording = (name: string, calls: string[], extra: Partial<GatewayService> = {}): GatewayService => ({
-    name, stop: async () => { calls.push(`stop ${name}`); }, ...extra,
+    name,
+    stop: async () => {
+      calls.push(`stop ${name}`);
+    },
+    ...extra,
   });
 
   it('stops the started services newest first, once, even if one fails to stop', async () => {
     const calls: string[] = [];
     const set = new ServiceSet(log);
     await set.start(Promise.resolve(recording('a', calls)));
-    await set.start(Promise.resolve(recording('b', calls, { stop: async () => { calls.push('stop b'); throw new Error('stuck'); } })));
-    set.onStop('folder', () => { calls.push('stop folder'); });
+    await set.start(
+      Promise.resolve(
+        recording('b', calls, {
+          stop: async () => {
+            calls.push('stop b');
+            throw new Error('stuck');
+          },
+        }),
+      ),
+    );
+    set.onStop('folder', () => {
+      calls.push('stop folder');
+    });
     await set.start(Promise.resolve(recording('c', calls)));
     await Promise.all([set.stop(), set.stop()]);
     await set.stop();
@@ -41,7 +56,7 @@ describe('ServiceSet', () => {
     expect(calls).toEqual(['stop a']);
   });
 
-  it('collects every started service\'s hosts', async () => {
+  it("collects every started service's hosts", async () => {
     const set = new ServiceSet(log);
     const handler = async () => {};
     await set.start(Promise.resolve({ name: 'x', hosts: [{ host: 'x.amazonaws.com', handler, plainPort: 1 }], stop: async () => {} }));
@@ -53,11 +68,25 @@ describe('ServiceSet', () => {
   it('reload asks every service for a restart reason before any of them changes', async () => {
     const calls: string[] = [];
     const set = new ServiceSet(log);
-    await set.start(Promise.resolve(recording('early', calls, { reload: (next) => { calls.push(`reload early ${next.stage}`); } })));
-    await set.start(Promise.resolve(recording('late', calls, {
-      restartReason: (next, previous) => (next.stage !== previous.stage ? 'the stage changed' : undefined),
-      reload: (next) => { calls.push(`reload late ${next.stage}`); },
-    })));
+    await set.start(
+      Promise.resolve(
+        recording('early', calls, {
+          reload: (next) => {
+            calls.push(`reload early ${next.stage}`);
+          },
+        }),
+      ),
+    );
+    await set.start(
+      Promise.resolve(
+        recording('late', calls, {
+          restartReason: (next, previous) => (next.stage !== previous.stage ? 'the stage changed' : undefined),
+          reload: (next) => {
+            calls.push(`reload late ${next.stage}`);
+          },
+        }),
+      ),
+    );
     await expect(set.reload(model('prod'), model('dev'))).rejects.toThrow(new RestartRequired('the stage changed'));
     expect(calls).toEqual([]);
     await set.reload(model('dev'), model('dev'));

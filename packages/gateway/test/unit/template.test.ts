@@ -60,9 +60,11 @@ describe('intrinsics', () => {
 
   test('a value without intrinsics comes back as it is (any JSON)', () => {
     const plain = fc.jsonValue().filter((v) => JSON.stringify(v).match(/"(Ref|Fn::[A-Za-z]+|Condition)"/) === null);
-    fc.assert(fc.property(plain, (value) => {
-      expect(resolveIntrinsics(value, refs)).toEqual(value);
-    }));
+    fc.assert(
+      fc.property(plain, (value) => {
+        expect(resolveIntrinsics(value, refs)).toEqual(value);
+      }),
+    );
   });
 
   test('a table definition: capacities from parameters become numbers; a SimpleTable is a hash-keyed on-demand table', () => {
@@ -70,8 +72,10 @@ describe('intrinsics', () => {
     const input = createTableInput(table!, 'local-table', (value, at) => resolveIntrinsics(value, refs, at));
     expect(input.ProvisionedThroughput).toEqual({ ReadCapacityUnits: 5, WriteCapacityUnits: 1 });
     expect(createTableInput(simple!, 'Simple')).toEqual({
-      TableName: 'Simple', BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      TableName: 'Simple',
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
     });
   });
 });
@@ -81,7 +85,12 @@ describe('conditions', () => {
     const dev = localRefs(template);
     expect([dev['Condition::IsProd'], dev['Condition::NotProd'], dev['Condition::Both'], dev['Condition::Either']]).toEqual(['false', 'true', 'true', 'true']);
     const prod = localRefs(template, { Env: 'prod', 'AWS::Region': 'eu-west-1' });
-    expect([prod['Condition::IsProd'], prod['Condition::NotProd'], prod['Condition::Both'], prod['Condition::Either']]).toEqual(['true', 'false', 'false', 'true']);
+    expect([prod['Condition::IsProd'], prod['Condition::NotProd'], prod['Condition::Both'], prod['Condition::Either']]).toEqual([
+      'true',
+      'false',
+      'false',
+      'true',
+    ]);
   });
 
   test('a condition that refers to itself, or to one that is not defined, is an error', () => {
@@ -92,9 +101,28 @@ describe('conditions', () => {
 });
 
 describe('--parameter-overrides', () => {
-  test('SAM\'s words (several after one flag), quoted values, and the ParameterKey=,ParameterValue= form', () => {
-    const args = gatherParameterOverrides(['--template', 't.yaml', '--parameter-overrides', 'A=1', 'B=two words', '--no-iam', '--parameter-overrides', 'ParameterKey=C,ParameterValue=x=y']);
-    expect(args).toEqual(['--template', 't.yaml', '--parameter-overrides', 'A=1', '--parameter-overrides', 'B=two words', '--no-iam', '--parameter-overrides', 'ParameterKey=C,ParameterValue=x=y']);
+  test("SAM's words (several after one flag), quoted values, and the ParameterKey=,ParameterValue= form", () => {
+    const args = gatherParameterOverrides([
+      '--template',
+      't.yaml',
+      '--parameter-overrides',
+      'A=1',
+      'B=two words',
+      '--no-iam',
+      '--parameter-overrides',
+      'ParameterKey=C,ParameterValue=x=y',
+    ]);
+    expect(args).toEqual([
+      '--template',
+      't.yaml',
+      '--parameter-overrides',
+      'A=1',
+      '--parameter-overrides',
+      'B=two words',
+      '--no-iam',
+      '--parameter-overrides',
+      'ParameterKey=C,ParameterValue=x=y',
+    ]);
     expect(parseParameterOverrides(['A=1 B="b c"', "D='e f'", 'ParameterKey=C,ParameterValue=x=y'])).toEqual({ A: '1', B: 'b c', D: 'e f', C: 'x=y' });
     expect(() => parseParameterOverrides('novalue')).toThrow(/expected Key=Value/);
     expect(gatherParameterOverrides(['--parameter-overrides'])).toEqual(['--parameter-overrides']);
@@ -102,13 +130,22 @@ describe('--parameter-overrides', () => {
 });
 
 describe('request mapping templates', () => {
-  const input = { body: JSON.stringify({ action: 'tell', a: { b: [1, 'two'] }, text: 'x y&z' }), requestContext: { connectionId: 'c1', stage: 'test', authorizer: { principalId: 'me' } }, stageVariables: { v: 'sv' } };
+  const input = {
+    body: JSON.stringify({ action: 'tell', a: { b: [1, 'two'] }, text: 'x y&z' }),
+    requestContext: { connectionId: 'c1', stage: 'test', authorizer: { principalId: 'me' } },
+    stageVariables: { v: 'sv' },
+  };
 
   test('references: $input.body/json/path, $context (nested), $stageVariables, $util, an escaped dollar', () => {
-    expect(renderTemplate('{"c":"$context.connectionId","p":"$context.authorizer.principalId","a":$input.json(\'$.a\'),"b1":"$input.path(\'$.a.b[1]\')","s":"$stageVariables.v"}', input))
-      .toBe('{"c":"c1","p":"me","a":{"b":[1,"two"]},"b1":"two","s":"sv"}');
-    expect(renderTemplate('Body=$util.urlEncode($input.json(\'$.text\'))&Raw=$util.escapeJavaScript($input.body)', input))
-      .toBe(`Body=%22x+y%26z%22&Raw=${JSON.stringify(input.body).slice(1, -1)}`);
+    expect(
+      renderTemplate(
+        '{"c":"$context.connectionId","p":"$context.authorizer.principalId","a":$input.json(\'$.a\'),"b1":"$input.path(\'$.a.b[1]\')","s":"$stageVariables.v"}',
+        input,
+      ),
+    ).toBe('{"c":"c1","p":"me","a":{"b":[1,"two"]},"b1":"two","s":"sv"}');
+    expect(renderTemplate("Body=$util.urlEncode($input.json('$.text'))&Raw=$util.escapeJavaScript($input.body)", input)).toBe(
+      `Body=%22x+y%26z%22&Raw=${JSON.stringify(input.body).slice(1, -1)}`,
+    );
     expect(renderTemplate('cost: \\$5 $unknown', input)).toBe('cost: $5 $unknown');
   });
 
@@ -121,15 +158,24 @@ describe('request mapping templates', () => {
   });
 
   test('an SQS SendMessage form becomes its SendMessage input', () => {
-    expect(sendMessageInput('Action=SendMessage&MessageGroupId=g&MessageBody=%7B%7D&MessageAttribute.1.Name=from&MessageAttribute.1.Value.StringValue=c1&MessageAttribute.1.Value.DataType=String', 'https://q')).toEqual({
-      QueueUrl: 'https://q', MessageBody: '{}', MessageGroupId: 'g', MessageDeduplicationId: undefined, DelaySeconds: undefined,
+    expect(
+      sendMessageInput(
+        'Action=SendMessage&MessageGroupId=g&MessageBody=%7B%7D&MessageAttribute.1.Name=from&MessageAttribute.1.Value.StringValue=c1&MessageAttribute.1.Value.DataType=String',
+        'https://q',
+      ),
+    ).toEqual({
+      QueueUrl: 'https://q',
+      MessageBody: '{}',
+      MessageGroupId: 'g',
+      MessageDeduplicationId: undefined,
+      DelaySeconds: undefined,
       MessageAttributes: { from: { DataType: 'String', StringValue: 'c1' } },
     });
     expect(() => sendMessageInput('Action=SendMessageBatch', 'https://q')).toThrow(/only SendMessage/);
   });
 });
 
-describe('Lambda\'s handler rules', () => {
+describe("Lambda's handler rules", () => {
   test('the handler string: a module in a folder, a nested name, and names Lambda refuses', () => {
     expect(parseHandler('src/app.handler')).toEqual({ moduleRoot: 'src', moduleName: 'app', handlerName: 'handler' });
     expect(parseHandler('index.a.b')).toEqual({ moduleRoot: '', moduleName: 'index', handlerName: 'a.b' });
@@ -137,7 +183,7 @@ describe('Lambda\'s handler rules', () => {
     expect(() => parseHandler('nodot')).toThrow(expect.objectContaining({ name: 'Runtime.MalformedHandlerName' }));
   });
 
-  test('extensions in Lambda\'s order, the default export\'s names, missing handlers and callbacks by runtime', async () => {
+  test("extensions in Lambda's order, the default export's names, missing handlers and callbacks by runtime", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ws-outbox-loader-'));
     try {
       mkdirSync(join(dir, 'lib'));
@@ -148,7 +194,10 @@ describe('Lambda\'s handler rules', () => {
       expect(handlerFile(dir, 'lib/both.handler')).toBe(join(dir, 'lib', 'both.js'));
       const js = await loadLambdaHandler(dir, 'lib/both.handler', 'nodejs24.x');
       expect(await callHandler(js, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs24.x')).toBe('js');
-      await expect(loadLambdaHandler(dir, 'lib/both.nothing', 'nodejs24.x')).rejects.toMatchObject({ name: 'Runtime.HandlerNotFound', message: 'lib/both.nothing is undefined or not exported' });
+      await expect(loadLambdaHandler(dir, 'lib/both.nothing', 'nodejs24.x')).rejects.toMatchObject({
+        name: 'Runtime.HandlerNotFound',
+        message: 'lib/both.nothing is undefined or not exported',
+      });
       await expect(loadLambdaHandler(dir, 'absent.handler', 'nodejs24.x')).rejects.toMatchObject({ name: 'Runtime.ImportModuleError' });
       await expect(loadLambdaHandler(dir, 'cb.handler', 'nodejs24.x')).rejects.toMatchObject({ name: 'Runtime.CallbackHandlerDeprecated' });
       const cb = await loadLambdaHandler(dir, 'cb.handler', 'nodejs22.x');
