@@ -166,7 +166,11 @@ var jwtExpiry = (token) => {
   const payload = token.split(".")[1];
   if (payload === void 0) return void 0;
   try {
-    const json = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(payload.length / 4) * 4, "=")));
+    const json = JSON.parse(
+      atob(
+        payload.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(payload.length / 4) * 4, "=")
+      )
+    );
     return typeof json.exp === "number" ? json.exp * 1e3 : void 0;
   } catch {
     return void 0;
@@ -228,9 +232,11 @@ var WsOutboxClient = class extends Emitter {
     this.#options = { ...clientDefaults, ...picked, backoff: { ...backoffDefaults, ...options.backoff } };
     for (const key of ["keepaliveMs", "pongTimeoutMs", "resumeTimeoutMs", "gapTimeoutMs", "maxQueue", "dedupeSize", "refreshBeforeMs"]) {
       const value = this.#options[key];
-      if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
+      if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
+        throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
     }
-    if (typeof this.#options.sessions !== "boolean") throw new TypeError(`WsOutboxClient sessions must be true or false; got ${String(this.#options.sessions)}`);
+    if (typeof this.#options.sessions !== "boolean")
+      throw new TypeError(`WsOutboxClient sessions must be true or false; got ${String(this.#options.sessions)}`);
     this.#streams = new Streams({
       gapTimeoutMs: this.#options.gapTimeoutMs,
       recentSize: this.#options.dedupeSize,
@@ -335,7 +341,13 @@ var WsOutboxClient = class extends Emitter {
       this.#socket = void 0;
       this.#stopKeepalive();
       if (!opened) this.#token = void 0;
-      this.emit("close", { code: event.code ?? 1006, reason: event.reason ?? "", willReconnect: this.#state !== "closed", unsent: this.#queue.length, ...opened ? {} : { refused: true } });
+      this.emit("close", {
+        code: event.code ?? 1006,
+        reason: event.reason ?? "",
+        willReconnect: this.#state !== "closed",
+        unsent: this.#queue.length,
+        ...opened ? {} : { refused: true }
+      });
       this.#scheduleReconnect();
     });
     socket.addEventListener("error", () => {
@@ -354,7 +366,10 @@ var WsOutboxClient = class extends Emitter {
     } catch (error) {
       const kept = this.#token;
       if (kept !== void 0 && kept.expiresAt !== void 0 && kept.expiresAt > Date.now()) {
-        this.emit("error", { message: `the token provider failed (a token it gave earlier is used): ${String(error?.message ?? error)}`, cause: error });
+        this.emit("error", {
+          message: `the token provider failed (a token it gave earlier is used): ${String(error?.message ?? error)}`,
+          cause: error
+        });
         return kept;
       }
       throw error;
@@ -366,15 +381,18 @@ var WsOutboxClient = class extends Emitter {
     this.#refresh = void 0;
     if (token.expiresAt === void 0) return;
     const due = Math.max(0, token.expiresAt - this.#options.refreshBeforeMs - Date.now());
-    this.#refresh = setTimeout(() => {
-      this.#refresh = void 0;
-      if (this.#state === "closed") return;
-      Promise.resolve().then(() => this.#provider()).then((result) => {
-        const next = toToken(result);
-        this.#token = next;
-        this.#scheduleRefresh(next);
-      }).catch((cause) => this.emit("error", { message: `the token provider failed: ${String(cause?.message ?? cause)}`, cause }));
-    }, Math.min(due, 2 ** 31 - 1));
+    this.#refresh = setTimeout(
+      () => {
+        this.#refresh = void 0;
+        if (this.#state === "closed") return;
+        Promise.resolve().then(() => this.#provider()).then((result) => {
+          const next = toToken(result);
+          this.#token = next;
+          this.#scheduleRefresh(next);
+        }).catch((cause) => this.emit("error", { message: `the token provider failed: ${String(cause?.message ?? cause)}`, cause }));
+      },
+      Math.min(due, 2 ** 31 - 1)
+    );
   }
   #scheduleReconnect() {
     if (this.#state === "closed") return;
