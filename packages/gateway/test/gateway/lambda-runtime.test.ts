@@ -161,7 +161,9 @@ describe('template features outside the model never stop the gateway', () => {
     const app = await start('sqs-integration');
     const client = await app.open('/test');
     client.send({ note: { text: 'queued hello' } });
-    const [answer] = await client.waitFor((d) => d?.queued !== undefined);
+    // Two hops and a cold start under the function's CPU share (the SDK's client loads in it): on
+    // a loaded 2-core CI machine that took longer than the default 15 s once.
+    const [answer] = await client.waitFor((d) => d?.queued !== undefined, { timeoutMs: 45_000 });
     expect(answer).toEqual({ queued: { text: 'queued hello' } });
     // The role's managed policy ARN (a Fn::Join) is read as one, not as an unknown SAM policy template.
     expect(app.log()).not.toMatch(/not known locally/);
