@@ -90,11 +90,7 @@ describe('ws-outbox/client on a real socket', () => {
     // Open on the client's side can come before the server has read the queued frames.
     const onSecond = () => frames.filter((f) => f.socket === connections[1]!.socket).map((f) => f.frame);
     await until(() => onSecond().length >= 3, 'the queued sends reached the server');
-    expect(onSecond()).toEqual([
-      { action: 'resume', session: 'tok-1', rooms: {} },
-      { n: 1 },
-      { n: 2 },
-    ]);
+    expect(onSecond()).toEqual([{ action: 'resume', session: 'tok-1', rooms: {} }, { n: 1 }, { n: 2 }]);
     expect(count('resumed')).toBe(1);
   });
 
