@@ -65,7 +65,8 @@ export interface AppModel {
   queues: QueueSpec[];
   /**
    * Routes whose integration is not a Lambda proxy but is emulated: a Lambda custom integration
-   * (its RequestTemplates make the event) or an SQS service integration (they make the SendMessage).
+   * (its RequestTemplates make the event), an SQS service integration (they make the SendMessage)
+   * or a DynamoDB one (they make the action's request).
    */
   integrations: Map<string, RouteIntegration>;
   /** Routes the template has but the gateway cannot serve (route → why): they answer as an integration failure does. */
@@ -218,7 +219,7 @@ const otherEntryPoints = (template: Template): string[] => {
  * integrations (Lambda custom with RequestTemplates, SQS SendMessage), and a notice for each
  * route, function or integration it cannot run, so nothing outside the model stops it.
  */
-const wiringOf = (template: Template, functions: Map<string, FunctionModel>) => {
+const wiringOf = (template: Template, functions: Map<string, FunctionModel>, refs: Record<string, string>) => {
   const notices = [...skippedFunctionsOf(template).map((s) => s.why), ...otherEntryPoints(template)];
   const routes = new Map<string, string>();
   const integrations = new Map<string, RouteIntegration>();
@@ -228,7 +229,11 @@ const wiringOf = (template: Template, functions: Map<string, FunctionModel>) => 
   for (const integration of integrationsOf(template)) {
     const { routeKey: key, functionId } = integration;
     const where = integration.integrationId ?? key;
-    if (functionId !== undefined && !functions.has(functionId)) {
+    const unresolved = resolveTemplates(integration, refs);
+    if (unresolved !== undefined) {
+      notices.push(`route ${key} (${where}): ${unresolved}: messages to ${key} get an internal error locally`);
+      unavailableRoutes.set(key, unresolved);
+    } else if (functionId !== undefined && !functions.has(functionId)) {
       notices.push(`route ${key} → ${functionId}, which the gateway does not run (above): messages to ${key} get an internal error`);
       unavailableRoutes.set(key, `${functionId} does not run locally`);
     } else if (functionId !== undefined && integration.type === 'AWS_PROXY') {
@@ -239,6 +244,8 @@ const wiringOf = (template: Template, functions: Map<string, FunctionModel>) => 
         `route ${key} → ${functionId} is a Lambda custom integration (${where}): the event is its RequestTemplates rendered locally` +
           `${directives.length ? ` without their ${[...new Set(directives)].join(', ')} directives, which are left as written` : ''}; route responses are not sent back`,
       );
+      integrations.set(key, integration);
+    } else if (integration.type === 'AWS' && dynamodbActionOf(integration.uri) !== undefined) {
       integrations.set(key, integration);
     } else {
       const queue = /:sqs:path\/[^/]+\/([^/]+)$/.exec(integration.uri ?? '')?.[1]?.replace(/\.QueueName$/, '');
@@ -256,6 +263,25 @@ const wiringOf = (template: Template, functions: Map<string, FunctionModel>) => 
     }
   }
   return { routes, integrations, notices, unavailableRoutes };
+};
+
+/** The DynamoDB action a service integration calls (`arn:aws:apigateway:<region>:dynamodb:action/PutItem` → PutItem). */
+export const dynamodbActionOf = (uri: string | undefined): string | undefined => /^arn:[\w-]+:apigateway:[^:]*:dynamodb:action\/(\w+)$/.exec(uri ?? '')?.[1];
+
+/**
+ * Resolves the integration's RequestTemplates written with intrinsics (a `Fn::Sub` that puts the
+ * table's name in) to local values, in place; says why when one does not resolve.
+ */
+const resolveTemplates = (integration: RouteIntegration, refs: Record<string, string>): string | undefined => {
+  for (const [key, written] of Object.entries(integration.writtenTemplates)) {
+    if (typeof written === 'string') continue;
+    try {
+      integration.requestTemplates[key] = String(resolveIntrinsics(written, refs, `${integration.integrationId}.RequestTemplates.${key}`));
+    } catch (error) {
+      return `its request template ${key} does not resolve locally (${(error as Error).message})`;
+    }
+  }
+  return undefined;
 };
 
 /** Reads a SAM template into the model the local gateway runs. Errors name what to fix. */
@@ -285,7 +311,7 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
       spec,
     });
   }
-  const { routes, integrations, notices, unavailableRoutes } = wiringOf(template, functions);
+  const { routes, integrations, notices, unavailableRoutes } = wiringOf(template, functions, refs);
   const api = Object.values(template.Resources).find((r) => r?.Type === 'AWS::Serverless::WebSocketApi' || r?.Type === 'AWS::ApiGatewayV2::Api');
   const stageVariables = resolveIntrinsics(api?.Properties?.StageVariables ?? {}, refs, 'StageVariables') as Record<string, unknown>;
   return {

@@ -360,6 +360,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
         staticDir: opts.staticDir,
         stopAlongside: [() => eventSources.stop(), () => lambda.stop()],
         sqs: sqs?.sqs,
+        dynamodb: { endpoint: dynamo.endpoint, iam: opts.iam },
         onInvocation: (report: InvocationReport) => events.emit('invocation', report),
       }),
     );
