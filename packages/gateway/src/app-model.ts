@@ -69,6 +69,8 @@ export interface AppModel {
    * or a DynamoDB one (they make the action's request).
    */
   integrations: Map<string, RouteIntegration>;
+  /** Lambda proxy routes with a route response (two-way): the function's `body` goes back to the client. */
+  twoWayRoutes: Set<string>;
   /** Routes the template has but the gateway cannot serve (route → why): they answer as an integration failure does. */
   unavailableRoutes: Map<string, string>;
   /** One line per template feature the gateway skips or only partly emulates, naming it and what will not work locally. */
@@ -224,7 +226,8 @@ const wiringOf = (template: Template, functions: Map<string, FunctionModel>, ref
   const routes = new Map<string, string>();
   const integrations = new Map<string, RouteIntegration>();
   const unavailableRoutes = new Map<string, string>();
-  if (!hasApi(template)) return { routes, integrations, notices, unavailableRoutes };
+  const twoWayRoutes = new Set<string>();
+  if (!hasApi(template)) return { routes, integrations, notices, unavailableRoutes, twoWayRoutes };
   const sqsQueues = new Set(queuesOf(template).map((q) => q.logicalId));
   for (const integration of integrationsOf(template)) {
     const { routeKey: key, functionId } = integration;
@@ -238,6 +241,7 @@ const wiringOf = (template: Template, functions: Map<string, FunctionModel>, ref
       unavailableRoutes.set(key, `${functionId} does not run locally`);
     } else if (functionId !== undefined && integration.type === 'AWS_PROXY') {
       routes.set(key, functionId);
+      if (integration.routeResponse && key !== '$connect' && key !== '$disconnect') twoWayRoutes.add(key);
     } else if (functionId !== undefined) {
       const directives = Object.values(integration.requestTemplates).flatMap(unsupportedDirectives);
       notices.push(
@@ -262,7 +266,13 @@ const wiringOf = (template: Template, functions: Map<string, FunctionModel>, ref
       }
     }
   }
-  return { routes, integrations, notices, unavailableRoutes };
+  for (const [key, integration] of integrations) {
+    if (integration.routeResponse && key !== '$connect' && key !== '$disconnect')
+      notices.push(
+        `route ${key} has a route response, which the gateway sends for Lambda proxy routes only: ${key}'s integration answer does not reach the client locally`,
+      );
+  }
+  return { routes, integrations, notices, unavailableRoutes, twoWayRoutes };
 };
 
 /** The DynamoDB action a service integration calls (`arn:aws:apigateway:<region>:dynamodb:action/PutItem` → PutItem). */
@@ -311,7 +321,7 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
       spec,
     });
   }
-  const { routes, integrations, notices, unavailableRoutes } = wiringOf(template, functions, refs);
+  const { routes, integrations, notices, unavailableRoutes, twoWayRoutes } = wiringOf(template, functions, refs);
   const api = Object.values(template.Resources).find((r) => r?.Type === 'AWS::Serverless::WebSocketApi' || r?.Type === 'AWS::ApiGatewayV2::Api');
   const stageVariables = resolveIntrinsics(api?.Properties?.StageVariables ?? {}, refs, 'StageVariables') as Record<string, unknown>;
   return {
@@ -323,6 +333,7 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
     routes,
     integrations,
     unavailableRoutes,
+    twoWayRoutes,
     notices,
     functions,
     tables: tablesOf(template).map((table) => {

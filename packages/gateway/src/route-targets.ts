@@ -16,8 +16,8 @@ import type { RouteIntegration } from './template.ts';
 import { dynamodbActionOf, type AppModel } from './app-model.ts';
 import { dynamodbTarget, type DynamoIntegrationOptions } from './dynamodb-integration.ts';
 
-/** What the WebSocket API invokes for a route. */
-export type RouteTarget = Pick<FunctionPool, 'name' | 'invoke'>;
+/** What the WebSocket API invokes for a route; `twoWay`: a route response sends the result's `body` back to the client. */
+export type RouteTarget = Pick<FunctionPool, 'name' | 'invoke'> & { twoWay?: boolean };
 
 type MessageEvent = TemplateInput & { requestContext: { requestId?: string } };
 
@@ -132,12 +132,17 @@ export const unavailableTarget = (route: string, why: string): RouteTarget => ({
  * local SQS's, when the template has queues; `dynamodb` the embedded DynamoDB.
  */
 export const routeTargetsFor = (
-  model: Pick<AppModel, 'routes' | 'integrations' | 'unavailableRoutes' | 'stageVariables' | 'template' | 'refs'>,
+  model: Pick<AppModel, 'routes' | 'integrations' | 'unavailableRoutes' | 'stageVariables' | 'template' | 'refs'> & Partial<Pick<AppModel, 'twoWayRoutes'>>,
   pools: Map<string, RouteTarget>,
   sqs?: { queues: Map<string, { name: string; url: string }>; client(): SQSClient },
   dynamodb?: DynamoIntegrationOptions,
 ): Map<string, RouteTarget> => {
-  const targets = new Map<string, RouteTarget>([...model.routes].map(([key, id]) => [key, pools.get(id)!]));
+  const targets = new Map<string, RouteTarget>(
+    [...model.routes].map(([key, id]) => {
+      const pool = pools.get(id)!;
+      return [key, model.twoWayRoutes?.has(key) ? { name: pool.name, invoke: (event, meta) => pool.invoke(event, meta), twoWay: true } : pool];
+    }),
+  );
   for (const [key, integration] of model.integrations) {
     const pool = integration.functionId === undefined ? undefined : pools.get(integration.functionId);
     if (pool) {

@@ -100,6 +100,8 @@ export interface RouteIntegration {
   templateSelectionExpression: string | undefined;
   /** WHEN_NO_MATCH (API Gateway's default), NEVER or WHEN_NO_TEMPLATES. */
   passthroughBehavior: string;
+  /** The route has a route response (AWS::ApiGatewayV2::RouteResponse): a two-way route, whose integration's answer goes back to the client. */
+  routeResponse: boolean;
 }
 
 /**
@@ -130,6 +132,7 @@ export const integrationsOf = (template: Template): RouteIntegration[] => {
     credentialsArn: undefined,
     templateSelectionExpression: undefined,
     passthroughBehavior: 'WHEN_NO_MATCH',
+    routeResponse: false,
   };
   if (api.Type === 'AWS::Serverless::WebSocketApi') {
     return Object.entries<any>(api.Properties?.Routes ?? {}).map(([key, route]) => ({
@@ -140,7 +143,10 @@ export const integrationsOf = (template: Template): RouteIntegration[] => {
     }));
   }
   const integrations: RouteIntegration[] = [];
-  for (const [, route] of resourcesOfType(template, 'AWS::ApiGatewayV2::Route')) {
+  const withResponses = new Set(
+    resourcesOfType(template, 'AWS::ApiGatewayV2::RouteResponse').map(([, r]) => String(resolvedOrUndefined(r.Properties?.RouteId, refs))),
+  );
+  for (const [routeId, route] of resourcesOfType(template, 'AWS::ApiGatewayV2::Route')) {
     const p = route.Properties ?? {};
     if (String(resolvedOrUndefined(p.ApiId, refs)).replace(/\.ApiId$/, '') !== apiId) continue;
     const key = String(resolvedOrUndefined(p.RouteKey, refs));
@@ -166,6 +172,7 @@ export const integrationsOf = (template: Template): RouteIntegration[] => {
       credentialsArn: integration.CredentialsArn,
       templateSelectionExpression: typeof integration.TemplateSelectionExpression === 'string' ? integration.TemplateSelectionExpression : undefined,
       passthroughBehavior: String(integration.PassthroughBehavior ?? 'WHEN_NO_MATCH'),
+      routeResponse: withResponses.has(routeId),
     });
   }
   return integrations;

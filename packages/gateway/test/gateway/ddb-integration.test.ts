@@ -1,7 +1,7 @@
 // A WebSocket API that tracks its connections with no function (test/fixtures/apps/ddb-connections):
 // $connect and $disconnect are DynamoDB service integrations (PutItem and DeleteItem made by
 // request templates with #set, arithmetic and $input.params(), under the role CredentialsArn
-// names), and $default is an InlineCode function. Real `ws` clients, the real embedded DynamoDB.
+// names), and $default is an InlineCode function on a two-way route (a route response). Real `ws` clients, the real embedded DynamoDB.
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway.ts';
@@ -63,6 +63,9 @@ describe('DynamoDB service integrations and an InlineCode function', () => {
     const [answer] = await client.waitFor((d) => d?.echo !== undefined);
     // CommonJS, as CloudFormation's index.js is read: `module` exists.
     expect(answer).toEqual({ echo: { action: 'anything', text: 'hello' }, module: 'object' });
+    // $default has a route response: the function's body comes back too (and only to the sender).
+    expect(await client.waitFor((d) => d?.reply !== undefined)).toEqual([{ reply: 'hello' }]);
+    expect(other.received).toEqual([]);
 
     const id = row.id!.S!;
     client.ws.close();
