@@ -250,6 +250,12 @@ const wiringOf = (template: Template, functions: Map<string, FunctionModel>, ref
       );
       integrations.set(key, integration);
     } else if (integration.type === 'AWS' && dynamodbActionOf(integration.uri) !== undefined) {
+      const directives = [...new Set(Object.values(integration.requestTemplates).flatMap(unsupportedDirectives))];
+      if (directives.length > 0) {
+        notices.push(
+          `route ${key} (${where}) is a DynamoDB integration whose request templates use ${directives.join(', ')}, which are left as written locally`,
+        );
+      }
       integrations.set(key, integration);
     } else {
       const queue = /:sqs:path\/[^/]+\/([^/]+)$/.exec(integration.uri ?? '')?.[1]?.replace(/\.QueueName$/, '');

@@ -89,6 +89,7 @@ export const dynamodbTarget = (
       `IAM: ${where}: CredentialsArn ${JSON.stringify(integration.credentialsArn)} is not a role of this template; its DynamoDB calls are not checked`,
     );
   }
+  if (opts.iam) for (const line of role?.unknown ?? []) opts.log.warn(`IAM: ${where}: role ${role!.roleId}: ${line}`);
   return {
     name: `DynamoDB ${action}`,
     invoke: async (event) => {
