@@ -2,7 +2,10 @@
 // $connect and $disconnect are DynamoDB service integrations (PutItem and DeleteItem made by
 // request templates with #set, arithmetic and $input.params(), under the role CredentialsArn
 // names), and $default is an InlineCode function on a two-way route (a route response). Real `ws` clients, the real embedded DynamoDB.
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, test } from '@jest/globals';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway.ts';
 import { createLogger } from '../../src/log.ts';
@@ -18,6 +21,9 @@ afterEach(async () => {
   await gateway?.stop();
   gateway = undefined;
 });
+
+const temp = mkdtempSync(join(tmpdir(), 'ws-outbox-ddb-'));
+afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
 const start = async (options: Partial<GatewayOptions> = {}) => {
   const lines: string[] = [];
@@ -87,6 +93,18 @@ describe('DynamoDB service integrations and an InlineCode function', () => {
     expect(log()).toMatch(
       /AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role\/TrackerRole\/apigateway is not authorized to perform: dynamodb:PutItem/,
     );
+  }, 60_000);
+
+  test('an edit of the InlineCode applies on reload: new invocations run the new text', async () => {
+    const template = join(temp, 'template.yaml');
+    cpSync('test/fixtures/apps/ddb-connections/template.yaml', template);
+    const { gateway: gw } = await start({ template });
+    const client = await TestClient.open(`${gw.wsUrl}/test`);
+    clients.push(client);
+    writeFileSync(template, readFileSync(template, 'utf8').replace('reply: echo.echo.text', "reply: 'v2 ' + echo.echo.text"));
+    expect((await gw.reload()).changes).toEqual(['EchoFunction InlineCode']);
+    client.send({ text: 'again' });
+    expect(await client.waitFor((d) => d?.reply !== undefined)).toEqual([{ reply: 'v2 again' }]);
   }, 60_000);
 
   test('with --no-iam the role is not checked', async () => {
