@@ -43,16 +43,24 @@ const atPath = (root: unknown, path: string): unknown => {
   return steps.reduce<unknown>((value, step) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[step] : undefined), root);
 };
 
+// The lists a map's keySet() gives: Java collections, written as Java writes them.
+const javaLists = new WeakSet<unknown[]>();
+const javaList = (values: unknown[]): unknown[] => {
+  javaLists.add(values);
+  return values;
+};
+
 /**
  * A value as Velocity writes it. Maps and lists are Java's (`$input.params()` is a
  * Map<String, Map<String, String>>, and Java's toString gives `{path={}, querystring={a=1},
  * header={Host=x, Origin=y}}`: API Gateway's docs and examples show `$input.params()` rendered so).
- * Plain objects ($context.identity, …) are written as JSON, as the renderer always did.
+ * Plain objects and arrays from the message or $context are written as JSON, as the renderer
+ * always did.
  */
 const text = (value: unknown): string => {
   if (value === undefined || value === null) return '';
   if (value instanceof Map) return `{${[...value].map(([k, v]) => `${k}=${text(v)}`).join(', ')}}`;
-  if (Array.isArray(value)) return `[${value.map(text).join(', ')}]`;
+  if (Array.isArray(value) && javaLists.has(value)) return `[${value.map(text).join(', ')}]`;
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 };
 
@@ -151,7 +159,7 @@ const renderWith = (template: string, input: TemplateInput, variables: Map<strin
     if (target instanceof Map) {
       if (args === undefined) return target.get(name);
       if (name === 'get') return target.get(text(args[0]));
-      if (name === 'keySet') return [...target.keys()];
+      if (name === 'keySet') return javaList([...target.keys()]);
       if (name === 'size') return target.size;
       if (name === 'containsKey') return target.has(text(args[0]));
       return undefined;

@@ -176,6 +176,8 @@ describe('request mapping templates', () => {
     expect(renderTemplate("$input.params('token') $input.params('x-name') $input.params().header.keySet() $input.params('none')", handshake)).toBe(
       't1 a b [Host, X-Name] ',
     );
+    // A list from the message stays JSON, as before; only a map's keySet() is a Java list.
+    expect(renderTemplate("$input.path('$.a.b')", handshake)).toBe('[1,"two"]');
     // A message has no handshake: empty maps.
     expect(renderTemplate('$input.params()', input)).toBe('{path={}, querystring={}, header={}}');
   });
