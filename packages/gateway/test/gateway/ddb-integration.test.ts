@@ -73,10 +73,19 @@ describe('DynamoDB service integrations and an InlineCode function', () => {
     expect(await client.waitFor((d) => d?.reply !== undefined)).toEqual([{ reply: 'hello' }]);
     expect(other.received).toEqual([]);
 
+    // A message route integrated with DynamoDB and no route response: the item is put, nothing comes
+    // back (as with the SQS integration); a body DynamoDB cannot read fails as an integration does.
     const id = row.id!.S!;
+    other.send({ action: 'note', text: 'kept' });
+    await eventually(async () => (await rows(gw)).some((item) => item.text?.S === 'kept'), 'the note is put');
+    other.send({ action: 'note', text: 'a "quoted" word' });
+    const [failure] = await other.waitFor((d) => d?.message !== undefined);
+    expect(failure).toMatchObject({ message: 'Internal server error' });
+    expect(other.received).toHaveLength(1);
+
     client.ws.close();
     await eventually(async () => !(await rows(gw)).some((item) => item.id?.S === id), 'the closed connection’s row is deleted');
-    expect((await rows(gw)).map((item) => item.client?.S)).toEqual(['second']);
+    expect((await rows(gw)).map((item) => item.client?.S ?? item.text?.S).sort()).toEqual(['kept', 'second']);
   }, 60_000);
 
   test('a role without dynamodb:PutItem: $connect is refused, and the log names the role and the statement it lacks', async () => {
