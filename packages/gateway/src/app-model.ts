@@ -65,9 +65,12 @@ export interface AppModel {
   queues: QueueSpec[];
   /**
    * Routes whose integration is not a Lambda proxy but is emulated: a Lambda custom integration
-   * (its RequestTemplates make the event) or an SQS service integration (they make the SendMessage).
+   * (its RequestTemplates make the event), an SQS service integration (they make the SendMessage)
+   * or a DynamoDB one (they make the action's request).
    */
   integrations: Map<string, RouteIntegration>;
+  /** Lambda proxy routes with a route response (two-way): the function's `body` goes back to the client. */
+  twoWayRoutes: Set<string>;
   /** Routes the template has but the gateway cannot serve (route → why): they answer as an integration failure does. */
   unavailableRoutes: Map<string, string>;
   /** One line per template feature the gateway skips or only partly emulates, naming it and what will not work locally. */
@@ -218,27 +221,41 @@ const otherEntryPoints = (template: Template): string[] => {
  * integrations (Lambda custom with RequestTemplates, SQS SendMessage), and a notice for each
  * route, function or integration it cannot run, so nothing outside the model stops it.
  */
-const wiringOf = (template: Template, functions: Map<string, FunctionModel>) => {
+const wiringOf = (template: Template, functions: Map<string, FunctionModel>, refs: Record<string, string>) => {
   const notices = [...skippedFunctionsOf(template).map((s) => s.why), ...otherEntryPoints(template)];
   const routes = new Map<string, string>();
   const integrations = new Map<string, RouteIntegration>();
   const unavailableRoutes = new Map<string, string>();
-  if (!hasApi(template)) return { routes, integrations, notices, unavailableRoutes };
+  const twoWayRoutes = new Set<string>();
+  if (!hasApi(template)) return { routes, integrations, notices, unavailableRoutes, twoWayRoutes };
   const sqsQueues = new Set(queuesOf(template).map((q) => q.logicalId));
   for (const integration of integrationsOf(template)) {
     const { routeKey: key, functionId } = integration;
     const where = integration.integrationId ?? key;
-    if (functionId !== undefined && !functions.has(functionId)) {
+    const unresolved = resolveTemplates(integration, refs);
+    if (unresolved !== undefined) {
+      notices.push(`route ${key} (${where}): ${unresolved}: messages to ${key} get an internal error locally`);
+      unavailableRoutes.set(key, unresolved);
+    } else if (functionId !== undefined && !functions.has(functionId)) {
       notices.push(`route ${key} → ${functionId}, which the gateway does not run (above): messages to ${key} get an internal error`);
       unavailableRoutes.set(key, `${functionId} does not run locally`);
     } else if (functionId !== undefined && integration.type === 'AWS_PROXY') {
       routes.set(key, functionId);
+      if (integration.routeResponse && key !== '$connect' && key !== '$disconnect') twoWayRoutes.add(key);
     } else if (functionId !== undefined) {
       const directives = Object.values(integration.requestTemplates).flatMap(unsupportedDirectives);
       notices.push(
         `route ${key} → ${functionId} is a Lambda custom integration (${where}): the event is its RequestTemplates rendered locally` +
           `${directives.length ? ` without their ${[...new Set(directives)].join(', ')} directives, which are left as written` : ''}; route responses are not sent back`,
       );
+      integrations.set(key, integration);
+    } else if (integration.type === 'AWS' && dynamodbActionOf(integration.uri) !== undefined) {
+      const directives = [...new Set(Object.values(integration.requestTemplates).flatMap(unsupportedDirectives))];
+      if (directives.length > 0) {
+        notices.push(
+          `route ${key} (${where}) is a DynamoDB integration whose request templates use ${directives.join(', ')}, which are left as written locally`,
+        );
+      }
       integrations.set(key, integration);
     } else {
       const queue = /:sqs:path\/[^/]+\/([^/]+)$/.exec(integration.uri ?? '')?.[1]?.replace(/\.QueueName$/, '');
@@ -255,7 +272,32 @@ const wiringOf = (template: Template, functions: Map<string, FunctionModel>) => 
       }
     }
   }
-  return { routes, integrations, notices, unavailableRoutes };
+  for (const [key, integration] of integrations) {
+    if (integration.routeResponse && key !== '$connect' && key !== '$disconnect')
+      notices.push(
+        `route ${key} has a route response, which the gateway sends for Lambda proxy routes only: ${key}'s integration answer does not reach the client locally`,
+      );
+  }
+  return { routes, integrations, notices, unavailableRoutes, twoWayRoutes };
+};
+
+/** The DynamoDB action a service integration calls (`arn:aws:apigateway:<region>:dynamodb:action/PutItem` → PutItem). */
+export const dynamodbActionOf = (uri: string | undefined): string | undefined => /^arn:[\w-]+:apigateway:[^:]*:dynamodb:action\/(\w+)$/.exec(uri ?? '')?.[1];
+
+/**
+ * Resolves the integration's RequestTemplates written with intrinsics (a `Fn::Sub` that puts the
+ * table's name in) to local values, in place; says why when one does not resolve.
+ */
+const resolveTemplates = (integration: RouteIntegration, refs: Record<string, string>): string | undefined => {
+  for (const [key, written] of Object.entries(integration.writtenTemplates)) {
+    if (typeof written === 'string') continue;
+    try {
+      integration.requestTemplates[key] = String(resolveIntrinsics(written, refs, `${integration.integrationId}.RequestTemplates.${key}`));
+    } catch (error) {
+      return `its request template ${key} does not resolve locally (${(error as Error).message})`;
+    }
+  }
+  return undefined;
 };
 
 /** Reads a SAM template into the model the local gateway runs. Errors name what to fix. */
@@ -285,7 +327,7 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
       spec,
     });
   }
-  const { routes, integrations, notices, unavailableRoutes } = wiringOf(template, functions);
+  const { routes, integrations, notices, unavailableRoutes, twoWayRoutes } = wiringOf(template, functions, refs);
   const api = Object.values(template.Resources).find((r) => r?.Type === 'AWS::Serverless::WebSocketApi' || r?.Type === 'AWS::ApiGatewayV2::Api');
   const stageVariables = resolveIntrinsics(api?.Properties?.StageVariables ?? {}, refs, 'StageVariables') as Record<string, unknown>;
   return {
@@ -297,6 +339,7 @@ export const loadAppModel = (templatePath: string, options: Partial<ModelOptions
     routes,
     integrations,
     unavailableRoutes,
+    twoWayRoutes,
     notices,
     functions,
     tables: tablesOf(template).map((table) => {

@@ -167,7 +167,8 @@ export async function build(options: BuildOptions = {}): Promise<BuiltFunction[]
   const templatePath = resolve(opts.template);
   const template = loadTemplate(templatePath);
   const templateDir = dirname(templatePath);
-  const all = functionsOf(template);
+  // InlineCode is deployed as written: there is nothing to build (sam build leaves it alone too).
+  const all = functionsOf(template).filter((fn) => fn.inlineCode === undefined);
   if (all.length === 0) throw new BuildError(`${templatePath} has no AWS::Serverless::Function to build`);
   const unknown = opts.functions.filter((id) => !all.some((fn) => fn.logicalId === id));
   if (unknown.length > 0) {

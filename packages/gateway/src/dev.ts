@@ -9,6 +9,7 @@
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { dynamodbActionOf } from './app-model.ts';
 import { startGateway, gatewayDefaults, RestartRequired, type Gateway, type GatewayOptions } from './gateway.ts';
 import { createLogger } from './log.ts';
 import { gatherParameterOverrides, parseParameterOverrides } from './template.ts';
@@ -73,7 +74,9 @@ const eventSources = (gw: Gateway): string[][] =>
 const banner = (gw: Gateway, started: number): string => {
   const routes = [
     ...[...gw.model.routes].map(([key, fn]) => `${key} → ${fn}`),
-    ...[...gw.model.integrations].map(([key, i]) => `${key} → ${i.functionId ?? i.uri?.split(':').pop()} (${i.functionId ? 'request template' : 'SQS'})`),
+    ...[...gw.model.integrations].map(
+      ([key, i]) => `${key} → ${i.functionId ?? i.uri?.split(':').pop()} (${i.functionId ? 'request template' : dynamodbActionOf(i.uri) ? 'DynamoDB' : 'SQS'})`,
+    ),
     ...[...gw.model.unavailableRoutes.keys()].map((key) => `${key} → (not run locally)`),
   ].join(', ');
   const rows = [

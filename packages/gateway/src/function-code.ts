@@ -5,13 +5,16 @@
 //   - `BuildMethod: esbuild`: esbuild with SAM's options (BuildProperties: Format, Target, Minify,
 //     Sourcemap, External, Loader, MainFields, OutExtension, Banner, EntryPoints);
 //   - `BuildMethod: makefile`: `make build-<LogicalId>` with ARTIFACTS_DIR, as sam build runs it;
+//   - InlineCode (CloudFormation's Code.ZipFile): written as CloudFormation deploys it for Node, a
+//     file named index.js at the task root (so the Handler must be index.<name>), loaded by Node's
+//     own loader as any .js there: CommonJS, or an ES module when its syntax says so;
 //   - no build: the CodeUri folder as it is, loaded in place by Node's own loader. When its
 //     package.json names dependencies that cannot be found, they are installed (npm install
 //     --omit=dev, as sam build does) into a cache folder the worker resolves them from.
 // Every function is prepared, and every failure is listed in one error.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -34,9 +37,10 @@ export interface CodeOptions {
 }
 
 /** How a function's code is made (see the top of this file). */
-export type CodeKind = 'ws-outbox' | 'esbuild' | 'makefile' | 'as-is';
+export type CodeKind = 'inline' | 'ws-outbox' | 'esbuild' | 'makefile' | 'as-is';
 
 export const codeKindOf = (fn: FunctionSpec): CodeKind => {
+  if (fn.inlineCode !== undefined) return 'inline';
   if (fn.ownBuild) return 'ws-outbox';
   if (fn.metadata.BuildMethod === 'esbuild') return 'esbuild';
   if (fn.metadata.BuildMethod === 'makefile') return 'makefile';
@@ -246,6 +250,26 @@ const asIs = async (fn: FunctionSpec, templateDir: string, say: (line: string) =
   return prepared(fn, codeFolder, sourceFiles(codeFolder));
 };
 
+/**
+ * InlineCode as CloudFormation deploys it for Node: its text in `index.js` at the task root. The
+ * package.json beside it is empty so that no package.json of the project above (a `"type":
+ * "module"`, say) decides how Node reads the file: on Lambda nothing sits above /var/task.
+ */
+const inline = (fn: FunctionSpec, outdir: string): BuiltFunction => {
+  const taskRoot = join(outdir, fn.logicalId);
+  rmSync(taskRoot, { recursive: true, force: true });
+  mkdirSync(taskRoot, { recursive: true });
+  writeFileSync(join(taskRoot, 'index.js'), fn.inlineCode!);
+  writeFileSync(join(taskRoot, 'package.json'), '{}\n');
+  if (fn.handlerModule !== 'index') {
+    throw new BuildError(
+      `${fn.logicalId}: InlineCode is deployed as index.js, so its Handler must be index.<name>, got ${fn.handler} ` +
+        '(Lambda would fail every invocation with Runtime.ImportModuleError)',
+    );
+  }
+  return prepared(fn, taskRoot, []);
+};
+
 // Task root → the node_modules its package.json's dependencies were installed into (see
 // installDependencies); the function pool hands it to the worker, which resolves from it after
 // the code's own folders.
@@ -270,7 +294,8 @@ export const prepareFunctionCode = async (options: CodeOptions): Promise<BuiltFu
   if (own.length > 0) jobs.push(build({ template: templatePath, outdir: options.outdir, functions: own.map((fn) => fn.logicalId), quiet: true }));
   for (const fn of wanted) {
     const kind = codeKindOf(fn);
-    if (kind === 'esbuild') jobs.push(samEsbuild(fn, templateDir, outdir).then((b) => [b]));
+    if (kind === 'inline') jobs.push(Promise.resolve().then(() => [inline(fn, outdir)]));
+    else if (kind === 'esbuild') jobs.push(samEsbuild(fn, templateDir, outdir).then((b) => [b]));
     else if (kind === 'makefile') jobs.push(makefileBuild(fn, templateDir, outdir, say).then((b) => [b]));
     else if (kind === 'as-is') jobs.push(asIs(fn, templateDir, say).then((b) => [b]));
   }

@@ -212,6 +212,7 @@ const describeChanges = (before: AppModel, after: AppModel): string[] => {
     if (JSON.stringify(old.spec.policies) !== JSON.stringify(fn.spec.policies) || JSON.stringify(old.spec.role) !== JSON.stringify(fn.spec.role))
       changes.push(`${id} policies`);
     if (old.timeoutSeconds !== fn.timeoutSeconds || old.memoryMb !== fn.memoryMb || old.handler !== fn.handler) changes.push(`${id} settings`);
+    if (old.spec.inlineCode !== fn.spec.inlineCode) changes.push(`${id} InlineCode`);
   }
   if (before.routeSelectionExpression !== after.routeSelectionExpression) changes.push(`route selection ${after.routeSelectionExpression}`);
   return changes;
@@ -360,6 +361,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
         staticDir: opts.staticDir,
         stopAlongside: [() => eventSources.stop(), () => lambda.stop()],
         sqs: sqs?.sqs,
+        dynamodb: { endpoint: dynamo.endpoint, iam: opts.iam },
         onInvocation: (report: InvocationReport) => events.emit('invocation', report),
       }),
     );

@@ -1,23 +1,32 @@
 // API Gateway's request mapping templates (Velocity) for WebSocket integrations that are not
-// Lambda proxy: a Lambda custom integration, an SQS service integration. The templates these APIs
-// carry are mostly references, so this renders references only:
-//   $input.body, $input.json('<path>'), $input.path('<path>'), $context.<a.b>, $stageVariables.<x>,
-//   $util.escapeJavaScript(…), $util.urlEncode(…), $util.urlDecode(…), $util.base64Encode(…),
-//   $util.base64Decode(…), $util.parseJson(…) (as text), with paths `$`, `$.a.b`, `$.a[0]`.
-// A directive (#set, #if, #foreach) is not evaluated: `unsupportedDirectives` names it, so the
-// gateway can say what it will not do instead of sending something else quietly.
+// Lambda proxy: a Lambda custom integration, an SQS or a DynamoDB service integration. What it
+// renders:
+//   - references: $input.body, $input.json('<path>'), $input.path('<path>'), $input.params(),
+//     $input.params('<name>'), $context.<a.b>, $stageVariables.<x>, $util.escapeJavaScript(…),
+//     $util.urlEncode(…), $util.urlDecode(…), $util.base64Encode(…), $util.base64Decode(…),
+//     $util.parseJson(…) (as text), with paths `$`, `$.a.b`, `$.a[0]`; on maps `.get('k')`, `.k`,
+//     `.keySet()`, `.size()`, `.containsKey('k')`;
+//   - `#set($name = <expression>)`, where the expression is a literal (number, 'text', "text" with
+//     references in it, true, false), a reference, or integer arithmetic (+ - * / %, parentheses)
+//     of those; and `##` / `#* *#` comments.
+// Other directives (#if, #foreach, …) are not evaluated: `unsupportedDirectives` names them, so
+// the gateway can say what it will not do instead of sending something else quietly.
 
-/** What a template reads: the message as the proxy event has it. */
+/** What a template reads: the event as the Lambda proxy integration would have it. */
 export interface TemplateInput {
-  body: string;
+  body?: string;
   isBase64Encoded?: boolean;
   requestContext: Record<string, unknown>;
   stageVariables?: Record<string, string>;
+  /** The $connect handshake's headers (none on other routes). */
+  headers?: Record<string, string>;
+  /** The $connect handshake's query string (none on other routes). */
+  queryStringParameters?: Record<string, string>;
 }
 
 /** Directives the renderer does not evaluate, as written (`#if`, …); empty when it renders the whole template. */
 export const unsupportedDirectives = (template: string): string[] => [
-  ...new Set(template.match(/#(?:set|if|elseif|else|end|foreach|macro|define|break|stop)\b/g) ?? []),
+  ...new Set(template.match(/#\{?(?:if|elseif|else|end|foreach|macro|define|break|stop|evaluate|parse|include)\b/g) ?? []),
 ];
 
 const parseBody = (body: string): unknown => {
@@ -34,10 +43,26 @@ const atPath = (root: unknown, path: string): unknown => {
   return steps.reduce<unknown>((value, step) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[step] : undefined), root);
 };
 
-const lookup = (root: unknown, dotted: string): unknown =>
-  dotted.split('.').reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), root);
+// The lists a map's keySet() gives: Java collections, written as Java writes them.
+const javaLists = new WeakSet<unknown[]>();
+const javaList = (values: unknown[]): unknown[] => {
+  javaLists.add(values);
+  return values;
+};
 
-const text = (value: unknown): string => (value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value));
+/**
+ * A value as Velocity writes it. Maps and lists are Java's (`$input.params()` is a
+ * Map<String, Map<String, String>>, and Java's toString gives `{path={}, querystring={a=1},
+ * header={Host=x, Origin=y}}`: API Gateway's docs and examples show `$input.params()` rendered so).
+ * Plain objects and arrays from the message or $context are written as JSON, as the renderer
+ * always did.
+ */
+const text = (value: unknown): string => {
+  if (value === undefined || value === null) return '';
+  if (value instanceof Map) return `{${[...value].map(([k, v]) => `${k}=${text(v)}`).join(', ')}}`;
+  if (Array.isArray(value) && javaLists.has(value)) return `[${value.map(text).join(', ')}]`;
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+};
 
 const utilities: Record<string, (value: string) => string> = {
   // Velocity's escapeJavaScript: quotes, backslashes and control characters, for a JS/JSON string.
@@ -52,76 +77,248 @@ const utilities: Record<string, (value: string) => string> = {
   parseJson: (v) => v,
 };
 
+/** `$input.params()`: path, querystring and header parameters (a WebSocket API has no path parameters). */
+const paramsOf = (input: TemplateInput): Map<string, Map<string, string>> =>
+  new Map([
+    ['path', new Map<string, string>()],
+    ['querystring', new Map(Object.entries(input.queryStringParameters ?? {}))],
+    ['header', new Map(Object.entries(input.headers ?? {}))],
+  ]);
+
+/** `$input.params('x')`: the first of path, query string, header (header names in any case) named x. */
+const paramNamed = (params: Map<string, Map<string, string>>, name: string): string | undefined => {
+  for (const kind of ['path', 'querystring', 'header']) {
+    const found = params.get(kind)!.get(name);
+    if (found !== undefined) return found;
+  }
+  const lower = name.toLowerCase();
+  return [...params.get('header')!].find(([k]) => k.toLowerCase() === lower)?.[1];
+};
+
+/** Velocity's arithmetic: numbers (integer division for integers); `+` with text joins; anything else is null. */
+const arithmetic = (op: string, a: unknown, b: unknown): unknown => {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const integers = Number.isInteger(a) && Number.isInteger(b);
+    if (op === '+') return a + b;
+    if (op === '-') return a - b;
+    if (op === '*') return a * b;
+    if (b === 0) return undefined; // Velocity: division by zero is null
+    const q = op === '/' ? a / b : a % b;
+    return integers && op === '/' ? Math.trunc(q) : q;
+  }
+  if (op === '+' && (typeof a === 'string' || typeof b === 'string') && a != null && b != null) return text(a) + text(b);
+  return undefined;
+};
+
+const input$ = Symbol('$input');
+const util$ = Symbol('$util');
+
 /** Renders a request template for one message (see the top of this file for what it reads). */
-export const renderTemplate = (template: string, input: TemplateInput): string => {
+export const renderTemplate = (template: string, input: TemplateInput): string => renderWith(template, input, new Map());
+
+const renderWith = (template: string, input: TemplateInput, variables: Map<string, unknown>): string => {
   let at = 0;
-  const body = () => parseBody(input.body);
+  const body = () => parseBody(input.body ?? '');
   const context = { ...input.requestContext, isBase64Encoded: input.isBase64Encoded ?? false };
-  const quoted = (): string => {
-    const quote = template[at];
-    if (quote !== "'" && quote !== '"') throw new Error(`mapping template: expected a quoted path at ${at}`);
-    const end = template.indexOf(quote, at + 1);
-    const value = template.slice(at + 1, end);
-    at = end + 1;
-    return value;
+  const fail = (what: string): never => {
+    throw new Error(`mapping template: ${what} at ${at}: ${JSON.stringify(template.slice(at, at + 30))}`);
+  };
+  const spaces = () => {
+    while (/\s/.test(template[at] ?? '')) at++;
   };
   const expect = (char: string) => {
-    while (template[at] === ' ') at++;
-    if (template[at] !== char) throw new Error(`mapping template: expected ${char} at ${at}`);
+    spaces();
+    if (template[at] !== char) fail(`expected ${char}`);
     at++;
   };
-  // One reference starting at `$` (at points at it); returns its text, or undefined when it is not one.
-  const reference = (): string | undefined => {
-    const rest = template.slice(at);
-    const name = /^\$!?\{?([A-Za-z][\w]*(?:\.[A-Za-z][\w-]*)*)\}?/.exec(rest);
-    if (!name) return undefined;
-    const dotted = name[1]!;
-    const call = /^(input\.(?:json|path)|util\.(\w+))$/.exec(dotted);
-    if (call && template[at + name[0].length] === '(') {
-      at += name[0].length + 1;
-      let value: string;
-      if (dotted === 'input.json' || dotted === 'input.path') {
-        while (template[at] === ' ') at++;
-        const found = atPath(body(), quoted());
-        value = dotted === 'input.json' ? JSON.stringify(found ?? null) : text(found);
-      } else {
-        while (template[at] === ' ') at++;
-        const argument = template[at] === '$' ? (reference() ?? '') : quoted();
-        const util = utilities[call[2]!];
-        if (util === undefined) throw new Error(`mapping template: $util.${call[2]} is not supported locally`);
-        value = util(argument);
+  const quoted = (): string => {
+    const quote = template[at]!;
+    const end = template.indexOf(quote, at + 1);
+    if (end < 0) fail('unterminated string');
+    const value = template.slice(at + 1, end);
+    at = end + 1;
+    // Double quotes interpolate references, as in Velocity.
+    return quote === '"' ? renderWith(value, input, variables) : value;
+  };
+
+  // One member of a reference chain: a property, or a method with its arguments.
+  const member = (target: unknown, name: string, args: unknown[] | undefined): unknown => {
+    if (target === input$) {
+      if (name === 'body' && args === undefined) return input.body ?? '';
+      if (name === 'json' && args?.length === 1) return JSON.stringify(atPath(body(), text(args[0])) ?? null);
+      if (name === 'path' && args?.length === 1) return atPath(body(), text(args[0]));
+      if (name === 'params' && args?.length === 0) return paramsOf(input);
+      if (name === 'params' && args?.length === 1) return paramNamed(paramsOf(input), text(args[0]));
+      return fail(`$input.${name}${args ? '(…)' : ''} is not supported locally`);
+    }
+    if (target === util$) {
+      const util = utilities[name];
+      if (util === undefined || args?.length !== 1) return fail(`$util.${name} is not supported locally`);
+      return util(text(args[0]));
+    }
+    if (target instanceof Map) {
+      if (args === undefined) return target.get(name);
+      if (name === 'get') return target.get(text(args[0]));
+      if (name === 'keySet') return javaList([...target.keys()]);
+      if (name === 'size') return target.size;
+      if (name === 'containsKey') return target.has(text(args[0]));
+      return undefined;
+    }
+    if (Array.isArray(target)) {
+      if (name === 'size' && args?.length === 0) return target.length;
+      if (name === 'get' && args?.length === 1) return target[Number(args[0])];
+      return undefined;
+    }
+    if (target !== null && typeof target === 'object') {
+      const key = args === undefined ? name : name === 'get' ? text(args[0]) : undefined;
+      return key !== undefined && Object.hasOwn(target, key) ? (target as Record<string, unknown>)[key] : undefined;
+    }
+    return undefined;
+  };
+
+  const argumentsList = (): unknown[] => {
+    at++; // (
+    spaces();
+    const args: unknown[] = [];
+    if (template[at] === ')') {
+      at++;
+      return args;
+    }
+    for (;;) {
+      args.push(expression());
+      spaces();
+      if (template[at] === ',') {
+        at++;
+        continue;
       }
+      expect(')');
+      return args;
+    }
+  };
+
+  // A reference starting at `$` (at points at it): its value, how it was written and whether it is
+  // quiet (`$!x`); undefined when what follows the `$` is not a reference.
+  const reference = (): { value: unknown; written: string; quiet: boolean; known: boolean } | undefined => {
+    const start = at;
+    const head = /^\$(!?)(\{?)([A-Za-z][\w-]*)/.exec(template.slice(at));
+    if (!head) return undefined;
+    at += head[0].length;
+    const [, bang, brace, root] = head;
+    let value: unknown =
+      root === 'input'
+        ? input$
+        : root === 'util'
+          ? util$
+          : root === 'context'
+            ? context
+            : root === 'stageVariables'
+              ? (input.stageVariables ?? {})
+              : variables.get(root!);
+    // $context, $input and $stageVariables render missing members as nothing; an unset variable as written.
+    const known = ['input', 'util', 'context', 'stageVariables'].includes(root!);
+    for (;;) {
+      const next = /^\.([A-Za-z][\w-]*)/.exec(template.slice(at));
+      if (!next) break;
+      at += next[0].length;
+      const args = template[at] === '(' ? argumentsList() : undefined;
+      value = member(value, next[1]!, args);
+    }
+    if (brace) {
+      if (template[at] !== '}') fail('expected }');
+      at++;
+    }
+    return { value, written: template.slice(start, at), quiet: bang === '!', known };
+  };
+
+  // #set expressions: literals, references, arithmetic with the usual precedence.
+  const primary = (): unknown => {
+    spaces();
+    const c = template[at];
+    if (c === '(') {
+      at++;
+      const value = expression();
       expect(')');
       return value;
     }
-    at += name[0].length;
-    if (dotted === 'input.body') return input.body;
-    if (dotted.startsWith('context.')) return text(lookup(context, dotted.slice('context.'.length)));
-    if (dotted.startsWith('stageVariables.')) return text(input.stageVariables?.[dotted.slice('stageVariables.'.length)]);
-    // Anything else is a Velocity variable the template never set: it renders as written.
-    return name[0];
+    if (c === "'" || c === '"') return quoted();
+    if (c === '$') {
+      const ref = reference();
+      return ref === undefined ? fail('expected a reference') : ref.value;
+    }
+    if (c === '-') {
+      at++;
+      const value = primary();
+      return typeof value === 'number' ? -value : undefined;
+    }
+    const literal = /^(\d+(?:\.\d+)?|true|false|null)\b/.exec(template.slice(at));
+    if (!literal) return fail('expected a value');
+    at += literal[0].length;
+    return literal[1] === 'true' ? true : literal[1] === 'false' ? false : literal[1] === 'null' ? undefined : Number(literal[1]);
   };
+  const binary = (operators: string, operand: () => unknown) => (): unknown => {
+    let value = operand();
+    for (;;) {
+      spaces();
+      const op = template[at];
+      if (op === undefined || !operators.includes(op)) return value;
+      at++;
+      value = arithmetic(op, value, operand());
+    }
+  };
+  const term = binary('*/%', primary);
+  const expression = binary('+-', term);
+
+  const setDirective = () => {
+    at = template.indexOf('(', at) + 1;
+    spaces();
+    const target = /^\$!?\{?([A-Za-z][\w-]*)\}?/.exec(template.slice(at));
+    if (!target) fail('#set needs a $variable on the left');
+    at += target![0].length;
+    if (template[at] === '.') fail('#set of a property is not supported locally');
+    expect('=');
+    const value = expression();
+    expect(')');
+    // Velocity leaves the variable as it was when the value is null.
+    if (value !== undefined && value !== null) variables.set(target![1]!, value);
+    // A #set that ends its line takes the line break with it.
+    const eol = /^[ \t]*\r?\n/.exec(template.slice(at));
+    if (eol) at += eol[0].length;
+  };
+
   let out = '';
   while (at < template.length) {
-    const next = template.indexOf('$', at);
+    const rest = template.slice(at);
+    const next = rest.search(/[$#]/);
     if (next < 0) {
-      out += template.slice(at);
+      out += rest;
       break;
     }
-    out += template.slice(at, next);
-    at = next;
-    // `\$` is an escaped dollar.
-    if (next > 0 && template[next - 1] === '\\') {
-      out = `${out.slice(0, -1)}$`;
+    out += rest.slice(0, next);
+    at += next;
+    // `\$` and `\#` are escaped.
+    if (at > 0 && template[at - 1] === '\\') {
+      out = `${out.slice(0, -1)}${template[at]}`;
       at++;
       continue;
     }
-    const value = reference();
-    if (value === undefined) {
+    if (template[at] === '#') {
+      if (/^#\{?set\s*\(/.test(template.slice(at))) setDirective();
+      else if (template.startsWith('##', at)) at = template.includes('\n', at) ? template.indexOf('\n', at) + 1 : template.length;
+      else if (template.startsWith('#*', at)) at = template.includes('*#', at) ? template.indexOf('*#', at) + 2 : template.length;
+      else {
+        out += '#';
+        at++;
+      }
+      continue;
+    }
+    const ref = reference();
+    if (ref === undefined) {
       out += '$';
       at++;
+    } else if (ref.value === undefined || ref.value === null) {
+      out += ref.quiet || ref.known ? '' : ref.written;
     } else {
-      out += value;
+      out += text(ref.value);
     }
   }
   return out;

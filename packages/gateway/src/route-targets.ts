@@ -5,16 +5,19 @@
 //   - an SQS service integration (`arn:aws:apigateway:<region>:sqs:path/<account>/<queue>`): the
 //     rendered template is SendMessage's form (Action=SendMessage&MessageBody=…&MessageGroupId=…
 //     &MessageAttribute.1.Name=…), sent to the local queue;
+//   - a DynamoDB service integration (`arn:aws:apigateway:<region>:dynamodb:action/<Action>`):
+//     dynamodb-integration.ts;
 //   - a route the gateway cannot serve: it fails as a failed integration does, and says why.
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
 import type { FunctionPool, InvokeOutcome } from './function-pool.ts';
 import { renderTemplate, selectTemplate, type TemplateInput } from './mapping-template.ts';
 import type { RouteIntegration } from './template.ts';
-import type { AppModel } from './app-model.ts';
+import { dynamodbActionOf, type AppModel } from './app-model.ts';
+import { dynamodbTarget, type DynamoIntegrationOptions } from './dynamodb-integration.ts';
 
-/** What the WebSocket API invokes for a route. */
-export type RouteTarget = Pick<FunctionPool, 'name' | 'invoke'>;
+/** What the WebSocket API invokes for a route; `twoWay`: a route response sends the result's `body` back to the client. */
+export type RouteTarget = Pick<FunctionPool, 'name' | 'invoke'> & { twoWay?: boolean };
 
 type MessageEvent = TemplateInput & { requestContext: { requestId?: string } };
 
@@ -126,18 +129,28 @@ export const unavailableTarget = (route: string, why: string): RouteTarget => ({
 /**
  * Every route of the model with its target: the function pools of Lambda proxy routes, then the
  * emulated integrations, then the routes that cannot be served. `queues` and `client` are the
- * local SQS's, when the template has queues.
+ * local SQS's, when the template has queues; `dynamodb` the embedded DynamoDB.
  */
 export const routeTargetsFor = (
-  model: Pick<AppModel, 'routes' | 'integrations' | 'unavailableRoutes' | 'stageVariables'>,
+  model: Pick<AppModel, 'routes' | 'integrations' | 'unavailableRoutes' | 'stageVariables' | 'template' | 'refs'> & Partial<Pick<AppModel, 'twoWayRoutes'>>,
   pools: Map<string, RouteTarget>,
   sqs?: { queues: Map<string, { name: string; url: string }>; client(): SQSClient },
+  dynamodb?: DynamoIntegrationOptions,
 ): Map<string, RouteTarget> => {
-  const targets = new Map<string, RouteTarget>([...model.routes].map(([key, id]) => [key, pools.get(id)!]));
+  const targets = new Map<string, RouteTarget>(
+    [...model.routes].map(([key, id]) => {
+      const pool = pools.get(id)!;
+      return [key, model.twoWayRoutes?.has(key) ? { name: pool.name, invoke: (event, meta) => pool.invoke(event, meta), twoWay: true } : pool];
+    }),
+  );
   for (const [key, integration] of model.integrations) {
     const pool = integration.functionId === undefined ? undefined : pools.get(integration.functionId);
     if (pool) {
       targets.set(key, templatedLambdaTarget(pool, integration, model.stageVariables));
+      continue;
+    }
+    if (dynamodbActionOf(integration.uri) !== undefined) {
+      targets.set(key, dynamodb ? dynamodbTarget(integration, model, dynamodb) : unavailableTarget(key, 'the embedded DynamoDB is not running'));
       continue;
     }
     const name = /:sqs:path\/[^/]+\/([^/]+)$/.exec(integration.uri ?? '')?.[1]?.replace(/\.QueueName$/, '');

@@ -180,8 +180,12 @@ export const createWebSocketApi = (options: Omit<WebSocketApiOptions, keyof type
       log.warn(`${connectionId}: ${choice.reason}, and the template has no $default route`);
       return tell('Forbidden');
     }
+    const twoWay = routes.get(choice.route)?.twoWay === true;
     invoke(choice.route, event, connectionId).then((outcome) => {
-      // Without a route response the return value never reaches the client; failures do.
+      // Without a route response the return value never reaches the client; failures do. With
+      // one (a two-way route), a Lambda proxy integration's `body` is sent back as the reply.
+      const reply = outcome.status === 'ok' ? (outcome.result as { body?: unknown } | null)?.body : undefined;
+      if (twoWay && typeof reply === 'string' && reply !== '' && connection.ws.readyState === connection.ws.OPEN) connection.ws.send(reply);
       if (outcome.status === 'error') tell('Internal server error');
       if (outcome.status === 'timeout') tell('Endpoint request timed out');
     });

@@ -71,12 +71,24 @@ const roleEntries = (template: Template, id: string): unknown[] => {
 };
 
 /** The function's statements, resolved. `refs` are the model's (AppModel.refs). */
-export const functionPolicy = (fn: FunctionModel, template: Template, refs: Record<string, string>): FunctionPolicy => {
+export const functionPolicy = (fn: FunctionModel, template: Template, refs: Record<string, string>): FunctionPolicy =>
+  policyOf(template, refs, fn.spec.role, fn.spec.policies, fn.logicalId);
+
+/**
+ * The statements of a role the template names (an integration's CredentialsArn: `!GetAtt R.Arn`,
+ * `!Sub ${R.Arn}`), with the role's logical id; undefined when it is not a role of this template.
+ */
+export const rolePolicy = (template: Template, role: unknown, refs: Record<string, string>): (FunctionPolicy & { roleId: string }) | undefined => {
+  const id = roleId(template, role);
+  return id === undefined ? undefined : { ...policyOf(template, refs, role, [], id), roleId: id };
+};
+
+const policyOf = (template: Template, refs: Record<string, string>, roleWritten: unknown, policies: unknown[], at: string): FunctionPolicy => {
   const unknown: string[] = [];
   const raw: unknown[] = [];
-  const role = fn.spec.role === undefined ? undefined : roleId(template, fn.spec.role);
-  if (fn.spec.role !== undefined && role === undefined) unknown.push(`Role ${JSON.stringify(fn.spec.role)} is not an AWS::IAM::Role of this template`);
-  const entries = role !== undefined ? roleEntries(template, role) : fn.spec.policies;
+  const role = roleWritten === undefined ? undefined : roleId(template, roleWritten);
+  if (roleWritten !== undefined && role === undefined) unknown.push(`Role ${JSON.stringify(roleWritten)} is not an AWS::IAM::Role of this template`);
+  const entries = role !== undefined ? roleEntries(template, role) : policies;
   for (const entry of entries) {
     const intrinsic = entry !== null && typeof entry === 'object' && Object.keys(entry).length === 1 && /^(Ref|Fn::\w+)$/.test(Object.keys(entry)[0]!);
     if (typeof entry === 'string' || intrinsic) {
@@ -107,7 +119,7 @@ export const functionPolicy = (fn: FunctionModel, template: Template, refs: Reco
   for (const s of raw) {
     let resolved: unknown;
     try {
-      resolved = resolveIntrinsics(s, refs, `${fn.logicalId}.Policies`);
+      resolved = resolveIntrinsics(s, refs, `${at}.Policies`);
     } catch (error) {
       unknown.push(`a statement does not resolve locally: ${(error as Error).message}`);
       continue;

@@ -58,11 +58,14 @@ export const startWebSocketApi = async (options: {
   onInvocation: (report: InvocationReport) => void;
   /** The local SQS, for routes integrated with a queue. */
   sqs?: LocalSqs;
+  /** The embedded DynamoDB, for routes integrated with it, and whether its role's policy is checked. */
+  dynamodb?: { endpoint: string; iam: boolean };
 }): Promise<GatewayService> => {
   const { model, log, pools } = options;
   const { stage } = model;
   // Lambda proxy routes go to the pools; emulated integrations and unservable routes to their targets.
-  const routesOf = (m: AppModel) => routeTargetsFor(m, pools, options.sqs);
+  const dynamodb = options.dynamodb && { ...options.dynamodb, region: options.region, accountId: options.accountId, log };
+  const routesOf = (m: AppModel) => routeTargetsFor(m, pools, options.sqs, dynamodb);
   // What the template has that the gateway skips or only partly emulates: one line each, never fatal.
   for (const notice of model.notices) log.warn(notice);
   let authorize: ReturnType<typeof createAuthorizer> | undefined;

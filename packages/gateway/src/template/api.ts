@@ -91,11 +91,17 @@ export interface RouteIntegration {
   functionId: string | undefined;
   /** The integration's URI, resolved to local names (e.g. arn:aws:apigateway:us-east-1:sqs:path/123456789012/Queue.QueueName). */
   uri: string | undefined;
-  /** RequestTemplates, as written. */
+  /** RequestTemplates: text as written; one written with an intrinsic (Fn::Sub) is resolved by the app model with local values. */
   requestTemplates: Record<string, string>;
+  /** RequestTemplates as written (intrinsics unresolved). */
+  writtenTemplates: Record<string, unknown>;
+  /** CredentialsArn as written: the role API Gateway assumes to call an AWS service. */
+  credentialsArn: unknown;
   templateSelectionExpression: string | undefined;
   /** WHEN_NO_MATCH (API Gateway's default), NEVER or WHEN_NO_TEMPLATES. */
   passthroughBehavior: string;
+  /** The route has a route response (AWS::ApiGatewayV2::RouteResponse): a two-way route, whose integration's answer goes back to the client. */
+  routeResponse: boolean;
 }
 
 /**
@@ -118,7 +124,16 @@ export const integrationsOf = (template: Template): RouteIntegration[] => {
     }
     return fn;
   };
-  const none = { integrationId: undefined, uri: undefined, requestTemplates: {}, templateSelectionExpression: undefined, passthroughBehavior: 'WHEN_NO_MATCH' };
+  const none = {
+    integrationId: undefined,
+    uri: undefined,
+    requestTemplates: {},
+    writtenTemplates: {},
+    credentialsArn: undefined,
+    templateSelectionExpression: undefined,
+    passthroughBehavior: 'WHEN_NO_MATCH',
+    routeResponse: false,
+  };
   if (api.Type === 'AWS::Serverless::WebSocketApi') {
     return Object.entries<any>(api.Properties?.Routes ?? {}).map(([key, route]) => ({
       ...none,
@@ -128,7 +143,10 @@ export const integrationsOf = (template: Template): RouteIntegration[] => {
     }));
   }
   const integrations: RouteIntegration[] = [];
-  for (const [, route] of resourcesOfType(template, 'AWS::ApiGatewayV2::Route')) {
+  const withResponses = new Set(
+    resourcesOfType(template, 'AWS::ApiGatewayV2::RouteResponse').map(([, r]) => String(resolvedOrUndefined(r.Properties?.RouteId, refs))),
+  );
+  for (const [routeId, route] of resourcesOfType(template, 'AWS::ApiGatewayV2::Route')) {
     const p = route.Properties ?? {};
     if (String(resolvedOrUndefined(p.ApiId, refs)).replace(/\.ApiId$/, '') !== apiId) continue;
     const key = String(resolvedOrUndefined(p.RouteKey, refs));
@@ -147,9 +165,14 @@ export const integrationsOf = (template: Template): RouteIntegration[] => {
       functionId: isLambda ? lambdaFunction(key, uri, p.Target) : undefined,
       uri: typeof uri === 'string' ? uri : undefined,
       requestTemplates:
-        templates !== null && typeof templates === 'object' ? Object.fromEntries(Object.entries(templates).map(([k, v]) => [k, String(v)])) : {},
+        templates !== null && typeof templates === 'object'
+          ? Object.fromEntries(Object.entries(templates).map(([k, v]) => [k, typeof v === 'string' ? v : String(resolvedOrUndefined(v, refs))]))
+          : {},
+      writtenTemplates: templates !== null && typeof templates === 'object' ? { ...templates } : {},
+      credentialsArn: integration.CredentialsArn,
       templateSelectionExpression: typeof integration.TemplateSelectionExpression === 'string' ? integration.TemplateSelectionExpression : undefined,
       passthroughBehavior: String(integration.PassthroughBehavior ?? 'WHEN_NO_MATCH'),
+      routeResponse: withResponses.has(routeId),
     });
   }
   return integrations;

@@ -66,7 +66,8 @@ const unsupportedReason = (logicalId: string, resource: Resource, globals: Recor
   const codeUri = p.CodeUri ?? globals.CodeUri;
   if (codeUri !== undefined && typeof codeUri !== 'string')
     return `${logicalId} has its code in S3 (CodeUri is not a local folder), which the local gateway cannot fetch: ${routes}`;
-  if (p.InlineCode !== undefined) return `${logicalId} has InlineCode, which the local gateway does not run: ${routes}`;
+  if (p.InlineCode !== undefined && typeof p.InlineCode !== 'string')
+    return `${logicalId} has InlineCode written with an intrinsic function, which the local gateway does not resolve: ${routes}`;
   return undefined;
 };
 
@@ -89,8 +90,10 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
     .filter(([id, r]) => unsupportedReason(id, r, globals) === undefined)
     .map(([logicalId, resource]) => {
       const p = resource.Properties ?? {};
-      const codeUri = p.CodeUri ?? globals.CodeUri;
-      if (typeof codeUri !== 'string' || codeUri === '') {
+      // SAM's InlineCode (CloudFormation's Code.ZipFile): the code is in the template, there is no folder.
+      const inlineCode = typeof p.InlineCode === 'string' ? p.InlineCode : undefined;
+      const codeUri = inlineCode === undefined ? (p.CodeUri ?? globals.CodeUri) : '';
+      if (inlineCode === undefined && (typeof codeUri !== 'string' || codeUri === '')) {
         throw new Error(`${logicalId}: CodeUri must be a local folder such as dist/${logicalId.replace(/Function$/, '').toLowerCase()}/`);
       }
       const handler = p.Handler ?? globals.Handler;
@@ -98,7 +101,7 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
       if (!handlerModule || !handlerExport) {
         throw new Error(`${logicalId}: Handler must look like index.handler, got ${JSON.stringify(handler)}`);
       }
-      const { paths, from } = entryCandidates(logicalId, resource, codeUri, handlerModule);
+      const { paths, from } = inlineCode === undefined ? entryCandidates(logicalId, resource, codeUri, handlerModule) : { paths: [], from: 'CodeUri' as const };
       const candidates = paths.map((path) => (isAbsolute(path) ? path : resolve(root, path)));
       const entry = candidates.find((path) => existsSync(path));
       const handlersRule = from === 'CodeUri' && entry !== undefined && candidates.indexOf(entry) < handlerExtensions.length;
@@ -108,9 +111,10 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
         handler: String(handler),
         handlerModule,
         handlerExport,
-        entry: entry ?? candidates[0]!,
+        inlineCode,
+        entry: entry ?? candidates[0] ?? '',
         entryCandidates: candidates,
-        entryExists: entry !== undefined,
+        entryExists: entry !== undefined || inlineCode !== undefined,
         entryFromMetadata: from !== 'CodeUri',
         entryFrom: from,
         splitting: splittingOf(logicalId, resource),

@@ -21,8 +21,10 @@ export interface Template {
 
 export interface FunctionSpec {
   logicalId: string;
-  /** As written, e.g. `dist/send/`. */
+  /** As written, e.g. `dist/send/` (empty for InlineCode). */
   codeUri: string;
+  /** SAM's InlineCode (CloudFormation's Code.ZipFile), when the code is written in the template. */
+  inlineCode: string | undefined;
   /** As written, e.g. `index.handler`. */
   handler: string;
   /** The module part of `handler` (`index`): the bundle is `<codeUri>/<module>.mjs`. */

@@ -2,10 +2,10 @@
 // SAM's esbuild options with sam build's defaults, the build kind each Metadata gives, and the
 // Node lookup with its one warning.
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { codeKindOf, samEsbuildOptions } from '../../src/function-code.ts';
+import { codeKindOf, prepareFunctionCode, samEsbuildOptions } from '../../src/function-code.ts';
 import { missingNodeWarning, nodeForRuntime } from '../../src/node-versions.ts';
 import type { FunctionSpec } from '../../src/template.ts';
 
@@ -15,6 +15,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const spec = (metadata: Record<string, unknown>, ownBuild = false): FunctionSpec => ({
   logicalId: 'Fn',
   codeUri: 'src/',
+  inlineCode: undefined,
   handler: 'app.handler',
   handlerModule: 'app',
   handlerExport: 'handler',
@@ -43,6 +44,28 @@ describe('how the code is made', () => {
     expect(codeKindOf(spec({ BuildMethod: 'esbuild' }))).toBe('esbuild');
     expect(codeKindOf(spec({ BuildMethod: 'makefile' }))).toBe('makefile');
     expect(codeKindOf(spec({ BuildMethod: 'makefile' }, true))).toBe('ws-outbox');
+    expect(codeKindOf({ ...spec({}), inlineCode: 'exports.handler = async () => 1' })).toBe('inline');
+  });
+
+  test('InlineCode is written as CloudFormation deploys it: index.js at its own task root; a Handler outside index is an error', async () => {
+    const template = (handler: string) =>
+      [
+        'Transform: AWS::Serverless-2016-10-31',
+        'Resources:',
+        '  Inline:',
+        '    Type: AWS::Serverless::Function',
+        `    Properties: { Runtime: nodejs24.x, Handler: ${handler}, InlineCode: 'exports.handler = async () => 42' }`,
+      ].join('\n');
+    writeFileSync(join(dir, 'inline.yaml'), template('index.handler'));
+    const [built] = await prepareFunctionCode({ template: join(dir, 'inline.yaml'), outdir: join(dir, 'out') });
+    expect(built!.outfile).toBe(join(dir, 'out', 'Inline', 'index.js'));
+    expect(readFileSync(built!.outfile, 'utf8')).toBe('exports.handler = async () => 42');
+    // An empty package.json: no "type" of a folder above decides how Node reads index.js.
+    expect(readFileSync(join(dir, 'out', 'Inline', 'package.json'), 'utf8').trim()).toBe('{}');
+    writeFileSync(join(dir, 'inline.yaml'), template('app.handler'));
+    await expect(prepareFunctionCode({ template: join(dir, 'inline.yaml'), outdir: join(dir, 'out') })).rejects.toThrow(
+      /InlineCode is deployed as index\.js, so its Handler must be index\.<name>, got app\.handler/,
+    );
   });
 
   test("SAM's esbuild options: sam build's defaults, and each BuildProperty as esbuild takes it", () => {

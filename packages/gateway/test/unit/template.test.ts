@@ -149,8 +149,41 @@ describe('request mapping templates', () => {
     expect(renderTemplate('cost: \\$5 $unknown', input)).toBe('cost: $5 $unknown');
   });
 
-  test('directives are named, not evaluated; the template is picked by its selection expression', () => {
-    expect(unsupportedDirectives('#set($x = 1)#if($x)y#end')).toEqual(['#set', '#if', '#end']);
+  test('#set with literals, references and integer arithmetic; the variable renders, an unset one stays as written', () => {
+    const at = { ...input, requestContext: { ...input.requestContext, requestTimeEpoch: 1_700_000_000_000 } };
+    const template = [
+      '#set($ttl = $context.requestTimeEpoch + 86400)',
+      '#set( $who = "id-$context.connectionId" )',
+      "#set($label = 'plain $text')",
+      '#set($n = (7 - 2) * 3 / 2 % 4)',
+      '#set($neg = -$n + 1)',
+      '{"ttl":"$ttl","who":"$who","label":"$label","n":$n,"neg":$neg,"quiet":"$!unset","loud":"$unset"}',
+    ].join('\n');
+    // Each #set line takes its line break with it; 15 / 2 is 7 in integer arithmetic, 7 % 4 is 3.
+    expect(renderTemplate(template, at)).toBe('{"ttl":"1700000086400","who":"id-c1","label":"plain $text","n":3,"neg":-2,"quiet":"","loud":"$unset"}');
+    // A later #set replaces the value; a null (division by zero) leaves it as it was, as in Velocity.
+    expect(renderTemplate('#set($a = 1)#set($a = $a + 1)#set($a = $a / 0)$a', at)).toBe('2');
+    expect(() => renderTemplate('#set($a.b = 1)', at)).toThrow(/property is not supported/);
+  });
+
+  test("$input.params(): the handshake's headers and query string, rendered as Velocity writes a Java map", () => {
+    const handshake = { ...input, headers: { Host: 'example.com', 'X-Name': 'a b' }, queryStringParameters: { token: 't1' } };
+    expect(renderTemplate("$input.params().get('header')|$input.params().get('querystring')|$input.params().path", handshake)).toBe(
+      '{Host=example.com, X-Name=a b}|{token=t1}|{}',
+    );
+    expect(renderTemplate('$input.params()', handshake)).toBe('{path={}, querystring={token=t1}, header={Host=example.com, X-Name=a b}}');
+    // One name: path, then query string, then header (any case).
+    expect(renderTemplate("$input.params('token') $input.params('x-name') $input.params().header.keySet() $input.params('none')", handshake)).toBe(
+      't1 a b [Host, X-Name] ',
+    );
+    // A list from the message stays JSON, as before; only a map's keySet() is a Java list.
+    expect(renderTemplate("$input.path('$.a.b')", handshake)).toBe('[1,"two"]');
+    // A message has no handshake: empty maps.
+    expect(renderTemplate('$input.params()', input)).toBe('{path={}, querystring={}, header={}}');
+  });
+
+  test('directives other than #set are named, not evaluated; the template is picked by its selection expression', () => {
+    expect(unsupportedDirectives('#set($x = 1)#if($x)y#else z#end #foreach($i in $l)#end')).toEqual(['#if', '#else', '#end', '#foreach']);
     expect(selectTemplate({ $default: 'd', tell: 't' }, '\\$default', '{}')).toBe('d');
     expect(selectTemplate({ $default: 'd', tell: 't' }, '$request.body.action', '{"action":"tell"}')).toBe('t');
     expect(selectTemplate({ 'application/json': 'only' }, undefined, '{}')).toBe('only');
