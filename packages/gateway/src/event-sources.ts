@@ -168,6 +168,17 @@ export class SqsEventSource {
     }
   }
 
+  /** One line per batch, as the routes have: an SQS-triggered invocation is seen in the gateway's output too. */
+  #logBatch(outcome: InvokeOutcome, records: number, failed: number): void {
+    const cold = outcome.initMs !== undefined ? `, cold start ${outcome.initMs} ms` : '';
+    const what = outcome.status === 'ok' ? 'OK' : outcome.status === 'timeout' ? 'TIMEOUT' : 'ERROR';
+    const left = failed > 0 ? `; ${failed} left on the queue (back after its visibility timeout)` : '';
+    const line = `${'SQS'.padEnd(11)} ${this.options.name} ${records} record(s) → ${what} (${outcome.durationMs.toFixed(0)} ms${cold})${left}`;
+    if (outcome.status === 'ok' && failed === 0) this.options.log.info(line);
+    else if (outcome.status === 'error') this.options.log.error(`${line}\n  ${outcome.error.errorType}: ${outcome.error.errorMessage}`);
+    else this.options.log.error(line);
+  }
+
   async #invoke(messages: Message[]): Promise<void> {
     const { pool, reportBatchItemFailures, name } = this.options;
     const records = messages.map((m) => toRecord(m, this.options));
@@ -189,6 +200,7 @@ export class SqsEventSource {
         }),
       );
     }
+    this.#logBatch(outcome, ids.length, failed.length);
     this.options.onBatch?.({
       source: name,
       functionName: pool.name,

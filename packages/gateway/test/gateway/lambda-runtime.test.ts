@@ -163,8 +163,15 @@ describe('template features outside the model never stop the gateway', () => {
     client.send({ note: { text: 'queued hello' } });
     // Two hops and a cold start under the function's CPU share (the SDK's client loads in it): on
     // a loaded 2-core CI machine that took longer than the default 15 s once.
-    const [answer] = await client.waitFor((d) => d?.queued !== undefined, { timeoutMs: 45_000 });
+    const [answer] = await client
+      .waitFor((d) => d?.queued !== undefined, { timeoutMs: 45_000 })
+      .catch((error: Error) => {
+        // What the gateway said is the only clue to a failure here: it goes with the error.
+        throw new Error(`${error.message}\n--- the gateway's log ---\n${app.log()}`);
+      });
     expect(answer).toEqual({ queued: { text: 'queued hello' } });
+    // The batch's invocation has its line in the gateway's output, as a route's has.
+    await eventually(() => /SQS +\S+ 1 record\(s\) → OK/.test(app.log()), 'the batch line');
     // The role's managed policy ARN (a Fn::Join) is read as one, not as an unknown SAM policy template.
     expect(app.log()).not.toMatch(/not known locally/);
   }, 60_000);
