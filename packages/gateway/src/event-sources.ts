@@ -25,6 +25,8 @@ export interface EventSourceOptions {
   region: string;
   log: Logger;
   onBatch?: (report: BatchReport) => void;
+  /** How long past its long poll a ReceiveMessage may take before it is cut (default 10 s). */
+  pollMarginSeconds?: number;
 }
 
 export interface BatchReport {
@@ -43,6 +45,8 @@ export interface BatchReport {
 
 /** SQS returns at most 10 messages per ReceiveMessage. A long poll answers as soon as a message arrives. */
 const maxReceive = 10;
+/** How long past its long poll a ReceiveMessage may take before it is cut. */
+const pollMarginSeconds = 10;
 /** Shorter than Lambda's 20 s, so that a draining stop() ends soon. */
 const longPollSeconds = 2;
 
@@ -160,7 +164,10 @@ export class SqsEventSource {
           MessageSystemAttributeNames: ['All'],
           MessageAttributeNames: ['All'],
         }),
-        { abortSignal: poll.signal },
+        // A poll is never waited on past its long poll and a margin: one that hangs (a socket that
+        // stopped answering) would otherwise hold its slot, and the queue, forever, with no line
+        // said. Cut, it fails as any poll does (logged, retried in a second).
+        { abortSignal: AbortSignal.any([poll.signal, AbortSignal.timeout((waitSeconds + (this.options.pollMarginSeconds ?? pollMarginSeconds)) * 1000)]) },
       );
       return out.Messages ?? [];
     } finally {
