@@ -227,9 +227,30 @@ describe('the blip drive: 5 receivers dropping without close frames, 2 senders, 
     expect(alice.events.find((e) => e.type === 'resumed')!.value).toMatchObject({ rooms: ['secret'] });
     raw.terminate();
   }, 60_000);
+
+  test('sends while offline wait in the queue and go out on resume; a full queue throws a clear error', async () => {
+    const ivy = new Driven(gateway, 'ivy', { keepaliveMs: 1000, maxQueue: 3 });
+    await ivy.join('queue');
+    // On the default limits: the short idle timeout and 6 s cap below could close the new socket
+    // just as the queued sends go out (client-to-server sends are not acknowledged).
+    const offline = ivy.blip(700); // well inside the window
+    await eventually(() => ivy.client.state !== 'open', 'ivy knows she is offline');
+    for (const text of ['q1', 'q2', 'q3']) ivy.client.send({ action: 'send', room: 'queue', text });
+    expect(() => ivy.client.send({ action: 'send', room: 'queue', text: 'q4' })).toThrow(SendQueueFullError);
+    expect(() => ivy.client.send({ action: 'send', room: 'queue', text: 'q4' })).toThrow(/offline send queue is full \(3 messages/);
+    await offline;
+    await eventually(() => ivy.inRoom('queue').length === 3, 'the queued sends came back through the room').catch((error: Error) => {
+      throw new Error(`${error.message}; ivy got ${JSON.stringify(ivy.inRoom('queue'))}, events ${JSON.stringify(ivy.events.map((e) => e.type))}`);
+    });
+    // All three, in the room's order (their sequences). Each send is its own invocation, so the
+    // room's order need not be the order they were sent in (README "Reconnects and resume").
+    const got = ivy.inRoom('queue');
+    expect(got.map((m) => m.text).sort()).toEqual(['q1', 'q2', 'q3']);
+    expect(got.map((m) => m.seq)).toEqual(got.map((m) => m.seq).sort((a, b) => a - b));
+  }, 60_000);
 });
 
-describe('with short limits: the window, the idle timeout, the 2-hour cap, token expiry, the offline queue', () => {
+describe('with short limits: the window, the idle timeout, the 2-hour cap, token expiry', () => {
   let gateway: Gateway;
   beforeAll(async () => {
     gateway = await start({ parameters: { SessionWindowSeconds: '2' }, idleTimeoutMs: 2500, maxDurationMs: 6000 });
@@ -294,22 +315,5 @@ describe('with short limits: the window, the idle timeout, the 2-hour cap, token
     await hal.blip(200);
     await eventually(() => hal.count('resumed') >= 1, 'hal resumed with a fresh token');
     expect(hal.events.filter((e) => e.type === 'error')).toEqual([]);
-  }, 60_000);
-
-  test('sends while offline wait in the queue and go out on resume; a full queue throws a clear error', async () => {
-    const ivy = new Driven(gateway, 'ivy', { keepaliveMs: 1000, maxQueue: 3 });
-    await ivy.join('queue');
-    const offline = ivy.blip(700); // well inside the 2-second window
-    await eventually(() => ivy.client.state !== 'open', 'ivy knows she is offline');
-    for (const text of ['q1', 'q2', 'q3']) ivy.client.send({ action: 'send', room: 'queue', text });
-    expect(() => ivy.client.send({ action: 'send', room: 'queue', text: 'q4' })).toThrow(SendQueueFullError);
-    expect(() => ivy.client.send({ action: 'send', room: 'queue', text: 'q4' })).toThrow(/offline send queue is full \(3 messages/);
-    await offline;
-    await eventually(() => ivy.inRoom('queue').length === 3, 'the queued sends came back through the room');
-    // All three, in the room's order (their sequences). Each send is its own invocation, so the
-    // room's order need not be the order they were sent in (README "Reconnects and resume").
-    const got = ivy.inRoom('queue');
-    expect(got.map((m) => m.text).sort()).toEqual(['q1', 'q2', 'q3']);
-    expect(got.map((m) => m.seq)).toEqual(got.map((m) => m.seq).sort((a, b) => a - b));
   }, 60_000);
 });
