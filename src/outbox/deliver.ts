@@ -155,7 +155,9 @@ export async function deliver(tasks: AsyncIterable<Task>, options: DeliverOption
       }
       const start = now();
       if (start >= deadline) return fail(task.id, 'deadline');
-      const [passesAtStart, throttledAtStart] = [passes, throttledConnections];
+      // The counts as this request leaves; kept only if it comes back 429 (no allocation per request).
+      const passesAtStart = passes;
+      const throttledAtStart = throttledConnections;
       const budget = Math.min(requestTimeoutMs, hardDeadline - start);
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), budget);
