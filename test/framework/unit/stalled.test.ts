@@ -8,20 +8,28 @@ import { Pacer } from '../../../src/outbox/pacer.ts';
 import type { Task } from '../../../src/outbox/recipients.ts';
 import { StalledClients } from '../../../src/outbox/stalled.ts';
 
-/** Every connection answers 200 at once, except `stuck`, which answers 429 (its buffer is full). */
-const stuckTransport = () => {
+const tooManyRequests = () => new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Too Many Requests' });
+
+/** Answers 200 on the next turn, or 429 to a post `refuses` picks; records every request. */
+const refusingTransport = (refuses: (id: string) => boolean) => {
   const requests: { op: 'post' | 'delete'; id: string }[] = [];
   const transport: Transport = {
     post: async (id) => {
       requests.push({ op: 'post', id });
       await new Promise((resolve) => setImmediate(resolve));
-      if (id === 'stuck') throw new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Too Many Requests' });
+      if (refuses(id)) throw tooManyRequests();
     },
     delete: async (id) => {
       requests.push({ op: 'delete', id });
     },
     destroy: () => undefined,
   };
+  return { transport, requests };
+};
+
+/** Every connection answers 200 at once, except `stuck`, which answers 429 (its buffer is full). */
+const stuckTransport = () => {
+  const { transport, requests } = refusingTransport((id) => id === 'stuck');
   return { transport, requests, toStuck: () => requests.filter((r) => r.op === 'post' && r.id === 'stuck').length };
 };
 
@@ -150,15 +158,7 @@ describe('a connection that keeps answering 429 while others get through', () =>
 
   it('a connection throttled briefly (the account limit) is still retried and delivered, not taken for stalled', async () => {
     let refusals = 0;
-    const transport: Transport = {
-      post: async (id) => {
-        await new Promise((resolve) => setImmediate(resolve));
-        if (id === 'busy' && refusals++ < 2)
-          throw new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Rate exceeded' });
-      },
-      delete: async () => undefined,
-      destroy: () => undefined,
-    };
+    const { transport } = refusingTransport((id) => id === 'busy' && refusals++ < 2);
     async function* some(): AsyncGenerator<Task> {
       yield { op: 'post', id: 'busy', payload: new Uint8Array([1]) };
       for (let i = 0; i < 20; i++) yield { op: 'post', id: `ok${i}`, payload: new Uint8Array([1]) };
@@ -189,16 +189,7 @@ describe('an account-wide throttle (429s on many connections at once)', () => {
   };
   const throttling = (share: number, seed: number) => {
     const random = seeded(seed);
-    const transport: Transport = {
-      post: async (id) => {
-        await new Promise((resolve) => setImmediate(resolve));
-        if (id === 'stuck' || random() < share)
-          throw new TransportError({ kind: 'throttled', status: 429, name: 'LimitExceededException', message: 'Too Many Requests' });
-      },
-      delete: async () => undefined,
-      destroy: () => undefined,
-    };
-    return transport;
+    return refusingTransport((id) => id === 'stuck' || random() < share).transport;
   };
   async function* everyone(n: number, withStuck: boolean): AsyncGenerator<Task> {
     if (withStuck) yield { op: 'post', id: 'stuck', payload: new Uint8Array([1]) };
