@@ -25,8 +25,11 @@ export const authorizerAsSeen = (authorizer: NonNullable<WsEventSpec['authorizer
   integrationLatency: 0,
 });
 
-/** A connection id shaped like API Gateway's: 11 random bytes in standard base64, `/` and `+` included. */
-export const newConnectionId = (): string => randomBytes(11).toString('base64');
+/**
+ * A connection id shaped like API Gateway's: 11 random bytes in base64's URL-safe alphabet with its
+ * `=` pad (`ZDb-VclrIAMCJ3w=`). AWS never hands out `+` or `/`; the `=` still needs URL-encoding.
+ */
+export const newConnectionId = (): string => `${randomBytes(11).toString('base64url')}=`;
 
 /**
  * An event shaped like the ones API Gateway WebSocket APIs send Lambda: requestContext fields,
