@@ -192,6 +192,7 @@ var clientDefaults = {
   resumeTimeoutMs: 1e4,
   gapTimeoutMs: 1500,
   maxQueue: 100,
+  ackTimeoutMs: 35e3,
   dedupeSize: 2e3,
   refreshBeforeMs: 6e4,
   sessions: true
@@ -203,6 +204,8 @@ var SendQueueFullError = class extends Error {
   }
 };
 var OPEN = 1;
+var cidPattern = /^[A-Za-z0-9_-]{1,64}$/;
+var cidPrefix = () => Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
 var WsOutboxClient = class extends Emitter {
   #state = "connecting";
   #socket;
@@ -210,6 +213,12 @@ var WsOutboxClient = class extends Emitter {
   #token;
   #attempt = 0;
   #queue = [];
+  /** Sent and not answered yet (sends the server acknowledges), in the order sent. */
+  #unanswered = /* @__PURE__ */ new Map();
+  /** The current session's server answers sends that carry a cid. */
+  #acks = false;
+  #cidPrefix = cidPrefix();
+  #cidCount = 0;
   #ids = /* @__PURE__ */ new Set();
   #streams;
   #options;
@@ -230,7 +239,16 @@ var WsOutboxClient = class extends Emitter {
     this.#Socket = Socket;
     const picked = Object.fromEntries(Object.entries(options).filter(([key, value]) => value !== void 0 && key in clientDefaults));
     this.#options = { ...clientDefaults, ...picked, backoff: { ...backoffDefaults, ...options.backoff } };
-    for (const key of ["keepaliveMs", "pongTimeoutMs", "resumeTimeoutMs", "gapTimeoutMs", "maxQueue", "dedupeSize", "refreshBeforeMs"]) {
+    for (const key of [
+      "keepaliveMs",
+      "pongTimeoutMs",
+      "resumeTimeoutMs",
+      "gapTimeoutMs",
+      "maxQueue",
+      "ackTimeoutMs",
+      "dedupeSize",
+      "refreshBeforeMs"
+    ]) {
       const value = this.#options[key];
       if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
         throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
@@ -257,6 +275,10 @@ var WsOutboxClient = class extends Emitter {
   get queued() {
     return this.#queue.length;
   }
+  /** Messages sent and not yet answered by the server (`ack` or `refused` ends each). */
+  get unanswered() {
+    return this.#unanswered.size;
+  }
   /** Messages held for a missing earlier one. */
   get holding() {
     return this.#streams.holding;
@@ -264,17 +286,64 @@ var WsOutboxClient = class extends Emitter {
   /**
    * Sends a message (JSON-encoded). While offline or resuming it waits in a bounded queue, sent in
    * order once the session is back; past `maxQueue` this throws SendQueueFullError.
+   *
+   * An object gets an id, `cid` (its own when it has a valid one), returned here. A server that
+   * acknowledges sends answers each with `ack` or `refused`; one written as the connection went is
+   * sent again after the resume, and the server runs it once.
    */
   send(message) {
     if (this.#state === "closed") throw new Error("ws-outbox client: closed (close() ends the session); make a new client");
     const text = JSON.stringify(message);
     if (text === void 0) throw new TypeError("ws-outbox client: send() needs a JSON value");
+    const outgoing = this.#outgoing(message, text);
     if (this.#state === "open" && this.#socket?.readyState === OPEN) {
-      this.#write(text);
+      this.#sendNow(outgoing);
+      return outgoing.cid;
+    }
+    if (this.#queue.length + this.#unanswered.size >= this.#options.maxQueue) throw new SendQueueFullError(this.#options.maxQueue);
+    this.#queue.push(outgoing);
+    return outgoing.cid;
+  }
+  #outgoing(message, text) {
+    const plain = typeof message === "object" && message !== null && !Array.isArray(message) && text.startsWith("{");
+    if (!plain) return { text, withCid: text };
+    const own = message.cid;
+    if (own !== void 0) {
+      if (typeof own !== "string" || !cidPattern.test(own))
+        throw new TypeError('ws-outbox client: "cid" must be 1 to 64 characters of A-Z, a-z, 0-9, "-" and "_"');
+      return { cid: own, text, withCid: text };
+    }
+    const cid = `${this.#cidPrefix}-${(this.#cidCount++).toString(36)}`;
+    return { cid, text, withCid: text === "{}" ? `{"cid":"${cid}"}` : `${text.slice(0, -1)},"cid":"${cid}"}` };
+  }
+  /** Writes a send; one the server acknowledges waits for its answer, for ackTimeoutMs while connected. */
+  #sendNow(send) {
+    if (!this.#acks || send.cid === void 0) {
+      this.#write(send.text);
       return;
     }
-    if (this.#queue.length >= this.#options.maxQueue) throw new SendQueueFullError(this.#options.maxQueue);
-    this.#queue.push(text);
+    const cid = send.cid;
+    this.#write(send.withCid);
+    const timer = setTimeout(() => {
+      if (this.#unanswered.get(cid)?.timer !== timer) return;
+      this.#unanswered.delete(cid);
+      this.emit("refused", {
+        cid,
+        reason: "timeout",
+        message: `no answer within ${this.#options.ackTimeoutMs} ms: whether the server handled it is not known`
+      });
+    }, this.#options.ackTimeoutMs);
+    this.#unanswered.set(cid, { send, timer });
+  }
+  /** The connection went: what is unanswered waits for the resume (no timeout while offline). */
+  #holdUnanswered() {
+    for (const entry of this.#unanswered.values()) {
+      clearTimeout(entry.timer);
+      entry.timer = void 0;
+    }
+  }
+  #unsent() {
+    return this.#queue.length + this.#unanswered.size;
   }
   /** Ends the session at once (close code 1000): no reconnect, and the server forgets its rooms. */
   close() {
@@ -282,8 +351,10 @@ var WsOutboxClient = class extends Emitter {
     this.#state = "closed";
     this.#stopTimers();
     this.#streams.stop();
-    const unsent = this.#queue.length;
+    const unsent = this.#unsent();
     this.#queue = [];
+    this.#holdUnanswered();
+    this.#unanswered.clear();
     const socket = this.#socket;
     this.#socket = void 0;
     try {
@@ -340,12 +411,13 @@ var WsOutboxClient = class extends Emitter {
       if (this.#socket !== socket) return;
       this.#socket = void 0;
       this.#stopKeepalive();
+      this.#holdUnanswered();
       if (!opened) this.#token = void 0;
       this.emit("close", {
         code: event.code ?? 1006,
         reason: event.reason ?? "",
         willReconnect: this.#state !== "closed",
-        unsent: this.#queue.length,
+        unsent: this.#unsent(),
         ...opened ? {} : { refused: true }
       });
       this.#scheduleReconnect();
@@ -417,6 +489,14 @@ var WsOutboxClient = class extends Emitter {
     }
     const frame = message;
     if (frame.type === "session" && typeof frame.session === "string") return this.#onSession(frame);
+    if (frame.type === "ack" && typeof frame.cid === "string")
+      return this.#answer(frame.cid, () => this.emit("ack", { cid: frame.cid, duplicate: frame.duplicate === true }));
+    if (frame.type === "error" && typeof frame.cid === "string") {
+      const cid = frame.cid;
+      this.#answer(cid, () => this.emit("refused", { cid, reason: "error", message: String(frame.message) }));
+      this.#ingest(frame);
+      return;
+    }
     if (this.#state === "resuming" && frame.type === "error") {
       this.emit("error", { message: `resume failed: ${String(frame.message)}` });
       if (this.#socket !== void 0) this.#abandon(this.#socket, "resume failed");
@@ -425,6 +505,14 @@ var WsOutboxClient = class extends Emitter {
     if (frame.type === "replay" && Array.isArray(frame.messages)) return this.#onReplay(frame);
     if (frame.type === "pong") return;
     this.#ingest(frame);
+  }
+  /** An answer to an unanswered send: it is settled once (a late copy of an answer is dropped). */
+  #answer(cid, settle) {
+    const entry = this.#unanswered.get(cid);
+    if (entry === void 0) return;
+    clearTimeout(entry.timer);
+    this.#unanswered.delete(cid);
+    settle();
   }
   #ingest(message) {
     const stream = Streams.keyOf(message);
@@ -454,9 +542,22 @@ var WsOutboxClient = class extends Emitter {
     this.#startKeepalive();
     if (resumed) this.emit("resumed", { missed: Number(frame.missed ?? 0), rooms: frame.rooms ?? [] });
     this.emit("open", { resumed, session: this.#session, ...typeof frame.connectionId === "string" ? { connectionId: frame.connectionId } : {} });
+    const unanswered = [...this.#unanswered.values()].map((entry) => entry.send);
+    this.#unanswered.clear();
+    const acked = this.#acks;
+    this.#acks = frame.acks === true;
+    for (const send of unanswered) {
+      if (resumed && acked && this.#acks) this.#sendNow(send);
+      else
+        this.emit("refused", {
+          cid: send.cid,
+          reason: "session",
+          message: "sent as the connection dropped, and the session did not resume: whether the server handled it is not known"
+        });
+    }
     const queued = this.#queue;
     this.#queue = [];
-    for (const text of queued) this.#write(text);
+    for (const send of queued) this.#sendNow(send);
   }
   #onReplay(frame) {
     const key = frame.user === true ? userKey : typeof frame.room === "string" ? roomKey(frame.room) : void 0;
@@ -512,7 +613,8 @@ var WsOutboxClient = class extends Emitter {
       socket.close(4e3, "no pong");
     } catch {
     }
-    this.emit("close", { code: 1006, reason, willReconnect: true, unsent: this.#queue.length });
+    this.#holdUnanswered();
+    this.emit("close", { code: 1006, reason, willReconnect: true, unsent: this.#unsent() });
     this.#scheduleReconnect();
   }
   #stopKeepalive() {

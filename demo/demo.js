@@ -165,6 +165,11 @@ $('connect-form').addEventListener('submit', async (e) => {
     });
   });
   client.on('message', onMessage);
+  // A refusal by the server also arrives as an error message (shown by onMessage). A send the
+  // client could not get confirmed (no answer, or the session was lost with it in flight) is said here.
+  client.on('refused', ({ reason, message }) => {
+    if (reason !== 'error') add('error', { text: `A message may not have been sent: ${message}` });
+  });
   client.on('duplicate', () => {
     duplicatesDropped += 1;
     $('duplicates').textContent = String(duplicatesDropped);

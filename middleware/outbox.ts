@@ -5,6 +5,7 @@ import { managementEndpoint, regionOf } from '../src/management/endpoint.ts';
 import type { Transport } from '../src/management/transport.ts';
 import type { BackoffOptions } from '../src/outbox/backoff.ts';
 import { sqsSender } from '../src/fanout/queue.ts';
+import { clientSendFor, settleClientSend } from '../src/sessions/acks.ts';
 import { flush } from '../src/outbox/flush.ts';
 import { Outbox } from '../src/outbox/outbox.ts';
 import { addReportMetrics, holdPublish, powertoolsMetricsKey, type PublishHold, type ReportMetrics } from '../src/outbox/metrics.ts';
@@ -268,17 +269,34 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
   const settleOnce = async (request: WsRequest, box: Outbox, phase: 'after' | 'onError' | 'cleanup'): Promise<DeliveryReport> => {
     const { context, event } = request;
     const remainingMs = context.getRemainingTimeInMillis?.() ?? config.fallbackTimeoutMs;
+    const finishBy = Date.now() + remainingMs - config.safetyMarginMs;
     let discarded = 0;
-    if (invocationFailed(request)) {
+    // A client send (ws-outbox/client's `cid`) gets its answer here, whatever path settles it.
+    const clientSend = clientSendFor(event, context);
+    let errorReplied = false;
+    const failed = invocationFailed(request);
+    if (failed) {
       // Nothing the failed part enqueued is sent: no half-done state escapes.
       discarded = box.discardFailed();
       // Our own error reply, when our onError runs (a user onError that returned early has
       // answered the error its own way).
       const routeKey = event.requestContext?.routeKey;
       if (phase === 'onError' && request.error != null && event.requestContext?.connectionId && routeKey !== '$connect' && routeKey !== '$disconnect') {
-        box.reply({ type: 'error', message: errorMessageOf(request) });
+        box.reply({ type: 'error', message: errorMessageOf(request), ...(clientSend === undefined ? {} : { cid: clientSend.cid }) });
+        errorReplied = true;
       }
     }
+    const finishing =
+      clientSend &&
+      settleClientSend(box, clientSend, {
+        ok: !failed && succeeded(request),
+        ...(errorReplied ? {} : { refusal: request.error == null ? `the route answered ${statusOf(request)}` : errorMessageOf(request) }),
+      })?.catch((error: unknown) => {
+        // The answer is enqueued; a claim left `running` only makes a later resend wait, then refused.
+        console.error(
+          JSON.stringify({ level: 'error', msg: 'ws-outbox: ending the claim of a client send failed', error: String((error as Error)?.message ?? error) }),
+        );
+      });
     const entries = box.close();
     const store = storeFor(context);
     const logger = config.logger;
@@ -321,6 +339,8 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
         }
       }
     } finally {
+      // The claim's write goes alongside the flush; a hung store does not hold the invocation past its budget.
+      await settledWithin(finishing, finishBy - Date.now());
       // Whatever happened, a held publish does not stay held; with no logMetrics in the stack to
       // publish this invocation's metrics, the outbox publishes them.
       publishHolds.get(box)?.release({ unclaimed: !(powertoolsMetricsKey in request.internal) });
@@ -354,6 +374,22 @@ const invocationFailed = (request: WsRequest): boolean => {
   if (request.error != null) return true;
   const status = (request.response as { statusCode?: number } | undefined)?.statusCode;
   return request.event.requestContext?.routeKey === '$connect' && status !== undefined && (status < 200 || status > 299);
+};
+
+const statusOf = (request: WsRequest): number | undefined => (request.response as { statusCode?: number } | undefined)?.statusCode;
+
+/** The route answered 2xx (or nothing, which wsHandler makes a 200). */
+const succeeded = (request: WsRequest): boolean => {
+  const status = statusOf(request);
+  return status === undefined || (status >= 200 && status <= 299);
+};
+
+/** Waits for `work` (if any), for at most `ms` from now. */
+const settledWithin = async (work: Promise<unknown> | undefined, ms: number): Promise<void> => {
+  if (work === undefined) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))))]);
+  clearTimeout(timer);
 };
 
 /** A 4xx message is the caller's to see; a 5xx message may hold internals, so it stays generic. */

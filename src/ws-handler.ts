@@ -5,6 +5,7 @@ import { cleanupOutbox, outbox, type OutboxOptions } from '../middleware/outbox.
 import { wsJsonBodyParser } from '../middleware/ws-json-body-parser.ts';
 import type { AuthorizerContext, WsContext, WsEvent, WsResult } from './types.ts';
 import { logLevelAllows, logTo, type ReportLog } from './outbox/report.ts';
+import { claimClientSend } from './sessions/acks.ts';
 
 export interface WsHandlerOptions extends OutboxOptions {
   /** Where handler errors are logged (http-error-handler's logger); `false` for none. */
@@ -68,7 +69,12 @@ export const wsHandler = <TBody = Record<string, any>, TAuthorizer extends Autho
   // generics cannot follow through `.use()`; the public type is restored on return.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const handler = middy<any, any, Error, any>(
-    async (event: WsEvent<TBody, TAuthorizer>, context: WsContext, extras: WsHandlerExtras) => (await fn(event, context, extras)) ?? { statusCode: 200 },
+    async (event: WsEvent<TBody, TAuthorizer>, context: WsContext, extras: WsHandlerExtras) => {
+      // Here, after every before-middleware (a rate limit refuses first, without a claim's write):
+      // a resend of a client send that already ran is answered, not run again (sessions/acks.ts).
+      if (await claimClientSend(event as WsEvent, context, claimWaitMs(context))) return { statusCode: 200 };
+      return (await fn(event, context, extras)) ?? { statusCode: 200 };
+    },
     { requestEnd: cleanupOutbox },
   )
     // The outbox goes first so that a parse error still has an outbox to send its error reply.
@@ -77,6 +83,9 @@ export const wsHandler = <TBody = Record<string, any>, TAuthorizer extends Autho
     .use(httpErrorHandler({ logger: errorLogger ?? errorLoggerFor(options.logger), fallbackMessage: 'Internal server error' }));
   return handler as unknown as WsLambdaHandler;
 };
+
+/** How long a resend waits for its first copy's invocation to settle: 2 s, or a quarter of what is left. */
+const claimWaitMs = (context: WsContext): number => Math.min(2000, (context.getRemainingTimeInMillis?.() ?? 8000) / 4);
 
 // 4xx are the caller's mistakes, not ours: log them quietly, and 5xx with the stack. A structured
 // logger given as `logger` (Powertools' Logger) gets them too; otherwise a JSON line on stderr.

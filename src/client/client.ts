@@ -34,8 +34,14 @@ export interface ClientOptions {
   resumeTimeoutMs?: number;
   /** How long an out-of-order message waits for the one before it before the client fetches the gap. */
   gapTimeoutMs?: number;
-  /** Sends kept while offline (or resuming); one more throws SendQueueFullError. */
+  /** Sends kept while offline (or resuming), unanswered ones included; one more throws SendQueueFullError. */
   maxQueue?: number;
+  /**
+   * A send the server acknowledges (sessions on: the session frame says `acks`) and that gets no
+   * answer this long on an open connection is given up: a `refused` event (reason `timeout`). Past
+   * API Gateway's 29 s integration timeout, so a slow route is not taken for a lost one.
+   */
+  ackTimeoutMs?: number;
   /** Message ids (and sequences per room) remembered to drop duplicates. */
   dedupeSize?: number;
   /** Fetch a fresh token this long before the current one expires. */
@@ -55,6 +61,7 @@ export const clientDefaults = {
   resumeTimeoutMs: 10_000,
   gapTimeoutMs: 1500,
   maxQueue: 100,
+  ackTimeoutMs: 35_000,
   dedupeSize: 2000,
   refreshBeforeMs: 60_000,
   sessions: true,
@@ -77,6 +84,15 @@ export interface ClientEvents {
   duplicate: Incoming;
   /** Waiting `delayMs` before reconnect attempt `attempt`. */
   reconnecting: { attempt: number; delayMs: number };
+  /** The server ran a send (`cid`, what send() returned); `duplicate`: it had, and this was a resend. */
+  ack: { cid: string; duplicate: boolean };
+  /**
+   * A send that will not be acknowledged: the server refused it (`error`, its error frame also
+   * arrives as a message), no answer came in time (`timeout`), or it went out as the connection
+   * dropped and the session did not resume (`session`). After `timeout` and `session` the client
+   * cannot know whether it ran.
+   */
+  refused: { cid: string; reason: 'error' | 'timeout' | 'session'; message: string };
   /** Something the client cannot fix itself (a token provider that throws keeps retrying too). */
   error: { message: string; cause?: unknown };
 }
@@ -91,6 +107,17 @@ export class SendQueueFullError extends Error {
 
 const OPEN = 1;
 
+/** A send on its way: its JSON, and with its cid for a server that acknowledges. */
+interface OutgoingSend {
+  cid?: string;
+  text: string;
+  withCid: string;
+}
+
+const cidPattern = /^[A-Za-z0-9_-]{1,64}$/;
+/** Unique per client instance and across page loads: a random prefix and a counter. */
+const cidPrefix = (): string => Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
+
 /**
  * A WebSocket client for ws-outbox apps: it reconnects (capped exponential backoff, full jitter),
  * resumes its session (rooms and missed messages come back), orders each room by its sequence,
@@ -103,7 +130,13 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
   #session: string | undefined;
   #token: Token | undefined;
   #attempt = 0;
-  #queue: string[] = [];
+  #queue: OutgoingSend[] = [];
+  /** Sent and not answered yet (sends the server acknowledges), in the order sent. */
+  readonly #unanswered = new Map<string, { send: OutgoingSend; timer?: ReturnType<typeof setTimeout> }>();
+  /** The current session's server answers sends that carry a cid. */
+  #acks = false;
+  readonly #cidPrefix = cidPrefix();
+  #cidCount = 0;
   readonly #ids = new Set<string>();
   readonly #streams: Streams;
   readonly #options: typeof clientDefaults & { backoff: ReconnectBackoff };
@@ -125,7 +158,16 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     this.#Socket = Socket;
     const picked = Object.fromEntries(Object.entries(options).filter(([key, value]) => value !== undefined && key in clientDefaults));
     this.#options = { ...clientDefaults, ...picked, backoff: { ...backoffDefaults, ...options.backoff } };
-    for (const key of ['keepaliveMs', 'pongTimeoutMs', 'resumeTimeoutMs', 'gapTimeoutMs', 'maxQueue', 'dedupeSize', 'refreshBeforeMs'] as const) {
+    for (const key of [
+      'keepaliveMs',
+      'pongTimeoutMs',
+      'resumeTimeoutMs',
+      'gapTimeoutMs',
+      'maxQueue',
+      'ackTimeoutMs',
+      'dedupeSize',
+      'refreshBeforeMs',
+    ] as const) {
       const value = this.#options[key];
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
         throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
@@ -156,6 +198,11 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     return this.#queue.length;
   }
 
+  /** Messages sent and not yet answered by the server (`ack` or `refused` ends each). */
+  get unanswered(): number {
+    return this.#unanswered.size;
+  }
+
   /** Messages held for a missing earlier one. */
   get holding(): number {
     return this.#streams.holding;
@@ -164,17 +211,68 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
   /**
    * Sends a message (JSON-encoded). While offline or resuming it waits in a bounded queue, sent in
    * order once the session is back; past `maxQueue` this throws SendQueueFullError.
+   *
+   * An object gets an id, `cid` (its own when it has a valid one), returned here. A server that
+   * acknowledges sends answers each with `ack` or `refused`; one written as the connection went is
+   * sent again after the resume, and the server runs it once.
    */
-  send(message: unknown): void {
+  send(message: unknown): string | undefined {
     if (this.#state === 'closed') throw new Error('ws-outbox client: closed (close() ends the session); make a new client');
     const text = JSON.stringify(message);
     if (text === undefined) throw new TypeError('ws-outbox client: send() needs a JSON value');
+    const outgoing = this.#outgoing(message, text);
     if (this.#state === 'open' && this.#socket?.readyState === OPEN) {
-      this.#write(text);
+      this.#sendNow(outgoing);
+      return outgoing.cid;
+    }
+    if (this.#queue.length + this.#unanswered.size >= this.#options.maxQueue) throw new SendQueueFullError(this.#options.maxQueue);
+    this.#queue.push(outgoing);
+    return outgoing.cid;
+  }
+
+  #outgoing(message: unknown, text: string): OutgoingSend {
+    const plain = typeof message === 'object' && message !== null && !Array.isArray(message) && text.startsWith('{');
+    if (!plain) return { text, withCid: text };
+    const own = (message as { cid?: unknown }).cid;
+    if (own !== undefined) {
+      if (typeof own !== 'string' || !cidPattern.test(own))
+        throw new TypeError('ws-outbox client: "cid" must be 1 to 64 characters of A-Z, a-z, 0-9, "-" and "_"');
+      return { cid: own, text, withCid: text };
+    }
+    const cid = `${this.#cidPrefix}-${(this.#cidCount++).toString(36)}`;
+    return { cid, text, withCid: text === '{}' ? `{"cid":"${cid}"}` : `${text.slice(0, -1)},"cid":"${cid}"}` };
+  }
+
+  /** Writes a send; one the server acknowledges waits for its answer, for ackTimeoutMs while connected. */
+  #sendNow(send: OutgoingSend): void {
+    if (!this.#acks || send.cid === undefined) {
+      this.#write(send.text);
       return;
     }
-    if (this.#queue.length >= this.#options.maxQueue) throw new SendQueueFullError(this.#options.maxQueue);
-    this.#queue.push(text);
+    const cid = send.cid;
+    this.#write(send.withCid);
+    const timer = setTimeout(() => {
+      if (this.#unanswered.get(cid)?.timer !== timer) return;
+      this.#unanswered.delete(cid);
+      this.emit('refused', {
+        cid,
+        reason: 'timeout',
+        message: `no answer within ${this.#options.ackTimeoutMs} ms: whether the server handled it is not known`,
+      });
+    }, this.#options.ackTimeoutMs);
+    this.#unanswered.set(cid, { send, timer });
+  }
+
+  /** The connection went: what is unanswered waits for the resume (no timeout while offline). */
+  #holdUnanswered(): void {
+    for (const entry of this.#unanswered.values()) {
+      clearTimeout(entry.timer);
+      entry.timer = undefined;
+    }
+  }
+
+  #unsent(): number {
+    return this.#queue.length + this.#unanswered.size;
   }
 
   /** Ends the session at once (close code 1000): no reconnect, and the server forgets its rooms. */
@@ -183,8 +281,10 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     this.#state = 'closed';
     this.#stopTimers();
     this.#streams.stop();
-    const unsent = this.#queue.length;
+    const unsent = this.#unsent();
     this.#queue = [];
+    this.#holdUnanswered();
+    this.#unanswered.clear();
     const socket = this.#socket;
     this.#socket = undefined;
     try {
@@ -244,6 +344,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       if (this.#socket !== socket) return;
       this.#socket = undefined;
       this.#stopKeepalive();
+      this.#holdUnanswered();
       // A refused upgrade (an expired token: 401/403) looks like a close before open: the next
       // attempt asks the provider again, and never falls back to the token refused.
       if (!opened) this.#token = undefined;
@@ -252,7 +353,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
         code: event.code ?? 1006,
         reason: event.reason ?? '',
         willReconnect: this.#state !== 'closed',
-        unsent: this.#queue.length,
+        unsent: this.#unsent(),
         ...(opened ? {} : { refused: true }),
       });
       this.#scheduleReconnect();
@@ -332,6 +433,15 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     }
     const frame = message as Incoming;
     if (frame.type === 'session' && typeof frame.session === 'string') return this.#onSession(frame);
+    if (frame.type === 'ack' && typeof frame.cid === 'string')
+      return this.#answer(frame.cid, () => this.emit('ack', { cid: frame.cid as string, duplicate: frame.duplicate === true }));
+    if (frame.type === 'error' && typeof frame.cid === 'string') {
+      const cid = frame.cid;
+      this.#answer(cid, () => this.emit('refused', { cid, reason: 'error', message: String(frame.message) }));
+      // It is still a message, as error frames always were (the app may show it).
+      this.#ingest(frame);
+      return;
+    }
     if (this.#state === 'resuming' && frame.type === 'error') {
       // The resume itself failed (throttled, a server error): try again on a new connection.
       this.emit('error', { message: `resume failed: ${String(frame.message)}` });
@@ -341,6 +451,15 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     if (frame.type === 'replay' && Array.isArray(frame.messages)) return this.#onReplay(frame);
     if (frame.type === 'pong') return;
     this.#ingest(frame);
+  }
+
+  /** An answer to an unanswered send: it is settled once (a late copy of an answer is dropped). */
+  #answer(cid: string, settle: () => void): void {
+    const entry = this.#unanswered.get(cid);
+    if (entry === undefined) return;
+    clearTimeout(entry.timer);
+    this.#unanswered.delete(cid);
+    settle();
   }
 
   #ingest(message: Incoming): void {
@@ -373,9 +492,24 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     this.#startKeepalive();
     if (resumed) this.emit('resumed', { missed: Number(frame.missed ?? 0), rooms: (frame.rooms as string[] | undefined) ?? [] });
     this.emit('open', { resumed, session: this.#session, ...(typeof frame.connectionId === 'string' ? { connectionId: frame.connectionId } : {}) });
+    // Sent as the last connection went and never answered: again, first and in order, on a resumed
+    // session (the server runs each once); otherwise the app is told, never left guessing.
+    const unanswered = [...this.#unanswered.values()].map((entry) => entry.send);
+    this.#unanswered.clear();
+    const acked = this.#acks;
+    this.#acks = frame.acks === true;
+    for (const send of unanswered) {
+      if (resumed && acked && this.#acks) this.#sendNow(send);
+      else
+        this.emit('refused', {
+          cid: send.cid!,
+          reason: 'session',
+          message: 'sent as the connection dropped, and the session did not resume: whether the server handled it is not known',
+        });
+    }
     const queued = this.#queue;
     this.#queue = [];
-    for (const text of queued) this.#write(text);
+    for (const send of queued) this.#sendNow(send);
   }
 
   #onReplay(frame: Incoming): void {
@@ -442,7 +576,8 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     } catch {
       // already closing
     }
-    this.emit('close', { code: 1006, reason, willReconnect: true, unsent: this.#queue.length });
+    this.#holdUnanswered();
+    this.emit('close', { code: 1006, reason, willReconnect: true, unsent: this.#unsent() });
     this.#scheduleReconnect();
   }
 

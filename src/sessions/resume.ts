@@ -33,6 +33,11 @@ export type SessionReply = {
   rooms: string[];
   /** Why the token was not resumed, in words. */
   refused?: string;
+  /**
+   * Sends with a `cid` are answered (`ack` or an `error` naming it) and run once, resends included
+   * (acks.ts): the client keeps each until answered, and sends it again after a resume.
+   */
+  acks: true;
 };
 
 export interface ResumeInput {
@@ -74,7 +79,7 @@ export const resumeSession = async (input: ResumeInput): Promise<SessionReply> =
     const fresh = await sessions.create(userId, connectionId, useq);
     const reset: StreamReset[] = claimed.map(([room]) => ({ room, reason }));
     if (request.useq !== undefined) reset.push({ user: true, reason, after: useq });
-    const reply: SessionReply = { type: 'session', connectionId, session: fresh.token, resumed: false, missed: 0, reset, rooms: [] };
+    const reply: SessionReply = { type: 'session', connectionId, session: fresh.token, resumed: false, missed: 0, reset, rooms: [], acks: true };
     if (refused) reply.refused = 'the session belongs to another user';
     else if (token !== undefined) reply.refused = 'the session ended or its recovery window passed';
     outbox.reply(reply);
@@ -115,7 +120,7 @@ export const resumeSession = async (input: ResumeInput): Promise<SessionReply> =
   }
   reads.sort((a, b) => ('room' in a.stream && 'room' in b.stream ? a.stream.room.localeCompare(b.stream.room) : 0));
   const missed = [...reads, userRead].reduce((sum, replay) => sum + replay.read.entries.length, 0);
-  const reply: SessionReply = { type: 'session', connectionId, session: token, resumed: true, missed, reset, rooms };
+  const reply: SessionReply = { type: 'session', connectionId, session: token, resumed: true, missed, reset, rooms, acks: true };
   outbox.reply(reply);
   for (const replay of [...reads, userRead]) replayTo(outbox, replay);
   return reply;

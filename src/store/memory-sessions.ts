@@ -2,7 +2,7 @@
 // included, filtered on read), for MemoryStore under the testing helper and for unit tests.
 import { nowSeconds } from './keys.ts';
 import { defaultWindowSeconds, type LogEntry, type LogRead, type MessageLog } from './room-log.ts';
-import { newResumeToken, sessionKeyOf, type Session, type Sessions } from './sessions.ts';
+import { newResumeToken, sendClaimSeconds, sendKeyOf, sessionKeyOf, type SendClaim, type Session, type Sessions } from './sessions.ts';
 import { maxConnectionSeconds } from './store.ts';
 
 interface Clocked {
@@ -13,6 +13,8 @@ interface Clocked {
 export class MemorySessions implements Sessions {
   readonly windowSeconds: number;
   readonly sessions = new Map<string, Session>();
+  /** Claimed client sends, by their key's pk. */
+  readonly sends = new Map<string, { state: 'running' | 'done'; ttl: number }>();
   readonly #now: () => number;
   /** Called when a session moves to a connection (the store notes it on the connection). */
   readonly #named: (connectionId: string, key: string) => void;
@@ -63,6 +65,22 @@ export class MemorySessions implements Sessions {
   async removeRoom(key: string, room: string): Promise<void> {
     const session = this.sessions.get(key);
     if (session !== undefined) delete session.rooms[room];
+  }
+
+  async claimSend(userId: string, cid: string): Promise<SendClaim> {
+    const { pk } = sendKeyOf(userId, cid);
+    const now = nowSeconds(this.#now());
+    const claim = this.sends.get(pk);
+    if (claim !== undefined && claim.ttl > now) return claim.state;
+    this.sends.set(pk, { state: 'running', ttl: now + sendClaimSeconds(this.windowSeconds) });
+    return 'claimed';
+  }
+
+  async finishSend(userId: string, cid: string, ok: boolean): Promise<void> {
+    const { pk } = sendKeyOf(userId, cid);
+    const claim = this.sends.get(pk);
+    if (!ok) this.sends.delete(pk);
+    else if (claim !== undefined) claim.state = 'done';
   }
 
   #live(key: string): Session | undefined {

@@ -56,7 +56,34 @@ export interface Sessions {
   end(key: string, connectionId: string): Promise<void>;
   addRoom(key: string, room: string, headAtJoin: number): Promise<void>;
   removeRoom(key: string, room: string): Promise<void>;
+  /**
+   * Claims a client's send (its `cid`) for `userId` before the route runs, so that a resend after a
+   * reconnect runs once: `claimed` (run it), `done` (it ran: acknowledge again), `running` (an
+   * earlier invocation holds it and has not finished).
+   */
+  claimSend(userId: string, cid: string): Promise<SendClaim>;
+  /** The claimed send ran (`ok`: kept as done for resends) or failed (released: a resend runs it). */
+  finishSend(userId: string, cid: string, ok: boolean): Promise<void>;
 }
+
+/** Where a client's send stands: see Sessions.claimSend. */
+export type SendClaim = 'claimed' | 'running' | 'done';
+
+/**
+ * The claim item's key. Hashed: a user id and a cid of any characters make one fixed-size key.
+ *
+ *   send  pk = "send#<sha256(userId, cid)>"  sk = "send"   state ("running" | "done"), ttl
+ */
+export const sendKeyOf = (userId: string, cid: string) => ({
+  pk: `send#${createHash('sha256').update(userId).update('\u0000').update(cid).digest('hex')}`,
+  sk: 'send',
+});
+
+/**
+ * How long a claim is kept: a resend comes after a resume, at most the recovery window after its
+ * connection went, and that connection may have lived API Gateway's 2 hours: the session's own bound.
+ */
+export const sendClaimSeconds = (windowSeconds: number) => maxConnectionSeconds + windowSeconds;
 
 /** A store with sessions on: what resume, history and $disconnect work through. */
 export interface SessionCapable {
@@ -183,6 +210,56 @@ export class SessionStore implements Sessions {
           UpdateExpression: 'REMOVE rooms.#room',
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeNames: { '#room': room },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
+  }
+
+  async claimSend(userId: string, cid: string): Promise<SendClaim> {
+    const key = sendKeyOf(userId, cid);
+    // Twice at most: a claim released (or expired) between the failed put and the read is taken on
+    // the second round; one that is still there after that is reported as it stands.
+    for (let round = 0; round < 2; round++) {
+      const now = nowSeconds(this.#now());
+      try {
+        await this.#client.send(
+          new PutCommand({
+            TableName: this.#tableName,
+            Item: { ...key, state: 'running', ttl: now + sendClaimSeconds(this.windowSeconds) },
+            // TTL deletion is lazy: an expired claim counts as none.
+            ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
+            ExpressionAttributeNames: { '#ttl': 'ttl' },
+            ExpressionAttributeValues: { ':now': now },
+          }),
+        );
+        return 'claimed';
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+      const out = await this.#client.send(new GetCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true }));
+      const item = out.Item;
+      if (item !== undefined && Number(item.ttl) > nowSeconds(this.#now())) return item.state === 'done' ? 'done' : 'running';
+    }
+    return 'running';
+  }
+
+  async finishSend(userId: string, cid: string, ok: boolean): Promise<void> {
+    const key = sendKeyOf(userId, cid);
+    if (!ok) {
+      await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: key }));
+      return;
+    }
+    await this.#client
+      .send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: key,
+          UpdateExpression: 'SET #state = :done',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':done': 'done' },
         }),
       )
       .catch((error) => {

@@ -50,10 +50,12 @@ const exampleDynamoActions: Record<string, string[]> = {
   ConnectFunction: ['dynamodb:Query', 'dynamodb:PutItem'],
   // UpdateItem/DeleteItem: its session is kept for the window, or ended on an explicit close.
   DisconnectFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...batch],
-  JoinFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:Query', ...batch],
-  LeaveFunction: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...batch],
-  SendFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query', ...batch],
-  DefaultFunction: ['dynamodb:UpdateItem', ...batch],
+  // The routes a client sends to also claim each send's cid (PutItem, GetItem on a resend), mark
+  // it done (UpdateItem) or release it (DeleteItem): src/sessions/acks.ts.
+  JoinFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...batch],
+  LeaveFunction: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...batch],
+  SendFunction: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', ...batch],
+  DefaultFunction: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', ...batch],
   // Sessions: read, begin (PutItem), move (UpdateItem); the room log (Query); the old connection's rows (batch).
   SessionFunction: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', ...batch],
   // The fan-out worker reads its shard (Query) and prunes what answers 410.

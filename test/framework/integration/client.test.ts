@@ -60,7 +60,7 @@ const make = (options: Partial<ClientOptions> = {}) => {
   const client = new WsOutboxClient({ url, WebSocket: WebSocket as never, backoff: { baseMs: 50, capMs: 100 }, ...options });
   clients.push(client);
   const events: { type: string; value: any }[] = [];
-  for (const type of ['open', 'resumed', 'reset', 'message', 'close', 'reconnecting', 'error', 'duplicate'] as const)
+  for (const type of ['open', 'resumed', 'reset', 'message', 'close', 'reconnecting', 'error', 'duplicate', 'ack', 'refused'] as const)
     client.on(type, (value) => events.push({ type, value }));
   return { client, events, count: (type: string) => events.filter((e) => e.type === type).length };
 };
@@ -189,5 +189,125 @@ describe('ws-outbox/client on a real socket', () => {
     expect(() => new WsOutboxClient({ url: 'http://x' })).toThrow(/wss:/);
     expect(() => new WsOutboxClient({ url, WebSocket: WebSocket as never, maxQueue: -1 })).toThrow(/maxQueue/);
     expect(() => new WsOutboxClient({ url, WebSocket: WebSocket as never, sessions: 'yes' as never })).toThrow(/sessions/);
+  });
+});
+
+// A server that acknowledges sends (sessions on: `acks: true`), as the library's routes do: each
+// frame with a cid gets an ack, unless the test's `hold` says to keep quiet about it.
+describe('ws-outbox/client with a server that acknowledges sends', () => {
+  let hold: (frame: any) => boolean = () => false;
+  const acking = (socket: WebSocket, frame: any) => {
+    if (frame.action === 'resume') {
+      socket.send(
+        JSON.stringify({
+          type: 'session',
+          session: 'tok-a',
+          connectionId: `c${connections.length}`,
+          resumed: frame.session === 'tok-a',
+          missed: 0,
+          reset: [],
+          rooms: [],
+          acks: true,
+        }),
+      );
+      return;
+    }
+    if (typeof frame.cid === 'string' && !hold(frame)) socket.send(JSON.stringify({ type: 'ack', cid: frame.cid }));
+  };
+  afterEach(() => {
+    hold = () => false;
+  });
+  const sent = (socket: WebSocket) => frames.filter((f) => f.socket === socket && f.frame.action !== 'resume').map((f) => f.frame);
+
+  it('gives each object sent a cid, and settles it with `ack`', async () => {
+    behaviour = acking;
+    const { client, events, count } = make();
+    await until(() => count('open') === 1, 'open');
+    const cid = client.send({ action: 'send', text: 'hi' });
+    expect(cid).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+    await until(() => count('ack') === 1, 'the ack');
+    expect(sent(connections[0]!.socket)).toEqual([{ action: 'send', text: 'hi', cid }]);
+    expect(events.find((e) => e.type === 'ack')!.value).toEqual({ cid, duplicate: false });
+    expect(client.unanswered).toBe(0);
+    // Its own cid, when valid, is kept; a bad one is refused where it is made.
+    expect(client.send({ text: 'mine', cid: 'my-id_1' })).toBe('my-id_1');
+    expect(() => client.send({ cid: 'no spaces' })).toThrow(/cid/);
+    // Not an object: sent as it is, with nothing to answer.
+    expect(client.send('plain')).toBeUndefined();
+  });
+
+  it('sends what was unanswered when the socket dropped again after the resume, same cid, before what was queued', async () => {
+    behaviour = acking;
+    const { client, count } = make();
+    await until(() => count('open') === 1, 'open');
+    hold = (frame) => frame.n === 1;
+    const first = client.send({ n: 1 })!;
+    await until(() => sent(connections[0]!.socket).length === 1, 'the server got n: 1');
+    expect(client.unanswered).toBe(1);
+    hold = () => false;
+    connections[0]!.socket.terminate();
+    await until(() => client.state !== 'open' || count('reconnecting') > 0, 'noticed the drop');
+    const second = client.send({ n: 2 })!;
+    expect(client.queued).toBe(1);
+    await until(() => count('ack') === 2, 'both acked', 5000);
+    expect(sent(connections[1]!.socket)).toEqual([
+      { n: 1, cid: first },
+      { n: 2, cid: second },
+    ]);
+    expect(count('refused')).toBe(0);
+    expect(client.unanswered).toBe(0);
+  });
+
+  it('tells the app (`refused`, reason session) of what was unanswered when the session does not resume', async () => {
+    let resumes = 0;
+    behaviour = (socket, frame) => {
+      // The second resume is refused: a fresh session.
+      if (frame.action === 'resume' && ++resumes === 2) {
+        socket.send(JSON.stringify({ type: 'session', session: 'tok-b', connectionId: 'c2', resumed: false, missed: 0, reset: [], rooms: [], acks: true }));
+        return;
+      }
+      acking(socket, frame);
+    };
+    hold = () => true;
+    const { client, events, count } = make();
+    await until(() => count('open') === 1, 'open');
+    const cid = client.send({ n: 1 })!;
+    await until(() => sent(connections[0]!.socket).length === 1, 'the server got it');
+    connections[0]!.socket.terminate();
+    await until(() => count('refused') === 1, 'refused');
+    expect(events.find((e) => e.type === 'refused')!.value).toMatchObject({ cid, reason: 'session' });
+    expect(sent(connections[1]!.socket)).toEqual([]);
+  });
+
+  it('an error frame naming the cid is a refusal (and still a message); no answer at all is one after ackTimeoutMs', async () => {
+    behaviour = (socket, frame) => {
+      if (frame.text === 'bad') socket.send(JSON.stringify({ type: 'error', message: 'not a member', cid: frame.cid }));
+      else if (frame.text !== 'lost') acking(socket, frame);
+    };
+    const { client, events, count } = make({ ackTimeoutMs: 300 });
+    await until(() => count('open') === 1, 'open');
+    const bad = client.send({ text: 'bad' });
+    const lost = client.send({ text: 'lost' });
+    await until(() => count('refused') === 2, 'both refused', 3000);
+    const refusals = events.filter((e) => e.type === 'refused').map((e) => e.value);
+    expect(refusals[0]).toEqual({ cid: bad, reason: 'error', message: 'not a member' });
+    expect(refusals[1]).toMatchObject({ cid: lost, reason: 'timeout' });
+    expect(events.filter((e) => e.type === 'message').map((e) => e.value)).toEqual([{ type: 'error', message: 'not a member', cid: bad }]);
+    expect(client.unanswered).toBe(0);
+  });
+
+  it('counts what is unanswered in the offline bound and in `unsent`', async () => {
+    behaviour = acking;
+    hold = () => true;
+    const { client, events, count } = make({ maxQueue: 2 });
+    await until(() => count('open') === 1, 'open');
+    client.send({ n: 1 });
+    client.send({ n: 2 });
+    await until(() => sent(connections[0]!.socket).length === 2, 'the server got both');
+    behaviour = () => undefined; // no answer to the resume: the client stays offline
+    connections[0]!.socket.terminate();
+    await until(() => count('close') === 1, 'closed');
+    expect(events.find((e) => e.type === 'close')!.value).toMatchObject({ unsent: 2, willReconnect: true });
+    expect(() => client.send({ n: 3 })).toThrow(/queue is full/);
   });
 });

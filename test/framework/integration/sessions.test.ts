@@ -3,7 +3,9 @@
 // real SDK over HTTP to a loopback @connections server, and dynalite. A clock the test moves
 // stands in for the recovery window passing.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { ConnectionStore, MemoryStore, disconnectSession, sessionHandler, wsHandler, type DeliveryReport } from '../../../src/index.ts';
+import { createError } from '@middy/util';
+import { ConnectionStore, MemoryStore, disconnectSession, rateLimit, sessionHandler, wsHandler, type DeliveryReport } from '../../../src/index.ts';
+import { MemoryRateLimiter } from '../../../src/store/rate-limit.ts';
 import { destroyTransports } from '../../../src/transport.ts';
 import { roomStream } from '../../../src/store/room-log.ts';
 import { outboxDefaults } from '../../../middleware/outbox.ts';
@@ -383,5 +385,153 @@ describe.each([
       lambdaContext(),
     );
     expect(received(outsider)).toEqual([{ type: 'error', message: `not a member of room "${room}"` }]);
+  });
+
+  // Client sends (ws-outbox/client's `cid`): answered, and run once across a resend on a new
+  // connection (src/sessions/acks.ts). The route counts its runs; what each connection got is read
+  // from the @connections server.
+  describe('acknowledged client sends', () => {
+    let runs = 0;
+    let gate: Promise<void> | undefined;
+    let answer: (() => unknown) | undefined;
+    // Made per call: the store is this test's (beforeEach makes a new one).
+    const post = (event: unknown, context: never) =>
+      wsHandler(async (event, context) => {
+        runs++;
+        await gate;
+        const result = answer?.();
+        context.outbox.send(event.requestContext.connectionId, { type: 'posted', text: event.body.text });
+        return result as never;
+      }, options())(event as never, context);
+    beforeEach(() => {
+      runs = 0;
+      gate = undefined;
+      answer = undefined;
+    });
+    const postFrom = (connectionId: string, userId: string, body: Record<string, unknown>, context = lambdaContext()) =>
+      post(makeWsEvent({ routeKey: 'post', connectionId, authorizer: { principalId: userId }, body: { action: 'post', ...body } }), context);
+
+    it('answers a send with an ack after what the route sent; a resend on a new connection is acknowledged again and does not run', async () => {
+      const user = fresh('ann');
+      const [c1, c2] = [await connect(user), await connect(user)];
+      await postFrom(c1, user, { text: 'hi', cid: 'k1-a' });
+      expect(received(c1)).toEqual([
+        { type: 'posted', text: 'hi' },
+        { type: 'ack', cid: 'k1-a' },
+      ]);
+      await postFrom(c2, user, { text: 'hi', cid: 'k1-a' });
+      expect(runs).toBe(1);
+      expect(received(c2)).toEqual([{ type: 'ack', cid: 'k1-a', duplicate: true }]);
+      // The claim is the user's: another user's send with the same cid runs.
+      const other = fresh('bob');
+      const c3 = await connect(other);
+      await postFrom(c3, other, { text: 'yo', cid: 'k1-a' });
+      expect(runs).toBe(2);
+      expect(received(c3).at(-1)).toEqual({ type: 'ack', cid: 'k1-a' });
+    });
+
+    it('a claim past its lifetime (TTL is lazy) counts as none: the resend runs', async () => {
+      const user = fresh('cy');
+      const c1 = await connect(user);
+      await postFrom(c1, user, { text: 'a', cid: 'old-1' });
+      clock += (2 * 60 * 60 + 120 + 1) * 1000;
+      const c2 = await connect(user);
+      await postFrom(c2, user, { text: 'a', cid: 'old-1' });
+      expect(runs).toBe(2);
+      expect(received(c2)).toEqual([
+        { type: 'posted', text: 'a' },
+        { type: 'ack', cid: 'old-1' },
+      ]);
+    });
+
+    it('a route that throws: its error reply names the cid, the claim is released, and the resend runs', async () => {
+      const user = fresh('dee');
+      const c1 = await connect(user);
+      answer = () => {
+        throw createError(403, 'not now');
+      };
+      await postFrom(c1, user, { text: 'x', cid: 'e-1' });
+      expect(received(c1)).toEqual([{ type: 'error', message: 'not now', cid: 'e-1' }]);
+      answer = undefined;
+      await postFrom(c1, user, { text: 'x', cid: 'e-1' });
+      expect(runs).toBe(2);
+      expect(received(c1).at(-1)).toEqual({ type: 'ack', cid: 'e-1' });
+    });
+
+    it('a route that answers non-2xx is a refusal naming the cid, and its claim is released', async () => {
+      const user = fresh('eve');
+      const c1 = await connect(user);
+      answer = () => ({ statusCode: 409 });
+      await postFrom(c1, user, { text: 'x', cid: 'n-1' });
+      expect(received(c1)).toEqual([
+        { type: 'posted', text: 'x' },
+        { type: 'error', cid: 'n-1', message: 'the route answered 409' },
+      ]);
+      answer = undefined;
+      await postFrom(c1, user, { text: 'x', cid: 'n-1' });
+      expect(runs).toBe(2);
+    });
+
+    it('a send refused before the route runs (a rate limit) gets the error naming its cid, and costs no claim', async () => {
+      const user = fresh('fay');
+      const c1 = await connect(user);
+      const limited = wsHandler(async (_event, context) => {
+        runs++;
+        context.outbox.reply({ type: 'ok' });
+      }, options()).use(rateLimit({ ratePerSecond: 0.001, burst: 1, limiter: new MemoryRateLimiter() }));
+      const send = (cid: string) =>
+        limited(makeWsEvent({ routeKey: 'post', connectionId: c1, authorizer: { principalId: user }, body: { action: 'post', cid } }), lambdaContext());
+      await send('r-1');
+      await send('r-2');
+      expect(received(c1)).toEqual([{ type: 'ok' }, { type: 'ack', cid: 'r-1' }, { type: 'error', message: 'slow down', cid: 'r-2' }]);
+      // Not claimed: the same cid through a route that is not limited runs.
+      await postFrom(c1, user, { text: 'again', cid: 'r-2' });
+      expect(received(c1).at(-1)).toEqual({ type: 'ack', cid: 'r-2' });
+    });
+
+    it('a resend while the first copy still runs waits for it, then is acknowledged as a duplicate', async () => {
+      const user = fresh('gus');
+      const [c1, c2] = [await connect(user), await connect(user)];
+      let open!: () => void;
+      gate = new Promise((resolve) => (open = resolve));
+      const first = postFrom(c1, user, { text: 'slow', cid: 's-1' });
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      gate = undefined;
+      const second = postFrom(c2, user, { text: 'slow', cid: 's-1' });
+      setTimeout(() => open(), 150);
+      await Promise.all([first, second]);
+      expect(runs).toBe(1);
+      expect(received(c1).at(-1)).toEqual({ type: 'ack', cid: 's-1' });
+      expect(received(c2)).toEqual([{ type: 'ack', cid: 's-1', duplicate: true }]);
+    });
+
+    it('a first copy still running past the wait: the resend is refused, saying the outcome is not known, never silent', async () => {
+      const user = fresh('hy');
+      const [c1, c2] = [await connect(user), await connect(user)];
+      let open!: () => void;
+      gate = new Promise((resolve) => (open = resolve));
+      const first = postFrom(c1, user, { text: 'stuck', cid: 't-1' });
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      gate = undefined;
+      // A quarter of 1.2 s left: the resend waits 300 ms at most.
+      const started = Date.now();
+      await postFrom(c2, user, { text: 'stuck', cid: 't-1' }, { awsRequestId: 'r2', getRemainingTimeInMillis: () => 1200 - (Date.now() - started) } as never);
+      expect(received(c2)).toEqual([
+        { type: 'error', cid: 't-1', message: 'an earlier copy of this message is still being handled: whether it succeeds is not known here' },
+      ]);
+      open();
+      await first;
+      expect(runs).toBe(1);
+    });
+
+    it('a malformed cid is refused (400) without running; a body without one gets no ack', async () => {
+      const user = fresh('ida');
+      const c1 = await connect(user);
+      await postFrom(c1, user, { text: 'x', cid: 'has space' });
+      expect(received(c1)).toEqual([{ type: 'error', message: '"cid" must be 1 to 64 characters of A-Z, a-z, 0-9, "-" and "_"' }]);
+      await postFrom(c1, user, { text: 'plain' });
+      expect(runs).toBe(1);
+      expect(received(c1).at(-1)).toEqual({ type: 'posted', text: 'plain' });
+    });
   });
 });

@@ -1,0 +1,108 @@
+// Client sends, acknowledged and run once. ws-outbox/client gives each message it sends an id,
+// `cid`, and keeps it until the server answers `{"type":"ack","cid"}` (the route ran) or an
+// `{"type":"error","cid",…}` (it refused). A frame written as the socket went may or may not have
+// reached API Gateway, so after a resume the client sends what is unanswered again, with the same
+// cid. The session store's claim makes that resend run the route once: the first invocation
+// claims the cid before the route runs, marks it done after, and releases it when the route fails.
+// Only with sessions on (the session frame says `acks: true`): the claim lives in the session store.
+import { createError } from '@middy/util';
+import type { SessionCapable, Sessions } from '../store/sessions.ts';
+import type { WsContext, WsEvent, WsOutbox } from '../types.ts';
+
+/** The cid the client library writes: URL-safe, at most 64 characters. */
+const cidPattern = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** What the route's settlement needs to know of this invocation's client send. */
+interface ClientSend {
+  cid: string;
+  userId: string;
+  sessions: Sessions;
+  /** This invocation claimed it: it marks it done, or releases it, when it settles. */
+  claimed?: true;
+  /** Answered already (a resend of one that ran): the settlement adds nothing. */
+  answered?: true;
+}
+
+const sendsByOutbox = new WeakMap<WsOutbox, ClientSend>();
+
+/**
+ * The client send this event carries, when the server acknowledges sends: a message (not
+ * $connect/$disconnect) from a verified user, with sessions on, whose body has a `cid`. A `cid`
+ * of another shape is refused (400), since the client would wait for an answer naming it.
+ */
+export const clientSendOf = (event: WsEvent, context: WsContext): ClientSend | undefined => {
+  const body = event.body as { cid?: unknown } | null | undefined;
+  if (event.requestContext?.eventType !== 'MESSAGE' || typeof body !== 'object' || body === null || !('cid' in body)) return undefined;
+  const userId = event.requestContext.authorizer?.principalId;
+  const sessions = sessionsOf(context);
+  if (typeof userId !== 'string' || userId === '' || sessions === undefined) return undefined;
+  if (typeof body.cid !== 'string' || !cidPattern.test(body.cid)) throw createError(400, '"cid" must be 1 to 64 characters of A-Z, a-z, 0-9, "-" and "_"');
+  return { cid: body.cid, userId, sessions };
+};
+
+const sessionsOf = (context: WsContext): Sessions | undefined => {
+  try {
+    return (context.store as SessionCapable).sessions;
+  } catch {
+    return undefined; // no store: no sessions
+  }
+};
+
+/**
+ * Claims the event's client send before the route runs. Resolves true when the route must not run:
+ * a resend of one that ran (acknowledged again, `duplicate: true`), or of one an earlier invocation
+ * still holds past `waitMs` (refused, saying its outcome is unknown here, never silent).
+ */
+export const claimClientSend = async (event: WsEvent, context: WsContext, waitMs: number): Promise<boolean> => {
+  const send = clientSendOf(event, context);
+  if (send === undefined) return false;
+  sendsByOutbox.set(context.outbox, send);
+  const deadline = Date.now() + waitMs;
+  for (let pauseMs = 50; ; pauseMs *= 2) {
+    const claim = await send.sessions.claimSend(send.userId, send.cid);
+    if (claim === 'claimed') {
+      send.claimed = true;
+      return false;
+    }
+    if (claim === 'done') {
+      context.outbox.reply({ type: 'ack', cid: send.cid, duplicate: true });
+      send.answered = true;
+      return true;
+    }
+    // `running`: the first copy's invocation has not settled (a resend right after a drop). It
+    // settles within its function's timeout; wait a little for it, as far as this one's budget allows.
+    if (Date.now() + pauseMs > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+  throw createError(409, 'an earlier copy of this message is still being handled: whether it succeeds is not known here');
+};
+
+/**
+ * This invocation's client send, for its settlement: the one claimed, or (when the route never ran:
+ * a rate limit or another middleware refused first) the one the event names. Never throws.
+ */
+export const clientSendFor = (event: WsEvent, context: WsContext): ClientSend | undefined => {
+  const claimed = sendsByOutbox.get(context.outbox);
+  if (claimed !== undefined) return claimed;
+  try {
+    return clientSendOf(event, context);
+  } catch {
+    return undefined; // a malformed cid: its 400 went out without one
+  }
+};
+
+/**
+ * At the route's settlement: the answer the client waits for, and the claim's end. `ok` is false
+ * when the route failed or answered non-2xx; `refusal` is then the error reply's message when no
+ * error reply was enqueued for it already. Resolves once the claim is marked.
+ */
+export const settleClientSend = (
+  outbox: { reply(message: unknown): void },
+  send: ClientSend,
+  outcome: { ok: boolean; refusal?: string },
+): Promise<void> | undefined => {
+  if (send.answered) return undefined;
+  if (outcome.ok) outbox.reply({ type: 'ack', cid: send.cid });
+  else if (outcome.refusal !== undefined) outbox.reply({ type: 'error', cid: send.cid, message: outcome.refusal });
+  return send.claimed ? send.sessions.finishSend(send.userId, send.cid, outcome.ok) : undefined;
+};
