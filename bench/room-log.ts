@@ -1,6 +1,7 @@
 // The room log's cost (README "Reconnects and resume"): the same toRoom messages, one invocation
-// each, through a real ConnectionStore on dynalite, with sessions off and on, interleaved in the
-// same run. A counting proxy between the store's client and dynalite records every DynamoDB
+// each, through a real ConnectionStore on dynalite, with sessions off, on, and on with the send
+// acknowledged (a `cid` from ws-outbox/client: its claim before the route and its end after),
+// interleaved in the same run. A counting proxy between the store's client and dynalite records every DynamoDB
 // request by operation (and adds a round trip, as DynamoDB in-region has); the sink plays
 // @connections. Both run in processes of their own, so the CPU measured (process.cpuUsage() of
 // this process) is the invocation's alone. Per message: DynamoDB requests, wall ms, CPU µs.
@@ -46,10 +47,14 @@ const proxy = {
 };
 // The store's default client in Lambda: the lean one.
 const client = createLiteDocumentClient({ endpoint: dynamo.endpoint });
+const withSessions = new ConnectionStore({ tableName: dynamo.tableName, client, sessions: { windowSeconds: 120 } });
 const stores = {
   'no log': new ConnectionStore({ tableName: dynamo.tableName, client, sessions: false }),
-  'room log': new ConnectionStore({ tableName: dynamo.tableName, client, sessions: { windowSeconds: 120 } }),
+  'room log': withSessions,
+  'room log, acked send': withSessions,
 };
+/** The acked variant's sends carry a cid and come from a verified user; its ack is one more post. */
+const acked = (name: keyof typeof stores) => name === 'room log, acked send';
 
 for (let i = 0; i < members; i++) {
   await stores['no log'].connect(`member-${i}`);
@@ -60,6 +65,7 @@ type Totals = { wallMs: number; cpuUs: number; requests: Record<string, number>;
 const totals: Record<keyof typeof stores, Totals> = {
   'no log': { wallMs: 0, cpuUs: 0, requests: {}, sent: 0, queued: 0 },
   'room log': { wallMs: 0, cpuUs: 0, requests: {}, sent: 0, queued: 0 },
+  'room log, acked send': { wallMs: 0, cpuUs: 0, requests: {}, sent: 0, queued: 0 },
 };
 const handlers = Object.fromEntries(
   Object.entries(stores).map(([name, store]) => {
@@ -81,8 +87,20 @@ const handlers = Object.fromEntries(
   }),
 ) as Record<keyof typeof stores, { run: ReturnType<typeof wsHandler>; report: () => DeliveryReport | undefined }>;
 
+const eventFor = (name: keyof typeof stores, i: number) => {
+  const event = messageEvent('member-0');
+  if (!acked(name)) return { ...event, body: JSON.stringify({ i }) };
+  return {
+    ...event,
+    requestContext: { ...event.requestContext, authorizer: { principalId: 'bench-user' } },
+    body: JSON.stringify({ i, cid: `c${i}-${runId}` }),
+  };
+};
+// Claims outlive the run (TTL): cids of a run of their own.
+const runId = Date.now().toString(36);
+
 const once = async (name: keyof typeof stores, i: number) => {
-  const event = { ...messageEvent('member-0'), body: JSON.stringify({ i }) };
+  const event = eventFor(name, i);
   await proxy.start();
   const cpu = process.cpuUsage();
   const started = performance.now();
@@ -100,11 +118,12 @@ const once = async (name: keyof typeof stores, i: number) => {
 };
 
 // Warm both (modules, sockets, credentials), then interleave so that load drift hits both alike.
-for (const name of Object.keys(stores) as (keyof typeof stores)[])
-  await handlers[name].run({ ...messageEvent('member-0'), body: '{"i":-1}' } as never, lambdaContext() as never);
+for (const name of Object.keys(stores) as (keyof typeof stores)[]) await handlers[name].run(eventFor(name, -1) as never, lambdaContext() as never);
 for (const t of Object.values(totals)) Object.assign(t, { wallMs: 0, cpuUs: 0, requests: {}, sent: 0, queued: 0 });
+const names = Object.keys(stores) as (keyof typeof stores)[];
 for (let i = 0; i < messages; i++) {
-  const order = i % 2 === 0 ? (['no log', 'room log'] as const) : (['room log', 'no log'] as const);
+  // Each variant first, in the middle and last in turn.
+  const order = names.map((_, k) => names[(k + i) % names.length]!);
   for (const name of order) await once(name, i);
 }
 
@@ -117,6 +136,7 @@ const per = (t: Totals) => ({
 });
 const off = per(totals['no log']);
 const on = per(totals['room log']);
+const ack = per(totals['room log, acked send']);
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 const result = {
   messages,
@@ -125,6 +145,9 @@ const result = {
   noLog: off,
   roomLog: on,
   ratio: { wallMs: ratio(on.wallMs, off.wallMs), cpuUs: ratio(on.cpuUs, off.cpuUs), dynamoRequests: ratio(on.dynamoRequests, off.dynamoRequests) },
+  ackedSend: ack,
+  // The acked send against the room log alone: what acknowledging a client's send adds.
+  ackRatio: { wallMs: ratio(ack.wallMs, on.wallMs), cpuUs: ratio(ack.cpuUs, on.cpuUs), dynamoRequests: ratio(ack.dynamoRequests, on.dynamoRequests) },
 };
 const row = (name: string, p: ReturnType<typeof per>) =>
   `| ${name} | ${p.dynamoRequests.toFixed(2)} (${Object.entries(p.byOperation)
@@ -138,11 +161,17 @@ console.error(
     row('no log', off),
     row('room log', on),
     `| ratio | ×${result.ratio.dynamoRequests} | ×${result.ratio.wallMs} | ×${result.ratio.cpuUs} |`,
+    row('room log, acked send', ack),
+    `| acked / room log | ×${result.ackRatio.dynamoRequests} | ×${result.ackRatio.wallMs} | ×${result.ackRatio.cpuUs} |`,
   ].join('\n'),
 );
 process.stdout.write(`${JSON.stringify(result)}\n`);
 
-const complete = totals['no log'].sent === messages * members && totals['room log'].sent === messages * members;
+// The acked send's ack is one more post per message.
+const complete =
+  totals['no log'].sent === messages * members &&
+  totals['room log'].sent === messages * members &&
+  totals['room log, acked send'].sent === messages * (members + 1);
 client.destroy();
 destroyTransports();
 await sink.stop();
