@@ -540,24 +540,24 @@ var WsOutboxClient = class extends Emitter {
     this.#attempt = 0;
     this.#state = "open";
     this.#startKeepalive();
-    if (resumed) this.emit("resumed", { missed: Number(frame.missed ?? 0), rooms: frame.rooms ?? [] });
-    this.emit("open", { resumed, session: this.#session, ...typeof frame.connectionId === "string" ? { connectionId: frame.connectionId } : {} });
     const unanswered = [...this.#unanswered.values()].map((entry) => entry.send);
     this.#unanswered.clear();
     const acked = this.#acks;
     this.#acks = frame.acks === true;
-    for (const send of unanswered) {
-      if (resumed && acked && this.#acks) this.#sendNow(send);
-      else
-        this.emit("refused", {
-          cid: send.cid,
-          reason: "session",
-          message: "sent as the connection dropped, and the session did not resume: whether the server handled it is not known"
-        });
-    }
+    const resend = resumed && acked && this.#acks;
+    if (resend) for (const send of unanswered) this.#sendNow(send);
+    const unknown = resend ? [] : unanswered;
     const queued = this.#queue;
     this.#queue = [];
     for (const send of queued) this.#sendNow(send);
+    if (resumed) this.emit("resumed", { missed: Number(frame.missed ?? 0), rooms: frame.rooms ?? [] });
+    this.emit("open", { resumed, session: this.#session, ...typeof frame.connectionId === "string" ? { connectionId: frame.connectionId } : {} });
+    for (const send of unknown)
+      this.emit("refused", {
+        cid: send.cid,
+        reason: "session",
+        message: "sent as the connection dropped, and the session did not resume: whether the server handled it is not known"
+      });
   }
   #onReplay(frame) {
     const key = frame.user === true ? userKey : typeof frame.room === "string" ? roomKey(frame.room) : void 0;

@@ -490,26 +490,27 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     this.#attempt = 0;
     this.#state = 'open';
     this.#startKeepalive();
-    if (resumed) this.emit('resumed', { missed: Number(frame.missed ?? 0), rooms: (frame.rooms as string[] | undefined) ?? [] });
-    this.emit('open', { resumed, session: this.#session, ...(typeof frame.connectionId === 'string' ? { connectionId: frame.connectionId } : {}) });
     // Sent as the last connection went and never answered: again, first and in order, on a resumed
-    // session (the server runs each once); otherwise the app is told, never left guessing.
+    // session (the server runs each once), then what was queued, then the app hears `open` (what
+    // it sends from there goes after). On a session not resumed, the app is told: never guessing.
     const unanswered = [...this.#unanswered.values()].map((entry) => entry.send);
     this.#unanswered.clear();
     const acked = this.#acks;
     this.#acks = frame.acks === true;
-    for (const send of unanswered) {
-      if (resumed && acked && this.#acks) this.#sendNow(send);
-      else
-        this.emit('refused', {
-          cid: send.cid!,
-          reason: 'session',
-          message: 'sent as the connection dropped, and the session did not resume: whether the server handled it is not known',
-        });
-    }
+    const resend = resumed && acked && this.#acks;
+    if (resend) for (const send of unanswered) this.#sendNow(send);
+    const unknown = resend ? [] : unanswered;
     const queued = this.#queue;
     this.#queue = [];
     for (const send of queued) this.#sendNow(send);
+    if (resumed) this.emit('resumed', { missed: Number(frame.missed ?? 0), rooms: (frame.rooms as string[] | undefined) ?? [] });
+    this.emit('open', { resumed, session: this.#session, ...(typeof frame.connectionId === 'string' ? { connectionId: frame.connectionId } : {}) });
+    for (const send of unknown)
+      this.emit('refused', {
+        cid: send.cid!,
+        reason: 'session',
+        message: 'sent as the connection dropped, and the session did not resume: whether the server handled it is not known',
+      });
   }
 
   #onReplay(frame: Incoming): void {
