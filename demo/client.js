@@ -193,6 +193,7 @@ var clientDefaults = {
   gapTimeoutMs: 1500,
   maxQueue: 100,
   ackTimeoutMs: 35e3,
+  ordered: false,
   dedupeSize: 2e3,
   refreshBeforeMs: 6e4,
   sessions: true
@@ -253,8 +254,8 @@ var WsOutboxClient = class extends Emitter {
       if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
         throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
     }
-    if (typeof this.#options.sessions !== "boolean")
-      throw new TypeError(`WsOutboxClient sessions must be true or false; got ${String(this.#options.sessions)}`);
+    for (const key of ["sessions", "ordered"])
+      if (typeof this.#options[key] !== "boolean") throw new TypeError(`WsOutboxClient ${key} must be true or false; got ${String(this.#options[key])}`);
     this.#streams = new Streams({
       gapTimeoutMs: this.#options.gapTimeoutMs,
       recentSize: this.#options.dedupeSize,
@@ -296,13 +297,23 @@ var WsOutboxClient = class extends Emitter {
     const text = JSON.stringify(message);
     if (text === void 0) throw new TypeError("ws-outbox client: send() needs a JSON value");
     const outgoing = this.#outgoing(message, text);
-    if (this.#state === "open" && this.#socket?.readyState === OPEN) {
+    if (this.#queue.length === 0 && this.#mayWrite()) {
       this.#sendNow(outgoing);
       return outgoing.cid;
     }
     if (this.#queue.length + this.#unanswered.size >= this.#options.maxQueue) throw new SendQueueFullError(this.#options.maxQueue);
     this.#queue.push(outgoing);
+    this.#pump();
     return outgoing.cid;
+  }
+  /** A send may go out now: the session is open, and (ordered) the last one was answered. */
+  #mayWrite() {
+    if (this.#state !== "open" || this.#socket?.readyState !== OPEN) return false;
+    return !(this.#options.ordered && this.#acks && this.#unanswered.size > 0);
+  }
+  /** Sends what waits, in order, as far as #mayWrite allows. */
+  #pump() {
+    while (this.#queue.length > 0 && this.#mayWrite()) this.#sendNow(this.#queue.shift());
   }
   #outgoing(message, text) {
     const plain = typeof message === "object" && message !== null && !Array.isArray(message) && text.startsWith("{");
@@ -332,6 +343,7 @@ var WsOutboxClient = class extends Emitter {
         reason: "timeout",
         message: `no answer within ${this.#options.ackTimeoutMs} ms: whether the server handled it is not known`
       });
+      this.#pump();
     }, this.#options.ackTimeoutMs);
     this.#unanswered.set(cid, { send, timer });
   }
@@ -513,6 +525,7 @@ var WsOutboxClient = class extends Emitter {
     clearTimeout(entry.timer);
     this.#unanswered.delete(cid);
     settle();
+    this.#pump();
   }
   #ingest(message) {
     const stream = Streams.keyOf(message);
@@ -547,9 +560,7 @@ var WsOutboxClient = class extends Emitter {
     const resend = resumed && acked && this.#acks;
     if (resend) for (const send of unanswered) this.#sendNow(send);
     const unknown = resend ? [] : unanswered;
-    const queued = this.#queue;
-    this.#queue = [];
-    for (const send of queued) this.#sendNow(send);
+    this.#pump();
     if (resumed) this.emit("resumed", { missed: Number(frame.missed ?? 0), rooms: frame.rooms ?? [] });
     this.emit("open", { resumed, session: this.#session, ...typeof frame.connectionId === "string" ? { connectionId: frame.connectionId } : {} });
     for (const send of unknown)

@@ -140,7 +140,8 @@ $('connect-form').addEventListener('submit', async (e) => {
     return { token: fresh.token, expiresAt: Date.now() + fresh.expiresIn * 1000 };
   };
   // maxQueue: the example's per-connection burst (RATE_BURST), so what was queued offline passes its rate limit at once.
-  const client = new WsOutboxClient({ url: `${wsBase}/`, token, dedupeSize: 1000, maxQueue: 10 });
+  // ordered: your messages show in the order you sent them (one at a time, each acknowledged).
+  const client = new WsOutboxClient({ url: `${wsBase}/`, token, dedupeSize: 1000, maxQueue: 10, ordered: true });
   state.client = client;
   client.on('open', ({ resumed, connectionId }) => {
     if (connectionId) {

@@ -42,6 +42,13 @@ export interface ClientOptions {
    * API Gateway's 29 s integration timeout, so a slow route is not taken for a lost one.
    */
   ackTimeoutMs?: number;
+  /**
+   * One send at a time: the next leaves when the last is answered, so the server runs them in the
+   * order sent (and a room shows them in that order). Without it, API Gateway runs each message's
+   * invocation on its own, and two fast sends can take the room's sequences either way. Needs a
+   * server that acknowledges sends; the wait counts toward `maxQueue`.
+   */
+  ordered?: boolean;
   /** Message ids (and sequences per room) remembered to drop duplicates. */
   dedupeSize?: number;
   /** Fetch a fresh token this long before the current one expires. */
@@ -62,6 +69,7 @@ export const clientDefaults = {
   gapTimeoutMs: 1500,
   maxQueue: 100,
   ackTimeoutMs: 35_000,
+  ordered: false,
   dedupeSize: 2000,
   refreshBeforeMs: 60_000,
   sessions: true,
@@ -172,8 +180,8 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
         throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
     }
-    if (typeof this.#options.sessions !== 'boolean')
-      throw new TypeError(`WsOutboxClient sessions must be true or false; got ${String(this.#options.sessions)}`);
+    for (const key of ['sessions', 'ordered'] as const)
+      if (typeof this.#options[key] !== 'boolean') throw new TypeError(`WsOutboxClient ${key} must be true or false; got ${String(this.#options[key])}`);
     this.#streams = new Streams({
       gapTimeoutMs: this.#options.gapTimeoutMs,
       recentSize: this.#options.dedupeSize,
@@ -221,13 +229,25 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     const text = JSON.stringify(message);
     if (text === undefined) throw new TypeError('ws-outbox client: send() needs a JSON value');
     const outgoing = this.#outgoing(message, text);
-    if (this.#state === 'open' && this.#socket?.readyState === OPEN) {
+    if (this.#queue.length === 0 && this.#mayWrite()) {
       this.#sendNow(outgoing);
       return outgoing.cid;
     }
     if (this.#queue.length + this.#unanswered.size >= this.#options.maxQueue) throw new SendQueueFullError(this.#options.maxQueue);
     this.#queue.push(outgoing);
+    this.#pump();
     return outgoing.cid;
+  }
+
+  /** A send may go out now: the session is open, and (ordered) the last one was answered. */
+  #mayWrite(): boolean {
+    if (this.#state !== 'open' || this.#socket?.readyState !== OPEN) return false;
+    return !(this.#options.ordered && this.#acks && this.#unanswered.size > 0);
+  }
+
+  /** Sends what waits, in order, as far as #mayWrite allows. */
+  #pump(): void {
+    while (this.#queue.length > 0 && this.#mayWrite()) this.#sendNow(this.#queue.shift()!);
   }
 
   #outgoing(message: unknown, text: string): OutgoingSend {
@@ -259,6 +279,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
         reason: 'timeout',
         message: `no answer within ${this.#options.ackTimeoutMs} ms: whether the server handled it is not known`,
       });
+      this.#pump();
     }, this.#options.ackTimeoutMs);
     this.#unanswered.set(cid, { send, timer });
   }
@@ -460,6 +481,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     clearTimeout(entry.timer);
     this.#unanswered.delete(cid);
     settle();
+    this.#pump();
   }
 
   #ingest(message: Incoming): void {
@@ -500,9 +522,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     const resend = resumed && acked && this.#acks;
     if (resend) for (const send of unanswered) this.#sendNow(send);
     const unknown = resend ? [] : unanswered;
-    const queued = this.#queue;
-    this.#queue = [];
-    for (const send of queued) this.#sendNow(send);
+    this.#pump();
     if (resumed) this.emit('resumed', { missed: Number(frame.missed ?? 0), rooms: (frame.rooms as string[] | undefined) ?? [] });
     this.emit('open', { resumed, session: this.#session, ...(typeof frame.connectionId === 'string' ? { connectionId: frame.connectionId } : {}) });
     for (const send of unknown)

@@ -265,6 +265,18 @@ describe('the blip drive: 5 receivers dropping without close frames, 2 senders, 
     expect(pat.count('resumed')).toBeGreaterThanOrEqual(6);
   }, 90_000);
 
+  test("ordered: a burst from one sender takes the room's sequences in the order sent", async () => {
+    const [una, vic] = [new Driven(gateway, 'una', { ordered: true }), new Driven(gateway, 'vic')];
+    for (const member of [una, vic]) await member.join('burst');
+    // Under the per-connection burst (10): all eight pass the rate limit.
+    const texts = Array.from({ length: 8 }, (_, i) => `b${i}`);
+    for (const text of texts) una.client.send({ action: 'send', room: 'burst', text });
+    await eventually(() => vic.inRoom('burst').length === 8, 'vic got all eight');
+    const got = vic.inRoom('burst');
+    expect(got.map((m) => m.text)).toEqual(texts);
+    expect(got.map((m) => m.seq)).toEqual(got.map((m) => m.seq).sort((a, b) => a - b));
+  }, 60_000);
+
   test('sends while offline wait in the queue and go out on resume; a full queue throws a clear error', async () => {
     const ivy = new Driven(gateway, 'ivy', { keepaliveMs: 1000, maxQueue: 3 });
     await ivy.join('queue');

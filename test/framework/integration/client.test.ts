@@ -316,4 +316,27 @@ describe('ws-outbox/client with a server that acknowledges sends', () => {
     expect(events.find((e) => e.type === 'close')!.value).toMatchObject({ unsent: 2, willReconnect: true });
     expect(() => client.send({ n: 3 })).toThrow(/queue is full/);
   });
+
+  it('ordered: one send at a time, the next when the last is answered; the wait counts toward maxQueue', async () => {
+    const pending: { socket: WebSocket; cid: string }[] = [];
+    behaviour = (socket, frame) => {
+      if (frame.action === 'resume') return acking(socket, frame);
+      pending.push({ socket, cid: frame.cid });
+    };
+    const { client, count } = make({ ordered: true, maxQueue: 3 });
+    await until(() => count('open') === 1, 'open');
+    const cids = [client.send({ n: 1 }), client.send({ n: 2 }), client.send({ n: 3 })];
+    expect(() => client.send({ n: 4 })).toThrow(/queue is full/);
+    await until(() => pending.length === 1, 'the first went out');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(sent(connections[0]!.socket).map((f) => f.n)).toEqual([1]);
+    for (let k = 0; k < 3; k++) {
+      const { socket, cid } = pending[k]!;
+      expect(cid).toBe(cids[k]);
+      socket.send(JSON.stringify({ type: 'ack', cid }));
+      await until(() => count('ack') === k + 1, `ack ${k + 1}`);
+    }
+    expect(sent(connections[0]!.socket).map((f) => f.n)).toEqual([1, 2, 3]);
+    expect(client.queued + client.unanswered).toBe(0);
+  });
 });
