@@ -12,9 +12,10 @@ import { node24, repoRoot, runNode, tempDir } from '../../helpers/node.ts';
 const templatePath = join(repoRoot, 'test/fixtures/rules/template.yaml');
 
 // A Lambda bundle that grows past this has picked up something it should not (a CJS copy of the
-// SDK, a dev dependency). Today's bundles are ~375 KB: the SDK's DynamoDB and management clients,
-// their shared core and credential chain, Middy, and our code.
-const bundleBudgetBytes = 512 * 1024;
+// SDK, hundreds of KB; a dev dependency). Today's bundles, unsplit as this template builds them, are
+// ~514 KB: the SDK's DynamoDB, SQS and management clients, their shared core and credential chain,
+// Middy, and our code (acknowledged client sends took it past the old 512 KB budget by 2 KB).
+const bundleBudgetBytes = 576 * 1024;
 // Never in a Lambda bundle: dev tools, the local gateway, test helpers.
 const forbiddenInputs = [
   /^dynalite$/,

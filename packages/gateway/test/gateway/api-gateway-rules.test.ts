@@ -104,7 +104,7 @@ describe('$connect', () => {
       messageDirection: 'IN',
       stage: 'local',
       apiId: 'localapi01',
-      connectionId: expect.stringMatching(/^[A-Za-z0-9+/]{15}=$/),
+      connectionId: expect.stringMatching(/^[A-Za-z0-9_-]{15}=$/),
       messageId: expect.any(String),
       requestId: expect.any(String),
       connectedAt: expect.any(Number),
