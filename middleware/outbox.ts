@@ -290,6 +290,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
       clientSend &&
       settleClientSend(box, clientSend, {
         ok: !failed && succeeded(request),
+        signal: AbortSignal.timeout(Math.max(1, Math.floor(finishBy - Date.now()))),
         ...(errorReplied ? {} : { refusal: request.error == null ? `the route answered ${statusOf(request)}` : errorMessageOf(request) }),
       })?.catch((error: unknown) => {
         // The answer is enqueued; a claim left `running` only makes a later resend wait, then refused.

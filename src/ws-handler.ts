@@ -84,7 +84,10 @@ export const wsHandler = <TBody = Record<string, any>, TAuthorizer extends Autho
   return handler as unknown as WsLambdaHandler;
 };
 
-/** How long a resend waits for its first copy's invocation to settle: 2 s, or a quarter of what is left. */
+/**
+ * The claim's budget: the store's answer, and a resend's wait for its first copy's invocation to
+ * settle. 2 s, or a quarter of what is left, so the route and the flush keep the rest.
+ */
 const claimWaitMs = (context: WsContext): number => Math.min(2000, (context.getRemainingTimeInMillis?.() ?? 8000) / 4);
 
 // 4xx are the caller's mistakes, not ours: log them quietly, and 5xx with the stack. A structured

@@ -49,17 +49,26 @@ const sessionsOf = (context: WsContext): Sessions | undefined => {
 };
 
 /**
- * Claims the event's client send before the route runs. Resolves true when the route must not run:
- * a resend of one that ran (acknowledged again, `duplicate: true`), or of one an earlier invocation
- * still holds past `waitMs` (refused, saying its outcome is unknown here, never silent).
+ * Claims the event's client send before the route runs, within `budgetMs`. Resolves true when the
+ * route must not run: a resend of one that ran (acknowledged again, `duplicate: true`), or of one
+ * an earlier invocation still holds past the budget (refused, saying its outcome is unknown here,
+ * never silent). A store that does not answer within the budget refuses the send (503): the client
+ * hears of it, and the invocation keeps its time for the flush.
  */
-export const claimClientSend = async (event: WsEvent, context: WsContext, waitMs: number): Promise<boolean> => {
+export const claimClientSend = async (event: WsEvent, context: WsContext, budgetMs: number): Promise<boolean> => {
   const send = clientSendOf(event, context);
   if (send === undefined) return false;
   sendsByOutbox.set(context.outbox, send);
-  const deadline = Date.now() + waitMs;
+  const deadline = Date.now() + budgetMs;
+  const signal = AbortSignal.timeout(Math.max(1, Math.floor(budgetMs)));
   for (let pauseMs = 50; ; pauseMs *= 2) {
-    const claim = await send.sessions.claimSend(send.userId, send.cid);
+    let claim: Awaited<ReturnType<Sessions['claimSend']>>;
+    try {
+      claim = await send.sessions.claimSend(send.userId, send.cid, { signal });
+    } catch (error) {
+      if (signal.aborted) throw createError(503, `the connection store did not answer within ${Math.round(budgetMs)} ms: send it again`, { cause: error });
+      throw error;
+    }
     if (claim === 'claimed') {
       send.claimed = true;
       return false;
@@ -70,7 +79,7 @@ export const claimClientSend = async (event: WsEvent, context: WsContext, waitMs
       return true;
     }
     // `running`: the first copy's invocation has not settled (a resend right after a drop). It
-    // settles within its function's timeout; wait a little for it, as far as this one's budget allows.
+    // settles within its function's timeout; wait a little for it, as far as the budget allows.
     if (Date.now() + pauseMs > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
@@ -99,10 +108,10 @@ export const clientSendFor = (event: WsEvent, context: WsContext): ClientSend | 
 export const settleClientSend = (
   outbox: { reply(message: unknown): void },
   send: ClientSend,
-  outcome: { ok: boolean; refusal?: string },
+  outcome: { ok: boolean; refusal?: string; signal?: AbortSignal },
 ): Promise<void> | undefined => {
   if (send.answered) return undefined;
   if (outcome.ok) outbox.reply({ type: 'ack', cid: send.cid });
   else if (outcome.refusal !== undefined) outbox.reply({ type: 'error', cid: send.cid, message: outcome.refusal });
-  return send.claimed ? send.sessions.finishSend(send.userId, send.cid, outcome.ok) : undefined;
+  return send.claimed ? send.sessions.finishSend(send.userId, send.cid, outcome.ok, { signal: outcome.signal }) : undefined;
 };

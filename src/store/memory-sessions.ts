@@ -2,7 +2,7 @@
 // included, filtered on read), for MemoryStore under the testing helper and for unit tests.
 import { nowSeconds } from './keys.ts';
 import { defaultWindowSeconds, type LogEntry, type LogRead, type MessageLog } from './room-log.ts';
-import { newResumeToken, sendClaimSeconds, sendKeyOf, sessionKeyOf, type SendClaim, type Session, type Sessions } from './sessions.ts';
+import { newResumeToken, sendClaimSeconds, sendKeyOf, sessionKeyOf, type SendClaim, type Session, type Sessions, type StoreCallOptions } from './sessions.ts';
 import { maxConnectionSeconds } from './store.ts';
 
 interface Clocked {
@@ -67,7 +67,7 @@ export class MemorySessions implements Sessions {
     if (session !== undefined) delete session.rooms[room];
   }
 
-  async claimSend(userId: string, cid: string): Promise<SendClaim> {
+  async claimSend(userId: string, cid: string, _options?: StoreCallOptions): Promise<SendClaim> {
     const { pk } = sendKeyOf(userId, cid);
     const now = nowSeconds(this.#now());
     const claim = this.sends.get(pk);
@@ -76,7 +76,7 @@ export class MemorySessions implements Sessions {
     return 'claimed';
   }
 
-  async finishSend(userId: string, cid: string, ok: boolean): Promise<void> {
+  async finishSend(userId: string, cid: string, ok: boolean, _options?: StoreCallOptions): Promise<void> {
     const { pk } = sendKeyOf(userId, cid);
     const claim = this.sends.get(pk);
     if (!ok) this.sends.delete(pk);

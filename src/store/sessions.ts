@@ -61,9 +61,14 @@ export interface Sessions {
    * reconnect runs once: `claimed` (run it), `done` (it ran: acknowledge again), `running` (an
    * earlier invocation holds it and has not finished).
    */
-  claimSend(userId: string, cid: string): Promise<SendClaim>;
+  claimSend(userId: string, cid: string, options?: StoreCallOptions): Promise<SendClaim>;
   /** The claimed send ran (`ok`: kept as done for resends) or failed (released: a resend runs it). */
-  finishSend(userId: string, cid: string, ok: boolean): Promise<void>;
+  finishSend(userId: string, cid: string, ok: boolean, options?: StoreCallOptions): Promise<void>;
+}
+
+/** An aborted `signal` ends the call with its reason (a store that hangs must not hold the invocation). */
+export interface StoreCallOptions {
+  signal?: AbortSignal;
 }
 
 /** Where a client's send stands: see Sessions.claimSend. */
@@ -217,8 +222,9 @@ export class SessionStore implements Sessions {
       });
   }
 
-  async claimSend(userId: string, cid: string): Promise<SendClaim> {
+  async claimSend(userId: string, cid: string, options: StoreCallOptions = {}): Promise<SendClaim> {
     const key = sendKeyOf(userId, cid);
+    const call = { abortSignal: options.signal };
     // Twice at most: a claim released (or expired) between the failed put and the read is taken on
     // the second round; one that is still there after that is reported as it stands.
     for (let round = 0; round < 2; round++) {
@@ -233,22 +239,24 @@ export class SessionStore implements Sessions {
             ExpressionAttributeNames: { '#ttl': 'ttl' },
             ExpressionAttributeValues: { ':now': now },
           }),
+          call,
         );
         return 'claimed';
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
       }
-      const out = await this.#client.send(new GetCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true }));
+      const out = await this.#client.send(new GetCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true }), call);
       const item = out.Item;
       if (item !== undefined && Number(item.ttl) > nowSeconds(this.#now())) return item.state === 'done' ? 'done' : 'running';
     }
     return 'running';
   }
 
-  async finishSend(userId: string, cid: string, ok: boolean): Promise<void> {
+  async finishSend(userId: string, cid: string, ok: boolean, options: StoreCallOptions = {}): Promise<void> {
     const key = sendKeyOf(userId, cid);
+    const call = { abortSignal: options.signal };
     if (!ok) {
-      await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: key }));
+      await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: key }), call);
       return;
     }
     await this.#client
@@ -261,6 +269,7 @@ export class SessionStore implements Sessions {
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: { ':done': 'done' },
         }),
+        call,
       )
       .catch((error) => {
         if (!isConditionFailure(error)) throw error;

@@ -524,6 +524,26 @@ describe.each([
       expect(runs).toBe(1);
     });
 
+    it('a store that hangs on the claim: the send is refused within its budget, naming the cid, and the route does not run', async () => {
+      const user = fresh('jo');
+      const c1 = await connect(user);
+      const sessions = (store as unknown as { sessions: { claimSend: (...args: any[]) => Promise<unknown> } }).sessions;
+      const original = sessions.claimSend;
+      // Never answers; only the caller's signal ends it, as a request to a hung DynamoDB.
+      sessions.claimSend = (_user: string, _cid: string, options?: { signal?: AbortSignal }) =>
+        new Promise((_resolve, reject) => options?.signal?.addEventListener('abort', () => reject(options.signal!.reason)));
+      try {
+        const started = Date.now();
+        // 2 s left: the claim gets a quarter of it.
+        await postFrom(c1, user, { text: 'x', cid: 'h-1' }, { awsRequestId: 'r', getRemainingTimeInMillis: () => 2000 - (Date.now() - started) } as never);
+        expect(Date.now() - started).toBeLessThan(1500);
+        expect(runs).toBe(0);
+        expect(received(c1)).toEqual([{ type: 'error', message: 'Internal server error', cid: 'h-1' }]);
+      } finally {
+        sessions.claimSend = original;
+      }
+    });
+
     it('a malformed cid is refused (400) without running; a body without one gets no ack', async () => {
       const user = fresh('ida');
       const c1 = await connect(user);
