@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 import { withDefaults, WsOutboxError } from 'ws-outbox/util';
 import { builtinsViaRequire } from './builtins-via-require.ts';
-import { functionsOf, loadTemplate, type FunctionSpec } from './template.ts';
+import { defaultTemplateFile, functionsOf, loadTemplate, type FunctionSpec } from './template.ts';
 
 export interface BuildOptions {
   /** Template to read; default template.yaml in the working folder. */
@@ -164,7 +164,8 @@ const missingEntry = (fn: FunctionSpec): string => {
  */
 export async function build(options: BuildOptions = {}): Promise<BuiltFunction[]> {
   const opts = withDefaults(defaults, options);
-  const templatePath = resolve(opts.template);
+  // No template named: the one SAM CLI would read here (template.yaml, .yml or .json).
+  const templatePath = resolve(options.template ?? defaultTemplateFile());
   const template = loadTemplate(templatePath);
   const templateDir = dirname(templatePath);
   // InlineCode is deployed as written: there is nothing to build (sam build leaves it alone too).

@@ -39,7 +39,7 @@ const overview = () =>
     '',
     ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(7)} ${c.summary}`),
     '',
-    'Every command reads template.yaml in the working folder (or --template <file>). `dev` and `invoke` run each',
+    'Every command reads the template SAM CLI would (template.yaml, .yml or .json in the working folder) or --template <file>. `dev` and `invoke` run each',
     "function's code as the template deploys it: the CodeUri as it is, SAM's esbuild or makefile build, or",
     "this project's own bundle (handlers/<last folder of its CodeUri>.ts, or Metadata.BuildEntry), which `build` makes.",
   ].join('\n');

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { dynamodbActionOf } from './app-model.ts';
 import { startGateway, gatewayDefaults, RestartRequired, type Gateway, type GatewayOptions } from './gateway.ts';
 import { createLogger } from './log.ts';
-import { gatherParameterOverrides, parseParameterOverrides } from './template.ts';
+import { defaultTemplateFile, gatherParameterOverrides, parseParameterOverrides } from './template.ts';
 
 export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--parameter-overrides Key=Value ...] [--static folder] [--allowed-host name ...] [--no-iam] [--no-limits] [--no-watch]
   The local gateway on 127.0.0.1: the template's WebSocket API and functions (built as sam build builds them, loaded as Lambda's Node runtime loads them,
@@ -219,7 +219,7 @@ export const runDev = async (args: string[]): Promise<void> => {
   }
   const started = performance.now();
   const log = createLogger();
-  const template = values.template ?? process.env.TEMPLATE ?? gatewayDefaults.template;
+  const template = values.template ?? process.env.TEMPLATE ?? defaultTemplateFile();
   const options: Partial<GatewayOptions> = {
     template,
     port: portFrom('PORT', gatewayDefaults.port),

@@ -23,7 +23,7 @@ import { InvocationLedger, type LateSend } from './invocations.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createManagementApi } from './management-api.ts';
 import type { LocalQueue } from './sqs.ts';
-import { loadTemplate } from './template.ts';
+import { defaultTemplateFile, loadTemplate } from './template.ts';
 import { createHostCheck } from './host-check.ts';
 import { devIssuerOf } from './template-auth.ts';
 import type { InvocationReport } from './websocket-api.ts';
@@ -219,7 +219,8 @@ const describeChanges = (before: AppModel, after: AppModel): string[] => {
 };
 
 export const startGateway = async (options: Partial<GatewayOptions> = {}): Promise<Gateway> => {
-  const opts = withDefaults(gatewayDefaults, options);
+  // No template named: the one SAM CLI would read in the working folder (template.yaml, .yml or .json).
+  const opts = withDefaults({ ...gatewayDefaults, template: defaultTemplateFile() }, options);
   checkOptions('startGateway', gatewayOptionsSchema, opts);
   // Callers that put DynamoDB on a free port (tests) get SQS on one too, unless they say otherwise.
   if (options.sqsPort === undefined && options.dynamodbPort === 0) opts.sqsPort = 0;

@@ -69,6 +69,15 @@ export const handlerFile = (taskRoot: string, spec: string): string | undefined 
 const missingModuleHint = (message: string, runtime: string): string => {
   const name = /Cannot find (?:module|package) '((?:@[^/']+\/)?[^/']+)/.exec(message)?.[1];
   if (name === 'aws-sdk') {
+    const major = runtimeMajor(`AWS_Lambda_${runtime}`);
+    // nodejs16.x and older did ship the SDK v2; they are long deprecated (no new functions), and
+    // the local gateway has no copy of it.
+    if (major !== undefined && major < 18) {
+      return (
+        `\n  ${runtime} shipped aws-sdk (v2) on Lambda, but that runtime is deprecated and the local gateway has no copy of the v2 SDK. ` +
+        "Add aws-sdk to the function's package.json dependencies, or move to nodejs22.x or later with SDK v3 (@aws-sdk/*)."
+      );
+    }
     return (
       `\n  ${runtime} has no aws-sdk (v2): Lambda's Node runtimes from nodejs18.x include only the AWS SDK v3 (@aws-sdk/*). ` +
       "Add aws-sdk to the function's package.json dependencies, or move to SDK v3."

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { connectionKey, connectionShards } from 'ws-outbox/store';
 import { loadAppModel } from './app-model.ts';
+import { defaultTemplateFile } from './template.ts';
 import { buildBundles } from './bundles.ts';
 import { describeBody, startConnectionsSink, type ConnectionsSink } from './connections-sink.ts';
 import { localCredentials, startDynamo, type LocalDynamo } from './dynamodb.ts';
@@ -27,7 +28,7 @@ export const invokeUsage = `usage: ws-outbox invoke <FunctionLogicalId> <event.j
   template's environment with env.json's overrides, a Lambda-like context and timeout. Endpoints
   env.json names that do not answer are replaced by an embedded DynamoDB and a @connections sink.`;
 
-const defaults = { template: 'template.yaml', envVars: 'env.json', region: 'us-east-1' };
+const defaults = { envVars: 'env.json', region: 'us-east-1' };
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const heading = (title: string) => say(`\n── ${title} ${'─'.repeat(Math.max(0, 70 - title.length))}`);
@@ -77,7 +78,7 @@ export const runInvoke = async (args: string[]): Promise<number> => {
   }
   const [logicalId, eventPath] = positionals;
   if (!logicalId || !eventPath) throw new Error(`missing ${logicalId ? 'the event file' : 'the function'}\n${invokeUsage}`);
-  const template = values.template ?? defaults.template;
+  const template = values.template ?? defaultTemplateFile();
   const model = loadAppModel(template, { region: defaults.region });
   const fn = model.functions.get(logicalId);
   if (!fn) throw new Error(`No function ${logicalId} in ${template}; it has ${[...model.functions.keys()].join(', ')}`);

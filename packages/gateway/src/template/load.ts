@@ -1,6 +1,6 @@
 // Reads a template file (YAML or JSON) into plain data, and remembers the folder it came from.
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { Resource, Template } from './types.ts';
 import { cfnTags } from './yaml-tags.ts';
@@ -8,6 +8,15 @@ import { cfnTags } from './yaml-tags.ts';
 // The folder each loaded template came from, so functionsOf can resolve entries without the
 // caller passing the path again. A WeakMap keeps the template a plain object.
 const origins = new WeakMap<object, string>();
+
+/** SAM CLI's template names, in the order it looks for them when no --template is given. */
+export const samTemplateNames = ['template.yaml', 'template.yml', 'template.json'] as const;
+
+/**
+ * The template SAM CLI reads in `dir` without --template: the first of its names that exists
+ * (template.yaml when none does, so that the error names the usual one).
+ */
+export const defaultTemplateFile = (dir: string = process.cwd()): string => samTemplateNames.find((name) => existsSync(join(dir, name))) ?? 'template.yaml';
 
 /** Parses template text (YAML or JSON). `source` names it in errors. */
 export const parseTemplate = (text: string, source = 'template'): Template => {
@@ -36,7 +45,7 @@ export const loadTemplate = (path: string): Template => {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new Error(
-        `No template at ${absolute}: ws-outbox reads a SAM template (template.yaml in the working folder by default; pass --template <file> for another)`,
+        `No template at ${absolute}: ws-outbox reads a SAM template (template.yaml, template.yml or template.json in the working folder by default, as SAM CLI does; pass --template <file> for another)`,
       );
     }
     throw new Error(`Cannot read the template ${absolute}: ${(error as Error).message}`);

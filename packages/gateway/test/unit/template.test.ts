@@ -10,7 +10,7 @@ import { evaluateCondition } from '../../src/template/conditions.ts';
 import { resolveIntrinsics } from '../../src/template/intrinsics.ts';
 import { gatherParameterOverrides, parseParameterOverrides } from '../../src/template/parameters.ts';
 import { localRefs } from '../../src/template/refs.ts';
-import { parseTemplate } from '../../src/template/load.ts';
+import { defaultTemplateFile, loadTemplate, parseTemplate } from '../../src/template/load.ts';
 import { createTableInput, tablesOf } from '../../src/template/resources.ts';
 import { renderTemplate, selectTemplate, unsupportedDirectives } from '../../src/mapping-template.ts';
 import { sendMessageInput } from '../../src/route-targets.ts';
@@ -238,6 +238,43 @@ describe("Lambda's handler rules", () => {
       // A non-promise return value is ignored by the callback runtimes (null), as on Lambda.
       const plain = await loadLambdaHandler(dir, 'cb.plain', 'nodejs20.x');
       expect(await callHandler(plain, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs20.x')).toBeNull();
+      // The SDK v2: gone from the runtimes since nodejs18.x; shipped by the deprecated older ones.
+      writeFileSync(join(dir, 'v2.cjs'), "const AWS = require('aws-sdk'); exports.handler = async () => AWS;");
+      await expect(loadLambdaHandler(dir, 'v2.handler', 'nodejs20.x')).rejects.toThrow(/nodejs20\.x has no aws-sdk \(v2\)/);
+      await expect(loadLambdaHandler(dir, 'v2.handler', 'nodejs16.x')).rejects.toThrow(
+        /nodejs16\.x shipped aws-sdk \(v2\) on Lambda, but that runtime is deprecated/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// SAM CLI reads template.yaml, template.yml or template.json, the first that exists, when no
+// --template is given (samcli SAM_TEMPLATE_FILE_NAMES). Public apps ship template.yml.
+describe('the default template file', () => {
+  test.each([
+    [['template.yml'], 'template.yml'],
+    [['template.json'], 'template.json'],
+    [['template.yml', 'template.json'], 'template.yml'],
+    [['template.json', 'template.yml', 'template.yaml'], 'template.yaml'],
+    [[], 'template.yaml'],
+  ])('with %j in the folder it is %s', (files, expected) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tpl-default-'));
+    try {
+      for (const file of files) writeFileSync(join(dir, file), 'Resources: {}\n');
+      expect(defaultTemplateFile(dir)).toBe(expected);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a template.json loads (JSON is YAML), and a missing one names all three defaults', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tpl-json-'));
+    try {
+      writeFileSync(join(dir, 'template.json'), JSON.stringify({ Resources: { T: { Type: 'AWS::DynamoDB::Table', Properties: {} } } }));
+      expect(loadTemplate(join(dir, defaultTemplateFile(dir))).Resources.T!.Type).toBe('AWS::DynamoDB::Table');
+      expect(() => loadTemplate(join(dir, 'template.yaml'))).toThrow(/template\.yaml, template\.yml or template\.json/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
