@@ -137,39 +137,74 @@ export interface CallbackContext {
   fail?: (error?: unknown) => void;
 }
 
+/** What keeps the event loop alive now (ref'd timers, sockets, pending fs calls, …), by type. */
+export const activeResources = (): Map<string, number> => {
+  const counts = new Map<string, number>();
+  for (const type of process.getActiveResourcesInfo()) counts.set(type, (counts.get(type) ?? 0) + 1);
+  return counts;
+};
+
+/**
+ * Resolves once nothing beyond `baseline` (the worker's own IPC channel and stdio) keeps the event
+ * loop alive: what Lambda's callback runtimes wait for before they answer, while
+ * callbackWaitsForEmptyEventLoop is true. A handler that leaves a ref'd timer or socket open waits
+ * until its timeout there, and here.
+ */
+export const eventLoopDrained = async (baseline: Map<string, number>): Promise<void> => {
+  for (;;) {
+    // Measured from a check-phase callback: the poll's own timer has fired and is not counted.
+    await new Promise((resolve) => setImmediate(resolve));
+    const now = activeResources();
+    if ([...now].every(([type, count]) => count <= (baseline.get(type) ?? 0))) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+};
+
 /**
  * One invocation as the runtime makes it: the handler's promise, or (before nodejs24.x) the first
- * of its callback, context.done/succeed/fail, or its returned promise. A handler that returns no
- * promise and never calls back settles with null, as Lambda's does once the event loop is empty.
+ * of its callback, context.done/succeed/fail, or its returned promise. A callback's result goes back
+ * once the event loop is empty (`baseline`: what was alive before the handler module loaded),
+ * unless the handler set context.callbackWaitsForEmptyEventLoop to false; a returned promise's at
+ * once. A handler that returns no promise and never calls back settles with null once the event
+ * loop is empty, as Lambda's does.
  */
-export const callHandler = (handler: Handler, event: unknown, context: CallbackContext, runtime: string): Promise<unknown> => {
+export const callHandler = (
+  handler: Handler,
+  event: unknown,
+  context: CallbackContext,
+  runtime: string,
+  baseline: Map<string, number> = activeResources(),
+): Promise<unknown> => {
   const major = runtimeMajor(`AWS_Lambda_${runtime}`);
   const callbacks = major !== undefined && major < 24;
   if (!callbacks) return Promise.resolve().then(() => handler(event, context));
   return new Promise((resolvePromise, reject) => {
     let settled = false;
-    const callback = (error?: unknown, result?: unknown) => {
+    const settle = (error: unknown, result: unknown, waitForEventLoop: boolean) => {
       if (settled) return;
       settled = true;
-      if (error !== undefined && error !== null) reject(error);
-      else resolvePromise(result);
+      const answer = () => (error !== undefined && error !== null ? reject(error) : resolvePromise(result));
+      if (waitForEventLoop && context.callbackWaitsForEmptyEventLoop !== false) void eventLoopDrained(baseline).then(answer);
+      else answer();
     };
+    const callback = (error?: unknown, result?: unknown) => settle(error, result, true);
     Object.assign(context, { done: callback, succeed: (result?: unknown) => callback(null, result), fail: (error?: unknown) => callback(error ?? 'handled') });
     let returned: unknown;
     try {
       returned = handler(event, context, callback);
     } catch (error) {
-      callback(error);
+      settle(error, undefined, false);
       return;
     }
     if (returned !== null && typeof returned === 'object' && typeof (returned as Promise<unknown>).then === 'function') {
+      // An async handler's promise answers at once, whatever the event loop holds.
       (returned as Promise<unknown>).then(
-        (value) => callback(null, value),
-        (error) => callback(error ?? new Error('the handler rejected with nothing')),
+        (value) => settle(null, value, false),
+        (error) => settle(error ?? new Error('the handler rejected with nothing'), undefined, false),
       );
     } else if (handler.length < 3) {
       // No callback to wait for: the runtime returns null once the event loop has nothing left.
-      setImmediate(() => callback(null, null));
+      void eventLoopDrained(baseline).then(() => settle(null, null, false));
     }
   });
 };

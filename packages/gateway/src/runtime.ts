@@ -14,7 +14,7 @@ import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { callHandler, loadLambdaHandler, runtimeMajor, type CallbackContext, type Handler } from './handler-loader.ts';
+import { activeResources, callHandler, loadLambdaHandler, runtimeMajor, type CallbackContext, type Handler } from './handler-loader.ts';
 import { registerRuntimeSdk } from './runtime-sdk.ts';
 import { installEgress, type EgressConfig } from './egress.ts';
 import { egressVariable, invocationHeader, type FromWorker, type LambdaError, type ToWorker } from './worker-protocol.ts';
@@ -109,9 +109,8 @@ const contextFor = (message: ToWorker, runtime: string) => {
     logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME ?? `/aws/lambda/${functionName}`,
     logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? 'local',
     getRemainingTimeInMillis: () => Math.max(0, message.deadlineMs - Date.now()),
-    // Runtimes before nodejs24.x have it (true by default); nodejs24.x removed it with callbacks.
-    // Locally a callback's result is returned at once, as with false: the gateway cannot tell
-    // the handler's pending work from its own in the event loop.
+    // Runtimes before nodejs24.x have it (true by default: a callback's result goes back once the
+    // event loop is empty, handler-loader.ts); nodejs24.x removed it with callbacks.
     ...((runtimeMajor(`AWS_Lambda_${runtime}`) ?? 24) < 24 ? { callbackWaitsForEmptyEventLoop: true } : {}),
   };
 };
@@ -140,6 +139,11 @@ const main = async (): Promise<void> => {
   // The Runtime as the template names it (AWS_EXECUTION_ENV is AWS_Lambda_<Runtime>): its rules
   // for callbacks, whichever Node this worker runs on.
   const runtime = (process.env.AWS_EXECUTION_ENV ?? 'AWS_Lambda_nodejs24.x').replace(/^AWS_Lambda_/, '');
+  // What the worker itself keeps alive (its IPC channel, stdio, created first so that a handler's
+  // first log line adds nothing): a callback's answer waits for the event loop to return to this.
+  void process.stdout;
+  void process.stderr;
+  const baseline = activeResources();
   let handler: Handler;
   try {
     handler = await loadLambdaHandler(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), process.env._HANDLER ?? 'index.handler', runtime);
@@ -153,7 +157,7 @@ const main = async (): Promise<void> => {
     let reply: FromWorker;
     try {
       const value = await invocation.run(message.requestId, () =>
-        callHandler(handler, message.event, contextFor(message, runtime) as CallbackContext, runtime),
+        callHandler(handler, message.event, contextFor(message, runtime) as CallbackContext, runtime, baseline),
       );
       reply = { type: 'result', requestId: message.requestId, result: JSON.stringify(value ?? null) };
     } catch (error) {

@@ -14,7 +14,7 @@ import { defaultTemplateFile, loadTemplate, parseTemplate } from '../../src/temp
 import { createTableInput, tablesOf } from '../../src/template/resources.ts';
 import { renderTemplate, selectTemplate, unsupportedDirectives } from '../../src/mapping-template.ts';
 import { sendMessageInput } from '../../src/route-targets.ts';
-import { callHandler, handlerFile, loadLambdaHandler, parseHandler } from '../../src/handler-loader.ts';
+import { activeResources, callHandler, handlerFile, loadLambdaHandler, parseHandler } from '../../src/handler-loader.ts';
 
 const template = parseTemplate(`
 Parameters:
@@ -247,6 +247,51 @@ describe("Lambda's handler rules", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// Lambda's callback runtimes answer a callback once the event loop is empty, while
+// callbackWaitsForEmptyEventLoop is true (the default): work the handler left running finishes
+// first. A returned promise answers at once, and so does a callback after the handler set it false.
+describe('callbackWaitsForEmptyEventLoop', () => {
+  const settleWork = () => new Promise((resolve) => setTimeout(resolve, 120));
+  type Cb = (error: unknown, result?: unknown) => void;
+  type Ctx = { callbackWaitsForEmptyEventLoop: boolean };
+
+  test('true (the default): the work left after the callback has finished when the answer goes', async () => {
+    let work = 'pending';
+    const handler = (_event: unknown, _context: Ctx, callback: Cb) => {
+      callback(null, 'done');
+      setTimeout(() => {
+        work = 'finished';
+      }, 60);
+    };
+    expect(await callHandler(handler as never, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs22.x', activeResources())).toBe('done');
+    expect(work).toBe('finished');
+  });
+
+  test('set false by the handler, or an async handler: the answer goes at once', async () => {
+    let work = 'pending';
+    const eager = (_event: unknown, context: Ctx, callback: Cb) => {
+      context.callbackWaitsForEmptyEventLoop = false;
+      callback(null, 'now');
+      setTimeout(() => {
+        work = 'late';
+      }, 60);
+    };
+    expect(await callHandler(eager as never, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs22.x', activeResources())).toBe('now');
+    expect(work).toBe('pending');
+    await settleWork();
+    work = 'pending';
+    const promised = async () => {
+      setTimeout(() => {
+        work = 'late';
+      }, 60);
+      return 'promised';
+    };
+    expect(await callHandler(promised as never, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs20.x', activeResources())).toBe('promised');
+    expect(work).toBe('pending');
+    await settleWork();
   });
 });
 
