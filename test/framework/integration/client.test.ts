@@ -245,8 +245,15 @@ describe('ws-outbox/client with a server that acknowledges sends', () => {
     await until(() => sent(connections[0]!.socket).length === 1, 'the server got n: 1');
     expect(client.unanswered).toBe(1);
     hold = () => false;
+    // The next resume waits for the test: the client stays offline (resuming) while it sends n: 2.
+    let resume: (() => void) | undefined;
+    behaviour = (socket, frame) => {
+      if (frame.action === 'resume') resume = () => acking(socket, frame);
+      else acking(socket, frame);
+    };
     connections[0]!.socket.terminate();
-    await until(() => client.state !== 'open' || count('reconnecting') > 0, 'noticed the drop');
+    await until(() => resume !== undefined, 'the client reconnected and asked to resume');
+    expect(client.state).toBe('resuming');
     const second = client.send({ n: 2 })!;
     expect(client.queued).toBe(1);
     // What the app sends when it hears `open` goes after both.
@@ -254,6 +261,7 @@ describe('ws-outbox/client with a server that acknowledges sends', () => {
     client.on('open', ({ resumed }) => {
       if (resumed) third = client.send({ n: 3 });
     });
+    resume!();
     await until(() => count('ack') === 3, 'all three acked', 5000);
     expect(sent(connections[1]!.socket)).toEqual([
       { n: 1, cid: first },
@@ -331,6 +339,9 @@ describe('ws-outbox/client with a server that acknowledges sends', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(sent(connections[0]!.socket).map((f) => f.n)).toEqual([1]);
     for (let k = 0; k < 3; k++) {
+      // The next leaves once the last is answered; it may still be on its way to the server.
+      await until(() => pending.length > k, `send ${k + 1} reached the server`);
+      expect(pending).toHaveLength(k + 1);
       const { socket, cid } = pending[k]!;
       expect(cid).toBe(cids[k]);
       socket.send(JSON.stringify({ type: 'ack', cid }));

@@ -495,7 +495,8 @@ describe.each([
       let open!: () => void;
       gate = new Promise((resolve) => (open = resolve));
       const first = postFrom(c1, user, { text: 'slow', cid: 's-1' });
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      // The first copy is inside the route (so it holds the claim) before the resend comes.
+      while (runs === 0) await new Promise((resolve) => setTimeout(resolve, 5));
       gate = undefined;
       const second = postFrom(c2, user, { text: 'slow', cid: 's-1' });
       setTimeout(() => open(), 150);
@@ -511,7 +512,8 @@ describe.each([
       let open!: () => void;
       gate = new Promise((resolve) => (open = resolve));
       const first = postFrom(c1, user, { text: 'stuck', cid: 't-1' });
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      // The first copy is inside the route (so it holds the claim) before the resend comes.
+      while (runs === 0) await new Promise((resolve) => setTimeout(resolve, 5));
       gate = undefined;
       // A quarter of 1.2 s left: the resend waits 300 ms at most.
       const started = Date.now();
