@@ -139,25 +139,16 @@ const main = async (): Promise<void> => {
   // The Runtime as the template names it (AWS_EXECUTION_ENV is AWS_Lambda_<Runtime>): its rules
   // for callbacks, whichever Node this worker runs on.
   const runtime = (process.env.AWS_EXECUTION_ENV ?? 'AWS_Lambda_nodejs24.x').replace(/^AWS_Lambda_/, '');
-  // What the worker itself keeps alive (its IPC channel, stdio, created first so that a handler's
-  // first log line adds nothing): a callback's answer waits for the event loop to return to this.
-  void process.stdout;
-  void process.stderr;
-  const baseline = activeResources();
-  let handler: Handler;
-  try {
-    handler = await loadLambdaHandler(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), process.env._HANDLER ?? 'index.handler', runtime);
-  } catch (error) {
-    send({ type: 'init-error', error: toLambdaError(error, 'Runtime.ImportModuleError') });
-    process.exit(1);
-  }
+  let handler: Handler | undefined;
+  // Registered before the handler loads: a 'message' listener refs the IPC channel, which is then
+  // part of what the worker itself keeps alive (invocations come only after 'ready').
   process.on('message', async (message: ToWorker) => {
-    if (message?.type !== 'invoke') return;
+    if (message?.type !== 'invoke' || handler === undefined) return;
     send({ type: 'started', requestId: message.requestId });
     let reply: FromWorker;
     try {
       const value = await invocation.run(message.requestId, () =>
-        callHandler(handler, message.event, contextFor(message, runtime) as CallbackContext, runtime, baseline),
+        callHandler(handler!, message.event, contextFor(message, runtime) as CallbackContext, runtime, baseline),
       );
       reply = { type: 'result', requestId: message.requestId, result: JSON.stringify(value ?? null) };
     } catch (error) {
@@ -165,6 +156,17 @@ const main = async (): Promise<void> => {
     }
     sendAndFreeze(reply);
   });
+  // What the worker itself keeps alive (its IPC channel; stdio, created now so that a handler's
+  // first log line adds nothing): a callback's answer waits for the event loop to return to this.
+  void process.stdout;
+  void process.stderr;
+  const baseline = activeResources();
+  try {
+    handler = await loadLambdaHandler(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), process.env._HANDLER ?? 'index.handler', runtime);
+  } catch (error) {
+    send({ type: 'init-error', error: toLambdaError(error, 'Runtime.ImportModuleError') });
+    process.exit(1);
+  }
   send({ type: 'ready', initMs: Math.round(performance.now() - started) });
 };
 

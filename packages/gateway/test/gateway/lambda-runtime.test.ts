@@ -91,6 +91,11 @@ describe('loading as Lambda does', () => {
     client.send({ action: 'legacy' });
     await eventually(() => app.reports.some((r) => r.route === 'legacy'), 'the legacy route ran');
     expect(app.reports.find((r) => r.route === 'legacy')).toMatchObject({ status: 'ok', statusCode: 201 });
+    // callbackWaitsForEmptyEventLoop (true): the work left after the callback runs before the answer.
+    client.send({ action: 'lingering' });
+    await eventually(() => app.reports.some((r) => r.route === 'lingering'), 'the lingering route ran');
+    expect(app.reports.find((r) => r.route === 'lingering')).toMatchObject({ status: 'ok', statusCode: 202 });
+    expect(app.log()).toContain('work after the callback finished');
     client.send({ action: 'modern' });
     await client.waitFor((d) => d?.message === 'Internal server error');
     expect(app.log()).toContain(
