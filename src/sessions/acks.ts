@@ -50,10 +50,10 @@ const sessionsOf = (context: WsContext): Sessions | undefined => {
 
 /**
  * Claims the event's client send before the route runs, within `budgetMs`. Resolves true when the
- * route must not run: a resend of one that ran (acknowledged again, `duplicate: true`), or of one
- * an earlier invocation still holds past the budget (refused, saying its outcome is unknown here,
- * never silent). A store that does not answer within the budget refuses the send (503): the client
- * hears of it, and the invocation keeps its time for the flush.
+ * route must not run: a resend of one that ran (acknowledged again, `duplicate: true`). Throws 409
+ * for one an earlier invocation still holds past the budget (its outcome is unknown here, and the
+ * client is told so, never left silent), and 503 when the store does not answer within the budget
+ * (the invocation keeps its time for the flush). Both errors reach the client naming the cid.
  */
 export const claimClientSend = async (event: WsEvent, context: WsContext, budgetMs: number): Promise<boolean> => {
   const send = clientSendOf(event, context);
