@@ -301,7 +301,7 @@ var WsOutboxClient = class extends Emitter {
       this.#sendNow(outgoing);
       return outgoing.cid;
     }
-    if (this.#queue.length + this.#unanswered.size >= this.#options.maxQueue) throw new SendQueueFullError(this.#options.maxQueue);
+    if (this.#queue.length >= this.#options.maxQueue) throw new SendQueueFullError(this.#options.maxQueue);
     this.#queue.push(outgoing);
     this.#pump();
     return outgoing.cid;

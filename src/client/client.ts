@@ -34,7 +34,10 @@ export interface ClientOptions {
   resumeTimeoutMs?: number;
   /** How long an out-of-order message waits for the one before it before the client fetches the gap. */
   gapTimeoutMs?: number;
-  /** Sends kept while offline (or resuming), unanswered ones included; one more throws SendQueueFullError. */
+  /**
+   * Sends kept while offline (or resuming), and with `ordered` those waiting their turn; one more
+   * throws SendQueueFullError. Sends already written and not yet answered are kept beside them.
+   */
   maxQueue?: number;
   /**
    * A send the server acknowledges (sessions on: the session frame says `acks`) and that gets no
@@ -233,7 +236,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       this.#sendNow(outgoing);
       return outgoing.cid;
     }
-    if (this.#queue.length + this.#unanswered.size >= this.#options.maxQueue) throw new SendQueueFullError(this.#options.maxQueue);
+    if (this.#queue.length >= this.#options.maxQueue) throw new SendQueueFullError(this.#options.maxQueue);
     this.#queue.push(outgoing);
     this.#pump();
     return outgoing.cid;
