@@ -205,7 +205,6 @@ var SendQueueFullError = class extends Error {
   }
 };
 var OPEN = 1;
-var cidPattern = /^[A-Za-z0-9_-]{1,64}$/;
 var cidPrefix = () => Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
 var WsOutboxClient = class extends Emitter {
   #state = "connecting";
@@ -251,8 +250,8 @@ var WsOutboxClient = class extends Emitter {
       "refreshBeforeMs"
     ]) {
       const value = this.#options[key];
-      if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
-        throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
+      if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 2 ** 31 - 1)
+        throw new TypeError(`WsOutboxClient ${key} must be a number from 0 to 2147483647; got ${String(value)}`);
     }
     for (const key of ["sessions", "ordered"])
       if (typeof this.#options[key] !== "boolean") throw new TypeError(`WsOutboxClient ${key} must be true or false; got ${String(this.#options[key])}`);
@@ -288,9 +287,9 @@ var WsOutboxClient = class extends Emitter {
    * Sends a message (JSON-encoded). While offline or resuming it waits in a bounded queue, sent in
    * order once the session is back; past `maxQueue` this throws SendQueueFullError.
    *
-   * An object gets an id, `cid` (its own when it has a valid one), returned here. A server that
-   * acknowledges sends answers each with `ack` or `refused`; one written as the connection went is
-   * sent again after the resume, and the server runs it once.
+   * An object gets an id (its `cid`, sent as `"$cid"`), returned here. A server that acknowledges
+   * sends answers each with `ack` or `refused`; one written as the connection went is sent again
+   * after the resume, and the server runs it once.
    */
   send(message) {
     if (this.#state === "closed") throw new Error("ws-outbox client: closed (close() ends the session); make a new client");
@@ -318,14 +317,8 @@ var WsOutboxClient = class extends Emitter {
   #outgoing(message, text) {
     const plain = typeof message === "object" && message !== null && !Array.isArray(message) && text.startsWith("{");
     if (!plain) return { text, withCid: text };
-    const own = message.cid;
-    if (own !== void 0) {
-      if (typeof own !== "string" || !cidPattern.test(own))
-        throw new TypeError('ws-outbox client: "cid" must be 1 to 64 characters of A-Z, a-z, 0-9, "-" and "_"');
-      return { cid: own, text, withCid: text };
-    }
     const cid = `${this.#cidPrefix}-${(this.#cidCount++).toString(36)}`;
-    return { cid, text, withCid: text === "{}" ? `{"cid":"${cid}"}` : `${text.slice(0, -1)},"cid":"${cid}"}` };
+    return { cid, text, withCid: text === "{}" ? `{"$cid":"${cid}"}` : `${text.slice(0, -1)},"$cid":"${cid}"}` };
   }
   /** Writes a send; one the server acknowledges waits for its answer, for ackTimeoutMs while connected. */
   #sendNow(send) {
@@ -505,7 +498,8 @@ var WsOutboxClient = class extends Emitter {
       return this.#answer(frame.cid, () => this.emit("ack", { cid: frame.cid, duplicate: frame.duplicate === true }));
     if (frame.type === "error" && typeof frame.cid === "string") {
       const cid = frame.cid;
-      this.#answer(cid, () => this.emit("refused", { cid, reason: "error", message: String(frame.message) }));
+      const reason = frame.unknown === true ? "unknown" : "error";
+      this.#answer(cid, () => this.emit("refused", { cid, reason, message: String(frame.message) }));
       this.#ingest(frame);
       return;
     }

@@ -282,16 +282,23 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
       // answered the error its own way).
       const routeKey = event.requestContext?.routeKey;
       if (phase === 'onError' && request.error != null && event.requestContext?.connectionId && routeKey !== '$connect' && routeKey !== '$disconnect') {
-        box.reply({ type: 'error', message: errorMessageOf(request), ...(clientSend === undefined ? {} : { cid: clientSend.cid }) });
+        box.reply({
+          type: 'error',
+          message: errorMessageOf(request),
+          ...(clientSend === undefined ? {} : { cid: clientSend.cid }),
+          // The claim found an earlier copy still running: whether it ran is not known here.
+          ...((request.error as { outcomeUnknown?: boolean }).outcomeUnknown ? { unknown: true } : {}),
+        });
         errorReplied = true;
       }
     }
     const finishing =
       clientSend &&
       settleClientSend(box, clientSend, {
+        ran: !failed,
         ok: !failed && succeeded(request),
         signal: AbortSignal.timeout(Math.max(1, Math.floor(finishBy - Date.now()))),
-        ...(errorReplied ? {} : { refusal: request.error == null ? `the route answered ${statusOf(request)}` : errorMessageOf(request) }),
+        ...(errorReplied ? {} : { refusal: request.error == null ? `the route answered ${statusOf(request)}` : exposedMessageOf(request.error) }),
       })?.catch((error: unknown) => {
         // The answer is enqueued; a claim left `running` only makes a later resend wait, then refused.
         console.error(
@@ -391,6 +398,16 @@ const settledWithin = async (work: Promise<unknown> | undefined, ms: number): Pr
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))))]);
   clearTimeout(timer);
+};
+
+/**
+ * An error's own message when it says it is the caller's to see (a 4xx that is not `expose: false`),
+ * else a generic one. Only the error decides: a user onError's response status does not.
+ */
+const exposedMessageOf = (error: unknown): string => {
+  const e = error as { statusCode?: number; expose?: boolean; message?: string } | null | undefined;
+  const status = e?.statusCode ?? 500;
+  return status < 500 && e?.expose !== false && e?.message ? e.message : 'Internal server error';
 };
 
 /** A 4xx message is the caller's to see; a 5xx message may hold internals, so it stays generic. */

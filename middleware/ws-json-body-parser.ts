@@ -1,6 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import { createError, jsonParseProtectProto } from '@middy/util';
 import { checkNumber, withDefaults } from '../src/options.ts';
+import { takeClientSendId } from '../src/sessions/acks.ts';
 
 // @middy/ws-json-body-parser is not served by every registry, and we also want base64 frames
 // and a 400 (not a crash) on bad input, so this is the small equivalent.
@@ -30,6 +31,8 @@ export const wsJsonBodyParser = (options: WsJsonBodyParserOptions = {}): Middlew
       if ((error as { statusCode?: number }).statusCode) throw error;
       throw createError(400, 'Invalid JSON: the message must be a JSON object', { cause: error });
     }
+    // ws-outbox/client's send id: kept for the answer, out of what validators and routes see.
+    takeClientSendId(event, event.body);
   };
   return { before };
 };

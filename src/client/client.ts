@@ -99,11 +99,11 @@ export interface ClientEvents {
   ack: { cid: string; duplicate: boolean };
   /**
    * A send that will not be acknowledged: the server refused it (`error`, its error frame also
-   * arrives as a message), no answer came in time (`timeout`), or it went out as the connection
-   * dropped and the session did not resume (`session`). After `timeout` and `session` the client
-   * cannot know whether it ran.
+   * arrives as a message), no answer came in time (`timeout`), it went out as the connection
+   * dropped and the session did not resume (`session`), or its resend found the first copy still
+   * running (`unknown`). After `timeout`, `session` and `unknown` nobody here knows whether it ran.
    */
-  refused: { cid: string; reason: 'error' | 'timeout' | 'session'; message: string };
+  refused: { cid: string; reason: 'error' | 'timeout' | 'session' | 'unknown'; message: string };
   /** Something the client cannot fix itself (a token provider that throws keeps retrying too). */
   error: { message: string; cause?: unknown };
 }
@@ -125,7 +125,6 @@ interface OutgoingSend {
   withCid: string;
 }
 
-const cidPattern = /^[A-Za-z0-9_-]{1,64}$/;
 /** Unique per client instance and across page loads: a random prefix and a counter. */
 const cidPrefix = (): string => Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
 
@@ -180,8 +179,9 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       'refreshBeforeMs',
     ] as const) {
       const value = this.#options[key];
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-        throw new TypeError(`WsOutboxClient ${key} must be a number >= 0; got ${String(value)}`);
+      // Past 2^31 - 1 ms, Node's and browsers' timers fire at once.
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 2 ** 31 - 1)
+        throw new TypeError(`WsOutboxClient ${key} must be a number from 0 to 2147483647; got ${String(value)}`);
     }
     for (const key of ['sessions', 'ordered'] as const)
       if (typeof this.#options[key] !== 'boolean') throw new TypeError(`WsOutboxClient ${key} must be true or false; got ${String(this.#options[key])}`);
@@ -223,9 +223,9 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
    * Sends a message (JSON-encoded). While offline or resuming it waits in a bounded queue, sent in
    * order once the session is back; past `maxQueue` this throws SendQueueFullError.
    *
-   * An object gets an id, `cid` (its own when it has a valid one), returned here. A server that
-   * acknowledges sends answers each with `ack` or `refused`; one written as the connection went is
-   * sent again after the resume, and the server runs it once.
+   * An object gets an id (its `cid`, sent as `"$cid"`), returned here. A server that acknowledges
+   * sends answers each with `ack` or `refused`; one written as the connection went is sent again
+   * after the resume, and the server runs it once.
    */
   send(message: unknown): string | undefined {
     if (this.#state === 'closed') throw new Error('ws-outbox client: closed (close() ends the session); make a new client');
@@ -256,14 +256,10 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
   #outgoing(message: unknown, text: string): OutgoingSend {
     const plain = typeof message === 'object' && message !== null && !Array.isArray(message) && text.startsWith('{');
     if (!plain) return { text, withCid: text };
-    const own = (message as { cid?: unknown }).cid;
-    if (own !== undefined) {
-      if (typeof own !== 'string' || !cidPattern.test(own))
-        throw new TypeError('ws-outbox client: "cid" must be 1 to 64 characters of A-Z, a-z, 0-9, "-" and "_"');
-      return { cid: own, text, withCid: text };
-    }
+    // `$cid`, a name of ours: an app's own fields (a `cid` of its own) go as they are. The server's
+    // body parser takes it out again before the app's code sees the body.
     const cid = `${this.#cidPrefix}-${(this.#cidCount++).toString(36)}`;
-    return { cid, text, withCid: text === '{}' ? `{"cid":"${cid}"}` : `${text.slice(0, -1)},"cid":"${cid}"}` };
+    return { cid, text, withCid: text === '{}' ? `{"$cid":"${cid}"}` : `${text.slice(0, -1)},"$cid":"${cid}"}` };
   }
 
   /** Writes a send; one the server acknowledges waits for its answer, for ackTimeoutMs while connected. */
@@ -461,7 +457,8 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       return this.#answer(frame.cid, () => this.emit('ack', { cid: frame.cid as string, duplicate: frame.duplicate === true }));
     if (frame.type === 'error' && typeof frame.cid === 'string') {
       const cid = frame.cid;
-      this.#answer(cid, () => this.emit('refused', { cid, reason: 'error', message: String(frame.message) }));
+      const reason = frame.unknown === true ? 'unknown' : 'error';
+      this.#answer(cid, () => this.emit('refused', { cid, reason, message: String(frame.message) }));
       // It is still a message, as error frames always were (the app may show it).
       this.#ingest(frame);
       return;

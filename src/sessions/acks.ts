@@ -1,6 +1,8 @@
 // Client sends, acknowledged and run once. ws-outbox/client gives each message it sends an id,
-// `cid`, and keeps it until the server answers `{"type":"ack","cid"}` (the route ran) or an
-// `{"type":"error","cid",…}` (it refused). A frame written as the socket went may or may not have
+// `"$cid"` in the frame (a reserved name: an app's own fields are never taken for it), and keeps
+// it until the server answers `{"type":"ack","cid"}` (the route ran) or an `{"type":"error","cid",…}`
+// (it refused). The body parser takes `$cid` out of the body before any middleware or route sees
+// it (takeClientSendId), so validators and routes that forward the body meet the app's fields only. A frame written as the socket went may or may not have
 // reached API Gateway, so after a resume the client sends what is unanswered again, with the same
 // cid. The session store's claim makes that resend run the route once: the first invocation
 // claims the cid before the route runs, marks it done after, and releases it when the route fails.
@@ -24,20 +26,35 @@ interface ClientSend {
 }
 
 const sendsByOutbox = new WeakMap<WsOutbox, ClientSend>();
+/** The `$cid` the body parser took out of each event's body. */
+const idsByEvent = new WeakMap<object, string>();
+
+/** The field ws-outbox/client writes its send's id in. */
+export const clientSendIdField = '$cid';
+
+/**
+ * Takes the client send's id out of a parsed body (the body parser calls it): kept for the
+ * settlement, gone from what the app sees. A `$cid` of another shape is refused (400).
+ */
+export const takeClientSendId = (event: object, body: unknown): void => {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !(clientSendIdField in body)) return;
+  const cid = (body as Record<string, unknown>)[clientSendIdField];
+  delete (body as Record<string, unknown>)[clientSendIdField];
+  if (typeof cid !== 'string' || !cidPattern.test(cid)) throw createError(400, '"$cid" must be 1 to 64 characters of A-Z, a-z, 0-9, "-" and "_"');
+  idsByEvent.set(event, cid);
+};
 
 /**
  * The client send this event carries, when the server acknowledges sends: a message (not
- * $connect/$disconnect) from a verified user, with sessions on, whose body has a `cid`. A `cid`
- * of another shape is refused (400), since the client would wait for an answer naming it.
+ * $connect/$disconnect) from a verified user, with sessions on, whose body had a `$cid`.
  */
 export const clientSendOf = (event: WsEvent, context: WsContext): ClientSend | undefined => {
-  const body = event.body as { cid?: unknown } | null | undefined;
-  if (event.requestContext?.eventType !== 'MESSAGE' || typeof body !== 'object' || body === null || !('cid' in body)) return undefined;
+  const cid = idsByEvent.get(event);
+  if (cid === undefined || event.requestContext?.eventType !== 'MESSAGE') return undefined;
   const userId = event.requestContext.authorizer?.principalId;
   const sessions = sessionsOf(context);
   if (typeof userId !== 'string' || userId === '' || sessions === undefined) return undefined;
-  if (typeof body.cid !== 'string' || !cidPattern.test(body.cid)) throw createError(400, '"cid" must be 1 to 64 characters of A-Z, a-z, 0-9, "-" and "_"');
-  return { cid: body.cid, userId, sessions };
+  return { cid, userId, sessions };
 };
 
 const sessionsOf = (context: WsContext): Sessions | undefined => {
@@ -83,35 +100,34 @@ export const claimClientSend = async (event: WsEvent, context: WsContext, budget
     if (Date.now() + pauseMs > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
-  throw createError(409, 'an earlier copy of this message is still being handled: whether it succeeds is not known here');
+  // `outcomeUnknown`: the error reply says so (`"unknown":true`), and the client reports it as such.
+  throw Object.assign(createError(409, 'an earlier copy of this message is still being handled: whether it succeeds is not known here'), {
+    outcomeUnknown: true,
+  });
 };
 
 /**
  * This invocation's client send, for its settlement: the one claimed, or (when the route never ran:
- * a rate limit or another middleware refused first) the one the event names. Never throws.
+ * a rate limit or another middleware refused first) the one the event names.
  */
-export const clientSendFor = (event: WsEvent, context: WsContext): ClientSend | undefined => {
-  const claimed = sendsByOutbox.get(context.outbox);
-  if (claimed !== undefined) return claimed;
-  try {
-    return clientSendOf(event, context);
-  } catch {
-    return undefined; // a malformed cid: its 400 went out without one
-  }
-};
+export const clientSendFor = (event: WsEvent, context: WsContext): ClientSend | undefined => sendsByOutbox.get(context.outbox) ?? clientSendOf(event, context);
 
 /**
- * At the route's settlement: the answer the client waits for, and the claim's end. `ok` is false
- * when the route failed or answered non-2xx; `refusal` is then the error reply's message when no
- * error reply was enqueued for it already. Resolves once the claim is marked.
+ * At the route's settlement: the answer the client waits for, and the claim's end.
+ * - `ran`: the route ran and what it enqueued goes out (it did not throw). The claim is kept as
+ *   done, even when it answered non-2xx: a resend must not run it, and post its messages, again.
+ * - `ok`: it ran and answered 2xx: an ack. Otherwise `refusal` is the error reply's message, when
+ *   no error reply was enqueued for it already.
+ * A route that threw sent nothing: its claim is released, so a resend runs it. Resolves once the
+ * claim is marked.
  */
 export const settleClientSend = (
   outbox: { reply(message: unknown): void },
   send: ClientSend,
-  outcome: { ok: boolean; refusal?: string; signal?: AbortSignal },
+  outcome: { ran: boolean; ok: boolean; refusal?: string; signal?: AbortSignal },
 ): Promise<void> | undefined => {
   if (send.answered) return undefined;
   if (outcome.ok) outbox.reply({ type: 'ack', cid: send.cid });
   else if (outcome.refusal !== undefined) outbox.reply({ type: 'error', cid: send.cid, message: outcome.refusal });
-  return send.claimed ? send.sessions.finishSend(send.userId, send.cid, outcome.ok, { signal: outcome.signal }) : undefined;
+  return send.claimed ? send.sessions.finishSend(send.userId, send.cid, outcome.ran, { signal: outcome.signal }) : undefined;
 };

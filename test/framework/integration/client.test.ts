@@ -212,7 +212,7 @@ describe('ws-outbox/client with a server that acknowledges sends', () => {
       );
       return;
     }
-    if (typeof frame.cid === 'string' && !hold(frame)) socket.send(JSON.stringify({ type: 'ack', cid: frame.cid }));
+    if (typeof frame.$cid === 'string' && !hold(frame)) socket.send(JSON.stringify({ type: 'ack', cid: frame.$cid }));
   };
   afterEach(() => {
     hold = () => false;
@@ -226,12 +226,14 @@ describe('ws-outbox/client with a server that acknowledges sends', () => {
     const cid = client.send({ action: 'send', text: 'hi' });
     expect(cid).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
     await until(() => count('ack') === 1, 'the ack');
-    expect(sent(connections[0]!.socket)).toEqual([{ action: 'send', text: 'hi', cid }]);
+    expect(sent(connections[0]!.socket)).toEqual([{ action: 'send', text: 'hi', $cid: cid }]);
     expect(events.find((e) => e.type === 'ack')!.value).toEqual({ cid, duplicate: false });
     expect(client.unanswered).toBe(0);
-    // Its own cid, when valid, is kept; a bad one is refused where it is made.
-    expect(client.send({ text: 'mine', cid: 'my-id_1' })).toBe('my-id_1');
-    expect(() => client.send({ cid: 'no spaces' })).toThrow(/cid/);
+    // An app's own `cid` field is its own: sent as it is, beside the client's `$cid`.
+    const second = client.send({ text: 'mine', cid: 'general' });
+    await until(() => count('ack') === 2, 'the second ack');
+    expect(sent(connections[0]!.socket)[1]).toEqual({ text: 'mine', cid: 'general', $cid: second });
+    expect(second).not.toBe(cid);
     // Not an object: sent as it is, with nothing to answer.
     expect(client.send('plain')).toBeUndefined();
   });
@@ -264,9 +266,9 @@ describe('ws-outbox/client with a server that acknowledges sends', () => {
     resume!();
     await until(() => count('ack') === 3, 'all three acked', 5000);
     expect(sent(connections[1]!.socket)).toEqual([
-      { n: 1, cid: first },
-      { n: 2, cid: second },
-      { n: 3, cid: third },
+      { n: 1, $cid: first },
+      { n: 2, $cid: second },
+      { n: 3, $cid: third },
     ]);
     expect(count('refused')).toBe(0);
     expect(client.unanswered).toBe(0);
@@ -295,18 +297,22 @@ describe('ws-outbox/client with a server that acknowledges sends', () => {
 
   it('an error frame naming the cid is a refusal (and still a message); no answer at all is one after ackTimeoutMs', async () => {
     behaviour = (socket, frame) => {
-      if (frame.text === 'bad') socket.send(JSON.stringify({ type: 'error', message: 'not a member', cid: frame.cid }));
+      if (frame.text === 'bad') socket.send(JSON.stringify({ type: 'error', message: 'not a member', cid: frame.$cid }));
+      else if (frame.text === 'racing') socket.send(JSON.stringify({ type: 'error', message: 'still being handled', cid: frame.$cid, unknown: true }));
       else if (frame.text !== 'lost') acking(socket, frame);
     };
     const { client, events, count } = make({ ackTimeoutMs: 300 });
     await until(() => count('open') === 1, 'open');
     const bad = client.send({ text: 'bad' });
+    const racing = client.send({ text: 'racing' });
     const lost = client.send({ text: 'lost' });
-    await until(() => count('refused') === 2, 'both refused', 3000);
+    await until(() => count('refused') === 3, 'all three refused', 3000);
     const refusals = events.filter((e) => e.type === 'refused').map((e) => e.value);
     expect(refusals[0]).toEqual({ cid: bad, reason: 'error', message: 'not a member' });
-    expect(refusals[1]).toMatchObject({ cid: lost, reason: 'timeout' });
-    expect(events.filter((e) => e.type === 'message').map((e) => e.value)).toEqual([{ type: 'error', message: 'not a member', cid: bad }]);
+    // A resend that found its first copy still running: not a refusal of the message itself.
+    expect(refusals[1]).toEqual({ cid: racing, reason: 'unknown', message: 'still being handled' });
+    expect(refusals[2]).toMatchObject({ cid: lost, reason: 'timeout' });
+    expect(events.filter((e) => e.type === 'message').map((e) => e.value.cid)).toEqual([bad, racing]);
     expect(client.unanswered).toBe(0);
   });
 
@@ -333,7 +339,7 @@ describe('ws-outbox/client with a server that acknowledges sends', () => {
     const pending: { socket: WebSocket; cid: string }[] = [];
     behaviour = (socket, frame) => {
       if (frame.action === 'resume') return acking(socket, frame);
-      pending.push({ socket, cid: frame.cid });
+      pending.push({ socket, cid: frame.$cid });
     };
     const { client, count } = make({ ordered: true, maxQueue: 2 });
     await until(() => count('open') === 1, 'open');

@@ -392,12 +392,14 @@ describe.each([
   // from the @connections server.
   describe('acknowledged client sends', () => {
     let runs = 0;
+    let lastBody: unknown;
     let gate: Promise<void> | undefined;
     let answer: (() => unknown) | undefined;
     // Made per call: the store is this test's (beforeEach makes a new one).
     const post = (event: unknown, context: never) =>
       wsHandler(async (event, context) => {
         runs++;
+        lastBody = event.body;
         await gate;
         const result = answer?.();
         context.outbox.send(event.requestContext.connectionId, { type: 'posted', text: event.body.text });
@@ -414,18 +416,20 @@ describe.each([
     it('answers a send with an ack after what the route sent; a resend on a new connection is acknowledged again and does not run', async () => {
       const user = fresh('ann');
       const [c1, c2] = [await connect(user), await connect(user)];
-      await postFrom(c1, user, { text: 'hi', cid: 'k1-a' });
+      await postFrom(c1, user, { text: 'hi', $cid: 'k1-a', cid: 'the app s own field' });
+      // The route sees the app's fields only: `$cid` is taken out, an own `cid` is left alone.
+      expect(lastBody).toEqual({ action: 'post', text: 'hi', cid: 'the app s own field' });
       expect(received(c1)).toEqual([
         { type: 'posted', text: 'hi' },
         { type: 'ack', cid: 'k1-a' },
       ]);
-      await postFrom(c2, user, { text: 'hi', cid: 'k1-a' });
+      await postFrom(c2, user, { text: 'hi', $cid: 'k1-a' });
       expect(runs).toBe(1);
       expect(received(c2)).toEqual([{ type: 'ack', cid: 'k1-a', duplicate: true }]);
       // The claim is the user's: another user's send with the same cid runs.
       const other = fresh('bob');
       const c3 = await connect(other);
-      await postFrom(c3, other, { text: 'yo', cid: 'k1-a' });
+      await postFrom(c3, other, { text: 'yo', $cid: 'k1-a' });
       expect(runs).toBe(2);
       expect(received(c3).at(-1)).toEqual({ type: 'ack', cid: 'k1-a' });
     });
@@ -433,10 +437,10 @@ describe.each([
     it('a claim past its lifetime (TTL is lazy) counts as none: the resend runs', async () => {
       const user = fresh('cy');
       const c1 = await connect(user);
-      await postFrom(c1, user, { text: 'a', cid: 'old-1' });
+      await postFrom(c1, user, { text: 'a', $cid: 'old-1' });
       clock += (2 * 60 * 60 + 120 + 1) * 1000;
       const c2 = await connect(user);
-      await postFrom(c2, user, { text: 'a', cid: 'old-1' });
+      await postFrom(c2, user, { text: 'a', $cid: 'old-1' });
       expect(runs).toBe(2);
       expect(received(c2)).toEqual([
         { type: 'posted', text: 'a' },
@@ -450,26 +454,28 @@ describe.each([
       answer = () => {
         throw createError(403, 'not now');
       };
-      await postFrom(c1, user, { text: 'x', cid: 'e-1' });
+      await postFrom(c1, user, { text: 'x', $cid: 'e-1' });
       expect(received(c1)).toEqual([{ type: 'error', message: 'not now', cid: 'e-1' }]);
       answer = undefined;
-      await postFrom(c1, user, { text: 'x', cid: 'e-1' });
+      await postFrom(c1, user, { text: 'x', $cid: 'e-1' });
       expect(runs).toBe(2);
       expect(received(c1).at(-1)).toEqual({ type: 'ack', cid: 'e-1' });
     });
 
-    it('a route that answers non-2xx is a refusal naming the cid, and its claim is released', async () => {
+    it('a route that answers non-2xx is a refusal naming the cid; it ran, so its claim is kept', async () => {
       const user = fresh('eve');
       const c1 = await connect(user);
       answer = () => ({ statusCode: 409 });
-      await postFrom(c1, user, { text: 'x', cid: 'n-1' });
+      await postFrom(c1, user, { text: 'x', $cid: 'n-1' });
       expect(received(c1)).toEqual([
         { type: 'posted', text: 'x' },
         { type: 'error', cid: 'n-1', message: 'the route answered 409' },
       ]);
+      // It ran (its messages went out): the claim is kept, and a resend does not run it again.
       answer = undefined;
-      await postFrom(c1, user, { text: 'x', cid: 'n-1' });
-      expect(runs).toBe(2);
+      await postFrom(c1, user, { text: 'x', $cid: 'n-1' });
+      expect(runs).toBe(1);
+      expect(received(c1).at(-1)).toEqual({ type: 'ack', cid: 'n-1', duplicate: true });
     });
 
     it('a send refused before the route runs (a rate limit) gets the error naming its cid, and costs no claim', async () => {
@@ -480,12 +486,12 @@ describe.each([
         context.outbox.reply({ type: 'ok' });
       }, options()).use(rateLimit({ ratePerSecond: 0.001, burst: 1, limiter: new MemoryRateLimiter() }));
       const send = (cid: string) =>
-        limited(makeWsEvent({ routeKey: 'post', connectionId: c1, authorizer: { principalId: user }, body: { action: 'post', cid } }), lambdaContext());
+        limited(makeWsEvent({ routeKey: 'post', connectionId: c1, authorizer: { principalId: user }, body: { action: 'post', $cid: cid } }), lambdaContext());
       await send('r-1');
       await send('r-2');
       expect(received(c1)).toEqual([{ type: 'ok' }, { type: 'ack', cid: 'r-1' }, { type: 'error', message: 'slow down', cid: 'r-2' }]);
       // Not claimed: the same cid through a route that is not limited runs.
-      await postFrom(c1, user, { text: 'again', cid: 'r-2' });
+      await postFrom(c1, user, { text: 'again', $cid: 'r-2' });
       expect(received(c1).at(-1)).toEqual({ type: 'ack', cid: 'r-2' });
     });
 
@@ -494,11 +500,11 @@ describe.each([
       const [c1, c2] = [await connect(user), await connect(user)];
       let open!: () => void;
       gate = new Promise((resolve) => (open = resolve));
-      const first = postFrom(c1, user, { text: 'slow', cid: 's-1' });
+      const first = postFrom(c1, user, { text: 'slow', $cid: 's-1' });
       // The first copy is inside the route (so it holds the claim) before the resend comes.
       while (runs === 0) await new Promise((resolve) => setTimeout(resolve, 5));
       gate = undefined;
-      const second = postFrom(c2, user, { text: 'slow', cid: 's-1' });
+      const second = postFrom(c2, user, { text: 'slow', $cid: 's-1' });
       setTimeout(() => open(), 150);
       await Promise.all([first, second]);
       expect(runs).toBe(1);
@@ -511,15 +517,20 @@ describe.each([
       const [c1, c2] = [await connect(user), await connect(user)];
       let open!: () => void;
       gate = new Promise((resolve) => (open = resolve));
-      const first = postFrom(c1, user, { text: 'stuck', cid: 't-1' });
+      const first = postFrom(c1, user, { text: 'stuck', $cid: 't-1' });
       // The first copy is inside the route (so it holds the claim) before the resend comes.
       while (runs === 0) await new Promise((resolve) => setTimeout(resolve, 5));
       gate = undefined;
       // A quarter of 1.2 s left: the resend waits 300 ms at most.
       const started = Date.now();
-      await postFrom(c2, user, { text: 'stuck', cid: 't-1' }, { awsRequestId: 'r2', getRemainingTimeInMillis: () => 1200 - (Date.now() - started) } as never);
+      await postFrom(c2, user, { text: 'stuck', $cid: 't-1' }, { awsRequestId: 'r2', getRemainingTimeInMillis: () => 1200 - (Date.now() - started) } as never);
       expect(received(c2)).toEqual([
-        { type: 'error', cid: 't-1', message: 'an earlier copy of this message is still being handled: whether it succeeds is not known here' },
+        {
+          type: 'error',
+          cid: 't-1',
+          unknown: true,
+          message: 'an earlier copy of this message is still being handled: whether it succeeds is not known here',
+        },
       ]);
       open();
       await first;
@@ -537,7 +548,7 @@ describe.each([
       try {
         const started = Date.now();
         // 2 s left: the claim gets a quarter of it.
-        await postFrom(c1, user, { text: 'x', cid: 'h-1' }, { awsRequestId: 'r', getRemainingTimeInMillis: () => 2000 - (Date.now() - started) } as never);
+        await postFrom(c1, user, { text: 'x', $cid: 'h-1' }, { awsRequestId: 'r', getRemainingTimeInMillis: () => 2000 - (Date.now() - started) } as never);
         expect(Date.now() - started).toBeLessThan(1500);
         expect(runs).toBe(0);
         expect(received(c1)).toEqual([{ type: 'error', message: 'Internal server error', cid: 'h-1' }]);
@@ -546,11 +557,24 @@ describe.each([
       }
     });
 
+    it("a user onError that answers early: the refusal names the cid, and an error's internals stay hidden", async () => {
+      const user = fresh('kit');
+      const c1 = await connect(user);
+      const leaky = wsHandler(async () => {
+        throw new Error('DB password=hunter2 at 10.0.0.5');
+      }, options()).onError(() => ({ statusCode: 400 }));
+      await leaky(
+        makeWsEvent({ routeKey: 'post', connectionId: c1, authorizer: { principalId: user }, body: { action: 'post', $cid: 'u-1' } }),
+        lambdaContext(),
+      );
+      expect(received(c1)).toEqual([{ type: 'error', cid: 'u-1', message: 'Internal server error' }]);
+    });
+
     it('a malformed cid is refused (400) without running; a body without one gets no ack', async () => {
       const user = fresh('ida');
       const c1 = await connect(user);
-      await postFrom(c1, user, { text: 'x', cid: 'has space' });
-      expect(received(c1)).toEqual([{ type: 'error', message: '"cid" must be 1 to 64 characters of A-Z, a-z, 0-9, "-" and "_"' }]);
+      await postFrom(c1, user, { text: 'x', $cid: 'has space' });
+      expect(received(c1)).toEqual([{ type: 'error', message: '"$cid" must be 1 to 64 characters of A-Z, a-z, 0-9, "-" and "_"' }]);
       await postFrom(c1, user, { text: 'plain' });
       expect(runs).toBe(1);
       expect(received(c1).at(-1)).toEqual({ type: 'posted', text: 'plain' });

@@ -268,6 +268,18 @@ describe('callbackWaitsForEmptyEventLoop', () => {
     };
     expect(await callHandler(handler as never, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs22.x', activeResources())).toBe('done');
     expect(work).toBe('finished');
+    // Work deferred with setImmediate, and what it starts in turn, finishes first too.
+    work = 'pending';
+    const deferred = (_event: unknown, _context: Ctx, callback: Cb) => {
+      callback(null, 'deferred');
+      setImmediate(() => {
+        setTimeout(() => {
+          work = 'immediate, then a timer';
+        }, 30);
+      });
+    };
+    expect(await callHandler(deferred as never, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs22.x', activeResources())).toBe('deferred');
+    expect(work).toBe('immediate, then a timer');
   });
 
   test('set false by the handler, or an async handler: the answer goes at once', async () => {
