@@ -1,6 +1,6 @@
 // The room log's cost (README "Reconnects and resume"): the same toRoom messages, one invocation
 // each, through a real ConnectionStore on dynalite, with sessions off, on, and on with the send
-// acknowledged (a `cid` from ws-outbox/client: its claim before the route and its end after),
+// acknowledged (a `$cid` from ws-outbox/client: its claim before the route and its end after),
 // interleaved in the same run. A counting proxy between the store's client and dynalite records every DynamoDB
 // request by operation (and adds a round trip, as DynamoDB in-region has); the sink plays
 // @connections. Both run in processes of their own, so the CPU measured (process.cpuUsage() of
@@ -93,7 +93,7 @@ const eventFor = (name: keyof typeof stores, i: number) => {
   return {
     ...event,
     requestContext: { ...event.requestContext, authorizer: { principalId: 'bench-user' } },
-    body: JSON.stringify({ i, cid: `c${i}-${runId}` }),
+    body: JSON.stringify({ i, $cid: `c${i}-${runId}` }),
   };
 };
 // Claims outlive the run (TTL): cids of a run of their own.
