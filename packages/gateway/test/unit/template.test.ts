@@ -3,9 +3,11 @@
 // and the handler rules of Lambda's Node runtime.
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { evaluateCondition } from '../../src/template/conditions.ts';
 import { resolveIntrinsics } from '../../src/template/intrinsics.ts';
 import { gatherParameterOverrides, parseParameterOverrides } from '../../src/template/parameters.ts';
@@ -258,28 +260,33 @@ describe('callbackWaitsForEmptyEventLoop', () => {
   type Cb = (error: unknown, result?: unknown) => void;
   type Ctx = { callbackWaitsForEmptyEventLoop: boolean };
 
-  test('true (the default): the work left after the callback has finished when the answer goes', async () => {
-    let work = 'pending';
-    const handler = (_event: unknown, _context: Ctx, callback: Cb) => {
-      callback(null, 'done');
-      setTimeout(() => {
-        work = 'finished';
-      }, 60);
-    };
-    expect(await callHandler(handler as never, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs22.x', activeResources())).toBe('done');
-    expect(work).toBe('finished');
-    // Work deferred with setImmediate, and what it starts in turn, finishes first too.
-    work = 'pending';
-    const deferred = (_event: unknown, _context: Ctx, callback: Cb) => {
-      callback(null, 'deferred');
-      setImmediate(() => {
-        setTimeout(() => {
-          work = 'immediate, then a timer';
-        }, 30);
-      });
-    };
-    expect(await callHandler(deferred as never, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs22.x', activeResources())).toBe('deferred');
-    expect(work).toBe('immediate, then a timer');
+  // Run in a quiet child process, as the runtime worker runs it: the wait counts everything alive
+  // in the process, and jest's own worker holds timers of its own that come and go (one that ended
+  // mid-wait hid the handler's timer from a count taken here, and the answer went early in CI).
+  test('true (the default): the work left after the callback has finished when the answer goes', () => {
+    const loader = pathToFileURL(join(import.meta.dirname, '../../src/handler-loader.ts')).href;
+    const script = `
+      const { activeResources, callHandler } = await import(${JSON.stringify(loader)});
+      const baseline = activeResources();
+      const context = () => ({ callbackWaitsForEmptyEventLoop: true });
+      let work = 'pending';
+      const timer = (event, ctx, callback) => {
+        callback(null, 'done');
+        setTimeout(() => { work = 'finished'; }, 60);
+      };
+      const first = [await callHandler(timer, {}, context(), 'nodejs22.x', baseline), work];
+      // Work deferred with setImmediate, and what it starts in turn, finishes first too.
+      work = 'pending';
+      const deferred = (event, ctx, callback) => {
+        callback(null, 'deferred');
+        setImmediate(() => setTimeout(() => { work = 'immediate, then a timer'; }, 30));
+      };
+      const second = [await callHandler(deferred, {}, context(), 'nodejs22.x', baseline), work];
+      process.stdout.write(JSON.stringify({ first, second }));
+    `;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    if (run.status !== 0) throw new Error(`the child failed (${run.status ?? run.signal}): ${run.stderr}`);
+    expect(JSON.parse(run.stdout)).toEqual({ first: ['done', 'finished'], second: ['deferred', 'immediate, then a timer'] });
   });
 
   test('set false by the handler, or an async handler: the answer goes at once', async () => {
