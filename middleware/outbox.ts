@@ -6,6 +6,7 @@ import type { Transport } from '../src/management/transport.ts';
 import type { BackoffOptions } from '../src/outbox/backoff.ts';
 import { sqsSender } from '../src/fanout/queue.ts';
 import { clientSendFor, settleClientSend } from '../src/sessions/acks.ts';
+import { raceAbort } from '../src/outbox/abortable.ts';
 import { flush } from '../src/outbox/flush.ts';
 import { Outbox } from '../src/outbox/outbox.ts';
 import { addReportMetrics, holdPublish, powertoolsMetricsKey, type PublishHold, type ReportMetrics } from '../src/outbox/metrics.ts';
@@ -271,7 +272,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
     const remainingMs = context.getRemainingTimeInMillis?.() ?? config.fallbackTimeoutMs;
     const finishBy = Date.now() + remainingMs - config.safetyMarginMs;
     let discarded = 0;
-    // A client send (ws-outbox/client's `cid`) gets its answer here, whatever path settles it.
+    // A client send (ws-outbox/client's `$cid`) gets its answer here, whatever path settles it.
     const clientSend = clientSendFor(event, context);
     let errorReplied = false;
     const failed = invocationFailed(request);
@@ -292,12 +293,15 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
         errorReplied = true;
       }
     }
+    // The claim's end has until the flush's deadline; a store that ignores the signal is left behind then.
+    const finishSignal = clientSend && AbortSignal.timeout(Math.max(1, Math.floor(finishBy - Date.now())));
     const finishing =
       clientSend &&
+      finishSignal &&
       settleClientSend(box, clientSend, {
         ran: !failed,
         ok: !failed && succeeded(request),
-        signal: AbortSignal.timeout(Math.max(1, Math.floor(finishBy - Date.now()))),
+        signal: finishSignal,
         ...(errorReplied ? {} : { refusal: request.error == null ? `the route answered ${statusOf(request)}` : exposedMessageOf(request.error) }),
       })?.catch((error: unknown) => {
         // The answer is enqueued; a claim left `running` only makes a later resend wait, then refused.
@@ -348,7 +352,7 @@ export const outbox = (options: OutboxOptions = {}): MiddlewareObj<WsEvent, unkn
       }
     } finally {
       // The claim's write goes alongside the flush; a hung store does not hold the invocation past its budget.
-      await settledWithin(finishing, finishBy - Date.now());
+      if (finishing && finishSignal) await raceAbort(finishing, finishSignal).catch(() => undefined);
       // Whatever happened, a held publish does not stay held; with no logMetrics in the stack to
       // publish this invocation's metrics, the outbox publishes them.
       publishHolds.get(box)?.release({ unclaimed: !(powertoolsMetricsKey in request.internal) });
@@ -384,7 +388,7 @@ const invocationFailed = (request: WsRequest): boolean => {
   return request.event.requestContext?.routeKey === '$connect' && status !== undefined && (status < 200 || status > 299);
 };
 
-const statusOf = (request: WsRequest): number | undefined => (request.response as { statusCode?: number } | undefined)?.statusCode;
+const statusOf = (request: Pick<WsRequest, 'response'>): number | undefined => (request.response as { statusCode?: number } | undefined)?.statusCode;
 
 /** The route answered 2xx (or nothing, which wsHandler makes a 200). */
 const succeeded = (request: WsRequest): boolean => {
@@ -392,29 +396,14 @@ const succeeded = (request: WsRequest): boolean => {
   return status === undefined || (status >= 200 && status <= 299);
 };
 
-/** Waits for `work` (if any), for at most `ms` from now. */
-const settledWithin = async (work: Promise<unknown> | undefined, ms: number): Promise<void> => {
-  if (work === undefined) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, ms))))]);
-  clearTimeout(timer);
-};
-
 /**
  * An error's own message when it says it is the caller's to see (a 4xx that is not `expose: false`),
- * else a generic one. Only the error decides: a user onError's response status does not.
+ * else a generic one: a 5xx message may hold internals. `status` defaults to the error's own.
  */
-const exposedMessageOf = (error: unknown): string => {
+const exposedMessageOf = (error: unknown, status?: number): string => {
   const e = error as { statusCode?: number; expose?: boolean; message?: string } | null | undefined;
-  const status = e?.statusCode ?? 500;
-  return status < 500 && e?.expose !== false && e?.message ? e.message : 'Internal server error';
+  return (status ?? e?.statusCode ?? 500) < 500 && e?.expose !== false && e?.message ? e.message : 'Internal server error';
 };
 
-/** A 4xx message is the caller's to see; a 5xx message may hold internals, so it stays generic. */
-const errorMessageOf = (request: Pick<WsRequest, 'error' | 'response'>): string => {
-  const error = request.error as (Error & { statusCode?: number; expose?: boolean }) | null | undefined;
-  const response = request.response as { statusCode?: number } | undefined;
-  const status = response?.statusCode ?? error?.statusCode ?? 500;
-  if (status < 500 && error?.expose !== false && error?.message) return error.message;
-  return 'Internal server error';
-};
+/** Our error reply's message: the response's status, where one is set, decides before the error's. */
+const errorMessageOf = (request: Pick<WsRequest, 'error' | 'response'>): string => exposedMessageOf(request.error, statusOf(request));

@@ -557,6 +557,33 @@ describe.each([
       }
     });
 
+    it("a store that hangs on the claim's end and ignores its signal: the ack still goes, and the invocation ends by its deadline", async () => {
+      const user = fresh('lu');
+      const c1 = await connect(user);
+      const sessions = (store as unknown as { sessions: { finishSend: (...args: any[]) => Promise<void> } }).sessions;
+      const original = sessions.finishSend;
+      let asked = 0;
+      // Never settles, signal or not: the worst a store client can do.
+      sessions.finishSend = () => {
+        asked += 1;
+        return new Promise<void>(() => undefined);
+      };
+      try {
+        const started = Date.now();
+        // 1.5 s left, less the outbox's safety margin: the flush's deadline bounds the wait.
+        await postFrom(c1, user, { text: 'x', $cid: 'f-1' }, { awsRequestId: 'r', getRemainingTimeInMillis: () => 1500 - (Date.now() - started) } as never);
+        expect(Date.now() - started).toBeLessThan(1500);
+        expect(asked).toBe(1);
+        expect(runs).toBe(1);
+        expect(received(c1)).toEqual([
+          { type: 'posted', text: 'x' },
+          { type: 'ack', cid: 'f-1' },
+        ]);
+      } finally {
+        sessions.finishSend = original;
+      }
+    });
+
     it("a user onError that answers early: the refusal names the cid, and an error's internals stay hidden", async () => {
       const user = fresh('kit');
       const c1 = await connect(user);
