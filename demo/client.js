@@ -194,6 +194,7 @@ var clientDefaults = {
   maxQueue: 100,
   ackTimeoutMs: 35e3,
   ordered: false,
+  maxFrameBytes: 32 * 1024,
   dedupeSize: 2e3,
   refreshBeforeMs: 6e4,
   sessions: true
@@ -204,7 +205,24 @@ var SendQueueFullError = class extends Error {
     this.name = "SendQueueFullError";
   }
 };
+var SendTooLargeError = class extends Error {
+  bytes;
+  limit;
+  constructor(bytes, limit) {
+    super(
+      `ws-outbox client: this message is ${bytes} bytes as sent, over the ${limit}-byte frame limit; API Gateway closes a connection that sends a larger frame (1009), so it was not sent. Send less (split it, or upload the content and send a link)`
+    );
+    this.name = "SendTooLargeError";
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+};
 var OPEN = 1;
+var bytesOver = (text, limit) => {
+  if (text.length * 3 <= limit) return void 0;
+  const bytes = new TextEncoder().encode(text).byteLength;
+  return bytes > limit ? bytes : void 0;
+};
 var cidPrefix = () => Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
 var WsOutboxClient = class extends Emitter {
   #state = "connecting";
@@ -246,6 +264,7 @@ var WsOutboxClient = class extends Emitter {
       "gapTimeoutMs",
       "maxQueue",
       "ackTimeoutMs",
+      "maxFrameBytes",
       "dedupeSize",
       "refreshBeforeMs"
     ]) {
@@ -285,7 +304,8 @@ var WsOutboxClient = class extends Emitter {
   }
   /**
    * Sends a message (JSON-encoded). While offline or resuming it waits in a bounded queue, sent in
-   * order once the session is back; past `maxQueue` this throws SendQueueFullError.
+   * order once the session is back; past `maxQueue` this throws SendQueueFullError, and over
+   * `maxFrameBytes` SendTooLargeError (nothing is sent or kept).
    *
    * An object gets an id (its `cid`, sent as `"$cid"`), returned here. A server that acknowledges
    * sends answers each with `ack` or `refused`; one written as the connection went is sent again
@@ -296,6 +316,8 @@ var WsOutboxClient = class extends Emitter {
     const text = JSON.stringify(message);
     if (text === void 0) throw new TypeError("ws-outbox client: send() needs a JSON value");
     const outgoing = this.#outgoing(message, text);
+    const bytes = bytesOver(outgoing.withCid, this.#options.maxFrameBytes);
+    if (bytes !== void 0) throw new SendTooLargeError(bytes, this.#options.maxFrameBytes);
     if (this.#queue.length === 0 && this.#mayWrite()) {
       this.#sendNow(outgoing);
       return outgoing.cid;
@@ -645,6 +667,7 @@ var WsOutboxClient = class extends Emitter {
 };
 export {
   SendQueueFullError,
+  SendTooLargeError,
   WsOutboxClient,
   backoffDefaults,
   clientDefaults,

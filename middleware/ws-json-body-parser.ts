@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import { createError, jsonParseProtectProto } from '@middy/util';
 import { checkNumber, withDefaults } from '../src/options.ts';
-import { takeClientSendId } from '../src/sessions/acks.ts';
+import { noteOversizedClientSendId, takeClientSendId } from '../src/sessions/acks.ts';
 
 // @middy/ws-json-body-parser is not served by every registry, and we also want base64 frames
 // and a 400 (not a crash) on bad input, so this is the small equivalent.
@@ -23,7 +23,10 @@ export const wsJsonBodyParser = (options: WsJsonBodyParserOptions = {}): Middlew
     // $connect and $disconnect carry no body.
     if (typeof event.body !== 'string') return;
     const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-    if (Buffer.byteLength(text) > maxBytes) throw createError(413, `message is larger than ${maxBytes} bytes`);
+    if (Buffer.byteLength(text) > maxBytes) {
+      noteOversizedClientSendId(event, text);
+      throw createError(413, `message is larger than ${maxBytes} bytes`);
+    }
     event.rawBody = event.body;
     try {
       event.body = jsonParseProtectProto(text, undefined, 'ws-outbox');

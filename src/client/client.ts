@@ -52,6 +52,13 @@ export interface ClientOptions {
    * server that acknowledges sends; the wait counts toward `maxQueue`.
    */
   ordered?: boolean;
+  /**
+   * The largest frame sent, in UTF-8 bytes. API Gateway closes a connection whose client sends a
+   * frame over 32 KB (1009), and browsers send each message as one frame: a larger send would take
+   * the connection down, and (resent after every resume) each one after it. send() throws
+   * SendTooLargeError instead.
+   */
+  maxFrameBytes?: number;
   /** Message ids (and sequences per room) remembered to drop duplicates. */
   dedupeSize?: number;
   /** Fetch a fresh token this long before the current one expires. */
@@ -73,6 +80,7 @@ export const clientDefaults = {
   maxQueue: 100,
   ackTimeoutMs: 35_000,
   ordered: false,
+  maxFrameBytes: 32 * 1024,
   dedupeSize: 2000,
   refreshBeforeMs: 60_000,
   sessions: true,
@@ -116,6 +124,20 @@ export class SendQueueFullError extends Error {
   }
 }
 
+/** A send whose frame API Gateway would refuse by closing the connection: split it, or send a link. */
+export class SendTooLargeError extends Error {
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(bytes: number, limit: number) {
+    super(
+      `ws-outbox client: this message is ${bytes} bytes as sent, over the ${limit}-byte frame limit; API Gateway closes a connection that sends a larger frame (1009), so it was not sent. Send less (split it, or upload the content and send a link)`,
+    );
+    this.name = 'SendTooLargeError';
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
 const OPEN = 1;
 
 /** A send on its way: its JSON, and with its cid for a server that acknowledges. */
@@ -124,6 +146,16 @@ interface OutgoingSend {
   text: string;
   withCid: string;
 }
+
+/**
+ * The UTF-8 length of `text` when it is over `limit`, else undefined. A string of n UTF-16 units is
+ * at most 3n bytes, so most sends are cleared without being encoded; only a long one is measured.
+ */
+const bytesOver = (text: string, limit: number): number | undefined => {
+  if (text.length * 3 <= limit) return undefined;
+  const bytes = new TextEncoder().encode(text).byteLength;
+  return bytes > limit ? bytes : undefined;
+};
 
 /** Unique per client instance and across page loads: a random prefix and a counter. */
 const cidPrefix = (): string => Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
@@ -175,6 +207,7 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
       'gapTimeoutMs',
       'maxQueue',
       'ackTimeoutMs',
+      'maxFrameBytes',
       'dedupeSize',
       'refreshBeforeMs',
     ] as const) {
@@ -221,7 +254,8 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
 
   /**
    * Sends a message (JSON-encoded). While offline or resuming it waits in a bounded queue, sent in
-   * order once the session is back; past `maxQueue` this throws SendQueueFullError.
+   * order once the session is back; past `maxQueue` this throws SendQueueFullError, and over
+   * `maxFrameBytes` SendTooLargeError (nothing is sent or kept).
    *
    * An object gets an id (its `cid`, sent as `"$cid"`), returned here. A server that acknowledges
    * sends answers each with `ack` or `refused`; one written as the connection went is sent again
@@ -232,6 +266,9 @@ export class WsOutboxClient extends Emitter<ClientEvents> {
     const text = JSON.stringify(message);
     if (text === undefined) throw new TypeError('ws-outbox client: send() needs a JSON value');
     const outgoing = this.#outgoing(message, text);
+    // Checked as written with its cid (the longer form), whether or not the server acknowledges.
+    const bytes = bytesOver(outgoing.withCid, this.#options.maxFrameBytes);
+    if (bytes !== undefined) throw new SendTooLargeError(bytes, this.#options.maxFrameBytes);
     if (this.#queue.length === 0 && this.#mayWrite()) {
       this.#sendNow(outgoing);
       return outgoing.cid;

@@ -2,6 +2,7 @@
 export {
   WsOutboxClient,
   SendQueueFullError,
+  SendTooLargeError,
   clientDefaults,
   type ClientOptions,
   type ClientEvents,

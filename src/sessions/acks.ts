@@ -45,6 +45,16 @@ export const takeClientSendId = (event: object, body: unknown): void => {
 };
 
 /**
+ * The `$cid` of a body too large to parse, so that its refusal (413) still names it and the client
+ * is not left to time out. ws-outbox/client writes it as the body's last field, so only the tail
+ * is read: nothing of the rest is parsed.
+ */
+export const noteOversizedClientSendId = (event: object, text: string): void => {
+  const cid = /,?"\$cid":"([A-Za-z0-9_-]{1,64})"\}\s*$/.exec(text.slice(-96))?.[1];
+  if (cid !== undefined) idsByEvent.set(event, cid);
+};
+
+/**
  * The client send this event carries, when the server acknowledges sends: a message (not
  * $connect/$disconnect) from a verified user, with sessions on, whose body had a `$cid`.
  */

@@ -4,7 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { WsOutboxClient, type ClientOptions } from '../../../src/client/index.ts';
+import { SendTooLargeError, WsOutboxClient, type ClientOptions } from '../../../src/client/index.ts';
 
 let server: WebSocketServer;
 let url: string;
@@ -239,6 +239,38 @@ describe('ws-outbox/client with a server that acknowledges sends', () => {
     expect(second).not.toBe(cid);
     // Not an object: sent as it is, with nothing to answer.
     expect(client.send('plain')).toBeUndefined();
+  });
+
+  it('refuses at send() what is over maxFrameBytes as written (UTF-8, with its $cid): nothing sent or kept, and the connection stays', async () => {
+    behaviour = acking;
+    const { client, count } = make();
+    await until(() => count('open') === 1, 'open');
+    const tooLarge = (send: () => unknown) => {
+      try {
+        send();
+      } catch (error) {
+        return error as SendTooLargeError;
+      }
+      throw new Error('send() did not throw');
+    };
+    // 11,000 euro signs: 11,000 UTF-16 units, 33,000 bytes (and more as JSON with its cid).
+    const euros = tooLarge(() => client.send({ text: '€'.repeat(11_000) }));
+    expect(euros).toBeInstanceOf(SendTooLargeError);
+    expect(euros.limit).toBe(32 * 1024);
+    expect(euros.bytes).toBeGreaterThan(33_000);
+    expect(euros.message).toMatch(/32768-byte frame limit.*1009/);
+    // A plain string has no cid: exactly 32,768 bytes as JSON goes, one more does not.
+    expect(tooLarge(() => client.send('a'.repeat(32_767))).bytes).toBe(32_769);
+    client.send('a'.repeat(32_766));
+    // An object under the limit alone, over it with its `$cid`.
+    expect(tooLarge(() => client.send({ t: 'a'.repeat(32_760) })).bytes).toBeGreaterThan(32_768);
+    expect(client.unanswered + client.queued).toBe(0);
+    const cid = client.send({ text: 'small' });
+    await until(() => count('ack') === 1, 'the small send acknowledged');
+    expect(sent(connections[0]!.socket).map((frame) => (typeof frame === 'string' ? frame.length : frame.$cid))).toEqual([32_766, cid]);
+    expect(count('close')).toBe(0);
+    expect(connections).toHaveLength(1);
+    expect(() => new WsOutboxClient({ url, WebSocket: WebSocket as never, maxFrameBytes: -1 })).toThrow(/maxFrameBytes/);
   });
 
   it('sends what was unanswered when the socket dropped again after the resume, same cid, before what was queued', async () => {

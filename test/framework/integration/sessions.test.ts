@@ -387,7 +387,7 @@ describe.each([
     expect(received(outsider)).toEqual([{ type: 'error', message: `not a member of room "${room}"` }]);
   });
 
-  // Client sends (ws-outbox/client's `cid`): answered, and run once across a resend on a new
+  // Client sends (ws-outbox/client's `$cid`): answered, and run once across a resend on a new
   // connection (src/sessions/acks.ts). The route counts its runs; what each connection got is read
   // from the @connections server.
   describe('acknowledged client sends', () => {
@@ -595,6 +595,26 @@ describe.each([
         lambdaContext(),
       );
       expect(received(c1)).toEqual([{ type: 'error', cid: 'u-1', message: 'Internal server error' }]);
+    });
+
+    it('a body over maxBodyBytes is refused (413) naming its cid, read from the tail ws-outbox/client writes it in; the route does not run', async () => {
+      const user = fresh('max');
+      const c1 = await connect(user);
+      const small = wsHandler(
+        async () => {
+          runs++;
+        },
+        { ...options(), maxBodyBytes: 200 },
+      );
+      const event = (body: Record<string, unknown>) => makeWsEvent({ routeKey: 'post', connectionId: c1, authorizer: { principalId: user }, body });
+      await small(event({ action: 'post', text: 'x'.repeat(300), $cid: 'big-1' }), lambdaContext());
+      // Anywhere else, it is not the client's: the refusal names none.
+      await small(event({ $cid: 'big-2', action: 'post', text: 'x'.repeat(300) }), lambdaContext());
+      expect(runs).toBe(0);
+      expect(received(c1)).toEqual([
+        { type: 'error', message: 'message is larger than 200 bytes', cid: 'big-1' },
+        { type: 'error', message: 'message is larger than 200 bytes' },
+      ]);
     });
 
     it('a malformed cid is refused (400) without running; a body without one gets no ack', async () => {
