@@ -233,6 +233,8 @@ export class FunctionPool {
       if (m?.type === 'egress-refused')
         this.options.onEgressRefused?.({ functionName: fn.functionName, instance: id, host: m.host, port: m.port, requestId: m.requestId });
     });
+    // A signal that cannot be delivered, or a failed IPC write not handled where it was made.
+    child.on('error', (error) => log.warn(`${prefix}: ${error.message}`));
     child.on('exit', () => {
       instance.dead = true;
       if (identity) identities?.revoke(identity.accessKeyId);
@@ -394,7 +396,15 @@ export class FunctionPool {
         thaw();
       }
       const message: ToWorker = { type: 'invoke', requestId, event, deadlineMs: Date.now() + timeoutMs };
-      instance.child.send(message);
+      // An instance can die while frozen and be handed out before its exit is seen: the write then
+      // fails (EPIPE), and its exit, which follows, reports the invocation as Lambda would. Without
+      // a callback the failure would be an 'error' event that takes the whole gateway down.
+      instance.child.send(message, (error: Error | null) => {
+        if (!error) return;
+        this.options.log.warn(`${fn.functionName}#${instance.id}: ${requestId} could not be handed to its instance (${error.message}); it is ended`);
+        instance.dead = true;
+        instance.child.kill('SIGKILL');
+      });
     });
     this.#release(instance);
     return outcome;
