@@ -289,7 +289,7 @@ describe("the guide's project (docs/adopting.md)", () => {
         'shardOf',
         'userStream',
       ],
-      'ws-outbox/client': ['SendQueueFullError', 'WsOutboxClient', 'backoffDefaults', 'clientDefaults', 'jwtExpiry', 'reconnectDelay'],
+      'ws-outbox/client': ['SendQueueFullError', 'SendTooLargeError', 'WsOutboxClient', 'backoffDefaults', 'clientDefaults', 'jwtExpiry', 'reconnectDelay'],
       'ws-outbox/transport': ['TransportError', 'destroyTransports', 'managementEndpoint'],
       'ws-outbox/testing': ['WsTestHarness', 'makeWsEvent', 'newConnectionId'],
       'ws-outbox/util': ['WsOutboxError', 'checkNumber', 'checkOptions', 'pickRules', 'withDefaults'],
