@@ -85,6 +85,21 @@ export const skippedFunctionsOf = (template: Template): SkippedFunction[] => {
   });
 };
 
+/**
+ * One line per function the gateway runs that names Layers (its own or Globals'): they are not
+ * loaded locally, so what the function imports from them must be found elsewhere.
+ */
+export const layerNoticesOf = (template: Template): string[] => {
+  const globals = template.Globals?.Function ?? {};
+  return resourcesOfType(template, 'AWS::Serverless::Function').flatMap(([logicalId, resource]) => {
+    const layers = resource.Properties?.Layers ?? globals.Layers;
+    if (!Array.isArray(layers) || layers.length === 0 || unsupportedReason(logicalId, resource, globals) !== undefined) return [];
+    return [
+      `${logicalId} has Layers, which the local gateway does not load: what it imports from them must be installed where its runtime finds it (its code folder; for Python, the python3 the gateway runs)`,
+    ];
+  });
+};
+
 /** Every AWS::Serverless::Function the gateway runs, with Globals.Function merged in (SAM's rules for the keys used here). */
 export const functionsOf = (template: Template, options: { root?: string } = {}): FunctionSpec[] => {
   const root = options.root ?? templateRoot(template);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isPythonRuntime, pythonHandlerFile, pythonModuleFiles, pythonModuleOf, pythonTaskRoot } from '../../src/python/handler.ts';
 import { choosePython, missingPythonWarning, pythonVersionOf } from '../../src/python/versions.ts';
-import { functionsOf, skippedFunctionsOf } from '../../src/template/functions.ts';
+import { functionsOf, layerNoticesOf, skippedFunctionsOf } from '../../src/template/functions.ts';
 import { parseTemplate } from '../../src/template/load.ts';
 import { pythonEnvironment } from '../../src/worker-launch.ts';
 
@@ -78,10 +78,10 @@ Transform: AWS::Serverless-2016-10-31
 Resources:
   Py:
     Type: AWS::Serverless::Function
-    Properties: { CodeUri: src/, Handler: pkg/app.handler, Runtime: python3.12 }
+    Properties: { CodeUri: src/, Handler: pkg/app.handler, Runtime: python3.12, Layers: [!Ref Boto3Layer] }
   Java:
     Type: AWS::Serverless::Function
-    Properties: { CodeUri: java/, Handler: a.B::handle, Runtime: java21 }
+    Properties: { CodeUri: java/, Handler: a.B::handle, Runtime: java21, Layers: [arn:aws:lambda:us-east-1:1:layer:x:1] }
   Custom:
     Type: AWS::Serverless::Function
     Properties: { CodeUri: go/, Handler: bootstrap, Runtime: provided.al2023 }
@@ -105,6 +105,8 @@ Resources:
       'Custom runs on provided.al2023; the local gateway runs Node.js and Python functions only: its routes and event sources do nothing locally',
       'Dotnet runs on dotnet8; the local gateway runs Node.js and Python functions only: its routes and event sources do nothing locally',
     ]);
+    // Layers are not loaded: said once for a function that runs (not for a skipped one).
+    expect(layerNoticesOf(template)).toEqual([expect.stringMatching(/^Py has Layers, which the local gateway does not load: /)]);
     expect(isPythonRuntime('python3.9')).toBe(true);
     expect(isPythonRuntime('python2.7')).toBe(false);
   });
