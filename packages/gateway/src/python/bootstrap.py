@@ -169,6 +169,17 @@ def load_handler(task_root, spec):
     return handler
 
 
+class CognitoIdentity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self):
+        self.cognito_identity_id = None
+        self.cognito_identity_pool_id = None
+
+    def __repr__(self):
+        return "CognitoIdentity([cognito_identity_id=None,cognito_identity_pool_id=None])"
+
+
 class LambdaContext:
     def __init__(self, request_id, deadline_ms):
         env = os.environ
@@ -181,7 +192,8 @@ class LambdaContext:
         self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/" + self.function_name)
         self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "local")
-        self.identity = None
+        # As Lambda's runtime has them for a direct invocation: an identity whose ids are None, no client context.
+        self.identity = CognitoIdentity()
         self.client_context = None
         self._deadline_ms = deadline_ms
 
@@ -193,11 +205,8 @@ class LambdaContext:
         sys.stdout.flush()
 
     def __repr__(self):
-        return "LambdaContext([aws_request_id=%s,function_name=%s,function_version=%s])" % (
-            self.aws_request_id,
-            self.function_name,
-            self.function_version,
-        )
+        fields = ("aws_request_id", "log_group_name", "log_stream_name", "function_name", "memory_limit_in_mb", "function_version", "invoked_function_arn", "client_context", "identity")
+        return "LambdaContext([%s])" % ",".join("%s=%s" % (name, getattr(self, name)) for name in fields)
 
 
 def user_frames(tb):

@@ -70,11 +70,11 @@ suite('python3.x functions', () => {
       memory_limit_in_mb: '256',
       log_group_name: '/aws/lambda/InfoFunction',
       remaining: expect.any(Number),
-      identity: null,
+      identity: [null, null],
       client_context: null,
     });
     expect(info.context.remaining).toBeGreaterThan(0);
-    expect(info.context.remaining).toBeLessThanOrEqual(10_000);
+    expect(info.context.remaining).toBeLessThanOrEqual(20_000);
     expect(info.env).toEqual({
       AWS_EXECUTION_ENV: 'AWS_Lambda_python3.11',
       LAMBDA_TASK_ROOT: root,
@@ -116,16 +116,16 @@ suite('python3.x functions', () => {
   test('a call to an AWS host the gateway does not serve is refused (ECONNREFUSED) and reported', async () => {
     const client = await open();
     client.send({ action: 's3' });
-    const [answer] = await client.waitFor((d) => d?.s3 !== undefined);
+    const [answer] = await client.waitFor((d) => d?.s3 !== undefined, { timeoutMs: 30_000 });
     expect(answer.s3).toMatchObject({ error: 'EndpointConnectionError' });
     expect(refusals[0]).toMatchObject({ functionName: 'S3Function', host: expect.stringMatching(/^s3\.(us-east-1\.)?amazonaws\.com$/), port: 443 });
     expect(refusals[0]!.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(lines.join('')).toMatch(/REFUSED: S3Function \(route s3\) tried to reach s3\.\S*amazonaws\.com:443/);
-  });
+  }, 60_000);
 
-  test('the instance is frozen between invocations: its thread does not count while it is idle', async () => {
+  test('the instance is frozen between invocations: its thread makes no progress while the instance is idle', async () => {
     const client = await open();
-    const ticks = async () => {
+    const counter = async () => {
       const before = client.matching((d) => d?.ticks !== undefined).length;
       const settled = new Promise<void>((resolve) => {
         const listener = (r: InvocationReport) => {
@@ -139,13 +139,15 @@ suite('python3.x functions', () => {
       client.send({ action: 'counter' });
       const all = await client.waitFor((d) => d?.ticks !== undefined, { count: before + 1 });
       await settled;
-      return all.at(-1) as { ticks: number; pid: number };
+      return all.at(-1) as { ticks: number; longestPauseMs: number; pid: number };
     };
-    const first = await ticks();
-    await sleep(1000); // 100 ticks of its 10 ms thread, were it running
+    const first = await counter();
+    await sleep(1500);
     expect(readProcess(first.pid)?.state).toBe('T');
-    const second = await ticks();
+    const second = await counter();
     expect(second.pid).toBe(first.pid);
-    expect(second.ticks - first.ticks).toBeLessThan(40);
+    // The thread ticks every 10 ms when it runs: its longest pause since the first invocation
+    // read it spans the idle time, during which it was stopped with the instance.
+    expect(second.longestPauseMs).toBeGreaterThanOrEqual(1400);
   });
 });
