@@ -113,6 +113,26 @@ suite('python3.x functions', () => {
     expect(text).toMatch(/pip install -r \S+\/python-chat\/broken\/requirements\.txt/);
   });
 
+  test('a syntax error and a missing handler: Runtime.UserCodeSyntaxError and Runtime.HandlerNotFound, as Lambda words them', async () => {
+    const client = await open();
+    client.send({ action: 'syntax' });
+    client.send({ action: 'missing' });
+    await client.waitFor((d) => d?.message === 'Internal server error', { count: 2 });
+    await eventually(() => reports.some((r) => r.route === 'syntax') && reports.some((r) => r.route === 'missing'), 'both invocations returned');
+    const text = lines.join('');
+    expect(text).toMatch(/SyntaxFunction: Runtime\.UserCodeSyntaxError: Syntax error in module 'syntax': .*\(syntax\.py, line 1\)/);
+    expect(text).toContain("MissingHandlerFunction: Runtime.HandlerNotFound: Handler 'no_such_handler' missing on module 'info'");
+  });
+
+  test('past its Timeout the instance is killed: "Task timed out", and the client gets "Endpoint request timed out"', async () => {
+    const client = await open();
+    client.send({ action: 'sleep' });
+    await client.waitFor((d) => d?.message === 'Endpoint request timed out');
+    expect(lines.join('')).toMatch(/SleepFunction: \S+ Task timed out after 1\.00 seconds/);
+    await eventually(() => reports.some((r) => r.route === 'sleep'), 'the sleep invocation returned');
+    expect(reports.find((r) => r.route === 'sleep')).toMatchObject({ status: 'timeout' });
+  });
+
   test('a call to an AWS host the gateway does not serve is refused (ECONNREFUSED) and reported', async () => {
     const client = await open();
     client.send({ action: 's3' });
