@@ -3,10 +3,11 @@
 // (prepack), so a tarball never ships a stale or partial lib/.
 //
 //   node scripts/build-lib.ts            the library, ws-outbox (src/ and middleware/ -> lib/)
-//   node scripts/build-lib.ts gateway    the local gateway, @ws-outbox/gateway (packages/gateway/src -> lib/);
+//   node scripts/build-lib.ts gateway    the local gateway, @ws-outbox/gateway (packages/gateway/src -> lib/,
+//                                        and its Python bootstrap copied there);
 //                                        it compiles against the library's lib/, so that is built first
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,4 +36,10 @@ if (which !== 'library' && which !== 'gateway') {
   process.exit(2);
 }
 compile(root, 'src/index.js');
-if (which === 'gateway') compile(join(root, 'packages/gateway'), 'cli.js');
+if (which === 'gateway') {
+  const gateway = join(root, 'packages/gateway');
+  compile(gateway, 'cli.js');
+  // The Python runtime's bootstrap is not TypeScript: copied beside the compiled files, where the
+  // compiled worker-launch.js looks for it (./python/bootstrap.py), as the sources have it.
+  cpSync(join(gateway, 'src/python/bootstrap.py'), join(gateway, 'lib/python/bootstrap.py'));
+}

@@ -20,7 +20,7 @@ import {
   type Template,
 } from './template.ts';
 import { authorizerOf, type AuthorizerSpec } from './template-auth.ts';
-import { integrationsOf, skippedFunctionsOf, type RouteIntegration } from './template.ts';
+import { integrationsOf, layerNoticesOf, skippedFunctionsOf, type RouteIntegration } from './template.ts';
 import { unsupportedDirectives } from './mapping-template.ts';
 
 export interface FunctionModel {
@@ -222,7 +222,7 @@ const otherEntryPoints = (template: Template): string[] => {
  * route, function or integration it cannot run, so nothing outside the model stops it.
  */
 const wiringOf = (template: Template, functions: Map<string, FunctionModel>, refs: Record<string, string>) => {
-  const notices = [...skippedFunctionsOf(template).map((s) => s.why), ...otherEntryPoints(template)];
+  const notices = [...skippedFunctionsOf(template).map((s) => s.why), ...layerNoticesOf(template), ...otherEntryPoints(template)];
   const routes = new Map<string, string>();
   const integrations = new Map<string, RouteIntegration>();
   const unavailableRoutes = new Map<string, string>();

@@ -7,10 +7,13 @@
 //   - `BuildMethod: makefile`: `make build-<LogicalId>` with ARTIFACTS_DIR, as sam build runs it;
 //   - InlineCode (CloudFormation's Code.ZipFile): written as CloudFormation deploys it for Node, a
 //     file named index.js at the task root (so the Handler must be index.<name>), loaded by Node's
-//     own loader as any .js there: CommonJS, or an ES module when its syntax says so;
+//     own loader as any .js there: CommonJS, or an ES module when its syntax says so (index.py
+//     for a python3.x function);
 //   - no build: the CodeUri folder as it is, loaded in place by Node's own loader. When its
 //     package.json names dependencies that cannot be found, they are installed (npm install
 //     --omit=dev, as sam build does) into a cache folder the worker resolves them from.
+//   - a python3.x function: its CodeUri as it is (or a makefile build), imported in place by
+//     python/bootstrap.py; its requirements.txt is the user's to install (see the bootstrap's hint).
 // Every function is prepared, and every failure is listed in one error.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,6 +25,7 @@ import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
 import { build, BuildError, type BuiltFunction } from './build.ts';
 import { handlerFile } from './handler-loader.ts';
+import { isPythonRuntime, pythonHandlerFile, pythonModuleFiles } from './python/handler.ts';
 import { functionsOf, loadTemplate, type FunctionSpec } from './template.ts';
 
 const run = promisify(execFile);
@@ -41,6 +45,8 @@ export type CodeKind = 'inline' | 'ws-outbox' | 'esbuild' | 'makefile' | 'as-is'
 
 export const codeKindOf = (fn: FunctionSpec): CodeKind => {
   if (fn.inlineCode !== undefined) return 'inline';
+  // Python: the code as it is (sam build's pip install of requirements.txt is the user's to run).
+  if (isPythonRuntime(fn.runtime)) return fn.metadata.BuildMethod === 'makefile' ? 'makefile' : 'as-is';
   if (fn.ownBuild) return 'ws-outbox';
   if (fn.metadata.BuildMethod === 'esbuild') return 'esbuild';
   if (fn.metadata.BuildMethod === 'makefile') return 'makefile';
@@ -54,7 +60,14 @@ const shown = (path: string): string => {
 
 /** A prepared function as the gateway's pools take it: `outfile` is the Handler's module file, in its task root. */
 const prepared = (fn: FunctionSpec, taskRoot: string, sources: string[], extra: Partial<BuiltFunction> = {}): BuiltFunction => {
-  const file = handlerFile(taskRoot, fn.handler);
+  const python = isPythonRuntime(fn.runtime);
+  const file = python ? pythonHandlerFile(taskRoot, fn.handler) : handlerFile(taskRoot, fn.handler);
+  if (file === undefined && python) {
+    throw new BuildError(
+      `${fn.logicalId}: no handler file for Handler ${fn.handler} in ${shown(taskRoot)}: looked for ${pythonModuleFiles(fn.handler).join(', ')} ` +
+        'as Lambda does (it would fail every invocation with Runtime.ImportModuleError)',
+    );
+  }
   if (file === undefined) {
     throw new BuildError(
       `${fn.logicalId}: no handler file for Handler ${fn.handler} in ${shown(taskRoot)}: looked for ${fn.handlerModule}, .js, .mjs, .cjs ` +
@@ -85,10 +98,10 @@ const sourceFiles = (folder: string): string[] => {
   const files: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (files.length >= 500 || entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+      if (files.length >= 500 || entry.name === 'node_modules' || entry.name === '__pycache__' || entry.name.startsWith('.')) continue;
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (/\.(c|m)?(j|t)s$|\.json$/.test(entry.name)) files.push(path);
+      else if (/\.(c|m)?(j|t)s$|\.json$|\.py$/.test(entry.name)) files.push(path);
     }
   };
   if (existsSync(folder)) walk(folder);
@@ -251,7 +264,8 @@ const asIs = async (fn: FunctionSpec, templateDir: string, say: (line: string) =
 };
 
 /**
- * InlineCode as CloudFormation deploys it for Node: its text in `index.js` at the task root. The
+ * InlineCode as CloudFormation deploys it for Node: its text in `index.js` at the task root (for
+ * Python, `index.py`, with no package.json). The
  * package.json beside it is empty so that no package.json of the project above (a `"type":
  * "module"`, say) decides how Node reads the file: on Lambda nothing sits above /var/task.
  */
@@ -259,11 +273,13 @@ const inline = (fn: FunctionSpec, outdir: string): BuiltFunction => {
   const taskRoot = join(outdir, fn.logicalId);
   rmSync(taskRoot, { recursive: true, force: true });
   mkdirSync(taskRoot, { recursive: true });
-  writeFileSync(join(taskRoot, 'index.js'), fn.inlineCode!);
-  writeFileSync(join(taskRoot, 'package.json'), '{}\n');
+  const python = isPythonRuntime(fn.runtime);
+  const file = python ? 'index.py' : 'index.js';
+  writeFileSync(join(taskRoot, file), fn.inlineCode!);
+  if (!python) writeFileSync(join(taskRoot, 'package.json'), '{}\n');
   if (fn.handlerModule !== 'index') {
     throw new BuildError(
-      `${fn.logicalId}: InlineCode is deployed as index.js, so its Handler must be index.<name>, got ${fn.handler} ` +
+      `${fn.logicalId}: InlineCode is deployed as ${file}, so its Handler must be index.<name>, got ${fn.handler} ` +
         '(Lambda would fail every invocation with Runtime.ImportModuleError)',
     );
   }

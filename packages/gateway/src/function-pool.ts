@@ -2,9 +2,8 @@
 // new instance when all are busy (up to `maxInstances`, then invocations queue), warm instances
 // keep their module state, an instance is frozen (SIGSTOP, see runtime.ts) between invocations,
 // and an invocation that outlives the function's Timeout is killed along with its instance.
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { dirname, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { FunctionModel } from './app-model.ts';
 import type { InstanceCgroup, Limits } from './cgroups.ts';
@@ -14,14 +13,8 @@ import type { FromWorker, LambdaError, ToWorker } from './worker-protocol.ts';
 import type { Logger } from './log.ts';
 import type { WorkerGuard } from './worker-guard.ts';
 import { withDefaults } from 'ws-outbox/util';
-import { isTypeScript, siblingModule } from './sibling.ts';
-import { handlerFile } from './handler-loader.ts';
-import { missingNodeWarning, nodeForRuntime, type NodeChoice } from './node-versions.ts';
-import { dependenciesVariable, runtimeSdkVariable } from './runtime-sdk.ts';
-import { installedDependenciesOf } from './function-code.ts';
-import { runtimeFor, runtimeSdkFolder } from './worker-files.ts';
-
-const runtimePath = siblingModule('runtime', import.meta.url);
+import { isTypeScript } from './sibling.ts';
+import { launcherFor, runtimePath, type WorkerLauncher } from './worker-launch.ts';
 
 /**
  * The errorType of an invocation the gateway's own stop ended (its instance killed, or never
@@ -57,21 +50,6 @@ export interface PoolOptions {
 }
 
 const defaults = { maxInstances: 10, initTimeoutMs: 10_000, enforceMemory: true };
-
-// The folder Lambda unpacks the code into: the code file is the Handler's module
-// (`<root>/<module>.<ext>`, the module possibly in a subfolder: `src/app.handler`).
-export const taskRoot = (codeFile: string, handler: string): string => {
-  const module = handler.slice(0, handler.lastIndexOf('.'));
-  const withoutExtension = codeFile.replace(/\.[cm]?js$/, '');
-  if (withoutExtension.endsWith(`/${module}`)) {
-    const root = withoutExtension.slice(0, withoutExtension.length - module.length).replace(/\/$/, '') || '/';
-    if (handlerFile(root, handler) !== undefined) return root;
-  }
-  return dirname(codeFile);
-};
-
-// A missing Runtime's Node is said once per gateway process, not once per instance.
-const warnedMajors = new Set<number>();
 
 interface Instance {
   id: number;
@@ -150,33 +128,24 @@ export class FunctionPool {
     return [...this.#all].flatMap((instance) => (instance.child.pid === undefined ? [] : [instance.child.pid]));
   }
 
-  /** The Node for the function's Runtime (warned about once when missing), and the worker script for it. */
-  #worker(): Promise<{ node: NodeChoice; script: string }> {
+  /** How to start this function's workers (its Runtime's program), made once per Runtime. */
+  #worker(): Promise<WorkerLauncher> {
     const { fn, log } = this.options;
-    const runtime = fn.runtime;
-    if (this.#workerFor?.runtime !== runtime) {
-      const node = nodeForRuntime(runtime, [dirname(fn.spec.entry)]);
-      const wanted = /^nodejs(\d+)\.x$/.exec(runtime)?.[1];
-      if (!node.matches && wanted !== undefined && !warnedMajors.has(Number(wanted))) {
-        warnedMajors.add(Number(wanted));
-        log.warn(missingNodeWarning(runtime, node.major));
-      }
-      this.#workerFor = { runtime, ready: runtimeFor(runtimePath, node.major).then((script) => ({ node, script })) };
-    }
+    if (this.#workerFor?.runtime !== fn.runtime) this.#workerFor = { runtime: fn.runtime, ready: launcherFor(fn, log) };
     return this.#workerFor.ready;
   }
 
-  #workerFor?: { runtime: string; ready: Promise<{ node: NodeChoice; script: string }> };
+  #workerFor?: { runtime: string; ready: Promise<WorkerLauncher> };
 
-  #spawn(worker: { node: NodeChoice; script: string }): Instance {
+  #spawn(worker: WorkerLauncher): Instance {
     const { fn, codeFile, env, log, enforceMemory, guard, identities, limits } = this.options;
     const id = this.#nextId++;
     const identity = identities?.issue(fn.logicalId, fn.functionName, id);
-    const sdk = runtimeSdkFolder();
-    const root = taskRoot(resolvePath(codeFile), fn.handler);
-    const dependencies = installedDependenciesOf(root);
-    const child = fork(worker.script, [], {
-      execPath: worker.node.execPath,
+    const root = worker.taskRoot(codeFile, fn.handler);
+    const child = worker.start({
+      taskRoot: root,
+      memoryMb: fn.memoryMb,
+      enforceMemory,
       // A clean environment, as on Lambda: nothing leaks from the gateway's own process (such as
       // jest's NODE_OPTIONS) except PATH and HOME.
       env: {
@@ -201,15 +170,7 @@ export class FunctionPool {
         AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
         LAMBDA_TASK_ROOT: root,
         _HANDLER: fn.handler,
-        // After the function's own node_modules: the dependencies the gateway installed for it,
-        // then the runtime's AWS SDK v3 (runtime-sdk.ts). NODE_PATH for require, a hook for import.
-        NODE_PATH: [dependencies, sdk].filter(Boolean).join(':'),
-        ...(sdk === undefined ? {} : { [runtimeSdkVariable]: sdk }),
-        ...(dependencies === undefined ? {} : { [dependenciesVariable]: dependencies }),
       },
-      execArgv: enforceMemory ? [`--max-old-space-size=${Math.max(64, Math.floor(fn.memoryMb * 0.9))}`] : [],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'json',
     });
     let cgroup: InstanceCgroup | undefined;
     if (limits && child.pid !== undefined) {

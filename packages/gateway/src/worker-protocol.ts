@@ -6,6 +6,9 @@ export const invocationHeader = 'x-local-invocation';
 /** The environment variable that carries the worker's EgressConfig (JSON); the runtime removes it. */
 export const egressVariable = 'WS_OUTBOX_EGRESS';
 
+/** The environment variable with the local CA's path for a Python worker (Node's reads NODE_EXTRA_CA_CERTS); bootstrap.py removes it. */
+export const caVariable = 'WS_OUTBOX_CA_FILE';
+
 export type ToWorker = {
   type: 'invoke';
   requestId: string;

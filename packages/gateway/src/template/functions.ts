@@ -5,6 +5,7 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import { resourcesOfType, templateRoot } from './load.ts';
 import { routesOf, targetOf } from './api.ts';
 import { positiveNumber as number } from './values.ts';
+import { isPythonRuntime, pythonModuleFiles } from '../python/handler.ts';
 import type { FunctionSpec, Resource, SkippedFunction, SqsEventSpec, Template } from './types.ts';
 
 /** The source extensions a handler file may have, in the order they are looked for. */
@@ -28,14 +29,18 @@ const entryCandidates = (
   resource: Resource,
   codeUri: string,
   handlerModule: string,
+  runtime: string | undefined,
+  handler: string,
 ): { paths: string[]; from: FunctionSpec['entryFrom'] } => {
   const metadata = resource.Metadata ?? {};
+  const folder = codeUri.replace(/[\\/]+$/, '');
+  // Python code runs from CodeUri as it is: the Handler's module, a file or a package.
+  if (isPythonRuntime(runtime)) return { paths: pythonModuleFiles(handler).map((file) => join(folder, file)), from: 'CodeUri' };
   const buildEntry = metadata.BuildEntry;
   if (buildEntry !== undefined) {
     if (typeof buildEntry !== 'string' || buildEntry === '') throw new Error(`${logicalId}: Metadata.BuildEntry must be a path to a .ts file`);
     return { paths: [buildEntry], from: 'BuildEntry' };
   }
-  const folder = codeUri.replace(/[\\/]+$/, '');
   if (metadata.BuildMethod === 'esbuild') {
     // sam build: EntryPoints relative to CodeUri (the one named like the Handler's module when
     // there are several), or else the Handler's module; .ts, then .js, when no extension is given.
@@ -52,7 +57,7 @@ const entryCandidates = (
 };
 
 /**
- * Why a function is outside what the gateway runs (an Image function, a runtime other than Node,
+ * Why a function is outside what the gateway runs (an Image function, a runtime other than Node or Python,
  * code in S3), in one line that names it and what will not work locally; undefined when it runs.
  */
 const unsupportedReason = (logicalId: string, resource: Resource, globals: Record<string, any>): string | undefined => {
@@ -61,8 +66,8 @@ const unsupportedReason = (logicalId: string, resource: Resource, globals: Recor
   if ((p.PackageType ?? globals.PackageType) === 'Image')
     return `${logicalId} is a container image function (PackageType: Image), which the local gateway does not run: ${routes}`;
   const runtime = p.Runtime ?? globals.Runtime;
-  if (typeof runtime === 'string' && !/^nodejs\d+\.x$/.test(runtime))
-    return `${logicalId} runs on ${runtime}; the local gateway runs Node.js functions only: ${routes}`;
+  if (typeof runtime === 'string' && !/^nodejs\d+\.x$/.test(runtime) && !isPythonRuntime(runtime))
+    return `${logicalId} runs on ${runtime}; the local gateway runs Node.js and Python functions only: ${routes}`;
   const codeUri = p.CodeUri ?? globals.CodeUri;
   if (codeUri !== undefined && typeof codeUri !== 'string')
     return `${logicalId} has its code in S3 (CodeUri is not a local folder), which the local gateway cannot fetch: ${routes}`;
@@ -77,6 +82,21 @@ export const skippedFunctionsOf = (template: Template): SkippedFunction[] => {
   return resourcesOfType(template, 'AWS::Serverless::Function').flatMap(([logicalId, resource]) => {
     const why = unsupportedReason(logicalId, resource, globals);
     return why === undefined ? [] : [{ logicalId, why }];
+  });
+};
+
+/**
+ * One line per function the gateway runs that names Layers (its own or Globals'): they are not
+ * loaded locally, so what the function imports from them must be found elsewhere.
+ */
+export const layerNoticesOf = (template: Template): string[] => {
+  const globals = template.Globals?.Function ?? {};
+  return resourcesOfType(template, 'AWS::Serverless::Function').flatMap(([logicalId, resource]) => {
+    const layers = resource.Properties?.Layers ?? globals.Layers;
+    if (!Array.isArray(layers) || layers.length === 0 || unsupportedReason(logicalId, resource, globals) !== undefined) return [];
+    return [
+      `${logicalId} has Layers, which the local gateway does not load: what it imports from them must be installed where its runtime finds it (its code folder; for Python, the python3 the gateway runs)`,
+    ];
   });
 };
 
@@ -101,10 +121,15 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
       if (!handlerModule || !handlerExport) {
         throw new Error(`${logicalId}: Handler must look like index.handler, got ${JSON.stringify(handler)}`);
       }
-      const { paths, from } = inlineCode === undefined ? entryCandidates(logicalId, resource, codeUri, handlerModule) : { paths: [], from: 'CodeUri' as const };
+      const runtime: string | undefined = p.Runtime ?? globals.Runtime;
+      const python = isPythonRuntime(runtime);
+      const { paths, from } =
+        inlineCode === undefined
+          ? entryCandidates(logicalId, resource, codeUri, handlerModule, runtime, String(handler))
+          : { paths: [], from: 'CodeUri' as const };
       const candidates = paths.map((path) => (isAbsolute(path) ? path : resolve(root, path)));
       const entry = candidates.find((path) => existsSync(path));
-      const handlersRule = from === 'CodeUri' && entry !== undefined && candidates.indexOf(entry) < handlerExtensions.length;
+      const handlersRule = !python && from === 'CodeUri' && entry !== undefined && candidates.indexOf(entry) < handlerExtensions.length;
       return {
         logicalId,
         codeUri,
@@ -118,7 +143,7 @@ export const functionsOf = (template: Template, options: { root?: string } = {})
         entryFromMetadata: from !== 'CodeUri',
         entryFrom: from,
         splitting: splittingOf(logicalId, resource),
-        runtime: p.Runtime ?? globals.Runtime,
+        runtime,
         architectures: p.Architectures ?? globals.Architectures ?? ['x86_64'],
         // SAM's own defaults: 3 s and 128 MB.
         timeout: number(p.Timeout ?? globals.Timeout, 3, `${logicalId}: Timeout`),
