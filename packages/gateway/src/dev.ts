@@ -5,6 +5,7 @@
 //   PORT (3001)            WebSocket API, @connections management API, the --static folder
 //   DYNAMODB_PORT (8000)   embedded DynamoDB (dynalite, in memory)
 //   SQS_PORT (9324)        embedded SQS (fauxqs, in memory), when the template has queues
+//   LAMBDA_PORT (a free one) Lambda's Invoke API on the template's functions
 //   TEMPLATE (template.yaml), STAGE (local), AWS_REGION (us-east-1)
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
@@ -27,7 +28,7 @@ export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--para
   --allowed-host name    also answer requests whose Host is this name (loopback names and the emulated AWS hosts only by default: DNS rebinding)
   --no-iam               do not check calls against the functions' template policies
   --no-limits            no Lambda-sized CPU and memory (cgroups) per instance
-  env: PORT (3001), DYNAMODB_PORT (8000), SQS_PORT (9324), STAGE (the template's, else local), AWS_REGION (us-east-1), TEMPLATE,
+  env: PORT (3001), DYNAMODB_PORT (8000), SQS_PORT (9324), LAMBDA_PORT (a free one), STAGE (the template's, else local), AWS_REGION (us-east-1), TEMPLATE,
        IDLE_TIMEOUT_SECONDS (600) and MAX_CONNECTION_SECONDS (7200): API Gateway's idle timeout and
        connection cap, shorter to see a client reconnect and resume`;
 
@@ -87,7 +88,11 @@ const banner = (gw: Gateway, started: number): string => {
       'DynamoDB',
       `${gw.dynamodbEndpoint}   ${gw.model.tables.length === 1 ? 'table' : 'tables'} ${gw.model.tables.map((t) => t.tableName).join(', ') || '(none)'}`,
     ],
-    ['Functions call', `${gw.awsManagementEndpoint} and DynamoDB's${gw.sqsEndpoint ? " and SQS's AWS hosts" : ' AWS host'}, unmodified (TLS to this gateway)`],
+    [
+      'Functions call',
+      `${gw.awsManagementEndpoint}, DynamoDB's, Lambda's${gw.sqsEndpoint ? " and SQS's AWS hosts" : ' AWS hosts'}, unmodified (TLS to this gateway)`,
+    ],
+    ['Lambda API', `${gw.lambdaEndpoint}   Invoke on the template's functions`],
     ...(gw.sqsEndpoint ? [['SQS', `${gw.sqsEndpoint}   queues ${[...gw.queues.values()].map((q) => q.name).join(', ')}`]] : []),
     ['Routes', routes],
     ...eventSources(gw),
@@ -227,6 +232,7 @@ export const runDev = async (args: string[]): Promise<void> => {
     stage: process.env.STAGE || undefined,
     // Unset: 9324, or a free port when DYNAMODB_PORT=0 (the gateway's rule).
     ...(process.env.SQS_PORT ? { sqsPort: portFrom('SQS_PORT', gatewayDefaults.sqsPort) } : {}),
+    lambdaPort: portFrom('LAMBDA_PORT', gatewayDefaults.lambdaPort),
     region: process.env.AWS_REGION || gatewayDefaults.region,
     idleTimeoutMs: secondsFrom('IDLE_TIMEOUT_SECONDS', gatewayDefaults.idleTimeoutMs),
     maxDurationMs: secondsFrom('MAX_CONNECTION_SECONDS', gatewayDefaults.maxDurationMs),
@@ -253,8 +259,9 @@ export const runDev = async (args: string[]): Promise<void> => {
       const { port } = gw;
       const dynamodbPort = Number(new URL(gw.dynamodbEndpoint).port);
       const sqsPort = gw.sqsEndpoint ? Number(new URL(gw.sqsEndpoint).port) : options.sqsPort;
+      const lambdaPort = Number(new URL(gw.lambdaEndpoint).port);
       await gw.stop();
-      gw = await startGateway({ ...options, port, dynamodbPort, sqsPort });
+      gw = await startGateway({ ...options, port, dynamodbPort, sqsPort, lambdaPort });
       watcher = values['no-watch'] ? undefined : watchAndRebuild(gw, log);
       process.stdout.write(banner(gw, restarted));
     }

@@ -1,7 +1,7 @@
 // Where a function worker's outgoing connections go (runs inside the worker, before the handler's
 // module loads). A function reaches AWS by host name, unmodified: the app's
 // `<apiId>.execute-api.<region>.amazonaws.com` (whatever URL idiom built it) and
-// `dynamodb.<region>.amazonaws.com`. Those connections are sent to the gateway's own servers on
+// `dynamodb.<region>.amazonaws.com`, `sqs.…` and `lambda.…` (Invoke). Those connections are sent to the gateway's own servers on
 // loopback: TLS ones to its TLS front (whose certificate the worker trusts through
 // NODE_EXTRA_CA_CERTS), plain ones to its HTTP servers. Any other AWS host is refused, loudly:
 // locally nothing answers for it, and a real call from a local run is never what was meant.
@@ -37,7 +37,7 @@ const normalizeHost = (host: unknown): string =>
 export const refusedError = (host: string, port: number): NodeJS.ErrnoException =>
   Object.assign(
     new Error(
-      `connect ECONNREFUSED ${host}:${port} (ws-outbox local gateway: only the app's execute-api and DynamoDB endpoints are served locally; this call would reach real AWS)`,
+      `connect ECONNREFUSED ${host}:${port} (ws-outbox local gateway: only the app's execute-api, DynamoDB, SQS and Lambda endpoints are served locally; this call would reach real AWS)`,
     ),
     { code: 'ECONNREFUSED', errno: -111, syscall: 'connect', address: host, port },
   );

@@ -123,6 +123,11 @@ export class FunctionPool {
     return this.#all.size;
   }
 
+  /** Every instance it may run is busy: a new invocation would wait (the Lambda API throttles a synchronous one instead). */
+  get saturated(): boolean {
+    return this.#idle.length === 0 && this.#all.size >= this.options.maxInstances;
+  }
+
   /** Their process ids (the fan-out bench reads their CPU time). */
   get pids(): number[] {
     return [...this.#all].flatMap((instance) => (instance.child.pid === undefined ? [] : [instance.child.pid]));

@@ -2,7 +2,8 @@
 // stop): one loopback HTTP server that is the WebSocket API, the @connections management API and,
 // when asked, a static folder; an embedded DynamoDB with the template's tables behind an IAM
 // check; an embedded SQS with the template's queues, behind the same check, and pollers playing
-// the functions' SQS event source mappings; a TLS front for the AWS host names the functions call;
+// the functions' SQS event source mappings; Lambda's Invoke API on the template's functions,
+// behind the same check; a TLS front for the AWS host names the functions call;
 // and a pool of local Lambda instances per function, running the bundles with the template's
 // environment, each instance with its own credentials and, where cgroups allow, Lambda's CPU and
 // memory for its MemorySize.
@@ -32,6 +33,7 @@ import { startEntry } from './services/entry.ts';
 import { createEventSources } from './services/event-sources.ts';
 import { createIam } from './services/iam.ts';
 import { startLambda } from './services/lambda.ts';
+import { startLambdaApi } from './services/lambda-api.ts';
 import { ServiceSet } from './services/service.ts';
 import { startSqsService } from './services/sqs.ts';
 import { startTlsFront } from './services/tls-front.ts';
@@ -49,6 +51,8 @@ export interface GatewayOptions {
   stage?: string;
   /** The embedded SQS, when the template has queues. 0 picks a free port (the default when dynamodbPort is 0). */
   sqsPort: number;
+  /** Lambda's Invoke API for outside callers (functions reach it at Lambda's AWS host). 0 picks a free port (the default). */
+  lambdaPort: number;
   region: string;
   accountId: string;
   apiId: string;
@@ -95,6 +99,7 @@ export const gatewayDefaults: GatewayOptions = {
   port: 3001,
   dynamodbPort: 8000,
   sqsPort: 9324,
+  lambdaPort: 0,
   region: 'us-east-1',
   accountId: '123456789012',
   apiId: 'localapi01',
@@ -126,6 +131,7 @@ export const gatewayOptionsSchema = {
   dynamodbPort: port,
   stage: text,
   sqsPort: port,
+  lambdaPort: port,
   region: text,
   accountId: text,
   apiId: text,
@@ -168,6 +174,8 @@ export interface Gateway {
   dynamodbEndpoint: string;
   /** The embedded SQS, when the template has queues. */
   sqsEndpoint: string | undefined;
+  /** Lambda's Invoke API on the template's functions (http, any SigV4 keys). */
+  lambdaEndpoint: string;
   /** The template's queues by logical id, as the embedded SQS named them. */
   queues: Map<string, LocalQueue>;
   /** The first table of the template (the connection table), by its local name. */
@@ -246,10 +254,11 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
   const apiHost = `${opts.apiId}.execute-api.${opts.region}.${dnsSuffix}`;
   const dynamodbHost = `dynamodb.${opts.region}.${dnsSuffix}`;
   const sqsHost = `sqs.${opts.region}.${dnsSuffix}`;
+  const lambdaHost = `lambda.${opts.region}.${dnsSuffix}`;
 
   // Host names the plain ports answer (host-check.ts: DNS rebinding).
   if (opts.allowedHosts !== undefined && !Array.isArray(opts.allowedHosts)) throw new TypeError('startGateway allowedHosts must be an array of host names');
-  const hostCheck = createHostCheck([apiHost, dynamodbHost, sqsHost, opts.host, ...(opts.allowedHosts ?? [])]);
+  const hostCheck = createHostCheck([apiHost, dynamodbHost, sqsHost, lambdaHost, opts.host, ...(opts.allowedHosts ?? [])]);
 
   const services = new ServiceSet(log);
   const entry = await services.start(startEntry({ host: opts.host, port: opts.port, holdMs: opts.startupHoldMs, hostCheck }));
@@ -299,6 +308,16 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       stop: async () => {},
     };
     await services.start(Promise.resolve(apiHosts));
+    const lambdaApi = await services.start(
+      startLambdaApi({
+        ...common,
+        port: opts.lambdaPort,
+        awsHost: lambdaHost,
+        identities,
+        ledger,
+        onInvocation: (report: InvocationReport) => events.emit('invocation', report),
+      }),
+    );
     const tls = await services.start(startTlsFront({ hosts: services.hosts(), folder: scratch, log }));
 
     const lambda = await services.start(
@@ -320,12 +339,13 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
           events.emit('egress-refused', refusal);
           log.loud([
             `REFUSED: ${refusal.functionName} (route ${route ?? '-'}) tried to reach ${refusal.host}:${refusal.port}.`,
-            `Locally only this app's execute-api (${apiHost}), DynamoDB (${dynamodbHost})${sqs ? ` and SQS (${sqsHost})` : ''} are served;`,
+            `Locally only this app's execute-api (${apiHost}), DynamoDB (${dynamodbHost}), Lambda (${lambdaHost})${sqs ? ` and SQS (${sqsHost})` : ''} are served;`,
             'in AWS this call would reach the real service. It failed here with ECONNREFUSED.',
           ]);
         },
       }),
     );
+    lambdaApi.attach(lambda.pools, model);
     const eventSources = await services.start(
       Promise.resolve(
         createEventSources({
@@ -374,6 +394,7 @@ export const startGateway = async (options: Partial<GatewayOptions> = {}): Promi
       awsManagementEndpoint: `https://${apiHost}/${stage}`,
       dynamodbEndpoint: dynamo.endpoint,
       sqsEndpoint: sqs?.endpoint,
+      lambdaEndpoint: lambdaApi.endpoint,
       queues: sqs?.sqs.queues ?? new Map<string, LocalQueue>(),
       tableName: model.tables[0]?.tableName,
       port: entry.port,

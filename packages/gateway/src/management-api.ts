@@ -85,7 +85,7 @@ const reply = (res: ServerResponse, status: number, body?: unknown, errorType?: 
 };
 
 // Reads the body, but stops buffering past the limit: a huge payload must not cost memory.
-const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> =>
+export const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> =>
   new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

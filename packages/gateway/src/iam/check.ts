@@ -37,7 +37,11 @@ export interface IamCheckOptions {
 }
 
 export interface IamCheck {
-  (req: IncomingMessage, action: string, resources: string[]): IamVerdict;
+  /**
+   * Every resource must be allowed; with `anyOf`, one is enough: the resources are names of one
+   * thing (a function's local names), and an explicit Deny on any of them still denies.
+   */
+  (req: IncomingMessage, action: string, resources: string[], anyOf?: boolean): IamVerdict;
   /**
    * A request a front cannot read as its server would (an unknown operation, a path it does not
    * serve, a body that does not parse): refused, with a line naming the function that made it.
@@ -61,7 +65,7 @@ const callerOf = (opts: IamCheckOptions, req: IncomingMessage): string => {
 
 export const createIamCheck = (opts: IamCheckOptions): IamCheck =>
   Object.assign(
-    (req: IncomingMessage, action: string, resources: string[]): IamVerdict => {
+    (req: IncomingMessage, action: string, resources: string[], anyOf = false): IamVerdict => {
       if (!opts.enabled) return { kind: 'allowed' };
       const identity = opts.identities.get(accessKeyOf(req.headers, req.url));
       const stamp = req.headers[invocationHeader];
@@ -76,9 +80,12 @@ export const createIamCheck = (opts: IamCheckOptions): IamCheck =>
         return { kind: 'unsigned', functionName, signed: accessKeyOf(req.headers, req.url) !== undefined };
       }
       const statements = opts.policyOf(identity.logicalId)?.statements ?? [];
-      for (const resource of resources) {
-        const decision = decide(statements, action, resource);
-        if (decision.allowed) continue;
+      const decisions = resources.map((resource) => ({ resource, decision: decide(statements, action, resource) }));
+      const refused = anyOf
+        ? (decisions.find((d) => !d.decision.allowed && d.decision.explicit) ?? (decisions.some((d) => d.decision.allowed) ? undefined : decisions[0]))
+        : decisions.find((d) => !d.decision.allowed);
+      if (refused !== undefined && !refused.decision.allowed) {
+        const { resource, decision } = refused;
         const principal = principalOf(identity, opts.accountId);
         const reason = decision.explicit ? 'with an explicit deny in an identity-based policy' : `because no identity-based policy allows the ${action} action`;
         const route = invocation?.route ?? '-';

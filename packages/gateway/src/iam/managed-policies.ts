@@ -1,5 +1,5 @@
 // The AWS managed policies a WebSocket app's function is likely to name, reduced to what the local
-// gateway can check (DynamoDB and execute-api). Another managed policy is reported once and
+// gateway can check (DynamoDB, execute-api and Lambda's Invoke). Another managed policy is reported once and
 // grants nothing here: the gateway cannot know what it allows.
 
 const statement = (actions: string[], resource = '*') => ({ Effect: 'Allow', Action: actions, Resource: resource });
@@ -18,6 +18,8 @@ export const managedPolicies: Readonly<Record<string, unknown[]>> = {
     ]),
   ],
   AmazonAPIGatewayInvokeFullAccess: [statement(['execute-api:Invoke', 'execute-api:ManageConnections'], 'arn:aws:execute-api:*:*:*')],
+  AWSLambdaRole: [statement(['lambda:InvokeFunction'])],
+  AWSLambda_FullAccess: [statement(['lambda:*'])],
   // Logs only: nothing the gateway serves.
   AWSLambdaBasicExecutionRole: [],
   AWSLambdaVPCAccessExecutionRole: [],

@@ -1,10 +1,12 @@
-// The SAM policy templates apps use for DynamoDB and SQS, expanded as the SAM translator expands
+// The SAM policy templates apps use for DynamoDB, SQS and invoking another function, expanded as the SAM translator expands
 // them (its policy_templates.json: the same actions, on the same resources). A function's
 // `Policies` entry `- DynamoDBCrudPolicy: { TableName: !Ref Table }` becomes these statements.
 // test/app/sam-build.test.ts checks them against the translator's own file when SAM CLI is installed.
 
 const tableArn = 'arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${tableName}';
 const queueArn = 'arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${queueName}';
+// The trailing `*` is the translator's: the function, its versions and its aliases.
+const functionArn = 'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${functionName}*';
 
 /** Template name → its actions on `table/${TableName}` and `table/${TableName}/index/*`. */
 export const dynamoDbPolicyTemplates: Readonly<Record<string, readonly string[]>> = {
@@ -51,6 +53,9 @@ export const expandPolicyTemplate = (name: string, parameters: Record<string, un
   const queueActions = sqsPolicyTemplates[name];
   if (queueActions !== undefined) {
     return [{ Effect: 'Allow', Action: [...queueActions], Resource: { 'Fn::Sub': [queueArn, { queueName: parameters.QueueName }] } }];
+  }
+  if (name === 'LambdaInvokePolicy') {
+    return [{ Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: { 'Fn::Sub': [functionArn, { functionName: parameters.FunctionName }] } }];
   }
   return undefined;
 };
