@@ -19,8 +19,8 @@ export const devUsage = `usage: ws-outbox dev [--template template.yaml] [--para
   The local gateway on 127.0.0.1: the template's WebSocket API and functions (built as sam build builds them, loaded as Lambda's Node runtime loads them,
   run like Lambda, frozen between invocations), the @connections API, an embedded DynamoDB with
   the template's tables, and the --static folder at / if given. Functions reach their execute-api and DynamoDB hosts
-  unmodified (over TLS, to the gateway), and SQS's when the template has queues (an embedded SQS,
-  with the template's SQS event sources); any other AWS host is refused. Edits to the functions'
+  unmodified (over TLS, to the gateway), Lambda's (Invoke on the template's functions), and SQS's when the
+  template has queues (an embedded SQS, with the template's SQS event sources); any other AWS host is refused. Edits to the functions'
   source files rebuild them; edits to the template apply at once (or restart the gateway).
   --parameter-overrides  template parameters, as sam deploy takes them: Stage=prod Table='x y' (one or several
                          words), or ParameterKey=Stage,ParameterValue=prod
