@@ -69,7 +69,7 @@ def is_aws_host(host):
 def refused(host, port):
     return ConnectionRefusedError(
         errno.ECONNREFUSED,
-        "connect ECONNREFUSED %s:%s (ws-outbox local gateway: only the app's execute-api and DynamoDB endpoints "
+        "connect ECONNREFUSED %s:%s (ws-outbox local gateway: only the app's execute-api, DynamoDB, SQS and Lambda endpoints "
         "are served locally; this call would reach real AWS)" % (host, port),
     )
 
