@@ -122,6 +122,21 @@ describe('Lambda Invoke API', () => {
     expect(unsigned.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
   }, 60_000);
 
+  test('a function that invokes itself while its only instance is busy is throttled (429 TooManyRequestsException), not deadlocked', async () => {
+    const single = await startGateway({ template: `${fixture}/template.yaml`, port: 0, dynamodbPort: 0, limits: false, logger, maxInstances: 1 });
+    const alone = await TestClient.open(single.wsUrl);
+    try {
+      // Queued, the call would wait for the instance that makes it until its 20 s Timeout.
+      const started = Date.now();
+      expect(await call({ target: 'CallerFunction' }, alone)).toMatchObject({ error: 'TooManyRequestsException', httpStatus: 429 });
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(lines.join('')).toMatch(/Invoke RequestResponse from CallerFunction → CallerFunction: all 1 instances are busy: throttled \(429\)/);
+    } finally {
+      alone.ws.terminate();
+      await single.stop();
+    }
+  }, 60_000);
+
   const python = pythonMissing() === undefined ? test : test.skip;
   python(
     'boto3: invoke answers, and its modelled exceptions are raised',
