@@ -3,7 +3,7 @@
 // (sink.ts, its own process), the sender (bench/fanout-sender.ts) and FanoutFunction's bundle in
 // frozen worker processes (the local gateway's FunctionPool), and the gateway's SQS event source
 // mapping between the queue and the workers.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -75,6 +75,7 @@ export const startRig = async (): Promise<Rig> => {
       client.destroy();
       await guard.stop();
       await Promise.all([sink.stop(), sqs.stop(), dynamo.stop()]);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 };
