@@ -62,16 +62,11 @@ const shown = (path: string): string => {
 const prepared = (fn: FunctionSpec, taskRoot: string, sources: string[], extra: Partial<BuiltFunction> = {}): BuiltFunction => {
   const python = isPythonRuntime(fn.runtime);
   const file = python ? pythonHandlerFile(taskRoot, fn.handler) : handlerFile(taskRoot, fn.handler);
-  if (file === undefined && python) {
-    throw new BuildError(
-      `${fn.logicalId}: no handler file for Handler ${fn.handler} in ${shown(taskRoot)}: looked for ${pythonModuleFiles(fn.handler).join(', ')} ` +
-        'as Lambda does (it would fail every invocation with Runtime.ImportModuleError)',
-    );
-  }
   if (file === undefined) {
+    const lookedFor = python ? pythonModuleFiles(fn.handler).join(', ') : `${fn.handlerModule}, .js, .mjs, .cjs`;
     throw new BuildError(
-      `${fn.logicalId}: no handler file for Handler ${fn.handler} in ${shown(taskRoot)}: looked for ${fn.handlerModule}, .js, .mjs, .cjs ` +
-        `as Lambda does (it would fail every invocation with Runtime.ImportModuleError)${buildHint(fn, taskRoot)}`,
+      `${fn.logicalId}: no handler file for Handler ${fn.handler} in ${shown(taskRoot)}: looked for ${lookedFor} ` +
+        `as Lambda does (it would fail every invocation with Runtime.ImportModuleError)${python ? '' : buildHint(fn, taskRoot)}`,
     );
   }
   const bytes = statSync(file).size;

@@ -59,9 +59,15 @@ export interface LambdaFrontOptions {
   async?: Partial<AsyncInvokerOptions>;
 }
 
+// Per model (a reload makes a new one): the names are read once, not at every Invoke.
+const namesByModel = new WeakMap<AppModel, Map<string, string>>();
+
 /** Every name a function answers to → its logical id: the logical id, and its template FunctionName when that resolves locally. */
 export const functionNamesOf = (model: AppModel): Map<string, string> => {
+  const known = namesByModel.get(model);
+  if (known !== undefined) return known;
   const names = new Map<string, string>();
+  namesByModel.set(model, names);
   for (const fn of model.functions.values()) {
     names.set(fn.logicalId, fn.logicalId);
     names.set(fn.functionName, fn.logicalId);

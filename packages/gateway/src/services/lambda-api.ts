@@ -4,13 +4,8 @@
 // them once `attach` hands it their pools.
 import type { AppModel } from '../app-model.ts';
 import type { FunctionPool } from '../function-pool.ts';
-import type { HostCheck } from '../host-check.ts';
-import type { IamCheck } from '../iam/check.ts';
-import type { Identities } from '../iam/identities.ts';
-import type { InvocationLedger } from '../invocations.ts';
-import { createLambdaFront, type InvokeTargets } from '../lambda-front.ts';
-import type { Logger } from '../log.ts';
-import type { InvocationReport } from '../websocket-api.ts';
+import { createLambdaFront, type InvokeTargets, type LambdaFrontOptions } from '../lambda-front.ts';
+import type { FrontedServiceOptions } from './fronted.ts';
 import { closeServer, listen, serverFor } from './http.ts';
 import type { GatewayService } from './service.ts';
 
@@ -21,19 +16,9 @@ export interface LambdaApiService extends GatewayService {
   attach(pools: ReadonlyMap<string, FunctionPool>, model: AppModel): void;
 }
 
-export const startLambdaApi = async (options: {
-  host: string;
-  port: number;
-  awsHost: string;
-  region: string;
-  accountId: string;
-  iam: IamCheck;
-  identities: Identities;
-  ledger: InvocationLedger;
-  log: Logger;
-  hostCheck: HostCheck;
-  onInvocation: (report: InvocationReport) => void;
-}): Promise<LambdaApiService> => {
+export const startLambdaApi = async (
+  options: Omit<FrontedServiceOptions, 'model'> & Omit<LambdaFrontOptions, 'targets' | 'async'>,
+): Promise<LambdaApiService> => {
   let targets: InvokeTargets | undefined;
   const front = createLambdaFront({ ...options, targets: () => targets });
   const server = serverFor('Lambda API', front.handle, options.log, options.hostCheck);

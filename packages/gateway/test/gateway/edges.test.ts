@@ -9,18 +9,10 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
-import { createLogger } from '../../src/log.ts';
 import type { InvocationReport } from '../../src/websocket-api.ts';
-import { TestClient, eventually, signedFetch, sleep } from './support.ts';
+import { TestClient, capturedLog, eventually, signedFetch, sleep } from './support.ts';
 
-const quiet = process.env.GATEWAY_LOG === undefined;
-const lines: string[] = [];
-const logger = createLogger({
-  write: (text) => {
-    lines.push(text);
-    if (!quiet) process.stderr.write(text);
-  },
-});
+const { lines, logger } = capturedLog();
 let gateway: Gateway;
 const reports: InvocationReport[] = [];
 const clients: TestClient[] = [];

@@ -9,24 +9,11 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DescribeTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
-import { createLogger } from '../../src/log.ts';
 import { sqsClientFor } from '../../src/sqs.ts';
 import type { InvocationReport } from '../../src/websocket-api.ts';
-import { TestClient, eventually } from './support.ts';
+import { TestClient, capturedLog, eventually } from './support.ts';
 
 const quiet = process.env.GATEWAY_LOG === undefined;
-
-/** A logger that keeps every line (and prints them with GATEWAY_LOG set). */
-const capture = () => {
-  const lines: string[] = [];
-  const logger = createLogger({
-    write: (text) => {
-      lines.push(text);
-      if (!quiet) process.stderr.write(text);
-    },
-  });
-  return { lines, logger };
-};
 
 const db = (gateway: Gateway) =>
   new DynamoDBClient({ endpoint: gateway.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
@@ -83,7 +70,7 @@ describe('simple-chat: CommonJS, raw ApiGatewayV2, TableName parameter, Scan, ht
 
 describe('ts-rooms: ESM TypeScript, SAM esbuild metadata, parameters overridden, https://${apiId}.execute-api…', () => {
   let gateway: Gateway;
-  const log = capture();
+  const log = capturedLog();
   const clients: TestClient[] = [];
 
   beforeAll(async () => {

@@ -6,19 +6,11 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
-import { createLogger } from '../../src/log.ts';
 import type { InvocationReport } from '../../src/websocket-api.ts';
 import { pythonMissing } from './python-support.ts';
-import { TestClient, eventually } from './support.ts';
+import { TestClient, capturedLog, eventually } from './support.ts';
 
-const quiet = process.env.GATEWAY_LOG === undefined;
-const lines: string[] = [];
-const logger = createLogger({
-  write: (text) => {
-    lines.push(text);
-    if (!quiet) process.stderr.write(text);
-  },
-});
+const { lines, logger } = capturedLog();
 const fixture = 'packages/gateway/test/fixtures/lambda-invoke';
 const arn = (name: string) => `arn:aws:lambda:us-east-1:123456789012:function:${name}`;
 

@@ -5,21 +5,13 @@
 // invocations (a thread of the function stops counting while the instance is idle).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
-import { createLogger } from '../../src/log.ts';
 import type { EgressRefusal } from '../../src/services/lambda.ts';
 import type { InvocationReport } from '../../src/websocket-api.ts';
 import { readProcess } from './process-tree.ts';
 import { pythonMissing } from './python-support.ts';
-import { TestClient, eventually, sleep } from './support.ts';
+import { TestClient, capturedLog, eventually, sleep } from './support.ts';
 
-const quiet = process.env.GATEWAY_LOG === undefined;
-const lines: string[] = [];
-const logger = createLogger({
-  write: (text) => {
-    lines.push(text);
-    if (!quiet) process.stderr.write(text);
-  },
-});
+const { lines, logger } = capturedLog();
 const fixture = 'packages/gateway/test/fixtures/python-chat';
 const suite = pythonMissing() === undefined ? describe : describe.skip;
 

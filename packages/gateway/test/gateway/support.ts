@@ -184,6 +184,18 @@ export const signedFetch = async (url: string, method: 'GET' | 'POST' | 'DELETE'
 export const signedConnectionsFetch = (endpoint: string, connectionId: string, method: 'GET' | 'POST' | 'DELETE', body?: string): Promise<Response> =>
   signedFetch(`${endpoint}/@connections/${encodeURIComponent(connectionId)}`, method, body);
 
+/** A logger that keeps every line the gateway writes (`lines`), and prints them too with GATEWAY_LOG set. */
+export const capturedLog = (): { lines: string[]; logger: Logger } => {
+  const lines: string[] = [];
+  const logger = createLogger({
+    write: (text) => {
+      lines.push(text);
+      if (process.env.GATEWAY_LOG !== undefined) process.stderr.write(text);
+    },
+  });
+  return { lines, logger };
+};
+
 /**
  * Gateway options for a suite that provokes failures on purpose (an authorizer that throws, sends
  * after the freeze, an instance killed while it works): as quiet as `quiet: true`, and every line
