@@ -183,11 +183,16 @@ export const callHandler = (
   if (!callbacks) return Promise.resolve().then(() => handler(event, context));
   return new Promise((resolvePromise, reject) => {
     let settled = false;
+    // One poll of the event loop per invocation, shared: two at once would each count the other's
+    // timer as work left, and could keep each other waiting past the function's timeout (a handler
+    // without a callback parameter that calls context.succeed started both).
+    let draining: Promise<void> | undefined;
+    const drained = () => (draining ??= eventLoopDrained(baseline));
     const settle = (error: unknown, result: unknown, waitForEventLoop: boolean) => {
       if (settled) return;
       settled = true;
       const answer = () => (error !== undefined && error !== null ? reject(error) : resolvePromise(result));
-      if (waitForEventLoop && context.callbackWaitsForEmptyEventLoop !== false) void eventLoopDrained(baseline).then(answer);
+      if (waitForEventLoop && context.callbackWaitsForEmptyEventLoop !== false) void drained().then(answer);
       else answer();
     };
     const callback = (error?: unknown, result?: unknown) => settle(error, result, true);
@@ -207,7 +212,7 @@ export const callHandler = (
       );
     } else if (handler.length < 3) {
       // No callback to wait for: the runtime returns null once the event loop has nothing left.
-      void eventLoopDrained(baseline).then(() => settle(null, null, false));
+      void drained().then(() => settle(null, null, false));
     }
   });
 };

@@ -289,6 +289,26 @@ describe('callbackWaitsForEmptyEventLoop', () => {
     expect(JSON.parse(run.stdout)).toEqual({ first: ['done', 'finished'], second: ['deferred', 'immediate, then a timer'] });
   });
 
+  // A handler without a callback parameter that answers through context.succeed waits for the
+  // empty event loop on two counts (its callback, and having returned nothing). The two waits
+  // once polled side by side, each counted the other's timer as work left, and never finished:
+  // the function timed out (a CI run's `legacy` route).
+  test('a handler without a callback parameter that calls context.succeed, now or later, answers once the loop is empty', () => {
+    const loader = pathToFileURL(join(import.meta.dirname, '../../src/handler-loader.ts')).href;
+    const script = `
+      const { activeResources, callHandler } = await import(${JSON.stringify(loader)});
+      const baseline = activeResources();
+      const now = (event, context) => { context.succeed({ statusCode: 201 }); };
+      const later = (event, context) => { setTimeout(() => context.succeed({ statusCode: 202 }), 5); };
+      const results = [];
+      for (let i = 0; i < 40; i++) results.push(await callHandler(i % 2 ? later : now, {}, { callbackWaitsForEmptyEventLoop: true }, 'nodejs22.x', baseline));
+      process.stdout.write(JSON.stringify(results.map((r) => r.statusCode)));
+    `;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    if (run.status !== 0) throw new Error(`the child failed or hung (${run.status ?? run.signal}): ${run.stderr}`);
+    expect(JSON.parse(run.stdout)).toEqual(Array.from({ length: 40 }, (_, i) => (i % 2 ? 202 : 201)));
+  });
+
   test('set false by the handler, or an async handler: the answer goes at once', async () => {
     let work = 'pending';
     const eager = (_event: unknown, context: Ctx, callback: Cb) => {
